@@ -1,0 +1,325 @@
+//! Scoring the pipeline against the simulator's ground truth.
+//!
+//! A corpus of simulated sessions spread over every exercise × placement,
+//! rates 25–400 Hz, dropped samples, 200 ms gaps, ±2 °/s gyro bias, fidgets,
+//! single swings, re-strapping and walking between sets. `medius accuracy`
+//! prints the table; `tests/accuracy.rs` fails if it falls below the bars.
+
+use crate::motion::{analyze_samples, FlagKind, Pipeline, Set};
+use crate::source::sim::{SimConfig, Simulator, Truth};
+use crate::{Exercise, Placement, Side};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Sample rates the corpus cycles through.
+pub const RATES_HZ: [f64; 5] = [25.0, 50.0, 100.0, 200.0, 400.0];
+
+/// The sessions of the standard corpus: `sessions` per exercise × placement.
+pub fn corpus(sessions: usize, seed: u64) -> Vec<SimConfig> {
+    let mut out = Vec::new();
+    for (ci, (exercise, placement)) in crate::motion::Profile::supported().enumerate() {
+        for i in 0..sessions {
+            let side = if i % 2 == 0 { Side::Right } else { Side::Left };
+            let mut c = SimConfig::new(exercise, placement, side);
+            c.sets = 3;
+            c.reps_min = 8;
+            c.reps_max = 15;
+            c.rate_hz = RATES_HZ[(i + ci) % RATES_HZ.len()];
+            c.rest_min_s = 24.0;
+            c.rest_max_s = 40.0;
+            c.compensation_rate = 0.2;
+            c.seed = seed.wrapping_mul(1_000_003).wrapping_add((ci * 1000 + i) as u64);
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Precision/recall counts for one flag kind.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FlagCounts {
+    /// Flagged and true.
+    pub tp: usize,
+    /// Flagged, not true.
+    pub fp: usize,
+    /// True, not flagged.
+    pub fn_: usize,
+}
+
+impl FlagCounts {
+    /// tp / (tp + fp); 1 when nothing was flagged.
+    pub fn precision(&self) -> f64 {
+        if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        }
+    }
+    /// tp / (tp + fn); 1 when nothing was there.
+    pub fn recall(&self) -> f64 {
+        if self.tp + self.fn_ == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        }
+    }
+}
+
+/// Scores of one exercise × placement (or of everything).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Score {
+    /// Sets in the truth.
+    pub sets: usize,
+    /// Sets counted exactly.
+    pub exact: usize,
+    /// Sets within ±1.
+    pub within_one: usize,
+    /// Detected sets where the truth has none.
+    pub false_sets: usize,
+    /// Flag counts per kind.
+    pub flags: BTreeMap<FlagKind, FlagCounts>,
+    /// |peak − true peak| of matched reps (°).
+    pub peak_errors: Vec<f64>,
+    /// Rates that went in (Hz).
+    pub rates: Vec<f64>,
+    /// Exact sets by confidence bucket (≥0.9, 0.6–0.9, <0.6): (exact, total).
+    pub by_confidence: [(usize, usize); 3],
+}
+
+impl Score {
+    /// Share of sets counted exactly.
+    pub fn exact_rate(&self) -> f64 {
+        self.exact as f64 / self.sets.max(1) as f64
+    }
+    /// Share of sets within ±1.
+    pub fn within_one_rate(&self) -> f64 {
+        self.within_one as f64 / self.sets.max(1) as f64
+    }
+    /// Median peak error (°), if any reps matched.
+    pub fn median_peak_error(&self) -> Option<f64> {
+        if self.peak_errors.is_empty() {
+            return None;
+        }
+        let mut v = self.peak_errors.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        Some(v[v.len() / 2])
+    }
+
+    fn add(&mut self, other: &Score) {
+        self.sets += other.sets;
+        self.exact += other.exact;
+        self.within_one += other.within_one;
+        self.false_sets += other.false_sets;
+        for (k, c) in &other.flags {
+            let e = self.flags.entry(*k).or_default();
+            e.tp += c.tp;
+            e.fp += c.fp;
+            e.fn_ += c.fn_;
+        }
+        self.peak_errors.extend_from_slice(&other.peak_errors);
+        self.rates.extend_from_slice(&other.rates);
+        for i in 0..3 {
+            self.by_confidence[i].0 += other.by_confidence[i].0;
+            self.by_confidence[i].1 += other.by_confidence[i].1;
+        }
+    }
+}
+
+fn overlap(a0: f64, a1: f64, b0: f64, b1: f64) -> f64 {
+    (a1.min(b1) - a0.max(b0)).max(0.0)
+}
+
+/// Scores detected sets against one session's truth.
+pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
+    let mut s = Score {
+        sets: truth.sets.len(),
+        rates: vec![truth.config.rate_hz],
+        ..Score::default()
+    };
+    for k in kinds {
+        s.flags.insert(*k, FlagCounts::default());
+    }
+    for d in detected {
+        if !truth.sets.iter().any(|t| overlap(d.start_s, d.end_s, t.start_s - 1.0, t.end_s + 1.0) > 0.0) {
+            s.false_sets += 1;
+            for r in &d.reps {
+                for f in &r.flags {
+                    if let Some(c) = s.flags.get_mut(&f.kind) {
+                        c.fp += 1;
+                    }
+                }
+            }
+        }
+    }
+    for t in &truth.sets {
+        let ds: Vec<&Set> = detected
+            .iter()
+            .filter(|d| overlap(d.start_s, d.end_s, t.start_s - 1.0, t.end_s + 1.0) > 0.0)
+            .collect();
+        let count: usize = ds.iter().map(|d| d.rep_count()).sum();
+        let err = count.abs_diff(t.rep_count);
+        if err == 0 {
+            s.exact += 1;
+        }
+        if err <= 1 {
+            s.within_one += 1;
+        }
+        if let Some(d) = ds.first() {
+            let b = if d.confidence >= 0.9 {
+                0
+            } else if d.confidence >= 0.6 {
+                1
+            } else {
+                2
+            };
+            s.by_confidence[b].1 += 1;
+            if err == 0 {
+                s.by_confidence[b].0 += 1;
+            }
+        }
+        // Match reps one to one by largest time overlap.
+        let reps: Vec<&crate::motion::Rep> = ds.iter().flat_map(|d| d.reps.iter()).collect();
+        let mut used = vec![false; reps.len()];
+        for tr in &t.reps {
+            let best = reps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !used[*i])
+                .map(|(i, r)| (i, overlap(r.start_s, r.end_s, tr.start_s, tr.end_s)))
+                .filter(|(_, o)| *o > 0.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let matched = best.map(|(i, _)| {
+                used[i] = true;
+                reps[i]
+            });
+            if let Some(r) = matched {
+                if truth.config.placement == Placement::Ankle {
+                    s.peak_errors.push((r.peak_deg - tr.peak_deg).abs());
+                }
+            }
+            for k in kinds {
+                let truly = tr.flags.iter().any(|f| f.kind == *k);
+                let flagged = matched.is_some_and(|r| r.flags.iter().any(|f| f.kind == *k));
+                let c = s.flags.get_mut(k).expect("inserted above");
+                match (truly, flagged) {
+                    (true, true) => c.tp += 1,
+                    (true, false) => c.fn_ += 1,
+                    (false, true) => c.fp += 1,
+                    (false, false) => {}
+                }
+            }
+        }
+        for (i, r) in reps.iter().enumerate() {
+            if !used[i] {
+                for f in &r.flags {
+                    if let Some(c) = s.flags.get_mut(&f.kind) {
+                        c.fp += 1;
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Simulates, analyses and scores one session.
+pub fn run_session(cfg: &SimConfig) -> Result<Score, String> {
+    let (sim, truth) = Simulator::new(cfg)?;
+    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).map_err(|e| e.to_string())?;
+    let (sets, _) = analyze_samples(pipeline, sim);
+    Ok(score(&truth, &sets, &cfg.visible_compensations()))
+}
+
+/// The whole report: per exercise × placement and overall.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Per pair, in [`crate::motion::Profile::supported`] order.
+    pub combos: Vec<(Exercise, Placement, Score)>,
+    /// Everything together.
+    pub total: Score,
+}
+
+/// Runs the corpus on `threads` threads; `progress` is called after each session.
+pub fn evaluate(configs: &[SimConfig], threads: usize, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Report, String> {
+    let threads = threads.max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Score, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let done = &done;
+                scope.spawn(move || {
+                    configs
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % threads == w)
+                        .map(|(i, c)| {
+                            let r = run_session(c);
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(n, configs.len());
+                            (i, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<Score, String>)> =
+            handles.into_iter().flat_map(|h| h.join().expect("scoring thread panicked")).collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    let mut combos: Vec<(Exercise, Placement, Score)> = Vec::new();
+    let mut total = Score::default();
+    for (cfg, r) in configs.iter().zip(results) {
+        let s = r?;
+        total.add(&s);
+        match combos.iter_mut().find(|(e, p, _)| *e == cfg.exercise && *p == cfg.placement) {
+            Some((_, _, acc)) => acc.add(&s),
+            None => combos.push((cfg.exercise, cfg.placement, s)),
+        }
+    }
+    Ok(Report { combos, total })
+}
+
+impl Report {
+    /// The table `medius accuracy` prints.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<26} {:<7} {:>5} {:>7} {:>7} {:>6} {:>9}  flags: precision/recall",
+            "exercise", "sensor", "sets", "exact", "±1", "false", "peak err"
+        );
+        let mut row = |name: &str, place: &str, s: &Score| {
+            let flags: Vec<String> = s
+                .flags
+                .iter()
+                .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
+                .map(|(k, c)| format!("{} {:.2}/{:.2} (n={})", k.id(), c.precision(), c.recall(), c.tp + c.fn_))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<26} {:<7} {:>5} {:>6.1}% {:>6.1}% {:>6} {:>9}  {}",
+                name,
+                place,
+                s.sets,
+                100.0 * s.exact_rate(),
+                100.0 * s.within_one_rate(),
+                s.false_sets,
+                s.median_peak_error().map_or("-".into(), |e| format!("{e:.2}°")),
+                flags.join(", ")
+            );
+        };
+        for (e, p, s) in &self.combos {
+            row(e.id(), p.id(), s);
+        }
+        row("all", "", &self.total);
+        let b = &self.total.by_confidence;
+        let _ = writeln!(
+            out,
+            "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6-0.9) {}/{}, unsure (<0.6) {}/{}",
+            b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
+        );
+        out
+    }
+}

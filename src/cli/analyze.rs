@@ -1,0 +1,54 @@
+//! `medius analyze`: the pipeline over a raw recording.
+
+use super::Training;
+use crate::motion::analyze_samples;
+use crate::report::AnalysisReport;
+use crate::source::csv::RawReader;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Count reps and flag compensation in a raw recording.
+///
+/// The file is medius' raw CSV (header `time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps`,
+/// acceleration in m/s², angular rate in °/s; extra columns are ignored), as
+/// written by `medius simulate` or recorded by `medius run --record`.
+///
+///   medius analyze session.csv -e standing-cable-abduction -p ankle -s right
+///   medius analyze session.csv -e hip-hitch -p pelvis -s left --json
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The raw recording (CSV).
+    pub file: PathBuf,
+    /// What was trained.
+    #[command(flatten)]
+    pub training: Training,
+    /// Print one JSON document (the contract other tools rely on) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
+    let pipeline = a.training.pipeline()?;
+    let reader = RawReader::open(&a.file)?;
+    let mut error = None;
+    let samples = reader.map_while(|r| match r {
+        Ok(s) => Some(s),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    });
+    let (sets, stats) = analyze_samples(pipeline, samples);
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    let report = AnalysisReport::new(&sets, a.training.exercise, a.training.placement, a.training.side, stats);
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+

@@ -1,0 +1,261 @@
+//! `medius run`: watch a session live.
+
+use super::{user_error, Training};
+use crate::motion::{Event, Pipeline, Rep, Set};
+use crate::report::{certainty, flag_words};
+use crate::source::csv::{RawReader, RawWriter};
+use crate::source::sim::{SimConfig, Simulator};
+use crate::Sample;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Watch a session live: each rep is announced as it ends (count, range,
+/// flags), each set is summed up when it ends.
+///
+/// Sensors: `sim` (the built-in simulated sensor: a short realistic session)
+/// or `replay:FILE.csv` (a raw recording played back in time). Bluetooth
+/// sensors are not built yet; neither is the logbook: sets are printed, not
+/// saved (keep the raw samples with --record). Ctrl-C ends the session and
+/// still sums up the set in progress.
+///
+///   medius run --sensor sim
+///   medius run --sensor sim -e hip-hitch -p pelvis -s left --speed 8
+///   medius run --sensor replay:session.csv -e side-lying-abduction --speed 0
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// `sim` or `replay:FILE.csv`.
+    #[arg(long, default_value = "sim")]
+    pub sensor: String,
+    /// What is trained.
+    #[command(flatten)]
+    pub training: Training,
+    /// Playback speed: 1 = real time, 4 = four times faster, 0 = as fast as possible.
+    #[arg(long, default_value_t = 4.0)]
+    pub speed: f64,
+    /// Simulated sensor: number of sets.
+    #[arg(long, default_value_t = 2)]
+    pub sets: usize,
+    /// Simulated sensor: seed (the same seed gives the same session).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Also write every sample received to this raw CSV.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Ring the terminal bell on a flagged rep.
+    #[arg(long)]
+    pub bell: bool,
+}
+
+/// Runs the command.
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    if !(a.speed.is_finite() && a.speed >= 0.0) {
+        return Err(user_error(format!("--speed {} must be 0 (as fast as possible) or more", a.speed)));
+    }
+    let mut pipeline = a.training.pipeline()?;
+    let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if a.sensor == "sim" {
+        let mut cfg = SimConfig::new(a.training.exercise, a.training.placement, a.training.side);
+        cfg.sets = a.sets;
+        cfg.reps_min = 8;
+        cfg.reps_max = 12;
+        cfg.rest_min_s = 20.0;
+        cfg.rest_max_s = 30.0;
+        cfg.compensation_rate = 0.2;
+        cfg.seed = a.seed;
+        cfg.validate().map_err(user_error)?;
+        let (sim, truth) = Simulator::new(&cfg).map_err(user_error)?;
+        let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
+        eprintln!(
+            "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} set(s) of {} reps",
+            cfg.exercise,
+            cfg.placement,
+            cfg.side,
+            cfg.rate_hz,
+            truth.sets.len(),
+            counts.join(", ")
+        );
+        Box::new(sim.map(Ok))
+    } else if let Some(path) = a.sensor.strip_prefix("replay:") {
+        let reader = RawReader::open(std::path::Path::new(path))?;
+        eprintln!("replaying {path}");
+        Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
+    } else {
+        return Err(user_error(format!(
+            "--sensor {}: Bluetooth sensors are not supported yet; use --sensor sim or --sensor replay:FILE.csv",
+            a.sensor
+        )));
+    };
+    let mut record = match &a.record {
+        Some(p) => {
+            let f = std::fs::File::create(p).map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
+            Some(RawWriter::new(std::io::BufWriter::new(f))?)
+        }
+        None => None,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while finishing is not needed: finishing is instant.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    eprintln!(
+        "{} · sensor on the {} · {} side — watching (Ctrl-C to stop)",
+        a.training.exercise, a.training.placement, a.training.side
+    );
+    let mut live = Live::new(a.bell, pipeline.profile().reps.signal == crate::motion::profile::RepSignal::Obliquity);
+    let started = Instant::now();
+    let mut t0 = None;
+    let mut last_flush = Instant::now();
+    let mut events = Vec::new();
+    for sample in source {
+        if stop.load(Ordering::SeqCst) {
+            eprintln!("\nstopped: summing up");
+            break;
+        }
+        let sample = sample?;
+        if a.speed > 0.0 {
+            let first = *t0.get_or_insert(sample.t);
+            let due = Duration::from_secs_f64(((sample.t - first) / a.speed).max(0.0));
+            let now = started.elapsed();
+            if due > now + Duration::from_millis(5) {
+                std::thread::sleep(due - now);
+            }
+        }
+        if let Some(w) = record.as_mut() {
+            w.write(&sample)?;
+            if last_flush.elapsed() >= Duration::from_secs(1) {
+                w.flush()?;
+                last_flush = Instant::now();
+            }
+        }
+        pipeline.push(&sample, &mut events);
+        for e in events.drain(..) {
+            live.show(&e);
+        }
+    }
+    finish(&mut pipeline, &mut live, &mut events);
+    if let Some(mut w) = record {
+        w.flush()?;
+        eprintln!("raw samples written to {}", a.record.as_ref().expect("record path").display());
+    }
+    live.summary();
+    Ok(())
+}
+
+fn finish(pipeline: &mut Pipeline, live: &mut Live, events: &mut Vec<Event>) {
+    pipeline.finish(events);
+    for e in events.drain(..) {
+        live.show(&e);
+    }
+}
+
+/// What the lifter sees.
+struct Live {
+    bell: bool,
+    pelvis: bool,
+    sets: Vec<Set>,
+}
+
+impl Live {
+    fn new(bell: bool, pelvis: bool) -> Self {
+        Live {
+            bell,
+            pelvis,
+            sets: Vec::new(),
+        }
+    }
+
+    fn show(&mut self, e: &Event) {
+        let mut out = std::io::stdout().lock();
+        match e {
+            Event::Rep { set_number, rep } => {
+                let _ = writeln!(out, "{}", rep_line(*set_number, rep, self.pelvis));
+                if self.bell && !rep.flags.is_empty() {
+                    let _ = write!(out, "\x07");
+                }
+            }
+            Event::SetEnded(set) => {
+                self.sets.push(set.clone());
+                let _ = writeln!(out, "{}", set_line(self.sets.len(), set));
+            }
+            Event::NotASet { start_s, reps, .. } => {
+                let _ = writeln!(
+                    out,
+                    "  (not a set: {reps} lone movement(s) at {start_s:.0} s ignored — a set needs at least 2 reps)"
+                );
+            }
+        }
+        let _ = out.flush();
+    }
+
+    fn summary(&self) {
+        let reps: usize = self.sets.iter().map(|s| s.rep_count()).sum();
+        let flagged: usize = self
+            .sets
+            .iter()
+            .flat_map(|s| s.reps.iter())
+            .filter(|r| !r.flags.is_empty())
+            .count();
+        println!(
+            "session: {} set(s), {} reps, {} flagged — not saved: the logbook is not built yet",
+            self.sets.len(),
+            reps,
+            flagged
+        );
+    }
+}
+
+fn rep_line(set: usize, rep: &Rep, pelvis: bool) -> String {
+    let what = if pelvis { "pelvis" } else { "range" };
+    format!(
+        "set {set} · rep {:>2} · {what} {:>5.1}° · up {:.1}s hold {:.1}s down {:.1}s{}",
+        rep.number,
+        rep.peak_deg,
+        rep.concentric_s,
+        rep.pause_s,
+        rep.eccentric_s,
+        if rep.flags.is_empty() {
+            String::new()
+        } else {
+            format!(" · ⚑ {}", flag_words(&rep.flags))
+        }
+    )
+}
+
+/// One line that sums up a set: reps, range, flags by kind with the reps they hit.
+pub fn set_line(number: usize, set: &Set) -> String {
+    let peaks: Vec<f64> = set.reps.iter().map(|r| r.peak_deg).collect();
+    let lo = peaks.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = peaks.iter().copied().fold(0.0, f64::max);
+    let mut notes = Vec::new();
+    for kind in crate::motion::FlagKind::ALL {
+        let hits: Vec<(usize, f64)> = set
+            .reps
+            .iter()
+            .filter_map(|r| r.flags.iter().find(|f| f.kind == kind).map(|f| (r.number, f.value_deg)))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let nums: Vec<String> = hits.iter().map(|(n, _)| n.to_string()).collect();
+        let most = hits.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+        notes.push(format!("{} on rep(s) {} (up to {:.0}°)", kind.words(), nums.join(","), most));
+    }
+    format!(
+        "set {number} done: {} reps ({}) · range {:.0}-{:.0}° · {:.0} s{}",
+        set.rep_count(),
+        certainty(set.confidence),
+        lo,
+        hi,
+        set.end_s - set.start_s,
+        if notes.is_empty() {
+            " · clean".to_string()
+        } else {
+            format!(" · {}", notes.join("; "))
+        }
+    )
+}

@@ -1,0 +1,250 @@
+//! Orientation of the sensor and whether it is still.
+//!
+//! [`Attitude`] integrates the bias-corrected gyro into a quaternion (body →
+//! world, world +Z up, heading arbitrary) and pulls its tilt toward gravity
+//! when the accelerometer can be trusted (a Mahony-style complementary filter
+//! without the integral term: the bias is learned while still instead).
+//! [`Stillness`] decides when the sensor is at rest and learns the gyro bias
+//! there. Both take time with each sample and never read a clock.
+
+use super::profile::StillConfig;
+use crate::sample::STANDARD_GRAVITY;
+use nalgebra::{Quaternion, UnitQuaternion, Vector3};
+
+/// Gain of the gravity correction while still (1/s): tilt error halves in ~0.35 s.
+const KP_STILL: f64 = 2.0;
+/// Gain while moving slowly with |acc| near g (1/s).
+const KP_SLOW: f64 = 0.3;
+/// Above this rate (°/s) centripetal acceleration makes the accelerometer useless for tilt.
+const SLOW_RATE_DPS: f64 = 30.0;
+/// Time constant of the stillness statistics (s).
+const STILL_TAU_S: f64 = 0.25;
+/// Weight of the old bias when a new still period starts (s of stillness it is worth).
+const BIAS_PRIOR_S: f64 = 0.5;
+
+/// Streaming orientation estimate.
+#[derive(Debug, Clone)]
+pub struct Attitude {
+    q: UnitQuaternion<f64>,
+    initialized: bool,
+    prev_rate: Vector3<f64>,
+}
+
+impl Default for Attitude {
+    fn default() -> Self {
+        Attitude {
+            q: UnitQuaternion::identity(),
+            initialized: false,
+            prev_rate: Vector3::zeros(),
+        }
+    }
+}
+
+impl Attitude {
+    /// The current orientation, body → world (world +Z up).
+    pub fn orientation(&self) -> UnitQuaternion<f64> {
+        self.q
+    }
+
+    /// True once the first usable sample has set the tilt.
+    pub fn is_initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// Forgets the orientation; the next sample re-initialises it from gravity.
+    pub fn reset(&mut self) {
+        self.initialized = false;
+    }
+
+    /// Advances by `dt` seconds with bias-corrected rate `rate_dps` (°/s) and
+    /// specific force `acc` (m/s²). `still` selects the stronger gravity pull.
+    pub fn update(&mut self, rate_dps: &Vector3<f64>, acc: &Vector3<f64>, dt: f64, still: bool) {
+        let rate = rate_dps * std::f64::consts::PI / 180.0;
+        let acc_norm = acc.norm();
+        if !self.initialized {
+            if acc_norm > 0.5 * STANDARD_GRAVITY && acc_norm < 1.5 * STANDARD_GRAVITY {
+                self.q = UnitQuaternion::rotation_between(&(acc / acc_norm), &Vector3::z())
+                    .unwrap_or_else(|| UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI));
+                self.initialized = true;
+                self.prev_rate = rate;
+            }
+            return;
+        }
+        // Trapezoidal rate over the step: right across short gaps too.
+        let mut w = (rate + self.prev_rate) * 0.5;
+        self.prev_rate = rate;
+        let acc_ok = (acc_norm - STANDARD_GRAVITY).abs() < 0.05 * STANDARD_GRAVITY;
+        let kp = if still {
+            KP_STILL
+        } else if acc_ok && rate_dps.norm() < SLOW_RATE_DPS {
+            KP_SLOW
+        } else {
+            0.0
+        };
+        if kp > 0.0 && acc_norm > 1e-6 {
+            let up_est = self.q.inverse_transform_vector(&Vector3::z());
+            let err = (acc / acc_norm).cross(&up_est);
+            w += err * kp.min(0.5 / dt.max(1e-6));
+        }
+        let half = w * (0.5 * dt);
+        let angle2 = half.norm_squared();
+        let dq = if angle2 < 1e-4 {
+            // Small step: first order, renormalised below (no trig on the hot path).
+            UnitQuaternion::new_normalize(Quaternion::new(1.0, half.x, half.y, half.z))
+        } else {
+            UnitQuaternion::from_scaled_axis(w * dt)
+        };
+        self.q = UnitQuaternion::new_normalize(self.q.into_inner() * dq.into_inner());
+    }
+}
+
+/// Decides when the sensor is at rest, and learns the gyro bias there.
+#[derive(Debug, Clone)]
+pub struct Stillness {
+    cfg: StillConfig,
+    gyr_mean: Vector3<f64>,
+    gyr_var: f64,
+    acc_mean: Vector3<f64>,
+    acc_var: f64,
+    bias: Vector3<f64>,
+    raw_since: Option<f64>,
+    still_time: f64,
+    initialized: bool,
+}
+
+impl Stillness {
+    /// A detector with no history.
+    pub fn new(cfg: StillConfig) -> Self {
+        Stillness {
+            cfg,
+            gyr_mean: Vector3::zeros(),
+            gyr_var: 0.0,
+            acc_mean: Vector3::zeros(),
+            acc_var: 0.0,
+            bias: Vector3::zeros(),
+            raw_since: None,
+            still_time: 0.0,
+            initialized: false,
+        }
+    }
+
+    /// The gyro bias learned so far (°/s).
+    pub fn bias(&self) -> Vector3<f64> {
+        self.bias
+    }
+
+    /// Forgets whether the sensor was still (after a gap in the data).
+    pub fn interrupt(&mut self) {
+        self.raw_since = None;
+        self.initialized = false;
+    }
+
+    /// Feeds one sample taken `dt` s after the previous one; returns whether
+    /// the sensor has been still for at least `min_s`.
+    pub fn update(&mut self, t: f64, acc: &Vector3<f64>, gyr: &Vector3<f64>, dt: f64) -> bool {
+        if !self.initialized {
+            self.gyr_mean = *gyr;
+            self.acc_mean = *acc;
+            self.gyr_var = 0.0;
+            self.acc_var = 0.0;
+            self.initialized = true;
+        } else {
+            let a = (dt / STILL_TAU_S).min(1.0);
+            let dg = gyr - self.gyr_mean;
+            self.gyr_mean += dg * a;
+            self.gyr_var += a * (dg.norm_squared() - self.gyr_var);
+            let da = acc - self.acc_mean;
+            self.acc_mean += da * a;
+            self.acc_var += a * (da.norm_squared() - self.acc_var);
+        }
+        let c = &self.cfg;
+        let raw = self.gyr_var < c.gyro_sd_dps * c.gyro_sd_dps
+            && (gyr - self.bias).norm_squared() < c.gyro_abs_dps * c.gyro_abs_dps
+            && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
+            && self.acc_var < 0.25 * c.acc_dev_mps2 * c.acc_dev_mps2;
+        if !raw {
+            self.raw_since = None;
+            return false;
+        }
+        let since = *self.raw_since.get_or_insert_with(|| {
+            self.still_time = 0.0;
+            t
+        });
+        if t - since < c.min_s {
+            return false;
+        }
+        // Running mean of this still period, starting from the old bias.
+        self.still_time += dt;
+        let a = dt / (self.still_time + BIAS_PRIOR_S);
+        self.bias += (gyr - self.bias) * a;
+        true
+    }
+}
+
+/// Angle of a rotation about the body Z axis (the twist of a swing-twist
+/// decomposition), degrees in (−180, 180].
+pub fn twist_z_deg(q: &UnitQuaternion<f64>) -> f64 {
+    let q = q.quaternion();
+    let mut a = 2.0 * q.k.atan2(q.w);
+    if a > std::f64::consts::PI {
+        a -= 2.0 * std::f64::consts::PI;
+    } else if a <= -std::f64::consts::PI {
+        a += 2.0 * std::f64::consts::PI;
+    }
+    a.to_degrees()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_abs_diff_eq;
+
+    #[test]
+    fn gravity_pulls_a_wrong_tilt_back() {
+        let mut a = Attitude::default();
+        let up = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        a.update(&Vector3::zeros(), &up, 0.01, true);
+        // Knock the estimate 20° off about x, then feed the true (level) gravity.
+        a.q = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), 20f64.to_radians());
+        for _ in 0..500 {
+            a.update(&Vector3::zeros(), &up, 0.01, true);
+        }
+        let tilt = a.q.transform_vector(&Vector3::z()).angle(&Vector3::z()).to_degrees();
+        assert!(tilt < 0.5, "tilt left {tilt}");
+    }
+
+    #[test]
+    fn integrates_a_turn() {
+        let mut a = Attitude::default();
+        let up = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        a.update(&Vector3::zeros(), &up, 0.01, false);
+        // 90 °/s about z for one second: a quarter turn of heading.
+        for _ in 0..100 {
+            a.update(&Vector3::new(0.0, 0.0, 90.0), &up, 0.01, false);
+        }
+        // The first step averages with the previous (zero) rate.
+        assert_abs_diff_eq!(twist_z_deg(&a.q), 90.0 - 0.45, epsilon = 0.2);
+    }
+
+    #[test]
+    fn learns_bias_while_still() {
+        let cfg = StillConfig {
+            gyro_sd_dps: 3.0,
+            gyro_abs_dps: 8.0,
+            acc_dev_mps2: 0.6,
+            min_s: 0.1,
+        };
+        let mut s = Stillness::new(cfg);
+        let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        let gyr = Vector3::new(1.5, -2.0, 0.5);
+        let mut still = false;
+        for i in 0..300 {
+            still = s.update(i as f64 * 0.01, &acc, &gyr, 0.01);
+        }
+        assert!(still);
+        assert_abs_diff_eq!(s.bias().x, 1.5, epsilon = 0.05);
+        assert_abs_diff_eq!(s.bias().y, -2.0, epsilon = 0.05);
+        // A fast rotation is not still.
+        assert!(!s.update(3.01, &acc, &Vector3::new(50.0, 0.0, 0.0), 0.01));
+    }
+}

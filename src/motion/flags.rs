@@ -1,0 +1,301 @@
+//! Compensation flags, judged over one rep's samples.
+//!
+//! Pelvis: `hip_hike` and `pelvic_drop` are one-sided obliquity excursions
+//! held past a threshold ([`Persist`]: a Schmitt trigger with a minimum hold,
+//! never a single sample over a line); `trunk_sway` is an excursion past the
+//! threshold on both sides within one rep. Ankle: `momentum` (a phase too fast
+//! for its range), `partial_range` (well short of the set's working range),
+//! `hip_flexion_drift` (rotation out of the set's plane of motion).
+
+use super::profile::{FlagsConfig, PelvicFlagConfig};
+use super::reps::TracePoint;
+use nalgebra::Vector3;
+use serde::Serialize;
+
+/// The kinds of compensation medius flags (DESIGN.md's contract names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// The leg is lifted with the side of the trunk: free side of the pelvis up.
+    HipHike,
+    /// The stance glute med lets go: free side of the pelvis down.
+    PelvicDrop,
+    /// The whole body rocks to both sides within the rep.
+    TrunkSway,
+    /// The foot flies: a phase far too fast for its range.
+    Momentum,
+    /// The rep stops well short of the set's working range.
+    PartialRange,
+    /// The leg swings forward out of the plane of abduction.
+    HipFlexionDrift,
+}
+
+impl FlagKind {
+    /// Every kind.
+    pub const ALL: [FlagKind; 6] = [
+        FlagKind::HipHike,
+        FlagKind::PelvicDrop,
+        FlagKind::TrunkSway,
+        FlagKind::Momentum,
+        FlagKind::PartialRange,
+        FlagKind::HipFlexionDrift,
+    ];
+
+    /// The contract name (`hip_hike`, ...).
+    pub fn id(self) -> &'static str {
+        match self {
+            FlagKind::HipHike => "hip_hike",
+            FlagKind::PelvicDrop => "pelvic_drop",
+            FlagKind::TrunkSway => "trunk_sway",
+            FlagKind::Momentum => "momentum",
+            FlagKind::PartialRange => "partial_range",
+            FlagKind::HipFlexionDrift => "hip_flexion_drift",
+        }
+    }
+
+    /// In the lifter's words.
+    pub fn words(self) -> &'static str {
+        match self {
+            FlagKind::HipHike => "hip hike",
+            FlagKind::PelvicDrop => "pelvic drop",
+            FlagKind::TrunkSway => "trunk sway",
+            FlagKind::Momentum => "momentum",
+            FlagKind::PartialRange => "partial range",
+            FlagKind::HipFlexionDrift => "hip-flexion drift",
+        }
+    }
+}
+
+/// One flag on one rep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flag {
+    /// What.
+    pub kind: FlagKind,
+    /// How much, in degrees: obliquity past neutral (pelvic flags), rotation
+    /// out of plane (drift), shortfall from the working range (partial), the
+    /// rep's range (momentum; its speed is in `rate_dps`).
+    pub value_deg: f64,
+    /// Momentum only: the peak angular rate of the rep (°/s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_dps: Option<f64>,
+}
+
+/// Persistence with hysteresis: over once the value reaches `threshold`, back
+/// under once it falls below `threshold − hysteresis`; an excursion counts
+/// only if it stays over for `hold_s`.
+#[derive(Debug, Clone)]
+pub struct Persist {
+    threshold: f64,
+    release: f64,
+    hold_s: f64,
+    over_since: Option<f64>,
+    excursion_max: f64,
+    qualified_max: Option<f64>,
+}
+
+impl Persist {
+    /// A trigger from a pelvic flag's settings.
+    pub fn new(cfg: &PelvicFlagConfig) -> Self {
+        Persist {
+            threshold: cfg.threshold_deg,
+            release: cfg.threshold_deg - cfg.hysteresis_deg,
+            hold_s: cfg.hold_s,
+            over_since: None,
+            excursion_max: f64::NEG_INFINITY,
+            qualified_max: None,
+        }
+    }
+
+    /// Feeds a value at time `t`.
+    pub fn push(&mut self, t: f64, value: f64) {
+        match self.over_since {
+            None if value >= self.threshold => {
+                self.over_since = Some(t);
+                self.excursion_max = value;
+            }
+            Some(since) => {
+                if value < self.release {
+                    self.over_since = None;
+                } else {
+                    self.excursion_max = self.excursion_max.max(value);
+                    if t - since >= self.hold_s {
+                        self.qualified_max = Some(self.qualified_max.map_or(self.excursion_max, |m: f64| m.max(self.excursion_max)));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The largest value of an excursion that was held long enough, if any.
+    pub fn qualified(&self) -> Option<f64> {
+        self.qualified_max
+    }
+}
+
+/// Pelvic flags of one rep from its obliquity samples (free side up positive,
+/// from the set's neutral).
+pub fn pelvic_flags(cfg: &FlagsConfig, trace: &[TracePoint], out: &mut Vec<Flag>) {
+    let mut hike = Persist::new(&cfg.hip_hike);
+    let mut drop = Persist::new(&cfg.pelvic_drop);
+    let mut sway_up = Persist::new(&cfg.trunk_sway);
+    let mut sway_down = Persist::new(&cfg.trunk_sway);
+    for p in trace {
+        hike.push(p.t, p.angle);
+        drop.push(p.t, -p.angle);
+        sway_up.push(p.t, p.angle);
+        sway_down.push(p.t, -p.angle);
+    }
+    if cfg.trunk_sway.enabled {
+        if let (Some(a), Some(b)) = (sway_up.qualified(), sway_down.qualified()) {
+            out.push(Flag {
+                kind: FlagKind::TrunkSway,
+                value_deg: a.max(b),
+                rate_dps: None,
+            });
+            return;
+        }
+    }
+    if cfg.hip_hike.enabled {
+        if let Some(v) = hike.qualified() {
+            out.push(Flag {
+                kind: FlagKind::HipHike,
+                value_deg: v,
+                rate_dps: None,
+            });
+        }
+    }
+    if cfg.pelvic_drop.enabled {
+        if let Some(v) = drop.qualified() {
+            out.push(Flag {
+                kind: FlagKind::PelvicDrop,
+                value_deg: v,
+                rate_dps: None,
+            });
+        }
+    }
+}
+
+/// What the ankle flags know about the set so far.
+#[derive(Debug, Clone, Default)]
+pub struct SetReference {
+    /// Peaks of the set's full-range reps so far (°).
+    pub peaks: Vec<f64>,
+    /// Sum of the unit rotation axes of the set's in-plane reps.
+    pub axis_sum: Vector3<f64>,
+    /// How many reps went into `axis_sum`.
+    pub axis_reps: usize,
+}
+
+impl SetReference {
+    /// The working range: median peak of the full-range reps so far.
+    pub fn working_range(&self) -> Option<f64> {
+        if self.peaks.is_empty() {
+            return None;
+        }
+        let mut v = self.peaks.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        Some(if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
+    }
+}
+
+/// Ankle flags of one rep. `peak_deg` is the rep's peak rotation from neutral;
+/// `peak_rotation` the rotation vector at that peak. Updates `reference`.
+pub fn ankle_flags(
+    cfg: &FlagsConfig,
+    trace: &[TracePoint],
+    peak_deg: f64,
+    peak_t: f64,
+    peak_rotation: Vector3<f64>,
+    reference: &mut SetReference,
+    out: &mut Vec<Flag>,
+) {
+    if cfg.momentum.enabled && peak_deg > 0.0 {
+        let rise = trace.iter().filter(|p| p.t <= peak_t).map(|p| p.rate).fold(0.0, f64::max);
+        let fall = trace.iter().filter(|p| p.t > peak_t).map(|p| p.rate).fold(0.0, f64::max);
+        let rate = rise.max(fall);
+        if rate / peak_deg > cfg.momentum.rate_per_range {
+            out.push(Flag {
+                kind: FlagKind::Momentum,
+                value_deg: peak_deg,
+                rate_dps: Some(rate),
+            });
+        }
+    }
+    let mut partial = false;
+    if cfg.partial_range.enabled && reference.peaks.len() >= cfg.partial_range.min_reference_reps {
+        if let Some(working) = reference.working_range() {
+            if peak_deg < cfg.partial_range.fraction * working {
+                partial = true;
+                out.push(Flag {
+                    kind: FlagKind::PartialRange,
+                    value_deg: working - peak_deg,
+                    rate_dps: None,
+                });
+            }
+        }
+    }
+    if !partial {
+        reference.peaks.push(peak_deg);
+    }
+    let mut drifted = false;
+    if cfg.hip_flexion_drift.enabled && reference.axis_reps >= cfg.hip_flexion_drift.min_reference_reps {
+        if let Some(axis) = reference.axis_sum.try_normalize(1e-9) {
+            let out_of_plane = trace
+                .iter()
+                .map(|p| (p.rotation - axis * p.rotation.dot(&axis)).norm())
+                .fold(0.0, f64::max);
+            if out_of_plane >= cfg.hip_flexion_drift.threshold_deg {
+                drifted = true;
+                out.push(Flag {
+                    kind: FlagKind::HipFlexionDrift,
+                    value_deg: out_of_plane,
+                    rate_dps: None,
+                });
+            }
+        }
+    }
+    if !drifted {
+        if let Some(unit) = peak_rotation.try_normalize(1e-9) {
+            reference.axis_sum += unit;
+            reference.axis_reps += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(threshold: f64) -> PelvicFlagConfig {
+        PelvicFlagConfig {
+            enabled: true,
+            threshold_deg: threshold,
+            hold_s: 0.15,
+            hysteresis_deg: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_single_sample_over_the_line_is_not_a_flag() {
+        let mut p = Persist::new(&cfg(5.0));
+        p.push(0.0, 0.0);
+        p.push(0.01, 9.0);
+        p.push(0.02, 0.0);
+        p.push(0.3, 0.0);
+        assert_eq!(p.qualified(), None);
+    }
+
+    #[test]
+    fn a_held_excursion_is_a_flag_even_when_it_wobbles_within_hysteresis() {
+        let mut p = Persist::new(&cfg(5.0));
+        for i in 0..30 {
+            let t = i as f64 * 0.01;
+            // Wobbles between 4.2 and 6 : never below the 4.0 release.
+            let v = if i % 2 == 0 { 6.0 } else { 4.2 };
+            p.push(t, v);
+        }
+        assert_eq!(p.qualified(), Some(6.0));
+    }
+}

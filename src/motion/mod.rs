@@ -1,0 +1,443 @@
+//! The motion pipeline: samples in, reps and sets out.
+//!
+//! Pure and streaming: no I/O, no clock (time comes with each sample), memory
+//! bounded by the longest rep, not by the length of the stream. Live runs,
+//! `analyze` and the accuracy corpus all drive the same [`Pipeline`].
+//!
+//! Per sample: [`attitude::Stillness`] decides whether the sensor rests and
+//! learns the gyro bias there; [`attitude::Attitude`] tracks orientation; the
+//! neutral is the orientation at the last rest before a rep (ankle: re-taken
+//! at every rest, which also cancels heading drift; pelvis: frozen for the
+//! set, DOMAIN.md's "set's own neutral"); the counted signal (ankle: rotation
+//! from neutral; pelvis: obliquity less a slow resting level) goes through
+//! [`reps::RepDetector`]; finished reps are grouped into sets and flagged.
+
+pub mod attitude;
+pub mod flags;
+pub mod profile;
+pub mod reps;
+
+use crate::sample::STANDARD_GRAVITY;
+use crate::{Exercise, Placement, Sample, Side};
+use attitude::{twist_z_deg, Attitude, Stillness};
+pub use flags::{Flag, FlagKind};
+use flags::SetReference;
+use nalgebra::{UnitQuaternion, Vector3};
+pub use profile::Profile;
+use profile::RepSignal;
+use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// A gap in the data longer than this (s) breaks the orientation track: what
+/// happened in it is unknown, so the open rep is dropped and a new neutral is needed.
+pub const MAX_GAP_S: f64 = 1.0;
+/// The neutral is taken from the orientation this long before the rest was
+/// confirmed, so the first instant of a rep never leaks into it (s).
+const NEUTRAL_DELAY_S: f64 = 0.15;
+/// Time constant of the resting-noise estimate behind each set's confidence (s).
+const NOISE_TAU_S: f64 = 5.0;
+
+/// One counted rep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rep {
+    /// 1-based number within its set.
+    pub number: usize,
+    /// When the movement left neutral (s).
+    pub start_s: f64,
+    /// When it came back (s).
+    pub end_s: f64,
+    /// Ankle: largest rotation from the rest orientation before the set.
+    /// Pelvis: largest obliquity change from the set's neutral (°).
+    pub peak_deg: f64,
+    /// Time to reach 90% of the peak (s).
+    pub concentric_s: f64,
+    /// Time spent above 90% of the peak (s).
+    pub pause_s: f64,
+    /// Time from leaving 90% of the peak to the return (s).
+    pub eccentric_s: f64,
+    /// Compensation flags.
+    pub flags: Vec<Flag>,
+}
+
+/// One set: reps with short gaps between them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Set {
+    /// Start of the first rep (s).
+    pub start_s: f64,
+    /// End of the last rep (s).
+    pub end_s: f64,
+    /// The reps.
+    pub reps: Vec<Rep>,
+    /// How sure the count is, 0..1: from the reps' size against the resting
+    /// noise and against the smallest rep the profile accepts.
+    pub confidence: f64,
+}
+
+impl Set {
+    /// Number of reps.
+    pub fn rep_count(&self) -> usize {
+        self.reps.len()
+    }
+}
+
+/// What the pipeline tells its sinks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A rep ended. `set_number` is the 1-based number its set will have if
+    /// it turns out to be a set (a lone movement is discarded later).
+    Rep {
+        /// Number of the set in progress.
+        set_number: usize,
+        /// The rep.
+        rep: Rep,
+    },
+    /// A set ended.
+    SetEnded(Set),
+    /// Movements ended that were too few to be a set (a single swing).
+    NotASet {
+        /// Start (s).
+        start_s: f64,
+        /// End (s).
+        end_s: f64,
+        /// How many rep-like movements it had.
+        reps: usize,
+    },
+}
+
+/// Counters of what the pipeline saw and set aside.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Samples fed in.
+    pub samples: u64,
+    /// Samples with NaN or infinite values, skipped.
+    pub non_finite: u64,
+    /// Samples whose time did not advance, skipped.
+    pub out_of_order: u64,
+    /// Gaps longer than [`MAX_GAP_S`].
+    pub long_gaps: u64,
+    /// Movements that were not reps: too short, too small, no return, too large, foot strike, interrupted.
+    pub not_reps: [u64; 6],
+}
+
+struct OpenSet {
+    start_s: f64,
+    last_end: f64,
+    reps: Vec<Rep>,
+    reference: SetReference,
+    noise_rms: f64,
+}
+
+/// The motion pipeline for one sensor, exercise, placement and side.
+pub struct Pipeline {
+    profile: Profile,
+    placement: Placement,
+    free_sign: f64,
+    still: Stillness,
+    attitude: Attitude,
+    detector: RepDetector,
+    history: VecDeque<(f64, UnitQuaternion<f64>)>,
+    neutral_inv: Option<UnitQuaternion<f64>>,
+    baseline: f64,
+    noise_ms: f64,
+    last_t: Option<f64>,
+    open: Option<OpenSet>,
+    sets_done: usize,
+    stats: Stats,
+    impact_mps2: f64,
+}
+
+impl Pipeline {
+    /// A pipeline with the given profile (built in or from `--profile`).
+    pub fn new(profile: Profile, side: Side) -> Self {
+        let placement = profile.placement;
+        let free_sign = profile.exercise.free_side(side).sign();
+        Pipeline {
+            still: Stillness::new(profile.still.clone()),
+            attitude: Attitude::default(),
+            detector: RepDetector::new(profile.reps.clone()),
+            history: VecDeque::with_capacity(128),
+            neutral_inv: None,
+            baseline: 0.0,
+            noise_ms: 0.0,
+            last_t: None,
+            open: None,
+            sets_done: 0,
+            stats: Stats::default(),
+            impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
+            placement,
+            free_sign,
+            profile,
+        }
+    }
+
+    /// The built-in profile for an exercise and placement.
+    pub fn builtin(exercise: Exercise, placement: Placement, side: Side) -> Result<Self, profile::ProfileError> {
+        Ok(Pipeline::new(Profile::builtin(exercise, placement)?, side))
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// What has been seen so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// True while a set is open (a rep has been counted and the gap has not passed).
+    pub fn set_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Feeds one sample; events go to `out`.
+    pub fn push(&mut self, s: &Sample, out: &mut Vec<Event>) {
+        self.stats.samples += 1;
+        if !s.is_finite() {
+            self.stats.non_finite += 1;
+            return;
+        }
+        let dt = match self.last_t {
+            None => 0.0,
+            Some(prev) => {
+                let dt = s.t - prev;
+                if dt <= 0.0 {
+                    self.stats.out_of_order += 1;
+                    return;
+                }
+                dt
+            }
+        };
+        self.last_t = Some(s.t);
+        let dt = if dt > MAX_GAP_S {
+            self.stats.long_gaps += 1;
+            self.break_track(out);
+            0.0
+        } else {
+            dt
+        };
+
+        let still = self.still.update(s.t, &s.acc, &s.gyr, dt);
+        let rate = s.gyr - self.still.bias();
+        self.attitude.update(&rate, &s.acc, dt, still);
+        if !self.attitude.is_initialized() {
+            return;
+        }
+        let q = self.attitude.orientation();
+        self.history.push_back((s.t, q));
+        while self.history.len() > 1 && self.history[1].0 <= s.t - NEUTRAL_DELAY_S {
+            self.history.pop_front();
+        }
+
+        let in_rep = self.detector.in_rep();
+        if still && !in_rep {
+            let frozen = self.placement == Placement::Pelvis && self.open.is_some() && self.neutral_inv.is_some();
+            if !frozen {
+                if self.neutral_inv.is_none() {
+                    self.detector.reset();
+                    self.baseline = 0.0;
+                }
+                self.neutral_inv = Some(self.history[0].1.inverse());
+            }
+        }
+        let Some(neutral_inv) = self.neutral_inv else {
+            self.close_set_if_due(s.t, out);
+            return;
+        };
+        let rel = neutral_inv * q;
+        let (signal, angle, rotation) = match self.profile.reps.signal {
+            RepSignal::Rotation => {
+                let rv = rel.scaled_axis() * (180.0 / std::f64::consts::PI);
+                let angle = rv.norm();
+                (angle, angle, rv)
+            }
+            RepSignal::Obliquity => {
+                let o = twist_z_deg(&rel) * self.free_sign;
+                if !in_rep && self.profile.reps.baseline_tau_s > 0.0 {
+                    self.baseline += (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
+                }
+                (o - self.baseline, o, Vector3::zeros())
+            }
+        };
+        if !in_rep {
+            self.noise_ms += (signal * signal - self.noise_ms) * (dt / NOISE_TAU_S).min(1.0);
+        }
+        let impact = s.acc.norm_squared() > self.impact_mps2 * self.impact_mps2;
+        let point = TracePoint {
+            t: s.t,
+            x: 0.0,
+            angle,
+            rotation,
+            rate: rate.norm(),
+        };
+        if let Some(outcome) = self.detector.push(signal, impact, point) {
+            self.handle(outcome, out);
+        }
+        self.close_set_if_due(s.t, out);
+    }
+
+    /// Ends the stream: closes a rep that has returned and the open set.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        if let Some(outcome) = self.detector.finish() {
+            self.handle(outcome, out);
+        }
+        self.close_set(out);
+    }
+
+    fn break_track(&mut self, out: &mut Vec<Event>) {
+        if let Some(outcome) = self.detector.finish() {
+            self.handle(outcome, out);
+        }
+        self.attitude.reset();
+        self.still.interrupt();
+        self.history.clear();
+        self.neutral_inv = None;
+    }
+
+    fn handle(&mut self, outcome: RepOutcome, out: &mut Vec<Event>) {
+        match outcome {
+            RepOutcome::Rep(trace) => self.accept(trace, out),
+            RepOutcome::Rejected(why, _, _) => {
+                let i = match why {
+                    Rejection::TooShort => 0,
+                    Rejection::TooSmall => 1,
+                    Rejection::NoReturn => 2,
+                    Rejection::TooLarge => 3,
+                    Rejection::Impact => 4,
+                    Rejection::Interrupted => 5,
+                };
+                self.stats.not_reps[i] += 1;
+                if matches!(why, Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact) {
+                    // Walking, turning round, re-strapping: the old neutral is stale.
+                    self.neutral_inv = None;
+                }
+            }
+        }
+    }
+
+    fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
+        let due = self
+            .open
+            .as_ref()
+            .is_some_and(|set| t - set.last_end > self.profile.sets.gap_s && !self.detector.in_rep());
+        if due {
+            self.close_set(out);
+        }
+    }
+
+    fn close_set(&mut self, out: &mut Vec<Event>) {
+        let Some(set) = self.open.take() else { return };
+        let end_s = set.last_end;
+        if set.reps.len() < self.profile.sets.min_reps {
+            out.push(Event::NotASet {
+                start_s: set.start_s,
+                end_s,
+                reps: set.reps.len(),
+            });
+            return;
+        }
+        let confidence = self.confidence(&set);
+        self.sets_done += 1;
+        out.push(Event::SetEnded(Set {
+            start_s: set.start_s,
+            end_s,
+            reps: set.reps,
+            confidence,
+        }));
+    }
+
+    fn confidence(&self, set: &OpenSet) -> f64 {
+        let mut peaks: Vec<f64> = set.reps.iter().map(|r| r.peak_deg).collect();
+        peaks.sort_by(|a, b| a.total_cmp(b));
+        let median = peaks[peaks.len() / 2];
+        let smallest = peaks[0];
+        let snr = median / set.noise_rms.max(0.05);
+        let snr_term = 1.0 - (-(snr / 3.0).powi(2)).exp();
+        let margin = smallest / self.profile.reps.min_peak_deg;
+        let margin_term = 1.0 - (-2.0 * (margin - 1.0).max(0.0)).exp();
+        (snr_term.min(margin_term) * 100.0).round() / 100.0
+    }
+
+    fn accept(&mut self, rep: RepTrace, out: &mut Vec<Event>) {
+        let trace = &rep.trace;
+        let (peak_deg, peak_rotation, peak_t) = match self.profile.reps.signal {
+            RepSignal::Rotation => trace
+                .iter()
+                .max_by(|a, b| a.angle.total_cmp(&b.angle))
+                .map(|p| (p.angle, p.rotation, p.t))
+                .unwrap_or((rep.peak_x, Vector3::zeros(), rep.peak_t)),
+            RepSignal::Obliquity => (
+                trace.iter().map(|p| p.angle.abs()).fold(0.0, f64::max),
+                Vector3::zeros(),
+                rep.peak_t,
+            ),
+        };
+        let near_peak = 0.9 * rep.peak_x;
+        let first = trace.iter().find(|p| p.x >= near_peak).map_or(rep.peak_t, |p| p.t);
+        let last = trace
+            .iter()
+            .rev()
+            .find(|p| p.x >= near_peak && p.t <= rep.end_t)
+            .map_or(rep.peak_t, |p| p.t);
+
+        let noise_rms = self.noise_ms.sqrt();
+        let set = self.open.get_or_insert_with(|| OpenSet {
+            start_s: rep.start_t,
+            last_end: rep.end_t,
+            reps: Vec::new(),
+            reference: SetReference::default(),
+            noise_rms,
+        });
+        let mut flags = Vec::new();
+        match self.profile.reps.signal {
+            RepSignal::Rotation => flags::ankle_flags(
+                &self.profile.flags,
+                trace,
+                peak_deg,
+                peak_t,
+                peak_rotation,
+                &mut set.reference,
+                &mut flags,
+            ),
+            RepSignal::Obliquity => flags::pelvic_flags(&self.profile.flags, trace, &mut flags),
+        }
+        let r = Rep {
+            number: set.reps.len() + 1,
+            start_s: rep.start_t,
+            end_s: rep.end_t,
+            peak_deg,
+            concentric_s: (first - rep.start_t).max(0.0),
+            pause_s: (last - first).max(0.0),
+            eccentric_s: (rep.end_t - last).max(0.0),
+            flags,
+        };
+        set.last_end = rep.end_t;
+        set.reps.push(r.clone());
+        out.push(Event::Rep {
+            set_number: self.sets_done + 1,
+            rep: r,
+        });
+    }
+}
+
+/// Runs a whole stream through a pipeline and returns the sets (for files and tests).
+pub fn analyze_samples<I: IntoIterator<Item = Sample>>(mut pipeline: Pipeline, samples: I) -> (Vec<Set>, Stats) {
+    let mut events = Vec::new();
+    let mut sets = Vec::new();
+    for s in samples {
+        pipeline.push(&s, &mut events);
+        for e in events.drain(..) {
+            if let Event::SetEnded(set) = e {
+                sets.push(set);
+            }
+        }
+    }
+    pipeline.finish(&mut events);
+    for e in events.drain(..) {
+        if let Event::SetEnded(set) = e {
+            sets.push(set);
+        }
+    }
+    (sets, pipeline.stats().clone())
+}

@@ -1,0 +1,370 @@
+//! Threshold profiles: every detector parameter, one profile per exercise ×
+//! placement. The defaults live in `calibration/*.toml` and are embedded in the
+//! binary; `--profile FILE` replaces one. `calibration/CALIBRATION.md` says
+//! what each number means and where it comes from.
+
+use crate::{Exercise, Placement};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What went wrong loading a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse or had unknown keys.
+    #[error("profile {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the TOML parser said (names the key and line).
+        message: String,
+    },
+    /// A value is out of its range.
+    #[error("profile {path}: {key} = {value} is out of range ({expected})")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The dotted key.
+        key: &'static str,
+        /// The value found.
+        value: f64,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// No counting profile exists for this pair.
+    #[error("{exercise} is not counted from the {placement} (counted: {supported}); pass --profile FILE to supply one")]
+    Unsupported {
+        /// The exercise.
+        exercise: Exercise,
+        /// The placement.
+        placement: Placement,
+        /// The pairs that are supported.
+        supported: String,
+    },
+    /// The profile file is for another exercise or placement.
+    #[error("profile {path} is for {found}, not {wanted}")]
+    Mismatch {
+        /// The file.
+        path: String,
+        /// What it says it is for.
+        found: String,
+        /// What was asked for.
+        wanted: String,
+    },
+}
+
+/// Which signal a rep is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepSignal {
+    /// Total rotation of the sensor from its neutral orientation (ankle).
+    Rotation,
+    /// Pelvic obliquity from neutral, free side up positive (pelvis).
+    Obliquity,
+}
+
+/// Which way the counted signal moves in a rep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepDirection {
+    /// The signal rises (rotation, free side up).
+    Up,
+    /// The signal falls (hip hitch: free side drops).
+    Down,
+    /// Either way; the sign is fixed by the first excursion of each rep.
+    Either,
+}
+
+/// Stillness detection: what "not moving" means for this placement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StillConfig {
+    /// Largest gyro standard deviation (°/s, over ~0.25 s) that still counts as still.
+    pub gyro_sd_dps: f64,
+    /// Largest bias-corrected angular rate (°/s) that still counts as still.
+    pub gyro_abs_dps: f64,
+    /// Largest deviation of |acc| from gravity (m/s²) that still counts as still.
+    pub acc_dev_mps2: f64,
+    /// How long the sensor must be still before it is called still (s).
+    pub min_s: f64,
+}
+
+/// The rep detector: a Schmitt trigger on the counted signal plus shape checks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepConfig {
+    /// The counted signal.
+    pub signal: RepSignal,
+    /// Which way it moves.
+    pub direction: RepDirection,
+    /// A rep starts when the signal rises this far above its resting level (°).
+    pub enter_deg: f64,
+    /// A rep returns when the signal falls below this (°) ...
+    pub exit_deg: f64,
+    /// ... or below this fraction of the rep's peak, whichever is higher.
+    pub return_fraction: f64,
+    /// Smallest peak that is a rep (°).
+    pub min_peak_deg: f64,
+    /// Largest peak that is a rep; beyond it is turning round or re-strapping (°).
+    pub max_peak_deg: f64,
+    /// Shortest rep (s): fidgets are quicker.
+    pub min_duration_s: f64,
+    /// Longest rep, hold at the top included (s).
+    pub max_duration_s: f64,
+    /// After the return, how long the signal must stay within `settle_deg` before
+    /// the rep is closed (s). 0 closes it at once. Lets the pelvis flags see a
+    /// sway that swings past neutral to the other side.
+    pub settle_s: f64,
+    /// Band around the resting level that counts as settled (°).
+    pub settle_deg: f64,
+    /// An acceleration magnitude above this many g is a foot strike: walking, not a rep.
+    pub impact_g: f64,
+    /// Time constant of the resting-level tracker (s); 0 = measure from neutral only.
+    pub baseline_tau_s: f64,
+}
+
+/// Set segmentation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetConfig {
+    /// A gap between reps longer than this ends the set (s).
+    pub gap_s: f64,
+    /// Fewer reps than this is not a set (a single swing, a fidget).
+    pub min_reps: usize,
+}
+
+/// A one-sided pelvic flag (hip hike, pelvic drop): persistence + hysteresis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PelvicFlagConfig {
+    /// Off for exercises where it does not apply (a hip hitch drops on purpose).
+    pub enabled: bool,
+    /// Obliquity beyond neutral that raises the flag (°).
+    pub threshold_deg: f64,
+    /// How long it must stay beyond (s).
+    pub hold_s: f64,
+    /// The signal must fall this far back below the threshold to leave the flagged state (°).
+    pub hysteresis_deg: f64,
+}
+
+/// Momentum: the foot flies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentumConfig {
+    /// On or off.
+    pub enabled: bool,
+    /// Peak angular rate divided by the rep's peak angle (1/s) above which a phase
+    /// is too fast (π/(2·T) for a smooth phase of T seconds: 3.5 ≈ 0.45 s).
+    pub rate_per_range: f64,
+}
+
+/// Partial range: a rep well short of the set's working range.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialRangeConfig {
+    /// On or off.
+    pub enabled: bool,
+    /// A rep whose peak is below this fraction of the working range is partial.
+    pub fraction: f64,
+    /// Reps needed before the working range is known.
+    pub min_reference_reps: usize,
+}
+
+/// Hip-flexion drift: the leg leaves the plane of the set's abduction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// On or off.
+    pub enabled: bool,
+    /// Rotation out of the set's plane of motion that raises the flag (°).
+    pub threshold_deg: f64,
+    /// Reps needed before the set's plane is known.
+    pub min_reference_reps: usize,
+}
+
+/// All flag settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsConfig {
+    /// Hip hike (pelvis).
+    pub hip_hike: PelvicFlagConfig,
+    /// Pelvic drop (pelvis).
+    pub pelvic_drop: PelvicFlagConfig,
+    /// Trunk sway (pelvis): beyond ± threshold on both sides within one rep.
+    pub trunk_sway: PelvicFlagConfig,
+    /// Momentum (ankle).
+    pub momentum: MomentumConfig,
+    /// Partial range (ankle).
+    pub partial_range: PartialRangeConfig,
+    /// Hip-flexion drift (ankle).
+    pub hip_flexion_drift: DriftConfig,
+}
+
+/// Every parameter of the motion pipeline for one exercise × placement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The exercise this profile is for.
+    pub exercise: Exercise,
+    /// The placement this profile is for.
+    pub placement: Placement,
+    /// Stillness.
+    pub still: StillConfig,
+    /// Reps.
+    pub reps: RepConfig,
+    /// Sets.
+    pub sets: SetConfig,
+    /// Flags.
+    pub flags: FlagsConfig,
+}
+
+const EMBEDDED: &[(Exercise, Placement, &str)] = &[
+    (
+        Exercise::StandingCableAbduction,
+        Placement::Ankle,
+        include_str!("../../calibration/standing-cable-abduction.ankle.toml"),
+    ),
+    (
+        Exercise::SideLyingAbduction,
+        Placement::Ankle,
+        include_str!("../../calibration/side-lying-abduction.ankle.toml"),
+    ),
+    (
+        Exercise::SeatedMachineAbduction,
+        Placement::Ankle,
+        include_str!("../../calibration/seated-machine-abduction.ankle.toml"),
+    ),
+    (
+        Exercise::StandingCableAbduction,
+        Placement::Pelvis,
+        include_str!("../../calibration/standing-cable-abduction.pelvis.toml"),
+    ),
+    (
+        Exercise::SideLyingAbduction,
+        Placement::Pelvis,
+        include_str!("../../calibration/side-lying-abduction.pelvis.toml"),
+    ),
+    (
+        Exercise::HipHitch,
+        Placement::Pelvis,
+        include_str!("../../calibration/hip-hitch.pelvis.toml"),
+    ),
+];
+
+impl Profile {
+    /// The exercise × placement pairs that have a built-in counting profile.
+    pub fn supported() -> impl Iterator<Item = (Exercise, Placement)> {
+        EMBEDDED.iter().map(|(e, p, _)| (*e, *p))
+    }
+
+    /// The built-in profile for this pair.
+    pub fn builtin(exercise: Exercise, placement: Placement) -> Result<Profile, ProfileError> {
+        let (_, _, text) = EMBEDDED
+            .iter()
+            .find(|(e, p, _)| *e == exercise && *p == placement)
+            .ok_or_else(|| ProfileError::Unsupported {
+                exercise,
+                placement,
+                supported: EMBEDDED
+                    .iter()
+                    .map(|(e, p, _)| format!("{e}/{p}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let name = format!("calibration/{exercise}.{placement}.toml (built in)");
+        Profile::parse(text, &name)
+    }
+
+    /// Reads a profile file and checks it is for this exercise and placement.
+    pub fn load(path: &Path, exercise: Exercise, placement: Placement) -> Result<Profile, ProfileError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        let profile = Profile::parse(&text, &name)?;
+        if profile.exercise != exercise || profile.placement != placement {
+            return Err(ProfileError::Mismatch {
+                path: name,
+                found: format!("{}/{}", profile.exercise, profile.placement),
+                wanted: format!("{exercise}/{placement}"),
+            });
+        }
+        Ok(profile)
+    }
+
+    /// Parses and validates profile TOML; `name` is used in error messages.
+    pub fn parse(text: &str, name: &str) -> Result<Profile, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: name.to_string(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        profile.validate(name)?;
+        Ok(profile)
+    }
+
+    /// Checks every value is in a range the detectors can work with.
+    pub fn validate(&self, name: &str) -> Result<(), ProfileError> {
+        let r = &self.reps;
+        let f = &self.flags;
+        let checks: &[(&'static str, f64, f64, f64, &'static str)] = &[
+            ("still.gyro_sd_dps", self.still.gyro_sd_dps, 0.01, 100.0, "0.01..100"),
+            ("still.gyro_abs_dps", self.still.gyro_abs_dps, 0.1, 200.0, "0.1..200"),
+            ("still.acc_dev_mps2", self.still.acc_dev_mps2, 0.01, 10.0, "0.01..10"),
+            ("still.min_s", self.still.min_s, 0.0, 10.0, "0..10"),
+            ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
+            ("reps.exit_deg", r.exit_deg, 0.0, r.enter_deg, "0..enter_deg"),
+            ("reps.return_fraction", r.return_fraction, 0.0, 0.95, "0..0.95"),
+            ("reps.min_peak_deg", r.min_peak_deg, r.enter_deg, 180.0, "enter_deg..180"),
+            ("reps.max_peak_deg", r.max_peak_deg, r.min_peak_deg, 360.0, "min_peak_deg..360"),
+            ("reps.min_duration_s", r.min_duration_s, 0.0, 30.0, "0..30"),
+            ("reps.max_duration_s", r.max_duration_s, r.min_duration_s, 120.0, "min_duration_s..120"),
+            ("reps.settle_s", r.settle_s, 0.0, 5.0, "0..5"),
+            ("reps.settle_deg", r.settle_deg, 0.0, 90.0, "0..90"),
+            ("reps.impact_g", r.impact_g, 1.05, 100.0, "1.05..100"),
+            ("reps.baseline_tau_s", r.baseline_tau_s, 0.0, 600.0, "0..600"),
+            ("sets.gap_s", self.sets.gap_s, 0.5, 600.0, "0.5..600"),
+            ("sets.min_reps", self.sets.min_reps as f64, 1.0, 1000.0, "1..1000"),
+            ("flags.hip_hike.threshold_deg", f.hip_hike.threshold_deg, 0.1, 90.0, "0.1..90"),
+            ("flags.hip_hike.hold_s", f.hip_hike.hold_s, 0.0, 10.0, "0..10"),
+            ("flags.hip_hike.hysteresis_deg", f.hip_hike.hysteresis_deg, 0.0, f.hip_hike.threshold_deg, "0..threshold_deg"),
+            ("flags.pelvic_drop.threshold_deg", f.pelvic_drop.threshold_deg, 0.1, 90.0, "0.1..90"),
+            ("flags.pelvic_drop.hold_s", f.pelvic_drop.hold_s, 0.0, 10.0, "0..10"),
+            ("flags.pelvic_drop.hysteresis_deg", f.pelvic_drop.hysteresis_deg, 0.0, f.pelvic_drop.threshold_deg, "0..threshold_deg"),
+            ("flags.trunk_sway.threshold_deg", f.trunk_sway.threshold_deg, 0.1, 90.0, "0.1..90"),
+            ("flags.trunk_sway.hold_s", f.trunk_sway.hold_s, 0.0, 10.0, "0..10"),
+            ("flags.trunk_sway.hysteresis_deg", f.trunk_sway.hysteresis_deg, 0.0, f.trunk_sway.threshold_deg, "0..threshold_deg"),
+            ("flags.momentum.rate_per_range", f.momentum.rate_per_range, 0.1, 100.0, "0.1..100"),
+            ("flags.partial_range.fraction", f.partial_range.fraction, 0.05, 1.0, "0.05..1"),
+            ("flags.partial_range.min_reference_reps", f.partial_range.min_reference_reps as f64, 1.0, 100.0, "1..100"),
+            ("flags.hip_flexion_drift.threshold_deg", f.hip_flexion_drift.threshold_deg, 0.1, 90.0, "0.1..90"),
+            ("flags.hip_flexion_drift.min_reference_reps", f.hip_flexion_drift.min_reference_reps as f64, 1.0, 100.0, "1..100"),
+        ];
+        for &(key, value, lo, hi, expected) in checks {
+            if !(value.is_finite() && value >= lo && value <= hi) {
+                return Err(ProfileError::Invalid {
+                    path: name.to_string(),
+                    key,
+                    value,
+                    expected,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded TOML of a built-in profile, comments included.
+pub fn builtin_text(exercise: Exercise, placement: Placement) -> Option<&'static str> {
+    EMBEDDED
+        .iter()
+        .find(|(e, p, _)| *e == exercise && *p == placement)
+        .map(|(_, _, t)| *t)
+}

@@ -1,0 +1,297 @@
+//! The rep detector: a Schmitt trigger with shape checks on one scalar signal.
+//!
+//! A rep leaves the resting level, passes `enter_deg`, peaks, and comes back
+//! below `max(exit_deg, return_fraction × peak)`; then, if `settle_s > 0`, it
+//! stays open until the signal has settled (so a sway past neutral to the
+//! other side still belongs to it). Too short, too small, too long, too large
+//! or with a foot strike inside: not a rep. Every sample of an open rep is
+//! kept (bounded by `max_duration_s`) so the flags can look at the whole rep.
+
+use super::profile::{RepConfig, RepDirection};
+use nalgebra::Vector3;
+
+/// One sample of an open rep, as the flags need it.
+#[derive(Debug, Clone, Copy)]
+pub struct TracePoint {
+    /// Time, s.
+    pub t: f64,
+    /// The counted signal, in the rep's direction, from the resting level (°).
+    pub x: f64,
+    /// Ankle: total rotation from neutral (°). Pelvis: obliquity from the set's neutral (°).
+    pub angle: f64,
+    /// Rotation vector from neutral in the neutral body frame (°).
+    pub rotation: Vector3<f64>,
+    /// Bias-corrected angular rate magnitude (°/s).
+    pub rate: f64,
+}
+
+/// A candidate that passed every shape check.
+#[derive(Debug, Clone)]
+pub struct RepTrace {
+    /// When the signal left rest (s).
+    pub start_t: f64,
+    /// When it came back (s).
+    pub end_t: f64,
+    /// Largest counted signal from the resting level (°).
+    pub peak_x: f64,
+    /// When the peak was reached (s).
+    pub peak_t: f64,
+    /// +1 or −1: which way the signal went.
+    pub sign: f64,
+    /// Every sample from start to close.
+    pub trace: Vec<TracePoint>,
+}
+
+/// Why a movement was not a rep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Quicker than `min_duration_s`.
+    TooShort,
+    /// Smaller than `min_peak_deg`.
+    TooSmall,
+    /// Did not return within `max_duration_s` (re-strapping, a new position).
+    NoReturn,
+    /// Beyond `max_peak_deg` (turning round).
+    TooLarge,
+    /// A foot strike inside (walking).
+    Impact,
+    /// The data stopped (a gap or the end of the stream) before the return.
+    Interrupted,
+}
+
+/// What one sample did to the detector.
+#[derive(Debug)]
+pub enum RepOutcome {
+    /// A rep closed.
+    Rep(RepTrace),
+    /// A movement closed that was not a rep.
+    Rejected(Rejection, f64, f64),
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Idle {
+        trough: f64,
+        leave_t: f64,
+    },
+    InRep {
+        sign: f64,
+        base: f64,
+        start_t: f64,
+        peak: f64,
+        peak_t: f64,
+        returned_t: Option<f64>,
+        settled_since: Option<f64>,
+    },
+}
+
+/// Streaming rep detector on one scalar signal.
+#[derive(Debug, Clone)]
+pub struct RepDetector {
+    cfg: RepConfig,
+    state: State,
+    trace: Vec<TracePoint>,
+}
+
+impl RepDetector {
+    /// A detector at rest.
+    pub fn new(cfg: RepConfig) -> Self {
+        RepDetector {
+            cfg,
+            state: State::Idle {
+                trough: 0.0,
+                leave_t: f64::NEG_INFINITY,
+            },
+            trace: Vec::new(),
+        }
+    }
+
+    /// True while a movement is open.
+    pub fn in_rep(&self) -> bool {
+        matches!(self.state, State::InRep { .. })
+    }
+
+    /// Sign of the open rep, if any.
+    pub fn open_sign(&self) -> Option<f64> {
+        match self.state {
+            State::InRep { sign, .. } => Some(sign),
+            State::Idle { .. } => None,
+        }
+    }
+
+    /// Start time of the open rep, if any.
+    pub fn open_start(&self) -> Option<f64> {
+        match self.state {
+            State::InRep { start_t, .. } => Some(start_t),
+            State::Idle { .. } => None,
+        }
+    }
+
+    /// Back to rest at the current level, dropping any open movement.
+    pub fn reset(&mut self) {
+        self.state = State::Idle {
+            trough: 0.0,
+            leave_t: f64::NEG_INFINITY,
+        };
+        self.trace.clear();
+    }
+
+    /// Ends the stream: a rep that has returned is closed, one that has not is
+    /// rejected as interrupted.
+    pub fn finish(&mut self) -> Option<RepOutcome> {
+        let out = match self.state {
+            State::InRep {
+                returned_t: Some(end),
+                ..
+            } => Some(self.close(end)),
+            State::InRep { start_t, .. } => {
+                let end = self.trace.last().map_or(start_t, |p| p.t);
+                Some(RepOutcome::Rejected(Rejection::Interrupted, start_t, end))
+            }
+            State::Idle { .. } => None,
+        };
+        self.reset();
+        out
+    }
+
+    /// Feeds one sample: `s` is the signed counted signal (°), `impact` whether
+    /// the acceleration exceeded `impact_g`. `point.x` is filled in here.
+    pub fn push(&mut self, s: f64, impact: bool, mut point: TracePoint) -> Option<RepOutcome> {
+        let t = point.t;
+        let c = self.cfg;
+        let c = &c;
+        match self.state {
+            State::Idle { trough, leave_t } => {
+                let x = match c.direction {
+                    RepDirection::Up => s,
+                    RepDirection::Down => -s,
+                    RepDirection::Either => s.abs(),
+                };
+                let trough = trough.min(x).max(0.0);
+                let leave_t = if x <= trough + 0.5 * c.exit_deg { t } else { leave_t };
+                if x > trough + c.enter_deg && !impact {
+                    let sign = match c.direction {
+                        RepDirection::Up => 1.0,
+                        RepDirection::Down => -1.0,
+                        RepDirection::Either => s.signum(),
+                    };
+                    let start_t = if leave_t.is_finite() { leave_t } else { t };
+                    self.trace.clear();
+                    point.x = sign * s;
+                    self.trace.push(point);
+                    self.state = State::InRep {
+                        sign,
+                        base: trough,
+                        start_t,
+                        peak: point.x,
+                        peak_t: t,
+                        returned_t: None,
+                        settled_since: None,
+                    };
+                } else {
+                    self.state = State::Idle { trough, leave_t };
+                }
+                None
+            }
+            State::InRep {
+                sign,
+                base,
+                start_t,
+                ref mut peak,
+                ref mut peak_t,
+                ref mut returned_t,
+                ref mut settled_since,
+            } => {
+                let x = sign * s;
+                point.x = x;
+                if impact {
+                    self.reset();
+                    return Some(RepOutcome::Rejected(Rejection::Impact, start_t, t));
+                }
+                if t - start_t > c.max_duration_s {
+                    self.reset();
+                    return Some(RepOutcome::Rejected(Rejection::NoReturn, start_t, t));
+                }
+                if x > c.max_peak_deg {
+                    self.reset();
+                    return Some(RepOutcome::Rejected(Rejection::TooLarge, start_t, t));
+                }
+                self.trace.push(point);
+                match *returned_t {
+                    None => {
+                        if x > *peak {
+                            *peak = x;
+                            *peak_t = t;
+                        }
+                        let level = c.exit_deg.max(c.return_fraction * (*peak - base));
+                        if x - base < level {
+                            *returned_t = Some(t);
+                            if c.settle_s <= 0.0 {
+                                return Some(self.close(t));
+                            }
+                            *settled_since = Some(t);
+                        }
+                        None
+                    }
+                    Some(end) => {
+                        let dev = x - base;
+                        if dev > c.enter_deg {
+                            // The next rep began before this one settled.
+                            let out = self.close(end);
+                            self.state = State::Idle {
+                                trough: (x - c.enter_deg).max(0.0),
+                                leave_t: t,
+                            };
+                            return Some(out);
+                        }
+                        if dev.abs() > c.settle_deg {
+                            *settled_since = None;
+                        } else if settled_since.is_none() {
+                            *settled_since = Some(t);
+                        }
+                        let settled = settled_since.is_some_and(|s0| t - s0 >= c.settle_s);
+                        if settled || t - end > 4.0 * c.settle_s.max(0.5) {
+                            return Some(self.close(end));
+                        }
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, end_t: f64) -> RepOutcome {
+        let State::InRep {
+            sign,
+            base,
+            start_t,
+            peak,
+            peak_t,
+            ..
+        } = self.state
+        else {
+            unreachable!("close is only called with a rep open")
+        };
+        // The trough restarts from wherever the signal is now.
+        self.state = State::Idle {
+            trough: f64::INFINITY,
+            leave_t: end_t,
+        };
+        let c = &self.cfg;
+        let trace = std::mem::take(&mut self.trace);
+        if peak - base < c.min_peak_deg {
+            return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t);
+        }
+        if end_t - start_t < c.min_duration_s {
+            return RepOutcome::Rejected(Rejection::TooShort, start_t, end_t);
+        }
+        RepOutcome::Rep(RepTrace {
+            start_t,
+            end_t,
+            peak_x: peak,
+            peak_t,
+            sign,
+            trace,
+        })
+    }
+}

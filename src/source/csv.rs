@@ -1,0 +1,367 @@
+//! The raw recording CSV (DESIGN.md's contract): read streaming, write.
+//!
+//! ```text
+//! time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps
+//! 0.00000,0.1210,9.7930,-0.2011,0.4100,-1.2200,0.0300
+//! ```
+//!
+//! Extra columns after these seven are allowed and ignored; time is
+//! non-decreasing (a step back of up to about one sample period is tolerated
+//! and passed on, the pipeline skips it); gaps are allowed.
+
+use crate::Sample;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// The seven required columns, in order.
+pub const HEADER: [&str; 7] = [
+    "time_s",
+    "acc_x_mps2",
+    "acc_y_mps2",
+    "acc_z_mps2",
+    "gyr_x_dps",
+    "gyr_y_dps",
+    "gyr_z_dps",
+];
+
+/// A problem with a raw recording, naming where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// The file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing in the file.
+    #[error("{file}: the file is empty; expected a header row `{}` and samples", HEADER.join(","))]
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// The first row is not the header.
+    #[error("{file}:1: column {column} is `{found}`, expected `{expected}`; the first row must be the header `{}`", HEADER.join(","))]
+    BadHeader {
+        /// The file.
+        file: String,
+        /// 1-based column.
+        column: usize,
+        /// What was there.
+        found: String,
+        /// What should be.
+        expected: &'static str,
+    },
+    /// A header but no samples.
+    #[error("{file}: the header is there but there are no samples")]
+    NoSamples {
+        /// The file.
+        file: String,
+    },
+    /// A row with too few fields.
+    #[error("{file}:{line}: {found} fields, expected at least 7 ({})", HEADER.join(","))]
+    ShortRow {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Fields found.
+        found: usize,
+    },
+    /// A value that is not a number.
+    #[error("{file}:{line}: column {column} ({name}) is `{found}`, not a number")]
+    NotANumber {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: usize,
+        /// The column's name.
+        name: &'static str,
+        /// What was there.
+        found: String,
+    },
+    /// Time went backwards by more than a sample.
+    #[error("{file}:{line}: time_s goes back from {previous} to {found}; samples must be in time order (sort the file by time_s)")]
+    TimeBackwards {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// The previous time.
+        previous: f64,
+        /// This row's time.
+        found: f64,
+    },
+    /// The CSV layer failed (bad quoting, invalid UTF-8 ...).
+    #[error("{file}:{line}: {message}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What the CSV parser said.
+        message: String,
+    },
+}
+
+/// Streams samples out of a raw recording without holding the file in memory.
+pub struct RawReader<R: Read> {
+    file: String,
+    reader: ::csv::Reader<R>,
+    record: ::csv::ByteRecord,
+    line: u64,
+    last_t: Option<f64>,
+    period: Option<f64>,
+    samples: u64,
+    done: bool,
+}
+
+impl RawReader<std::io::BufReader<std::fs::File>> {
+    /// Opens a file and checks its header.
+    pub fn open(path: &Path) -> Result<Self, CsvError> {
+        let file = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|source| CsvError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        RawReader::new(std::io::BufReader::with_capacity(1 << 16, f), &file)
+    }
+}
+
+impl<R: Read> RawReader<R> {
+    /// Wraps any reader; `name` is used in error messages.
+    pub fn new(input: R, name: &str) -> Result<Self, CsvError> {
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .buffer_capacity(1 << 16)
+            .from_reader(input);
+        let mut record = ::csv::ByteRecord::new();
+        let file = name.to_string();
+        let got = reader.read_byte_record(&mut record).map_err(|e| malformed(&file, 1, e))?;
+        if !got {
+            return Err(CsvError::Empty { file });
+        }
+        for (i, expected) in HEADER.iter().enumerate() {
+            let found = record.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
+            let found_str = found.as_deref().unwrap_or("");
+            // Tolerate a UTF-8 byte-order mark before the first name.
+            let found_cmp = found_str.trim_start_matches('\u{feff}');
+            if found_cmp != *expected {
+                return Err(CsvError::BadHeader {
+                    file,
+                    column: i + 1,
+                    found: if found.is_none() { "(missing)".into() } else { found_str.chars().take(40).collect() },
+                    expected,
+                });
+            }
+        }
+        Ok(RawReader {
+            file,
+            reader,
+            record,
+            line: 1,
+            last_t: None,
+            period: None,
+            samples: 0,
+            done: false,
+        })
+    }
+
+    /// Samples read so far.
+    pub fn samples_read(&self) -> u64 {
+        self.samples
+    }
+
+    fn parse_row(&mut self) -> Result<Sample, CsvError> {
+        let line = self.record.position().map(|p| p.line()).unwrap_or(self.line);
+        self.line = line;
+        if self.record.len() < 7 {
+            return Err(CsvError::ShortRow {
+                file: self.file.clone(),
+                line,
+                found: self.record.len(),
+            });
+        }
+        let mut v = [0.0f64; 7];
+        for (i, slot) in v.iter_mut().enumerate() {
+            let field = &self.record[i];
+            let parsed = std::str::from_utf8(field).ok().and_then(|s| s.parse::<f64>().ok());
+            match parsed {
+                Some(x) if x.is_finite() => *slot = x,
+                _ => {
+                    return Err(CsvError::NotANumber {
+                        file: self.file.clone(),
+                        line,
+                        column: i + 1,
+                        name: HEADER[i],
+                        found: String::from_utf8_lossy(field).chars().take(40).collect(),
+                    })
+                }
+            }
+        }
+        let t = v[0];
+        if let Some(prev) = self.last_t {
+            let dt = t - prev;
+            if dt > 0.0 {
+                // Running estimate of the sample period (ignores gaps).
+                let p = self.period.get_or_insert(dt);
+                if dt < 4.0 * *p {
+                    *p += 0.05 * (dt - *p);
+                }
+            } else {
+                let tolerance = self.period.unwrap_or(0.0) * 1.5 + 1e-9;
+                if -dt > tolerance {
+                    return Err(CsvError::TimeBackwards {
+                        file: self.file.clone(),
+                        line,
+                        previous: prev,
+                        found: t,
+                    });
+                }
+            }
+        }
+        self.last_t = Some(self.last_t.map_or(t, |p| p.max(t)));
+        self.samples += 1;
+        Ok(Sample::new(t, [v[1], v[2], v[3]], [v[4], v[5], v[6]]))
+    }
+}
+
+fn malformed(file: &str, line: u64, e: ::csv::Error) -> CsvError {
+    let line = e.position().map(|p| p.line()).unwrap_or(line);
+    CsvError::Malformed {
+        file: file.to_string(),
+        line,
+        message: e.to_string(),
+    }
+}
+
+impl<R: Read> Iterator for RawReader<R> {
+    type Item = Result<Sample, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match self.reader.read_byte_record(&mut self.record) {
+                Ok(true) => {
+                    // Skip blank lines.
+                    if self.record.len() == 1 && self.record[0].is_empty() {
+                        continue;
+                    }
+                    let r = self.parse_row();
+                    if r.is_err() {
+                        self.done = true;
+                    }
+                    return Some(r);
+                }
+                Ok(false) => {
+                    self.done = true;
+                    if self.samples == 0 {
+                        return Some(Err(CsvError::NoSamples { file: self.file.clone() }));
+                    }
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(malformed(&self.file, self.line + 1, e)));
+                }
+            }
+        }
+    }
+}
+
+/// Writes raw recordings in the contract's layout.
+pub struct RawWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> RawWriter<W> {
+    /// Writes the header and returns the writer.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        writeln!(out, "{}", HEADER.join(","))?;
+        Ok(RawWriter { out })
+    }
+
+    /// Appends one sample.
+    pub fn write(&mut self, s: &Sample) -> std::io::Result<()> {
+        writeln!(
+            self.out,
+            "{:.5},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            s.t, s.acc.x, s.acc.y, s.acc.z, s.gyr.x, s.gyr.y, s.gyr.z
+        )
+    }
+
+    /// Flushes buffered rows to the underlying writer.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Returns the underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Vec<Sample>, CsvError> {
+        RawReader::new(text.as_bytes(), "t.csv")?.collect()
+    }
+
+    const H: &str = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n";
+
+    #[test]
+    fn round_trip() {
+        let s = vec![
+            Sample::new(0.0, [0.1, 9.8, -0.2], [0.4, -1.2, 0.03]),
+            Sample::new(0.01, [0.2, 9.7, -0.1], [1.0, 2.0, 3.0]),
+        ];
+        let mut w = RawWriter::new(Vec::new()).unwrap();
+        for x in &s {
+            w.write(x).unwrap();
+        }
+        let text = String::from_utf8(w.into_inner()).unwrap();
+        let back = read(&text).unwrap();
+        assert_eq!(back.len(), 2);
+        assert!((back[1].gyr.z - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn extra_columns_gaps_and_duplicates_are_fine() {
+        let text = format!("{}extra", H.trim_end()) + ",note\n0,0,9.8,0,0,0,0,a\n0,0,9.8,0,0,0,0,b\n0.5,0,9.8,0,0,0,0,c\n";
+        let back = read(&text).unwrap();
+        assert_eq!(back.len(), 3);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = read("").unwrap_err();
+        assert!(matches!(e, CsvError::Empty { .. }), "{e}");
+        let e = read("time,a\n").unwrap_err();
+        assert!(e.to_string().contains("t.csv:1: column 1"), "{e}");
+        let e = read(H).unwrap_err();
+        assert!(matches!(e, CsvError::NoSamples { .. }), "{e}");
+        let e = read(&format!("{H}0,0,9.8,0,0,0,0\n0.01,0,abc,0,0,0,0\n")).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv:3: column 3 (acc_y_mps2) is `abc`, not a number");
+        let e = read(&format!("{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.005,0,9.8,0,0,0,0\n")).unwrap_err();
+        assert!(matches!(e, CsvError::TimeBackwards { line: 5, .. }), "{e}");
+        let e = read(&format!("{H}0,0,9.8\n")).unwrap_err();
+        assert!(matches!(e, CsvError::ShortRow { line: 2, found: 3, .. }), "{e}");
+        let e = read(&format!("{H}0,0,9.8,0,0,0,NaN\n")).unwrap_err();
+        assert!(matches!(e, CsvError::NotANumber { column: 7, .. }), "{e}");
+    }
+
+    #[test]
+    fn small_step_back_is_tolerated() {
+        let text = format!("{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.015,0,9.8,0,0,0,0\n");
+        assert_eq!(read(&text).unwrap().len(), 4);
+    }
+}

@@ -1,0 +1,895 @@
+//! The simulated sensor: a small body model that does the exercise.
+//!
+//! Not sine waves: a stance foot, a pelvis that leans about it and tilts
+//! (obliquity) about the stance hip, a straight working leg that abducts and
+//! drifts into flexion from the free hip, a heading, walking with foot
+//! strikes, fidgets, re-strapping. The sensor sits on the shank (any mounting)
+//! or the sacrum (+X right, +Y up, +Z back, within ±15°). Specific force and
+//! angular rate come from the kinematics by finite differences, then get
+//! gyro bias, noise, dropped samples and gaps. The ground truth comes from
+//! the same model, so `analyze` can be scored against it.
+//!
+//! Everything is drawn from one seeded ChaCha8 stream: the same seed gives
+//! the same session on every machine.
+
+use crate::motion::FlagKind;
+use crate::sample::STANDARD_GRAVITY;
+use crate::{Exercise, Placement, Sample, Side};
+use nalgebra::{Rotation3, UnitQuaternion, Vector3};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, StandardNormal};
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+
+/// What to simulate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SimConfig {
+    /// The exercise.
+    pub exercise: Exercise,
+    /// Where the sensor is.
+    pub placement: Placement,
+    /// The working side.
+    pub side: Side,
+    /// Number of sets.
+    pub sets: usize,
+    /// Fewest reps in a set.
+    pub reps_min: usize,
+    /// Most reps in a set.
+    pub reps_max: usize,
+    /// Compensations that may appear (kinds the placement cannot see are ignored).
+    pub compensations: Vec<FlagKind>,
+    /// Share of reps with a compensation, 0..1.
+    pub compensation_rate: f64,
+    /// Sample rate, Hz.
+    pub rate_hz: f64,
+    /// Noise multiplier (1 = a typical MEMS IMU).
+    pub noise: f64,
+    /// Largest gyro bias per axis, °/s.
+    pub gyro_bias_dps: f64,
+    /// Share of samples dropped at random, 0..1.
+    pub drop_rate: f64,
+    /// 200 ms gaps per minute.
+    pub gaps_per_min: f64,
+    /// Walk to the stack and turn round between sets.
+    pub walking: bool,
+    /// Fidgets, single swings and re-strapping between sets.
+    pub fidgets: bool,
+    /// Mount the sensor at a random orientation (ankle) or tilt (pelvis, ±15°).
+    pub random_mounting: bool,
+    /// Shortest rest between sets, s.
+    pub rest_min_s: f64,
+    /// Longest rest between sets, s.
+    pub rest_max_s: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl SimConfig {
+    /// A realistic default session for this exercise, placement and side.
+    pub fn new(exercise: Exercise, placement: Placement, side: Side) -> Self {
+        SimConfig {
+            exercise,
+            placement,
+            side,
+            sets: 3,
+            reps_min: 10,
+            reps_max: 15,
+            compensations: FlagKind::ALL.to_vec(),
+            compensation_rate: 0.15,
+            rate_hz: 100.0,
+            noise: 1.0,
+            gyro_bias_dps: 2.0,
+            drop_rate: 0.01,
+            gaps_per_min: 1.0,
+            walking: true,
+            fidgets: true,
+            random_mounting: true,
+            rest_min_s: 30.0,
+            rest_max_s: 60.0,
+            seed: 1,
+        }
+    }
+
+    /// Checks the values make sense; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |what: &str, v: f64, range: &str| Err(format!("{what} is {v}; expected {range}"));
+        if !(1..=100).contains(&self.sets) {
+            return bad("--sets", self.sets as f64, "1..100");
+        }
+        if self.reps_min < 1 || self.reps_max > 200 || self.reps_min > self.reps_max {
+            return Err(format!("--reps {}..{} is not a range within 1..200", self.reps_min, self.reps_max));
+        }
+        if !(self.rate_hz >= 10.0 && self.rate_hz <= 2000.0) {
+            return bad("--rate", self.rate_hz, "10..2000 Hz");
+        }
+        if !(0.0..=10.0).contains(&self.noise) {
+            return bad("--noise", self.noise, "0..10");
+        }
+        if !(0.0..=20.0).contains(&self.gyro_bias_dps) {
+            return bad("--gyro-bias", self.gyro_bias_dps, "0..20 °/s");
+        }
+        if !(0.0..=0.5).contains(&self.drop_rate) {
+            return bad("--drop", self.drop_rate, "0..0.5");
+        }
+        if !(0.0..=60.0).contains(&self.gaps_per_min) {
+            return bad("--gaps-per-min", self.gaps_per_min, "0..60");
+        }
+        if !(0.0..=1.0).contains(&self.compensation_rate) {
+            return bad("--compensation-rate", self.compensation_rate, "0..1");
+        }
+        if !(self.rest_min_s >= 12.0 && self.rest_min_s <= self.rest_max_s && self.rest_max_s <= 3600.0) {
+            return Err(format!(
+                "rest {}..{} s is not a range within 12..3600 s",
+                self.rest_min_s, self.rest_max_s
+            ));
+        }
+        if matches!(
+            (self.exercise, self.placement),
+            (Exercise::HipHitch, Placement::Ankle) | (Exercise::SeatedMachineAbduction, Placement::Pelvis)
+        ) || !crate::motion::Profile::supported().any(|(e, p)| e == self.exercise && p == self.placement)
+        {
+            return Err(format!(
+                "the simulator does not model {} with the sensor on the {}",
+                self.exercise, self.placement
+            ));
+        }
+        Ok(())
+    }
+
+    /// The compensations this exercise and placement can show.
+    pub fn visible_compensations(&self) -> Vec<FlagKind> {
+        let profile = crate::motion::Profile::builtin(self.exercise, self.placement).ok();
+        self.compensations
+            .iter()
+            .copied()
+            .filter(|k| {
+                let Some(p) = &profile else { return false };
+                let f = &p.flags;
+                match k {
+                    FlagKind::HipHike => f.hip_hike.enabled,
+                    FlagKind::PelvicDrop => f.pelvic_drop.enabled,
+                    FlagKind::TrunkSway => f.trunk_sway.enabled,
+                    FlagKind::Momentum => f.momentum.enabled,
+                    FlagKind::PartialRange => f.partial_range.enabled,
+                    FlagKind::HipFlexionDrift => f.hip_flexion_drift.enabled,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A compensation the simulated lifter did on a rep.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TruthFlag {
+    /// What.
+    pub kind: FlagKind,
+    /// How much (°), as the model did it.
+    pub value_deg: f64,
+}
+
+/// A rep the simulated lifter did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TruthRep {
+    /// Leaving neutral, s.
+    pub start_s: f64,
+    /// Back at neutral, s.
+    pub end_s: f64,
+    /// DOMAIN.md's peak: rotation (ankle) or obliquity change (pelvis) from the rest before the set, °.
+    pub peak_deg: f64,
+    /// Compensations on this rep.
+    pub flags: Vec<TruthFlag>,
+}
+
+/// A set the simulated lifter did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TruthSet {
+    /// Start of the first rep, s.
+    pub start_s: f64,
+    /// End of the last rep, s.
+    pub end_s: f64,
+    /// Reps.
+    pub rep_count: usize,
+    /// The reps.
+    pub reps: Vec<TruthRep>,
+}
+
+/// Ground truth of a simulated session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Truth {
+    /// The settings that made it.
+    pub config: SimConfig,
+    /// Length of the recording, s.
+    pub duration_s: f64,
+    /// Movements between sets that are not reps (fidgets, swings, re-straps, walks).
+    pub distractions: Vec<String>,
+    /// The sets.
+    pub sets: Vec<TruthSet>,
+}
+
+#[derive(Debug, Clone)]
+struct RepMotion {
+    t0: f64,
+    tc: f64,
+    tp: f64,
+    te: f64,
+    amp: f64,
+    drift: f64,
+    obliquity: f64,
+    lean: f64,
+    sway: f64,
+    /// Hip hitch: rise above level after the return, ° (0 = none).
+    overshoot: f64,
+    /// False for a single swing between sets.
+    counted: bool,
+}
+
+impl RepMotion {
+    fn duration(&self) -> f64 {
+        self.tc + self.tp + self.te + if self.overshoot != 0.0 { 1.0 } else { 0.0 }
+    }
+
+    /// 0..1 profile of the rep: minimum-jerk rise, hold, minimum-jerk return.
+    fn shape(&self, t: f64) -> f64 {
+        let u = t - self.t0;
+        if u <= 0.0 {
+            0.0
+        } else if u < self.tc {
+            min_jerk(u / self.tc)
+        } else if u < self.tc + self.tp {
+            1.0
+        } else if u < self.tc + self.tp + self.te {
+            1.0 - min_jerk((u - self.tc - self.tp) / self.te)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Motion {
+    Rep(RepMotion),
+    Walk { t0: f64, t1: f64, cadence: f64 },
+    Turn { t0: f64, dur: f64, angle: f64 },
+    Fidget { t0: f64, dur: f64, axis: Vector3<f64>, amp: f64 },
+    Impact { t0: f64, g: f64 },
+}
+
+impl Motion {
+    fn span(&self) -> (f64, f64) {
+        match self {
+            Motion::Rep(r) => (r.t0, r.t0 + r.duration()),
+            Motion::Walk { t0, t1, .. } => (*t0, *t1),
+            Motion::Turn { t0, dur, .. } => (*t0, *t0 + *dur),
+            Motion::Fidget { t0, dur, .. } => (*t0, *t0 + *dur),
+            Motion::Impact { t0, .. } => (*t0, *t0 + IMPACT_S),
+        }
+    }
+}
+
+const IMPACT_S: f64 = 0.03;
+const SWAY_GRID_HZ: f64 = 10.0;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Joints {
+    alpha: f64,
+    beta: f64,
+    phi: f64,
+    lambda: f64,
+    psi: f64,
+    gait: f64,
+    bounce: f64,
+    fidget: Vector3<f64>,
+    impact_g: f64,
+}
+
+/// The body model: what every joint does at any time.
+struct Body {
+    exercise: Exercise,
+    placement: Placement,
+    fs: f64,
+    heading0: f64,
+    motions: Vec<Motion>,
+    mounts: Vec<(f64, f64, UnitQuaternion<f64>, UnitQuaternion<f64>)>,
+    sway: Vec<f64>,
+    cursor: usize,
+}
+
+fn min_jerk(u: f64) -> f64 {
+    let u = u.clamp(0.0, 1.0);
+    u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
+}
+
+fn bump(u: f64) -> f64 {
+    if (0.0..=1.0).contains(&u) {
+        0.5 - 0.5 * (2.0 * PI * u).cos()
+    } else {
+        0.0
+    }
+}
+
+fn rot(axis: Vector3<f64>, deg: f64) -> Rotation3<f64> {
+    Rotation3::from_axis_angle(&nalgebra::Unit::new_normalize(axis), deg.to_radians())
+}
+
+impl Body {
+    fn sway_at(&self, t: f64) -> f64 {
+        // Catmull-Rom through the 10 Hz sway grid: smooth, so its rates are realistic.
+        let x = t * SWAY_GRID_HZ;
+        let i = x.floor();
+        let f = x - i;
+        let n = self.sway.len() as i64;
+        let g = |k: i64| self.sway[(k.clamp(0, n - 1)) as usize];
+        let i = i as i64;
+        let (p0, p1, p2, p3) = (g(i - 1), g(i), g(i + 1), g(i + 2));
+        0.5 * (2.0 * p1 + (-p0 + p2) * f + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f * f + (-p0 + 3.0 * p1 - 3.0 * p2 + p3) * f * f * f)
+    }
+
+    fn joints(&mut self, t: f64) -> Joints {
+        let mut j = Joints {
+            lambda: self.sway_at(t),
+            psi: self.heading0,
+            ..Joints::default()
+        };
+        while self.cursor < self.motions.len() && self.motions[self.cursor].span().1 + 2.0 < t {
+            self.cursor += 1;
+        }
+        // Turns accumulate: every turn that has finished adds its whole angle.
+        for m in &self.motions[..self.cursor] {
+            if let Motion::Turn { angle, .. } = m {
+                j.psi += angle;
+            }
+        }
+        for m in &self.motions[self.cursor..] {
+            let (t0, t1) = m.span();
+            if t0 > t + 1.0 {
+                break;
+            }
+            match m {
+                Motion::Rep(r) => {
+                    let s = r.shape(t);
+                    j.alpha += r.amp * s;
+                    j.beta += r.drift * s;
+                    j.phi += r.obliquity * s;
+                    j.lambda += r.lean * s;
+                    let span = r.tc + r.tp + r.te;
+                    let u = (t - r.t0) / span;
+                    if (0.0..=1.0).contains(&u) {
+                        j.lambda += r.sway * (2.0 * PI * u).sin();
+                    }
+                    if r.overshoot != 0.0 {
+                        j.phi += r.overshoot * bump((t - r.t0 - span + 0.1) / 1.0);
+                    }
+                }
+                Motion::Walk { t0, t1, cadence } => {
+                    if t >= *t0 && t <= *t1 {
+                        let ramp = min_jerk((t - t0) / 0.5) * min_jerk((t1 - t) / 0.5);
+                        let ph = 2.0 * PI * cadence * (t - t0);
+                        j.gait += 25.0 * ramp * ph.sin();
+                        j.bounce += 0.03 * ramp * (2.0 * ph).cos();
+                        j.lambda += 3.0 * ramp * ph.sin();
+                    }
+                }
+                Motion::Turn { t0, dur, angle } => {
+                    if t >= *t0 {
+                        j.psi += angle * min_jerk((t - t0) / dur);
+                    }
+                }
+                Motion::Fidget { t0, dur, axis, amp } => {
+                    j.fidget += axis * (amp * bump((t - t0) / dur));
+                }
+                Motion::Impact { t0, g } => {
+                    if t >= *t0 && t <= t1 {
+                        j.impact_g += g * (PI * (t - t0) / IMPACT_S).sin();
+                    }
+                }
+            }
+        }
+        j
+    }
+
+    fn mount(&self, t: f64) -> UnitQuaternion<f64> {
+        let mut m = self.mounts[0].3;
+        for (t0, dur, from, to) in &self.mounts {
+            if t >= *t0 + *dur {
+                m = *to;
+            } else if t >= *t0 {
+                let u = min_jerk((t - t0) / dur);
+                let jiggle = UnitQuaternion::from_scaled_axis(Vector3::new(
+                    (37.0 * t).sin(),
+                    (53.0 * t).cos(),
+                    (29.0 * t).sin(),
+                ) * (0.08 * (PI * u).sin()));
+                m = from.slerp(to, u) * jiggle;
+            }
+        }
+        m
+    }
+
+    /// Sensor pose (position m, orientation sensor → world), the obliquity the
+    /// pelvis has (°), and the impact in g.
+    fn pose(&mut self, t: f64) -> (Vector3<f64>, Rotation3<f64>, f64, f64) {
+        let j = self.joints(t);
+        let fs = self.fs;
+        let y = Vector3::y();
+        let heading = rot(Vector3::z(), j.psi);
+        let posture = match self.exercise {
+            Exercise::SideLyingAbduction => rot(y, -fs * 90.0),
+            _ => Rotation3::identity(),
+        };
+        let lean = rot(y, -fs * j.lambda);
+        let tilt = rot(y, -fs * j.phi);
+        let pelvis = heading * posture * lean * tilt;
+        let (stance_hip, leg_rot, thigh) = match self.exercise {
+            Exercise::SeatedMachineAbduction => (
+                heading * Vector3::new(-fs * 0.09, 0.0, 0.5),
+                pelvis * rot(Vector3::z(), -fs * j.alpha) * rot(Vector3::x(), j.beta + j.gait),
+                true,
+            ),
+            Exercise::SideLyingAbduction => (
+                heading * posture * Vector3::new(-fs * 0.09, 0.0, 0.0) + Vector3::new(0.0, 0.0, 0.2),
+                pelvis * rot(y, -fs * j.alpha) * rot(Vector3::x(), j.beta + j.gait),
+                false,
+            ),
+            _ => (
+                heading * lean * Vector3::new(0.0, 0.0, 0.92 + j.bounce),
+                pelvis * rot(y, -fs * j.alpha) * rot(Vector3::x(), j.beta + j.gait),
+                false,
+            ),
+        };
+        let fidget = if j.fidget.norm() > 0.0 {
+            Rotation3::from_scaled_axis(j.fidget * (PI / 180.0))
+        } else {
+            Rotation3::identity()
+        };
+        let centre = stance_hip + pelvis * Vector3::new(fs * 0.09, 0.0, 0.0);
+        let (pos, seg) = match self.placement {
+            Placement::Pelvis => (centre + pelvis * Vector3::new(0.0, -0.1, 0.02), pelvis * fidget),
+            Placement::Ankle => {
+                let free_hip = centre + pelvis * Vector3::new(fs * 0.09, 0.0, 0.0);
+                let seg = leg_rot * fidget;
+                let ankle = if thigh {
+                    let knee = free_hip + pelvis * rot(Vector3::z(), -fs * j.alpha) * Vector3::new(0.0, 0.45, 0.0);
+                    knee + seg * Vector3::new(fs * 0.04, 0.0, -0.4)
+                } else {
+                    free_hip + leg_rot * Vector3::new(fs * 0.04, 0.0, -0.85)
+                };
+                (ankle, seg)
+            }
+        };
+        let orient = seg * self.mount(t).to_rotation_matrix();
+        (pos, orient, j.phi + j.lambda, j.impact_g)
+    }
+}
+
+/// A simulated session: an iterator of samples, and its ground truth.
+pub struct Simulator {
+    body: Body,
+    rng: ChaCha8Rng,
+    rate: f64,
+    index: u64,
+    count: u64,
+    bias: Vector3<f64>,
+    gyro_noise: f64,
+    acc_noise: f64,
+    drop_rate: f64,
+    gaps: Vec<f64>,
+    gap_cursor: usize,
+    t_offset: f64,
+}
+
+impl Simulator {
+    /// Plans a session. Returns the sample stream and the truth.
+    pub fn new(cfg: &SimConfig) -> Result<(Simulator, Truth), String> {
+        cfg.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let fs = cfg.exercise.free_side(cfg.side).sign();
+        let comps = cfg.visible_compensations();
+        let mut motions: Vec<Motion> = Vec::new();
+        let mut distractions = Vec::new();
+        let mut plans: Vec<(Vec<usize>, f64)> = Vec::new();
+        let standing = cfg.exercise != Exercise::SideLyingAbduction && cfg.exercise != Exercise::SeatedMachineAbduction;
+
+        // Per-lifter traits.
+        let coupling = match cfg.exercise {
+            Exercise::SideLyingAbduction => rng.gen_range(0.8..2.5),
+            _ => rng.gen_range(0.8..2.2),
+        };
+        let lean_coupling = if standing && cfg.exercise != Exercise::HipHitch {
+            rng.gen_range(0.0..1.0)
+        } else {
+            0.0
+        };
+        let range = match cfg.exercise {
+            Exercise::SeatedMachineAbduction => rng.gen_range(25.0..40.0),
+            Exercise::HipHitch => rng.gen_range(6.0..11.0),
+            _ => rng.gen_range(28.0..48.0),
+        };
+
+        let mut t = rng.gen_range(0.5..3.0);
+        for set_i in 0..cfg.sets {
+            if set_i > 0 {
+                let rest = rng.gen_range(cfg.rest_min_s..=cfg.rest_max_s);
+                let rest_start = t;
+                let rest_end = t + rest;
+                plan_rest(&mut rng, cfg, rest_start, rest_end, &mut motions, &mut distractions);
+                t = rest_end;
+            }
+            let n = rng.gen_range(cfg.reps_min..=cfg.reps_max);
+            let mut idx = Vec::new();
+            let set_range = range * rng.gen_range(0.92..1.08);
+            for k in 0..n {
+                let mut r = RepMotion {
+                    t0: t,
+                    tc: rng.gen_range(0.6..1.4),
+                    tp: rng.gen_range(0.0..1.0),
+                    te: rng.gen_range(0.9..2.5),
+                    amp: set_range * rng.gen_range(0.94..1.06),
+                    drift: rng.gen_range(-2.0..2.0),
+                    obliquity: coupling * rng.gen_range(0.8..1.2),
+                    lean: lean_coupling * rng.gen_range(0.8..1.2),
+                    sway: 0.0,
+                    overshoot: 0.0,
+                    counted: true,
+                };
+                if cfg.exercise == Exercise::HipHitch {
+                    r.obliquity = -r.amp;
+                    r.amp = 0.0;
+                    r.tc = rng.gen_range(0.8..1.6);
+                    r.te = rng.gen_range(0.8..1.6);
+                }
+                if !comps.is_empty() && rng.gen_bool(cfg.compensation_rate) {
+                    let kind = comps[rng.gen_range(0..comps.len())];
+                    match kind {
+                        FlagKind::Momentum if k >= 1 => {
+                            r.tc = rng.gen_range(0.22..0.35);
+                            r.tp = 0.0;
+                            r.te = rng.gen_range(0.25..0.4);
+                            r.amp *= rng.gen_range(1.0..1.1);
+                        }
+                        FlagKind::PartialRange if k >= 3 => {
+                            r.amp *= rng.gen_range(0.35..0.6);
+                            r.tc *= 0.7;
+                            r.te *= 0.7;
+                        }
+                        FlagKind::HipFlexionDrift if k >= 3 => r.drift = rng.gen_range(12.0..25.0),
+                        FlagKind::HipHike if cfg.exercise == Exercise::HipHitch => r.overshoot = rng.gen_range(6.5..10.0),
+                        FlagKind::HipHike => r.obliquity = rng.gen_range(6.5..14.0),
+                        FlagKind::PelvicDrop => r.obliquity = -rng.gen_range(6.5..12.0),
+                        FlagKind::TrunkSway => {
+                            r.sway = rng.gen_range(6.5..10.0);
+                            r.tp = r.tp.max(0.3);
+                        }
+                        _ => {}
+                    }
+                }
+                t += r.duration() + rng.gen_range(0.1..1.0);
+                idx.push(motions.len());
+                motions.push(Motion::Rep(r));
+            }
+            plans.push((idx, set_range));
+        }
+        let duration = t + rng.gen_range(1.0..6.0);
+
+        // Postural sway: Ornstein-Uhlenbeck (σ ≈ 0.35° standing), on a 10 Hz grid.
+        let (sway_sd, sway_tau) = match cfg.exercise {
+            Exercise::SideLyingAbduction | Exercise::SeatedMachineAbduction => (0.1, 3.0),
+            _ => (0.35, 3.0),
+        };
+        let n_grid = (duration * SWAY_GRID_HZ) as usize + 8;
+        let mut sway = Vec::with_capacity(n_grid);
+        let dtg = 1.0 / SWAY_GRID_HZ;
+        let a = (-dtg / sway_tau).exp();
+        let mut x: f64 = sway_sd * rng.sample::<f64, _>(StandardNormal);
+        for _ in 0..n_grid {
+            sway.push(x);
+            x = a * x + sway_sd * (1.0 - a * a).sqrt() * rng.sample::<f64, _>(StandardNormal);
+        }
+
+        // Mounting.
+        let nominal_pelvis = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(nalgebra::Matrix3::new(
+            1.0, 0.0, 0.0, //
+            0.0, 0.0, -1.0, //
+            0.0, 1.0, 0.0,
+        )));
+        let mount0 = match cfg.placement {
+            Placement::Ankle if cfg.random_mounting => random_rotation(&mut rng),
+            Placement::Ankle => UnitQuaternion::identity(),
+            Placement::Pelvis if cfg.random_mounting => {
+                let axis = random_unit(&mut rng);
+                nominal_pelvis * UnitQuaternion::from_scaled_axis(axis * rng.gen_range(0.0f64..15.0).to_radians())
+            }
+            Placement::Pelvis => nominal_pelvis,
+        };
+        let mut mounts = vec![(0.0, 0.0, mount0, mount0)];
+        for m in &motions {
+            if let Motion::Fidget { t0, amp, .. } = m {
+                // Re-straps are fidgets with amp 0 and are planned here.
+                if *amp == 0.0 {
+                    let from = mounts.last().expect("one mount").3;
+                    let to = match cfg.placement {
+                        Placement::Ankle => from * UnitQuaternion::from_scaled_axis(random_unit(&mut rng) * rng.gen_range(30.0f64..120.0).to_radians()),
+                        Placement::Pelvis => nominal_pelvis * UnitQuaternion::from_scaled_axis(random_unit(&mut rng) * rng.gen_range(0.0f64..12.0).to_radians()),
+                    };
+                    mounts.push((*t0, 3.0, from, to));
+                }
+            }
+        }
+        motions.retain(|m| !matches!(m, Motion::Fidget { amp, .. } if *amp == 0.0));
+        motions.sort_by(|a, b| a.span().0.total_cmp(&b.span().0));
+
+        let heading0 = rng.gen_range(0.0..360.0);
+        let mut body = Body {
+            exercise: cfg.exercise,
+            placement: cfg.placement,
+            fs,
+            heading0,
+            motions,
+            mounts,
+            sway,
+            cursor: 0,
+        };
+
+        // Truth from the model itself.
+        let mut sets = Vec::new();
+        // Counted reps in time order (single swings are not), split back into their sets.
+        let all_reps: Vec<RepMotion> = body
+            .motions
+            .iter()
+            .filter_map(|m| match m {
+                Motion::Rep(r) if r.counted => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut cursor = 0;
+        for (idx, _) in &plans {
+            let reps: Vec<RepMotion> = all_reps[cursor..cursor + idx.len()].to_vec();
+            cursor += idx.len();
+            let t_rest = reps[0].t0 - 0.05;
+            let (_, r_rest, o_rest, _) = body_pose_fresh(&mut body, t_rest);
+            let mut truth_reps = Vec::new();
+            for r in &reps {
+                let end = r.t0 + r.duration();
+                let mut peak: f64 = 0.0;
+                let mut tt = r.t0;
+                while tt <= end {
+                    let (_, rs, o, _) = body_pose_fresh(&mut body, tt);
+                    let v = match cfg.placement {
+                        Placement::Ankle => (r_rest.inverse() * rs).angle().to_degrees(),
+                        Placement::Pelvis => (o - o_rest).abs(),
+                    };
+                    peak = peak.max(v);
+                    tt += 0.005;
+                }
+                let mut flags = Vec::new();
+                let is_hitch = cfg.exercise == Exercise::HipHitch;
+                if r.tc < 0.4 {
+                    flags.push(TruthFlag { kind: FlagKind::Momentum, value_deg: peak });
+                }
+                if r.amp > 0.0 && r.amp < 0.65 * range * 0.92 {
+                    flags.push(TruthFlag { kind: FlagKind::PartialRange, value_deg: range - r.amp });
+                }
+                if r.drift > 6.0 {
+                    flags.push(TruthFlag { kind: FlagKind::HipFlexionDrift, value_deg: r.drift });
+                }
+                if r.sway > 0.0 {
+                    flags.push(TruthFlag { kind: FlagKind::TrunkSway, value_deg: r.sway });
+                } else if is_hitch && r.overshoot > 0.0 {
+                    flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: r.overshoot });
+                } else if !is_hitch && r.obliquity > 5.0 {
+                    flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: r.obliquity });
+                } else if !is_hitch && r.obliquity < -5.0 {
+                    flags.push(TruthFlag { kind: FlagKind::PelvicDrop, value_deg: -r.obliquity });
+                }
+                flags.retain(|f| comps.contains(&f.kind));
+                truth_reps.push(TruthRep {
+                    start_s: round3(r.t0),
+                    end_s: round3(end),
+                    peak_deg: (peak * 10.0).round() / 10.0,
+                    flags,
+                });
+            }
+            sets.push(TruthSet {
+                start_s: truth_reps[0].start_s,
+                end_s: truth_reps.last().expect("a set has reps").end_s,
+                rep_count: truth_reps.len(),
+                reps: truth_reps,
+            });
+        }
+        body.cursor = 0;
+
+        // Gaps of 200 ms, at random times.
+        let n_gaps = (cfg.gaps_per_min * duration / 60.0).round() as usize;
+        let mut gaps: Vec<f64> = (0..n_gaps).map(|_| rng.gen_range(0.0..duration)).collect();
+        gaps.sort_by(|a, b| a.total_cmp(b));
+        let bias = Vector3::new(
+            rng.gen_range(-1.0..=1.0),
+            rng.gen_range(-1.0..=1.0),
+            rng.gen_range(-1.0..=1.0),
+        ) * cfg.gyro_bias_dps;
+        let sim = Simulator {
+            body,
+            rng,
+            rate: cfg.rate_hz,
+            index: 0,
+            count: (duration * cfg.rate_hz) as u64,
+            bias,
+            gyro_noise: 0.15 * cfg.noise,
+            acc_noise: 0.03 * cfg.noise,
+            drop_rate: cfg.drop_rate,
+            gaps,
+            gap_cursor: 0,
+            t_offset: 0.0,
+        };
+        let truth = Truth {
+            config: cfg.clone(),
+            duration_s: round3(duration),
+            distractions,
+            sets,
+        };
+        Ok((sim, truth))
+    }
+
+    /// Samples the model at `t` (no noise, drops or bias).
+    fn ideal(&mut self, t: f64) -> Sample {
+        const H: f64 = 0.002;
+        let (p0, r0, _, _) = self.body.pose(t - H);
+        let (p1, r1, _, impact) = self.body.pose(t);
+        let (p2, r2, _, _) = self.body.pose(t + H);
+        let acc_world = (p2 - 2.0 * p1 + p0) / (H * H) + Vector3::new(0.0, 0.0, STANDARD_GRAVITY * (1.0 + impact));
+        let acc = r1.inverse() * acc_world;
+        let w = (r0.inverse() * r2).scaled_axis() / (2.0 * H);
+        Sample {
+            t: t + self.t_offset,
+            acc,
+            gyr: w * (180.0 / PI),
+        }
+    }
+}
+
+fn body_pose_fresh(body: &mut Body, t: f64) -> (Vector3<f64>, Rotation3<f64>, f64, f64) {
+    body.cursor = 0;
+    body.pose(t)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn random_unit(rng: &mut ChaCha8Rng) -> Vector3<f64> {
+    loop {
+        let v = Vector3::new(
+            rng.sample::<f64, _>(StandardNormal),
+            rng.sample::<f64, _>(StandardNormal),
+            rng.sample::<f64, _>(StandardNormal),
+        );
+        if let Some(u) = v.try_normalize(1e-6) {
+            return u;
+        }
+    }
+}
+
+fn random_rotation(rng: &mut ChaCha8Rng) -> UnitQuaternion<f64> {
+    let q = nalgebra::Quaternion::new(
+        rng.sample::<f64, _>(StandardNormal),
+        rng.sample::<f64, _>(StandardNormal),
+        rng.sample::<f64, _>(StandardNormal),
+        rng.sample::<f64, _>(StandardNormal),
+    );
+    UnitQuaternion::new_normalize(q)
+}
+
+/// Fills a rest between sets with what lifters do there.
+fn plan_rest(
+    rng: &mut ChaCha8Rng,
+    cfg: &SimConfig,
+    start: f64,
+    end: f64,
+    motions: &mut Vec<Motion>,
+    distractions: &mut Vec<String>,
+) {
+    // Stand still 2-4 s after the set; be still 1-3 s before the next.
+    let free_from = start + rng.gen_range(2.0..4.0);
+    let free_to = end - rng.gen_range(1.0..3.0);
+    let walking = cfg.walking && matches!(cfg.exercise, Exercise::StandingCableAbduction | Exercise::HipHitch);
+    let mut t = free_from;
+    if walking && free_to - t > 12.0 {
+        // Walk away from the stack and back: two turns and steps with foot strikes.
+        let walk = rng.gen_range(4.0..8.0);
+        let cadence = rng.gen_range(0.8..1.0);
+        motions.push(Motion::Turn { t0: t, dur: 1.2, angle: 180.0 });
+        motions.push(Motion::Walk { t0: t, t1: t + walk, cadence });
+        let mut s = t + 0.4;
+        while s < t + walk - 0.4 {
+            let g = match cfg.placement {
+                Placement::Ankle => rng.gen_range(1.5..3.0),
+                Placement::Pelvis => rng.gen_range(0.5..0.8),
+            };
+            motions.push(Motion::Impact { t0: s, g });
+            s += match cfg.placement {
+                Placement::Ankle => 1.0 / cadence,
+                Placement::Pelvis => 0.5 / cadence,
+            };
+        }
+        motions.push(Motion::Turn { t0: t + walk - 1.2, dur: 1.2, angle: 180.0 });
+        distractions.push(format!("walk {:.1}-{:.1} s", t, t + walk));
+        t += walk + 1.0;
+    }
+    if !cfg.fidgets {
+        return;
+    }
+    // A single swing, far enough from the sets that it cannot join one.
+    if start + 11.0 < end - 11.0 && rng.gen_bool(0.4) {
+        let t0 = rng.gen_range(start + 11.0..end - 11.0 - 3.0);
+        if t0 > t || t0 + 3.5 < free_from {
+            motions.push(Motion::Rep(RepMotion {
+                t0,
+                tc: rng.gen_range(0.6..1.0),
+                tp: 0.0,
+                te: rng.gen_range(0.8..1.5),
+                amp: if cfg.exercise == Exercise::HipHitch { 0.0 } else { rng.gen_range(20.0..40.0) },
+                drift: 0.0,
+                obliquity: if cfg.exercise == Exercise::HipHitch { -rng.gen_range(5.0..9.0) } else { rng.gen_range(1.0..2.0) },
+                lean: 0.0,
+                sway: 0.0,
+                overshoot: 0.0,
+                counted: false,
+            }));
+            distractions.push(format!("single swing at {t0:.1} s"));
+        }
+    }
+    // Fidgets: quick foot shuffles or pelvis jiggles, sometimes with a foot strike.
+    for _ in 0..rng.gen_range(0..3) {
+        if free_to - t < 1.0 {
+            break;
+        }
+        let t0 = rng.gen_range(t..free_to - 0.5);
+        let (dur, amp) = match cfg.placement {
+            Placement::Ankle => (rng.gen_range(0.15..0.35), rng.gen_range(3.0..12.0)),
+            Placement::Pelvis => (rng.gen_range(0.2..0.4), rng.gen_range(1.0..3.0)),
+        };
+        motions.push(Motion::Fidget { t0, dur, axis: random_unit(rng), amp });
+        if rng.gen_bool(0.5) {
+            motions.push(Motion::Impact { t0: t0 + dur, g: rng.gen_range(0.3..0.8) });
+        }
+        distractions.push(format!("fidget at {t0:.1} s"));
+    }
+    // Re-strapping (amp 0 marks it; the mount change is planned by the caller).
+    if rng.gen_bool(0.3) && free_to - t > 16.0 {
+        let t0 = rng.gen_range(t..free_to - 15.0);
+        motions.push(Motion::Fidget { t0, dur: 3.0, axis: Vector3::x(), amp: 0.0 });
+        distractions.push(format!("re-strap at {t0:.1} s"));
+    }
+}
+
+impl Iterator for Simulator {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        loop {
+            if self.index >= self.count {
+                return None;
+            }
+            let i = self.index;
+            self.index += 1;
+            let t = i as f64 / self.rate;
+            while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor] + 0.2 < t {
+                self.gap_cursor += 1;
+            }
+            if self.gap_cursor < self.gaps.len() && t >= self.gaps[self.gap_cursor] {
+                continue;
+            }
+            if self.drop_rate > 0.0 && self.rng.gen_bool(self.drop_rate) {
+                continue;
+            }
+            let mut s = self.ideal(t);
+            let gn = Normal::new(0.0, self.gyro_noise.max(1e-12)).expect("finite sd");
+            let an = Normal::new(0.0, self.acc_noise.max(1e-12)).expect("finite sd");
+            for k in 0..3 {
+                s.gyr[k] += self.bias[k] + gn.sample(&mut self.rng);
+                s.acc[k] += an.sample(&mut self.rng);
+            }
+            return Some(s);
+        }
+    }
+}
