@@ -17,7 +17,7 @@ const KP_STILL: f64 = 2.0;
 const KP_SLOW: f64 = 0.3;
 /// Above this rate (°/s) centripetal acceleration makes the accelerometer useless for tilt.
 const SLOW_RATE_DPS: f64 = 30.0;
-/// Time constant of the stillness statistics (s).
+/// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
 /// Weight of the old bias when a new still period starts (s of stillness it is worth).
 const BIAS_PRIOR_S: f64 = 0.5;
@@ -102,10 +102,7 @@ impl Attitude {
 #[derive(Debug, Clone)]
 pub struct Stillness {
     cfg: StillConfig,
-    gyr_mean: Vector3<f64>,
-    gyr_var: f64,
     acc_mean: Vector3<f64>,
-    acc_var: f64,
     bias: Vector3<f64>,
     raw_since: Option<f64>,
     still_time: f64,
@@ -117,10 +114,7 @@ impl Stillness {
     pub fn new(cfg: StillConfig) -> Self {
         Stillness {
             cfg,
-            gyr_mean: Vector3::zeros(),
-            gyr_var: 0.0,
             acc_mean: Vector3::zeros(),
-            acc_var: 0.0,
             bias: Vector3::zeros(),
             raw_since: None,
             still_time: 0.0,
@@ -143,25 +137,16 @@ impl Stillness {
     /// the sensor has been still for at least `min_s`.
     pub fn update(&mut self, t: f64, acc: &Vector3<f64>, gyr: &Vector3<f64>, dt: f64) -> bool {
         if !self.initialized {
-            self.gyr_mean = *gyr;
             self.acc_mean = *acc;
-            self.gyr_var = 0.0;
-            self.acc_var = 0.0;
             self.initialized = true;
         } else {
             let a = (dt / STILL_TAU_S).min(1.0);
-            let dg = gyr - self.gyr_mean;
-            self.gyr_mean += dg * a;
-            self.gyr_var += a * (dg.norm_squared() - self.gyr_var);
-            let da = acc - self.acc_mean;
-            self.acc_mean += da * a;
-            self.acc_var += a * (da.norm_squared() - self.acc_var);
+            self.acc_mean += (acc - self.acc_mean) * a;
         }
         let c = &self.cfg;
-        let raw = self.gyr_var < c.gyro_sd_dps * c.gyro_sd_dps
-            && (gyr - self.bias).norm_squared() < c.gyro_abs_dps * c.gyro_abs_dps
+        let raw = (gyr - self.bias).norm_squared() < c.gyro_abs_dps * c.gyro_abs_dps
             && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
-            && self.acc_var < 0.25 * c.acc_dev_mps2 * c.acc_dev_mps2;
+            && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2;
         if !raw {
             self.raw_since = None;
             return false;
@@ -229,7 +214,6 @@ mod tests {
     #[test]
     fn learns_bias_while_still() {
         let cfg = StillConfig {
-            gyro_sd_dps: 3.0,
             gyro_abs_dps: 8.0,
             acc_dev_mps2: 0.6,
             min_s: 0.1,

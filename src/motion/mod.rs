@@ -37,6 +37,8 @@ pub const MAX_GAP_S: f64 = 1.0;
 const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
+/// Time constant of the mean |acc| a foot strike stands out from (s).
+const IMPACT_TAU_S: f64 = 0.2;
 
 /// One counted rep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +147,7 @@ pub struct Pipeline {
     sets_done: usize,
     stats: Stats,
     impact_mps2: f64,
+    acc_norm_mean: f64,
 }
 
 impl Pipeline {
@@ -165,6 +168,7 @@ impl Pipeline {
             sets_done: 0,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
+            acc_norm_mean: STANDARD_GRAVITY,
             placement,
             free_sign,
             profile,
@@ -263,7 +267,9 @@ impl Pipeline {
         if !in_rep {
             self.noise_ms += (signal * signal - self.noise_ms) * (dt / NOISE_TAU_S).min(1.0);
         }
-        let impact = s.acc.norm_squared() > self.impact_mps2 * self.impact_mps2;
+        let acc_norm = s.acc.norm();
+        let impact = acc_norm - self.acc_norm_mean > self.impact_mps2;
+        self.acc_norm_mean += (acc_norm - self.acc_norm_mean) * (dt / IMPACT_TAU_S).min(1.0);
         let point = TracePoint {
             t: s.t,
             x: 0.0,
@@ -308,8 +314,8 @@ impl Pipeline {
                     Rejection::Interrupted => 5,
                 };
                 self.stats.not_reps[i] += 1;
-                if matches!(why, Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact) {
-                    // Walking, turning round, re-strapping: the old neutral is stale.
+                if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
+                    // Turning round, re-strapping: the old neutral is stale.
                     self.neutral_inv = None;
                 }
             }

@@ -86,11 +86,9 @@ pub enum RepDirection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StillConfig {
-    /// Largest gyro standard deviation (°/s, over ~0.25 s) that still counts as still.
-    pub gyro_sd_dps: f64,
     /// Largest bias-corrected angular rate (°/s) that still counts as still.
     pub gyro_abs_dps: f64,
-    /// Largest deviation of |acc| from gravity (m/s²) that still counts as still.
+    /// Largest deviation of |acc| from gravity, and of acc from its recent mean (m/s²), that still counts as still.
     pub acc_dev_mps2: f64,
     /// How long the sensor must be still before it is called still (s).
     pub min_s: f64,
@@ -124,7 +122,7 @@ pub struct RepConfig {
     pub settle_s: f64,
     /// Band around the resting level that counts as settled (°).
     pub settle_deg: f64,
-    /// An acceleration magnitude above this many g is a foot strike: walking, not a rep.
+    /// |acc| jumping this many g above its recent mean is a foot strike: walking, not a rep.
     pub impact_g: f64,
     /// Time constant of the resting-level tracker (s); 0 = measure from neutral only.
     pub baseline_tau_s: f64,
@@ -315,7 +313,6 @@ impl Profile {
         let r = &self.reps;
         let f = &self.flags;
         let checks: &[(&'static str, f64, f64, f64, &'static str)] = &[
-            ("still.gyro_sd_dps", self.still.gyro_sd_dps, 0.01, 100.0, "0.01..100"),
             ("still.gyro_abs_dps", self.still.gyro_abs_dps, 0.1, 200.0, "0.1..200"),
             ("still.acc_dev_mps2", self.still.acc_dev_mps2, 0.01, 10.0, "0.01..10"),
             ("still.min_s", self.still.min_s, 0.0, 10.0, "0..10"),
@@ -328,7 +325,7 @@ impl Profile {
             ("reps.max_duration_s", r.max_duration_s, r.min_duration_s, 120.0, "min_duration_s..120"),
             ("reps.settle_s", r.settle_s, 0.0, 5.0, "0..5"),
             ("reps.settle_deg", r.settle_deg, 0.0, 90.0, "0..90"),
-            ("reps.impact_g", r.impact_g, 1.05, 100.0, "1.05..100"),
+            ("reps.impact_g", r.impact_g, 0.05, 100.0, "0.05..100"),
             ("reps.baseline_tau_s", r.baseline_tau_s, 0.0, 600.0, "0..600"),
             ("sets.gap_s", self.sets.gap_s, 0.5, 600.0, "0.5..600"),
             ("sets.min_reps", self.sets.min_reps as f64, 1.0, 1000.0, "1..1000"),

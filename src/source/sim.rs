@@ -802,7 +802,7 @@ fn plan_rest(
         let mut s = t + 0.4;
         while s < t + walk - 0.4 {
             let g = match cfg.placement {
-                Placement::Ankle => rng.gen_range(1.5..3.0),
+                Placement::Ankle => rng.gen_range(2.0..4.0),
                 Placement::Pelvis => rng.gen_range(0.5..0.8),
             };
             motions.push(Motion::Impact { t0: s, g });
