@@ -245,6 +245,13 @@ impl Pipeline {
                 self.neutral_inv = Some(self.history[0].1.inverse());
             }
         }
+        if self.neutral_inv.is_none() && self.placement == Placement::Pelvis {
+            // The pelvis count runs on obliquity less its own resting level, so
+            // any upright reference will do until a rest gives a better one.
+            self.detector.reset();
+            self.baseline = 0.0;
+            self.neutral_inv = Some(q.inverse());
+        }
         let Some(neutral_inv) = self.neutral_inv else {
             self.close_set_if_due(s.t, out);
             return;
@@ -254,7 +261,26 @@ impl Pipeline {
             RepSignal::Rotation => {
                 let rv = rel.scaled_axis() * (180.0 / std::f64::consts::PI);
                 let angle = rv.norm();
-                (angle, angle, rv)
+                // Once the set's plane of motion is known, count along it, so
+                // a swing back past neutral is not a second rep.
+                let along = self
+                    .open
+                    .as_ref()
+                    .filter(|o| o.reference.axis_reps > 0)
+                    .and_then(|o| o.reference.axis_sum.try_normalize(1e-9))
+                    .map_or(angle, |axis| rv.dot(&axis));
+                if angle > self.profile.reps.max_peak_deg {
+                    // Turning round (the rotation is off the plane of the set):
+                    // drop any open movement and wait for a new rest.
+                    if let Some(outcome) = self.detector.push(angle, false, false, TracePoint::at(s.t)) {
+                        self.handle(outcome, out);
+                    }
+                    self.detector.reset();
+                    self.neutral_inv = None;
+                    self.close_set_if_due(s.t, out);
+                    return;
+                }
+                (along, angle, rv)
             }
             RepSignal::Obliquity => {
                 let o = twist_z_deg(&rel) * self.free_sign;
@@ -277,7 +303,7 @@ impl Pipeline {
             rotation,
             rate: rate.norm(),
         };
-        if let Some(outcome) = self.detector.push(signal, impact, point) {
+        if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
         }
         self.close_set_if_due(s.t, out);

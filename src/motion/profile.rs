@@ -110,6 +110,11 @@ pub struct RepConfig {
     pub return_fraction: f64,
     /// Smallest peak that is a rep (°).
     pub min_peak_deg: f64,
+    /// With `direction = "either"`: smallest peak of a rep that goes down (°).
+    /// Abduction counted from the pelvis rises a little in a clean rep; a rep
+    /// that goes down is a pelvic drop, which is large, while postural sway
+    /// below neutral is small.
+    pub down_min_peak_deg: f64,
     /// Largest peak that is a rep; beyond it is turning round or re-strapping (°).
     pub max_peak_deg: f64,
     /// Shortest rep (s): fidgets are quicker.
@@ -320,6 +325,7 @@ impl Profile {
             ("reps.exit_deg", r.exit_deg, 0.0, r.enter_deg, "0..enter_deg"),
             ("reps.return_fraction", r.return_fraction, 0.0, 0.95, "0..0.95"),
             ("reps.min_peak_deg", r.min_peak_deg, r.enter_deg, 180.0, "enter_deg..180"),
+            ("reps.down_min_peak_deg", r.down_min_peak_deg, r.min_peak_deg, 180.0, "min_peak_deg..180"),
             ("reps.max_peak_deg", r.max_peak_deg, r.min_peak_deg, 360.0, "min_peak_deg..360"),
             ("reps.min_duration_s", r.min_duration_s, 0.0, 30.0, "0..30"),
             ("reps.max_duration_s", r.max_duration_s, r.min_duration_s, 120.0, "min_duration_s..120"),

@@ -10,6 +10,9 @@
 use super::profile::{RepConfig, RepDirection};
 use nalgebra::Vector3;
 
+/// Below this fraction of its peak, a rep whose sensor is at rest has returned.
+const REST_FRACTION: f64 = 0.5;
+
 /// One sample of an open rep, as the flags need it.
 #[derive(Debug, Clone, Copy)]
 pub struct TracePoint {
@@ -23,6 +26,19 @@ pub struct TracePoint {
     pub rotation: Vector3<f64>,
     /// Bias-corrected angular rate magnitude (°/s).
     pub rate: f64,
+}
+
+impl TracePoint {
+    /// A point carrying only its time.
+    pub fn at(t: f64) -> Self {
+        TracePoint {
+            t,
+            x: 0.0,
+            angle: 0.0,
+            rotation: Vector3::zeros(),
+            rate: 0.0,
+        }
+    }
 }
 
 /// A candidate that passed every shape check.
@@ -155,8 +171,9 @@ impl RepDetector {
     }
 
     /// Feeds one sample: `s` is the signed counted signal (°), `impact` whether
-    /// the acceleration exceeded `impact_g`. `point.x` is filled in here.
-    pub fn push(&mut self, s: f64, impact: bool, mut point: TracePoint) -> Option<RepOutcome> {
+    /// the acceleration jumped past `impact_g`, `still` whether the sensor
+    /// rests. `point.x` is filled in here.
+    pub fn push(&mut self, s: f64, impact: bool, still: bool, mut point: TracePoint) -> Option<RepOutcome> {
         let t = point.t;
         let c = self.cfg;
         let c = &c;
@@ -209,6 +226,9 @@ impl RepDetector {
                     return Some(RepOutcome::Rejected(Rejection::Impact, start_t, t));
                 }
                 if t - start_t > c.max_duration_s {
+                    if let Some(end) = *returned_t {
+                        return Some(self.close(end));
+                    }
                     self.reset();
                     return Some(RepOutcome::Rejected(Rejection::NoReturn, start_t, t));
                 }
@@ -224,7 +244,10 @@ impl RepDetector {
                             *peak_t = t;
                         }
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
-                        if x - base < level {
+                        // Back down and at rest counts as returned even short of
+                        // the old neutral: the leg came to rest somewhere new.
+                        let rested = still && x - base < REST_FRACTION * (*peak - base);
+                        if x - base < level || rested {
                             *returned_t = Some(t);
                             if c.settle_s <= 0.0 {
                                 return Some(self.close(t));
@@ -249,8 +272,10 @@ impl RepDetector {
                         } else if settled_since.is_none() {
                             *settled_since = Some(t);
                         }
+                        // A sway past neutral keeps the rep open until it settles
+                        // (max_duration_s bounds it, checked above).
                         let settled = settled_since.is_some_and(|s0| t - s0 >= c.settle_s);
-                        if settled || t - end > 4.0 * c.settle_s.max(0.5) {
+                        if settled {
                             return Some(self.close(end));
                         }
                         None
@@ -279,7 +304,12 @@ impl RepDetector {
         };
         let c = &self.cfg;
         let trace = std::mem::take(&mut self.trace);
-        if peak - base < c.min_peak_deg {
+        let min_peak = if sign < 0.0 && c.direction == RepDirection::Either {
+            c.down_min_peak_deg
+        } else {
+            c.min_peak_deg
+        };
+        if peak - base < min_peak {
             return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t);
         }
         if end_t - start_t < c.min_duration_s {
