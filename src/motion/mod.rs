@@ -261,14 +261,6 @@ impl Pipeline {
             RepSignal::Rotation => {
                 let rv = rel.scaled_axis() * (180.0 / std::f64::consts::PI);
                 let angle = rv.norm();
-                // Once the set's plane of motion is known, count along it, so
-                // a swing back past neutral is not a second rep.
-                let along = self
-                    .open
-                    .as_ref()
-                    .filter(|o| o.reference.axis_reps > 0)
-                    .and_then(|o| o.reference.axis_sum.try_normalize(1e-9))
-                    .map_or(angle, |axis| rv.dot(&axis));
                 if angle > self.profile.reps.max_peak_deg {
                     // Turning round (the rotation is off the plane of the set):
                     // drop any open movement and wait for a new rest.
@@ -280,7 +272,7 @@ impl Pipeline {
                     self.close_set_if_due(s.t, out);
                     return;
                 }
-                (along, angle, rv)
+                (angle, angle, rv)
             }
             RepSignal::Obliquity => {
                 let o = twist_z_deg(&rel) * self.free_sign;
