@@ -28,7 +28,9 @@ pub fn corpus(sessions: usize, seed: u64) -> Vec<SimConfig> {
             c.rest_min_s = 24.0;
             c.rest_max_s = 40.0;
             c.compensation_rate = 0.2;
-            c.seed = seed.wrapping_mul(1_000_003).wrapping_add((ci * 1000 + i) as u64);
+            c.seed = seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add((ci * 1000 + i) as u64);
             out.push(c);
         }
     }
@@ -140,7 +142,11 @@ pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
         s.flags.insert(*k, FlagCounts::default());
     }
     for d in detected {
-        if !truth.sets.iter().any(|t| overlap(d.start_s, d.end_s, t.start_s - 1.0, t.end_s + 1.0) > 0.0) {
+        if !truth
+            .sets
+            .iter()
+            .any(|t| overlap(d.start_s, d.end_s, t.start_s - 1.0, t.end_s + 1.0) > 0.0)
+        {
             s.false_sets += 1;
             for r in &d.reps {
                 for f in &r.flags {
@@ -225,7 +231,8 @@ pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
 /// Simulates, analyses and scores one session.
 pub fn run_session(cfg: &SimConfig) -> Result<Score, String> {
     let (sim, truth) = Simulator::new(cfg)?;
-    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).map_err(|e| e.to_string())?;
+    let pipeline =
+        Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).map_err(|e| e.to_string())?;
     let (sets, _) = analyze_samples(pipeline, sim);
     Ok(score(&truth, &sets, &cfg.visible_compensations()))
 }
@@ -240,7 +247,11 @@ pub struct Report {
 }
 
 /// Runs the corpus on `threads` threads; `progress` is called after each session.
-pub fn evaluate(configs: &[SimConfig], threads: usize, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Report, String> {
+pub fn evaluate(
+    configs: &[SimConfig],
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, String> {
     let threads = threads.max(1);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<Score, String>> = std::thread::scope(|scope| {
@@ -262,8 +273,10 @@ pub fn evaluate(configs: &[SimConfig], threads: usize, progress: &(dyn Fn(usize,
                 })
             })
             .collect();
-        let mut all: Vec<(usize, Result<Score, String>)> =
-            handles.into_iter().flat_map(|h| h.join().expect("scoring thread panicked")).collect();
+        let mut all: Vec<(usize, Result<Score, String>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("scoring thread panicked"))
+            .collect();
         all.sort_by_key(|(i, _)| *i);
         all.into_iter().map(|(_, r)| r).collect()
     });
@@ -272,7 +285,10 @@ pub fn evaluate(configs: &[SimConfig], threads: usize, progress: &(dyn Fn(usize,
     for (cfg, r) in configs.iter().zip(results) {
         let s = r?;
         total.add(&s);
-        match combos.iter_mut().find(|(e, p, _)| *e == cfg.exercise && *p == cfg.placement) {
+        match combos
+            .iter_mut()
+            .find(|(e, p, _)| *e == cfg.exercise && *p == cfg.placement)
+        {
             Some((_, _, acc)) => acc.add(&s),
             None => combos.push((cfg.exercise, cfg.placement, s)),
         }
@@ -295,7 +311,15 @@ impl Report {
                 .flags
                 .iter()
                 .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
-                .map(|(k, c)| format!("{} {:.2}/{:.2} (n={})", k.id(), c.precision(), c.recall(), c.tp + c.fn_))
+                .map(|(k, c)| {
+                    format!(
+                        "{} {:.2}/{:.2} (n={})",
+                        k.id(),
+                        c.precision(),
+                        c.recall(),
+                        c.tp + c.fn_
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -306,7 +330,8 @@ impl Report {
                 100.0 * s.exact_rate(),
                 100.0 * s.within_one_rate(),
                 s.false_sets,
-                s.median_peak_error().map_or("-".into(), |e| format!("{e:.2}°")),
+                s.median_peak_error()
+                    .map_or("-".into(), |e| format!("{e:.2}°")),
                 flags.join(", ")
             );
         };

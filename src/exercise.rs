@@ -110,7 +110,9 @@ impl Exercise {
     /// obliquity sign) when `side` is the working side.
     pub fn free_side(self, side: Side) -> Side {
         match self {
-            Exercise::HipHitch | Exercise::LateralStepUp | Exercise::SingleLegBridge => side.other(),
+            Exercise::HipHitch | Exercise::LateralStepUp | Exercise::SingleLegBridge => {
+                side.other()
+            }
             _ => side,
         }
     }

@@ -57,7 +57,13 @@ pub struct AnalysisReport {
 
 impl AnalysisReport {
     /// Builds the report, rounding to what the sensor can tell (0.01 s, 0.1°).
-    pub fn new(sets: &[Set], exercise: Exercise, placement: Placement, side: Side, stats: Stats) -> Self {
+    pub fn new(
+        sets: &[Set],
+        exercise: Exercise,
+        placement: Placement,
+        side: Side,
+        stats: Stats,
+    ) -> Self {
         let sets = sets
             .iter()
             .map(|s| SetReport {
@@ -100,7 +106,10 @@ impl AnalysisReport {
                 set.certainty,
                 set.confidence
             );
-            let _ = writeln!(out, "  rep   start     end   peak°  up s  hold s  down s  flags");
+            let _ = writeln!(
+                out,
+                "  rep   start     end   peak°  up s  hold s  down s  flags"
+            );
             for r in &set.reps {
                 let _ = writeln!(
                     out,

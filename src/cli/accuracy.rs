@@ -28,7 +28,10 @@ pub struct AccuracyArgs {
 /// Runs the command.
 pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
     if a.sessions == 0 || a.sessions > 10_000 {
-        return Err(super::user_error(format!("--sessions {} is not within 1..10000", a.sessions)));
+        return Err(super::user_error(format!(
+            "--sessions {} is not within 1..10000",
+            a.sessions
+        )));
     }
     let configs = crate::accuracy::corpus(a.sessions, a.seed);
     let tty = std::io::stderr().is_terminal();
@@ -40,7 +43,8 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let report = crate::accuracy::evaluate(&configs, a.threads, &progress).map_err(super::user_error)?;
+    let report =
+        crate::accuracy::evaluate(&configs, a.threads, &progress).map_err(super::user_error)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

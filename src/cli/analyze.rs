@@ -43,7 +43,13 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(e) = error {
         return Err(e.into());
     }
-    let report = AnalysisReport::new(&sets, a.training.exercise, a.training.placement, a.training.side, stats);
+    let report = AnalysisReport::new(
+        &sets,
+        a.training.exercise,
+        a.training.placement,
+        a.training.side,
+        stats,
+    );
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -51,4 +57,3 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

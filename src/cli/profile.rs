@@ -21,6 +21,9 @@ pub struct ProfileArgs {
 /// Runs the command.
 pub fn run(a: ProfileArgs) -> anyhow::Result<()> {
     let p = crate::motion::Profile::builtin(a.exercise, a.placement)?;
-    print!("{}", crate::motion::profile::builtin_text(p.exercise, p.placement).unwrap_or_default());
+    print!(
+        "{}",
+        crate::motion::profile::builtin_text(p.exercise, p.placement).unwrap_or_default()
+    );
     Ok(())
 }

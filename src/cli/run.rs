@@ -53,7 +53,10 @@ pub struct RunArgs {
 /// Runs the command.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if !(a.speed.is_finite() && a.speed >= 0.0) {
-        return Err(user_error(format!("--speed {} must be 0 (as fast as possible) or more", a.speed)));
+        return Err(user_error(format!(
+            "--speed {} must be 0 (as fast as possible) or more",
+            a.speed
+        )));
     }
     let mut pipeline = a.training.pipeline()?;
     let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if a.sensor == "sim" {
@@ -90,7 +93,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     };
     let mut record = match &a.record {
         Some(p) => {
-            let f = std::fs::File::create(p).map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
+            let f = std::fs::File::create(p)
+                .map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
             Some(RawWriter::new(std::io::BufWriter::new(f))?)
         }
         None => None,
@@ -106,7 +110,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         "{} · sensor on the {} · {} side — watching (Ctrl-C to stop)",
         a.training.exercise, a.training.placement, a.training.side
     );
-    let mut live = Live::new(a.bell, pipeline.profile().reps.signal == crate::motion::profile::RepSignal::Obliquity);
+    let mut live = Live::new(
+        a.bell,
+        pipeline.profile().reps.signal == crate::motion::profile::RepSignal::Obliquity,
+    );
     let started = Instant::now();
     let mut t0 = None;
     let mut last_flush = Instant::now();
@@ -140,7 +147,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     finish(&mut pipeline, &mut live, &mut events);
     if let Some(mut w) = record {
         w.flush()?;
-        eprintln!("raw samples written to {}", a.record.as_ref().expect("record path").display());
+        eprintln!(
+            "raw samples written to {}",
+            a.record.as_ref().expect("record path").display()
+        );
     }
     live.summary();
     Ok(())
@@ -236,14 +246,24 @@ pub fn set_line(number: usize, set: &Set) -> String {
         let hits: Vec<(usize, f64)> = set
             .reps
             .iter()
-            .filter_map(|r| r.flags.iter().find(|f| f.kind == kind).map(|f| (r.number, f.value_deg)))
+            .filter_map(|r| {
+                r.flags
+                    .iter()
+                    .find(|f| f.kind == kind)
+                    .map(|f| (r.number, f.value_deg))
+            })
             .collect();
         if hits.is_empty() {
             continue;
         }
         let nums: Vec<String> = hits.iter().map(|(n, _)| n.to_string()).collect();
         let most = hits.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-        notes.push(format!("{} on rep(s) {} (up to {:.0}°)", kind.words(), nums.join(","), most));
+        notes.push(format!(
+            "{} on rep(s) {} (up to {:.0}°)",
+            kind.words(),
+            nums.join(","),
+            most
+        ));
     }
     format!(
         "set {number} done: {} reps ({}) · range {:.0}-{:.0}° · {:.0} s{}",

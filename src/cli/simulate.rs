@@ -76,7 +76,11 @@ pub struct SimulateArgs {
 
 /// Parses `12` or `10..15` (also `10-15`).
 pub fn parse_range(text: &str, what: &str) -> anyhow::Result<(f64, f64)> {
-    let bad = || user_error(format!("{what} `{text}` is not a number or a range like 10..15"));
+    let bad = || {
+        user_error(format!(
+            "{what} `{text}` is not a number or a range like 10..15"
+        ))
+    };
     let parts: Vec<&str> = if text.contains("..") {
         text.split("..").collect()
     } else if text.contains('-') {
@@ -105,10 +109,17 @@ pub fn parse_compensations(text: &str) -> anyhow::Result<Vec<FlagKind>> {
     text.split(',')
         .map(|k| {
             let k = k.trim();
-            FlagKind::ALL.iter().copied().find(|f| f.id() == k).ok_or_else(|| {
-                let ids: Vec<&str> = FlagKind::ALL.iter().map(|f| f.id()).collect();
-                user_error(format!("unknown compensation `{k}`; expected {}, all or none", ids.join(", ")))
-            })
+            FlagKind::ALL
+                .iter()
+                .copied()
+                .find(|f| f.id() == k)
+                .ok_or_else(|| {
+                    let ids: Vec<&str> = FlagKind::ALL.iter().map(|f| f.id()).collect();
+                    user_error(format!(
+                        "unknown compensation `{k}`; expected {}, all or none",
+                        ids.join(", ")
+                    ))
+                })
         })
         .collect()
 }
@@ -120,7 +131,10 @@ impl SimulateArgs {
         let mut c = SimConfig::new(t.exercise, t.placement, t.side);
         let (lo, hi) = parse_range(&self.reps, "--reps")?;
         if lo < 1.0 || lo.fract() != 0.0 || hi.fract() != 0.0 {
-            return Err(user_error(format!("--reps `{}` must be whole numbers from 1", self.reps)));
+            return Err(user_error(format!(
+                "--reps `{}` must be whole numbers from 1",
+                self.reps
+            )));
         }
         c.reps_min = lo as usize;
         c.reps_max = hi as usize;
@@ -148,7 +162,10 @@ impl SimulateArgs {
 pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let cfg = a.config()?;
     let (sim, truth) = Simulator::new(&cfg).map_err(user_error)?;
-    let truth_path = a.truth.clone().unwrap_or_else(|| a.out.with_extension("truth.json"));
+    let truth_path = a
+        .truth
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("truth.json"));
     let file = std::fs::File::create(&a.out)
         .map_err(|e| user_error(format!("cannot create {}: {e}", a.out.display())))?;
     let mut w = RawWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))?;

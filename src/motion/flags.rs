@@ -13,7 +13,9 @@ use nalgebra::Vector3;
 use serde::Serialize;
 
 /// The kinds of compensation medius flags (DESIGN.md's contract names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagKind {
     /// The leg is lifted with the side of the trunk: free side of the pelvis up.
@@ -119,7 +121,10 @@ impl Persist {
                 } else {
                     self.excursion_max = self.excursion_max.max(value);
                     if t - since >= self.hold_s {
-                        self.qualified_max = Some(self.qualified_max.map_or(self.excursion_max, |m: f64| m.max(self.excursion_max)));
+                        self.qualified_max = Some(
+                            self.qualified_max
+                                .map_or(self.excursion_max, |m: f64| m.max(self.excursion_max)),
+                        );
                     }
                 }
             }
@@ -196,7 +201,11 @@ impl SetReference {
         let mut v = self.peaks.clone();
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
-        Some(if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
+        Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        })
     }
 }
 
@@ -212,8 +221,16 @@ pub fn ankle_flags(
     out: &mut Vec<Flag>,
 ) {
     if cfg.momentum.enabled && peak_deg > 0.0 {
-        let rise = trace.iter().filter(|p| p.t <= peak_t).map(|p| p.rate).fold(0.0, f64::max);
-        let fall = trace.iter().filter(|p| p.t > peak_t).map(|p| p.rate).fold(0.0, f64::max);
+        let rise = trace
+            .iter()
+            .filter(|p| p.t <= peak_t)
+            .map(|p| p.rate)
+            .fold(0.0, f64::max);
+        let fall = trace
+            .iter()
+            .filter(|p| p.t > peak_t)
+            .map(|p| p.rate)
+            .fold(0.0, f64::max);
         let rate = rise.max(fall);
         if rate / peak_deg > cfg.momentum.rate_per_range {
             out.push(Flag {
@@ -240,7 +257,9 @@ pub fn ankle_flags(
         reference.peaks.push(peak_deg);
     }
     let mut drifted = false;
-    if cfg.hip_flexion_drift.enabled && reference.axis_reps >= cfg.hip_flexion_drift.min_reference_reps {
+    if cfg.hip_flexion_drift.enabled
+        && reference.axis_reps >= cfg.hip_flexion_drift.min_reference_reps
+    {
         if let Some(axis) = reference.axis_sum.try_normalize(1e-9) {
             let out_of_plane = trace
                 .iter()

@@ -20,8 +20,8 @@ pub mod reps;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
 use attitude::{twist_z_deg, Attitude, Stillness};
-pub use flags::{Flag, FlagKind};
 use flags::SetReference;
+pub use flags::{Flag, FlagKind};
 use nalgebra::{UnitQuaternion, Vector3};
 pub use profile::Profile;
 use profile::RepSignal;
@@ -176,7 +176,11 @@ impl Pipeline {
     }
 
     /// The built-in profile for an exercise and placement.
-    pub fn builtin(exercise: Exercise, placement: Placement, side: Side) -> Result<Self, profile::ProfileError> {
+    pub fn builtin(
+        exercise: Exercise,
+        placement: Placement,
+        side: Side,
+    ) -> Result<Self, profile::ProfileError> {
         Ok(Pipeline::new(Profile::builtin(exercise, placement)?, side))
     }
 
@@ -236,7 +240,9 @@ impl Pipeline {
 
         let in_rep = self.detector.in_rep();
         if still && !in_rep {
-            let frozen = self.placement == Placement::Pelvis && self.open.is_some() && self.neutral_inv.is_some();
+            let frozen = self.placement == Placement::Pelvis
+                && self.open.is_some()
+                && self.neutral_inv.is_some();
             if !frozen {
                 if self.neutral_inv.is_none() {
                     self.detector.reset();
@@ -264,7 +270,9 @@ impl Pipeline {
                 if angle > self.profile.reps.max_peak_deg {
                     // Turning round (the rotation is off the plane of the set):
                     // drop any open movement and wait for a new rest.
-                    if let Some(outcome) = self.detector.push(angle, false, false, TracePoint::at(s.t)) {
+                    if let Some(outcome) =
+                        self.detector.push(angle, false, false, TracePoint::at(s.t))
+                    {
                         self.handle(outcome, out);
                     }
                     self.detector.reset();
@@ -277,7 +285,8 @@ impl Pipeline {
             RepSignal::Obliquity => {
                 let o = twist_z_deg(&rel) * self.free_sign;
                 if !in_rep && self.profile.reps.baseline_tau_s > 0.0 {
-                    self.baseline += (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
+                    self.baseline +=
+                        (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
                 }
                 (o - self.baseline, o, Vector3::zeros())
             }
@@ -341,10 +350,9 @@ impl Pipeline {
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
-        let due = self
-            .open
-            .as_ref()
-            .is_some_and(|set| t - set.last_end > self.profile.sets.gap_s && !self.detector.in_rep());
+        let due = self.open.as_ref().is_some_and(|set| {
+            t - set.last_end > self.profile.sets.gap_s && !self.detector.in_rep()
+        });
         if due {
             self.close_set(out);
         }
@@ -398,7 +406,10 @@ impl Pipeline {
             ),
         };
         let near_peak = 0.9 * rep.peak_x;
-        let first = trace.iter().find(|p| p.x >= near_peak).map_or(rep.peak_t, |p| p.t);
+        let first = trace
+            .iter()
+            .find(|p| p.x >= near_peak)
+            .map_or(rep.peak_t, |p| p.t);
         let last = trace
             .iter()
             .rev()
@@ -446,7 +457,10 @@ impl Pipeline {
 }
 
 /// Runs a whole stream through a pipeline and returns the sets (for files and tests).
-pub fn analyze_samples<I: IntoIterator<Item = Sample>>(mut pipeline: Pipeline, samples: I) -> (Vec<Set>, Stats) {
+pub fn analyze_samples<I: IntoIterator<Item = Sample>>(
+    mut pipeline: Pipeline,
+    samples: I,
+) -> (Vec<Set>, Stats) {
     let mut events = Vec::new();
     let mut sets = Vec::new();
     for s in samples {

@@ -173,7 +173,13 @@ impl RepDetector {
     /// Feeds one sample: `s` is the signed counted signal (°), `impact` whether
     /// the acceleration jumped past `impact_g`, `still` whether the sensor
     /// rests. `point.x` is filled in here.
-    pub fn push(&mut self, s: f64, impact: bool, still: bool, mut point: TracePoint) -> Option<RepOutcome> {
+    pub fn push(
+        &mut self,
+        s: f64,
+        impact: bool,
+        still: bool,
+        mut point: TracePoint,
+    ) -> Option<RepOutcome> {
         let t = point.t;
         let c = self.cfg;
         let c = &c;
@@ -185,7 +191,11 @@ impl RepDetector {
                     RepDirection::Either => s.abs(),
                 };
                 let trough = trough.min(x).max(0.0);
-                let leave_t = if x <= trough + 0.5 * c.exit_deg { t } else { leave_t };
+                let leave_t = if x <= trough + 0.5 * c.exit_deg {
+                    t
+                } else {
+                    leave_t
+                };
                 if x > trough + c.enter_deg && !impact {
                     let sign = match c.direction {
                         RepDirection::Up => 1.0,

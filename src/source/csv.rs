@@ -142,12 +142,16 @@ impl<R: Read> RawReader<R> {
             .from_reader(input);
         let mut record = ::csv::ByteRecord::new();
         let file = name.to_string();
-        let got = reader.read_byte_record(&mut record).map_err(|e| malformed(&file, 1, e))?;
+        let got = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| malformed(&file, 1, e))?;
         if !got {
             return Err(CsvError::Empty { file });
         }
         for (i, expected) in HEADER.iter().enumerate() {
-            let found = record.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
+            let found = record
+                .get(i)
+                .map(|b| String::from_utf8_lossy(b).into_owned());
             let found_str = found.as_deref().unwrap_or("");
             // Tolerate a UTF-8 byte-order mark before the first name.
             let found_cmp = found_str.trim_start_matches('\u{feff}');
@@ -155,7 +159,11 @@ impl<R: Read> RawReader<R> {
                 return Err(CsvError::BadHeader {
                     file,
                     column: i + 1,
-                    found: if found.is_none() { "(missing)".into() } else { found_str.chars().take(40).collect() },
+                    found: if found.is_none() {
+                        "(missing)".into()
+                    } else {
+                        found_str.chars().take(40).collect()
+                    },
                     expected,
                 });
             }
@@ -178,7 +186,11 @@ impl<R: Read> RawReader<R> {
     }
 
     fn parse_row(&mut self) -> Result<Sample, CsvError> {
-        let line = self.record.position().map(|p| p.line()).unwrap_or(self.line);
+        let line = self
+            .record
+            .position()
+            .map(|p| p.line())
+            .unwrap_or(self.line);
         self.line = line;
         if self.record.len() < 7 {
             return Err(CsvError::ShortRow {
@@ -190,7 +202,9 @@ impl<R: Read> RawReader<R> {
         let mut v = [0.0f64; 7];
         for (i, slot) in v.iter_mut().enumerate() {
             let field = &self.record[i];
-            let parsed = std::str::from_utf8(field).ok().and_then(|s| s.parse::<f64>().ok());
+            let parsed = std::str::from_utf8(field)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok());
             match parsed {
                 Some(x) if x.is_finite() => *slot = x,
                 _ => {
@@ -263,7 +277,9 @@ impl<R: Read> Iterator for RawReader<R> {
                 Ok(false) => {
                     self.done = true;
                     if self.samples == 0 {
-                        return Some(Err(CsvError::NoSamples { file: self.file.clone() }));
+                        return Some(Err(CsvError::NoSamples {
+                            file: self.file.clone(),
+                        }));
                     }
                     return None;
                 }
@@ -336,7 +352,8 @@ mod tests {
 
     #[test]
     fn extra_columns_gaps_and_duplicates_are_fine() {
-        let text = format!("{}extra", H.trim_end()) + ",note\n0,0,9.8,0,0,0,0,a\n0,0,9.8,0,0,0,0,b\n0.5,0,9.8,0,0,0,0,c\n";
+        let text = format!("{},extra,note\n", H.trim_end())
+            + "0,0,9.8,0,0,0,0,a\n0,0,9.8,0,0,0,0,b\n0.5,0,9.8,0,0,0,0,c\n";
         let back = read(&text).unwrap();
         assert_eq!(back.len(), 3);
     }
@@ -350,18 +367,36 @@ mod tests {
         let e = read(H).unwrap_err();
         assert!(matches!(e, CsvError::NoSamples { .. }), "{e}");
         let e = read(&format!("{H}0,0,9.8,0,0,0,0\n0.01,0,abc,0,0,0,0\n")).unwrap_err();
-        assert_eq!(e.to_string(), "t.csv:3: column 3 (acc_y_mps2) is `abc`, not a number");
-        let e = read(&format!("{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.005,0,9.8,0,0,0,0\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv:3: column 3 (acc_y_mps2) is `abc`, not a number"
+        );
+        let e = read(&format!(
+            "{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.0,0,9.8,0,0,0,0\n"
+        ))
+        .unwrap_err();
         assert!(matches!(e, CsvError::TimeBackwards { line: 5, .. }), "{e}");
         let e = read(&format!("{H}0,0,9.8\n")).unwrap_err();
-        assert!(matches!(e, CsvError::ShortRow { line: 2, found: 3, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                CsvError::ShortRow {
+                    line: 2,
+                    found: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = read(&format!("{H}0,0,9.8,0,0,0,NaN\n")).unwrap_err();
         assert!(matches!(e, CsvError::NotANumber { column: 7, .. }), "{e}");
     }
 
     #[test]
     fn small_step_back_is_tolerated() {
-        let text = format!("{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.015,0,9.8,0,0,0,0\n");
+        let text = format!(
+            "{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.015,0,9.8,0,0,0,0\n"
+        );
         assert_eq!(read(&text).unwrap().len(), 4);
     }
 }

@@ -98,7 +98,10 @@ impl SimConfig {
             return bad("--sets", self.sets as f64, "1..100");
         }
         if self.reps_min < 1 || self.reps_max > 200 || self.reps_min > self.reps_max {
-            return Err(format!("--reps {}..{} is not a range within 1..200", self.reps_min, self.reps_max));
+            return Err(format!(
+                "--reps {}..{} is not a range within 1..200",
+                self.reps_min, self.reps_max
+            ));
         }
         if !(self.rate_hz >= 10.0 && self.rate_hz <= 2000.0) {
             return bad("--rate", self.rate_hz, "10..2000 Hz");
@@ -118,7 +121,10 @@ impl SimConfig {
         if !(0.0..=1.0).contains(&self.compensation_rate) {
             return bad("--compensation-rate", self.compensation_rate, "0..1");
         }
-        if !(self.rest_min_s >= 12.0 && self.rest_min_s <= self.rest_max_s && self.rest_max_s <= 3600.0) {
+        if !(self.rest_min_s >= 12.0
+            && self.rest_min_s <= self.rest_max_s
+            && self.rest_max_s <= 3600.0)
+        {
             return Err(format!(
                 "rest {}..{} s is not a range within 12..3600 s",
                 self.rest_min_s, self.rest_max_s
@@ -126,8 +132,10 @@ impl SimConfig {
         }
         if matches!(
             (self.exercise, self.placement),
-            (Exercise::HipHitch, Placement::Ankle) | (Exercise::SeatedMachineAbduction, Placement::Pelvis)
-        ) || !crate::motion::Profile::supported().any(|(e, p)| e == self.exercise && p == self.placement)
+            (Exercise::HipHitch, Placement::Ankle)
+                | (Exercise::SeatedMachineAbduction, Placement::Pelvis)
+        ) || !crate::motion::Profile::supported()
+            .any(|(e, p)| e == self.exercise && p == self.placement)
         {
             return Err(format!(
                 "the simulator does not model {} with the sensor on the {}",
@@ -249,10 +257,26 @@ impl RepMotion {
 #[derive(Debug, Clone)]
 enum Motion {
     Rep(RepMotion),
-    Walk { t0: f64, t1: f64, cadence: f64 },
-    Turn { t0: f64, dur: f64, angle: f64 },
-    Fidget { t0: f64, dur: f64, axis: Vector3<f64>, amp: f64 },
-    Impact { t0: f64, g: f64 },
+    Walk {
+        t0: f64,
+        t1: f64,
+        cadence: f64,
+    },
+    Turn {
+        t0: f64,
+        dur: f64,
+        angle: f64,
+    },
+    Fidget {
+        t0: f64,
+        dur: f64,
+        axis: Vector3<f64>,
+        amp: f64,
+    },
+    Impact {
+        t0: f64,
+        g: f64,
+    },
 }
 
 impl Motion {
@@ -322,7 +346,10 @@ impl Body {
         let g = |k: i64| self.sway[(k.clamp(0, n - 1)) as usize];
         let i = i as i64;
         let (p0, p1, p2, p3) = (g(i - 1), g(i), g(i + 1), g(i + 2));
-        0.5 * (2.0 * p1 + (-p0 + p2) * f + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f * f + (-p0 + 3.0 * p1 - 3.0 * p2 + p3) * f * f * f)
+        0.5 * (2.0 * p1
+            + (-p0 + p2) * f
+            + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f * f
+            + (-p0 + 3.0 * p1 - 3.0 * p2 + p3) * f * f * f)
     }
 
     fn joints(&mut self, t: f64) -> Joints {
@@ -395,11 +422,10 @@ impl Body {
                 m = *to;
             } else if t >= *t0 {
                 let u = min_jerk((t - t0) / dur);
-                let jiggle = UnitQuaternion::from_scaled_axis(Vector3::new(
-                    (37.0 * t).sin(),
-                    (53.0 * t).cos(),
-                    (29.0 * t).sin(),
-                ) * (0.08 * (PI * u).sin()));
+                let jiggle = UnitQuaternion::from_scaled_axis(
+                    Vector3::new((37.0 * t).sin(), (53.0 * t).cos(), (29.0 * t).sin())
+                        * (0.08 * (PI * u).sin()),
+                );
                 m = from.slerp(to, u) * jiggle;
             }
         }
@@ -427,7 +453,8 @@ impl Body {
                 true,
             ),
             Exercise::SideLyingAbduction => (
-                heading * posture * Vector3::new(-fs * 0.09, 0.0, 0.0) + Vector3::new(0.0, 0.0, 0.2),
+                heading * posture * Vector3::new(-fs * 0.09, 0.0, 0.0)
+                    + Vector3::new(0.0, 0.0, 0.2),
                 pelvis * rot(y, -fs * j.alpha) * rot(Vector3::x(), j.beta + j.gait),
                 false,
             ),
@@ -444,12 +471,16 @@ impl Body {
         };
         let centre = stance_hip + pelvis * Vector3::new(fs * 0.09, 0.0, 0.0);
         let (pos, seg) = match self.placement {
-            Placement::Pelvis => (centre + pelvis * Vector3::new(0.0, -0.1, 0.02), pelvis * fidget),
+            Placement::Pelvis => (
+                centre + pelvis * Vector3::new(0.0, -0.1, 0.02),
+                pelvis * fidget,
+            ),
             Placement::Ankle => {
                 let free_hip = centre + pelvis * Vector3::new(fs * 0.09, 0.0, 0.0);
                 let seg = leg_rot * fidget;
                 let ankle = if thigh {
-                    let knee = free_hip + pelvis * rot(Vector3::z(), -fs * j.alpha) * Vector3::new(0.0, 0.45, 0.0);
+                    let knee = free_hip
+                        + pelvis * rot(Vector3::z(), -fs * j.alpha) * Vector3::new(0.0, 0.45, 0.0);
                     knee + seg * Vector3::new(fs * 0.04, 0.0, -0.4)
                 } else {
                     free_hip + leg_rot * Vector3::new(fs * 0.04, 0.0, -0.85)
@@ -488,7 +519,8 @@ impl Simulator {
         let mut motions: Vec<Motion> = Vec::new();
         let mut distractions = Vec::new();
         let mut plans: Vec<(Vec<usize>, f64)> = Vec::new();
-        let standing = cfg.exercise != Exercise::SideLyingAbduction && cfg.exercise != Exercise::SeatedMachineAbduction;
+        let standing = cfg.exercise != Exercise::SideLyingAbduction
+            && cfg.exercise != Exercise::SeatedMachineAbduction;
 
         // Per-lifter traits.
         let coupling = match cfg.exercise {
@@ -512,7 +544,14 @@ impl Simulator {
                 let rest = rng.gen_range(cfg.rest_min_s..=cfg.rest_max_s);
                 let rest_start = t;
                 let rest_end = t + rest;
-                plan_rest(&mut rng, cfg, rest_start, rest_end, &mut motions, &mut distractions);
+                plan_rest(
+                    &mut rng,
+                    cfg,
+                    rest_start,
+                    rest_end,
+                    &mut motions,
+                    &mut distractions,
+                );
                 t = rest_end;
             }
             let n = rng.gen_range(cfg.reps_min..=cfg.reps_max);
@@ -553,7 +592,9 @@ impl Simulator {
                             r.te *= 0.7;
                         }
                         FlagKind::HipFlexionDrift if k >= 3 => r.drift = rng.gen_range(12.0..25.0),
-                        FlagKind::HipHike if cfg.exercise == Exercise::HipHitch => r.overshoot = rng.gen_range(6.5..10.0),
+                        FlagKind::HipHike if cfg.exercise == Exercise::HipHitch => {
+                            r.overshoot = rng.gen_range(6.5..10.0)
+                        }
                         FlagKind::HipHike => r.obliquity = rng.gen_range(6.5..14.0),
                         FlagKind::PelvicDrop => r.obliquity = -rng.gen_range(6.5..12.0),
                         FlagKind::TrunkSway => {
@@ -587,17 +628,22 @@ impl Simulator {
         }
 
         // Mounting.
-        let nominal_pelvis = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(nalgebra::Matrix3::new(
-            1.0, 0.0, 0.0, //
-            0.0, 0.0, -1.0, //
-            0.0, 1.0, 0.0,
-        )));
+        let nominal_pelvis = UnitQuaternion::from_rotation_matrix(
+            &Rotation3::from_matrix_unchecked(nalgebra::Matrix3::new(
+                1.0, 0.0, 0.0, //
+                0.0, 0.0, -1.0, //
+                0.0, 1.0, 0.0,
+            )),
+        );
         let mount0 = match cfg.placement {
             Placement::Ankle if cfg.random_mounting => random_rotation(&mut rng),
             Placement::Ankle => UnitQuaternion::identity(),
             Placement::Pelvis if cfg.random_mounting => {
                 let axis = random_unit(&mut rng);
-                nominal_pelvis * UnitQuaternion::from_scaled_axis(axis * rng.gen_range(0.0f64..15.0).to_radians())
+                nominal_pelvis
+                    * UnitQuaternion::from_scaled_axis(
+                        axis * rng.gen_range(0.0f64..15.0).to_radians(),
+                    )
             }
             Placement::Pelvis => nominal_pelvis,
         };
@@ -608,8 +654,18 @@ impl Simulator {
                 if *amp == 0.0 {
                     let from = mounts.last().expect("one mount").3;
                     let to = match cfg.placement {
-                        Placement::Ankle => from * UnitQuaternion::from_scaled_axis(random_unit(&mut rng) * rng.gen_range(30.0f64..120.0).to_radians()),
-                        Placement::Pelvis => nominal_pelvis * UnitQuaternion::from_scaled_axis(random_unit(&mut rng) * rng.gen_range(0.0f64..12.0).to_radians()),
+                        Placement::Ankle => {
+                            from * UnitQuaternion::from_scaled_axis(
+                                random_unit(&mut rng) * rng.gen_range(30.0f64..120.0).to_radians(),
+                            )
+                        }
+                        Placement::Pelvis => {
+                            nominal_pelvis
+                                * UnitQuaternion::from_scaled_axis(
+                                    random_unit(&mut rng)
+                                        * rng.gen_range(0.0f64..12.0).to_radians(),
+                                )
+                        }
                     };
                     mounts.push((*t0, 3.0, from, to));
                 }
@@ -664,22 +720,43 @@ impl Simulator {
                 let mut flags = Vec::new();
                 let is_hitch = cfg.exercise == Exercise::HipHitch;
                 if r.tc < 0.4 {
-                    flags.push(TruthFlag { kind: FlagKind::Momentum, value_deg: peak });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::Momentum,
+                        value_deg: peak,
+                    });
                 }
                 if r.amp > 0.0 && r.amp < 0.65 * range * 0.92 {
-                    flags.push(TruthFlag { kind: FlagKind::PartialRange, value_deg: range - r.amp });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::PartialRange,
+                        value_deg: range - r.amp,
+                    });
                 }
                 if r.drift > 6.0 {
-                    flags.push(TruthFlag { kind: FlagKind::HipFlexionDrift, value_deg: r.drift });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::HipFlexionDrift,
+                        value_deg: r.drift,
+                    });
                 }
                 if r.sway > 0.0 {
-                    flags.push(TruthFlag { kind: FlagKind::TrunkSway, value_deg: r.sway });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::TrunkSway,
+                        value_deg: r.sway,
+                    });
                 } else if is_hitch && r.overshoot > 0.0 {
-                    flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: r.overshoot });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::HipHike,
+                        value_deg: r.overshoot,
+                    });
                 } else if !is_hitch && r.obliquity > 5.0 {
-                    flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: r.obliquity });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::HipHike,
+                        value_deg: r.obliquity,
+                    });
                 } else if !is_hitch && r.obliquity < -5.0 {
-                    flags.push(TruthFlag { kind: FlagKind::PelvicDrop, value_deg: -r.obliquity });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::PelvicDrop,
+                        value_deg: -r.obliquity,
+                    });
                 }
                 flags.retain(|f| comps.contains(&f.kind));
                 truth_reps.push(TruthRep {
@@ -736,9 +813,12 @@ impl Simulator {
         let (p0, r0, _, _) = self.body.pose(t - H);
         let (p1, r1, _, impact) = self.body.pose(t);
         let (p2, r2, _, _) = self.body.pose(t + H);
-        let acc_world = (p2 - 2.0 * p1 + p0) / (H * H) + Vector3::new(0.0, 0.0, STANDARD_GRAVITY * (1.0 + impact));
+        let acc_world = (p2 - 2.0 * p1 + p0) / (H * H)
+            + Vector3::new(0.0, 0.0, STANDARD_GRAVITY * (1.0 + impact));
         let acc = r1.inverse() * acc_world;
-        let w = (r0.inverse() * r2).scaled_axis() / (2.0 * H);
+        // Through a quaternion: Rotation3's own log can return NaN next to identity.
+        let w =
+            UnitQuaternion::from_rotation_matrix(&(r0.inverse() * r2)).scaled_axis() / (2.0 * H);
         Sample {
             t: t + self.t_offset,
             acc,
@@ -791,14 +871,26 @@ fn plan_rest(
     // Stand still 2-4 s after the set; be still 1-3 s before the next.
     let free_from = start + rng.gen_range(2.0..4.0);
     let free_to = end - rng.gen_range(1.0..3.0);
-    let walking = cfg.walking && matches!(cfg.exercise, Exercise::StandingCableAbduction | Exercise::HipHitch);
+    let walking = cfg.walking
+        && matches!(
+            cfg.exercise,
+            Exercise::StandingCableAbduction | Exercise::HipHitch
+        );
     let mut t = free_from;
     if walking && free_to - t > 12.0 {
         // Walk away from the stack and back: two turns and steps with foot strikes.
         let walk = rng.gen_range(4.0..8.0);
         let cadence = rng.gen_range(0.8..1.0);
-        motions.push(Motion::Turn { t0: t, dur: 1.2, angle: 180.0 });
-        motions.push(Motion::Walk { t0: t, t1: t + walk, cadence });
+        motions.push(Motion::Turn {
+            t0: t,
+            dur: 1.2,
+            angle: 180.0,
+        });
+        motions.push(Motion::Walk {
+            t0: t,
+            t1: t + walk,
+            cadence,
+        });
         let mut s = t + 0.4;
         while s < t + walk - 0.4 {
             let g = match cfg.placement {
@@ -811,7 +903,11 @@ fn plan_rest(
                 Placement::Pelvis => 0.5 / cadence,
             };
         }
-        motions.push(Motion::Turn { t0: t + walk - 1.2, dur: 1.2, angle: 180.0 });
+        motions.push(Motion::Turn {
+            t0: t + walk - 1.2,
+            dur: 1.2,
+            angle: 180.0,
+        });
         distractions.push(format!("walk {:.1}-{:.1} s", t, t + walk));
         t += walk + 1.0;
     }
@@ -827,9 +923,17 @@ fn plan_rest(
                 tc: rng.gen_range(0.6..1.0),
                 tp: 0.0,
                 te: rng.gen_range(0.8..1.5),
-                amp: if cfg.exercise == Exercise::HipHitch { 0.0 } else { rng.gen_range(20.0..40.0) },
+                amp: if cfg.exercise == Exercise::HipHitch {
+                    0.0
+                } else {
+                    rng.gen_range(20.0..40.0)
+                },
                 drift: 0.0,
-                obliquity: if cfg.exercise == Exercise::HipHitch { -rng.gen_range(5.0..9.0) } else { rng.gen_range(1.0..2.0) },
+                obliquity: if cfg.exercise == Exercise::HipHitch {
+                    -rng.gen_range(5.0..9.0)
+                } else {
+                    rng.gen_range(1.0..2.0)
+                },
                 lean: 0.0,
                 sway: 0.0,
                 overshoot: 0.0,
@@ -848,16 +952,29 @@ fn plan_rest(
             Placement::Ankle => (rng.gen_range(0.15..0.35), rng.gen_range(3.0..12.0)),
             Placement::Pelvis => (rng.gen_range(0.2..0.4), rng.gen_range(1.0..3.0)),
         };
-        motions.push(Motion::Fidget { t0, dur, axis: random_unit(rng), amp });
+        motions.push(Motion::Fidget {
+            t0,
+            dur,
+            axis: random_unit(rng),
+            amp,
+        });
         if rng.gen_bool(0.5) {
-            motions.push(Motion::Impact { t0: t0 + dur, g: rng.gen_range(0.3..0.8) });
+            motions.push(Motion::Impact {
+                t0: t0 + dur,
+                g: rng.gen_range(0.3..0.8),
+            });
         }
         distractions.push(format!("fidget at {t0:.1} s"));
     }
     // Re-strapping (amp 0 marks it; the mount change is planned by the caller).
     if rng.gen_bool(0.3) && free_to - t > 16.0 {
         let t0 = rng.gen_range(t..free_to - 15.0);
-        motions.push(Motion::Fidget { t0, dur: 3.0, axis: Vector3::x(), amp: 0.0 });
+        motions.push(Motion::Fidget {
+            t0,
+            dur: 3.0,
+            axis: Vector3::x(),
+            amp: 0.0,
+        });
         distractions.push(format!("re-strap at {t0:.1} s"));
     }
 }

@@ -1,0 +1,220 @@
+//! The command line end to end, as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn medius(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(args)
+        .output()
+        .expect("medius runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn simulate(dir: &Path, args: &[&str]) -> std::path::PathBuf {
+    let out = dir.join("rec.csv");
+    let mut a = vec!["simulate", "-o", out.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let o = medius(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn simulate_then_analyze_matches_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = simulate(
+        dir.path(),
+        &[
+            "-e",
+            "side-lying-abduction",
+            "-p",
+            "ankle",
+            "-s",
+            "left",
+            "--seed",
+            "11",
+            "--rate",
+            "50",
+        ],
+    );
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rec.truth.json")).unwrap())
+            .unwrap();
+    let o = medius(&[
+        "analyze",
+        csv.to_str().unwrap(),
+        "-e",
+        "side-lying-abduction",
+        "-p",
+        "ankle",
+        "-s",
+        "left",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("exactly one JSON document");
+    let counts = |v: &serde_json::Value| -> Vec<u64> {
+        v["sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["rep_count"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(counts(&got), counts(&truth));
+    // The contract's fields are all there.
+    let rep = &got["sets"][0]["reps"][0];
+    for key in ["start_s", "end_s", "peak_deg", "flags"] {
+        assert!(rep.get(key).is_some(), "rep lacks {key}");
+    }
+    for key in ["start_s", "end_s", "rep_count", "reps"] {
+        assert!(got["sets"][0].get(key).is_some(), "set lacks {key}");
+    }
+}
+
+#[test]
+fn table_output_is_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = simulate(dir.path(), &["--sets", "1", "--reps", "6", "--seed", "3"]);
+    let o = medius(&["analyze", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("set 1"), "{text}");
+    assert!(text.contains("6 reps"), "{text}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n0,0,9.8,0,0,0,0\n0.01,0,x,0,0,0,0\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["analyze", bad.to_str().unwrap()],
+            "bad.csv:3: column 3 (acc_y_mps2) is `x`, not a number",
+        ),
+        (vec!["analyze", "/nonexistent/x.csv"], "cannot read"),
+        (
+            vec!["run", "--sensor", "AA:BB:CC:DD:EE:FF"],
+            "not supported yet",
+        ),
+        (
+            vec![
+                "analyze",
+                bad.to_str().unwrap(),
+                "-e",
+                "hip-hitch",
+                "-p",
+                "ankle",
+            ],
+            "is not counted from the ankle",
+        ),
+        (vec!["simulate", "--reps", "12..x"], "--reps"),
+    ];
+    for (args, needle) in cases {
+        let o = medius(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn unknown_exercise_is_a_usage_error() {
+    let o = medius(&["analyze", "x.csv", "-e", "squat"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown exercise 'squat'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn profile_override_is_used_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = simulate(dir.path(), &["--sets", "1", "--reps", "8", "--seed", "5"]);
+    let o = medius(&["profile"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    // A profile that needs 100 reps for a set finds none.
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(&strict, text.replace("min_reps = 2", "min_reps = 100")).unwrap();
+    let o = medius(&[
+        "analyze",
+        csv.to_str().unwrap(),
+        "--profile",
+        strict.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(got["sets"].as_array().unwrap().len(), 0);
+    // Out of range: named key, exit 2.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("enter_deg = 4.0", "enter_deg = -1.0")).unwrap();
+    let o = medius(&[
+        "analyze",
+        csv.to_str().unwrap(),
+        "--profile",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("reps.enter_deg"), "{}", stderr(&o));
+    // Unknown key: named, exit 2.
+    std::fs::write(&bad, text.replace("[sets]", "[sets]\ngap_seconds = 3")).unwrap();
+    let o = medius(&[
+        "analyze",
+        csv.to_str().unwrap(),
+        "--profile",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("gap_seconds"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_on_the_simulated_sensor_prints_reps_and_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("live.csv");
+    let o = medius(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("set 1 · rep  1"), "{text}");
+    assert!(text.contains("set 1 done:"), "{text}");
+    // What was shown live is what analyze finds in the recording.
+    let live_reps = text
+        .lines()
+        .filter(|l| l.starts_with("set 1 · rep"))
+        .count();
+    let o = medius(&["analyze", rec.to_str().unwrap(), "--json"]);
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        got["sets"][0]["rep_count"].as_u64().unwrap() as usize,
+        live_reps
+    );
+}
