@@ -158,7 +158,7 @@ impl Pipeline {
         Pipeline {
             still: Stillness::new(profile.still.clone()),
             attitude: Attitude::default(),
-            detector: RepDetector::new(profile.reps.clone()),
+            detector: RepDetector::new(profile.reps),
             history: VecDeque::with_capacity(128),
             neutral_inv: None,
             baseline: 0.0,
