@@ -77,3 +77,22 @@ fn a_long_still_stream_finds_nothing() {
     pipe.finish(&mut events);
     assert!(events.is_empty(), "{events:?}");
 }
+
+#[test]
+fn the_simulator_plans_any_valid_session_without_panicking() {
+    // Regression: short rests (20-30 s, the `run --sensor sim` default) once
+    // asked for a single swing in an empty time range.
+    for (e, p) in medius::motion::Profile::supported() {
+        for seed in 0..6 {
+            let mut c = medius::source::sim::SimConfig::new(e, p, Side::Right);
+            c.rest_min_s = 12.0;
+            c.rest_max_s = 30.0;
+            c.sets = 3;
+            c.rate_hz = 25.0;
+            c.seed = seed;
+            let (sim, truth) = medius::source::sim::Simulator::new(&c).unwrap();
+            assert_eq!(truth.sets.len(), 3);
+            assert!(sim.take(10).all(|s| s.is_finite()));
+        }
+    }
+}

@@ -915,7 +915,7 @@ fn plan_rest(
         return;
     }
     // A single swing, far enough from the sets that it cannot join one.
-    if start + 11.0 < end - 11.0 && rng.gen_bool(0.4) {
+    if start + 11.0 < end - 14.0 && rng.gen_bool(0.4) {
         let t0 = rng.gen_range(start + 11.0..end - 11.0 - 3.0);
         if t0 > t || t0 + 3.5 < free_from {
             motions.push(Motion::Rep(RepMotion {
