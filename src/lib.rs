@@ -11,6 +11,7 @@
 pub mod accuracy;
 pub mod cli;
 pub mod exercise;
+pub mod logbook;
 pub mod motion;
 pub mod report;
 pub mod sample;

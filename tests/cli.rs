@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 fn medius(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(args)
+        // Never touch the real logbook of whoever runs the tests.
+        .env(
+            "MEDIUS_LOGBOOK",
+            std::env::temp_dir().join("medius-cli-test-never-used.sqlite3"),
+        )
         .output()
         .expect("medius runs")
 }
@@ -191,8 +196,11 @@ fn profile_override_is_used_and_validated() {
 fn run_on_the_simulated_sensor_prints_reps_and_sets() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("live.csv");
+    let book = dir.path().join("log.sqlite3");
     let o = medius(&[
         "run",
+        "--logbook",
+        book.to_str().unwrap(),
         "--sensor",
         "sim",
         "--speed",
@@ -217,4 +225,17 @@ fn run_on_the_simulated_sensor_prints_reps_and_sets() {
         got["sets"][0]["rep_count"].as_u64().unwrap() as usize,
         live_reps
     );
+    // And the set is in the logbook, pending, with the same count.
+    assert!(text.contains("saved as set 1 (pending)"), "{text}");
+    let o = medius(&[
+        "log",
+        "--pending",
+        "--json",
+        "--logbook",
+        book.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(log[0]["reps"].as_u64().unwrap() as usize, live_reps);
+    assert_eq!(log[0]["state"], "pending");
 }

@@ -6,6 +6,8 @@
 
 pub mod accuracy;
 pub mod analyze;
+mod chart;
+pub mod logbook;
 pub mod profile;
 pub mod run;
 pub mod simulate;
@@ -29,6 +31,8 @@ pub fn is_user_error(e: &anyhow::Error) -> bool {
         c.is::<UserError>()
             || c.is::<crate::source::csv::CsvError>()
             || c.is::<crate::motion::profile::ProfileError>()
+            || c.downcast_ref::<crate::logbook::LogbookError>()
+                .is_some_and(|e| e.is_user_error())
     })
 }
 
@@ -67,6 +71,24 @@ pub enum Command {
     Accuracy(accuracy::AccuracyArgs),
     /// Print a built-in threshold profile (a starting point for --profile).
     Profile(profile::ProfileArgs),
+    /// Analyse a raw recording and save its sets in the logbook as pending.
+    Import(logbook::ImportArgs),
+    /// Review pending sets: confirm or dismiss flags, fix count or load, verify.
+    Review(logbook::ReviewArgs),
+    /// The log of verified sets; `log add` for sets done without the sensor.
+    Log(logbook::LogArgs),
+    /// Today's targets per exercise and side.
+    Next(logbook::NextArgs),
+    /// Weekly trend of one exercise (terminal and SVG).
+    Trend(logbook::TrendArgs),
+    /// Write the log as Strong CSV, Hevy CSV or JSON.
+    Export(logbook::ExportArgs),
+    /// Bring another app's history into the log (Strong CSV).
+    ImportLog(logbook::ImportLogArgs),
+    /// Copy the logbook safely (SQLite online backup).
+    Backup(logbook::BackupArgs),
+    /// The exercise catalog; `exercises add` extends it.
+    Exercises(logbook::ExercisesArgs),
 }
 
 /// What is being trained: shared by run, analyze and simulate.
@@ -97,7 +119,7 @@ impl Training {
     }
 }
 
-fn parse_id<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+pub(crate) fn parse_id<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
 }
 
@@ -109,5 +131,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(a) => simulate::run(a),
         Command::Accuracy(a) => accuracy::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Import(a) => logbook::import(a),
+        Command::Review(a) => logbook::review(a),
+        Command::Log(a) => logbook::log(a),
+        Command::Next(a) => logbook::next(a),
+        Command::Trend(a) => logbook::trend(a),
+        Command::Export(a) => logbook::export(a),
+        Command::ImportLog(a) => logbook::import_log(a),
+        Command::Backup(a) => logbook::backup(a),
+        Command::Exercises(a) => logbook::exercises(a),
     }
 }

@@ -1,7 +1,9 @@
 //! `medius run`: watch a session live.
 
+use super::logbook::LogbookArg;
 use super::{user_error, Training};
-use crate::motion::{Event, Pipeline, Rep, Set};
+use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
+use crate::motion::{Event, Rep, Set};
 use crate::report::{certainty, flag_words};
 use crate::source::csv::{RawReader, RawWriter};
 use crate::source::sim::{SimConfig, Simulator};
@@ -18,9 +20,10 @@ use std::time::{Duration, Instant};
 ///
 /// Sensors: `sim` (the built-in simulated sensor: a short realistic session)
 /// or `replay:FILE.csv` (a raw recording played back in time). Bluetooth
-/// sensors are not built yet; neither is the logbook: sets are printed, not
-/// saved (keep the raw samples with --record). Ctrl-C ends the session and
-/// still sums up the set in progress.
+/// sensors are not built yet. Each set is saved in the logbook as pending
+/// when it ends (review it with `medius review`); --no-log only prints.
+/// Ctrl-C ends the session and still saves the set in progress, marked
+/// interrupted.
 ///
 ///   medius run --sensor sim
 ///   medius run --sensor sim -e hip-hitch -p pelvis -s left --speed 8
@@ -48,6 +51,15 @@ pub struct RunArgs {
     /// Ring the terminal bell on a flagged rep.
     #[arg(long)]
     pub bell: bool,
+    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
+    #[arg(long, value_parser = |s: &str| Load::parse(s).map_err(|e| e.to_string()))]
+    pub load: Option<Load>,
+    /// Print the sets but do not save them in the logbook.
+    #[arg(long)]
+    pub no_log: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
 }
 
 /// Runs the command.
@@ -90,6 +102,36 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             "--sensor {}: Bluetooth sensors are not supported yet; use --sensor sim or --sensor replay:FILE.csv",
             a.sensor
         )));
+    };
+    let mut log = if a.no_log {
+        None
+    } else {
+        let mut lb = a.logbook.open()?;
+        let recording = match &a.record {
+            Some(p) => Some(
+                lb.add_recording(&NewRecording {
+                    path: std::path::absolute(p)
+                        .unwrap_or(p.clone())
+                        .display()
+                        .to_string(),
+                    sha256: None,
+                    sensor: a.sensor.clone(),
+                    sample_rate_hz: None,
+                    samples: 0,
+                    samples_lost: 0,
+                })?,
+            ),
+            None => None,
+        };
+        Some(LogSink {
+            lb,
+            recording,
+            exercise: a.training.exercise,
+            placement: a.training.placement,
+            side: a.training.side,
+            load: a.load.clone(),
+            saved: Vec::new(),
+        })
     };
     let mut record = match &a.record {
         Some(p) => {
@@ -142,9 +184,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         pipeline.push(&sample, &mut events);
         for e in events.drain(..) {
             live.show(&e);
+            if let (Event::SetEnded(set), Some(log)) = (&e, log.as_mut()) {
+                log.save(set, false);
+            }
         }
     }
-    finish(&mut pipeline, &mut live, &mut events);
+    let interrupted = stop.load(Ordering::SeqCst);
+    pipeline.finish(&mut events);
+    for e in events.drain(..) {
+        live.show(&e);
+        if let (Event::SetEnded(set), Some(log)) = (&e, log.as_mut()) {
+            log.save(set, interrupted);
+        }
+    }
     if let Some(mut w) = record {
         w.flush()?;
         eprintln!(
@@ -152,14 +204,53 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             a.record.as_ref().expect("record path").display()
         );
     }
-    live.summary();
+    if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
+        let n = pipeline.stats().samples;
+        if let Err(e) = log.lb.update_recording(id, n, 0, None) {
+            eprintln!("medius: could not update the recording's entry: {e}");
+        }
+    }
+    live.summary(log.as_ref().map(|l| l.saved.as_slice()));
     Ok(())
 }
 
-fn finish(pipeline: &mut Pipeline, live: &mut Live, events: &mut Vec<Event>) {
-    pipeline.finish(events);
-    for e in events.drain(..) {
-        live.show(&e);
+/// Saves each set in the logbook as it ends.
+struct LogSink {
+    lb: Logbook,
+    recording: Option<i64>,
+    exercise: crate::Exercise,
+    placement: crate::Placement,
+    side: crate::Side,
+    load: Option<Load>,
+    saved: Vec<i64>,
+}
+
+impl LogSink {
+    /// A failed write is reported and the session goes on: the raw
+    /// recording (if any) still has the samples.
+    fn save(&mut self, set: &Set, interrupted: bool) {
+        let r = self.lb.write_sensor_set(
+            &SensorSet {
+                exercise: self.exercise.id(),
+                side: self.side,
+                placement: self.placement,
+                load: self.load.clone(),
+                set,
+                interrupted,
+                performed_at: None,
+            },
+            self.recording,
+        );
+        match r {
+            Ok(id) => {
+                self.saved.push(id);
+                println!(
+                    "  saved as set {id} (pending{})",
+                    if interrupted { ", interrupted" } else { "" }
+                );
+            }
+            Err(e) => eprintln!("medius: set not saved in the logbook: {e}"),
+        }
     }
 }
 
@@ -202,7 +293,7 @@ impl Live {
         let _ = out.flush();
     }
 
-    fn summary(&self) {
+    fn summary(&self, saved: Option<&[i64]>) {
         let reps: usize = self.sets.iter().map(|s| s.rep_count()).sum();
         let flagged: usize = self
             .sets
@@ -210,8 +301,19 @@ impl Live {
             .flat_map(|s| s.reps.iter())
             .filter(|r| !r.flags.is_empty())
             .count();
+        let where_ = match saved {
+            None => "not saved (--no-log)".to_string(),
+            Some([]) => "nothing to save".to_string(),
+            Some(ids) => {
+                let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+                format!(
+                    "saved as pending set(s) {} — review with `medius review`",
+                    ids.join(", ")
+                )
+            }
+        };
         println!(
-            "session: {} set(s), {} reps, {} flagged — not saved: the logbook is not built yet",
+            "session: {} set(s), {} reps, {} flagged — {where_}",
             self.sets.len(),
             reps,
             flagged

@@ -1,0 +1,876 @@
+//! The logbook commands: import, review, log, next, trend, export,
+//! import-log, backup, exercises.
+
+use super::{user_error, Training};
+use crate::logbook::{
+    self, ExerciseInfo, ExportFormat, FlagRef, Load, LoadUnit, LogEntry, LogFilter, Logbook,
+    ManualSet, NewRecording, PendingSet, ReviewActions, SensorSet, Verdict,
+};
+use crate::motion::analyze_samples;
+use crate::source::csv::RawReader;
+use crate::Side;
+use clap::{Args, Subcommand, ValueEnum};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// Where the logbook is: shared by every command that touches it.
+#[derive(Debug, Clone, Args)]
+pub struct LogbookArg {
+    /// The logbook file [default: ~/.local/share/medius/logbook.sqlite3].
+    #[arg(long, global = true, env = "MEDIUS_LOGBOOK", value_name = "PATH")]
+    pub logbook: Option<PathBuf>,
+}
+
+impl LogbookArg {
+    /// Opens it, creating it on first use.
+    pub fn open(&self) -> anyhow::Result<Logbook> {
+        let path = match &self.logbook {
+            Some(p) => p.clone(),
+            None => logbook::default_path().ok_or_else(|| {
+                user_error("no home directory to keep the logbook in: give --logbook PATH or set MEDIUS_LOGBOOK")
+            })?,
+        };
+        Ok(Logbook::open(&path)?)
+    }
+}
+
+fn parse_load(s: &str) -> Result<Load, String> {
+    Load::parse(s).map_err(|e| e.to_string())
+}
+
+/// Analyse a raw recording and save its sets in the logbook as pending.
+///
+/// The same function the daemon uses writes each set, with its reps and
+/// flags, in one transaction. Prints the id of each set created; review them
+/// with `medius review`.
+///
+///   medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The raw recording (CSV).
+    pub file: PathBuf,
+    /// What was trained.
+    #[command(flatten)]
+    pub training: Training,
+    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
+    #[arg(long, value_parser = parse_load)]
+    pub load: Option<Load>,
+    /// When the session was ('YYYY-MM-DD HH:MM'); default now.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Print the created set ids as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut f = std::fs::File::open(path)?;
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Runs `import`.
+pub fn import(a: ImportArgs) -> anyhow::Result<()> {
+    let pipeline = a.training.pipeline()?;
+    // Read and analyse first: a bad file changes nothing in the logbook.
+    let reader = RawReader::open(&a.file)?;
+    let mut error = None;
+    let samples = reader.map_while(|r| match r {
+        Ok(s) => Some(s),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    });
+    let (sets, stats) = analyze_samples(pipeline, samples);
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    let mut lb = a.logbook.open()?;
+    let exercise = a.training.exercise.id();
+    lb.exercise(exercise)?;
+    let path = std::fs::canonicalize(&a.file).unwrap_or(a.file.clone());
+    let rec = lb.add_recording(&NewRecording {
+        path: path.display().to_string(),
+        sha256: Some(sha256_file(&a.file)?),
+        sensor: "import".into(),
+        sample_rate_hz: None,
+        samples: stats.samples,
+        samples_lost: 0,
+    })?;
+    let mut ids = Vec::new();
+    for set in &sets {
+        let id = lb.write_sensor_set(
+            &SensorSet {
+                exercise,
+                side: a.training.side,
+                placement: a.training.placement,
+                load: a.load.clone(),
+                set,
+                interrupted: false,
+                performed_at: a.date.clone(),
+            },
+            Some(rec),
+        )?;
+        ids.push(id);
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "set_ids": ids }));
+        return Ok(());
+    }
+    if ids.is_empty() {
+        println!("no sets found in {}; nothing saved", a.file.display());
+    }
+    for (id, set) in ids.iter().zip(&sets) {
+        let flagged = set.reps.iter().filter(|r| !r.flags.is_empty()).count();
+        println!(
+            "set {id}: {} reps, {flagged} flagged — pending (review with: medius review {id})",
+            set.reps.len()
+        );
+    }
+    Ok(())
+}
+
+/// Review pending sets: confirm or dismiss each flagged rep, fix the count or
+/// the load, verify or discard. Verified sets are the log.
+///
+/// Without SET, walks the pending sets one by one in the terminal. With SET
+/// and options it is scriptable:
+///
+///   medius review                       (interactive)
+///   medius review 12 --confirm 3,4 --dismiss 7 --load 15kg --verify
+///   medius review 12 --confirm 9:hip_hike --dismiss all --verify
+///   medius review 13 --discard
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The set to review (ids come from `import`, `run` and `log --pending`).
+    pub set: Option<i64>,
+    /// Confirm the flags of these reps: 3,4 or 9:hip_hike or all.
+    #[arg(long, value_name = "REPS")]
+    pub confirm: Option<String>,
+    /// Dismiss the flags of these reps: 7 or all.
+    #[arg(long, value_name = "REPS")]
+    pub dismiss: Option<String>,
+    /// Correct the rep count.
+    #[arg(long)]
+    pub reps: Option<u32>,
+    /// Correct the load: 15kg, 'pin 8', …
+    #[arg(long, value_parser = parse_load)]
+    pub load: Option<Load>,
+    /// Reps in reserve at the end of the set.
+    #[arg(long)]
+    pub rir: Option<u32>,
+    /// Write the technique notes yourself (they are no longer filled in).
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// Write the side-to-side notes yourself.
+    #[arg(long)]
+    pub side_notes: Option<String>,
+    /// The set is right: it joins the log.
+    #[arg(long, conflicts_with = "discard")]
+    pub verify: bool,
+    /// Throw the set away (it stays in the file as discarded).
+    #[arg(long)]
+    pub discard: bool,
+    /// Ask in the terminal even when input is not a terminal (scripts, tests).
+    #[arg(long)]
+    pub interactive: bool,
+    /// Print the set as JSON after the review.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+fn show_set(s: &PendingSet) -> String {
+    let mut out = format!(
+        "set {}  {}  {} {}  {}  {} reps{}{}  [{}]{}\n",
+        s.id,
+        s.performed_at,
+        s.exercise,
+        s.side.as_deref().unwrap_or(""),
+        s.load
+            .as_ref()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "no load".into()),
+        s.reps,
+        s.median_peak_deg
+            .map(|p| format!(", median {p:.0}°"))
+            .unwrap_or_default(),
+        s.confidence
+            .map(|c| format!(", count {}", crate::report::certainty(c)))
+            .unwrap_or_default(),
+        s.state,
+        if s.interrupted { " (interrupted)" } else { "" },
+    );
+    for f in &s.flags {
+        let rate = f
+            .rate_dps
+            .map(|r| format!(" at {r:.0}°/s"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  rep {:>2}  {:<18} {:>5.1}°{rate}  {}\n",
+            f.rep, f.kind, f.value_deg, f.review
+        ));
+    }
+    if !s.technique_notes.is_empty() {
+        out.push_str(&format!("  technique: {}\n", s.technique_notes));
+    }
+    if !s.side_notes.is_empty() {
+        out.push_str(&format!("  sides: {}\n", s.side_notes));
+    }
+    out
+}
+
+/// Runs `review`.
+pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
+    let mut lb = a.logbook.open()?;
+    let scripted = a.confirm.is_some()
+        || a.dismiss.is_some()
+        || a.reps.is_some()
+        || a.load.is_some()
+        || a.rir.is_some()
+        || a.notes.is_some()
+        || a.side_notes.is_some()
+        || a.verify
+        || a.discard;
+    if let (Some(id), true) = (a.set, scripted) {
+        let actions = ReviewActions {
+            confirm: a
+                .confirm
+                .as_deref()
+                .map(FlagRef::parse_list)
+                .transpose()?
+                .unwrap_or_default(),
+            dismiss: a
+                .dismiss
+                .as_deref()
+                .map(FlagRef::parse_list)
+                .transpose()?
+                .unwrap_or_default(),
+            reps: a.reps,
+            load: a.load.clone(),
+            rir: a.rir,
+            technique_notes: a.notes.clone(),
+            side_notes: a.side_notes.clone(),
+            verdict: if a.verify {
+                Some(Verdict::Verify)
+            } else if a.discard {
+                Some(Verdict::Discard)
+            } else {
+                None
+            },
+        };
+        let s = lb.review(id, &actions)?;
+        if a.json {
+            println!("{}", serde_json::to_string(&s)?);
+        } else {
+            print!("{}", show_set(&s));
+        }
+        return Ok(());
+    }
+    let sets = match a.set {
+        Some(id) => vec![lb.set(id)?],
+        None => lb.pending_sets()?,
+    };
+    if sets.is_empty() {
+        println!("nothing to review: no pending sets");
+        return Ok(());
+    }
+    if !(a.interactive || std::io::stdin().is_terminal()) {
+        if a.json {
+            println!("{}", serde_json::to_string(&sets)?);
+            return Ok(());
+        }
+        for s in &sets {
+            print!("{}", show_set(s));
+        }
+        println!("review one with: medius review SET --confirm REPS --dismiss REPS --verify");
+        return Ok(());
+    }
+    interactive(&mut lb, sets)
+}
+
+fn ask(prompt: &str, input: &mut impl BufRead) -> anyhow::Result<Option<String>> {
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_string()))
+}
+
+fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let total = sets.len();
+    for (i, s) in sets.into_iter().enumerate() {
+        println!("\n({}/{total}) {}", i + 1, show_set(&s).trim_end());
+        let mut actions = ReviewActions::default();
+        let mut quit = false;
+        for f in s.flags.iter().filter(|f| f.review == "open") {
+            loop {
+                let Some(ans) = ask(
+                    &format!(
+                        "  rep {} {} {:.1}°: [c]onfirm, [d]ismiss, [s]kip, [q]uit? ",
+                        f.rep, f.kind, f.value_deg
+                    ),
+                    &mut input,
+                )?
+                else {
+                    return Ok(());
+                };
+                let kind = crate::motion::FlagKind::ALL
+                    .into_iter()
+                    .find(|k| k.id() == f.kind);
+                match ans.as_str() {
+                    "c" | "confirm" => actions.confirm.push(FlagRef::Rep(f.rep, kind)),
+                    "d" | "dismiss" => actions.dismiss.push(FlagRef::Rep(f.rep, kind)),
+                    "s" | "skip" | "" => {}
+                    "q" | "quit" => quit = true,
+                    _ => {
+                        println!("  answer c, d, s or q");
+                        continue;
+                    }
+                }
+                break;
+            }
+            if quit {
+                break;
+            }
+        }
+        if !quit {
+            if let Some(ans) = ask(&format!("  reps [{}]: ", s.reps), &mut input)? {
+                if !ans.is_empty() {
+                    match ans.parse() {
+                        Ok(n) => actions.reps = Some(n),
+                        Err(_) => println!("  '{ans}' is not a number; the count stays {}", s.reps),
+                    }
+                }
+            }
+            let shown = s
+                .load
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "none".into());
+            if let Some(ans) = ask(&format!("  load [{shown}]: "), &mut input)? {
+                if !ans.is_empty() {
+                    match Load::parse(&ans) {
+                        Ok(l) => actions.load = Some(l),
+                        Err(e) => println!("  {e}; the load stays {shown}"),
+                    }
+                }
+            }
+            let ans =
+                ask("  [v]erify, [d]iscard, [l]eave pending? ", &mut input)?.unwrap_or_default();
+            actions.verdict = match ans.as_str() {
+                "v" | "verify" => Some(Verdict::Verify),
+                "d" | "discard" => Some(Verdict::Discard),
+                _ => None,
+            };
+        }
+        match lb.review(s.id, &actions) {
+            Ok(after) => println!("  → set {} {}", after.id, after.state),
+            Err(e) if e.is_user_error() => println!("  not saved: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+        if quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The log: verified and hand-entered sets, newest first.
+///
+///   medius log --since 6w
+///   medius log --exercise hip-hitch --json
+///   medius log --pending
+///   medius log add -e clamshell --reps 20 --load 'band red'
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LogArgs {
+    /// Add a set by hand.
+    #[command(subcommand)]
+    pub add: Option<LogCommand>,
+    /// Only this exercise.
+    #[arg(short, long)]
+    pub exercise: Option<String>,
+    /// Only since: 6w, 10d, 3m or a date (2026-10-01).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The pending sets (not yet reviewed) instead of the log.
+    #[arg(long)]
+    pub pending: bool,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// `log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Add a set done without the sensor (verified at once).
+    Add(LogAddArgs),
+}
+
+/// A set typed in by hand.
+#[derive(Debug, Args)]
+pub struct LogAddArgs {
+    /// Exercise id (`medius exercises` lists them).
+    #[arg(short, long)]
+    pub exercise: String,
+    /// Side: left or right (leave out for both sides at once).
+    #[arg(short, long, value_parser = super::parse_id::<Side>)]
+    pub side: Option<Side>,
+    /// Reps done.
+    #[arg(long)]
+    pub reps: u32,
+    /// Load: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
+    #[arg(long, value_parser = parse_load)]
+    pub load: Option<Load>,
+    /// Reps in reserve.
+    #[arg(long)]
+    pub rir: Option<u32>,
+    /// Tempo, e.g. 2-1-3.
+    #[arg(long)]
+    pub tempo: Option<String>,
+    /// Variation, free text.
+    #[arg(long, default_value = "")]
+    pub variation: String,
+    /// Notes.
+    #[arg(long, default_value = "")]
+    pub notes: String,
+    /// When ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM'); default now.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+fn log_table(rows: &[LogEntry]) -> String {
+    let mut out = format!(
+        "{:>5}  {:<16}  {:<26} {:<5}  {:>12}  {:>4}  {:>5}  notes\n",
+        "set", "date", "exercise", "side", "load", "reps", "peak"
+    );
+    for e in rows {
+        let mut notes = e.technique_notes.clone();
+        if !e.side_notes.is_empty() {
+            if !notes.is_empty() {
+                notes.push_str(" | ");
+            }
+            notes.push_str(&e.side_notes);
+        }
+        out.push_str(&format!(
+            "{:>5}  {:<16}  {:<26} {:<5}  {:>12}  {:>4}  {:>5}  {}\n",
+            e.id,
+            e.performed_at.get(..16).unwrap_or(&e.performed_at),
+            e.exercise,
+            e.side.as_deref().unwrap_or("-"),
+            e.load
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            e.reps,
+            e.median_peak_deg
+                .map(|p| format!("{p:.0}°"))
+                .unwrap_or_else(|| "-".into()),
+            notes
+        ));
+    }
+    out
+}
+
+/// Runs `log`.
+pub fn log(a: LogArgs) -> anyhow::Result<()> {
+    if let Some(LogCommand::Add(add)) = a.add {
+        let mut lb = add.logbook.open()?;
+        let id = lb
+            .write_manual_set(&ManualSet {
+                exercise: add.exercise,
+                side: add.side,
+                load: add.load,
+                reps: add.reps,
+                rir: add.rir,
+                tempo: add.tempo,
+                variation: add.variation,
+                notes: add.notes,
+                performed_at: add.date,
+                import_key: None,
+            })?
+            .expect("no import key, never a duplicate");
+        println!("set {id} added to the log");
+        return Ok(());
+    }
+    let lb = a.logbook.open()?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| logbook::parse_since(&lb, s))
+        .transpose()?;
+    let rows = lb.log(&LogFilter {
+        exercise: a.exercise,
+        since,
+        pending: a.pending,
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else if rows.is_empty() {
+        println!(
+            "{}",
+            if a.pending {
+                "no pending sets"
+            } else {
+                "no sets in the log yet: verify sets with `medius review` or add one with `medius log add`"
+            }
+        );
+    } else {
+        print!("{}", log_table(&rows));
+    }
+    Ok(())
+}
+
+/// Today's targets: per exercise and side, from the last verified sets.
+///
+/// Rules (DOMAIN.md): top of the rep range with clean form → add the smallest
+/// load step; a step too large for the load → keep it and make the reps
+/// harder first; confirmed compensation → hold the load and clean up, reduce
+/// it if it persists.
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// Only this exercise.
+    #[arg(short, long)]
+    pub exercise: Option<String>,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `next`.
+pub fn next(a: NextArgs) -> anyhow::Result<()> {
+    let lb = a.logbook.open()?;
+    let mut targets = lb.targets()?;
+    if let Some(e) = &a.exercise {
+        lb.exercise(e)?;
+        targets.retain(|t| &t.exercise == e);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&targets)?);
+        return Ok(());
+    }
+    if targets.is_empty() {
+        println!(
+            "no verified sets in the last 6 weeks: train, then `medius review` to verify the sets"
+        );
+        return Ok(());
+    }
+    for t in targets {
+        println!(
+            "{} {}: {}\n    last {}: {} × {} — {}",
+            t.exercise,
+            t.side.as_deref().unwrap_or(""),
+            t.target,
+            t.last_date.get(..10).unwrap_or(""),
+            t.last_load
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "no load".into()),
+            t.last_reps,
+            t.why
+        );
+    }
+    Ok(())
+}
+
+/// Weekly trend of one exercise: reps at the same load, top load,
+/// compensation rate, left/right difference.
+///
+///   medius trend -e standing-cable-abduction --weeks 6
+///   medius trend -e hip-hitch --svg hip-hitch.svg
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// Exercise id.
+    #[arg(short, long)]
+    pub exercise: String,
+    /// How many weeks back.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=104))]
+    pub weeks: u32,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the trend as an SVG chart.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `trend`.
+pub fn trend(a: TrendArgs) -> anyhow::Result<()> {
+    let lb = a.logbook.open()?;
+    let weeks = lb.trend(&a.exercise, a.weeks)?;
+    if let Some(path) = &a.svg {
+        super::chart::trend_svg(path, &a.exercise, &weeks)?;
+        eprintln!("chart written to {}", path.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&weeks)?);
+        return Ok(());
+    }
+    if weeks.is_empty() {
+        println!(
+            "no verified {} sets in the last {} weeks",
+            a.exercise, a.weeks
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>12}  {:>9}",
+        "week of", "side", "sets", "top load", "reps@ref", "compensation", "L/R diff"
+    );
+    for w in &weeks {
+        println!(
+            "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>11.0}%  {:>9}",
+            w.week,
+            w.side.as_deref().unwrap_or("-"),
+            w.sets,
+            w.top_load
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            w.reps_at_ref_load
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into()),
+            w.compensation_rate * 100.0,
+            w.side_difference
+                .map(|d| format!("{d:+}"))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    Ok(())
+}
+
+/// Export formats on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Strong's CSV (opens in Strong and spreadsheets).
+    Strong,
+    /// Hevy's CSV.
+    Hevy,
+    /// Every field as JSON.
+    Json,
+}
+
+/// Write the log in a format other apps read.
+///
+///   medius export --format strong -o medius-strong.csv
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// strong, hevy or json.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `export`.
+pub fn export(a: ExportArgs) -> anyhow::Result<()> {
+    let lb = a.logbook.open()?;
+    let format = match a.format {
+        FormatArg::Strong => ExportFormat::Strong,
+        FormatArg::Hevy => ExportFormat::Hevy,
+        FormatArg::Json => ExportFormat::Json,
+    };
+    match &a.output {
+        Some(path) => {
+            // Write beside, then rename: an interrupted export leaves no half file.
+            let tmp = path.with_extension("part");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .map_err(|e| user_error(format!("cannot write {}: {e}", tmp.display())))?,
+            );
+            let n = lb.export(format, &mut f)?;
+            f.flush()?;
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            eprintln!("{n} sets written to {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            lb.export(format, &mut out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Bring a history from another app into the log.
+///
+///   medius import-log strong strong-export.csv --unit kg
+#[derive(Debug, Args)]
+pub struct ImportLogArgs {
+    /// Which app the file comes from (only strong so far).
+    #[arg(value_parser = ["strong"])]
+    pub app: String,
+    /// The app's CSV export.
+    pub file: PathBuf,
+    /// Unit of the Weight column: kg or lb.
+    #[arg(long, default_value = "kg", value_parser = ["kg", "lb"])]
+    pub unit: String,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `import-log`.
+pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
+    let mut lb = a.logbook.open()?;
+    let unit = if a.unit == "lb" {
+        LoadUnit::Lb
+    } else {
+        LoadUnit::Kg
+    };
+    let s = lb.import_strong(&a.file, unit)?;
+    println!(
+        "{} sets added, {} already in the log, {} rows without reps skipped{}",
+        s.added,
+        s.already_there,
+        s.skipped,
+        if s.new_exercises.is_empty() {
+            String::new()
+        } else {
+            format!("; new exercises: {}", s.new_exercises.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// Copy the logbook with SQLite's online backup (safe while `run` writes).
+///
+///   medius backup ~/medius-2026-11-23.sqlite3
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new file (never overwritten).
+    pub path: PathBuf,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `backup`.
+pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
+    let lb = a.logbook.open()?;
+    lb.backup(&a.path)?;
+    println!("logbook copied to {}", a.path.display());
+    Ok(())
+}
+
+/// The exercise catalog; `exercises add` extends it.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ExercisesArgs {
+    /// Add an exercise.
+    #[command(subcommand)]
+    pub add: Option<ExercisesCommand>,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// `exercises` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExercisesCommand {
+    /// Add an exercise to the catalog.
+    Add(ExerciseAddArgs),
+}
+
+/// A new exercise.
+#[derive(Debug, Args)]
+pub struct ExerciseAddArgs {
+    /// Id: lowercase letters, digits, dashes (e.g. cable-kickback).
+    pub id: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Rep range, e.g. 10-20.
+    #[arg(long, default_value = "10-20")]
+    pub reps: String,
+    /// Smallest load step, e.g. 2.5kg or 'pin 1'.
+    #[arg(long, value_parser = parse_load)]
+    pub step: Option<Load>,
+    /// Where the logbook is.
+    #[command(flatten)]
+    pub logbook: LogbookArg,
+}
+
+/// Runs `exercises`.
+pub fn exercises(a: ExercisesArgs) -> anyhow::Result<()> {
+    if let Some(ExercisesCommand::Add(add)) = a.add {
+        let lb = add.logbook.open()?;
+        let (lo, hi) = add
+            .reps
+            .split_once('-')
+            .and_then(|(l, h)| Some((l.trim().parse().ok()?, h.trim().parse().ok()?)))
+            .ok_or_else(|| {
+                user_error(format!("--reps '{}': write a range like 10-20", add.reps))
+            })?;
+        lb.add_exercise(&ExerciseInfo {
+            id: add.id.clone(),
+            name: add.name,
+            counted_from: String::new(),
+            rep_min: lo,
+            rep_max: hi,
+            load_step: add.step,
+            builtin: false,
+        })?;
+        println!("exercise {} added", add.id);
+        return Ok(());
+    }
+    let lb = a.logbook.open()?;
+    let list = lb.exercises()?;
+    if a.json {
+        println!("{}", serde_json::to_string(&list)?);
+        return Ok(());
+    }
+    for e in list {
+        println!(
+            "{:<26} {:<32} reps {:>2}-{:<2}  step {:<12} {}",
+            e.id,
+            e.name,
+            e.rep_min,
+            e.rep_max,
+            e.load_step
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if e.counted_from.is_empty() {
+                "by hand".to_string()
+            } else {
+                format!("sensor: {}", e.counted_from)
+            }
+        );
+    }
+    Ok(())
+}

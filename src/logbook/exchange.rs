@@ -1,0 +1,433 @@
+//! Exchange with the apps lifters already use: Strong and Hevy CSV, JSON,
+//! and bringing a Strong history in.
+
+use super::history::LogEntry;
+use super::write::{insert_manual, ManualSet};
+use super::{ExerciseInfo, Load, LoadUnit, LogFilter, Logbook, LogbookError, Result};
+use crate::Side;
+use std::io::Write;
+use std::path::Path;
+
+/// Export layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Strong's CSV.
+    Strong,
+    /// Hevy's CSV.
+    Hevy,
+    /// medius JSON (every field).
+    Json,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportSummary {
+    /// Sets added.
+    pub added: u32,
+    /// Rows already in the logbook (same date, exercise and set order).
+    pub already_there: u32,
+    /// Rows without reps (rest timers, cardio) skipped.
+    pub skipped: u32,
+    /// Exercises added to the catalog.
+    pub new_exercises: Vec<String>,
+}
+
+/// A spreadsheet would run a cell that starts with = + - @ as a formula:
+/// prefix such text with a quote.
+pub fn cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+fn exercise_title(names: &[ExerciseInfo], e: &LogEntry) -> String {
+    let name = names
+        .iter()
+        .find(|x| x.id == e.exercise)
+        .map(|x| x.name.clone())
+        .unwrap_or_else(|| e.exercise.clone());
+    match &e.side {
+        Some(s) => format!("{name} ({s})"),
+        None => name,
+    }
+}
+
+fn notes(e: &LogEntry) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(l) = &e.load {
+        if matches!(l.unit, LoadUnit::Pin | LoadUnit::Band | LoadUnit::AnkleKg) {
+            parts.push(l.to_string());
+        }
+    }
+    for t in [&e.variation, &e.technique_notes, &e.side_notes] {
+        if !t.is_empty() {
+            parts.push(t.clone());
+        }
+    }
+    if let Some(t) = &e.tempo {
+        parts.push(format!("tempo {t}"));
+    }
+    parts.join("; ")
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// 'YYYY-MM-DD HH:MM:SS' → Hevy's '15 Jan 2024, 18:30'.
+fn hevy_time(at: &str) -> String {
+    let month: usize = at.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+    format!(
+        "{} {} {}, {}",
+        at.get(8..10).unwrap_or("01"),
+        MONTHS[(month.clamp(1, 12)) - 1],
+        at.get(0..4).unwrap_or("1970"),
+        at.get(11..16).unwrap_or("00:00")
+    )
+}
+
+impl Logbook {
+    /// Writes the log (verified sets, oldest first) in a format.
+    pub fn export(&self, format: ExportFormat, out: &mut dyn Write) -> Result<usize> {
+        let mut sets = self.log(&LogFilter::default())?;
+        sets.reverse();
+        let names = self.exercises()?;
+        match format {
+            ExportFormat::Json => {
+                serde_json::to_writer_pretty(&mut *out, &sets)
+                    .map_err(|e| LogbookError::Io(e.into()))?;
+                writeln!(out)?;
+            }
+            ExportFormat::Strong => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record([
+                    "Date",
+                    "Workout Name",
+                    "Duration",
+                    "Exercise Name",
+                    "Set Order",
+                    "Weight",
+                    "Reps",
+                    "Distance",
+                    "Seconds",
+                    "Notes",
+                    "Workout Notes",
+                    "RPE",
+                ])
+                .map_err(csv_io)?;
+                let mut order: Vec<(i64, String, u32)> = Vec::new();
+                for e in &sets {
+                    let title = exercise_title(&names, e);
+                    let n = match order
+                        .iter_mut()
+                        .find(|(s, t, _)| *s == e.session && *t == title)
+                    {
+                        Some((_, _, n)) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            order.push((e.session, title.clone(), 1));
+                            1
+                        }
+                    };
+                    let weight = match &e.load {
+                        Some(l)
+                            if matches!(
+                                l.unit,
+                                LoadUnit::Kg | LoadUnit::Lb | LoadUnit::AnkleKg
+                            ) =>
+                        {
+                            format!("{}", l.value)
+                        }
+                        Some(l) if l.unit == LoadUnit::Bodyweight => "0".into(),
+                        _ => String::new(),
+                    };
+                    w.write_record([
+                        e.performed_at.clone(),
+                        "medius".into(),
+                        String::new(),
+                        cell(&title),
+                        n.to_string(),
+                        weight,
+                        e.reps.to_string(),
+                        String::new(),
+                        String::new(),
+                        cell(&notes(e)),
+                        String::new(),
+                        e.rir
+                            .map(|r| (10u32.saturating_sub(r)).to_string())
+                            .unwrap_or_default(),
+                    ])
+                    .map_err(csv_io)?;
+                }
+                w.flush()?;
+            }
+            ExportFormat::Hevy => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record([
+                    "title",
+                    "start_time",
+                    "end_time",
+                    "description",
+                    "exercise_title",
+                    "superset_id",
+                    "exercise_notes",
+                    "set_index",
+                    "set_type",
+                    "weight_kg",
+                    "reps",
+                    "distance_km",
+                    "duration_seconds",
+                    "rpe",
+                ])
+                .map_err(csv_io)?;
+                let mut order: Vec<(i64, String, u32)> = Vec::new();
+                for e in &sets {
+                    let title = exercise_title(&names, e);
+                    let n = match order
+                        .iter_mut()
+                        .find(|(s, t, _)| *s == e.session && *t == title)
+                    {
+                        Some((_, _, n)) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            order.push((e.session, title.clone(), 0));
+                            0
+                        }
+                    };
+                    let kg = e
+                        .load
+                        .as_ref()
+                        .and_then(Load::kg)
+                        .map(|k| format!("{}", (k * 100.0).round() / 100.0))
+                        .unwrap_or_default();
+                    let t = hevy_time(&e.performed_at);
+                    w.write_record([
+                        "medius".to_string(),
+                        t.clone(),
+                        t,
+                        String::new(),
+                        cell(&title),
+                        String::new(),
+                        cell(&notes(e)),
+                        n.to_string(),
+                        "normal".into(),
+                        kg,
+                        e.reps.to_string(),
+                        String::new(),
+                        String::new(),
+                        e.rir
+                            .map(|r| (10u32.saturating_sub(r)).to_string())
+                            .unwrap_or_default(),
+                    ])
+                    .map_err(csv_io)?;
+                }
+                w.flush()?;
+            }
+        }
+        Ok(sets.len())
+    }
+
+    /// Brings a Strong CSV export in: every row becomes a verified hand set;
+    /// unknown exercises join the catalog. All or nothing: a bad row aborts
+    /// the import with its line number and changes nothing. Importing the
+    /// same file twice adds nothing the second time.
+    pub fn import_strong(&mut self, path: &Path, unit: LoadUnit) -> Result<ImportSummary> {
+        let where_ = |line: u64| format!("{}:{line}", path.display());
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| LogbookError::Invalid(format!("{}: {e}", path.display())))?;
+        let headers = rdr
+            .headers()
+            .map_err(|e| LogbookError::Invalid(format!("{}: {e}", where_(1))))?
+            .clone();
+        let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let (Some(c_date), Some(c_ex), Some(c_order), Some(c_weight), Some(c_reps)) = (
+            col("Date"),
+            col("Exercise Name"),
+            col("Set Order"),
+            col("Weight"),
+            col("Reps"),
+        ) else {
+            return Err(LogbookError::Invalid(format!(
+                "{}: not a Strong export (needs the columns Date, Exercise Name, Set Order, Weight, Reps)",
+                where_(1)
+            )));
+        };
+        let c_notes = col("Notes");
+        let c_rpe = col("RPE");
+        let catalog = self.exercises()?;
+        let mut summary = ImportSummary::default();
+        let mut rows: Vec<ManualSet> = Vec::new();
+        let mut new_ex: Vec<ExerciseInfo> = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let line = i as u64 + 2;
+            let rec = rec.map_err(|e| LogbookError::Invalid(format!("{}: {e}", where_(line))))?;
+            let get = |c: usize| rec.get(c).unwrap_or("").trim();
+            if get(c_reps).is_empty() {
+                summary.skipped += 1;
+                continue;
+            }
+            let reps: u32 = get(c_reps).parse().map_err(|_| {
+                LogbookError::Invalid(format!(
+                    "{}: Reps '{}' is not a whole number",
+                    where_(line),
+                    get(c_reps)
+                ))
+            })?;
+            let weight = get(c_weight);
+            let load = if weight.is_empty() || weight == "0" {
+                None
+            } else {
+                let v: f64 = weight
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        LogbookError::Invalid(format!(
+                            "{}: Weight '{weight}' is not a number",
+                            where_(line)
+                        ))
+                    })?;
+                Some(Load {
+                    value: v,
+                    unit,
+                    label: None,
+                })
+            };
+            let raw_name = get(c_ex);
+            if raw_name.is_empty() {
+                return Err(LogbookError::Invalid(format!(
+                    "{}: Exercise Name is empty",
+                    where_(line)
+                )));
+            }
+            let (name, side) = split_side(raw_name);
+            let id = match catalog
+                .iter()
+                .chain(new_ex.iter())
+                .find(|e| e.name.eq_ignore_ascii_case(name) || e.id == name)
+            {
+                Some(e) => e.id.clone(),
+                None => {
+                    let id = slug(name);
+                    if !catalog.iter().chain(new_ex.iter()).any(|e| e.id == id) {
+                        new_ex.push(ExerciseInfo {
+                            id: id.clone(),
+                            name: name.to_string(),
+                            counted_from: String::new(),
+                            rep_min: 8,
+                            rep_max: 12,
+                            load_step: Some(Load {
+                                value: if unit == LoadUnit::Lb { 5.0 } else { 2.5 },
+                                unit,
+                                label: None,
+                            }),
+                            builtin: false,
+                        });
+                    }
+                    id
+                }
+            };
+            let rir = c_rpe
+                .map(get)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| s.parse::<f64>().ok())
+                .map(|rpe| (10.0 - rpe).clamp(0.0, 10.0).round() as u32);
+            rows.push(ManualSet {
+                exercise: id,
+                side,
+                load,
+                reps,
+                rir,
+                tempo: None,
+                variation: String::new(),
+                notes: c_notes.map(get).unwrap_or("").to_string(),
+                performed_at: Some(get(c_date).to_string()),
+                import_key: Some(format!(
+                    "strong|{}|{}|{}",
+                    get(c_date),
+                    raw_name,
+                    get(c_order)
+                )),
+            });
+        }
+        let tx = self.conn_mut().transaction()?;
+        for e in &new_ex {
+            tx.execute(
+                "INSERT INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![e.id, e.name, e.rep_min, e.rep_max, e.load_step.as_ref().map(|l| l.value), e.load_step.as_ref().map(|l| l.unit.id())],
+            )?;
+            summary.new_exercises.push(e.id.clone());
+        }
+        for (i, m) in rows.iter().enumerate() {
+            match insert_manual(&tx, m) {
+                Ok(Some(_)) => summary.added += 1,
+                Ok(None) => summary.already_there += 1,
+                Err(LogbookError::Invalid(msg)) => {
+                    return Err(LogbookError::Invalid(format!(
+                        "{} (row {}): {msg}",
+                        path.display(),
+                        i + 2
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+}
+
+fn csv_io(e: csv::Error) -> LogbookError {
+    LogbookError::Io(std::io::Error::other(e.to_string()))
+}
+
+fn split_side(name: &str) -> (&str, Option<Side>) {
+    for (suffix, side) in [(" (left)", Side::Left), (" (right)", Side::Right)] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            return (base, Some(side));
+        }
+    }
+    (name, None)
+}
+
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "exercise".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("-1+1"), "'-1+1");
+        assert_eq!(cell("@SUM"), "'@SUM");
+        assert_eq!(cell("hip hike"), "hip hike");
+        assert_eq!(hevy_time("2026-11-03 18:30:00"), "03 Nov 2026, 18:30");
+        assert_eq!(
+            slug("Bulgarian Split Squat (DB)"),
+            "bulgarian-split-squat-db"
+        );
+    }
+}

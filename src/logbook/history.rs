@@ -1,0 +1,232 @@
+//! History and trends: verified and hand-entered sets only (pending sets are
+//! not the log yet), unless asked.
+
+use super::review::load_from;
+use super::{Load, Logbook, LogbookError, Result};
+use serde::Serialize;
+
+/// Which sets `log` lists.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Only this exercise.
+    pub exercise: Option<String>,
+    /// Only sets on or after this ('YYYY-MM-DD HH:MM:SS').
+    pub since: Option<String>,
+    /// Pending sets instead of the log.
+    pub pending: bool,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Set id.
+    pub id: i64,
+    /// Session id.
+    pub session: i64,
+    /// When.
+    pub performed_at: String,
+    /// Exercise id.
+    pub exercise: String,
+    /// Side.
+    pub side: Option<String>,
+    /// Load.
+    pub load: Option<Load>,
+    /// Reps.
+    pub reps: u32,
+    /// Reps in reserve.
+    pub rir: Option<u32>,
+    /// Tempo.
+    pub tempo: Option<String>,
+    /// Median peak, degrees (sensor sets).
+    pub median_peak_deg: Option<f64>,
+    /// Reps with a confirmed flag.
+    pub flagged_reps: u32,
+    /// Technique notes.
+    pub technique_notes: String,
+    /// Side-to-side notes.
+    pub side_notes: String,
+    /// sensor or manual.
+    pub source: String,
+    /// pending, verified.
+    pub state: String,
+    /// Variation.
+    pub variation: String,
+}
+
+/// One week of one side in a trend.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendWeek {
+    /// Monday of the week.
+    pub week: String,
+    /// Side.
+    pub side: Option<String>,
+    /// Verified sets.
+    pub sets: u32,
+    /// Heaviest load (kg when it has a mass, else the unit's number).
+    pub top_load: Option<Load>,
+    /// Most reps in one set at the reference load (the load used most over the window).
+    pub reps_at_ref_load: Option<u32>,
+    /// Reps with a confirmed flag / reps, 0..1.
+    pub compensation_rate: f64,
+    /// Best set's reps minus the other side's, this week.
+    pub side_difference: Option<i64>,
+}
+
+/// Parses `6w`, `10d`, `3m` or a date into 'YYYY-MM-DD HH:MM:SS'.
+pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
+    let t = text.trim();
+    let bad = || {
+        LogbookError::Invalid(format!(
+            "--since '{text}' not understood: write e.g. 6w, 10d, 3m or 2026-10-01"
+        ))
+    };
+    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    let days = match (num.parse::<u32>(), unit) {
+        (Ok(n), "d") => Some(n),
+        (Ok(n), "w") => Some(n * 7),
+        (Ok(n), "m") => Some(n * 30),
+        _ => None,
+    };
+    let sql: Option<String> = match days {
+        Some(d) => lb.conn().query_row(
+            "SELECT datetime('now', 'localtime', ?1)",
+            [format!("-{d} days")],
+            |r| r.get(0),
+        )?,
+        None => lb
+            .conn()
+            .query_row("SELECT datetime(?1)", [t], |r| r.get(0))?,
+    };
+    sql.ok_or_else(bad)
+}
+
+impl Logbook {
+    /// The log (or the pending sets), newest first.
+    pub fn log(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
+        if let Some(e) = &f.exercise {
+            self.exercise(e)?;
+        }
+        let mut st = self.conn().prepare(
+            "SELECT s.id, s.session_id, s.performed_at, s.exercise_id, s.side, s.load_value, s.load_unit,
+                    s.load_label, s.reps, s.rir, s.tempo,
+                    (SELECT count(DISTINCT r.id) FROM flags fl JOIN reps r ON r.id = fl.rep_id
+                      WHERE r.set_id = s.id AND fl.review = 'confirmed'),
+                    s.technique_notes, s.side_notes, s.source, s.state, s.variation,
+                    (SELECT r2.peak_deg FROM reps r2 WHERE r2.set_id = s.id
+                        AND (SELECT count(*) FROM reps r3 WHERE r3.set_id = s.id AND r3.peak_deg < r2.peak_deg)
+                            >= (SELECT count(*) FROM reps r4 WHERE r4.set_id = s.id) / 2
+                      ORDER BY r2.peak_deg LIMIT 1)
+               FROM sets s
+              WHERE s.state = ?1 AND (?2 IS NULL OR s.exercise_id = ?2) AND (?3 IS NULL OR s.performed_at >= ?3)
+              ORDER BY s.performed_at DESC, s.id DESC",
+        )?;
+        let state = if f.pending { "pending" } else { "verified" };
+        let rows = st.query_map(rusqlite::params![state, f.exercise, f.since], |r| {
+            Ok(LogEntry {
+                id: r.get(0)?,
+                session: r.get(1)?,
+                performed_at: r.get(2)?,
+                exercise: r.get(3)?,
+                side: r.get(4)?,
+                load: load_from(r.get(5)?, r.get(6)?, r.get(7)?),
+                reps: r.get(8)?,
+                rir: r.get(9)?,
+                tempo: r.get(10)?,
+                flagged_reps: r.get(11)?,
+                technique_notes: r.get(12)?,
+                side_notes: r.get(13)?,
+                source: r.get(14)?,
+                state: r.get(15)?,
+                variation: r.get(16)?,
+                median_peak_deg: r.get(17)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Weekly trend of one exercise over the last `weeks` weeks.
+    pub fn trend(&self, exercise: &str, weeks: u32) -> Result<Vec<TrendWeek>> {
+        self.exercise(exercise)?;
+        let since = parse_since(self, &format!("{}d", weeks * 7))?;
+        let sets = self.log(&LogFilter {
+            exercise: Some(exercise.into()),
+            since: Some(since),
+            pending: false,
+        })?;
+        // Reference load: the one used in most sets over the window.
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for s in &sets {
+            let key = s.load.as_ref().map(|l| l.to_string()).unwrap_or_default();
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+        let ref_load = counts
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k.clone());
+        let mut out: Vec<TrendWeek> = Vec::new();
+        // Per week: (flagged reps, reps) and each side's best set.
+        let mut tallies: Vec<(u32, u32, u32)> = Vec::new();
+        for s in sets.iter().rev() {
+            let week: String = self.conn().query_row(
+                "SELECT date(?1, 'weekday 0', '-6 days')",
+                [&s.performed_at],
+                |r| r.get(0),
+            )?;
+            let idx = match out.iter().position(|w| w.week == week && w.side == s.side) {
+                Some(i) => i,
+                None => {
+                    out.push(TrendWeek {
+                        week,
+                        side: s.side.clone(),
+                        sets: 0,
+                        top_load: None,
+                        reps_at_ref_load: None,
+                        compensation_rate: 0.0,
+                        side_difference: None,
+                    });
+                    tallies.push((0, 0, 0));
+                    out.len() - 1
+                }
+            };
+            let w = &mut out[idx];
+            w.sets += 1;
+            tallies[idx].0 += s.flagged_reps;
+            tallies[idx].1 += s.reps;
+            tallies[idx].2 = tallies[idx].2.max(s.reps);
+            let heavier = match (&w.top_load, &s.load) {
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b.kg().unwrap_or(b.value) > a.kg().unwrap_or(a.value),
+                _ => false,
+            };
+            if heavier {
+                w.top_load = s.load.clone();
+            }
+            let key = s.load.as_ref().map(|l| l.to_string()).unwrap_or_default();
+            if Some(&key) == ref_load.as_ref() {
+                w.reps_at_ref_load = Some(w.reps_at_ref_load.unwrap_or(0).max(s.reps));
+            }
+        }
+        for i in 0..out.len() {
+            let (flagged, reps, best) = tallies[i];
+            out[i].compensation_rate = if reps > 0 {
+                (flagged as f64 / reps as f64 * 100.0).round() / 100.0
+            } else {
+                0.0
+            };
+            let other = match out[i].side.as_deref() {
+                Some("left") => "right",
+                Some("right") => "left",
+                _ => continue,
+            };
+            let partner = (0..out.len())
+                .find(|&j| out[j].week == out[i].week && out[j].side.as_deref() == Some(other));
+            if let Some(j) = partner {
+                out[i].side_difference = Some(best as i64 - tallies[j].2 as i64);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,367 @@
+//! The logbook: SQLite schema and migrations, sets from the pipeline, review,
+//! auto-filled notes, progression targets, history, trends and exchange.
+//!
+//! All SQL of the project lives here. Migrations are numbered SQL files in
+//! `migrations/`, applied in order by `PRAGMA user_version`; the database runs
+//! in WAL mode with a busy timeout so the CLI can read while the daemon
+//! writes; every set is written in one transaction.
+
+mod exchange;
+mod history;
+mod load;
+mod notes;
+mod progress;
+mod review;
+mod write;
+
+pub use exchange::{ExportFormat, ImportSummary};
+pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
+pub use load::{Load, LoadUnit};
+pub use progress::Target;
+pub use review::{FlagRef, PendingFlag, PendingSet, ReviewActions, Verdict};
+pub use write::{ManualSet, NewRecording, SensorSet};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The migrations, in order. Entry `i` brings the schema to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+
+/// Schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What can go wrong with the logbook. The first variants are the user's to
+/// fix (exit code 2); `Sqlite` and `Io` are faults.
+#[derive(Debug, thiserror::Error)]
+pub enum LogbookError {
+    /// No set with this id.
+    #[error("no set {0} in the logbook; `medius log --pending` lists the sets")]
+    NoSuchSet(i64),
+    /// Exercise id not in the catalog.
+    #[error(
+        "unknown exercise '{0}'; `medius exercises` lists them, `medius exercises add` adds one"
+    )]
+    UnknownExercise(String),
+    /// A load that does not parse.
+    #[error("load '{0}' not understood: write e.g. 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg' or bodyweight")]
+    BadLoad(String),
+    /// Anything else the user typed that makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// The file is not a medius logbook, or is newer than this build.
+    #[error("{path}: {why}")]
+    NotALogbook {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// SQLite failed.
+    #[error("logbook: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Reading or writing a file failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl LogbookError {
+    /// True when the user can fix it (exit code 2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, LogbookError::Sqlite(_) | LogbookError::Io(_))
+    }
+}
+
+/// Result type of this module.
+pub type Result<T, E = LogbookError> = std::result::Result<T, E>;
+
+/// Where the logbook lives unless told otherwise:
+/// `$XDG_DATA_HOME/medius/logbook.sqlite3`, else `~/.local/share/medius/…`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(base.join("medius").join("logbook.sqlite3"))
+}
+
+/// An open logbook.
+pub struct Logbook {
+    conn: Connection,
+    path: Option<PathBuf>,
+}
+
+impl Logbook {
+    /// Opens (creating if needed) the logbook at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mut lb = Logbook {
+            conn,
+            path: Some(path.to_path_buf()),
+        };
+        lb.setup().map_err(|e| match e {
+            LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                LogbookError::NotALogbook {
+                    path: path.display().to_string(),
+                    why: "not a SQLite database; give another --logbook path".into(),
+                }
+            }
+            other => other,
+        })?;
+        Ok(lb)
+    }
+
+    /// A logbook in memory (tests).
+    pub fn open_in_memory() -> Result<Self> {
+        let mut lb = Logbook {
+            conn: Connection::open_in_memory()?,
+            path: None,
+        };
+        lb.setup()?;
+        Ok(lb)
+    }
+
+    /// The file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL lets `medius log` read while the daemon writes.
+        let _mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        self.migrate()
+    }
+
+    /// Schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current = self.schema_version()?;
+        if current > SCHEMA_VERSION {
+            return Err(LogbookError::NotALogbook {
+                path: self
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                why: format!(
+                    "schema version {current} is newer than this medius understands ({SCHEMA_VERSION}); upgrade medius"
+                ),
+            });
+        }
+        if current == 0 {
+            // A file with tables but no version is someone else's database.
+            let tables: i64 = self.conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables > 0 {
+                return Err(LogbookError::NotALogbook {
+                    path: self
+                        .path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    why: "a SQLite database that is not a medius logbook; give another --logbook path"
+                        .into(),
+                });
+            }
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Checks the file (`PRAGMA integrity_check` and foreign keys); returns
+    /// the problems found, empty when all is well.
+    pub fn check(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        for r in st.query_map([], |r| r.get::<_, String>(0))? {
+            let r = r?;
+            if r != "ok" {
+                out.push(r);
+            }
+        }
+        let mut st = self.conn.prepare("PRAGMA foreign_key_check")?;
+        let n = st.query_map([], |_| Ok(()))?.count();
+        if n > 0 {
+            out.push(format!("{n} rows break foreign keys"));
+        }
+        // A sensor set always has its reps: never half a set.
+        let half: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sets s WHERE s.source = 'sensor'
+               AND (SELECT count(*) FROM reps r WHERE r.set_id = s.id) = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        if half > 0 {
+            out.push(format!("{half} sensor sets without reps"));
+        }
+        Ok(out)
+    }
+
+    /// Exercise catalog: (id, name, rep_min, rep_max, load step).
+    pub fn exercises(&self) -> Result<Vec<ExerciseInfo>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, name, counted_from, rep_min, rep_max, load_step, load_step_unit, builtin
+               FROM exercises ORDER BY builtin DESC, id",
+        )?;
+        let rows = st.query_map([], ExerciseInfo::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One exercise, or [`LogbookError::UnknownExercise`].
+    pub fn exercise(&self, id: &str) -> Result<ExerciseInfo> {
+        self.conn
+            .query_row(
+                "SELECT id, name, counted_from, rep_min, rep_max, load_step, load_step_unit, builtin
+                   FROM exercises WHERE id = ?1",
+                [id],
+                ExerciseInfo::from_row,
+            )
+            .optional()?
+            .ok_or_else(|| LogbookError::UnknownExercise(id.to_string()))
+    }
+
+    /// Adds an exercise to the catalog.
+    pub fn add_exercise(&self, e: &ExerciseInfo) -> Result<()> {
+        if e.id.is_empty()
+            || !e
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(LogbookError::Invalid(format!(
+                "exercise id '{}' must be lowercase letters, digits and dashes",
+                e.id
+            )));
+        }
+        if e.rep_min == 0 || e.rep_max < e.rep_min {
+            return Err(LogbookError::Invalid(format!(
+                "rep range {}-{} is empty",
+                e.rep_min, e.rep_max
+            )));
+        }
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO exercises (id, name, counted_from, rep_min, rep_max, load_step, load_step_unit)
+             VALUES (?1, ?2, '', ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                e.id,
+                e.name,
+                e.rep_min,
+                e.rep_max,
+                e.load_step.as_ref().map(|l| l.value),
+                e.load_step.as_ref().map(|l| l.unit.id()),
+            ],
+        )?;
+        if n == 0 {
+            return Err(LogbookError::Invalid(format!(
+                "exercise '{}' is already in the catalog",
+                e.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies the whole logbook to `dest` with SQLite's online backup (safe
+    /// while the daemon writes).
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(LogbookError::Invalid(format!(
+                "{} exists; give a new file name (backup never overwrites)",
+                dest.display()
+            )));
+        }
+        let mut dst = Connection::open(dest)?;
+        let b = rusqlite::backup::Backup::new(&self.conn, &mut dst)?;
+        b.run_to_completion(256, Duration::from_millis(5), None)?;
+        Ok(())
+    }
+
+    /// Current local time as SQLite writes it.
+    pub fn now(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("SELECT datetime('now', 'localtime')", [], |r| r.get(0))?)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// An exercise in the catalog.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExerciseInfo {
+    /// Id used on the command line.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Where it is counted from ('' = logged by hand).
+    pub counted_from: String,
+    /// Bottom of the rep range.
+    pub rep_min: u32,
+    /// Top of the rep range.
+    pub rep_max: u32,
+    /// Smallest load increase.
+    pub load_step: Option<Load>,
+    /// Shipped with medius.
+    pub builtin: bool,
+}
+
+impl ExerciseInfo {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let step: Option<f64> = r.get(5)?;
+        let unit: Option<String> = r.get(6)?;
+        Ok(ExerciseInfo {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            counted_from: r.get(2)?,
+            rep_min: r.get(3)?,
+            rep_max: r.get(4)?,
+            load_step: match (step, unit.as_deref().and_then(LoadUnit::from_id)) {
+                (Some(v), Some(u)) => Some(Load {
+                    value: v,
+                    unit: u,
+                    label: None,
+                }),
+                _ => None,
+            },
+            builtin: r.get(7)?,
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! Writing sets: from the pipeline (daemon and `import` call the same
+//! function) and by hand. Each set with its reps and flags is one transaction.
+
+use super::{Load, Logbook, LogbookError, Result};
+use crate::motion::Set;
+use crate::{Placement, Side};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// The raw recording a sensor set came from.
+#[derive(Debug, Clone, Default)]
+pub struct NewRecording {
+    /// Path of the raw CSV.
+    pub path: String,
+    /// SHA-256 of the file, hex, when it is complete.
+    pub sha256: Option<String>,
+    /// Which sensor: `sim`, `replay`, an address, `import`.
+    pub sensor: String,
+    /// Sample rate, Hz.
+    pub sample_rate_hz: Option<f64>,
+    /// Samples in the recording.
+    pub samples: u64,
+    /// Samples lost on the link.
+    pub samples_lost: u64,
+}
+
+/// A set seen by the sensor, as the pipeline reported it.
+#[derive(Debug, Clone)]
+pub struct SensorSet<'a> {
+    /// Exercise id (must be in the catalog).
+    pub exercise: &'a str,
+    /// Working side.
+    pub side: Side,
+    /// Sensor placement.
+    pub placement: Placement,
+    /// The load, if the lifter said.
+    pub load: Option<Load>,
+    /// The set from the pipeline.
+    pub set: &'a Set,
+    /// The session was cut short (Ctrl-C, SIGTERM) while this set was open.
+    pub interrupted: bool,
+    /// When it was performed ('YYYY-MM-DD HH:MM:SS'); now if `None`.
+    pub performed_at: Option<String>,
+}
+
+/// A set typed in by hand (`medius log add`).
+#[derive(Debug, Clone)]
+pub struct ManualSet {
+    /// Exercise id.
+    pub exercise: String,
+    /// Side, if unilateral.
+    pub side: Option<Side>,
+    /// Load.
+    pub load: Option<Load>,
+    /// Reps done.
+    pub reps: u32,
+    /// Reps in reserve.
+    pub rir: Option<u32>,
+    /// Tempo, e.g. 2-1-3.
+    pub tempo: Option<String>,
+    /// Variation, free text.
+    pub variation: String,
+    /// Technique notes.
+    pub notes: String,
+    /// When ('YYYY-MM-DD HH:MM:SS'); now if `None`.
+    pub performed_at: Option<String>,
+    /// Key that makes a re-import of the same row a no-op.
+    pub import_key: Option<String>,
+}
+
+impl Logbook {
+    /// Stores a raw recording's metadata; returns its id.
+    pub fn add_recording(&mut self, r: &NewRecording) -> Result<i64> {
+        self.conn().execute(
+            "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.path,
+                r.sha256,
+                r.sensor,
+                r.sample_rate_hz,
+                r.samples as i64,
+                r.samples_lost as i64
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Updates a recording's counts (the daemon calls it as the file grows).
+    pub fn update_recording(
+        &mut self,
+        id: i64,
+        samples: u64,
+        lost: u64,
+        sha256: Option<&str>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE recordings SET samples = ?2, samples_lost = ?3, sha256 = coalesce(?4, sha256) WHERE id = ?1",
+            params![id, samples as i64, lost as i64, sha256],
+        )?;
+        Ok(())
+    }
+
+    /// Writes a sensor set, its reps and flags in one transaction, state
+    /// pending. Returns the set id.
+    pub fn write_sensor_set(&mut self, s: &SensorSet<'_>, recording: Option<i64>) -> Result<i64> {
+        self.exercise(s.exercise)?;
+        let tx = self.conn_mut().transaction()?;
+        let at = performed_at(&tx, s.performed_at.as_deref())?;
+        let session = session_for(&tx, &at)?;
+        tx.execute(
+            "INSERT INTO sets (session_id, exercise_id, side, placement, load_value, load_unit, load_label,
+                               reps, source, state, interrupted, recording_id, start_s, end_s, confidence,
+                               performed_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'sensor', 'pending', ?9, ?10, ?11, ?12, ?13, ?14,
+                     datetime('now', 'localtime'))",
+            params![
+                session,
+                s.exercise,
+                s.side.id(),
+                s.placement.id(),
+                s.load.as_ref().map(|l| l.value),
+                s.load.as_ref().map(|l| l.unit.id()),
+                s.load.as_ref().and_then(|l| l.label.clone()),
+                s.set.reps.len() as i64,
+                s.interrupted,
+                recording,
+                s.set.start_s,
+                s.set.end_s,
+                s.set.confidence,
+                at,
+            ],
+        )?;
+        let set_id = tx.last_insert_rowid();
+        {
+            let mut rep_st = tx.prepare(
+                "INSERT INTO reps (set_id, number, start_s, end_s, peak_deg, concentric_s, pause_s, eccentric_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let mut flag_st = tx.prepare(
+                "INSERT INTO flags (rep_id, kind, value_deg, rate_dps) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for rep in &s.set.reps {
+                rep_st.execute(params![
+                    set_id,
+                    rep.number as i64,
+                    rep.start_s,
+                    rep.end_s,
+                    rep.peak_deg,
+                    rep.concentric_s,
+                    rep.pause_s,
+                    rep.eccentric_s
+                ])?;
+                let rep_id = tx.last_insert_rowid();
+                for f in &rep.flags {
+                    flag_st.execute(params![rep_id, f.kind.id(), f.value_deg, f.rate_dps])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(set_id)
+    }
+
+    /// Writes a hand-entered set (verified: the lifter typed it). Returns the
+    /// id, or `None` when a set with the same import key exists already.
+    pub fn write_manual_set(&mut self, m: &ManualSet) -> Result<Option<i64>> {
+        let tx = self.conn_mut().transaction()?;
+        let id = insert_manual(&tx, m)?;
+        tx.commit()?;
+        Ok(id)
+    }
+}
+
+/// Inserts a hand-entered set inside the caller's transaction.
+pub(crate) fn insert_manual(tx: &Transaction<'_>, m: &ManualSet) -> Result<Option<i64>> {
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM exercises WHERE id = ?1",
+            [&m.exercise],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if known.is_none() {
+        return Err(LogbookError::UnknownExercise(m.exercise.clone()));
+    }
+    if m.reps > 1000 {
+        return Err(LogbookError::Invalid(format!(
+            "{} reps is not a set",
+            m.reps
+        )));
+    }
+    if let Some(key) = &m.import_key {
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM sets WHERE import_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Ok(None);
+        }
+    }
+    let at = performed_at(tx, m.performed_at.as_deref())?;
+    let session = session_for(tx, &at)?;
+    tx.execute(
+        "INSERT INTO sets (session_id, exercise_id, variation, side, load_value, load_unit, load_label,
+                           reps, rir, tempo, technique_notes, notes_edited, source, state,
+                           performed_at, created_at, verified_at, import_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'manual', 'verified',
+                 ?13, datetime('now', 'localtime'), datetime('now', 'localtime'), ?14)",
+        params![
+            session,
+            m.exercise,
+            m.variation,
+            m.side.map(|s| s.id()),
+            m.load.as_ref().map(|l| l.value),
+            m.load.as_ref().map(|l| l.unit.id()),
+            m.load.as_ref().and_then(|l| l.label.clone()),
+            m.reps,
+            m.rir,
+            m.tempo,
+            m.notes,
+            !m.notes.is_empty(),
+            at,
+            m.import_key,
+        ],
+    )?;
+    Ok(Some(tx.last_insert_rowid()))
+}
+
+/// Normalises a time the user gave ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]')
+/// or now.
+fn performed_at(tx: &Transaction<'_>, at: Option<&str>) -> Result<String> {
+    match at {
+        None => Ok(tx.query_row("SELECT datetime('now', 'localtime')", [], |r| r.get(0))?),
+        Some(text) => {
+            let t = text.trim().replace('T', " ");
+            let t = if t.len() == 10 {
+                format!("{t} 12:00:00")
+            } else {
+                t
+            };
+            let v: Option<String> = tx.query_row("SELECT datetime(?1)", [&t], |r| r.get(0))?;
+            v.ok_or_else(|| {
+                LogbookError::Invalid(format!(
+                    "date '{text}' not understood: write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+                ))
+            })
+        }
+    }
+}
+
+/// The session a set at `at` belongs to: one started within the 3 hours
+/// before it, else a new one.
+fn session_for(tx: &Transaction<'_>, at: &str) -> Result<i64> {
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM sessions WHERE started_at <= ?1 AND started_at >= datetime(?1, '-3 hours')
+             ORDER BY started_at DESC LIMIT 1",
+            [at],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.execute("INSERT INTO sessions (started_at) VALUES (?1)", [at])?;
+    Ok(tx.last_insert_rowid())
+}

@@ -1,0 +1,649 @@
+//! The logbook: migrations, whole sets or nothing under kill -9, reading
+//! while writing, review, notes, progression, exchange, bad input.
+
+use medius::logbook::{
+    self, FlagRef, Load, LogFilter, Logbook, LogbookError, ManualSet, ReviewActions, SensorSet,
+    Verdict, MIGRATIONS, SCHEMA_VERSION,
+};
+use medius::motion::{Flag, FlagKind, Rep, Set};
+use medius::{Placement, Side};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn medius(book: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(args)
+        .env("MEDIUS_LOGBOOK", book)
+        .output()
+        .expect("medius runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn rep(n: usize, peak: f64, flags: &[(FlagKind, f64)]) -> Rep {
+    Rep {
+        number: n,
+        start_s: n as f64 * 3.0,
+        end_s: n as f64 * 3.0 + 2.5,
+        peak_deg: peak,
+        concentric_s: 0.9,
+        pause_s: 0.4,
+        eccentric_s: 1.2,
+        flags: flags
+            .iter()
+            .map(|&(kind, v)| Flag {
+                kind,
+                value_deg: v,
+                rate_dps: None,
+            })
+            .collect(),
+    }
+}
+
+fn set(reps: usize, flagged: &[(usize, FlagKind, f64)]) -> Set {
+    Set {
+        start_s: 3.0,
+        end_s: reps as f64 * 3.0 + 2.5,
+        reps: (1..=reps)
+            .map(|n| {
+                let f: Vec<(FlagKind, f64)> = flagged
+                    .iter()
+                    .filter(|x| x.0 == n)
+                    .map(|x| (x.1, x.2))
+                    .collect();
+                rep(n, 35.0 + n as f64 * 0.1, &f)
+            })
+            .collect(),
+        confidence: 0.95,
+    }
+}
+
+fn write(lb: &mut Logbook, s: &Set, side: Side, load: &str, at: &str) -> i64 {
+    lb.write_sensor_set(
+        &SensorSet {
+            exercise: "standing-cable-abduction",
+            side,
+            placement: Placement::Pelvis,
+            load: Some(Load::parse(load).unwrap()),
+            set: s,
+            interrupted: false,
+            performed_at: Some(at.into()),
+        },
+        None,
+    )
+    .unwrap()
+}
+
+fn verify(lb: &mut Logbook, id: i64, confirm: &str) {
+    lb.review(
+        id,
+        &ReviewActions {
+            confirm: FlagRef::parse_list(confirm).unwrap(),
+            dismiss: vec![FlagRef::All],
+            verdict: Some(Verdict::Verify),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrates_from_empty_and_from_every_earlier_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for from in 0..MIGRATIONS.len() {
+        let path = dir.path().join(format!("v{from}.sqlite3"));
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..from] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", from as i64)
+                .unwrap();
+        }
+        let lb = Logbook::open(&path).unwrap();
+        assert_eq!(lb.schema_version().unwrap(), SCHEMA_VERSION);
+        assert!(lb.exercises().unwrap().len() >= 8);
+        assert!(lb.check().unwrap().is_empty());
+        drop(lb);
+        // Opening again changes nothing.
+        let lb = Logbook::open(&path).unwrap();
+        assert_eq!(lb.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+}
+
+#[test]
+fn refuses_files_that_are_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("newer.sqlite3");
+    {
+        let c = rusqlite::Connection::open(&newer).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let e = Logbook::open(&newer).err().unwrap();
+    assert!(e.is_user_error() && e.to_string().contains("newer"), "{e}");
+    let foreign = dir.path().join("foreign.sqlite3");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let e = Logbook::open(&foreign).err().unwrap();
+    assert!(e.to_string().contains("not a medius logbook"), "{e}");
+    let junk = dir.path().join("junk.sqlite3");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let o = medius(&junk, &["log"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        vec![b'x'; 4096],
+        "left untouched"
+    );
+}
+
+#[test]
+fn review_confirms_dismisses_verifies_and_fills_notes() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    let right = set(
+        12,
+        &[
+            (9, FlagKind::HipHike, 8.0),
+            (10, FlagKind::HipHike, 11.2),
+            (11, FlagKind::HipHike, 9.5),
+            (12, FlagKind::HipHike, 7.0),
+            (3, FlagKind::TrunkSway, 6.0),
+        ],
+    );
+    let left = set(14, &[]);
+    let r = write(&mut lb, &right, Side::Right, "12.5kg", "2026-11-02 18:00");
+    let l = write(&mut lb, &left, Side::Left, "12.5kg", "2026-11-02 18:05");
+    assert_eq!(lb.pending_sets().unwrap().len(), 2);
+    assert!(
+        lb.log(&LogFilter::default()).unwrap().is_empty(),
+        "pending is not the log"
+    );
+
+    // Verifying with open flags is refused and changes nothing.
+    let e = lb
+        .review(
+            r,
+            &ReviewActions {
+                confirm: FlagRef::parse_list("9,10").unwrap(),
+                verdict: Some(Verdict::Verify),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("open flags on reps 3, 11, 12"),
+        "{e}"
+    );
+    assert!(lb.set(r).unwrap().flags.iter().all(|f| f.review == "open"));
+
+    let after = lb
+        .review(
+            r,
+            &ReviewActions {
+                confirm: FlagRef::parse_list("9,10,11,12").unwrap(),
+                dismiss: FlagRef::parse_list("3:trunk_sway").unwrap(),
+                load: Some(Load::parse("15kg").unwrap()),
+                verdict: Some(Verdict::Verify),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(after.state, "verified");
+    assert_eq!(after.technique_notes, "hip hike on reps 9–12, up to 11°");
+    assert_eq!(after.load.unwrap().to_string(), "15kg");
+    verify(&mut lb, l, "");
+    let left_now = lb.set(l).unwrap();
+    assert_eq!(
+        left_now.side_notes,
+        "left: 14 reps 36°, right: 12 reps 36°, right hikes"
+    );
+    assert_eq!(lb.set(r).unwrap().side_notes, left_now.side_notes);
+
+    // The lifter's own words are kept when flags change later.
+    lb.review(
+        r,
+        &ReviewActions {
+            technique_notes: Some("felt the TFL".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    lb.review(
+        r,
+        &ReviewActions {
+            dismiss: FlagRef::parse_list("12").unwrap(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(lb.set(r).unwrap().technique_notes, "felt the TFL");
+
+    // Bad references name what exists.
+    let e = lb
+        .review(
+            r,
+            &ReviewActions {
+                confirm: FlagRef::parse_list("5").unwrap(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("flagged reps: 3, 9, 10, 11, 12"),
+        "{e}"
+    );
+    assert!(matches!(lb.set(999), Err(LogbookError::NoSuchSet(999))));
+    assert_eq!(lb.log(&LogFilter::default()).unwrap().len(), 2);
+}
+
+fn manual(lb: &mut Logbook, side: Side, load: &str, reps: u32, at: &str) -> i64 {
+    lb.write_manual_set(&ManualSet {
+        exercise: "standing-cable-abduction".into(),
+        side: Some(side),
+        load: Some(Load::parse(load).unwrap()),
+        reps,
+        rir: None,
+        tempo: None,
+        variation: String::new(),
+        notes: String::new(),
+        performed_at: Some(at.into()),
+        import_key: None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
+fn today(lb: &Logbook, days_ago: u32) -> String {
+    logbook::parse_since(lb, &format!("{days_ago}d")).unwrap()
+}
+
+#[test]
+fn progression_follows_the_rules() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    // Clean, mid-range: add a rep.
+    let at = today(&lb, 3);
+    manual(&mut lb, Side::Left, "20kg", 14, &at);
+    let t = lb
+        .target_for("standing-cable-abduction", Some("left"))
+        .unwrap();
+    assert_eq!(t.target, "20kg for 15+ reps", "{t:?}");
+    // Top of the range, step small against the load (2.5 of 20 kg): add it.
+    let at = today(&lb, 1);
+    manual(&mut lb, Side::Left, "20kg", 20, &at);
+    let t = lb
+        .target_for("standing-cable-abduction", Some("left"))
+        .unwrap();
+    assert_eq!(t.load.as_ref().unwrap().to_string(), "22.5kg", "{t:?}");
+    // Top of the range but 2.5 kg is 25 % of 10 kg: make the reps harder first…
+    let at = today(&lb, 8);
+    manual(&mut lb, Side::Right, "10kg", 20, &at);
+    let t = lb
+        .target_for("standing-cable-abduction", Some("right"))
+        .unwrap();
+    assert!(t.target.contains("pause"), "{t:?}");
+    assert_eq!(t.load.unwrap().to_string(), "10kg");
+    // …and after a second session at the top, take the step.
+    let at = today(&lb, 4);
+    manual(&mut lb, Side::Right, "10kg", 20, &at);
+    let t = lb
+        .target_for("standing-cable-abduction", Some("right"))
+        .unwrap();
+    assert_eq!(t.load.as_ref().unwrap().to_string(), "12.5kg", "{t:?}");
+
+    // Confirmed compensation: hold the load; again next session: reduce it.
+    let mut lb = Logbook::open_in_memory().unwrap();
+    let at = today(&lb, 5);
+    let a = write(
+        &mut lb,
+        &set(
+            16,
+            &[(15, FlagKind::HipHike, 9.0), (16, FlagKind::HipHike, 10.0)],
+        ),
+        Side::Right,
+        "15kg",
+        &at,
+    );
+    verify(&mut lb, a, "15,16");
+    let t = lb
+        .target_for("standing-cable-abduction", Some("right"))
+        .unwrap();
+    assert_eq!(t.load.as_ref().unwrap().to_string(), "15kg");
+    assert!(t.why.contains("hold the load"), "{t:?}");
+    let at = today(&lb, 1);
+    let b = write(
+        &mut lb,
+        &set(15, &[(14, FlagKind::HipHike, 9.0)]),
+        Side::Right,
+        "15kg",
+        &at,
+    );
+    verify(&mut lb, b, "14");
+    let t = lb
+        .target_for("standing-cable-abduction", Some("right"))
+        .unwrap();
+    assert_eq!(t.load.as_ref().unwrap().to_string(), "12.5kg", "{t:?}");
+    assert_eq!(lb.targets().unwrap().len(), 1);
+}
+
+#[test]
+fn trend_by_week_and_side() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    for (days, side, reps) in [
+        (20, Side::Left, 12),
+        (20, Side::Right, 10),
+        (13, Side::Left, 14),
+        (6, Side::Left, 15),
+        (6, Side::Right, 13),
+    ] {
+        let at = today(&lb, days);
+        manual(&mut lb, side, "12.5kg", reps, &at);
+    }
+    let old = today(&lb, 60);
+    manual(&mut lb, Side::Left, "12.5kg", 1, &old);
+    let weeks = lb.trend("standing-cable-abduction", 6).unwrap();
+    let left: Vec<u32> = weeks
+        .iter()
+        .filter(|w| w.side.as_deref() == Some("left"))
+        .filter_map(|w| w.reps_at_ref_load)
+        .collect();
+    assert_eq!(left, [12, 14, 15]);
+    let diffs: Vec<i64> = weeks
+        .iter()
+        .filter(|w| w.side.as_deref() == Some("left"))
+        .filter_map(|w| w.side_difference)
+        .collect();
+    assert_eq!(diffs, [2, 2]);
+    assert!(matches!(
+        lb.trend("deadlift", 6),
+        Err(LogbookError::UnknownExercise(_))
+    ));
+}
+
+/// Child half of the kill test: writes big sets forever (each one
+/// transaction of thousands of rows, so a kill often lands inside one).
+#[test]
+fn kill_test_child_writer() {
+    let Some(book) = std::env::var_os("MEDIUS_KILL_TEST_BOOK") else {
+        return;
+    };
+    let mut lb = Logbook::open(Path::new(&book)).unwrap();
+    let flagged: Vec<(usize, FlagKind, f64)> = (1..=1500)
+        .step_by(3)
+        .map(|n| (n, FlagKind::Momentum, 40.0))
+        .collect();
+    let big = set(1500, &flagged);
+    println!("ready");
+    loop {
+        write(&mut lb, &big, Side::Left, "10kg", "2026-11-02 18:00");
+    }
+}
+
+#[test]
+fn writer_killed_at_any_point_never_leaves_half_a_set() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut before = 0usize;
+    let mut grew = 0;
+    for _ in 0..20 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "kill_test_child_writer",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("MEDIUS_KILL_TEST_BOOK", &book)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until it writes, then kill it at a random moment.
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        while !line.contains("ready") {
+            line.clear();
+            if out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(std::time::Duration::from_millis(rng % 300));
+        child.kill().unwrap(); // SIGKILL: no destructor, no rollback
+        let _ = child.wait();
+        let lb = Logbook::open(&book).unwrap();
+        assert_eq!(lb.check().unwrap(), Vec::<String>::new());
+        let sets = lb.pending_sets().unwrap();
+        let conn = rusqlite::Connection::open(&book).unwrap();
+        for s in &sets {
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM reps WHERE set_id = ?1", [s.id], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let f: i64 = conn
+                .query_row("SELECT count(*) FROM flags f JOIN reps r ON r.id = f.rep_id WHERE r.set_id = ?1", [s.id], |r| r.get(0))
+                .unwrap();
+            assert_eq!((n, f), (1500, 500), "set {} is half written", s.id);
+        }
+        if sets.len() > before {
+            grew += 1;
+        }
+        before = sets.len();
+    }
+    assert!(
+        grew > 0,
+        "the child never got a set written: the test tests nothing"
+    );
+}
+
+#[test]
+fn the_cli_reads_while_another_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let mut lb = Logbook::open(&book).unwrap();
+    let at = today(&lb, 1);
+    manual(&mut lb, Side::Left, "10kg", 12, &at);
+    // A writer holds a write transaction open (as the daemon does mid-set).
+    let writer = rusqlite::Connection::open(&book).unwrap();
+    writer
+        .execute_batch(
+            "BEGIN IMMEDIATE; INSERT INTO sessions (started_at) VALUES ('2026-01-01 00:00:00');",
+        )
+        .unwrap();
+    let o = medius(&book, &["log", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    writer.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let ok = medius(
+        &book,
+        &[
+            "log",
+            "add",
+            "-e",
+            "clamshell",
+            "--reps",
+            "20",
+            "--load",
+            "band red",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let bad_strong = dir.path().join("strong.csv");
+    std::fs::write(&bad_strong, "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-01-01 10:00:00,A,Squat,1,100,5\n2026-01-01 10:00:00,A,Squat,2,heavy,5\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["log", "add", "-e", "deadlift", "--reps", "5"],
+            "unknown exercise 'deadlift'",
+        ),
+        (
+            vec![
+                "log",
+                "add",
+                "-e",
+                "clamshell",
+                "--reps",
+                "5",
+                "--load",
+                "12,5kgs",
+            ],
+            "12,5kgs",
+        ),
+        (vec!["review", "42", "--verify"], "no set 42"),
+        (vec!["review", "1", "--confirm", "x"], "not a rep number"),
+        (vec!["log", "--since", "last tuesday"], "--since"),
+        (
+            vec![
+                "log",
+                "add",
+                "-e",
+                "clamshell",
+                "--reps",
+                "5",
+                "--date",
+                "yesterday",
+            ],
+            "date 'yesterday'",
+        ),
+        (
+            vec!["import-log", "strong", bad_strong.to_str().unwrap()],
+            "strong.csv:3: Weight 'heavy'",
+        ),
+        (vec!["trend", "-e", "squat"], "unknown exercise"),
+    ];
+    for (args, want) in cases {
+        let o = medius(&book, &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    let lb = Logbook::open(&book).unwrap();
+    assert_eq!(
+        lb.log(&LogFilter::default()).unwrap().len(),
+        1,
+        "nothing was added"
+    );
+    assert!(
+        lb.exercise("squat").is_err(),
+        "the failed import added no exercise"
+    );
+}
+
+#[test]
+fn export_import_and_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let o = medius(
+        &book,
+        &[
+            "log",
+            "add",
+            "-e",
+            "hip-hitch",
+            "-s",
+            "left",
+            "--reps",
+            "15",
+            "--load",
+            "4kg",
+            "--rir",
+            "2",
+            "--notes",
+            "=HYPERLINK(\"http://x\")",
+            "--date",
+            "2026-11-02 18:00",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = medius(&book, &["export", "--format", "strong"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), "Date,Workout Name,Duration,Exercise Name,Set Order,Weight,Reps,Distance,Seconds,Notes,Workout Notes,RPE");
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("2026-11-02 18:00:00,medius,,Hip hitch (left),1,4,15,"),
+        "{row}"
+    );
+    assert!(row.contains("'=HYPERLINK"), "formula defused: {row}");
+    assert!(row.ends_with(",8"), "RPE from RIR: {row}");
+    let o = medius(&book, &["export", "--format", "hevy"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("title,start_time,end_time,description,exercise_title,superset_id,exercise_notes,set_index,set_type,weight_kg,reps,distance_km,duration_seconds,rpe\n"));
+    assert!(text.contains("\"02 Nov 2026, 18:00\""), "{text}");
+
+    // Our Strong export comes back in as the same sets, once.
+    let exported = dir.path().join("strong.csv");
+    let o = medius(
+        &book,
+        &[
+            "export",
+            "--format",
+            "strong",
+            "-o",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = dir.path().join("other.sqlite3");
+    let o = medius(
+        &other,
+        &["import-log", "strong", exported.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("1 sets added"),
+        "{}",
+        stderr(&o)
+    );
+    let o = medius(
+        &other,
+        &["import-log", "strong", exported.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("0 sets added, 1 already"),
+        "{:?}",
+        o
+    );
+    let lb = Logbook::open(&other).unwrap();
+    let rows = lb.log(&LogFilter::default()).unwrap();
+    assert_eq!(
+        (
+            rows[0].exercise.as_str(),
+            rows[0].reps,
+            rows[0].side.as_deref()
+        ),
+        ("hip-hitch", 15, Some("left"))
+    );
+    assert_eq!(rows[0].rir, Some(2));
+
+    let copy = dir.path().join("copy.sqlite3");
+    let o = medius(&book, &["backup", copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        Logbook::open(&copy)
+            .unwrap()
+            .log(&LogFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    let o = medius(&book, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "never overwrites");
+}
