@@ -647,3 +647,40 @@ fn export_import_and_backup() {
     let o = medius(&book, &["backup", copy.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "never overwrites");
 }
+
+#[test]
+fn interactive_review_walks_the_pending_sets() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    {
+        let mut lb = Logbook::open(&book).unwrap();
+        write(&mut lb, &set(12, &[(4, FlagKind::HipHike, 9.0), (7, FlagKind::PelvicDrop, 6.0)]), Side::Right, "10kg", "2026-11-02 18:00");
+        write(&mut lb, &set(3, &[]), Side::Right, "10kg", "2026-11-02 18:10");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(["review", "--interactive"])
+        .env("MEDIUS_LOGBOOK", &book)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Set 1: confirm rep 4, dismiss rep 7, keep 12 reps, load 12.5kg, verify.
+    // Set 2: no flags; count 3 is wrong (it was a warm-up): discard.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"c\nd\n\n12.5kg\nv\n\n\nd\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("(1/2)") && text.contains("(2/2)"), "{text}");
+    let lb = Logbook::open(&book).unwrap();
+    let s1 = lb.set(1).unwrap();
+    assert_eq!(s1.state, "verified");
+    assert_eq!(s1.load.unwrap().to_string(), "12.5kg");
+    assert_eq!(s1.technique_notes, "hip hike on rep 4, up to 9°");
+    assert_eq!(lb.set(2).unwrap().state, "discarded");
+}
