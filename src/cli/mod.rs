@@ -7,7 +7,9 @@
 pub mod accuracy;
 pub mod analyze;
 mod chart;
+mod live_ble;
 pub mod logbook;
+pub mod scan;
 pub mod profile;
 pub mod run;
 pub mod simulate;
@@ -32,6 +34,8 @@ pub fn is_user_error(e: &anyhow::Error) -> bool {
             || c.is::<crate::source::csv::CsvError>()
             || c.is::<crate::motion::profile::ProfileError>()
             || c.downcast_ref::<crate::logbook::LogbookError>()
+                .is_some_and(|e| e.is_user_error())
+            || c.downcast_ref::<crate::source::ble::BleError>()
                 .is_some_and(|e| e.is_user_error())
     })
 }
@@ -63,6 +67,8 @@ pub struct Cli {
 pub enum Command {
     /// Watch a session live: count reps and flag them as they happen.
     Run(run::RunArgs),
+    /// List nearby Bluetooth sensors medius can read.
+    Scan(scan::ScanArgs),
     /// Count reps and flag compensation in a raw recording (CSV).
     Analyze(analyze::AnalyzeArgs),
     /// Write a realistic simulated recording and its ground truth.
@@ -127,6 +133,7 @@ pub(crate) fn parse_id<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T,
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(a),
+        Command::Scan(a) => scan::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Accuracy(a) => accuracy::run(a),

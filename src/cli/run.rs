@@ -1,7 +1,9 @@
 //! `medius run`: watch a session live.
 
 use super::logbook::LogbookArg;
+use super::live_ble::{BleSamples, LinkReport};
 use super::{user_error, Training};
+use crate::source::ble::{BleLink, LinkConfig};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
 use crate::motion::{Event, Rep, Set};
 use crate::report::{certainty, flag_words};
@@ -12,15 +14,17 @@ use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Watch a session live: each rep is announced as it ends (count, range,
 /// flags), each set is summed up when it ends.
 ///
-/// Sensors: `sim` (the built-in simulated sensor: a short realistic session)
-/// or `replay:FILE.csv` (a raw recording played back in time). Bluetooth
-/// sensors are not built yet. Each set is saved in the logbook as pending
+/// Sensors: `sim` (the built-in simulated sensor: a short realistic session),
+/// `replay:FILE.csv` (a raw recording played back in time), or a Bluetooth
+/// sensor by address or name (`medius scan` lists them; medius firmware,
+/// WitMotion WT901BLE/WT9011DCL, Thingy:52). If the link drops, medius
+/// reconnects and the set goes on; lost samples are counted. Each set is saved in the logbook as pending
 /// when it ends (review it with `medius review`); --no-log only prints.
 /// Ctrl-C ends the session and still saves the set in progress, marked
 /// interrupted.
@@ -30,9 +34,18 @@ use std::time::{Duration, Instant};
 ///   medius run --sensor replay:session.csv -e side-lying-abduction --speed 0
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// `sim` or `replay:FILE.csv`.
+    /// `sim`, `replay:FILE.csv`, or a Bluetooth address (AA:BB:CC:DD:EE:FF) or name.
     #[arg(long, default_value = "sim")]
     pub sensor: String,
+    /// Bluetooth: sample rate to ask the sensor for, Hz.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(25..=400))]
+    pub rate: u16,
+    /// Bluetooth: how long to look for the sensor before giving up, s.
+    #[arg(long, default_value_t = 15.0)]
+    pub find_timeout: f64,
+    /// Bluetooth: how long to keep reconnecting after the link drops, s.
+    #[arg(long, default_value_t = 120.0)]
+    pub give_up: f64,
     /// What is trained.
     #[command(flatten)]
     pub training: Training,
@@ -71,6 +84,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         )));
     }
     let mut pipeline = a.training.pipeline()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let link_report = Arc::new(Mutex::new(LinkReport::default()));
+    let mut ble = None;
+    let mut speed = a.speed;
     let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if a.sensor == "sim" {
         let mut cfg = SimConfig::new(a.training.exercise, a.training.placement, a.training.side);
         cfg.sets = a.sets;
@@ -98,10 +115,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         eprintln!("replaying {path}");
         Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
     } else {
-        return Err(user_error(format!(
-            "--sensor {}: Bluetooth sensors are not supported yet; use --sensor sim or --sensor replay:FILE.csv",
-            a.sensor
-        )));
+        if a.sensor.trim().is_empty() {
+            return Err(user_error("--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name"));
+        }
+        eprintln!("looking for {} …", a.sensor);
+        let link = BleLink::start(LinkConfig {
+            target: a.sensor.clone(),
+            rate_hz: a.rate,
+            find_timeout_s: a.find_timeout,
+            give_up_s: a.give_up,
+            allow: Vec::new(),
+        });
+        ble = Some(link_report.clone());
+        // A live sensor is real time already.
+        speed = 0.0;
+        Box::new(BleSamples::new(link, a.rate, stop.clone(), link_report.clone()))
     };
     let mut log = if a.no_log {
         None
@@ -142,7 +170,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         // A second Ctrl-C while finishing is not needed: finishing is instant.
@@ -166,9 +193,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             break;
         }
         let sample = sample?;
-        if a.speed > 0.0 {
+        if speed > 0.0 {
             let first = *t0.get_or_insert(sample.t);
-            let due = Duration::from_secs_f64(((sample.t - first) / a.speed).max(0.0));
+            let due = Duration::from_secs_f64(((sample.t - first) / speed).max(0.0));
             let now = started.elapsed();
             if due > now + Duration::from_millis(5) {
                 std::thread::sleep(due - now);
@@ -211,6 +238,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     live.summary(log.as_ref().map(|l| l.saved.as_slice()));
+    if let Some(r) = ble {
+        let r = r.lock().expect("report lock");
+        let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();
+        println!(
+            "link: {} samples, {} lost, {} drop-out(s){}{}",
+            r.stream.samples,
+            r.stream.lost,
+            r.dropouts,
+            if recon.is_empty() { String::new() } else { format!(", reconnected after {}", recon.join(", ")) },
+            if r.gave_up { ", gave up" } else { "" }
+        );
+    }
     Ok(())
 }
 

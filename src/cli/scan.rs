@@ -1,0 +1,59 @@
+//! `medius scan`: which sensors are around.
+
+use crate::source::ble;
+use clap::Args;
+
+/// List nearby Bluetooth LE devices that speak a protocol medius knows
+/// (medius firmware, WitMotion, Thingy:52; MetaMotion is recognised), with
+/// name, address, signal strength, protocol and battery where advertised.
+///
+///   medius scan
+///   medius scan --seconds 10 --all --json
+///
+/// Then: medius run --sensor ADDRESS
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// How long to listen, s.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Also list devices medius cannot read.
+    #[arg(long)]
+    pub all: bool,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(a: ScanArgs) -> anyhow::Result<()> {
+    if !(a.seconds.is_finite() && (0.0..=600.0).contains(&a.seconds)) {
+        return Err(super::user_error(format!("--seconds {} must be between 0 and 600", a.seconds)));
+    }
+    if !a.json {
+        eprintln!("scanning for {:.0} s …", a.seconds);
+    }
+    let found = ble::scan(a.seconds, a.all)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!(
+            "no sensors found{}: is the sensor on and close?",
+            if a.all { "" } else { " (--all lists every device)" }
+        );
+        return Ok(());
+    }
+    println!("{:<17}  {:<20}  {:>5}  {:<10}  battery", "address", "name", "rssi", "protocol");
+    for f in &found {
+        println!(
+            "{:<17}  {:<20}  {:>5}  {:<10}  {}",
+            f.address,
+            f.name.as_deref().unwrap_or("-"),
+            f.rssi.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            f.protocol.unwrap_or("unknown"),
+            f.battery.map(|b| format!("{b}%")).unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(())
+}
