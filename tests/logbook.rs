@@ -655,8 +655,23 @@ fn interactive_review_walks_the_pending_sets() {
     let book = dir.path().join("log.sqlite3");
     {
         let mut lb = Logbook::open(&book).unwrap();
-        write(&mut lb, &set(12, &[(4, FlagKind::HipHike, 9.0), (7, FlagKind::PelvicDrop, 6.0)]), Side::Right, "10kg", "2026-11-02 18:00");
-        write(&mut lb, &set(3, &[]), Side::Right, "10kg", "2026-11-02 18:10");
+        write(
+            &mut lb,
+            &set(
+                12,
+                &[(4, FlagKind::HipHike, 9.0), (7, FlagKind::PelvicDrop, 6.0)],
+            ),
+            Side::Right,
+            "10kg",
+            "2026-11-02 18:00",
+        );
+        write(
+            &mut lb,
+            &set(3, &[]),
+            Side::Right,
+            "10kg",
+            "2026-11-02 18:10",
+        );
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(["review", "--interactive"])

@@ -39,7 +39,12 @@ pub struct BleSamples<L: SensorLink> {
 
 impl<L: SensorLink> BleSamples<L> {
     /// Wraps a link; `stop` ends the stream (Ctrl-C).
-    pub fn new(link: L, rate_hz: u16, stop: Arc<AtomicBool>, report: Arc<Mutex<LinkReport>>) -> Self {
+    pub fn new(
+        link: L,
+        rate_hz: u16,
+        stop: Arc<AtomicBool>,
+        report: Arc<Mutex<LinkReport>>,
+    ) -> Self {
         BleSamples {
             link,
             decoder: None,
@@ -85,7 +90,9 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                     host_s,
                 } => {
                     report.battery = battery;
-                    let batt = battery.map(|b| format!(", battery {b}%")).unwrap_or_default();
+                    let batt = battery
+                        .map(|b| format!(", battery {b}%"))
+                        .unwrap_or_default();
                     if reconnect {
                         let gap = self.down_at.take().map(|d| host_s - d).unwrap_or(0.0);
                         report.reconnect_s.push(gap);
@@ -135,4 +142,3 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
         }
     }
 }
-

@@ -9,9 +9,9 @@ pub mod analyze;
 mod chart;
 mod live_ble;
 pub mod logbook;
-pub mod scan;
 pub mod profile;
 pub mod run;
+pub mod scan;
 pub mod simulate;
 
 use crate::{Exercise, Placement, Side};

@@ -1,12 +1,12 @@
 //! `medius run`: watch a session live.
 
-use super::logbook::LogbookArg;
 use super::live_ble::{BleSamples, LinkReport};
+use super::logbook::LogbookArg;
 use super::{user_error, Training};
-use crate::source::ble::{BleLink, LinkConfig};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
 use crate::motion::{Event, Rep, Set};
 use crate::report::{certainty, flag_words};
+use crate::source::ble::{BleLink, LinkConfig};
 use crate::source::csv::{RawReader, RawWriter};
 use crate::source::sim::{SimConfig, Simulator};
 use crate::Sample;
@@ -116,7 +116,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
     } else {
         if a.sensor.trim().is_empty() {
-            return Err(user_error("--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name"));
+            return Err(user_error(
+                "--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name",
+            ));
         }
         eprintln!("looking for {} …", a.sensor);
         let link = BleLink::start(LinkConfig {
@@ -129,7 +131,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         ble = Some(link_report.clone());
         // A live sensor is real time already.
         speed = 0.0;
-        Box::new(BleSamples::new(link, a.rate, stop.clone(), link_report.clone()))
+        Box::new(BleSamples::new(
+            link,
+            a.rate,
+            stop.clone(),
+            link_report.clone(),
+        ))
     };
     let mut log = if a.no_log {
         None
@@ -246,7 +253,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             r.stream.samples,
             r.stream.lost,
             r.dropouts,
-            if recon.is_empty() { String::new() } else { format!(", reconnected after {}", recon.join(", ")) },
+            if recon.is_empty() {
+                String::new()
+            } else {
+                format!(", reconnected after {}", recon.join(", "))
+            },
             if r.gave_up { ", gave up" } else { "" }
         );
     }

@@ -27,7 +27,10 @@ pub struct ScanArgs {
 /// Runs the command.
 pub fn run(a: ScanArgs) -> anyhow::Result<()> {
     if !(a.seconds.is_finite() && (0.0..=600.0).contains(&a.seconds)) {
-        return Err(super::user_error(format!("--seconds {} must be between 0 and 600", a.seconds)));
+        return Err(super::user_error(format!(
+            "--seconds {} must be between 0 and 600",
+            a.seconds
+        )));
     }
     if !a.json {
         eprintln!("scanning for {:.0} s …", a.seconds);
@@ -40,11 +43,18 @@ pub fn run(a: ScanArgs) -> anyhow::Result<()> {
     if found.is_empty() {
         println!(
             "no sensors found{}: is the sensor on and close?",
-            if a.all { "" } else { " (--all lists every device)" }
+            if a.all {
+                ""
+            } else {
+                " (--all lists every device)"
+            }
         );
         return Ok(());
     }
-    println!("{:<17}  {:<20}  {:>5}  {:<10}  battery", "address", "name", "rssi", "protocol");
+    println!(
+        "{:<17}  {:<20}  {:>5}  {:<10}  battery",
+        "address", "name", "rssi", "protocol"
+    );
     for f in &found {
         println!(
             "{:<17}  {:<20}  {:>5}  {:<10}  {}",
@@ -52,7 +62,9 @@ pub fn run(a: ScanArgs) -> anyhow::Result<()> {
             f.name.as_deref().unwrap_or("-"),
             f.rssi.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
             f.protocol.unwrap_or("unknown"),
-            f.battery.map(|b| format!("{b}%")).unwrap_or_else(|| "-".into())
+            f.battery
+                .map(|b| format!("{b}%"))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(())

@@ -4,8 +4,8 @@
 //! and host arrival times ([`SensorLink`]), decoded by `decode.rs`.
 
 use btleplug::api::{
-    Central, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _,
-    ScanFilter, WriteType,
+    Central, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _, ScanFilter,
+    WriteType,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral};
 use firmware_protocol::{medius, recognize, thingy, witmotion, Protocol};
@@ -125,7 +125,10 @@ fn u128s(services: &[Uuid]) -> Vec<u128> {
 async fn describe(p: &Peripheral) -> Found {
     let props = p.properties().await.ok().flatten();
     let name = props.as_ref().and_then(|p| p.local_name.clone());
-    let services = props.as_ref().map(|p| u128s(&p.services)).unwrap_or_default();
+    let services = props
+        .as_ref()
+        .map(|p| u128s(&p.services))
+        .unwrap_or_default();
     let battery = props.as_ref().and_then(|p| {
         p.service_data
             .get(&Uuid::from_u128(medius::uuid::BATTERY_SERVICE))
@@ -289,7 +292,11 @@ fn matches_target(f: &Found, target: &str) -> bool {
     f.address.eq_ignore_ascii_case(target) || f.name.as_deref() == Some(target)
 }
 
-async fn find(central: &Adapter, target: &str, timeout_s: f64) -> Result<(Peripheral, Found), BleError> {
+async fn find(
+    central: &Adapter,
+    target: &str,
+    timeout_s: f64,
+) -> Result<(Peripheral, Found), BleError> {
     let mut events = central.events().await.map_err(classify)?;
     central
         .start_scan(ScanFilter::default())
@@ -335,13 +342,22 @@ fn characteristic(p: &Peripheral, uuid: u128) -> Option<Characteristic> {
     p.characteristics().into_iter().find(|c| c.uuid == u)
 }
 
-async fn link_task(cfg: LinkConfig, tx: mpsc::Sender<LinkEvent>, stop: Arc<AtomicBool>) -> Result<(), BleError> {
+async fn link_task(
+    cfg: LinkConfig,
+    tx: mpsc::Sender<LinkEvent>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), BleError> {
     let started = Instant::now();
     let host = move || started.elapsed().as_secs_f64();
     let central = adapter().await?;
     let (p, found) = find(&central, &cfg.target, cfg.find_timeout_s).await?;
     let _ = central.stop_scan().await;
-    if !cfg.allow.is_empty() && !cfg.allow.iter().any(|a| a.eq_ignore_ascii_case(&found.address)) {
+    if !cfg.allow.is_empty()
+        && !cfg
+            .allow
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&found.address))
+    {
         return Err(BleError::NotAllowed(found.address));
     }
     let protocol = found
@@ -353,11 +369,16 @@ async fn link_task(cfg: LinkConfig, tx: mpsc::Sender<LinkEvent>, stop: Arc<Atomi
     }
     let mut reconnect = false;
     loop {
-        let result = session(&central, &p, &found, protocol, &cfg, &tx, reconnect, &host, &stop).await;
+        let result = session(
+            &central, &p, &found, protocol, &cfg, &tx, reconnect, &host, &stop,
+        )
+        .await;
         match result {
             Ok(Ended::Stopped) => return Ok(()),
             Ok(Ended::Dropped) => {}
-            Err(e @ (BleError::MissingCharacteristic(..) | BleError::Unsupported(..))) => return Err(e),
+            Err(e @ (BleError::MissingCharacteristic(..) | BleError::Unsupported(..))) => {
+                return Err(e)
+            }
             Err(e) => tracing::info!("link error: {e}"),
         }
         let _ = tx.send(LinkEvent::Disconnected { host_s: host() });
@@ -376,7 +397,7 @@ async fn link_task(cfg: LinkConfig, tx: mpsc::Sender<LinkEvent>, stop: Arc<Atomi
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
-            delay = (delay * 2.0).min(1.0);
+            delay = (delay * 2.0).min(0.5);
             match p.connect().await {
                 Ok(()) => break,
                 Err(e) => tracing::debug!("reconnect attempt failed: {e}"),
@@ -415,10 +436,16 @@ async fn session(
                 rate_hz: cfg.rate_hz.clamp(25, 400),
                 ..medius::Config::default()
             };
-            let bytes = config.encode().map_err(|e| BleError::Bluetooth(e.to_string()))?;
-            p.write(&need(medius::uuid::CONFIG, "config")?, &bytes, WriteType::WithResponse)
-                .await
-                .map_err(classify)?;
+            let bytes = config
+                .encode()
+                .map_err(|e| BleError::Bluetooth(e.to_string()))?;
+            p.write(
+                &need(medius::uuid::CONFIG, "config")?,
+                &bytes,
+                WriteType::WithResponse,
+            )
+            .await
+            .map_err(classify)?;
             if let Some(c) = characteristic(p, medius::uuid::BATTERY_LEVEL) {
                 battery = p.read(&c).await.ok().and_then(|v| v.first().copied());
             }
@@ -426,16 +453,25 @@ async fn session(
             p.subscribe(&data).await.map_err(classify)?;
             let mut op = [0u8; 2];
             let n = medius::Control::Start.encode(&mut op);
-            p.write(&need(medius::uuid::CONTROL, "control")?, &op[..n], WriteType::WithResponse)
-                .await
-                .map_err(classify)?;
+            p.write(
+                &need(medius::uuid::CONTROL, "control")?,
+                &op[..n],
+                WriteType::WithResponse,
+            )
+            .await
+            .map_err(classify)?;
             (data, config.rate_hz as f64)
         }
         Protocol::WitMotion => {
             let w = need(witmotion::uuid::WRITE, "write")?;
-            let (rate, cmd) = witmotion::set_rate(cfg.rate_hz as f32).unwrap_or((10.0, witmotion::command(witmotion::reg::RRATE, 6)));
-            p.write(&w, &witmotion::unlock(), WriteType::WithoutResponse).await.map_err(classify)?;
-            p.write(&w, &cmd, WriteType::WithoutResponse).await.map_err(classify)?;
+            let (rate, cmd) = witmotion::set_rate(cfg.rate_hz as f32)
+                .unwrap_or((10.0, witmotion::command(witmotion::reg::RRATE, 6)));
+            p.write(&w, &witmotion::unlock(), WriteType::WithoutResponse)
+                .await
+                .map_err(classify)?;
+            p.write(&w, &cmd, WriteType::WithoutResponse)
+                .await
+                .map_err(classify)?;
             let data = need(witmotion::uuid::NOTIFY, "notify")?;
             p.subscribe(&data).await.map_err(classify)?;
             (data, rate as f64)
@@ -446,10 +482,16 @@ async fn session(
                 motion_freq_hz: rate,
                 ..thingy::MotionConfig::default()
             };
-            let bytes = mc.encode().map_err(|e| BleError::Bluetooth(e.to_string()))?;
-            p.write(&need(thingy::uuids::MOTION_CONFIG, "motion config")?, &bytes, WriteType::WithResponse)
-                .await
-                .map_err(classify)?;
+            let bytes = mc
+                .encode()
+                .map_err(|e| BleError::Bluetooth(e.to_string()))?;
+            p.write(
+                &need(thingy::uuids::MOTION_CONFIG, "motion config")?,
+                &bytes,
+                WriteType::WithResponse,
+            )
+            .await
+            .map_err(classify)?;
             let data = need(thingy::uuids::RAW, "raw motion")?;
             p.subscribe(&data).await.map_err(classify)?;
             (data, rate as f64)

@@ -7,11 +7,7 @@ use firmware_protocol::medius::{self, Config};
 use firmware_protocol::{thingy, witmotion, Imu, Protocol};
 
 fn sample(t: f64, imu: &Imu) -> Sample {
-    Sample::new(
-        t,
-        imu.acc_mps2.map(f64::from),
-        imu.gyr_dps.map(f64::from),
-    )
+    Sample::new(t, imu.acc_mps2.map(f64::from), imu.gyr_dps.map(f64::from))
 }
 
 /// Per-stream decoder state.
@@ -71,7 +67,13 @@ impl Decoder {
     }
 
     /// Decodes one notification that arrived at `host_s`; appends samples.
-    pub fn feed(&mut self, bytes: &[u8], host_s: f64, stats: &mut StreamStats, out: &mut Vec<Sample>) {
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        host_s: f64,
+        stats: &mut StreamStats,
+        out: &mut Vec<Sample>,
+    ) {
         match self {
             Decoder::Medius(r) => match r.push(bytes, host_s) {
                 Ok(Delivery::Samples { lost, samples }) => {
@@ -118,7 +120,11 @@ impl Decoder {
 }
 
 /// Encodes samples as a medius sensor would send them (fakes, tests).
-pub fn medius_notifications(samples: &[Sample], config: &Config, per: usize) -> Vec<(f64, Vec<u8>)> {
+pub fn medius_notifications(
+    samples: &[Sample],
+    config: &Config,
+    per: usize,
+) -> Vec<(f64, Vec<u8>)> {
     let scale = config.scale();
     let period_10us = medius::BatchHeader::period_for_rate(config.rate_hz);
     let per = per.clamp(1, medius::MAX_SAMPLES);
