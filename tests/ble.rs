@@ -283,3 +283,120 @@ fn a_sensor_that_never_appears_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is bluetoothd running"));
 }
+
+/// Figures for the notes, not a pass/fail test (timing asserts are banned):
+/// notification-to-sample latency through btleplug, and the CPU and memory
+/// of `medius run` streaming at 200 Hz.
+///   cargo test --release --test ble -- --ignored --nocapture measure
+#[test]
+#[ignore]
+fn measure_latency_and_cpu_at_200_hz() {
+    use medius::source::ble::{BleLink, LinkConfig, LinkEvent, SensorLink};
+    use medius::source::decode::{Decoder, StreamStats};
+    let bus = Bus::start();
+    // 30 s of a still-ish sensor at 200 Hz, one sample per notification
+    // (the MTU 23 case: the most notifications per second).
+    let cfg = firmware_protocol::medius::Config {
+        rate_hz: 200,
+        ..Default::default()
+    };
+    let samples: Vec<medius::Sample> = (0..6000)
+        .map(|i| medius::Sample::new(i as f64 / 200.0, [0.0, 9.81, 0.0], [0.0, 0.0, 0.0]))
+        .collect();
+    let mut dev = device(Kind::Medius, &samples[..10]);
+    dev.stream = medius_notifications(&samples, &cfg, 1);
+    let fake = FakeBluez::start(&bus.address, vec![dev.clone()]);
+    std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &bus.address);
+    let mut link = BleLink::start(LinkConfig {
+        target: MEDIUS_ADDR.into(),
+        rate_hz: 200,
+        find_timeout_s: 5.0,
+        give_up_s: 5.0,
+        allow: vec![],
+    });
+    let mut got = Vec::new();
+    let mut decoder = Decoder::new(firmware_protocol::Protocol::Medius, 200.0, &cfg).unwrap();
+    let mut stats = StreamStats::default();
+    let mut out = Vec::new();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while std::time::Instant::now() < end {
+        if let Some(LinkEvent::Data { bytes, host_s }) =
+            link.next_event(std::time::Duration::from_millis(50))
+        {
+            decoder.feed(&bytes, host_s, &mut stats, &mut out);
+            got.push(std::time::Instant::now());
+        }
+    }
+    link.close();
+    let sent = fake.sent(0);
+    let mut lat: Vec<f64> = got
+        .iter()
+        .zip(&sent)
+        .map(|(g, s)| g.duration_since(*s).as_secs_f64() * 1e3)
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    eprintln!(
+        "latency notification → sample over {} notifications: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+    drop(fake);
+
+    // CPU and memory of the real binary at 200 Hz.
+    let fake = FakeBluez::start(&bus.address, vec![dev]);
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args([
+            "run",
+            "--sensor",
+            MEDIUS_ADDR,
+            "--rate",
+            "200",
+            "--find-timeout",
+            "5",
+        ])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+        .env("MEDIUS_LOGBOOK", dir.path().join("l.sqlite3"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ticks = |pid: u32| -> (f64, u64) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let cpu = (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let rss = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        (cpu, rss)
+    };
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let (c0, _) = ticks(child.id());
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    let (c1, rss) = ticks(child.id());
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait_with_output();
+    eprintln!(
+        "medius run at 200 Hz ({} notifications/s): {:.1} % of one core over 20 s, RSS {} kB",
+        200,
+        (c1 - c0) / 20.0 * 100.0,
+        rss
+    );
+    drop(fake);
+}

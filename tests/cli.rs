@@ -109,10 +109,6 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         (vec!["analyze", "/nonexistent/x.csv"], "cannot read"),
         (
-            vec!["run", "--sensor", "AA:BB:CC:DD:EE:FF"],
-            "not supported yet",
-        ),
-        (
             vec![
                 "analyze",
                 bad.to_str().unwrap(),

@@ -96,6 +96,7 @@ struct DevState {
     dropped: bool,
     writes: Vec<Vec<u8>>,
     connects: u32,
+    sent: Vec<Instant>,
 }
 
 type Shared = Arc<Mutex<DevState>>;
@@ -133,6 +134,11 @@ impl FakeBluez {
     /// Values written to a device's characteristics, in order.
     pub fn writes(&self, device: usize) -> Vec<Vec<u8>> {
         self.states[device].lock().unwrap().writes.clone()
+    }
+
+    /// When each notification went out on the bus.
+    pub fn sent(&self, device: usize) -> Vec<Instant> {
+        self.states[device].lock().unwrap().sent.clone()
     }
 
     /// How many times Connect succeeded.
@@ -499,6 +505,7 @@ fn serve(
                         "org.bluez.GattCharacteristic1",
                         vec![("Value", Box::new(dev.stream[st.next].1.clone()))],
                     ));
+                    st.sent.push(Instant::now());
                 }
                 st.next += 1;
             }
