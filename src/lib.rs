@@ -10,6 +10,7 @@
 
 pub mod accuracy;
 pub mod cli;
+pub mod daemon;
 pub mod exercise;
 pub mod logbook;
 pub mod motion;

@@ -38,6 +38,10 @@ fn main() -> ExitCode {
     match medius::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(nr) = e.downcast_ref::<medius::cli::daemon::NotRunning>() {
+                eprintln!("medius: {nr}");
+                return ExitCode::from(3);
+            }
             let user = medius::cli::is_user_error(&e);
             // One line: the outermost message and its causes, joined.
             let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();

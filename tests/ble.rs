@@ -17,6 +17,9 @@ fn medius(bus: &Bus, book: &std::path::Path, args: &[&str]) -> Output {
         .args(args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .env("MEDIUS_LOGBOOK", book)
+        .env("MEDIUS_CONFIG", book.with_extension("toml"))
+        .env("MEDIUS_SOCKET", book.with_extension("sock"))
+        .env("XDG_DATA_HOME", book.parent().unwrap())
         .output()
         .expect("medius runs")
 }
@@ -142,6 +145,9 @@ fn run_live(
         .args(&args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .env("MEDIUS_LOGBOOK", book)
+        .env("MEDIUS_CONFIG", book.with_extension("toml"))
+        .env("MEDIUS_SOCKET", book.with_extension("sock"))
+        .env("XDG_DATA_HOME", book.parent().unwrap())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -183,6 +189,17 @@ fn run_counts_what_the_truth_has_over_witmotion() {
         "truth {truth}\n{text}\n{err}"
     );
     assert_eq!(pending_reps(&bus, &book), [truth as u64]);
+    // The lifter verifies it; the log has it.
+    let o = medius(
+        &bus,
+        &book,
+        &["review", "1", "--load", "12.5kg", "--verify"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = medius(&bus, &book, &["log", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["reps"].as_u64(), Some(truth as u64));
+    assert_eq!(v[0]["load"]["value"].as_f64(), Some(12.5));
     // medius asked the sensor for 100 Hz: unlock, then register 0x03 = 0x09.
     let w = fake.writes(0);
     assert_eq!(w[0], [0xFF, 0xAA, 0x69, 0x88, 0xB5]);
@@ -359,6 +376,9 @@ fn measure_latency_and_cpu_at_200_hz() {
         ])
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .env("MEDIUS_LOGBOOK", dir.path().join("l.sqlite3"))
+        .env("MEDIUS_CONFIG", dir.path().join("c.toml"))
+        .env("MEDIUS_SOCKET", dir.path().join("s.sock"))
+        .env("XDG_DATA_HOME", dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

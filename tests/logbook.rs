@@ -14,6 +14,7 @@ fn medius(book: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(args)
         .env("MEDIUS_LOGBOOK", book)
+        .env("MEDIUS_CONFIG", book.with_extension("toml"))
         .output()
         .expect("medius runs")
 }

@@ -5,9 +5,17 @@ use crate::source::ble::{LinkEvent, SensorLink};
 use crate::source::decode::{Decoder, StreamStats};
 use crate::Sample;
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Writes to stderr; a closed stderr must not stop the session.
+macro_rules! esay {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 /// What the link did, for the session summary.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +30,8 @@ pub struct LinkReport {
     pub battery: Option<u8>,
     /// The link gave up.
     pub gave_up: bool,
+    /// The link is up now.
+    pub connected: bool,
 }
 
 /// Samples from a [`SensorLink`].
@@ -90,6 +100,7 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                     host_s,
                 } => {
                     report.battery = battery;
+                    report.connected = true;
                     let batt = battery
                         .map(|b| format!(", battery {b}%"))
                         .unwrap_or_default();
@@ -99,14 +110,14 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                         if let Some(d) = self.decoder.as_mut() {
                             d.relink();
                         }
-                        eprintln!("reconnected to {address} after {gap:.1} s{batt}");
+                        esay!("reconnected to {address} after {gap:.1} s{batt}");
                     } else {
                         let config = firmware_protocol::medius::Config {
                             rate_hz: self.rate_hz.clamp(25, 400),
                             ..Default::default()
                         };
                         self.decoder = Decoder::new(protocol, rate_hz, &config);
-                        eprintln!(
+                        esay!(
                             "connected to {} ({address}, {}, {rate_hz} Hz{batt})",
                             name.as_deref().unwrap_or("sensor"),
                             protocol.id()
@@ -119,19 +130,20 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                         d.feed(&bytes, host_s, &mut report.stream, &mut self.scratch);
                         let lost = report.stream.lost - lost_before;
                         if lost > 0 {
-                            eprintln!("  {lost} samples lost on the link");
+                            esay!("  {lost} samples lost on the link");
                         }
                         self.buf.extend(self.scratch.drain(..));
                     }
                 }
                 LinkEvent::Disconnected { host_s } => {
                     report.dropouts += 1;
+                    report.connected = false;
                     self.down_at = Some(host_s);
-                    eprintln!("link lost — reconnecting (the set goes on)");
+                    esay!("link lost — reconnecting (the set goes on)");
                 }
                 LinkEvent::GaveUp { after_s } => {
                     report.gave_up = true;
-                    eprintln!("no link for {after_s:.0} s: giving up; what arrived is kept");
+                    esay!("no link for {after_s:.0} s: giving up; what arrived is kept");
                     self.done = true;
                 }
                 LinkEvent::Failed(e) => {

@@ -286,7 +286,11 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
     }
     if !(a.interactive || std::io::stdin().is_terminal()) {
         if a.json {
-            println!("{}", serde_json::to_string(&sets)?);
+            // One set asked for: the object; otherwise the list.
+            match a.set {
+                Some(_) => println!("{}", serde_json::to_string(&sets[0])?),
+                None => println!("{}", serde_json::to_string(&sets)?),
+            }
             return Ok(());
         }
         for s in &sets {

@@ -7,6 +7,7 @@
 pub mod accuracy;
 pub mod analyze;
 mod chart;
+pub mod daemon;
 mod live_ble;
 pub mod logbook;
 pub mod profile;
@@ -35,6 +36,7 @@ pub fn is_user_error(e: &anyhow::Error) -> bool {
             || c.is::<crate::motion::profile::ProfileError>()
             || c.downcast_ref::<crate::logbook::LogbookError>()
                 .is_some_and(|e| e.is_user_error())
+            || c.is::<crate::daemon::ConfigError>()
             || c.downcast_ref::<crate::source::ble::BleError>()
                 .is_some_and(|e| e.is_user_error())
     })
@@ -69,6 +71,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// List nearby Bluetooth sensors medius can read.
     Scan(scan::ScanArgs),
+    /// What a running `medius run` is doing.
+    Status(daemon::StatusArgs),
+    /// End a running session cleanly.
+    Stop(daemon::StopArgs),
+    /// The config file: init, show, path.
+    Config(daemon::ConfigArgs),
     /// Count reps and flag compensation in a raw recording (CSV).
     Analyze(analyze::AnalyzeArgs),
     /// Write a realistic simulated recording and its ground truth.
@@ -134,6 +142,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Scan(a) => scan::run(a),
+        Command::Status(a) => daemon::status(a),
+        Command::Stop(a) => daemon::stop(a),
+        Command::Config(a) => daemon::config(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Accuracy(a) => accuracy::run(a),

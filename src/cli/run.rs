@@ -1,55 +1,94 @@
-//! `medius run`: watch a session live.
+//! `medius run`: the daemon at the cable stack. One session: a source
+//! (simulated, replayed or Bluetooth sensor), the pipeline, live feedback,
+//! sets into the logbook as pending, the raw recording, the status socket,
+//! and keyboard control between sets.
 
 use super::live_ble::{BleSamples, LinkReport};
 use super::logbook::LogbookArg;
-use super::{user_error, Training};
+use super::{parse_id, user_error};
+use crate::daemon::config::{self, Config};
+use crate::daemon::status::{self, Status, StatusServer};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
-use crate::motion::{Event, Rep, Set};
+use crate::motion::{Event, Pipeline, Profile, Rep, Set};
 use crate::report::{certainty, flag_words};
 use crate::source::ble::{BleLink, LinkConfig};
 use crate::source::csv::{RawReader, RawWriter};
 use crate::source::sim::{SimConfig, Simulator};
-use crate::Sample;
+use crate::{Exercise, Placement, Sample, Side};
 use clap::Args;
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Prints a line; a closed stdout (the terminal went away, a pipe reader
+/// quit) must not stop the session, so errors are ignored.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// The same for stderr.
+macro_rules! esay {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 /// Watch a session live: each rep is announced as it ends (count, range,
-/// flags), each set is summed up when it ends.
+/// flags), each set is summed up and saved in the logbook as pending when it
+/// ends (review it with `medius review`).
 ///
 /// Sensors: `sim` (the built-in simulated sensor: a short realistic session),
 /// `replay:FILE.csv` (a raw recording played back in time), or a Bluetooth
 /// sensor by address or name (`medius scan` lists them; medius firmware,
-/// WitMotion WT901BLE/WT9011DCL, Thingy:52). If the link drops, medius
-/// reconnects and the set goes on; lost samples are counted. Each set is saved in the logbook as pending
-/// when it ends (review it with `medius review`); --no-log only prints.
-/// Ctrl-C ends the session and still saves the set in progress, marked
-/// interrupted.
+/// WitMotion WT901BLE/WT9011DCL, Thingy:52). Without --sensor: the first
+/// sensor in the config, else sim. If the link drops, medius reconnects and
+/// the set goes on; lost samples are counted.
+///
+/// Between sets, type at the terminal: `e hip-hitch` (next exercise), `s`
+/// (switch side), `l 15kg` (new load), `q` (end the session), `?` (help).
+///
+/// Ctrl-C, SIGTERM or `medius stop` end the session: the set in progress is
+/// saved, marked interrupted. The raw samples are kept (flushed every second)
+/// in ~/.local/share/medius/recordings unless --no-record.
 ///
 ///   medius run --sensor sim
 ///   medius run --sensor sim -e hip-hitch -p pelvis -s left --speed 8
 ///   medius run --sensor replay:session.csv -e side-lying-abduction --speed 0
+///   medius run --sensor C0:FF:EE:00:00:01 --load 12.5kg
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// `sim`, `replay:FILE.csv`, or a Bluetooth address (AA:BB:CC:DD:EE:FF) or name.
-    #[arg(long, default_value = "sim")]
-    pub sensor: String,
-    /// Bluetooth: sample rate to ask the sensor for, Hz.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(25..=400))]
-    pub rate: u16,
-    /// Bluetooth: how long to look for the sensor before giving up, s.
-    #[arg(long, default_value_t = 15.0)]
-    pub find_timeout: f64,
-    /// Bluetooth: how long to keep reconnecting after the link drops, s.
-    #[arg(long, default_value_t = 120.0)]
-    pub give_up: f64,
-    /// What is trained.
-    #[command(flatten)]
-    pub training: Training,
-    /// Playback speed: 1 = real time, 4 = four times faster, 0 = as fast as possible.
+    /// `sim`, `replay:FILE.csv`, or a Bluetooth address (AA:BB:CC:DD:EE:FF) or name [default: config, else sim].
+    #[arg(long)]
+    pub sensor: Option<String>,
+    /// Exercise [default: config, else standing-cable-abduction].
+    #[arg(short, long, value_parser = parse_id::<Exercise>)]
+    pub exercise: Option<Exercise>,
+    /// Where the sensor is: ankle or pelvis [default: config, else ankle].
+    #[arg(short, long, value_parser = parse_id::<Placement>)]
+    pub placement: Option<Placement>,
+    /// Working side: left or right [default: config, else right].
+    #[arg(short, long, value_parser = parse_id::<Side>)]
+    pub side: Option<Side>,
+    /// Threshold profile TOML replacing the built-in one (and the config's).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
+    #[arg(long, value_parser = |s: &str| Load::parse(s).map_err(|e| e.to_string()))]
+    pub load: Option<Load>,
+    /// Bluetooth: sample rate to ask the sensor for, Hz [default: config, else 100].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(25..=400))]
+    pub rate: Option<u16>,
+    /// Bluetooth: how long to look for the sensor before giving up, s [default: config, else 15].
+    #[arg(long)]
+    pub find_timeout: Option<f64>,
+    /// Bluetooth: how long to keep reconnecting after the link drops, s [default: config, else 120].
+    #[arg(long)]
+    pub give_up: Option<f64>,
+    /// Simulated or replayed sensor: playback speed (1 = real time, 0 = as fast as possible).
     #[arg(long, default_value_t = 4.0)]
     pub speed: f64,
     /// Simulated sensor: number of sets.
@@ -58,21 +97,64 @@ pub struct RunArgs {
     /// Simulated sensor: seed (the same seed gives the same session).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Also write every sample received to this raw CSV.
+    /// Write the raw samples to this CSV (instead of the recordings folder).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Keep no raw recording.
+    #[arg(long, conflicts_with = "record")]
+    pub no_record: bool,
     /// Ring the terminal bell on a flagged rep.
     #[arg(long)]
     pub bell: bool,
-    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
-    #[arg(long, value_parser = |s: &str| Load::parse(s).map_err(|e| e.to_string()))]
-    pub load: Option<Load>,
     /// Print the sets but do not save them in the logbook.
     #[arg(long)]
     pub no_log: bool,
+    /// Read keyboard commands from standard input even when it is not a terminal.
+    #[arg(long)]
+    pub keys: bool,
+    /// The config file [default: ~/.config/medius/config.toml; MEDIUS_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
+}
+
+/// Loads the config named on the command line, or the default one.
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(Config, Option<PathBuf>)> {
+    let path = path.cloned().or_else(config::default_path);
+    let cfg = match &path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    Ok((cfg, path))
+}
+
+/// What is trained now (the keyboard may change it between sets).
+#[derive(Debug, Clone)]
+struct Context {
+    exercise: Exercise,
+    placement: Placement,
+    side: Side,
+    load: Option<Load>,
+}
+
+fn pipeline_for(
+    ctx: &Context,
+    profile: Option<&PathBuf>,
+    cfg: &Config,
+) -> anyhow::Result<Pipeline> {
+    let p = match profile.or_else(|| cfg.profile_for(ctx.exercise, ctx.placement)) {
+        Some(path) => Profile::load(path, ctx.exercise, ctx.placement)?,
+        None => Profile::builtin(ctx.exercise, ctx.placement)?,
+    };
+    Ok(Pipeline::new(p, ctx.side))
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }
 
 /// Runs the command.
@@ -83,66 +165,147 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             a.speed
         )));
     }
-    let mut pipeline = a.training.pipeline()?;
+    let (cfg, _) = load_config(a.config.as_ref())?;
+    let mut ctx = Context {
+        exercise: a.exercise.unwrap_or(cfg.session.exercise),
+        placement: a.placement.unwrap_or(cfg.session.placement),
+        side: a.side.unwrap_or(cfg.session.side),
+        load: a.load.clone(),
+    };
+    let mut pipeline = pipeline_for(&ctx, a.profile.as_ref(), &cfg)?;
+    let sensor = a
+        .sensor
+        .clone()
+        .or_else(|| cfg.sensor.first().map(|s| s.address.clone()))
+        .unwrap_or_else(|| "sim".into());
+    let rate = a.rate.unwrap_or(cfg.link.rate_hz);
     let stop = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(Mutex::new(Status {
+        pid: std::process::id(),
+        sensor: sensor.clone(),
+        ..Status::default()
+    }));
+    let _server = StatusServer::start(&status::socket_path(), state.clone(), stop.clone())
+        .map_err(|e| match e {
+            status::StatusError::AlreadyRunning(_) => user_error(e.to_string()),
+            other => anyhow::Error::new(other),
+        })?;
     let link_report = Arc::new(Mutex::new(LinkReport::default()));
     let mut ble = None;
     let mut speed = a.speed;
-    let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if a.sensor == "sim" {
-        let mut cfg = SimConfig::new(a.training.exercise, a.training.placement, a.training.side);
-        cfg.sets = a.sets;
-        cfg.reps_min = 8;
-        cfg.reps_max = 12;
-        cfg.rest_min_s = 20.0;
-        cfg.rest_max_s = 30.0;
-        cfg.compensation_rate = 0.2;
-        cfg.seed = a.seed;
-        cfg.validate().map_err(user_error)?;
-        let (sim, truth) = Simulator::new(&cfg).map_err(user_error)?;
+    let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if sensor == "sim" {
+        let mut sc = SimConfig::new(ctx.exercise, ctx.placement, ctx.side);
+        sc.sets = a.sets;
+        sc.reps_min = 8;
+        sc.reps_max = 12;
+        sc.rest_min_s = 20.0;
+        sc.rest_max_s = 30.0;
+        sc.compensation_rate = 0.2;
+        sc.seed = a.seed;
+        sc.validate().map_err(user_error)?;
+        let (sim, truth) = Simulator::new(&sc).map_err(user_error)?;
         let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
-        eprintln!(
+        esay!(
             "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} set(s) of {} reps",
-            cfg.exercise,
-            cfg.placement,
-            cfg.side,
-            cfg.rate_hz,
+            sc.exercise,
+            sc.placement,
+            sc.side,
+            sc.rate_hz,
             truth.sets.len(),
             counts.join(", ")
         );
         Box::new(sim.map(Ok))
-    } else if let Some(path) = a.sensor.strip_prefix("replay:") {
+    } else if let Some(path) = sensor.strip_prefix("replay:") {
         let reader = RawReader::open(std::path::Path::new(path))?;
-        eprintln!("replaying {path}");
+        esay!("replaying {path}");
         Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
     } else {
-        if a.sensor.trim().is_empty() {
+        if sensor.trim().is_empty() {
             return Err(user_error(
                 "--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name",
             ));
         }
-        eprintln!("looking for {} …", a.sensor);
+        let allow = cfg.allowed();
+        if !allow.is_empty()
+            && sensor.contains(':')
+            && !allow.iter().any(|x| x.eq_ignore_ascii_case(&sensor))
+        {
+            return Err(user_error(format!(
+                "{sensor} is not one of the sensors in your config ({}); add it there to use it",
+                allow.join(", ")
+            )));
+        }
+        esay!("looking for {sensor} …");
         let link = BleLink::start(LinkConfig {
-            target: a.sensor.clone(),
-            rate_hz: a.rate,
-            find_timeout_s: a.find_timeout,
-            give_up_s: a.give_up,
-            allow: Vec::new(),
+            target: sensor.clone(),
+            rate_hz: rate,
+            find_timeout_s: a.find_timeout.unwrap_or(cfg.link.find_timeout_s),
+            give_up_s: a.give_up.unwrap_or(cfg.link.give_up_s),
+            allow,
         });
         ble = Some(link_report.clone());
         // A live sensor is real time already.
         speed = 0.0;
         Box::new(BleSamples::new(
             link,
-            a.rate,
+            rate,
             stop.clone(),
             link_report.clone(),
         ))
     };
+
+    // The raw recording: flushed every second, linked to the sets.
+    let record_path = match (&a.record, a.no_record || !cfg.recording.keep) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let dir = cfg
+                .recording
+                .dir
+                .clone()
+                .or_else(config::default_recordings_dir);
+            dir.map(|d| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                d.join(format!(
+                    "{}-{}.csv",
+                    crate::daemon::stamp(now),
+                    slug(&sensor)
+                ))
+            })
+        }
+    };
+    let mut record = match &record_path {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| user_error(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let f = std::fs::File::create(p)
+                .map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
+            Some(RawWriter::new(std::io::BufWriter::new(f))?)
+        }
+        None => None,
+    };
+
+    if let Ok(mut st) = state.lock() {
+        st.connected = ble.is_none();
+        st.recording = record_path.as_ref().map(|p| p.display().to_string());
+    }
     let mut log = if a.no_log {
         None
     } else {
-        let mut lb = a.logbook.open()?;
-        let recording = match &a.record {
+        let arg = LogbookArg {
+            logbook: a
+                .logbook
+                .logbook
+                .clone()
+                .or_else(|| cfg.logbook.path.clone()),
+        };
+        let mut lb = arg.open()?;
+        let recording = match &record_path {
             Some(p) => Some(
                 lb.add_recording(&NewRecording {
                     path: std::path::absolute(p)
@@ -150,7 +313,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                         .display()
                         .to_string(),
                     sha256: None,
-                    sensor: a.sensor.clone(),
+                    sensor: sensor.clone(),
                     sample_rate_hz: None,
                     samples: 0,
                     samples_lost: 0,
@@ -161,42 +324,38 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         Some(LogSink {
             lb,
             recording,
-            exercise: a.training.exercise,
-            placement: a.training.placement,
-            side: a.training.side,
-            load: a.load.clone(),
             saved: Vec::new(),
         })
-    };
-    let mut record = match &a.record {
-        Some(p) => {
-            let f = std::fs::File::create(p)
-                .map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
-            Some(RawWriter::new(std::io::BufWriter::new(f))?)
-        }
-        None => None,
     };
 
     {
         let stop = stop.clone();
-        // A second Ctrl-C while finishing is not needed: finishing is instant.
+        // SIGINT and SIGTERM (the `termination` feature): finish cleanly.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
-    eprintln!(
-        "{} · sensor on the {} · {} side — watching (Ctrl-C to stop)",
-        a.training.exercise, a.training.placement, a.training.side
+    let keys = (a.keys || std::io::stdin().is_terminal()).then(spawn_keyboard);
+    esay!(
+        "{} · sensor on the {} · {} side{} — watching (Ctrl-C to stop{})",
+        ctx.exercise,
+        ctx.placement,
+        ctx.side,
+        ctx.load
+            .as_ref()
+            .map(|l| format!(" · {l}"))
+            .unwrap_or_default(),
+        if keys.is_some() { "; ? for keys" } else { "" }
     );
-    let mut live = Live::new(
-        a.bell,
-        pipeline.profile().reps.signal == crate::motion::profile::RepSignal::Obliquity,
-    );
+    let mut live = Live::new(a.bell || cfg.feedback.bell, is_pelvis(&pipeline));
     let started = Instant::now();
     let mut t0 = None;
     let mut last_flush = Instant::now();
+    let mut last_status = Instant::now();
     let mut events = Vec::new();
+    let mut pending: Vec<KeyCommand> = Vec::new();
+    let mut reps_in_set = 0usize;
     for sample in source {
         if stop.load(Ordering::SeqCst) {
-            eprintln!("\nstopped: summing up");
+            esay!("\nstopped: saving the set in progress");
             break;
         }
         let sample = sample?;
@@ -218,9 +377,64 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         pipeline.push(&sample, &mut events);
         for e in events.drain(..) {
             live.show(&e);
-            if let (Event::SetEnded(set), Some(log)) = (&e, log.as_mut()) {
-                log.save(set, false);
+            match &e {
+                Event::Rep { .. } => reps_in_set += 1,
+                Event::SetEnded(set) => {
+                    reps_in_set = 0;
+                    if let Some(log) = log.as_mut() {
+                        log.save(set, &ctx, false);
+                    }
+                }
+                Event::NotASet { .. } => reps_in_set = 0,
             }
+        }
+        if let Some(rx) = &keys {
+            while let Ok(cmd) = rx.try_recv() {
+                pending.push(cmd);
+            }
+        }
+        if !pending.is_empty() {
+            if pipeline.set_open() {
+                if pending.iter().any(|c| !c.announced_wait) {
+                    say!("  (after this set)");
+                    pending.iter_mut().for_each(|c| c.announced_wait = true);
+                }
+            } else {
+                for cmd in pending.drain(..) {
+                    match apply_key(&cmd.text, &mut ctx, &stop) {
+                        Ok(Some(rebuild)) => {
+                            if rebuild {
+                                pipeline.finish(&mut events);
+                                events.clear();
+                                pipeline = pipeline_for(&ctx, a.profile.as_ref(), &cfg)?;
+                                live.pelvis = is_pelvis(&pipeline);
+                            }
+                            say!(
+                                "  next sets: {} · {} side{}",
+                                ctx.exercise,
+                                ctx.side,
+                                ctx.load
+                                    .as_ref()
+                                    .map(|l| format!(" · {l}"))
+                                    .unwrap_or_default()
+                            );
+                        }
+                        Ok(None) => {}
+                        Err(msg) => say!("  {msg}"),
+                    }
+                }
+            }
+        }
+        if last_status.elapsed() >= Duration::from_millis(200) {
+            last_status = Instant::now();
+            update_status(
+                &state,
+                &pipeline,
+                &ctx,
+                reps_in_set,
+                log.as_ref(),
+                ble.as_ref(),
+            );
         }
     }
     let interrupted = stop.load(Ordering::SeqCst);
@@ -228,27 +442,33 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     for e in events.drain(..) {
         live.show(&e);
         if let (Event::SetEnded(set), Some(log)) = (&e, log.as_mut()) {
-            log.save(set, interrupted);
+            log.save(set, &ctx, interrupted);
         }
     }
     if let Some(mut w) = record {
         w.flush()?;
-        eprintln!(
-            "raw samples written to {}",
-            a.record.as_ref().expect("record path").display()
-        );
-    }
-    if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
-        let n = pipeline.stats().samples;
-        if let Err(e) = log.lb.update_recording(id, n, 0, None) {
-            eprintln!("medius: could not update the recording's entry: {e}");
+        drop(w);
+        let p = record_path.as_ref().expect("record path");
+        esay!("raw samples written to {}", p.display());
+        if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
+            let lost = ble
+                .as_ref()
+                .map(|r| r.lock().map(|r| r.stream.lost).unwrap_or(0))
+                .unwrap_or(0);
+            let sha = super::logbook::sha256_file(p).ok();
+            if let Err(e) =
+                log.lb
+                    .update_recording(id, pipeline.stats().samples, lost, sha.as_deref())
+            {
+                esay!("medius: could not update the recording's entry: {e}");
+            }
         }
     }
     live.summary(log.as_ref().map(|l| l.saved.as_slice()));
     if let Some(r) = ble {
         let r = r.lock().expect("report lock");
         let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();
-        println!(
+        say!(
             "link: {} samples, {} lost, {} drop-out(s){}{}",
             r.stream.samples,
             r.stream.lost,
@@ -264,27 +484,124 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn is_pelvis(p: &Pipeline) -> bool {
+    p.profile().reps.signal == crate::motion::profile::RepSignal::Obliquity
+}
+
+fn update_status(
+    state: &Mutex<Status>,
+    pipeline: &Pipeline,
+    ctx: &Context,
+    reps_in_set: usize,
+    log: Option<&LogSink>,
+    ble: Option<&Arc<Mutex<LinkReport>>>,
+) {
+    let Ok(mut s) = state.lock() else { return };
+    s.samples = pipeline.stats().samples;
+    s.exercise = ctx.exercise.id().into();
+    s.side = ctx.side.id().into();
+    s.placement = ctx.placement.id().into();
+    s.load = ctx.load.as_ref().map(|l| l.to_string());
+    s.set_open = pipeline.set_open();
+    s.reps_in_set = if s.set_open { reps_in_set } else { 0 };
+    if let Some(l) = log {
+        s.sets_saved = l.saved.clone();
+    }
+    if let Some(r) = ble.and_then(|r| r.lock().ok()) {
+        s.connected = r.connected;
+        s.battery = r.battery;
+        s.samples_lost = r.stream.lost;
+    }
+}
+
+/// A line typed at the terminal, waiting for the set to end.
+struct KeyCommand {
+    text: String,
+    announced_wait: bool,
+}
+
+fn spawn_keyboard() -> mpsc::Receiver<KeyCommand> {
+    let (tx, rx) = mpsc::channel();
+    let _ = std::thread::Builder::new()
+        .name("medius-keys".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            for line in stdin.lock().lines() {
+                let Ok(line) = line else { break };
+                let text = line.trim().to_string();
+                if text.is_empty() {
+                    continue;
+                }
+                if tx
+                    .send(KeyCommand {
+                        text,
+                        announced_wait: false,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    rx
+}
+
+/// Applies one keyboard command between sets. `Ok(Some(true))`: the
+/// pipeline must be rebuilt; `Ok(Some(false))`: context changed;
+/// `Ok(None)`: nothing to announce.
+fn apply_key(text: &str, ctx: &mut Context, stop: &AtomicBool) -> Result<Option<bool>, String> {
+    let (cmd, arg) = match text.split_once(char::is_whitespace) {
+        Some((c, a)) => (c, a.trim()),
+        None => (text, ""),
+    };
+    match cmd {
+        "e" | "exercise" => {
+            let e: Exercise = arg.parse()?;
+            Profile::builtin(e, ctx.placement).map_err(|e| e.to_string())?;
+            ctx.exercise = e;
+            Ok(Some(true))
+        }
+        "s" | "side" => {
+            ctx.side = if arg.is_empty() {
+                ctx.side.other()
+            } else {
+                arg.parse()?
+            };
+            Ok(Some(true))
+        }
+        "l" | "load" => {
+            ctx.load = Some(Load::parse(arg).map_err(|e| e.to_string())?);
+            Ok(Some(false))
+        }
+        "q" | "quit" => {
+            stop.store(true, Ordering::SeqCst);
+            Ok(None)
+        }
+        "?" | "h" | "help" => {
+            say!("  keys: e EXERCISE (next exercise) · s [left|right] (switch side) · l LOAD (new load) · q (end session)");
+            Ok(None)
+        }
+        other => Err(format!("'{other}': not a command (? for help)")),
+    }
+}
+
 /// Saves each set in the logbook as it ends.
 struct LogSink {
     lb: Logbook,
     recording: Option<i64>,
-    exercise: crate::Exercise,
-    placement: crate::Placement,
-    side: crate::Side,
-    load: Option<Load>,
     saved: Vec<i64>,
 }
 
 impl LogSink {
     /// A failed write is reported and the session goes on: the raw
     /// recording (if any) still has the samples.
-    fn save(&mut self, set: &Set, interrupted: bool) {
+    fn save(&mut self, set: &Set, ctx: &Context, interrupted: bool) {
         let r = self.lb.write_sensor_set(
             &SensorSet {
-                exercise: self.exercise.id(),
-                side: self.side,
-                placement: self.placement,
-                load: self.load.clone(),
+                exercise: ctx.exercise.id(),
+                side: ctx.side,
+                placement: ctx.placement,
+                load: ctx.load.clone(),
                 set,
                 interrupted,
                 performed_at: None,
@@ -294,12 +611,12 @@ impl LogSink {
         match r {
             Ok(id) => {
                 self.saved.push(id);
-                println!(
+                say!(
                     "  saved as set {id} (pending{})",
                     if interrupted { ", interrupted" } else { "" }
                 );
             }
-            Err(e) => eprintln!("medius: set not saved in the logbook: {e}"),
+            Err(e) => esay!("medius: set not saved in the logbook: {e}"),
         }
     }
 }
@@ -362,7 +679,7 @@ impl Live {
                 )
             }
         };
-        println!(
+        say!(
             "session: {} set(s), {} reps, {} flagged — {where_}",
             self.sets.len(),
             reps,
