@@ -281,3 +281,57 @@ fn replay_then_review_then_log() {
     );
     assert_eq!(log[0]["load"]["unit"], "pin");
 }
+
+#[test]
+fn after_kill_9_the_next_run_recovers_the_open_set() {
+    let h = Home::new();
+    let mut child = h.spawn(&[
+        "run", "--sensor", "sim", "--speed", "4", "--seed", "11", "--load", "10kg",
+    ]);
+    wait_for(&mut child, "set 1 · rep  5", Duration::from_secs(60));
+    // Let the once-a-second flush catch up with rep 5, then die hard.
+    std::thread::sleep(Duration::from_millis(1300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        h.log(&["--pending"]).as_array().unwrap().is_empty(),
+        "nothing saved yet: the set was open"
+    );
+    // The socket was left behind by the crash; the next run starts anyway.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--seed",
+        "3",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered set 1"), "{}", err(&o));
+    let pending = h.log(&["--pending"]);
+    let recovered = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == 1)
+        .unwrap_or_else(|| panic!("{pending}"));
+    assert!(recovered["reps"].as_u64().unwrap() >= 5, "{recovered}");
+    assert_eq!(recovered["load"]["value"].as_f64(), Some(10.0));
+    // Recovered once only.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("recovered"), "{}", err(&o));
+}

@@ -102,9 +102,26 @@ fn migrates_from_empty_and_from_every_earlier_version() {
             }
             conn.pragma_update(None, "user_version", from as i64)
                 .unwrap();
+            if from >= 1 {
+                // Data written by that version survives the upgrade.
+                conn.execute_batch(
+                    "INSERT INTO recordings (path, sensor) VALUES ('/r.csv', 'sim');
+                     INSERT INTO sessions (started_at) VALUES ('2026-11-01 10:00:00');
+                     INSERT INTO sets (session_id, exercise_id, side, reps, source, state, recording_id, performed_at, created_at)
+                     VALUES (1, 'hip-hitch', 'left', 12, 'manual', 'verified', 1, '2026-11-01 10:00:00', '2026-11-01 10:00:00');",
+                )
+                .unwrap();
+            }
         }
         let lb = Logbook::open(&path).unwrap();
         assert_eq!(lb.schema_version().unwrap(), SCHEMA_VERSION);
+        if from >= 1 {
+            assert_eq!(lb.log(&LogFilter::default()).unwrap()[0].reps, 12);
+            assert!(
+                lb.open_recordings().unwrap().is_empty(),
+                "old recordings count as closed"
+            );
+        }
         assert!(lb.exercises().unwrap().len() >= 8);
         assert!(lb.check().unwrap().is_empty());
         drop(lb);

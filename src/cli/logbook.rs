@@ -103,6 +103,8 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
         sample_rate_hz: None,
         samples: stats.samples,
         samples_lost: 0,
+        context: None,
+        open: false,
     })?;
     let mut ids = Vec::new();
     for set in &sets {

@@ -305,6 +305,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 .or_else(|| cfg.logbook.path.clone()),
         };
         let mut lb = arg.open()?;
+        recover(&mut lb, &cfg);
         let recording = match &record_path {
             Some(p) => Some(
                 lb.add_recording(&NewRecording {
@@ -317,6 +318,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     sample_rate_hz: None,
                     samples: 0,
                     samples_lost: 0,
+                    context: Some((
+                        ctx.exercise.id().to_string(),
+                        ctx.placement,
+                        ctx.side,
+                        ctx.load.clone(),
+                    )),
+                    open: true,
                 })?,
             ),
             None => None,
@@ -482,6 +490,76 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sets that were still open when an earlier run died (kill -9, power cut)
+/// are in its raw recording, flushed every second: analyse what is there and
+/// save the sets not yet in the logbook, marked interrupted. Problems are
+/// reported and skipped: recovery never stops a new session.
+fn recover(lb: &mut Logbook, cfg: &Config) {
+    let open = match lb.open_recordings() {
+        Ok(v) => v,
+        Err(e) => {
+            esay!("medius: could not look for interrupted sessions: {e}");
+            return;
+        }
+    };
+    for r in open {
+        let path = std::path::Path::new(&r.path);
+        let mut samples = 0;
+        let mut saved = 0;
+        if let (Ok(exercise), Ok(reader)) = (r.exercise.parse::<Exercise>(), RawReader::open(path))
+        {
+            let ctx = Context {
+                exercise,
+                placement: r.placement,
+                side: r.side,
+                load: r.load.clone(),
+            };
+            if let Ok(pipeline) = pipeline_for(&ctx, None, cfg) {
+                // A crash can cut the last line: keep everything before it.
+                let (sets, stats) =
+                    crate::motion::analyze_samples(pipeline, reader.map_while(Result::ok));
+                samples = stats.samples;
+                for set in sets {
+                    if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
+                        continue;
+                    }
+                    let w = lb.write_sensor_set(
+                        &SensorSet {
+                            exercise: exercise.id(),
+                            side: ctx.side,
+                            placement: ctx.placement,
+                            load: ctx.load.clone(),
+                            set: &set,
+                            interrupted: true,
+                            performed_at: Some(r.started_at.clone()).filter(|s| !s.is_empty()),
+                        },
+                        Some(r.id),
+                    );
+                    match w {
+                        Ok(id) => {
+                            saved += 1;
+                            esay!(
+                                "recovered set {id} ({} reps) from an interrupted session ({})",
+                                set.reps.len(),
+                                r.path
+                            );
+                        }
+                        Err(e) => esay!("medius: could not recover a set from {}: {e}", r.path),
+                    }
+                }
+            }
+        } else {
+            esay!(
+                "medius: the recording {} of an interrupted session is gone; nothing to recover",
+                r.path
+            );
+        }
+        let sha = super::logbook::sha256_file(path).ok();
+        let _ = lb.update_recording(r.id, samples, 0, sha.as_deref());
+        let _ = saved;
+    }
 }
 
 fn is_pelvis(p: &Pipeline) -> bool {

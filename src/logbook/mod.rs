@@ -19,14 +19,17 @@ pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
 pub use load::{Load, LoadUnit};
 pub use progress::Target;
 pub use review::{FlagRef, PendingFlag, PendingSet, ReviewActions, Verdict};
-pub use write::{ManualSet, NewRecording, SensorSet};
+pub use write::{ManualSet, NewRecording, OpenRecording, SensorSet};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The migrations, in order. Entry `i` brings the schema to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_recording_context.sql"),
+];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

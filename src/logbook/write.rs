@@ -21,6 +21,31 @@ pub struct NewRecording {
     pub samples: u64,
     /// Samples lost on the link.
     pub samples_lost: u64,
+    /// What was trained, for recovering sets after a crash (daemon only).
+    pub context: Option<(String, Placement, Side, Option<Load>)>,
+    /// Still being written (closed by [`Logbook::update_recording`] with a checksum).
+    pub open: bool,
+}
+
+/// A recording the daemon never closed: it died while writing it.
+#[derive(Debug, Clone)]
+pub struct OpenRecording {
+    /// Id.
+    pub id: i64,
+    /// The CSV.
+    pub path: String,
+    /// Exercise id.
+    pub exercise: String,
+    /// Placement.
+    pub placement: Placement,
+    /// Side.
+    pub side: Side,
+    /// Load.
+    pub load: Option<Load>,
+    /// When it started.
+    pub started_at: String,
+    /// Where the sets already saved from it start (s in the recording).
+    pub saved_starts: Vec<f64>,
 }
 
 /// A set seen by the sensor, as the pipeline reported it.
@@ -70,19 +95,90 @@ pub struct ManualSet {
 impl Logbook {
     /// Stores a raw recording's metadata; returns its id.
     pub fn add_recording(&mut self, r: &NewRecording) -> Result<i64> {
+        let (ex, pl, side, load) = match &r.context {
+            Some((e, p, s, l)) => (Some(e.as_str()), Some(p.id()), Some(s.id()), l.as_ref()),
+            None => (None, None, None, None),
+        };
         self.conn().execute(
-            "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost,
+                                     exercise_id, placement, side, load_value, load_unit, load_label,
+                                     started_at, closed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, datetime('now', 'localtime'), ?13)",
             params![
                 r.path,
                 r.sha256,
                 r.sensor,
                 r.sample_rate_hz,
                 r.samples as i64,
-                r.samples_lost as i64
+                r.samples_lost as i64,
+                ex,
+                pl,
+                side,
+                load.map(|l| l.value),
+                load.map(|l| l.unit.id()),
+                load.and_then(|l| l.label.clone()),
+                !r.open,
             ],
         )?;
         Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Recordings the daemon started and never closed (it was killed).
+    pub fn open_recordings(&self) -> Result<Vec<OpenRecording>> {
+        let mut st = self.conn().prepare(
+            "SELECT id, path, exercise_id, placement, side, load_value, load_unit, load_label, started_at
+               FROM recordings WHERE closed = 0 AND exercise_id IS NOT NULL ORDER BY id",
+        )?;
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<f64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )> = st
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (id, path, exercise, placement, side, lv, lu, ll, started) in rows {
+            let (Ok(placement), Ok(side)) = (placement.parse::<Placement>(), side.parse::<Side>())
+            else {
+                continue;
+            };
+            let saved_starts: Vec<f64> = self
+                .conn()
+                .prepare(
+                    "SELECT start_s FROM sets WHERE recording_id = ?1 AND start_s IS NOT NULL",
+                )?
+                .query_map([id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            out.push(OpenRecording {
+                id,
+                path,
+                exercise,
+                placement,
+                side,
+                load: super::review::load_from(lv, lu, ll),
+                started_at: started.unwrap_or_default(),
+                saved_starts,
+            });
+        }
+        Ok(out)
     }
 
     /// Updates a recording's counts (the daemon calls it as the file grows).
@@ -94,7 +190,7 @@ impl Logbook {
         sha256: Option<&str>,
     ) -> Result<()> {
         self.conn().execute(
-            "UPDATE recordings SET samples = ?2, samples_lost = ?3, sha256 = coalesce(?4, sha256) WHERE id = ?1",
+            "UPDATE recordings SET samples = ?2, samples_lost = ?3, sha256 = coalesce(?4, sha256), closed = 1 WHERE id = ?1",
             params![id, samples as i64, lost as i64, sha256],
         )?;
         Ok(())
