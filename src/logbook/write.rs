@@ -27,6 +27,19 @@ pub struct NewRecording {
     pub open: bool,
 }
 
+/// A `recordings` row as `open_recordings` reads it.
+type OpenRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A recording the daemon never closed: it died while writing it.
 #[derive(Debug, Clone)]
 pub struct OpenRecording {
@@ -129,17 +142,7 @@ impl Logbook {
             "SELECT id, path, exercise_id, placement, side, load_value, load_unit, load_label, started_at
                FROM recordings WHERE closed = 0 AND exercise_id IS NOT NULL ORDER BY id",
         )?;
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            String,
-            String,
-            Option<f64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = st
+        let rows: Vec<OpenRow> = st
             .query_map([], |r| {
                 Ok((
                     r.get(0)?,
