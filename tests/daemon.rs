@@ -335,3 +335,52 @@ fn after_kill_9_the_next_run_recovers_the_open_set() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(!err(&o).contains("recovered"), "{}", err(&o));
 }
+
+#[test]
+fn calibrate_writes_a_profile_that_run_then_uses() {
+    let h = Home::new();
+    let o = h.run(&["calibrate", "--placement", "ankle", "--speed", "0"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("changed: reps.min_peak_deg 5.0 →"), "{text}");
+    let file = h.path("config/medius/profiles/standing-cable-abduction.ankle.toml");
+    let profile = std::fs::read_to_string(&file).unwrap();
+    assert!(profile.starts_with("# Your own profile"), "{profile}");
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+        "--no-log",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("using your calibrated profile"),
+        "{}",
+        err(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("set 1 done"));
+    // Not enough movement: a clear failure and no profile.
+    let o = h.run(&[
+        "calibrate",
+        "--placement",
+        "pelvis",
+        "-e",
+        "standing-cable-abduction",
+        "--speed",
+        "0",
+        "--timeout",
+        "20",
+    ]);
+    if !o.status.success() {
+        assert_eq!(o.status.code(), Some(2));
+        assert!(err(&o).contains("need 3"), "{}", err(&o));
+        assert!(!h
+            .path("config/medius/profiles/standing-cable-abduction.pelvis.toml")
+            .exists());
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod accuracy;
 pub mod analyze;
+pub mod calibrate;
 mod chart;
 pub mod daemon;
 mod live_ble;
@@ -77,6 +78,8 @@ pub enum Command {
     Stop(daemon::StopArgs),
     /// The config file: init, show, path.
     Config(daemon::ConfigArgs),
+    /// Calibrate to you: a still stand and three slow reps make your own profile.
+    Calibrate(calibrate::CalibrateArgs),
     /// Count reps and flag compensation in a raw recording (CSV).
     Analyze(analyze::AnalyzeArgs),
     /// Write a realistic simulated recording and its ground truth.
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => daemon::status(a),
         Command::Stop(a) => daemon::stop(a),
         Command::Config(a) => daemon::config(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Accuracy(a) => accuracy::run(a),

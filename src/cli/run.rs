@@ -132,19 +132,28 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(Config, Option<Pat
 
 /// What is trained now (the keyboard may change it between sets).
 #[derive(Debug, Clone)]
-struct Context {
-    exercise: Exercise,
-    placement: Placement,
-    side: Side,
-    load: Option<Load>,
+pub(crate) struct Context {
+    pub(crate) exercise: Exercise,
+    pub(crate) placement: Placement,
+    pub(crate) side: Side,
+    pub(crate) load: Option<Load>,
 }
 
-fn pipeline_for(
+pub(crate) fn pipeline_for(
     ctx: &Context,
     profile: Option<&PathBuf>,
     cfg: &Config,
 ) -> anyhow::Result<Pipeline> {
-    let p = match profile.or_else(|| cfg.profile_for(ctx.exercise, ctx.placement)) {
+    let calibrated = super::calibrate::user_profile_path(ctx.exercise, ctx.placement)
+        .filter(|p| p.exists())
+        .filter(|_| profile.is_none() && cfg.profile_for(ctx.exercise, ctx.placement).is_none());
+    if let Some(p) = &calibrated {
+        esay!("using your calibrated profile {}", p.display());
+    }
+    let p = match profile
+        .or_else(|| cfg.profile_for(ctx.exercise, ctx.placement))
+        .or(calibrated.as_ref())
+    {
         Some(path) => Profile::load(path, ctx.exercise, ctx.placement)?,
         None => Profile::builtin(ctx.exercise, ctx.placement)?,
     };
@@ -190,69 +199,24 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             status::StatusError::AlreadyRunning(_) => user_error(e.to_string()),
             other => anyhow::Error::new(other),
         })?;
-    let link_report = Arc::new(Mutex::new(LinkReport::default()));
-    let mut ble = None;
-    let mut speed = a.speed;
-    let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if sensor == "sim" {
-        let mut sc = SimConfig::new(ctx.exercise, ctx.placement, ctx.side);
-        sc.sets = a.sets;
-        sc.reps_min = 8;
-        sc.reps_max = 12;
-        sc.rest_min_s = 20.0;
-        sc.rest_max_s = 30.0;
-        sc.compensation_rate = 0.2;
-        sc.seed = a.seed;
-        sc.validate().map_err(user_error)?;
-        let (sim, truth) = Simulator::new(&sc).map_err(user_error)?;
-        let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
-        esay!(
-            "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} set(s) of {} reps",
-            sc.exercise,
-            sc.placement,
-            sc.side,
-            sc.rate_hz,
-            truth.sets.len(),
-            counts.join(", ")
-        );
-        Box::new(sim.map(Ok))
-    } else if let Some(path) = sensor.strip_prefix("replay:") {
-        let reader = RawReader::open(std::path::Path::new(path))?;
-        esay!("replaying {path}");
-        Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
-    } else {
-        if sensor.trim().is_empty() {
-            return Err(user_error(
-                "--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name",
-            ));
-        }
-        let allow = cfg.allowed();
-        if !allow.is_empty()
-            && sensor.contains(':')
-            && !allow.iter().any(|x| x.eq_ignore_ascii_case(&sensor))
-        {
-            return Err(user_error(format!(
-                "{sensor} is not one of the sensors in your config ({}); add it there to use it",
-                allow.join(", ")
-            )));
-        }
-        esay!("looking for {sensor} …");
-        let link = BleLink::start(LinkConfig {
-            target: sensor.clone(),
-            rate_hz: rate,
+    let (source, ble_report, live_speed) = open_source(
+        &sensor,
+        &ctx,
+        &SourceOptions {
+            speed: a.speed,
+            sets: a.sets,
+            reps: (8, 12),
+            lead_in_s: None,
+            seed: a.seed,
+            rate,
             find_timeout_s: a.find_timeout.unwrap_or(cfg.link.find_timeout_s),
             give_up_s: a.give_up.unwrap_or(cfg.link.give_up_s),
-            allow,
-        });
-        ble = Some(link_report.clone());
-        // A live sensor is real time already.
-        speed = 0.0;
-        Box::new(BleSamples::new(
-            link,
-            rate,
-            stop.clone(),
-            link_report.clone(),
-        ))
-    };
+            allow: cfg.allowed(),
+        },
+        stop.clone(),
+    )?;
+    let ble = ble_report;
+    let speed = live_speed;
 
     // The raw recording: flushed every second, linked to the sets.
     let record_path = match (&a.record, a.no_record || !cfg.recording.keep) {
@@ -490,6 +454,115 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// How to open a source (simulator, replay, Bluetooth).
+pub(crate) struct SourceOptions {
+    /// Playback speed for sim and replay (0 = flat out).
+    pub speed: f64,
+    /// Simulated sets.
+    pub sets: usize,
+    /// Simulated reps per set (min, max).
+    pub reps: (usize, usize),
+    /// Simulator seed.
+    pub seed: u64,
+    /// Simulated stillness before the first set, s.
+    pub lead_in_s: Option<f64>,
+    /// Bluetooth rate.
+    pub rate: u16,
+    /// Bluetooth find timeout.
+    pub find_timeout_s: f64,
+    /// Bluetooth give-up time.
+    pub give_up_s: f64,
+    /// Address allow-list.
+    pub allow: Vec<String>,
+}
+
+/// A stream of samples, the BLE link report when it is a sensor, and the
+/// pacing speed to use.
+pub(crate) type Source = (
+    Box<dyn Iterator<Item = anyhow::Result<Sample>>>,
+    Option<Arc<Mutex<LinkReport>>>,
+    f64,
+);
+
+/// Opens `sim`, `replay:FILE` or a Bluetooth sensor.
+pub(crate) fn open_source(
+    sensor: &str,
+    ctx: &Context,
+    o: &SourceOptions,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Source> {
+    let link_report = Arc::new(Mutex::new(LinkReport::default()));
+    let mut ble = None;
+    let mut speed = o.speed;
+    let source: Box<dyn Iterator<Item = anyhow::Result<Sample>>> = if sensor == "sim" {
+        let mut sc = SimConfig::new(ctx.exercise, ctx.placement, ctx.side);
+        sc.sets = o.sets;
+        sc.reps_min = o.reps.0;
+        sc.reps_max = o.reps.1;
+        sc.rest_min_s = 20.0;
+        sc.rest_max_s = 30.0;
+        sc.compensation_rate = 0.2;
+        sc.seed = o.seed;
+        sc.lead_in_s = o.lead_in_s;
+        sc.compensation_rate = if o.reps.1 <= 3 {
+            0.0
+        } else {
+            sc.compensation_rate
+        };
+        sc.validate().map_err(user_error)?;
+        let (sim, truth) = Simulator::new(&sc).map_err(user_error)?;
+        let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
+        esay!(
+            "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} set(s) of {} reps",
+            sc.exercise,
+            sc.placement,
+            sc.side,
+            sc.rate_hz,
+            truth.sets.len(),
+            counts.join(", ")
+        );
+        Box::new(sim.map(Ok))
+    } else if let Some(path) = sensor.strip_prefix("replay:") {
+        let reader = RawReader::open(std::path::Path::new(path))?;
+        esay!("replaying {path}");
+        Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
+    } else {
+        if sensor.trim().is_empty() {
+            return Err(user_error(
+                "--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name",
+            ));
+        }
+        let allow = o.allow.clone();
+        if !allow.is_empty()
+            && sensor.contains(':')
+            && !allow.iter().any(|x| x.eq_ignore_ascii_case(&sensor))
+        {
+            return Err(user_error(format!(
+                "{sensor} is not one of the sensors in your config ({}); add it there to use it",
+                allow.join(", ")
+            )));
+        }
+        esay!("looking for {sensor} …");
+        let link = BleLink::start(LinkConfig {
+            target: sensor.to_string(),
+            rate_hz: o.rate,
+            find_timeout_s: o.find_timeout_s,
+            give_up_s: o.give_up_s,
+            allow,
+        });
+        ble = Some(link_report.clone());
+        // A live sensor is real time already.
+        speed = 0.0;
+        Box::new(BleSamples::new(
+            link,
+            o.rate,
+            stop.clone(),
+            link_report.clone(),
+        ))
+    };
+    Ok((source, ble, speed))
 }
 
 /// Sets that were still open when an earlier run died (kill -9, power cut)

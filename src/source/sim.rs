@@ -63,6 +63,9 @@ pub struct SimConfig {
     pub rest_max_s: f64,
     /// The seed.
     pub seed: u64,
+    /// Seconds of standing still before the first set (default: 0.5-3 s at random).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_in_s: Option<f64>,
 }
 
 impl SimConfig {
@@ -88,6 +91,7 @@ impl SimConfig {
             rest_min_s: 30.0,
             rest_max_s: 60.0,
             seed: 1,
+            lead_in_s: None,
         }
     }
 
@@ -538,7 +542,9 @@ impl Simulator {
             _ => rng.gen_range(28.0..48.0),
         };
 
-        let mut t = rng.gen_range(0.5..3.0);
+        // Drawn even when fixed, so a seed gives the same session either way.
+        let drawn = rng.gen_range(0.5..3.0);
+        let mut t = cfg.lead_in_s.unwrap_or(drawn);
         for set_i in 0..cfg.sets {
             if set_i > 0 {
                 let rest = rng.gen_range(cfg.rest_min_s..=cfg.rest_max_s);
