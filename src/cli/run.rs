@@ -537,7 +537,7 @@ pub(crate) fn open_source(
         let allow = o.allow.clone();
         if !allow.is_empty()
             && sensor.contains(':')
-            && !allow.iter().any(|x| x.eq_ignore_ascii_case(&sensor))
+            && !allow.iter().any(|x| x.eq_ignore_ascii_case(sensor))
         {
             return Err(user_error(format!(
                 "{sensor} is not one of the sensors in your config ({}); add it there to use it",
