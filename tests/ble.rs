@@ -361,8 +361,22 @@ fn measure_latency_and_cpu_at_200_hz() {
     );
     drop(fake);
 
-    // CPU and memory of the real binary at 200 Hz.
-    let fake = FakeBluez::start(&bus.address, vec![dev]);
+    // CPU and memory of the real binary at 200 Hz: one sample per
+    // notification (MTU 23, the worst case) and ten (a larger MTU).
+    for per in [1usize, 10] {
+        let mut dev = dev.clone();
+        dev.stream = medius_notifications(&samples, &cfg, per);
+        let fake = FakeBluez::start(&bus.address, vec![dev]);
+        let (cpu, rss) = cpu_of_run(&bus);
+        eprintln!(
+            "medius run at 200 Hz, {per} sample(s) per notification ({} notifications/s): {cpu:.2} % of one core over 20 s, RSS {rss} kB",
+            200 / per
+        );
+        drop(fake);
+    }
+}
+
+fn cpu_of_run(bus: &Bus) -> (f64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_medius"))
         .args([
@@ -384,6 +398,7 @@ fn measure_latency_and_cpu_at_200_hz() {
         .spawn()
         .unwrap();
     let ticks = |pid: u32| -> (f64, u64) {
+        // utime + stime (clock ticks, 100/s) and VmRSS (kB) from /proc.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
         let f: Vec<&str> = stat
             .rsplit(')')
@@ -412,11 +427,5 @@ fn measure_latency_and_cpu_at_200_hz() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait_with_output();
-    eprintln!(
-        "medius run at 200 Hz ({} notifications/s): {:.1} % of one core over 20 s, RSS {} kB",
-        200,
-        (c1 - c0) / 20.0 * 100.0,
-        rss
-    );
-    drop(fake);
+    ((c1 - c0) / 20.0 * 100.0, rss)
 }

@@ -76,9 +76,10 @@ pub struct RunArgs {
     /// Threshold profile TOML replacing the built-in one (and the config's).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
-    #[arg(long, value_parser = |s: &str| Load::parse(s).map_err(|e| e.to_string()))]
-    pub load: Option<Load>,
+    /// The load used: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight; a bare
+    /// number is in the config's load_unit (kg unless set).
+    #[arg(long)]
+    pub load: Option<String>,
     /// Bluetooth: sample rate to ask the sensor for, Hz [default: config, else 100].
     #[arg(long, value_parser = clap::value_parser!(u16).range(25..=400))]
     pub rate: Option<u16>,
@@ -130,6 +131,18 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(Config, Option<Pat
     Ok((cfg, path))
 }
 
+/// A load as typed; a bare number takes the configured unit.
+fn parse_load_with_unit(text: &str, unit: &str) -> anyhow::Result<Load> {
+    let t = text.trim();
+    let bare = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let full = if bare {
+        format!("{t}{unit}")
+    } else {
+        t.to_string()
+    };
+    Ok(Load::parse(&full)?)
+}
+
 /// What is trained now (the keyboard may change it between sets).
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
@@ -179,7 +192,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         exercise: a.exercise.unwrap_or(cfg.session.exercise),
         placement: a.placement.unwrap_or(cfg.session.placement),
         side: a.side.unwrap_or(cfg.session.side),
-        load: a.load.clone(),
+        load: a
+            .load
+            .as_deref()
+            .map(|l| parse_load_with_unit(l, &cfg.session.load_unit))
+            .transpose()?,
     };
     let mut pipeline = pipeline_for(&ctx, a.profile.as_ref(), &cfg)?;
     let sensor = a
@@ -373,7 +390,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 }
             } else {
                 for cmd in pending.drain(..) {
-                    match apply_key(&cmd.text, &mut ctx, &stop) {
+                    match apply_key(&cmd.text, &mut ctx, &cfg.session.load_unit, &stop) {
                         Ok(Some(rebuild)) => {
                             if rebuild {
                                 pipeline.finish(&mut events);
@@ -700,7 +717,12 @@ fn spawn_keyboard() -> mpsc::Receiver<KeyCommand> {
 /// Applies one keyboard command between sets. `Ok(Some(true))`: the
 /// pipeline must be rebuilt; `Ok(Some(false))`: context changed;
 /// `Ok(None)`: nothing to announce.
-fn apply_key(text: &str, ctx: &mut Context, stop: &AtomicBool) -> Result<Option<bool>, String> {
+fn apply_key(
+    text: &str,
+    ctx: &mut Context,
+    unit: &str,
+    stop: &AtomicBool,
+) -> Result<Option<bool>, String> {
     let (cmd, arg) = match text.split_once(char::is_whitespace) {
         Some((c, a)) => (c, a.trim()),
         None => (text, ""),
@@ -721,7 +743,7 @@ fn apply_key(text: &str, ctx: &mut Context, stop: &AtomicBool) -> Result<Option<
             Ok(Some(true))
         }
         "l" | "load" => {
-            ctx.load = Some(Load::parse(arg).map_err(|e| e.to_string())?);
+            ctx.load = Some(parse_load_with_unit(arg, unit).map_err(|e| e.to_string())?);
             Ok(Some(false))
         }
         "q" | "quit" => {
