@@ -4,7 +4,11 @@ use firmware_protocol::medius::{self, AccRange, Config, Control, GyrRange, Scale
 use firmware_protocol::{thingy, witmotion};
 
 fn load(name: &str) -> Vec<Vec<u8>> {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    // The runtime value first: a test binary can outlive the checkout it was
+    // built in when target/ is shared.
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{dir}/tests/vectors/{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
