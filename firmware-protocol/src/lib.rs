@@ -133,3 +133,19 @@ pub(crate) fn round_i64(x: f64) -> i64 {
         (x - 0.5) as i64
     }
 }
+
+/// `x / per` rounded to the nearest count, saturating at the i16 range; NaN → 0.
+pub(crate) fn quantise(x: f32, per: f32) -> i16 {
+    let c = x / per;
+    if c.is_nan() {
+        0
+    } else if c >= 32767.0 {
+        32767
+    } else if c <= -32768.0 {
+        -32768
+    } else if c >= 0.0 {
+        (c + 0.5) as i16
+    } else {
+        (c - 0.5) as i16
+    }
+}

@@ -334,20 +334,7 @@ impl Scale {
 
     /// The inverse: counts for a measurement, saturating at the range.
     pub fn to_raw(&self, imu: &Imu) -> RawSample {
-        fn q(x: f32, per: f32) -> i16 {
-            let c = x / per;
-            if c.is_nan() {
-                0
-            } else if c >= 32767.0 {
-                32767
-            } else if c <= -32768.0 {
-                -32768
-            } else if c >= 0.0 {
-                (c + 0.5) as i16
-            } else {
-                (c - 0.5) as i16
-            }
-        }
+        use crate::quantise as q;
         RawSample {
             acc: [
                 q(imu.acc_mps2[0], self.acc),

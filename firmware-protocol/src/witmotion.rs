@@ -95,20 +95,7 @@ pub fn encode_motion(acc: [i16; 3], gyr: [i16; 3], angle: [i16; 3]) -> [u8; FRAM
 
 /// Counts for an SI sample at the WitMotion scales (saturating).
 pub fn raw_from_imu(imu: &Imu) -> ([i16; 3], [i16; 3]) {
-    fn q(x: f32, per: f32) -> i16 {
-        let c = x / per;
-        if c.is_nan() {
-            0
-        } else if c >= 32767.0 {
-            32767
-        } else if c <= -32768.0 {
-            -32768
-        } else if c >= 0.0 {
-            (c + 0.5) as i16
-        } else {
-            (c - 0.5) as i16
-        }
-    }
+    use crate::quantise as q;
     let a = 16.0 * STANDARD_GRAVITY / 32768.0;
     let g = 2000.0 / 32768.0;
     (

@@ -27,10 +27,12 @@ pub struct AnalyzeArgs {
     pub json: bool,
 }
 
-/// Runs the command.
-pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
-    let pipeline = a.training.pipeline()?;
-    let reader = RawReader::open(&a.file)?;
+/// The pipeline over a whole raw CSV; the first bad line is the error.
+pub fn analyze_file(
+    pipeline: crate::motion::Pipeline,
+    path: &std::path::Path,
+) -> anyhow::Result<(Vec<crate::motion::Set>, crate::motion::Stats)> {
+    let reader = RawReader::open(path)?;
     let mut error = None;
     let samples = reader.map_while(|r| match r {
         Ok(s) => Some(s),
@@ -39,10 +41,17 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
             None
         }
     });
-    let (sets, stats) = analyze_samples(pipeline, samples);
-    if let Some(e) = error {
-        return Err(e.into());
+    let out = analyze_samples(pipeline, samples);
+    match error {
+        Some(e) => Err(e.into()),
+        None => Ok(out),
     }
+}
+
+/// Runs the command.
+pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
+    let pipeline = a.training.pipeline()?;
+    let (sets, stats) = analyze_file(pipeline, &a.file)?;
     let report = AnalysisReport::new(
         &sets,
         a.training.exercise,

@@ -6,8 +6,6 @@ use crate::logbook::{
     self, ExerciseInfo, ExportFormat, FlagRef, Load, LoadUnit, LogEntry, LogFilter, Logbook,
     ManualSet, NewRecording, PendingSet, ReviewActions, SensorSet, Verdict,
 };
-use crate::motion::analyze_samples;
-use crate::source::csv::RawReader;
 use crate::Side;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
@@ -79,19 +77,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 pub fn import(a: ImportArgs) -> anyhow::Result<()> {
     let pipeline = a.training.pipeline()?;
     // Read and analyse first: a bad file changes nothing in the logbook.
-    let reader = RawReader::open(&a.file)?;
-    let mut error = None;
-    let samples = reader.map_while(|r| match r {
-        Ok(s) => Some(s),
-        Err(e) => {
-            error = Some(e);
-            None
-        }
-    });
-    let (sets, stats) = analyze_samples(pipeline, samples);
-    if let Some(e) = error {
-        return Err(e.into());
-    }
+    let (sets, stats) = super::analyze::analyze_file(pipeline, &a.file)?;
     let mut lb = a.logbook.open()?;
     let exercise = a.training.exercise.id();
     lb.exercise(exercise)?;

@@ -116,22 +116,10 @@ impl Logbook {
                     "RPE",
                 ])
                 .map_err(csv_io)?;
-                let mut order: Vec<(i64, String, u32)> = Vec::new();
+                let mut order = SetOrder::default();
                 for e in &sets {
                     let title = exercise_title(&names, e);
-                    let n = match order
-                        .iter_mut()
-                        .find(|(s, t, _)| *s == e.session && *t == title)
-                    {
-                        Some((_, _, n)) => {
-                            *n += 1;
-                            *n
-                        }
-                        None => {
-                            order.push((e.session, title.clone(), 1));
-                            1
-                        }
-                    };
+                    let n = order.next(e.session, &title, 1);
                     let weight = match &e.load {
                         Some(l)
                             if matches!(
@@ -183,22 +171,10 @@ impl Logbook {
                     "rpe",
                 ])
                 .map_err(csv_io)?;
-                let mut order: Vec<(i64, String, u32)> = Vec::new();
+                let mut order = SetOrder::default();
                 for e in &sets {
                     let title = exercise_title(&names, e);
-                    let n = match order
-                        .iter_mut()
-                        .find(|(s, t, _)| *s == e.session && *t == title)
-                    {
-                        Some((_, _, n)) => {
-                            *n += 1;
-                            *n
-                        }
-                        None => {
-                            order.push((e.session, title.clone(), 0));
-                            0
-                        }
-                    };
+                    let n = order.next(e.session, &title, 0);
                     let kg = e
                         .load
                         .as_ref()
@@ -381,6 +357,30 @@ impl Logbook {
         }
         tx.commit()?;
         Ok(summary)
+    }
+}
+
+/// Numbers the sets of each exercise within a session, as the apps do.
+#[derive(Default)]
+struct SetOrder(Vec<(i64, String, u32)>);
+
+impl SetOrder {
+    /// The number of this set: `first` for the first of its exercise in the session.
+    fn next(&mut self, session: i64, title: &str, first: u32) -> u32 {
+        match self
+            .0
+            .iter_mut()
+            .find(|(s, t, _)| *s == session && t == title)
+        {
+            Some((_, _, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.0.push((session, title.to_string(), first));
+                first
+            }
+        }
     }
 }
 
