@@ -1,5 +1,7 @@
 //! How soon a rep is announced after the leg is back at neutral, in the
 //! sensor's own time (deterministic: simulated sessions, no wall clock).
+//! A rep is announced by `Event::RepReturned` when its profile lets it
+//! settle before closing (pelvis), else by `Event::Rep`.
 
 use medius::motion::{Event, Pipeline, Profile};
 use medius::source::sim::{SimConfig, Simulator};
@@ -20,19 +22,34 @@ fn delays(exercise: Exercise, placement: Placement, seed: u64, rate: f64) -> Vec
         .collect();
     let mut out = Vec::new();
     let mut events = Vec::new();
+    let mut announced: Vec<(usize, usize)> = Vec::new();
     for s in sim {
         p.push(&s, &mut events);
         for e in events.drain(..) {
-            if let Event::Rep { rep, .. } = e {
-                // The true rep this one is: the nearest true end.
-                if let Some(end) = ends
-                    .iter()
-                    .copied()
-                    .min_by(|a, b| (a - rep.end_s).abs().total_cmp(&(b - rep.end_s).abs()))
-                {
-                    if (end - rep.end_s).abs() < 1.0 {
-                        out.push(s.t - end);
-                    }
+            // Announced: on its return (pelvis profiles settle before the
+            // flags are known), or when it closes (ankle).
+            let (number, end_s) = match e {
+                Event::RepReturned {
+                    set_number,
+                    number,
+                    end_s,
+                    ..
+                } => ((set_number, number), end_s),
+                Event::Rep { set_number, rep } => ((set_number, rep.number), rep.end_s),
+                _ => continue,
+            };
+            if announced.contains(&number) {
+                continue;
+            }
+            announced.push(number);
+            // The true rep this one is: the nearest true end.
+            if let Some(end) = ends
+                .iter()
+                .copied()
+                .min_by(|a, b| (a - end_s).abs().total_cmp(&(b - end_s).abs()))
+            {
+                if (end - end_s).abs() < 1.0 {
+                    out.push(s.t - end);
                 }
             }
         }
@@ -40,24 +57,16 @@ fn delays(exercise: Exercise, placement: Placement, seed: u64, rate: f64) -> Vec
     out
 }
 
-/// Ankle placements are held to the bar; the pelvis is printed (counting from
-/// the pelvis is the open part of the motion-pipeline issue, and its slowest
-/// announcements are the reps that return slowly: up to ~1.5 s).
 #[test]
 fn reps_are_announced_within_250_ms_of_returning_to_neutral() {
-    let pelvis = delays(Exercise::HipHitch, Placement::Pelvis, 1, 100.0);
-    let mut sorted = pelvis.clone();
-    sorted.sort_by(f64::total_cmp);
-    eprintln!(
-        "hip-hitch pelvis 100 Hz (not held to the bar): median {:.0} ms, max {:.0} ms",
-        sorted[sorted.len() / 2] * 1e3,
-        sorted[sorted.len() - 1] * 1e3
-    );
     let mut all = Vec::new();
+    let mut ankle_max: f64 = f64::NEG_INFINITY;
     for (e, p) in [
         (Exercise::StandingCableAbduction, Placement::Ankle),
         (Exercise::SideLyingAbduction, Placement::Ankle),
         (Exercise::SeatedMachineAbduction, Placement::Ankle),
+        (Exercise::HipHitch, Placement::Pelvis),
+        (Exercise::SideLyingAbduction, Placement::Pelvis),
     ] {
         for (seed, rate) in [(1, 100.0), (2, 50.0), (3, 200.0)] {
             let mut d = delays(e, p, seed, rate);
@@ -69,6 +78,9 @@ fn reps_are_announced_within_250_ms_of_returning_to_neutral() {
                 d[d.len() * 95 / 100] * 1e3,
                 d[d.len() - 1] * 1e3
             );
+            if p == Placement::Ankle {
+                ankle_max = ankle_max.max(d[d.len() - 1]);
+            }
             all.extend(d);
         }
     }
@@ -83,5 +95,9 @@ fn reps_are_announced_within_250_ms_of_returning_to_neutral() {
         p95 * 1e3,
         max * 1e3
     );
-    assert!(max <= 0.25, "p95 {p95:.3} s, max {max:.3} s");
+    // Every ankle rep within the bar; pelvis reps that return slowly still
+    // reach up to ~0.8 s (printed above), so the pelvis is held at the 95th
+    // percentile.
+    assert!(ankle_max <= 0.25, "ankle max {ankle_max:.3} s");
+    assert!(p95 <= 0.25, "p95 {p95:.3} s, max {max:.3} s");
 }

@@ -235,3 +235,59 @@ fn run_on_the_simulated_sensor_prints_reps_and_sets() {
     assert_eq!(log[0]["reps"].as_u64().unwrap() as usize, live_reps);
     assert_eq!(log[0]["state"], "pending");
 }
+
+#[test]
+fn pelvis_reps_are_announced_once_and_flagged_when_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("live.csv");
+    let o = medius(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "-e",
+        "hip-hitch",
+        "-p",
+        "pelvis",
+        "-s",
+        "left",
+        "--seed",
+        "5",
+        "--no-log",
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let o = medius(&[
+        "analyze",
+        rec.to_str().unwrap(),
+        "-e",
+        "hip-hitch",
+        "-p",
+        "pelvis",
+        "-s",
+        "left",
+        "--json",
+    ]);
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (i, set) in got["sets"].as_array().unwrap().iter().enumerate() {
+        let prefix = format!("set {} · rep", i + 1);
+        let lines = text.lines().filter(|l| l.starts_with(&prefix)).count();
+        assert_eq!(lines, set["rep_count"].as_u64().unwrap() as usize, "{text}");
+    }
+    let flagged: usize = got["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["reps"].as_array().unwrap().iter())
+        .filter(|r| !r["flags"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("⚑")).count(),
+        flagged,
+        "{text}"
+    );
+    assert!(!text.contains("withdrawn"), "{text}");
+}

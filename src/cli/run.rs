@@ -375,6 +375,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     }
                 }
                 Event::NotASet { .. } => reps_in_set = 0,
+                Event::RepReturned { .. } => {}
             }
         }
         if let Some(rx) = &keys {
@@ -799,6 +800,8 @@ struct Live {
     bell: bool,
     pelvis: bool,
     sets: Vec<Set>,
+    /// (set, rep) announced on its return, its flags still to come.
+    announced: Option<(usize, usize)>,
 }
 
 impl Live {
@@ -807,23 +810,70 @@ impl Live {
             bell,
             pelvis,
             sets: Vec::new(),
+            announced: None,
+        }
+    }
+
+    fn withdraw(&mut self, out: &mut impl Write) {
+        if let Some((_, n)) = self.announced.take() {
+            let _ = writeln!(out, "  (rep {n} withdrawn: that movement was not a rep)");
         }
     }
 
     fn show(&mut self, e: &Event) {
         let mut out = std::io::stdout().lock();
         match e {
+            Event::RepReturned {
+                set_number,
+                number,
+                start_s,
+                end_s,
+                peak_deg,
+            } => {
+                if self.announced == Some((*set_number, *number)) {
+                    self.withdraw(&mut out);
+                }
+                let what = if self.pelvis { "pelvis" } else { "range" };
+                let _ = writeln!(
+                    out,
+                    "set {set_number} · rep {number:>2} · {what} {peak_deg:>5.1}° · {:.1}s",
+                    end_s - start_s
+                );
+                self.announced = Some((*set_number, *number));
+            }
             Event::Rep { set_number, rep } => {
-                let _ = writeln!(out, "{}", rep_line(*set_number, rep, self.pelvis));
+                if self.announced == Some((*set_number, rep.number)) {
+                    // Counted already; now the flags are known.
+                    self.announced = None;
+                    if !rep.flags.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "        rep {:>2} · ⚑ {}",
+                            rep.number,
+                            flag_words(&rep.flags)
+                        );
+                    }
+                } else {
+                    self.withdraw(&mut out);
+                    let _ = writeln!(out, "{}", rep_line(*set_number, rep, self.pelvis));
+                }
                 if self.bell && !rep.flags.is_empty() {
                     let _ = write!(out, "\x07");
                 }
             }
             Event::SetEnded(set) => {
+                if self
+                    .announced
+                    .is_some_and(|(s, n)| s != self.sets.len() + 1 || n > set.rep_count())
+                {
+                    self.withdraw(&mut out);
+                }
+                self.announced = None;
                 self.sets.push(set.clone());
                 let _ = writeln!(out, "{}", set_line(self.sets.len(), set));
             }
             Event::NotASet { start_s, reps, .. } => {
+                self.announced = None;
                 let _ = writeln!(
                     out,
                     "  (not a set: {reps} lone movement(s) at {start_s:.0} s ignored — a set needs at least 2 reps)"

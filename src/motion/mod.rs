@@ -94,6 +94,22 @@ pub enum Event {
         /// The rep.
         rep: Rep,
     },
+    /// A rep has come back to neutral but its rep stays open a little longer
+    /// to settle (pelvis profiles), so its flags are not known yet: announce
+    /// the count now; the full [`Event::Rep`] with the same number follows
+    /// (or, rarely, none if the movement turns out not to be a rep).
+    RepReturned {
+        /// Number of the set in progress.
+        set_number: usize,
+        /// Number the rep will have.
+        number: usize,
+        /// When it left neutral (s).
+        start_s: f64,
+        /// When it came back (s).
+        end_s: f64,
+        /// Size on the counting signal (°).
+        peak_deg: f64,
+    },
     /// A set ended.
     SetEnded(Set),
     /// Movements ended that were too few to be a set (a single swing).
@@ -148,6 +164,8 @@ pub struct Pipeline {
     stats: Stats,
     impact_mps2: f64,
     acc_norm_mean: f64,
+    /// Start of the rep last announced by [`Event::RepReturned`].
+    announced_return: Option<f64>,
 }
 
 impl Pipeline {
@@ -166,6 +184,7 @@ impl Pipeline {
             last_t: None,
             open: None,
             sets_done: 0,
+            announced_return: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -306,6 +325,18 @@ impl Pipeline {
         };
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
+        }
+        if let Some((start_s, end_s, peak_deg)) = self.detector.returned() {
+            if self.announced_return != Some(start_s) {
+                self.announced_return = Some(start_s);
+                out.push(Event::RepReturned {
+                    set_number: self.sets_done + 1,
+                    number: self.open.as_ref().map_or(0, |o| o.reps.len()) + 1,
+                    start_s,
+                    end_s,
+                    peak_deg,
+                });
+            }
         }
         self.close_set_if_due(s.t, out);
     }

@@ -295,6 +295,32 @@ impl RepDetector {
         }
     }
 
+    /// A rep that has come back and will close once it settles, if it
+    /// passes the same size and duration checks closing applies: (start,
+    /// return time, signal peak above its base). `None` otherwise, and always
+    /// when `settle_s` is 0 (such reps close on their return).
+    pub fn returned(&self) -> Option<(f64, f64, f64)> {
+        let State::InRep {
+            sign,
+            base,
+            start_t,
+            peak,
+            returned_t: Some(end),
+            ..
+        } = self.state
+        else {
+            return None;
+        };
+        let c = &self.cfg;
+        let min_peak = if sign < 0.0 && c.direction == RepDirection::Either {
+            c.down_min_peak_deg
+        } else {
+            c.min_peak_deg
+        };
+        (c.settle_s > 0.0 && peak - base >= min_peak && end - start_t >= c.min_duration_s)
+            .then_some((start_t, end, peak - base))
+    }
+
     fn close(&mut self, end_t: f64) -> RepOutcome {
         let State::InRep {
             sign,
