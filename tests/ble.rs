@@ -7,7 +7,7 @@ use medius::source::decode::{medius_notifications, witmotion_notifications};
 use medius::source::sim::{SimConfig, Simulator};
 use medius::{Exercise, Placement, Side};
 use std::process::{Command, Output};
-use support::fake_bluez::{Bus, Device, FakeBluez, Kind};
+use support::fake_bluez::{AdapterState, Bus, Device, FakeBluez, Kind};
 
 const MEDIUS_ADDR: &str = "C0:FF:EE:00:00:01";
 const WIT_ADDR: &str = "C0:FF:EE:00:00:02";
@@ -291,6 +291,26 @@ fn a_sensor_that_never_appears_is_a_clear_error() {
         "{err}"
     );
     assert!(t.elapsed().as_secs_f64() < 6.0, "{:?}", t.elapsed());
+    // No adapter, or one that is off: what to do, in one line, exit 2.
+    for (state, want) in [
+        (AdapterState::Missing, "no Bluetooth adapter found"),
+        (
+            AdapterState::Off,
+            "the Bluetooth adapter is off: turn it on with `bluetoothctl power on`",
+        ),
+    ] {
+        let bus = Bus::start();
+        let _fake = FakeBluez::start_with(&bus.address, vec![], state);
+        for args in [
+            &["scan", "--seconds", "0"][..],
+            &["run", "--sensor", "AA:BB:CC:DD:EE:FF"][..],
+        ] {
+            let o = medius(&bus, &dir.path().join("l.sqlite3"), args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?} {err}");
+            assert!(err.contains(want), "{args:?} {err}");
+        }
+    }
     // And no Bluetooth at all is a clear error too.
     let o = Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(["scan", "--seconds", "0"])

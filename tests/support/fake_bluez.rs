@@ -57,6 +57,17 @@ impl Drop for Bus {
     }
 }
 
+/// The fake's adapter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AdapterState {
+    /// hci0, powered.
+    On,
+    /// hci0, powered off and blocked (rfkill): it cannot be turned on.
+    Off,
+    /// BlueZ runs but has no adapter.
+    Missing,
+}
+
 /// Which GATT layout a fake device has.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -113,6 +124,11 @@ pub struct FakeBluez {
 impl FakeBluez {
     /// Serves `devices` on the bus at `address`.
     pub fn start(address: &str, devices: Vec<Device>) -> FakeBluez {
+        Self::start_with(address, devices, AdapterState::On)
+    }
+
+    /// The same with the adapter powered off, or with no adapter at all.
+    pub fn start_with(address: &str, devices: Vec<Device>, adapter: AdapterState) -> FakeBluez {
         let mut ch = Channel::open_private(address).expect("connect to the private bus");
         ch.register().expect("hello");
         let conn = Connection::from(ch);
@@ -122,7 +138,8 @@ impl FakeBluez {
         let back_at = Arc::new(Mutex::new(vec![None; devices.len()]));
         let stop = Arc::new(AtomicBool::new(false));
         let (stop2, states2, back2) = (stop.clone(), states.clone(), back_at.clone());
-        let thread = std::thread::spawn(move || serve(conn, devices, states2, stop2, back2));
+        let thread =
+            std::thread::spawn(move || serve(conn, devices, adapter, states2, stop2, back2));
         FakeBluez {
             stop,
             thread: Some(thread),
@@ -240,6 +257,7 @@ struct CharData {
 fn serve(
     conn: Connection,
     devices: Vec<Device>,
+    adapter_state: AdapterState,
     states: Vec<Shared>,
     stop: Arc<AtomicBool>,
     back_at: Arc<Mutex<Vec<Option<Instant>>>>,
@@ -248,6 +266,7 @@ fn serve(
     let om = cr.object_manager::<()>();
     cr.insert("/", &[om], ());
 
+    let powered = adapter_state == AdapterState::On;
     let adapter: IfaceToken<()> = cr.register("org.bluez.Adapter1", |b| {
         b.property("Address")
             .get(|_, _| Ok("00:1A:7D:DA:71:13".to_string()));
@@ -258,8 +277,17 @@ fn serve(
         b.property("Modalias")
             .get(|_, _| Ok("usb:v1D6Bp0246d0537".to_string()));
         b.property("Powered")
-            .get(|_, _| Ok(true))
-            .set(|_, _, v: bool| Ok(Some(v)));
+            .get(move |_, _| Ok(powered))
+            .set(move |_, _, v: bool| {
+                if powered {
+                    Ok(Some(v))
+                } else {
+                    Err(MethodErr::from((
+                        "org.bluez.Error.Blocked",
+                        "Blocked through rfkill",
+                    )))
+                }
+            });
         b.property("Discovering").get(|_, _| Ok(true));
         b.method(
             "SetDiscoveryFilter",
@@ -276,7 +304,9 @@ fn serve(
             |_, _, (_d,): (Path<'static>,)| Ok(()),
         );
     });
-    cr.insert("/org/bluez/hci0", &[adapter], ());
+    if adapter_state != AdapterState::Missing {
+        cr.insert("/org/bluez/hci0", &[adapter], ());
+    }
 
     struct DevData {
         dev: Device,
