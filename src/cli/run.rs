@@ -342,12 +342,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut pending: Vec<KeyCommand> = Vec::new();
     let mut reps_in_set = 0usize;
+    let mut failure: Option<anyhow::Error> = None;
     for sample in source {
         if stop.load(Ordering::SeqCst) {
             esay!("\nstopped: saving the set in progress");
             break;
         }
-        let sample = sample?;
+        // A source that fails (the sensor never showed up, a bad line in a
+        // replay) still gets the open set saved and the recording closed.
+        let sample = match sample {
+            Ok(s) => s,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
         if speed > 0.0 {
             let first = *t0.get_or_insert(sample.t);
             let due = Duration::from_secs_f64(((sample.t - first) / speed).max(0.0));
@@ -435,6 +444,20 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             log.save(set, &ctx, interrupted);
         }
     }
+    let nothing = pipeline.stats().samples == 0;
+    if nothing && failure.is_some() {
+        let e = failure.take().expect("checked");
+        // Nothing ever arrived: leave no empty recording behind, and let the
+        // error be the one line the lifter sees.
+        drop(record);
+        if let Some(p) = &record_path {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
+            let _ = log.lb.forget_recording(id);
+        }
+        return Err(e);
+    }
     if let Some(mut w) = record {
         w.flush()?;
         drop(w);
@@ -471,7 +494,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             if r.gave_up { ", gave up" } else { "" }
         );
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// How to open a source (simulator, replay, Bluetooth).

@@ -136,6 +136,16 @@ impl Logbook {
         Ok(self.conn().last_insert_rowid())
     }
 
+    /// Removes a recording's entry that no set refers to (a session that
+    /// never received a sample).
+    pub fn forget_recording(&mut self, id: i64) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM recordings WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM sets WHERE recording_id = ?1)",
+            [id],
+        )?;
+        Ok(())
+    }
+
     /// Recordings the daemon started and never closed (it was killed).
     pub fn open_recordings(&self) -> Result<Vec<OpenRecording>> {
         let mut st = self.conn().prepare(
