@@ -20,6 +20,7 @@ fn medius(bus: &Bus, book: &std::path::Path, args: &[&str]) -> Output {
         .env("MEDIUS_CONFIG", book.with_extension("toml"))
         .env("MEDIUS_SOCKET", book.with_extension("sock"))
         .env("XDG_DATA_HOME", book.parent().unwrap())
+        .env("XDG_CONFIG_HOME", book.parent().unwrap())
         .output()
         .expect("medius runs")
 }
@@ -148,6 +149,7 @@ fn run_live(
         .env("MEDIUS_CONFIG", book.with_extension("toml"))
         .env("MEDIUS_SOCKET", book.with_extension("sock"))
         .env("XDG_DATA_HOME", book.parent().unwrap())
+        .env("XDG_CONFIG_HOME", book.parent().unwrap())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -413,6 +415,7 @@ fn cpu_of_run(bus: &Bus) -> (f64, u64) {
         .env("MEDIUS_CONFIG", dir.path().join("c.toml"))
         .env("MEDIUS_SOCKET", dir.path().join("s.sock"))
         .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -4,15 +4,22 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn medius(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_medius"))
+    // Never touch the real logbook, config, recordings or socket of whoever
+    // runs the tests; each call gets its own.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let home = std::env::temp_dir().join(format!("medius-cli-test-{}-{n}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(args)
-        // Never touch the real logbook of whoever runs the tests.
-        .env(
-            "MEDIUS_LOGBOOK",
-            std::env::temp_dir().join("medius-cli-test-never-used.sqlite3"),
-        )
+        .env("MEDIUS_LOGBOOK", home.join("logbook.sqlite3"))
+        .env("MEDIUS_CONFIG", home.join("config.toml"))
+        .env("MEDIUS_SOCKET", home.join("medius.sock"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
         .output()
-        .expect("medius runs")
+        .expect("medius runs");
+    let _ = std::fs::remove_dir_all(&home);
+    out
 }
 
 fn stderr(o: &Output) -> String {
