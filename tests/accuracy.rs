@@ -38,8 +38,16 @@ fn simulated_corpus_meets_the_bars() {
                 }
             }
             (Exercise::HipHitch, _) => {
+                // Measured 87.5 % exact, 95.8 % within ±1, hike 1.00/0.93 on
+                // this corpus once hike flags looked past the return.
+                for (k, c) in &s.flags {
+                    assert!(
+                        c.precision() >= 0.9 && c.recall() >= 0.8,
+                        "{e}/{p}: {k:?} {c:?}"
+                    );
+                }
                 assert!(
-                    s.exact_rate() >= 0.7,
+                    s.exact_rate() >= 0.85,
                     "{e}/{p}: exact {:.3}",
                     s.exact_rate()
                 );

@@ -166,6 +166,14 @@ pub struct Pipeline {
     acc_norm_mean: f64,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
+    /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
+    pending: Option<PendingRep>,
+}
+
+struct PendingRep {
+    rep: RepTrace,
+    until: f64,
+    tail: Vec<TracePoint>,
 }
 
 impl Pipeline {
@@ -185,6 +193,7 @@ impl Pipeline {
             open: None,
             sets_done: 0,
             announced_return: None,
+            pending: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -326,6 +335,17 @@ impl Pipeline {
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
         }
+        if let Some(p) = self.pending.as_mut() {
+            if self.detector.in_rep() {
+                // The next rep began: the tail ends here.
+                self.flush_pending(out);
+            } else {
+                p.tail.push(point);
+                if s.t >= p.until {
+                    self.flush_pending(out);
+                }
+            }
+        }
         if let Some((start_s, end_s, peak_deg)) = self.detector.returned() {
             if self.announced_return != Some(start_s) {
                 self.announced_return = Some(start_s);
@@ -353,15 +373,35 @@ impl Pipeline {
         if let Some(outcome) = self.detector.finish() {
             self.handle(outcome, out);
         }
+        self.flush_pending(out);
         self.attitude.reset();
         self.still.interrupt();
         self.history.clear();
         self.neutral_inv = None;
     }
 
+    /// Accepts the rep waiting for its flag tail.
+    fn flush_pending(&mut self, out: &mut Vec<Event>) {
+        if let Some(p) = self.pending.take() {
+            self.accept(p.rep, &p.tail, out);
+        }
+    }
+
     fn handle(&mut self, outcome: RepOutcome, out: &mut Vec<Event>) {
         match outcome {
-            RepOutcome::Rep(trace) => self.accept(trace, out),
+            RepOutcome::Rep(trace) => {
+                self.flush_pending(out);
+                let tail_s = self.profile.flags.tail_s;
+                if self.profile.reps.signal == RepSignal::Obliquity && tail_s > 0.0 {
+                    self.pending = Some(PendingRep {
+                        until: trace.end_t + tail_s,
+                        rep: trace,
+                        tail: Vec::new(),
+                    });
+                } else {
+                    self.accept(trace, &[], out);
+                }
+            }
             RepOutcome::Rejected(why, _, _) => {
                 let i = match why {
                     Rejection::TooShort => 0,
@@ -390,6 +430,7 @@ impl Pipeline {
     }
 
     fn close_set(&mut self, out: &mut Vec<Event>) {
+        self.flush_pending(out);
         let Some(set) = self.open.take() else { return };
         let end_s = set.last_end;
         if set.reps.len() < self.profile.sets.min_reps {
@@ -422,7 +463,7 @@ impl Pipeline {
         (snr_term.min(margin_term) * 100.0).round() / 100.0
     }
 
-    fn accept(&mut self, rep: RepTrace, out: &mut Vec<Event>) {
+    fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
         let trace = &rep.trace;
         let (peak_deg, peak_rotation, peak_t) = match self.profile.reps.signal {
             RepSignal::Rotation => trace
@@ -466,7 +507,14 @@ impl Pipeline {
                 &mut set.reference,
                 &mut flags,
             ),
-            RepSignal::Obliquity => flags::pelvic_flags(&self.profile.flags, trace, &mut flags),
+            RepSignal::Obliquity => {
+                if tail.is_empty() {
+                    flags::pelvic_flags(&self.profile.flags, trace, &mut flags)
+                } else {
+                    let whole: Vec<TracePoint> = trace.iter().chain(tail).copied().collect();
+                    flags::pelvic_flags(&self.profile.flags, &whole, &mut flags)
+                }
+            }
         }
         let r = Rep {
             number: set.reps.len() + 1,

@@ -196,6 +196,10 @@ pub struct DriftConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlagsConfig {
+    /// Pelvis: seconds after a rep's return that its flags still look at (a
+    /// hip-hitch hike overshoots level just after the drop comes back).
+    #[serde(default)]
+    pub tail_s: f64,
     /// Hip hike (pelvis).
     pub hip_hike: PelvicFlagConfig,
     /// Pelvic drop (pelvis).
@@ -483,6 +487,7 @@ impl Profile {
                 100.0,
                 "1..100",
             ),
+            ("flags.tail_s", f.tail_s, 0.0, 3.0, "0..3"),
             (
                 "flags.hip_flexion_drift.threshold_deg",
                 f.hip_flexion_drift.threshold_deg,
