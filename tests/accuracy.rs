@@ -38,8 +38,9 @@ fn simulated_corpus_meets_the_bars() {
                 }
             }
             (Exercise::HipHitch, _) => {
-                // Measured 87.5 % exact, 95.8 % within ±1, hike 1.00/0.93 on
-                // this corpus once hike flags looked past the return.
+                // Measured 91.7 % exact, 95.8 % within ±1, hike 1.00/0.91 on
+                // this corpus (flags look past the return, sets start with
+                // reps under 6 s apart).
                 for (k, c) in &s.flags {
                     assert!(
                         c.precision() >= 0.9 && c.recall() >= 0.8,
@@ -47,7 +48,7 @@ fn simulated_corpus_meets_the_bars() {
                     );
                 }
                 assert!(
-                    s.exact_rate() >= 0.85,
+                    s.exact_rate() >= 0.9,
                     "{e}/{p}: exact {:.3}",
                     s.exact_rate()
                 );

@@ -420,10 +420,37 @@ impl Pipeline {
         }
     }
 
+    /// Whether a rep starting (or the stream being) at `t` is too far from
+    /// the open set to belong to it.
+    fn set_gap_exceeded(&self, set: &OpenSet, t: f64) -> bool {
+        let c = &self.profile.sets;
+        let since_end = t - set.last_end;
+        if since_end > c.gap_s {
+            return true;
+        }
+        let n = set.reps.len();
+        if n < 3 {
+            return c.start_gap_s > 0.0 && since_end > c.start_gap_s;
+        }
+        if c.cadence_factor > 0.0 {
+            let mut d: Vec<f64> = set
+                .reps
+                .windows(2)
+                .map(|w| w[1].start_s - w[0].start_s)
+                .collect();
+            d.sort_by(f64::total_cmp);
+            let median = d[d.len() / 2];
+            let since_start = t - set.reps[n - 1].start_s;
+            return since_start > c.cadence_factor * median && since_end > 1.0;
+        }
+        false
+    }
+
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
-        let due = self.open.as_ref().is_some_and(|set| {
-            t - set.last_end > self.profile.sets.gap_s && !self.detector.in_rep()
-        });
+        let due = self
+            .open
+            .as_ref()
+            .is_some_and(|set| self.set_gap_exceeded(set, t) && !self.detector.in_rep());
         if due {
             self.close_set(out);
         }
@@ -489,6 +516,14 @@ impl Pipeline {
             .map_or(rep.peak_t, |p| p.t);
 
         let noise_rms = self.noise_ms.sqrt();
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|set| self.set_gap_exceeded(set, rep.start_t))
+        {
+            // This rep came too late to belong to the open set.
+            self.close_set(out);
+        }
         let set = self.open.get_or_insert_with(|| OpenSet {
             start_s: rep.start_t,
             last_end: rep.end_t,

@@ -141,6 +141,15 @@ pub struct SetConfig {
     pub gap_s: f64,
     /// Fewer reps than this is not a set (a single swing, a fidget).
     pub min_reps: usize,
+    /// While a set has fewer than 3 reps, a gap longer than this ends it
+    /// (0: `gap_s`). Real reps come every 2-5 s.
+    #[serde(default)]
+    pub start_gap_s: f64,
+    /// Once a set has 3 reps: a rep starting later than this many times the
+    /// set's median rep-to-rep interval after the last one ends the set
+    /// (0: off).
+    #[serde(default)]
+    pub cadence_factor: f64,
 }
 
 /// A one-sided pelvic flag (hip hike, pelvic drop): persistence + hysteresis.
@@ -488,6 +497,20 @@ impl Profile {
                 "1..100",
             ),
             ("flags.tail_s", f.tail_s, 0.0, 3.0, "0..3"),
+            (
+                "sets.start_gap_s",
+                self.sets.start_gap_s,
+                0.0,
+                60.0,
+                "0..60",
+            ),
+            (
+                "sets.cadence_factor",
+                self.sets.cadence_factor,
+                0.0,
+                10.0,
+                "0..10",
+            ),
             (
                 "flags.hip_flexion_drift.threshold_deg",
                 f.hip_flexion_drift.threshold_deg,
