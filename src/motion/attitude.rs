@@ -91,12 +91,13 @@ impl Attitude {
         let half = w * (0.5 * dt);
         let angle2 = half.norm_squared();
         let dq = if angle2 < 1e-4 {
-            // Small step: first order, renormalised below (no trig on the hot path).
-            UnitQuaternion::new_normalize(Quaternion::new(1.0, half.x, half.y, half.z))
+            // Small step: first order; the product is normalised below, so
+            // this one need not be (no trig, no square root on the hot path).
+            Quaternion::new(1.0, half.x, half.y, half.z)
         } else {
-            UnitQuaternion::from_scaled_axis(w * dt)
+            UnitQuaternion::from_scaled_axis(w * dt).into_inner()
         };
-        self.q = UnitQuaternion::new_normalize(self.q.into_inner() * dq.into_inner());
+        self.q = UnitQuaternion::new_normalize(self.q.into_inner() * dq);
     }
 }
 

@@ -293,8 +293,17 @@ impl Pipeline {
         let rel = neutral_inv * q;
         let (signal, angle, rotation) = match self.profile.reps.signal {
             RepSignal::Rotation => {
-                let rv = rel.scaled_axis() * (180.0 / std::f64::consts::PI);
-                let angle = rv.norm();
+                // Rotation vector in degrees with one square root and one
+                // atan2 (nalgebra's scaled_axis normalises and takes acos).
+                let (w, v) = (rel.scalar(), rel.imag());
+                let (w, v) = if w < 0.0 { (-w, -v) } else { (w, v) };
+                let s_half = v.norm();
+                let angle = 2.0 * s_half.atan2(w).to_degrees();
+                let rv = if s_half > 1e-12 {
+                    v * (angle / s_half)
+                } else {
+                    Vector3::zeros()
+                };
                 if angle > self.profile.reps.max_peak_deg {
                     // Turning round (the rotation is off the plane of the set):
                     // drop any open movement and wait for a new rest.
