@@ -127,22 +127,6 @@ impl RepDetector {
         matches!(self.state, State::InRep { .. })
     }
 
-    /// Sign of the open rep, if any.
-    pub fn open_sign(&self) -> Option<f64> {
-        match self.state {
-            State::InRep { sign, .. } => Some(sign),
-            State::Idle { .. } => None,
-        }
-    }
-
-    /// Start time of the open rep, if any.
-    pub fn open_start(&self) -> Option<f64> {
-        match self.state {
-            State::InRep { start_t, .. } => Some(start_t),
-            State::Idle { .. } => None,
-        }
-    }
-
     /// Back to rest at the current level, dropping any open movement.
     pub fn reset(&mut self) {
         self.state = State::Idle {
