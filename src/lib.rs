@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod exercise;
 pub mod logbook;
 pub mod motion;
+pub mod paths;
 pub mod report;
 pub mod sample;
 pub mod source;

@@ -54,16 +54,8 @@ pub struct CalibrateArgs {
 
 /// Where `calibrate` writes, and `run` looks for, the lifter's own profile.
 pub fn user_profile_path(exercise: Exercise, placement: Placement) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
     Some(
-        base.join("medius")
+        crate::paths::config_dir()?
             .join("profiles")
             .join(format!("{exercise}.{placement}.toml")),
     )

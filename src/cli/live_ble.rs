@@ -5,17 +5,9 @@ use crate::source::ble::{LinkEvent, SensorLink};
 use crate::source::decode::{Decoder, StreamStats};
 use crate::Sample;
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Writes to stderr; a closed stderr must not stop the session.
-macro_rules! esay {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($t)*);
-    }};
-}
 
 /// What the link did, for the session summary.
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,23 @@
 //! exercise, a profile out of range) is a [`UserError`] or a library error
 //! that `main` maps to exit code 2 with one line; everything else exits 1.
 
+/// Prints a line to stdout; a closed stdout (the terminal went away, a pipe
+/// reader quit) must not stop a session, so errors are ignored.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// The same for stderr.
+macro_rules! esay {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 pub mod accuracy;
 pub mod analyze;
 pub mod calibrate;

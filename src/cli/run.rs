@@ -22,21 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Prints a line; a closed stdout (the terminal went away, a pipe reader
-/// quit) must not stop the session, so errors are ignored.
-macro_rules! say {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), $($t)*);
-    }};
-}
-
-/// The same for stderr.
-macro_rules! esay {
-    ($($t:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($t)*);
-    }};
-}
-
 /// Watch a session live: each rep is announced as it ends (count, range,
 /// flags), each set is summed up and saved in the logbook as pending when it
 /// ends (review it with `medius review`).

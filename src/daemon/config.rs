@@ -161,36 +161,17 @@ pub struct Config {
     pub profiles: BTreeMap<String, PathBuf>,
 }
 
-fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(fallback))
-        })
-}
-
 /// `$XDG_CONFIG_HOME/medius/config.toml` (or `~/.config/…`); `MEDIUS_CONFIG` overrides.
 pub fn default_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MEDIUS_CONFIG").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    Some(
-        xdg("XDG_CONFIG_HOME", ".config")?
-            .join("medius")
-            .join("config.toml"),
-    )
+    Some(crate::paths::config_dir()?.join("config.toml"))
 }
 
 /// Where raw recordings go by default.
 pub fn default_recordings_dir() -> Option<PathBuf> {
-    Some(
-        xdg("XDG_DATA_HOME", ".local/share")?
-            .join("medius")
-            .join("recordings"),
-    )
+    Some(crate::paths::data_dir()?.join("recordings"))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -81,15 +81,7 @@ pub type Result<T, E = LogbookError> = std::result::Result<T, E>;
 /// Where the logbook lives unless told otherwise:
 /// `$XDG_DATA_HOME/medius/logbook.sqlite3`, else `~/.local/share/medius/…`.
 pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        })?;
-    Some(base.join("medius").join("logbook.sqlite3"))
+    Some(crate::paths::data_dir()?.join("logbook.sqlite3"))
 }
 
 /// An open logbook.
