@@ -71,6 +71,13 @@ fn notes(e: &LogEntry) -> String {
     parts.join("; ")
 }
 
+/// RPE as the apps log it, from reps in reserve (RPE = 10 − RIR).
+fn rpe(e: &LogEntry) -> String {
+    e.rir
+        .map(|r| 10u32.saturating_sub(r).to_string())
+        .unwrap_or_default()
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -144,9 +151,7 @@ impl Logbook {
                         String::new(),
                         cell(&notes(e)),
                         String::new(),
-                        e.rir
-                            .map(|r| (10u32.saturating_sub(r)).to_string())
-                            .unwrap_or_default(),
+                        rpe(e),
                     ])
                     .map_err(csv_io)?;
                 }
@@ -196,9 +201,7 @@ impl Logbook {
                         e.reps.to_string(),
                         String::new(),
                         String::new(),
-                        e.rir
-                            .map(|r| (10u32.saturating_sub(r)).to_string())
-                            .unwrap_or_default(),
+                        rpe(e),
                     ])
                     .map_err(csv_io)?;
                 }

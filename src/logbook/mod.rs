@@ -154,19 +154,24 @@ impl Logbook {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// The error for a file that is not (or not yet) this medius' logbook.
+    fn not_a_logbook(&self, why: impl Into<String>) -> LogbookError {
+        LogbookError::NotALogbook {
+            path: self
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            why: why.into(),
+        }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let current = self.schema_version()?;
         if current > SCHEMA_VERSION {
-            return Err(LogbookError::NotALogbook {
-                path: self
-                    .path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                why: format!(
-                    "schema version {current} is newer than this medius understands ({SCHEMA_VERSION}); upgrade medius"
-                ),
-            });
+            return Err(self.not_a_logbook(format!(
+                "schema version {current} is newer than this medius understands ({SCHEMA_VERSION}); upgrade medius"
+            )));
         }
         if current == 0 {
             // A file with tables but no version is someone else's database.
@@ -176,15 +181,9 @@ impl Logbook {
                 |r| r.get(0),
             )?;
             if tables > 0 {
-                return Err(LogbookError::NotALogbook {
-                    path: self
-                        .path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    why: "a SQLite database that is not a medius logbook; give another --logbook path"
-                        .into(),
-                });
+                return Err(self.not_a_logbook(
+                    "a SQLite database that is not a medius logbook; give another --logbook path",
+                ));
             }
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
