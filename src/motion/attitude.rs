@@ -19,6 +19,8 @@ const KP_SLOW: f64 = 0.3;
 const SLOW_RATE_DPS: f64 = 30.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
+/// Rest needed before the bias counts as learned and `gyro_settled_dps` applies (s).
+pub const BIAS_SETTLED_S: f64 = 1.5;
 /// Weight of the old bias when a new still period starts (s of stillness it is worth).
 const BIAS_PRIOR_S: f64 = 0.5;
 
@@ -109,6 +111,8 @@ pub struct Stillness {
     bias: Vector3<f64>,
     raw_since: Option<f64>,
     still_time: f64,
+    /// Rest seen in total, for [`BIAS_SETTLED_S`].
+    learned_s: f64,
     initialized: bool,
 }
 
@@ -121,6 +125,7 @@ impl Stillness {
             bias: Vector3::zeros(),
             raw_since: None,
             still_time: 0.0,
+            learned_s: 0.0,
             initialized: false,
         }
     }
@@ -147,7 +152,12 @@ impl Stillness {
             self.acc_mean += (acc - self.acc_mean) * a;
         }
         let c = &self.cfg;
-        let raw = (gyr - self.bias).norm_squared() < c.gyro_abs_dps * c.gyro_abs_dps
+        let gyro_max = if c.gyro_settled_dps > 0.0 && self.learned_s >= BIAS_SETTLED_S {
+            c.gyro_settled_dps
+        } else {
+            c.gyro_abs_dps
+        };
+        let raw = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
             && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
             && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2;
         if !raw {
@@ -163,6 +173,7 @@ impl Stillness {
         }
         // Running mean of this still period, starting from the old bias.
         self.still_time += dt;
+        self.learned_s += dt;
         let a = dt / (self.still_time + BIAS_PRIOR_S);
         self.bias += (gyr - self.bias) * a;
         true
@@ -223,6 +234,7 @@ mod tests {
             gyro_abs_dps: 8.0,
             acc_dev_mps2: 0.6,
             min_s: 0.1,
+            gyro_settled_dps: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);

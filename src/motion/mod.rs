@@ -168,6 +168,23 @@ pub struct Pipeline {
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
     pending: Option<PendingRep>,
+    /// The last counted signal and orientation angle, for diagnostics.
+    probe: Probe,
+}
+
+/// What the pipeline computed from the last sample, for diagnostics and plots.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Probe {
+    /// Time (s).
+    pub t: f64,
+    /// The counted signal (°).
+    pub signal: f64,
+    /// Ankle: rotation from neutral; pelvis: obliquity from neutral (°).
+    pub angle: f64,
+    /// Whether the sensor rested.
+    pub still: bool,
+    /// Whether a movement was open.
+    pub in_rep: bool,
 }
 
 struct PendingRep {
@@ -194,6 +211,7 @@ impl Pipeline {
             sets_done: 0,
             announced_return: None,
             pending: None,
+            probe: Probe::default(),
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -220,6 +238,11 @@ impl Pipeline {
     /// What has been seen so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// What the last sample produced (signal, angle, stillness).
+    pub fn probe(&self) -> Probe {
+        self.probe
     }
 
     /// True while a set is open (a rep has been counted and the gap has not passed).
@@ -334,6 +357,13 @@ impl Pipeline {
         let acc_norm = s.acc.norm();
         let impact = acc_norm - self.acc_norm_mean > self.impact_mps2;
         self.acc_norm_mean += (acc_norm - self.acc_norm_mean) * (dt / IMPACT_TAU_S).min(1.0);
+        self.probe = Probe {
+            t: s.t,
+            signal,
+            angle,
+            still,
+            in_rep,
+        };
         let point = TracePoint {
             t: s.t,
             x: 0.0,

@@ -92,6 +92,12 @@ pub struct StillConfig {
     pub acc_dev_mps2: f64,
     /// How long the sensor must be still before it is called still (s).
     pub min_s: f64,
+    /// Once the gyro bias has been learned from `BIAS_SETTLED_S` of rest, the
+    /// largest bias-corrected rate that still counts as still (°/s; 0: keep
+    /// `gyro_abs_dps`). Lets a pelvis sensor tell a slow 3 °/s rep from rest
+    /// without refusing to rest before it knows a 2 °/s bias.
+    #[serde(default)]
+    pub gyro_settled_dps: f64,
 }
 
 /// The rep detector: a Schmitt trigger on the counted signal plus shape checks.
@@ -350,6 +356,13 @@ impl Profile {
                 "0.01..10",
             ),
             ("still.min_s", self.still.min_s, 0.0, 10.0, "0..10"),
+            (
+                "still.gyro_settled_dps",
+                self.still.gyro_settled_dps,
+                0.0,
+                self.still.gyro_abs_dps,
+                "0..gyro_abs_dps",
+            ),
             ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
             (
                 "reps.exit_deg",

@@ -98,6 +98,8 @@ enum State {
         peak_t: f64,
         returned_t: Option<f64>,
         settled_since: Option<f64>,
+        /// Lowest signal since the return.
+        low: f64,
     },
 }
 
@@ -198,6 +200,7 @@ impl RepDetector {
                         peak_t: t,
                         returned_t: None,
                         settled_since: None,
+                        low: f64::INFINITY,
                     };
                 } else {
                     self.state = State::Idle { trough, leave_t };
@@ -212,6 +215,7 @@ impl RepDetector {
                 ref mut peak_t,
                 ref mut returned_t,
                 ref mut settled_since,
+                ref mut low,
             } => {
                 let x = sign * s;
                 point.x = x;
@@ -252,7 +256,8 @@ impl RepDetector {
                     }
                     Some(end) => {
                         let dev = x - base;
-                        if dev > c.enter_deg {
+                        *low = low.min(x);
+                        if dev > c.enter_deg && x - *low > c.enter_deg {
                             // The next rep began before this one settled.
                             let out = self.close(end);
                             self.state = State::Idle {

@@ -297,6 +297,8 @@ impl Motion {
 
 const IMPACT_S: f64 = 0.03;
 const SWAY_GRID_HZ: f64 = 10.0;
+/// Time constant of the smoothing that makes postural sway pendulum-like (s).
+const SWAY_SMOOTH_S: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Joints {
@@ -632,6 +634,19 @@ impl Simulator {
             sway.push(x);
             x = a * x + sway_sd * (1.0 - a * a).sqrt() * rng.sample::<f64, _>(StandardNormal);
         }
+        // The body is an inverted pendulum with inertia, not a random walk:
+        // smooth the path (two first-order passes each way, τ = 0.3 s) so
+        // quiet standing moves the pelvis by ~0.05 m/s², as measured, instead
+        // of the ~1 m/s² a raw Ornstein-Uhlenbeck path would imply.
+        let k = 1.0 - (-dtg / SWAY_SMOOTH_S).exp();
+        for _ in 0..2 {
+            for i in 1..sway.len() {
+                sway[i] = sway[i - 1] + k * (sway[i] - sway[i - 1]);
+            }
+            for i in (0..sway.len() - 1).rev() {
+                sway[i] = sway[i + 1] + k * (sway[i] - sway[i + 1]);
+            }
+        }
 
         // Mounting.
         let nominal_pelvis = UnitQuaternion::from_rotation_matrix(
@@ -811,6 +826,15 @@ impl Simulator {
             sets,
         };
         Ok((sim, truth))
+    }
+
+    /// The pelvis' true obliquity at `t` (°, positive = free side up), for
+    /// diagnostics: what the pipeline's pelvis signal tries to recover.
+    pub fn true_obliquity(&mut self, t: f64) -> f64 {
+        let cursor = self.body.cursor;
+        let o = body_pose_fresh(&mut self.body, t).2;
+        self.body.cursor = cursor;
+        o
     }
 
     /// Samples the model at `t` (no noise, drops or bias).
