@@ -19,10 +19,16 @@ const KP_SLOW: f64 = 0.3;
 const SLOW_RATE_DPS: f64 = 30.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
-/// Rest needed before the bias counts as learned and `gyro_settled_dps` applies (s).
+/// Unbroken rest needed before the bias counts as learned and `gyro_settled_dps` applies (s).
 pub const BIAS_SETTLED_S: f64 = 1.5;
 /// Weight of the old bias when a new still period starts (s of stillness it is worth).
 const BIAS_PRIOR_S: f64 = 0.5;
+/// The same once the bias has been learned from a long rest: a short still
+/// moment inside a slow movement then moves it little.
+const BIAS_PRIOR_SETTLED_S: f64 = 3.0;
+/// Without rest for this long, a tight `gyro_settled_dps` may be shutting out
+/// a wrong bias: fall back to `gyro_abs_dps` until a long rest (s).
+const UNSETTLE_S: f64 = 30.0;
 
 /// Streaming orientation estimate.
 #[derive(Debug, Clone)]
@@ -113,6 +119,8 @@ pub struct Stillness {
     still_time: f64,
     /// Rest seen in total, for [`BIAS_SETTLED_S`].
     learned_s: f64,
+    /// Time since the sensor was last still (s).
+    unstill_s: f64,
     initialized: bool,
 }
 
@@ -126,8 +134,15 @@ impl Stillness {
             raw_since: None,
             still_time: 0.0,
             learned_s: 0.0,
+            unstill_s: 0.0,
             initialized: false,
         }
+    }
+
+    /// Whether the bias has been learned from one unbroken rest of
+    /// [`BIAS_SETTLED_S`] (and the sensor has rested since, within [`UNSETTLE_S`]).
+    pub fn settled(&self) -> bool {
+        self.learned_s >= BIAS_SETTLED_S
     }
 
     /// The gyro bias learned so far (°/s).
@@ -148,11 +163,11 @@ impl Stillness {
             self.acc_mean = *acc;
             self.initialized = true;
         } else {
-            let a = (dt / STILL_TAU_S).min(1.0);
-            self.acc_mean += (acc - self.acc_mean) * a;
+            self.acc_mean += (acc - self.acc_mean) * (dt / STILL_TAU_S).min(1.0);
         }
         let c = &self.cfg;
-        let gyro_max = if c.gyro_settled_dps > 0.0 && self.learned_s >= BIAS_SETTLED_S {
+        let settled = c.gyro_settled_dps > 0.0 && self.settled();
+        let gyro_max = if settled {
             c.gyro_settled_dps
         } else {
             c.gyro_abs_dps
@@ -160,21 +175,36 @@ impl Stillness {
         let raw = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
             && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
             && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2;
-        if !raw {
+        let since = if raw {
+            *self.raw_since.get_or_insert_with(|| {
+                self.still_time = 0.0;
+                t
+            })
+        } else {
             self.raw_since = None;
-            return false;
-        }
-        let since = *self.raw_since.get_or_insert_with(|| {
-            self.still_time = 0.0;
             t
-        });
-        if t - since < c.min_s {
+        };
+        if !raw || t - since < c.min_s {
+            self.unstill_s += dt;
+            if self.unstill_s > UNSETTLE_S {
+                // No rest for this long with the tight threshold: the bias
+                // may have been learned wrong (or drifted); learn it again.
+                self.learned_s = 0.0;
+            }
             return false;
         }
+        self.unstill_s = 0.0;
         // Running mean of this still period, starting from the old bias.
         self.still_time += dt;
-        self.learned_s += dt;
-        let a = dt / (self.still_time + BIAS_PRIOR_S);
+        if self.still_time >= BIAS_SETTLED_S {
+            self.learned_s = self.learned_s.max(self.still_time);
+        }
+        let prior = if settled {
+            BIAS_PRIOR_SETTLED_S
+        } else {
+            BIAS_PRIOR_S
+        };
+        let a = dt / (self.still_time + prior);
         self.bias += (gyr - self.bias) * a;
         true
     }

@@ -37,6 +37,8 @@ pub const MAX_GAP_S: f64 = 1.0;
 const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
+/// A pelvis movement resting this long without coming back is a new stance (s).
+const STALE_REST_S: f64 = 3.0;
 /// Time constant of the mean |acc| a foot strike stands out from (s).
 const IMPACT_TAU_S: f64 = 0.2;
 
@@ -170,6 +172,11 @@ pub struct Pipeline {
     pending: Option<PendingRep>,
     /// The last counted signal and orientation angle, for diagnostics.
     probe: Probe,
+    /// Set when a movement was rejected: the resting level restarts from the
+    /// obliquity of the next idle sample (pelvis).
+    rebase: bool,
+    /// How long an open movement has rested without coming back (s).
+    rest_in_rep_s: f64,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -212,6 +219,8 @@ impl Pipeline {
             announced_return: None,
             pending: None,
             probe: Probe::default(),
+            rebase: false,
+            rest_in_rep_s: 0.0,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -344,6 +353,10 @@ impl Pipeline {
             }
             RepSignal::Obliquity => {
                 let o = twist_z_deg(&rel) * self.free_sign;
+                if self.rebase && !in_rep {
+                    self.baseline = o;
+                    self.rebase = false;
+                }
                 if !in_rep && self.profile.reps.baseline_tau_s > 0.0 {
                     self.baseline +=
                         (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
@@ -373,6 +386,21 @@ impl Pipeline {
         };
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
+        }
+        if self.profile.reps.signal == RepSignal::Obliquity {
+            self.rest_in_rep_s = if still && self.detector.in_rep() && !self.detector.has_returned()
+            {
+                self.rest_in_rep_s + dt
+            } else {
+                0.0
+            };
+            if self.rest_in_rep_s > STALE_REST_S {
+                // The pelvis rests away from where the movement began: a new
+                // stance after walking or turning, not a rep that will return.
+                self.detector.reset();
+                self.rest_in_rep_s = 0.0;
+                self.handle(RepOutcome::Rejected(Rejection::NoReturn, s.t, s.t), out);
+            }
         }
         if let Some(p) = self.pending.as_mut() {
             if self.detector.in_rep() {
@@ -454,6 +482,13 @@ impl Pipeline {
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
                     self.neutral_inv = None;
+                }
+                if matches!(
+                    why,
+                    Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact
+                ) {
+                    // Whatever level the pelvis came to rest at is the new one.
+                    self.rebase = true;
                 }
             }
         }

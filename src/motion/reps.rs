@@ -129,6 +129,17 @@ impl RepDetector {
         matches!(self.state, State::InRep { .. })
     }
 
+    /// True while a movement is open and has come back (it waits to settle).
+    pub fn has_returned(&self) -> bool {
+        matches!(
+            self.state,
+            State::InRep {
+                returned_t: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Back to rest at the current level, dropping any open movement.
     pub fn reset(&mut self) {
         self.state = State::Idle {
