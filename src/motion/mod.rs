@@ -469,7 +469,8 @@ impl Pipeline {
                     self.accept(trace, &[], out);
                 }
             }
-            RepOutcome::Rejected(why, _, _) => {
+            RepOutcome::Rejected(why, a, b) => {
+                if std::env::var("X_DBG").is_ok() { eprintln!("REJ {why:?} {a:.2}-{b:.2}"); }
                 let i = match why {
                     Rejection::TooShort => 0,
                     Rejection::TooSmall => 1,

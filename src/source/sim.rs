@@ -388,7 +388,10 @@ impl Body {
                     let span = r.tc + r.tp + r.te;
                     let u = (t - r.t0) / span;
                     if (0.0..=1.0).contains(&u) {
-                        j.lambda += r.sway * (2.0 * PI * u).sin();
+                        // One rock each way, starting and ending at rest (a
+                        // body cannot change speed in an instant): the
+                        // sin(πu) window peaks at ±0.77, hence the 1.3.
+                        j.lambda += 1.3 * r.sway * (2.0 * PI * u).sin() * (PI * u).sin();
                     }
                     if r.overshoot != 0.0 {
                         j.phi += r.overshoot * bump((t - r.t0 - span + 0.1) / 1.0);
