@@ -119,6 +119,9 @@ pub struct Stillness {
     still_time: f64,
     /// Rest seen in total, for [`BIAS_SETTLED_S`].
     learned_s: f64,
+    /// Mean gyro over the last ~0.25 s (°/s): while the bias is unknown, a
+    /// rate that keeps changing is a slow movement, not a bias.
+    gyr_mean: Vector3<f64>,
     /// Time since the sensor was last still (s).
     unstill_s: f64,
     initialized: bool,
@@ -135,6 +138,7 @@ impl Stillness {
             still_time: 0.0,
             learned_s: 0.0,
             unstill_s: 0.0,
+            gyr_mean: Vector3::zeros(),
             initialized: false,
         }
     }
@@ -161,9 +165,11 @@ impl Stillness {
     pub fn update(&mut self, t: f64, acc: &Vector3<f64>, gyr: &Vector3<f64>, dt: f64) -> bool {
         if !self.initialized {
             self.acc_mean = *acc;
+            self.gyr_mean = *gyr;
             self.initialized = true;
         } else {
             self.acc_mean += (acc - self.acc_mean) * (dt / STILL_TAU_S).min(1.0);
+            self.gyr_mean += (gyr - self.gyr_mean) * (dt / STILL_TAU_S).min(1.0);
         }
         let c = &self.cfg;
         let settled = c.gyro_settled_dps > 0.0 && self.settled();
@@ -174,7 +180,11 @@ impl Stillness {
         };
         let raw = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
             && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
-            && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2;
+            && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2
+            && (settled
+                || c.gyro_settled_dps <= 0.0
+                || (gyr - self.gyr_mean).norm_squared()
+                    < c.gyro_settled_dps * c.gyro_settled_dps * 0.25);
         let since = if raw {
             *self.raw_since.get_or_insert_with(|| {
                 self.still_time = 0.0;

@@ -300,9 +300,12 @@ impl Pipeline {
 
         let in_rep = self.detector.in_rep();
         if still && !in_rep {
+            // The pelvis count runs on obliquity less its resting level, so a
+            // pelvis neutral is only worth re-taking from a rest the gyro can
+            // vouch for: before its bias is known, a slow rep passes for rest.
             let frozen = self.placement == Placement::Pelvis
-                && self.open.is_some()
-                && self.neutral_inv.is_some();
+                && self.neutral_inv.is_some()
+                && (self.open.is_some() || !self.still.settled());
             if !frozen {
                 if self.neutral_inv.is_none() {
                     self.detector.reset();
@@ -357,7 +360,13 @@ impl Pipeline {
                     self.baseline = o;
                     self.rebase = false;
                 }
-                if !in_rep && self.profile.reps.baseline_tau_s > 0.0 {
+                // The resting level follows slow drift only: a quick rise
+                // the detector has not (yet) taken for a rep must not drag it
+                // along (a level that really moved is re-based on rejection).
+                if !in_rep
+                    && self.profile.reps.baseline_tau_s > 0.0
+                    && (o - self.baseline).abs() < 1.5 * self.profile.reps.enter_deg
+                {
                     self.baseline +=
                         (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
                 }
@@ -469,8 +478,7 @@ impl Pipeline {
                     self.accept(trace, &[], out);
                 }
             }
-            RepOutcome::Rejected(why, a, b) => {
-                if std::env::var("X_DBG").is_ok() { eprintln!("REJ {why:?} {a:.2}-{b:.2}"); }
+            RepOutcome::Rejected(why, _, _) => {
                 let i = match why {
                     Rejection::TooShort => 0,
                     Rejection::TooSmall => 1,
