@@ -13,6 +13,8 @@ use nalgebra::{Quaternion, UnitQuaternion, Vector3};
 
 /// Gain of the gravity correction while still (1/s): tilt error halves in ~0.35 s.
 const KP_STILL: f64 = 2.0;
+/// Largest bias the gravity integral may correct (rad/s, 5 °/s).
+const MAX_BIAS_CORRECTION: f64 = 5.0 * std::f64::consts::PI / 180.0;
 /// Gain while moving slowly with |acc| near g (1/s).
 const KP_SLOW: f64 = 0.3;
 /// Above this rate (°/s) centripetal acceleration makes the accelerometer useless for tilt.
@@ -36,19 +38,31 @@ pub struct Attitude {
     q: UnitQuaternion<f64>,
     initialized: bool,
     prev_rate: Vector3<f64>,
+    /// Integral gain of the bias correction (1/s², 0: off).
+    ki: f64,
+    /// The bias correction gravity has integrated (rad/s, added to the rate).
+    integral: Vector3<f64>,
 }
 
 impl Default for Attitude {
     fn default() -> Self {
-        Attitude {
-            q: UnitQuaternion::identity(),
-            initialized: false,
-            prev_rate: Vector3::zeros(),
-        }
+        Attitude::with_bias_gain(0.0)
     }
 }
 
 impl Attitude {
+    /// An estimate that also corrects the gyro bias from gravity with
+    /// integral gain `ki` (1/s², Mahony's filter; 0: proportional only).
+    pub fn with_bias_gain(ki: f64) -> Self {
+        Attitude {
+            q: UnitQuaternion::identity(),
+            initialized: false,
+            prev_rate: Vector3::zeros(),
+            ki,
+            integral: Vector3::zeros(),
+        }
+    }
+
     /// The current orientation, body → world (world +Z up).
     pub fn orientation(&self) -> UnitQuaternion<f64> {
         self.q
@@ -95,7 +109,15 @@ impl Attitude {
             let up_est = self.q.inverse_transform_vector(&Vector3::z());
             let err = (acc / acc_norm).cross(&up_est);
             w += err * kp.min(0.5 / dt.max(1e-6));
+            if self.ki > 0.0 {
+                self.integral += err * (self.ki * dt);
+                let n = self.integral.norm();
+                if n > MAX_BIAS_CORRECTION {
+                    self.integral *= MAX_BIAS_CORRECTION / n;
+                }
+            }
         }
+        w += self.integral;
         let half = w * (0.5 * dt);
         let angle2 = half.norm_squared();
         let dq = if angle2 < 1e-4 {

@@ -207,7 +207,7 @@ impl Pipeline {
         let free_sign = profile.exercise.free_side(side).sign();
         Pipeline {
             still: Stillness::new(profile.still.clone()),
-            attitude: Attitude::default(),
+            attitude: Attitude::with_bias_gain(profile.still.bias_ki),
             detector: RepDetector::new(profile.reps),
             history: VecDeque::with_capacity(128),
             neutral_inv: None,

@@ -98,6 +98,12 @@ pub struct StillConfig {
     /// without refusing to rest before it knows a 2 °/s bias.
     #[serde(default)]
     pub gyro_settled_dps: f64,
+    /// Integral gain (1/s²) with which gravity corrects the gyro bias about
+    /// the horizontal axes while moving (0: off, the bias is learned at rest
+    /// only). Lets a pelvis sensor that starts a set without a long rest stop
+    /// drifting within ~10 s.
+    #[serde(default)]
+    pub bias_ki: f64,
 }
 
 /// The rep detector: a Schmitt trigger on the counted signal plus shape checks.
@@ -363,6 +369,7 @@ impl Profile {
                 self.still.gyro_abs_dps,
                 "0..gyro_abs_dps",
             ),
+            ("still.bias_ki", self.still.bias_ki, 0.0, 1.0, "0..1"),
             ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
             (
                 "reps.exit_deg",

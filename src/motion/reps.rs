@@ -193,7 +193,16 @@ impl RepDetector {
                 } else {
                     leave_t
                 };
-                if x > trough + c.enter_deg && !impact {
+                // Either way: a small dip below rest is sway, and opening a
+                // movement on it would swallow the rep that follows; a real
+                // downward rep (pelvic drop) is big, so going down takes
+                // half of `down_min_peak_deg`.
+                let enter = if c.direction == RepDirection::Either && s < 0.0 {
+                    c.enter_deg.max(0.5 * c.down_min_peak_deg)
+                } else {
+                    c.enter_deg
+                };
+                if x > trough + enter && !impact {
                     let sign = match c.direction {
                         RepDirection::Up => 1.0,
                         RepDirection::Down => -1.0,
