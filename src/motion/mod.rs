@@ -177,6 +177,8 @@ pub struct Pipeline {
     rebase: bool,
     /// How long an open movement has rested without coming back (s).
     rest_in_rep_s: f64,
+    /// Whether the sensor has rested since the stream began.
+    rested: bool,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -221,6 +223,7 @@ impl Pipeline {
             probe: Probe::default(),
             rebase: false,
             rest_in_rep_s: 0.0,
+            rested: false,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -386,6 +389,14 @@ impl Pipeline {
             still,
             in_rep,
         };
+        if still {
+            self.rested = true;
+        } else if !self.rested {
+            // Nothing counts before the first rest: until then an unknown
+            // gyro bias drifts the pelvis estimate by degrees.
+            self.detector.reset();
+            self.rebase = true;
+        }
         let point = TracePoint {
             t: s.t,
             x: 0.0,

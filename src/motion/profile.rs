@@ -143,6 +143,12 @@ pub struct RepConfig {
     pub impact_g: f64,
     /// Time constant of the resting-level tracker (s); 0 = measure from neutral only.
     pub baseline_tau_s: f64,
+    /// A rep that falls by this fraction of its rise and then rises again by
+    /// `enter_deg` has ended at the valley, even short of the return level
+    /// (pelvis: the resting level drifts by a few tenths of a degree during a
+    /// rep of one degree). 0: off.
+    #[serde(default)]
+    pub valley_fraction: f64,
 }
 
 /// Set segmentation.
@@ -424,6 +430,7 @@ impl Profile {
                 600.0,
                 "0..600",
             ),
+            ("reps.valley_fraction", r.valley_fraction, 0.0, 1.0, "0..1"),
             ("sets.gap_s", self.sets.gap_s, 0.5, 600.0, "0.5..600"),
             (
                 "sets.min_reps",

@@ -100,6 +100,9 @@ enum State {
         settled_since: Option<f64>,
         /// Lowest signal since the return.
         low: f64,
+        /// Lowest signal since the peak, and when (s).
+        valley: f64,
+        valley_t: f64,
     },
 }
 
@@ -221,6 +224,8 @@ impl RepDetector {
                         returned_t: None,
                         settled_since: None,
                         low: f64::INFINITY,
+                        valley: point.x,
+                        valley_t: t,
                     };
                 } else {
                     self.state = State::Idle { trough, leave_t };
@@ -236,6 +241,8 @@ impl RepDetector {
                 ref mut returned_t,
                 ref mut settled_since,
                 ref mut low,
+                ref mut valley,
+                ref mut valley_t,
             } => {
                 let x = sign * s;
                 point.x = x;
@@ -260,6 +267,46 @@ impl RepDetector {
                         if x > *peak {
                             *peak = x;
                             *peak_t = t;
+                            *valley = x;
+                            *valley_t = t;
+                        } else if x < *valley {
+                            *valley = x;
+                            *valley_t = t;
+                        }
+                        let fall = *peak - *valley;
+                        if c.valley_fraction > 0.0
+                            && x - *valley > c.enter_deg
+                            && fall >= c.valley_fraction * (*peak - base)
+                            && fall >= c.enter_deg
+                        {
+                            // Down and up again without reaching the return
+                            // level: the rest level drifted during the rep.
+                            // The valley ends this rep and starts the next.
+                            let (v, vt) = (*valley, *valley_t);
+                            let split = self.trace.partition_point(|p| p.t <= vt);
+                            let rest = self.trace.split_off(split);
+                            let out = self.close(vt);
+                            let peak_in = rest.iter().map(|p| (p.x, p.t)).fold((v, vt), |a, b| {
+                                if b.0 > a.0 {
+                                    b
+                                } else {
+                                    a
+                                }
+                            });
+                            self.trace = rest;
+                            self.state = State::InRep {
+                                sign,
+                                base: v,
+                                start_t: vt,
+                                peak: peak_in.0,
+                                peak_t: peak_in.1,
+                                returned_t: None,
+                                settled_since: None,
+                                low: f64::INFINITY,
+                                valley: x,
+                                valley_t: t,
+                            };
+                            return Some(out);
                         }
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
                         // Back down and at rest counts as returned even short of
