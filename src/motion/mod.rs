@@ -370,8 +370,17 @@ impl Pipeline {
                     && self.profile.reps.baseline_tau_s > 0.0
                     && (o - self.baseline).abs() < 1.5 * self.profile.reps.enter_deg
                 {
-                    self.baseline +=
-                        (o - self.baseline) * (dt / self.profile.reps.baseline_tau_s).min(1.0);
+                    let toward_rep = match self.profile.reps.direction {
+                        profile::RepDirection::Down => o < self.baseline,
+                        _ => o > self.baseline,
+                    };
+                    let r = &self.profile.reps;
+                    let tau = if toward_rep && r.baseline_rep_tau_s > 0.0 {
+                        r.baseline_rep_tau_s
+                    } else {
+                        r.baseline_tau_s
+                    };
+                    self.baseline += (o - self.baseline) * (dt / tau).min(1.0);
                 }
                 (o - self.baseline, o, Vector3::zeros())
             }

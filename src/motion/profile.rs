@@ -143,6 +143,10 @@ pub struct RepConfig {
     pub impact_g: f64,
     /// Time constant of the resting-level tracker (s); 0 = measure from neutral only.
     pub baseline_tau_s: f64,
+    /// The same when the level moves the way reps go (0: `baseline_tau_s`):
+    /// slower, so a slow rep is not taken for a new resting level.
+    #[serde(default)]
+    pub baseline_rep_tau_s: f64,
     /// A rep that falls by this fraction of its rise and then rises again by
     /// `enter_deg` has ended at the valley, even short of the return level
     /// (pelvis: the resting level drifts by a few tenths of a degree during a
