@@ -297,6 +297,7 @@ mod tests {
             acc_dev_mps2: 0.6,
             min_s: 0.1,
             gyro_settled_dps: 0.0,
+            bias_ki: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
