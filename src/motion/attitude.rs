@@ -231,12 +231,17 @@ impl Stillness {
         if self.still_time >= BIAS_SETTLED_S {
             self.learned_s = self.learned_s.max(self.still_time);
         }
-        let prior = if settled {
-            BIAS_PRIOR_SETTLED_S
+        let (learning_s, prior) = if settled {
+            // Once known, the bias moves only on long rests: a pause inside a
+            // set is seldom still enough (sway, a slow lean) to teach it.
+            (self.still_time - BIAS_SETTLED_S, BIAS_PRIOR_SETTLED_S)
         } else {
-            BIAS_PRIOR_S
+            (self.still_time, BIAS_PRIOR_S)
         };
-        let a = dt / (self.still_time + prior);
+        if learning_s < 0.0 {
+            return true;
+        }
+        let a = dt / (learning_s + prior);
         self.bias += (gyr - self.bias) * a;
         true
     }

@@ -37,6 +37,8 @@ pub const MAX_GAP_S: f64 = 1.0;
 const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
+/// Resting this long away from the resting level re-takes the level (s).
+const OFF_LEVEL_S: f64 = 1.0;
 /// A pelvis movement resting this long without coming back is a new stance (s).
 const STALE_REST_S: f64 = 3.0;
 /// Time constant of the mean |acc| a foot strike stands out from (s).
@@ -179,6 +181,8 @@ pub struct Pipeline {
     rest_in_rep_s: f64,
     /// Whether the sensor has rested since the stream began.
     rested: bool,
+    /// How long the sensor has rested away from the resting level (s).
+    off_level_s: f64,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -194,6 +198,8 @@ pub struct Probe {
     pub still: bool,
     /// Whether a movement was open.
     pub in_rep: bool,
+    /// The gyro bias learned so far (°/s).
+    pub bias: Vector3<f64>,
 }
 
 struct PendingRep {
@@ -224,6 +230,7 @@ impl Pipeline {
             rebase: false,
             rest_in_rep_s: 0.0,
             rested: false,
+            off_level_s: 0.0,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -315,6 +322,8 @@ impl Pipeline {
                     self.baseline = 0.0;
                 }
                 self.neutral_inv = Some(self.history[0].1.inverse());
+                // A new neutral moves the obliquity it is measured from.
+                self.rebase = true;
             }
         }
         if self.neutral_inv.is_none() && self.placement == Placement::Pelvis {
@@ -359,16 +368,25 @@ impl Pipeline {
             }
             RepSignal::Obliquity => {
                 let o = twist_z_deg(&rel) * self.free_sign;
-                if self.rebase && !in_rep {
+                let gate = 1.5 * self.profile.reps.enter_deg;
+                // At rest away from the resting level for a while (the level
+                // was taken mid-movement): take the level from here.
+                self.off_level_s = if still && !in_rep && (o - self.baseline).abs() >= gate {
+                    self.off_level_s + dt
+                } else {
+                    0.0
+                };
+                if (self.rebase || self.off_level_s > OFF_LEVEL_S) && !in_rep {
                     self.baseline = o;
                     self.rebase = false;
+                    self.off_level_s = 0.0;
                 }
                 // The resting level follows slow drift only: a quick rise
                 // the detector has not (yet) taken for a rep must not drag it
                 // along (a level that really moved is re-based on rejection).
                 if !in_rep
                     && self.profile.reps.baseline_tau_s > 0.0
-                    && (o - self.baseline).abs() < 1.5 * self.profile.reps.enter_deg
+                    && (o - self.baseline).abs() < gate
                 {
                     let toward_rep = match self.profile.reps.direction {
                         profile::RepDirection::Down => o < self.baseline,
@@ -397,6 +415,7 @@ impl Pipeline {
             angle,
             still,
             in_rep,
+            bias: self.still.bias(),
         };
         if still {
             self.rested = true;
