@@ -10,6 +10,8 @@
 use super::profile::{RepConfig, RepDirection};
 use nalgebra::Vector3;
 
+/// Time near rest after a return that makes a swing the other way a new rep (s).
+const PAUSE_S: f64 = 0.15;
 /// Below this fraction of its peak, a rep whose sensor is at rest has returned.
 const REST_FRACTION: f64 = 0.5;
 
@@ -103,6 +105,8 @@ enum State {
         /// Lowest signal since the peak, and when (s).
         valley: f64,
         valley_t: f64,
+        /// Whether the signal paused near rest after the return.
+        paused: bool,
     },
 }
 
@@ -130,6 +134,15 @@ impl RepDetector {
     /// True while a movement is open.
     pub fn in_rep(&self) -> bool {
         matches!(self.state, State::InRep { .. })
+    }
+
+    /// The threshold a movement `sign` way must pass to open.
+    fn enter_for(c: &RepConfig, sign: f64) -> f64 {
+        if c.direction == RepDirection::Either && sign < 0.0 {
+            c.enter_deg.max(0.5 * c.down_min_peak_deg)
+        } else {
+            c.enter_deg
+        }
     }
 
     /// True while a movement is open and has come back (it waits to settle).
@@ -200,11 +213,7 @@ impl RepDetector {
                 // movement on it would swallow the rep that follows; a real
                 // downward rep (pelvic drop) is big, so going down takes
                 // half of `down_min_peak_deg`.
-                let enter = if c.direction == RepDirection::Either && s < 0.0 {
-                    c.enter_deg.max(0.5 * c.down_min_peak_deg)
-                } else {
-                    c.enter_deg
-                };
+                let enter = Self::enter_for(c, s.signum());
                 if x > trough + enter && !impact {
                     let sign = match c.direction {
                         RepDirection::Up => 1.0,
@@ -226,6 +235,7 @@ impl RepDetector {
                         low: f64::INFINITY,
                         valley: point.x,
                         valley_t: t,
+                        paused: false,
                     };
                 } else {
                     self.state = State::Idle { trough, leave_t };
@@ -243,6 +253,7 @@ impl RepDetector {
                 ref mut low,
                 ref mut valley,
                 ref mut valley_t,
+                ref mut paused,
             } => {
                 let x = sign * s;
                 point.x = x;
@@ -305,6 +316,7 @@ impl RepDetector {
                                 low: f64::INFINITY,
                                 valley: x,
                                 valley_t: t,
+                                paused: false,
                             };
                             return Some(out);
                         }
@@ -333,10 +345,29 @@ impl RepDetector {
                             };
                             return Some(out);
                         }
+                        // Either way, the other way past its own threshold is
+                        // the next rep, not a sway past neutral, if the signal
+                        // paused at rest first or this rep went down (a drop
+                        // is followed by ordinary reps; a trunk sway swings
+                        // straight through).
+                        if c.direction == RepDirection::Either
+                            && -dev > Self::enter_for(c, -sign)
+                            && (sign < 0.0 || *paused)
+                        {
+                            let out = self.close(end);
+                            self.state = State::Idle {
+                                trough: (-x - Self::enter_for(c, -sign)).max(0.0),
+                                leave_t: t,
+                            };
+                            return Some(out);
+                        }
                         if dev.abs() > c.settle_deg {
                             *settled_since = None;
                         } else if settled_since.is_none() {
                             *settled_since = Some(t);
+                        }
+                        if settled_since.is_some_and(|s0| t - s0 >= PAUSE_S) {
+                            *paused = true;
                         }
                         // A sway past neutral keeps the rep open until it settles
                         // (max_duration_s bounds it, checked above).
