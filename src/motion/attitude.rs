@@ -247,6 +247,15 @@ impl Stillness {
     }
 }
 
+/// How far orientation `q` (body → world, world +Z up) is rolled about the
+/// body Z axis, from where gravity points in the body's XY plane: degrees in
+/// (−180, 180], positive when the body's +X rises. Heading does not enter.
+pub fn roll_z_deg(q: &UnitQuaternion<f64>) -> f64 {
+    let up = q.inverse_transform_vector(&Vector3::z());
+    // Rolling by +θ about Z turns gravity in the body by −θ.
+    -(up.y.atan2(up.x)).to_degrees()
+}
+
 /// Angle of a rotation about the body Z axis (the twist of a swing-twist
 /// decomposition), degrees in (−180, 180].
 pub fn twist_z_deg(q: &UnitQuaternion<f64>) -> f64 {

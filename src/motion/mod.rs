@@ -19,7 +19,7 @@ pub mod reps;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
-use attitude::{twist_z_deg, Attitude, Stillness};
+use attitude::{roll_z_deg, Attitude, Stillness};
 use flags::SetReference;
 pub use flags::{Flag, FlagKind};
 use nalgebra::{UnitQuaternion, Vector3};
@@ -37,6 +37,9 @@ pub const MAX_GAP_S: f64 = 1.0;
 const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
+/// After a foot strike, no pelvis rep starts for this long (s): steps come
+/// every 0.5-0.7 s while walking.
+const IMPACT_HOLDOFF_S: f64 = 1.5;
 /// Resting this long away from the resting level re-takes the level (s).
 const OFF_LEVEL_S: f64 = 1.0;
 /// A pelvis movement resting this long without coming back is a new stance (s).
@@ -183,6 +186,8 @@ pub struct Pipeline {
     rested: bool,
     /// How long the sensor has rested away from the resting level (s).
     off_level_s: f64,
+    /// When the last foot strike was felt (s).
+    last_impact_t: f64,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -231,6 +236,7 @@ impl Pipeline {
             rest_in_rep_s: 0.0,
             rested: false,
             off_level_s: 0.0,
+            last_impact_t: f64::NEG_INFINITY,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -367,7 +373,17 @@ impl Pipeline {
                 (angle, angle, rv)
             }
             RepSignal::Obliquity => {
-                let o = twist_z_deg(&rel) * self.free_sign;
+                // Obliquity: how far the pelvis has rolled about its
+                // front-back axis (sensor Z) since the neutral, seen in the
+                // direction of gravity. Heading plays no part, so turning
+                // round and a drifting yaw cannot leak into it.
+                let mut d = roll_z_deg(&q) - roll_z_deg(&neutral_inv.inverse());
+                if d > 180.0 {
+                    d -= 360.0;
+                } else if d <= -180.0 {
+                    d += 360.0;
+                }
+                let o = d * self.free_sign;
                 let gate = 1.5 * self.profile.reps.enter_deg;
                 // At rest away from the resting level for a while (the level
                 // was taken mid-movement): take the level from here.
@@ -407,7 +423,16 @@ impl Pipeline {
             self.noise_ms += (signal * signal - self.noise_ms) * (dt / NOISE_TAU_S).min(1.0);
         }
         let acc_norm = s.acc.norm();
-        let impact = acc_norm - self.acc_norm_mean > self.impact_mps2;
+        let mut impact = acc_norm - self.acc_norm_mean > self.impact_mps2;
+        if impact {
+            self.last_impact_t = s.t;
+        } else if self.profile.reps.signal == RepSignal::Obliquity
+            && s.t - self.last_impact_t < IMPACT_HOLDOFF_S
+        {
+            // Walking: the pelvis rocks between foot strikes; no rep starts
+            // until the steps have stopped.
+            impact = !self.detector.in_rep();
+        }
         self.acc_norm_mean += (acc_norm - self.acc_norm_mean) * (dt / IMPACT_TAU_S).min(1.0);
         self.probe = Probe {
             t: s.t,
