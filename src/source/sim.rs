@@ -387,11 +387,17 @@ impl Body {
                     j.lambda += r.lean * s;
                     let span = r.tc + r.tp + r.te;
                     let u = (t - r.t0) / span;
-                    if (0.0..=1.0).contains(&u) {
+                    if (0.0..=1.0).contains(&u) && r.sway > 0.0 {
                         // One rock each way, starting and ending at rest (a
                         // body cannot change speed in an instant): the
-                        // sin(πu) window peaks at ±0.77, hence the 1.3.
-                        j.lambda += 1.3 * r.sway * (2.0 * PI * u).sin() * (PI * u).sin();
+                        // sin(πu) window peaks at ±0.77, hence the 1.3. The
+                        // rock back also undoes the rep's own coupled tilt,
+                        // so it passes the sway on both sides of neutral as
+                        // DOMAIN.md defines trunk sway.
+                        let rock = (2.0 * PI * u).sin() * (PI * u).sin();
+                        let back = min_jerk((u - 0.35) / 0.3);
+                        let amp = r.sway + (r.obliquity + r.lean).max(0.0) * back;
+                        j.lambda += 1.3 * amp * rock;
                     }
                     if r.overshoot != 0.0 {
                         j.phi += r.overshoot * bump((t - r.t0 - span + 0.1) / 1.0);
