@@ -190,23 +190,30 @@ pub struct SetReference {
     pub axis_sum: Vector3<f64>,
     /// How many reps went into `axis_sum`.
     pub axis_reps: usize,
+    /// Peak angular rates of the set's reps without momentum so far (°/s).
+    pub rates: Vec<f64>,
 }
 
 impl SetReference {
     /// The working range: median peak of the full-range reps so far.
     pub fn working_range(&self) -> Option<f64> {
-        if self.peaks.is_empty() {
-            return None;
-        }
-        let mut v = self.peaks.clone();
-        v.sort_by(|a, b| a.total_cmp(b));
-        let n = v.len();
-        Some(if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        })
+        median(&self.peaks)
     }
+}
+
+/// The median of `v`, if any.
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    })
 }
 
 /// Ankle flags of one rep. `peak_deg` is the rep's peak rotation from neutral;
@@ -232,12 +239,18 @@ pub fn ankle_flags(
             .map(|p| p.rate)
             .fold(0.0, f64::max);
         let rate = rise.max(fall);
-        if rate / peak_deg > cfg.momentum.rate_per_range {
+        let m = &cfg.momentum;
+        let fast_for_set = m.speed_factor <= 0.0
+            || reference.rates.len() < m.min_reference_reps
+            || median(&reference.rates).is_some_and(|r| rate > m.speed_factor * r);
+        if rate / peak_deg > m.rate_per_range && fast_for_set {
             out.push(Flag {
                 kind: FlagKind::Momentum,
                 value_deg: peak_deg,
                 rate_dps: Some(rate),
             });
+        } else {
+            reference.rates.push(rate);
         }
     }
     let mut partial = false;

@@ -197,6 +197,19 @@ pub struct MomentumConfig {
     /// Peak angular rate divided by the rep's peak angle (1/s) above which a phase
     /// is too fast (π/(2·T) for a smooth phase of T seconds: 3.5 ≈ 0.45 s).
     pub rate_per_range: f64,
+    /// Once the set has `min_reference_reps` clean reps, the rep's peak rate
+    /// must also exceed this many times their median (0: not checked). A
+    /// partial rep at the set's own speed is quick for its small range but
+    /// is not momentum.
+    #[serde(default)]
+    pub speed_factor: f64,
+    /// Clean reps needed before `speed_factor` applies.
+    #[serde(default = "default_momentum_reference_reps")]
+    pub min_reference_reps: usize,
+}
+
+fn default_momentum_reference_reps() -> usize {
+    2
 }
 
 /// Partial range: a rep well short of the set's working range.
@@ -512,6 +525,13 @@ impl Profile {
                 0.1,
                 100.0,
                 "0.1..100",
+            ),
+            (
+                "flags.momentum.speed_factor",
+                f.momentum.speed_factor,
+                0.0,
+                20.0,
+                "0..20",
             ),
             (
                 "flags.partial_range.fraction",

@@ -234,6 +234,8 @@ struct RepMotion {
     overshoot: f64,
     /// False for a single swing between sets.
     counted: bool,
+    /// Cut short on purpose (the partial-range compensation).
+    partial: bool,
 }
 
 impl RepMotion {
@@ -587,6 +589,7 @@ impl Simulator {
                     sway: 0.0,
                     overshoot: 0.0,
                     counted: true,
+                    partial: false,
                 };
                 if cfg.exercise == Exercise::HipHitch {
                     r.obliquity = -r.amp;
@@ -604,6 +607,7 @@ impl Simulator {
                             r.amp *= rng.gen_range(1.0..1.1);
                         }
                         FlagKind::PartialRange if k >= 3 => {
+                            r.partial = true;
                             r.amp *= rng.gen_range(0.35..0.6);
                             r.tc *= 0.7;
                             r.te *= 0.7;
@@ -755,7 +759,9 @@ impl Simulator {
                         value_deg: peak,
                     });
                 }
-                if r.amp > 0.0 && r.amp < 0.65 * range * 0.92 {
+                // Cut to 35-60 % of the set's range: under the 70 % of the
+                // working range that the default profiles call partial.
+                if r.partial {
                     flags.push(TruthFlag {
                         kind: FlagKind::PartialRange,
                         value_deg: range - r.amp,
@@ -977,6 +983,7 @@ fn plan_rest(
                 sway: 0.0,
                 overshoot: 0.0,
                 counted: false,
+                partial: false,
             }));
             distractions.push(format!("single swing at {t0:.1} s"));
         }
