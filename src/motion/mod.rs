@@ -151,6 +151,8 @@ struct OpenSet {
     reps: Vec<Rep>,
     reference: SetReference,
     noise_rms: f64,
+    /// Sizes of the set's up-going reps on the counted signal (°).
+    sizes: Vec<f64>,
 }
 
 /// The motion pipeline for one sensor, exercise, placement and side.
@@ -606,6 +608,7 @@ impl Pipeline {
     fn close_set(&mut self, out: &mut Vec<Event>) {
         self.flush_pending(out);
         let Some(set) = self.open.take() else { return };
+        self.detector.set_scale(None);
         let end_s = set.last_end;
         if set.reps.len() < self.profile.sets.min_reps {
             out.push(Event::NotASet {
@@ -677,6 +680,7 @@ impl Pipeline {
             reps: Vec::new(),
             reference: SetReference::default(),
             noise_rms,
+            sizes: Vec::new(),
         });
         let mut flags = Vec::new();
         match self.profile.reps.signal {
@@ -710,6 +714,14 @@ impl Pipeline {
         };
         set.last_end = rep.end_t;
         set.reps.push(r.clone());
+        if rep.sign > 0.0 {
+            set.sizes.push(rep.size);
+        }
+        if set.sizes.len() >= 3 {
+            let mut v = set.sizes.clone();
+            v.sort_by(f64::total_cmp);
+            self.detector.set_scale(Some(v[v.len() / 2]));
+        }
         out.push(Event::Rep {
             set_number: self.sets_done + 1,
             rep: r,

@@ -153,6 +153,12 @@ pub struct RepConfig {
     /// rep of one degree). 0: off.
     #[serde(default)]
     pub valley_fraction: f64,
+    /// Once a set has 3 reps, `min_peak_deg` (and `enter_deg`, `exit_deg`
+    /// with it) drop to this fraction of the set's median rep size, down to
+    /// half their value (0: fixed). A lifter whose pelvis moves 1° a rep gets
+    /// thresholds that fit.
+    #[serde(default)]
+    pub adaptive_fraction: f64,
 }
 
 /// Set segmentation.

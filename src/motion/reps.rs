@@ -56,6 +56,8 @@ pub struct RepTrace {
     pub peak_t: f64,
     /// +1 or −1: which way the signal went.
     pub sign: f64,
+    /// Peak above the level it left from (°).
+    pub size: f64,
     /// Every sample from start to close.
     pub trace: Vec<TracePoint>,
 }
@@ -114,6 +116,8 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct RepDetector {
     cfg: RepConfig,
+    /// The profile's thresholds, before [`RepDetector::set_scale`].
+    base: RepConfig,
     state: State,
     trace: Vec<TracePoint>,
 }
@@ -123,6 +127,7 @@ impl RepDetector {
     pub fn new(cfg: RepConfig) -> Self {
         RepDetector {
             cfg,
+            base: cfg,
             state: State::Idle {
                 trough: 0.0,
                 leave_t: f64::NEG_INFINITY,
@@ -134,6 +139,22 @@ impl RepDetector {
     /// True while a movement is open.
     pub fn in_rep(&self) -> bool {
         matches!(self.state, State::InRep { .. })
+    }
+
+    /// Scales the up-going thresholds to the reps of the set in progress:
+    /// `Some(size)` (their median size, °) lowers `enter_deg`, `exit_deg`
+    /// and `min_peak_deg` to `adaptive_fraction` of it (never raising them);
+    /// `None` restores the profile's.
+    pub fn set_scale(&mut self, size: Option<f64>) {
+        let b = &self.base;
+        self.cfg = *b;
+        if let Some(size) = size.filter(|_| b.adaptive_fraction > 0.0) {
+            let min_peak = (b.adaptive_fraction * size).clamp(0.5 * b.min_peak_deg, b.min_peak_deg);
+            let k = min_peak / b.min_peak_deg;
+            self.cfg.min_peak_deg = min_peak;
+            self.cfg.enter_deg = b.enter_deg * k;
+            self.cfg.exit_deg = b.exit_deg * k;
+        }
     }
 
     /// The threshold a movement `sign` way must pass to open.
@@ -444,6 +465,7 @@ impl RepDetector {
             peak_x: peak,
             peak_t,
             sign,
+            size: peak - base,
             trace,
         })
     }
