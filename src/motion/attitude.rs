@@ -141,6 +141,8 @@ pub struct Stillness {
     still_time: f64,
     /// Rest seen in total, for [`BIAS_SETTLED_S`].
     learned_s: f64,
+    /// Whether any rest has taught the bias yet.
+    taught: bool,
     /// Mean gyro over the last ~0.25 s (°/s): while the bias is unknown, a
     /// rate that keeps changing is a slow movement, not a bias.
     gyr_mean: Vector3<f64>,
@@ -159,6 +161,7 @@ impl Stillness {
             raw_since: None,
             still_time: 0.0,
             learned_s: 0.0,
+            taught: false,
             unstill_s: 0.0,
             gyr_mean: Vector3::zeros(),
             initialized: false,
@@ -236,13 +239,18 @@ impl Stillness {
             // set is seldom still enough (sway, a slow lean) to teach it.
             (self.still_time - BIAS_SETTLED_S, BIAS_PRIOR_SETTLED_S)
         } else {
-            (self.still_time, BIAS_PRIOR_S)
+            // The first rest owes nothing to the zero the bias started at.
+            (
+                self.still_time,
+                if self.taught { BIAS_PRIOR_S } else { 0.0 },
+            )
         };
         if learning_s < 0.0 {
             return true;
         }
-        let a = dt / (learning_s + prior);
+        let a = (dt / (learning_s + prior).max(dt)).min(1.0);
         self.bias += (gyr - self.bias) * a;
+        self.taught = true;
         true
     }
 }
@@ -326,5 +334,59 @@ mod tests {
         assert_abs_diff_eq!(s.bias().y, -2.0, epsilon = 0.06);
         // A fast rotation is not still.
         assert!(!s.update(20.01, &acc, &Vector3::new(50.0, 0.0, 0.0), 0.01));
+    }
+
+    #[test]
+    fn roll_about_z_ignores_heading() {
+        // A pelvis sensor (X right, Y up, Z back) rolled 5° about its Z axis,
+        // seen at many headings and after turning round: always 5°.
+        let mount =
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::FRAC_PI_2);
+        let roll = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), 5f64.to_radians());
+        for heading in [0.0, 37.0, 90.0, 180.0, 275.0] {
+            let yaw = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(heading));
+            let neutral = yaw * mount;
+            let rolled = yaw * mount * roll;
+            assert_abs_diff_eq!(
+                roll_z_deg(&rolled) - roll_z_deg(&neutral),
+                5.0,
+                epsilon = 1e-9
+            );
+        }
+    }
+
+    #[test]
+    fn a_known_bias_shuts_out_a_slow_turn_and_a_short_pause_does_not_teach_it() {
+        let cfg = StillConfig {
+            gyro_abs_dps: 5.0,
+            acc_dev_mps2: 0.4,
+            min_s: 0.3,
+            gyro_settled_dps: 1.5,
+            bias_ki: 0.0,
+        };
+        let mut s = Stillness::new(cfg);
+        let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        let bias = Vector3::new(1.0, -0.5, 0.8);
+        let mut t = 0.0;
+        for _ in 0..300 {
+            t += 0.01;
+            s.update(t, &acc, &bias, 0.01);
+        }
+        assert!(s.settled());
+        assert_abs_diff_eq!(s.bias().x, 1.0, epsilon = 0.05);
+        // A slow 3 °/s turn passed for rest while the bias was unknown; not now.
+        assert!(!s.update(t + 0.01, &acc, &(bias + Vector3::new(0.0, 0.0, 3.0)), 0.01));
+        // Half a second of a steady 1 °/s drift (under the tight threshold)
+        // leaves the bias where the long rest put it.
+        let learned = s.bias();
+        for i in 0..50 {
+            s.update(
+                t + 0.02 + i as f64 * 0.01,
+                &acc,
+                &(bias + Vector3::new(0.0, 0.0, 1.0)),
+                0.01,
+            );
+        }
+        assert_abs_diff_eq!(s.bias().z, learned.z, epsilon = 1e-12);
     }
 }

@@ -330,4 +330,60 @@ mod tests {
         }
         assert_eq!(p.qualified(), Some(6.0));
     }
+
+    fn rep_trace(peak: f64, phase_s: f64) -> Vec<TracePoint> {
+        // A sine-shaped rise and return, each `phase_s` long, sampled at 100 Hz.
+        let n = (2.0 * phase_s * 100.0) as usize;
+        (0..=n)
+            .map(|i| {
+                let t = i as f64 / 100.0;
+                let u = t / (2.0 * phase_s);
+                let mut p = TracePoint::at(t);
+                p.angle = peak * (std::f64::consts::PI * u).sin();
+                p.rate = peak * std::f64::consts::PI / (2.0 * phase_s)
+                    * (std::f64::consts::PI * u).cos().abs();
+                p
+            })
+            .collect()
+    }
+
+    fn momentum_of(
+        cfg: &FlagsConfig,
+        reference: &mut SetReference,
+        peak: f64,
+        phase_s: f64,
+    ) -> bool {
+        let trace = rep_trace(peak, phase_s);
+        let mut out = Vec::new();
+        ankle_flags(
+            cfg,
+            &trace,
+            peak,
+            phase_s,
+            Vector3::zeros(),
+            reference,
+            &mut out,
+        );
+        out.iter().any(|f| f.kind == FlagKind::Momentum)
+    }
+
+    #[test]
+    fn a_partial_rep_at_the_sets_speed_is_not_momentum_but_a_fast_one_is() {
+        let profile = crate::motion::Profile::builtin(
+            crate::Exercise::StandingCableAbduction,
+            crate::Placement::Ankle,
+        )
+        .expect("built in");
+        let cfg = &profile.flags;
+        assert!(cfg.momentum.speed_factor > 0.0);
+        let mut reference = SetReference::default();
+        for _ in 0..3 {
+            assert!(!momentum_of(cfg, &mut reference, 40.0, 1.0));
+        }
+        // A third of the range at the same angular speed: quick for its
+        // range (rate/range 4.7 /s) but no faster than the set.
+        assert!(!momentum_of(cfg, &mut reference, 13.0, 0.33));
+        // The full range in 0.3 s: three times the set's speed.
+        assert!(momentum_of(cfg, &mut reference, 40.0, 0.3));
+    }
 }
