@@ -40,6 +40,9 @@ const NOISE_TAU_S: f64 = 5.0;
 /// After a foot strike, no pelvis rep starts for this long (s): steps come
 /// every 0.5-0.7 s while walking.
 const IMPACT_HOLDOFF_S: f64 = 1.5;
+/// An ankle movement whose rotation has less than this share along the set's
+/// axis (more than ~60° off it) is not a rep of the set.
+const OFF_AXIS_FRACTION: f64 = 0.5;
 /// Resting this long away from the resting level re-takes the level (s).
 const OFF_LEVEL_S: f64 = 1.0;
 /// A pelvis movement resting this long without coming back is a new stance (s).
@@ -673,6 +676,20 @@ impl Pipeline {
         {
             // This rep came too late to belong to the open set.
             self.close_set(out);
+        }
+        if self.profile.reps.signal == RepSignal::Rotation {
+            if let Some(set) = self.open.as_ref() {
+                let r = &set.reference;
+                let axis = r.axis_sum.try_normalize(1e-9).filter(|_| r.axis_reps >= 2);
+                if let Some(axis) = axis {
+                    if peak_rotation.dot(&axis) < OFF_AXIS_FRACTION * peak_rotation.norm() {
+                        // Turning about another axis than every rep of the set
+                        // (a shank roll, settling the leg): not a rep.
+                        self.stats.not_reps[1] += 1;
+                        return;
+                    }
+                }
+            }
         }
         let set = self.open.get_or_insert_with(|| OpenSet {
             start_s: rep.start_t,
