@@ -37,6 +37,9 @@ pub const MAX_GAP_S: f64 = 1.0;
 const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
+/// Above this angular rate (°/s) a jump in |acc| is the swing itself, not a
+/// foot strike (a 50° rep in 0.25 s loads the ankle with ~5 g).
+const IMPACT_MAX_RATE_DPS: f64 = 150.0;
 /// After a foot strike, no pelvis rep starts for this long (s): steps come
 /// every 0.5-0.7 s while walking.
 const IMPACT_HOLDOFF_S: f64 = 1.5;
@@ -428,7 +431,12 @@ impl Pipeline {
             self.noise_ms += (signal * signal - self.noise_ms) * (dt / NOISE_TAU_S).min(1.0);
         }
         let acc_norm = s.acc.norm();
-        let mut impact = acc_norm - self.acc_norm_mean > self.impact_mps2;
+        // A foot strike jolts a sensor that is hardly turning; a fast swing
+        // of the leg (a momentum rep) loads the ankle as much, but while
+        // turning fast. (The pelvis never swings that fast: every jolt counts.)
+        let mut impact = acc_norm - self.acc_norm_mean > self.impact_mps2
+            && (self.profile.reps.signal == RepSignal::Obliquity
+                || rate.norm() < IMPACT_MAX_RATE_DPS);
         if impact {
             self.last_impact_t = s.t;
         } else if self.profile.reps.signal == RepSignal::Obliquity
