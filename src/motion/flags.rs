@@ -290,7 +290,8 @@ pub fn ankle_flags(
     }
     if !drifted {
         if let Some(unit) = peak_rotation.try_normalize(1e-9) {
-            reference.axis_sum += unit;
+            // Weighted by size: a small stray movement barely turns the axis.
+            reference.axis_sum += unit * peak_deg;
             reference.axis_reps += 1;
         }
     }
