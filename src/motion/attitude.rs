@@ -100,7 +100,7 @@ impl Attitude {
         let acc_ok = (acc_norm - STANDARD_GRAVITY).abs() < 0.05 * STANDARD_GRAVITY;
         let kp = if still {
             KP_STILL
-        } else if acc_ok && rate_dps.norm() < SLOW_RATE_DPS {
+        } else if acc_ok && rate_dps.norm_squared() < SLOW_RATE_DPS * SLOW_RATE_DPS {
             KP_SLOW
         } else {
             0.0
@@ -117,7 +117,9 @@ impl Attitude {
                 }
             }
         }
-        w += self.integral;
+        if self.ki > 0.0 {
+            w += self.integral;
+        }
         let half = w * (0.5 * dt);
         let angle2 = half.norm_squared();
         let dq = if angle2 < 1e-4 {
@@ -127,7 +129,15 @@ impl Attitude {
         } else {
             UnitQuaternion::from_scaled_axis(w * dt).into_inner()
         };
-        self.q = UnitQuaternion::new_normalize(self.q.into_inner() * dq);
+        let p = self.q.into_inner() * dq;
+        // |p| is within 1e-4 of 1 on the small-step path: one Newton step
+        // (no square root) normalises it to ~1e-8, and every step repeats it.
+        let n2 = p.norm_squared();
+        self.q = if angle2 < 1e-4 && (n2 - 1.0).abs() < 1e-3 {
+            UnitQuaternion::new_unchecked(p * (1.5 - 0.5 * n2))
+        } else {
+            UnitQuaternion::new_normalize(p)
+        };
     }
 }
 
@@ -194,7 +204,9 @@ impl Stillness {
             self.initialized = true;
         } else {
             self.acc_mean += (acc - self.acc_mean) * (dt / STILL_TAU_S).min(1.0);
-            self.gyr_mean += (gyr - self.gyr_mean) * (dt / STILL_TAU_S).min(1.0);
+            if self.cfg.gyro_settled_dps > 0.0 {
+                self.gyr_mean += (gyr - self.gyr_mean) * (dt / STILL_TAU_S).min(1.0);
+            }
         }
         let c = &self.cfg;
         let settled = c.gyro_settled_dps > 0.0 && self.settled();
