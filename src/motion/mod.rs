@@ -196,6 +196,8 @@ pub struct Pipeline {
     off_level_s: f64,
     /// When the last foot strike was felt (s).
     last_impact_t: f64,
+    /// The neutral's roll (°), kept with the neutral it belongs to.
+    neutral_roll: Option<(nalgebra::Vector4<f64>, f64)>,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -245,6 +247,7 @@ impl Pipeline {
             rested: false,
             off_level_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
+            neutral_roll: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -385,7 +388,16 @@ impl Pipeline {
                 // front-back axis (sensor Z) since the neutral, seen in the
                 // direction of gravity. Heading plays no part, so turning
                 // round and a drifting yaw cannot leak into it.
-                let mut d = roll_z_deg(&q) - roll_z_deg(&neutral_inv.inverse());
+                let n = neutral_inv.coords;
+                let neutral_roll = match self.neutral_roll {
+                    Some((c, r)) if c == n => r,
+                    _ => {
+                        let r = roll_z_deg(&neutral_inv.inverse());
+                        self.neutral_roll = Some((n, r));
+                        r
+                    }
+                };
+                let mut d = roll_z_deg(&q) - neutral_roll;
                 if d > 180.0 {
                     d -= 360.0;
                 } else if d <= -180.0 {
