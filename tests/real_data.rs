@@ -36,6 +36,6 @@ fn uci_side_lying_abduction_counts() {
         }
     }
     println!("{exact}/{total} sets counted exactly");
-    // Measured 7/8 when written (s2 template: 11 for 9). The issue asks for 8/8.
-    assert!(exact >= 7, "{exact}/{total}");
+    // The issue asks for every set counted exactly.
+    assert_eq!(exact, total, "{exact}/{total} sets counted exactly");
 }
