@@ -13,6 +13,9 @@ use nalgebra::{Quaternion, UnitQuaternion, Vector3};
 
 /// Gain of the gravity correction while still (1/s): tilt error halves in ~0.35 s.
 const KP_STILL: f64 = 2.0;
+/// Moving, a disagreement with gravity beyond this (sine of the angle) is
+/// acceleration and is not corrected.
+const MAX_MOVING_ERR: f64 = 0.035;
 /// Largest bias the gravity integral may correct (rad/s, 5 °/s).
 const MAX_BIAS_CORRECTION: f64 = 5.0 * std::f64::consts::PI / 180.0;
 /// Gain while moving slowly with |acc| near g (1/s).
@@ -42,6 +45,8 @@ pub struct Attitude {
     ki: f64,
     /// The bias correction gravity has integrated (rad/s, added to the rate).
     integral: Vector3<f64>,
+    /// Whether, while moving, a large disagreement with gravity is ignored.
+    gate: bool,
 }
 
 impl Default for Attitude {
@@ -54,7 +59,15 @@ impl Attitude {
     /// An estimate that also corrects the gyro bias from gravity with
     /// integral gain `ki` (1/s², Mahony's filter; 0: proportional only).
     pub fn with_bias_gain(ki: f64) -> Self {
+        Attitude::new(ki, false)
+    }
+
+    /// As [`Attitude::with_bias_gain`]; with `gate`, while moving, gravity
+    /// more than 2° from the estimate is taken for acceleration and ignored
+    /// (a pelvis swaying 10° each way: its turns read as tilt).
+    pub fn new(ki: f64, gate: bool) -> Self {
         Attitude {
+            gate,
             q: UnitQuaternion::identity(),
             initialized: false,
             prev_rate: Vector3::zeros(),
@@ -108,6 +121,12 @@ impl Attitude {
         if kp > 0.0 && acc_norm > 1e-6 {
             let up_est = self.q.inverse_transform_vector(&Vector3::z());
             let err = (acc / acc_norm).cross(&up_est);
+            if self.gate && !still && err.norm_squared() > MAX_MOVING_ERR * MAX_MOVING_ERR {
+                // Moving, and gravity seems far from where the gyro says:
+                // that is acceleration (the turn of a sway), not drift.
+                self.integrate(w, dt);
+                return;
+            }
             w += err * kp.min(0.5 / dt.max(1e-6));
             if self.ki > 0.0 {
                 self.integral += err * (self.ki * dt);
@@ -117,6 +136,11 @@ impl Attitude {
                 }
             }
         }
+        self.integrate(w, dt);
+    }
+
+    /// Turns the estimate by the corrected rate `w` (rad/s) over `dt`.
+    fn integrate(&mut self, mut w: Vector3<f64>, dt: f64) {
         if self.ki > 0.0 {
             w += self.integral;
         }

@@ -230,7 +230,10 @@ impl Pipeline {
         let free_sign = profile.exercise.free_side(side).sign();
         Pipeline {
             still: Stillness::new(profile.still.clone()),
-            attitude: Attitude::with_bias_gain(profile.still.bias_ki),
+            attitude: Attitude::new(
+                profile.still.bias_ki,
+                profile.placement == Placement::Pelvis,
+            ),
             detector: RepDetector::new(profile.reps),
             history: VecDeque::with_capacity(128),
             neutral_inv: None,
