@@ -634,7 +634,8 @@ impl Pipeline {
     fn close_set(&mut self, out: &mut Vec<Event>) {
         self.flush_pending(out);
         let Some(set) = self.open.take() else { return };
-        self.detector.set_scale(None);
+        // The detector keeps the set's scale: the lifter, and how much their
+        // pelvis moves with each rep, is the same in the next set.
         let end_s = set.last_end;
         if set.reps.len() < self.profile.sets.min_reps {
             out.push(Event::NotASet {
