@@ -1,69 +1,51 @@
-//! Throughput of the pipeline alone and of `analyze` end to end (CSV parse included).
+//! Throughput of the pipeline alone (ankle and pelvis) and of `analyze` end
+//! to end (CSV parse included).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use medius::motion::{analyze_samples, Pipeline};
+use medius::motion::{analyze_samples, Pipeline, Set};
 use medius::source::csv::{RawReader, RawWriter};
 use medius::source::sim::{SimConfig, Simulator};
 use medius::{Exercise, Placement, Sample, Side};
 
+const EXERCISE: Exercise = Exercise::StandingCableAbduction;
+
 fn session(placement: Placement) -> Vec<Sample> {
-    let mut c = SimConfig::new(Exercise::StandingCableAbduction, placement, Side::Right);
+    let mut c = SimConfig::new(EXERCISE, placement, Side::Right);
     c.rate_hz = 200.0;
     c.seed = 9;
     Simulator::new(&c).unwrap().0.collect()
 }
 
-fn benches(c: &mut Criterion) {
-    let samples = session(Placement::Ankle);
-    let mut csv = RawWriter::new(Vec::new()).unwrap();
-    for s in &samples {
-        csv.write(s).unwrap();
-    }
-    let csv = csv.into_inner();
-    let mut g = c.benchmark_group("ankle-200Hz-session");
-    g.throughput(Throughput::Elements(samples.len() as u64));
-    g.sample_size(20);
-    g.bench_function("pipeline", |b| {
-        b.iter(|| {
-            let p = Pipeline::builtin(
-                Exercise::StandingCableAbduction,
-                Placement::Ankle,
-                Side::Right,
-            )
-            .unwrap();
-            analyze_samples(p, samples.iter().copied())
-        })
-    });
-    g.bench_function("analyze-csv", |b| {
-        b.iter(|| {
-            let p = Pipeline::builtin(
-                Exercise::StandingCableAbduction,
-                Placement::Ankle,
-                Side::Right,
-            )
-            .unwrap();
-            let r = RawReader::new(&csv[..], "bench.csv").unwrap();
-            analyze_samples(p, r.map(|s| s.unwrap()))
-        })
-    });
-    g.finish();
+/// Runs `samples` through a fresh pipeline for `placement`.
+fn run<I: IntoIterator<Item = Sample>>(placement: Placement, samples: I) -> Vec<Set> {
+    let p = Pipeline::builtin(EXERCISE, placement, Side::Right).unwrap();
+    analyze_samples(p, samples).0
+}
 
-    let samples = session(Placement::Pelvis);
-    let mut g = c.benchmark_group("pelvis-200Hz-session");
-    g.throughput(Throughput::Elements(samples.len() as u64));
-    g.sample_size(20);
-    g.bench_function("pipeline", |b| {
-        b.iter(|| {
-            let p = Pipeline::builtin(
-                Exercise::StandingCableAbduction,
-                Placement::Pelvis,
-                Side::Right,
-            )
-            .unwrap();
-            analyze_samples(p, samples.iter().copied())
-        })
-    });
-    g.finish();
+fn benches(c: &mut Criterion) {
+    for placement in [Placement::Ankle, Placement::Pelvis] {
+        let samples = session(placement);
+        let mut g = c.benchmark_group(format!("{}-200Hz-session", placement.id()));
+        g.throughput(Throughput::Elements(samples.len() as u64));
+        g.sample_size(20);
+        g.bench_function("pipeline", |b| {
+            b.iter(|| run(placement, samples.iter().copied()))
+        });
+        if placement == Placement::Ankle {
+            let mut csv = RawWriter::new(Vec::new()).unwrap();
+            for s in &samples {
+                csv.write(s).unwrap();
+            }
+            let csv = csv.into_inner();
+            g.bench_function("analyze-csv", |b| {
+                b.iter(|| {
+                    let r = RawReader::new(&csv[..], "bench.csv").unwrap();
+                    run(placement, r.map(|s| s.unwrap()))
+                })
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(pipeline, benches);
