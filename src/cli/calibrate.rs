@@ -112,7 +112,14 @@ pub fn personalise(base: &Profile, m: &Measured) -> (Profile, Vec<String>) {
             // lifter's clean excursion counts, never under 0.5°.
             let v = clamp(0.5 * range, 0.5, base.reps.min_peak_deg.max(0.5) * 2.0);
             set("reps.min_peak_deg", &mut p.reps.min_peak_deg, v);
-            set("reps.down_min_peak_deg", &mut p.reps.down_min_peak_deg, v);
+            // Going down stays a pelvic drop's size: half of it opens a
+            // movement, and a small dip must not swallow the next rep.
+            let down = base.reps.down_min_peak_deg.max(v);
+            set(
+                "reps.down_min_peak_deg",
+                &mut p.reps.down_min_peak_deg,
+                down,
+            );
             // A hike is 3° beyond what a clean rep does to this pelvis, 4-8°.
             let hike = clamp(range + 3.0, 4.0, 8.0);
             set(
@@ -348,6 +355,9 @@ mod tests {
         let pelvis = Profile::builtin(Exercise::StandingCableAbduction, Placement::Pelvis).unwrap();
         let (p, _) = personalise(&pelvis, &measured(&[2.0, 2.5, 3.0], 0.3));
         assert_eq!(p.flags.hip_hike.threshold_deg, 5.5);
+        assert_eq!(p.reps.min_peak_deg, 1.25);
+        // A drop still has to be a drop's size.
+        assert_eq!(p.reps.down_min_peak_deg, pelvis.reps.down_min_peak_deg);
         let (p, _) = personalise(&pelvis, &measured(&[9.0; 3], 0.3));
         assert_eq!(p.flags.hip_hike.threshold_deg, 8.0);
         p.validate("test").unwrap();
