@@ -355,7 +355,7 @@ mod tests {
         let pelvis = Profile::builtin(Exercise::StandingCableAbduction, Placement::Pelvis).unwrap();
         let (p, _) = personalise(&pelvis, &measured(&[2.0, 2.5, 3.0], 0.3));
         assert_eq!(p.flags.hip_hike.threshold_deg, 5.5);
-        assert_eq!(p.reps.min_peak_deg, 1.25);
+        assert_eq!(p.reps.min_peak_deg, 1.3, "half of 2.5°, to 0.1°");
         // A drop still has to be a drop's size.
         assert_eq!(p.reps.down_min_peak_deg, pelvis.reps.down_min_peak_deg);
         let (p, _) = personalise(&pelvis, &measured(&[9.0; 3], 0.3));
