@@ -637,7 +637,7 @@ impl Pipeline {
         // The detector keeps the set's scale: the lifter, and how much their
         // pelvis moves with each rep, is the same in the next set.
         let end_s = set.last_end;
-        if set.reps.len() < self.profile.sets.min_reps {
+        if set.reps.len() < self.profile.sets.min_reps || Self::unlike_pair(&set.reps) {
             out.push(Event::NotASet {
                 start_s: set.start_s,
                 end_s,
@@ -653,6 +653,15 @@ impl Pipeline {
             reps: set.reps,
             confidence,
         }));
+    }
+
+    /// Two movements too unlike to be two reps of one set: a swing and a
+    /// re-strap, say. (Reps of a set differ by far less than 2× in size and
+    /// in duration; three or more are judged by the gaps alone.)
+    fn unlike_pair(reps: &[Rep]) -> bool {
+        let [a, b] = reps else { return false };
+        let ratio = |x: f64, y: f64| x.max(y) / x.min(y).max(1e-9);
+        ratio(a.peak_deg, b.peak_deg) > 2.0 || ratio(a.end_s - a.start_s, b.end_s - b.start_s) > 2.0
     }
 
     fn confidence(&self, set: &OpenSet) -> f64 {
@@ -792,4 +801,44 @@ pub fn analyze_samples<I: IntoIterator<Item = Sample>>(
         }
     }
     (sets, pipeline.stats().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(start_s: f64, end_s: f64, peak_deg: f64) -> Rep {
+        Rep {
+            number: 1,
+            start_s,
+            end_s,
+            peak_deg,
+            concentric_s: 0.0,
+            pause_s: 0.0,
+            eccentric_s: 0.0,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn two_unlike_movements_are_not_a_set_but_two_alike_reps_are() {
+        // A 2° swing and a 9° re-strap 3 s later.
+        assert!(Pipeline::unlike_pair(&[
+            rep(0.0, 2.0, 2.0),
+            rep(3.0, 6.0, 9.0)
+        ]));
+        // A 1 s fidget and a 3 s rep of the same size.
+        assert!(Pipeline::unlike_pair(&[
+            rep(0.0, 1.0, 2.0),
+            rep(2.0, 5.0, 2.2)
+        ]));
+        // Two reps of a short set.
+        assert!(!Pipeline::unlike_pair(&[
+            rep(0.0, 2.5, 2.0),
+            rep(3.0, 6.0, 2.6)
+        ]));
+        // Three or more are judged by their gaps, not here.
+        let three = [rep(0.0, 1.0, 1.0), rep(2.0, 5.0, 9.0), rep(6.0, 8.0, 2.0)];
+        assert!(!Pipeline::unlike_pair(&three));
+    }
 }
