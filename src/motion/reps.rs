@@ -112,6 +112,27 @@ enum State {
     },
 }
 
+impl State {
+    /// A movement just opened: `sign` way from level `base` at `start_t`, its
+    /// highest point so far `peak` and its lowest since then `valley`, each
+    /// as (signal, time).
+    fn open(sign: f64, base: f64, start_t: f64, peak: (f64, f64), valley: (f64, f64)) -> Self {
+        State::InRep {
+            sign,
+            base,
+            start_t,
+            peak: peak.0,
+            peak_t: peak.1,
+            returned_t: None,
+            settled_since: None,
+            low: f64::INFINITY,
+            valley: valley.0,
+            valley_t: valley.1,
+            paused: false,
+        }
+    }
+}
+
 /// Streaming rep detector on one scalar signal.
 #[derive(Debug, Clone)]
 pub struct RepDetector {
@@ -245,19 +266,7 @@ impl RepDetector {
                     self.trace.clear();
                     point.x = sign * s;
                     self.trace.push(point);
-                    self.state = State::InRep {
-                        sign,
-                        base: trough,
-                        start_t,
-                        peak: point.x,
-                        peak_t: t,
-                        returned_t: None,
-                        settled_since: None,
-                        low: f64::INFINITY,
-                        valley: point.x,
-                        valley_t: t,
-                        paused: false,
-                    };
+                    self.state = State::open(sign, trough, start_t, (point.x, t), (point.x, t));
                 } else {
                     self.state = State::Idle { trough, leave_t };
                 }
@@ -326,19 +335,7 @@ impl RepDetector {
                                 }
                             });
                             self.trace = rest;
-                            self.state = State::InRep {
-                                sign,
-                                base: v,
-                                start_t: vt,
-                                peak: peak_in.0,
-                                peak_t: peak_in.1,
-                                returned_t: None,
-                                settled_since: None,
-                                low: f64::INFINITY,
-                                valley: x,
-                                valley_t: t,
-                                paused: false,
-                            };
+                            self.state = State::open(sign, v, vt, peak_in, (x, t));
                             return Some(out);
                         }
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
