@@ -137,7 +137,6 @@ impl<R: Read> RawReader<R> {
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .trim(::csv::Trim::All)
             .buffer_capacity(1 << 16)
             .from_reader(input);
         let mut record = ::csv::ByteRecord::new();
@@ -151,7 +150,7 @@ impl<R: Read> RawReader<R> {
         for (i, expected) in HEADER.iter().enumerate() {
             let found = record
                 .get(i)
-                .map(|b| String::from_utf8_lossy(b).into_owned());
+                .map(|b| String::from_utf8_lossy(b.trim_ascii()).into_owned());
             let found_str = found.as_deref().unwrap_or("");
             // Tolerate a UTF-8 byte-order mark before the first name.
             let found_cmp = found_str.trim_start_matches('\u{feff}');
@@ -201,10 +200,8 @@ impl<R: Read> RawReader<R> {
         }
         let mut v = [0.0f64; 7];
         for (i, slot) in v.iter_mut().enumerate() {
-            let field = &self.record[i];
-            let parsed = std::str::from_utf8(field)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok());
+            let field = self.record[i].trim_ascii();
+            let parsed = parse_f64(field);
             match parsed {
                 Some(x) if x.is_finite() => *slot = x,
                 _ => {
@@ -245,6 +242,50 @@ impl<R: Read> RawReader<R> {
     }
 }
 
+/// Parses a decimal number. Plain decimals of up to 15 digits (what sensors
+/// and [`RawWriter`] write) take Clinger's exact fast path: the digits as an
+/// integer, divided by a power of ten, both exact in an `f64`, so the one
+/// rounding is the division's and the result is the correctly rounded value
+/// `str::parse` gives. Anything else goes to `str::parse`.
+fn parse_f64(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    let mut n_digits = 0usize;
+    let mut frac_digits = 0usize;
+    let mut seen_point = false;
+    let mut fast = !digits.is_empty();
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                n_digits += 1;
+                frac_digits += usize::from(seen_point);
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => {
+                fast = false;
+                break;
+            }
+        }
+        if n_digits > 15 {
+            fast = false;
+            break;
+        }
+    }
+    if fast && n_digits > 0 {
+        let v = mantissa as f64 / POW10[frac_digits];
+        return Some(if neg { -v } else { v });
+    }
+    std::str::from_utf8(b).ok()?.parse::<f64>().ok()
+}
+
 fn malformed(file: &str, line: u64, e: ::csv::Error) -> CsvError {
     let line = e.position().map(|p| p.line()).unwrap_or(line);
     CsvError::Malformed {
@@ -265,7 +306,7 @@ impl<R: Read> Iterator for RawReader<R> {
             match self.reader.read_byte_record(&mut self.record) {
                 Ok(true) => {
                     // Skip blank lines.
-                    if self.record.len() == 1 && self.record[0].is_empty() {
+                    if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
                         continue;
                     }
                     let r = self.parse_row();
@@ -333,6 +374,62 @@ mod tests {
     }
 
     const H: &str = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n";
+
+    #[test]
+    fn number_parsing_agrees_with_the_standard_library_bit_for_bit() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "+5",
+            "1.",
+            ".5",
+            "-.25",
+            "9.80665",
+            "123456789012345",
+            "1234567890123456",
+            "0.000000000000001",
+            "1e3",
+            "-2.5E-3",
+            "nan",
+            "inf",
+            "-inf",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "12a",
+            "0x10",
+            "١",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x = 0.123_456_789_f64;
+        for i in 0..20_000 {
+            // A cheap spread of magnitudes and precisions.
+            x = (x * 7919.0 + 0.271_828_3).fract();
+            let v = (x - 0.5) * 10f64.powi(i % 9 - 2);
+            texts.push(format!("{:.*}", (i % 12) as usize, v));
+            texts.push(format!("{v}"));
+        }
+        for t in &texts {
+            let want = t.parse::<f64>().ok();
+            let got = parse_f64(t.as_bytes());
+            assert_eq!(
+                got.map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{t:?}: {got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn spaces_around_fields_and_names_are_ignored() {
+        let text = " time_s , acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps\n \n0.0, 0.1 ,0,9.8,0,0,0\n";
+        let s = read(text).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].acc.x, 0.1);
+    }
 
     #[test]
     fn round_trip() {
