@@ -704,7 +704,9 @@ impl Pipeline {
         let due = self
             .open
             .as_ref()
-            .is_some_and(|set| self.set_gap_exceeded(set, t) && !self.detector.in_rep());
+            .is_some_and(|set| self.set_gap_exceeded(set, t) && !self.detector.in_rep())
+            // A rep waiting for its flag tail is judged when it joins.
+            && self.pending.is_none();
         if due {
             self.close_set(out);
         }
@@ -911,27 +913,25 @@ mod tests {
         }
     }
 
-    /// A hip-hitch session at `rate_hz`: 4 s of rest, three 6° drops of 2 s
-    /// with 1.5 s between them, 12 s of rest. `jolt_t` adds one sample of
-    /// +0.6 g there; `twist_t` a 0.1 s turn about the vertical at ~300 °/s.
-    fn hitches(rate_hz: f64, jolt_t: Option<f64>, twist_t: Option<f64>) -> Vec<Sample> {
+    /// A pelvis sensor at `rate_hz` for 27 s, rolled `roll(t)` degrees about
+    /// its front-back axis. `jolt_t` adds one sample of +0.6 g there;
+    /// `twist_t` a 0.1 s turn about the vertical at ~300 °/s.
+    fn rolled(
+        rate_hz: f64,
+        roll: impl Fn(f64) -> f64,
+        jolt_t: Option<f64>,
+        twist_t: Option<f64>,
+    ) -> Vec<Sample> {
         use std::f64::consts::PI;
         let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
         let pose = |t: f64| {
-            let mut drop = 0.0;
-            for k in 0..3 {
-                let u = (t - 4.0 - 3.5 * k as f64) / 2.0;
-                if (0.0..1.0).contains(&u) {
-                    drop = 6.0 * (PI * u).sin().powi(2);
-                }
-            }
             let yaw = match twist_t {
                 Some(t0) if (t0..t0 + 0.1).contains(&t) => 15.0 * (PI * (t - t0) / 0.1).sin(),
                 _ => 0.0,
             };
             UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(yaw))
                 * mount
-                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(drop))
+                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(roll(t)))
         };
         let h = 1e-4;
         let n = (27.0 * rate_hz) as usize;
@@ -951,6 +951,30 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// 6° hip-hitch drops, each `(start, duration)` in s.
+    fn drops(drops: &[(f64, f64)]) -> impl Fn(f64) -> f64 + '_ {
+        move |t| {
+            drops
+                .iter()
+                .map(|&(t0, d)| {
+                    let u = (t - t0) / d;
+                    if (0.0..1.0).contains(&u) {
+                        6.0 * (std::f64::consts::PI * u).sin().powi(2)
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        }
+    }
+
+    /// Three drops of 2 s, 1.5 s apart, after 4 s of rest.
+    const THREE_DROPS: [(f64, f64); 3] = [(4.0, 2.0), (7.5, 2.0), (11.0, 2.0)];
+
+    fn hitches(rate_hz: f64, jolt_t: Option<f64>, twist_t: Option<f64>) -> Vec<Sample> {
+        rolled(rate_hz, drops(&THREE_DROPS), jolt_t, twist_t)
     }
 
     fn hitch_reps(samples: Vec<Sample>) -> usize {
@@ -974,6 +998,50 @@ mod tests {
         // Turning about the vertical leaves obliquity alone; only its speed
         // says hands (or a turn) moved the sensor.
         assert_eq!(hitch_reps(hitches(200.0, None, Some(8.5))), 2);
+    }
+
+    #[test]
+    fn a_rep_waiting_for_its_flag_tail_still_joins_its_set() {
+        // A slow second drop comes back more than `start_gap_s` (6 s) after
+        // the first; its flags wait 1 s for the tail, and the set must wait
+        // with them: judged then as a pair of unlike movements, it would be
+        // thrown away before the third rep came.
+        let three = [(4.0, 2.0), (6.0, 7.0), (13.0, 2.0)];
+        assert_eq!(hitch_reps(rolled(100.0, drops(&three), None, None)), 3);
+    }
+
+    #[test]
+    fn a_trunk_sway_ends_when_it_has_swung_back() {
+        // Standing abduction read at the pelvis: 10° one way, 10° the other,
+        // back to rest at 6.5 s (DOMAIN.md's trunk sway), then two plain reps.
+        use std::f64::consts::PI;
+        let roll = |t: f64| {
+            let sway = (t - 4.0) / 2.5;
+            let rep = |t0: f64| {
+                let u = (t - t0) / 2.0;
+                if (0.0..1.0).contains(&u) {
+                    2.0 * (PI * u).sin().powi(2)
+                } else {
+                    0.0
+                }
+            };
+            let s = if (0.0..1.0).contains(&sway) {
+                10.0 * (2.0 * PI * sway).sin() * (PI * sway).sin()
+            } else {
+                0.0
+            };
+            s + rep(8.0) + rep(11.5)
+        };
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, rolled(100.0, roll, None, None));
+        let reps: Vec<&Rep> = sets.iter().flat_map(|s| &s.reps).collect();
+        assert_eq!(reps.len(), 3, "{reps:?}");
+        assert!(reps[0].end_s > 6.0, "ended at {} s", reps[0].end_s);
     }
 
     #[test]

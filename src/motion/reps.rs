@@ -389,9 +389,12 @@ impl RepDetector {
                         }
                         // A sway past neutral keeps the rep open until it settles
                         // (max_duration_s bounds it, checked above).
-                        let settled = settled_since.is_some_and(|s0| t - s0 >= c.settle_s);
-                        if settled {
-                            return Some(self.close(end));
+                        if let Some(s0) = *settled_since {
+                            if t - s0 >= c.settle_s {
+                                // It ends where it came to rest: after a
+                                // sway past neutral, that is the swing back.
+                                return Some(self.close(s0.max(end)));
+                            }
                         }
                         None
                     }
