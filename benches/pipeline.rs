@@ -1,5 +1,5 @@
 //! Throughput of the pipeline alone (ankle and pelvis) and of `analyze` end
-//! to end (CSV parse included).
+//! to end (CSV parse included), at several sample rates.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use medius::motion::{analyze_samples, Pipeline, Set};
@@ -9,9 +9,9 @@ use medius::{Exercise, Placement, Sample, Side};
 
 const EXERCISE: Exercise = Exercise::StandingCableAbduction;
 
-fn session(placement: Placement) -> Vec<Sample> {
+fn session(placement: Placement, rate_hz: f64) -> Vec<Sample> {
     let mut c = SimConfig::new(EXERCISE, placement, Side::Right);
-    c.rate_hz = 200.0;
+    c.rate_hz = rate_hz;
     c.seed = 9;
     Simulator::new(&c).unwrap().0.collect()
 }
@@ -23,15 +23,23 @@ fn run<I: IntoIterator<Item = Sample>>(placement: Placement, samples: I) -> Vec<
 }
 
 fn benches(c: &mut Criterion) {
-    for placement in [Placement::Ankle, Placement::Pelvis] {
-        let samples = session(placement);
-        let mut g = c.benchmark_group(format!("{}-200Hz-session", placement.id()));
+    // The pipeline steps at most ~50 times a second (faster samples are
+    // averaged), so its cost per sample falls as the rate rises.
+    for (placement, rate) in [
+        (Placement::Ankle, 200.0),
+        (Placement::Pelvis, 200.0),
+        (Placement::Ankle, 100.0),
+        (Placement::Pelvis, 100.0),
+        (Placement::Pelvis, 50.0),
+    ] {
+        let samples = session(placement, rate);
+        let mut g = c.benchmark_group(format!("{}-{rate}Hz-session", placement.id()));
         g.throughput(Throughput::Elements(samples.len() as u64));
         g.sample_size(20);
         g.bench_function("pipeline", |b| {
             b.iter(|| run(placement, samples.iter().copied()))
         });
-        if placement == Placement::Ankle {
+        if placement == Placement::Ankle && rate == 200.0 {
             let mut csv = RawWriter::new(Vec::new()).unwrap();
             for s in &samples {
                 csv.write(s).unwrap();
