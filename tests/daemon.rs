@@ -6,6 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// One simulated set as fast as it goes, without a raw recording.
+const ONE_SIM_SET: &[&str] = &[
+    "run",
+    "--sensor",
+    "sim",
+    "--speed",
+    "0",
+    "--sets",
+    "1",
+    "--no-record",
+];
+
 struct Home {
     dir: tempfile::TempDir,
 }
@@ -31,6 +43,10 @@ impl Home {
     }
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+    /// [`ONE_SIM_SET`], then `extra`.
+    fn one_sim_set(&self, extra: &[&str]) -> Output {
+        self.run(&[ONE_SIM_SET, extra].concat())
     }
     fn spawn(&self, args: &[&str]) -> Child {
         self.cmd(args)
@@ -194,17 +210,7 @@ fn sigterm_mid_set_saves_the_set_as_pending_and_interrupted() {
 #[test]
 fn keyboard_changes_load_and_side_between_sets() {
     let h = Home::new();
-    let mut child = h.spawn(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--keys",
-        "--no-record",
-    ]);
+    let mut child = h.spawn(&[ONE_SIM_SET, &["--keys"]].concat());
     child
         .stdin
         .take()
@@ -298,18 +304,7 @@ fn after_kill_9_the_next_run_recovers_the_open_set() {
         "nothing saved yet: the set was open"
     );
     // The socket was left behind by the crash; the next run starts anyway.
-    let o = h.run(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--seed",
-        "3",
-        "--no-record",
-    ]);
+    let o = h.one_sim_set(&["--seed", "3"]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).contains("recovered set 1"), "{}", err(&o));
     let pending = h.log(&["--pending"]);
@@ -322,16 +317,7 @@ fn after_kill_9_the_next_run_recovers_the_open_set() {
     assert!(recovered["reps"].as_u64().unwrap() >= 5, "{recovered}");
     assert_eq!(recovered["load"]["value"].as_f64(), Some(10.0));
     // Recovered once only.
-    let o = h.run(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--no-record",
-    ]);
+    let o = h.one_sim_set(&[]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(!err(&o).contains("recovered"), "{}", err(&o));
 }
@@ -346,17 +332,7 @@ fn calibrate_writes_a_profile_that_run_then_uses() {
     let file = h.path("config/medius/profiles/standing-cable-abduction.ankle.toml");
     let profile = std::fs::read_to_string(&file).unwrap();
     assert!(profile.starts_with("# Your own profile"), "{profile}");
-    let o = h.run(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--no-record",
-        "--no-log",
-    ]);
+    let o = h.one_sim_set(&["--no-log"]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(
         err(&o).contains("using your calibrated profile"),
