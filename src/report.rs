@@ -130,7 +130,7 @@ impl AnalysisReport {
         if skipped > 0 || st.long_gaps > 0 {
             let _ = writeln!(
                 out,
-                "\nskipped {} sample(s) (non-numeric or out of order); {} gap(s) longer than 1 s",
+                "\nskipped {} sample(s) (non-numeric, impossible or out of order); {} gap(s) longer than 1 s",
                 skipped, st.long_gaps
             );
         }

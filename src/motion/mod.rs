@@ -53,6 +53,12 @@ const STALE_REST_S: f64 = 3.0;
 /// A pelvis turning faster than this (°/s) is being handled (re-strapped,
 /// bumped) or turned round: no rep moves it half as fast.
 const PELVIS_HANDLING_DPS: f64 = 120.0;
+/// No motion sensor reads beyond ±32 g or ±5000 °/s (the widest ranges
+/// sold; WitMotion's are 16 g and 2000 °/s): a value past these is a corrupt
+/// packet, and one such value would wreck the orientation for good.
+pub const MAX_ACC_MPS2: f64 = 32.0 * STANDARD_GRAVITY;
+/// See [`MAX_ACC_MPS2`].
+pub const MAX_RATE_DPS: f64 = 5000.0;
 /// Time constant of the mean |acc| a foot strike stands out from (s).
 const IMPACT_TAU_S: f64 = 0.2;
 /// Samples less than this apart are averaged into one step (s): the pipeline
@@ -163,7 +169,8 @@ pub enum Event {
 pub struct Stats {
     /// Samples fed in.
     pub samples: u64,
-    /// Samples with NaN or infinite values, skipped.
+    /// Samples with NaN, infinite or impossible values (beyond
+    /// [`MAX_ACC_MPS2`] or [`MAX_RATE_DPS`]: a corrupt packet), skipped.
     pub non_finite: u64,
     /// Samples whose time did not advance, skipped.
     pub out_of_order: u64,
@@ -327,7 +334,7 @@ impl Pipeline {
     /// than the sample that completes them.
     pub fn push(&mut self, s: &Sample, out: &mut Vec<Event>) {
         self.stats.samples += 1;
-        if !s.is_finite() {
+        if !s.is_finite() || s.acc.amax() > MAX_ACC_MPS2 || s.gyr.amax() > MAX_RATE_DPS {
             self.stats.non_finite += 1;
             return;
         }
@@ -992,6 +999,21 @@ mod tests {
             // A foot strike inside the second drop: not a rep. At 400 Hz it
             // is one sample of four averaged into a step.
             assert_eq!(hitch_reps(hitches(rate, Some(8.5), None)), 2, "{rate} Hz");
+        }
+    }
+
+    #[test]
+    fn a_burst_of_huge_values_does_not_poison_what_follows() {
+        // Finite but absurd (a corrupt packet): averaged together they would
+        // overflow to infinity.
+        for rate in [50.0, 400.0] {
+            let mut s = hitches(rate, None, None);
+            let at = (1.0 * rate) as usize;
+            for x in &mut s[at..at + 3] {
+                x.acc = Vector3::repeat(1e300);
+                x.gyr = Vector3::repeat(-1e300);
+            }
+            assert_eq!(hitch_reps(s), 3, "{rate} Hz");
         }
     }
 
