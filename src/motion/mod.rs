@@ -68,6 +68,20 @@ const IMPACT_TAU_S: f64 = 0.2;
 /// the anti-aliasing filter. Stepping at 100 Hz instead scored the same on
 /// the fresh corpora at 0.6× the speed.
 const STEP_S: f64 = 0.019;
+/// Time constant of the sensor's own reading of gravity (s). Cheap
+/// accelerometers read 1 g as anything from 0.93 to 1.07 g (a real thigh
+/// sensor read 10.5 m/s² at rest): rest and the attitude's gravity checks are
+/// judged against what this sensor reads at rest, not against 9.81.
+const GRAVITY_TAU_S: f64 = 2.0;
+/// The widest accelerometer scale error accepted (a share of 1 g).
+const GRAVITY_SCALE_MAX: f64 = 0.15;
+/// A movement opening a set that is smaller than this share of the set's
+/// median rep is a shuffle before the set (settling on the bench, finding
+/// the stance), not its first rep. Partial reps of a set reach 40 % or more.
+const UNLIKE_LEAD_FRACTION: f64 = 0.3;
+/// A set of two movements both smaller than this share of the lifter's last
+/// set is shifting about between sets, not a set.
+const UNLIKE_PAIR_FRACTION: f64 = 0.3;
 
 /// Raw samples waiting to be averaged into one step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -215,6 +229,10 @@ pub struct Pipeline {
     stats: Stats,
     impact_mps2: f64,
     acc_norm_mean: f64,
+    /// What this accelerometer reads for 1 g at rest (m/s²), once seen.
+    gravity_mps2: Option<f64>,
+    /// Median rep size of the last set (°): the lifter's scale.
+    last_set_median_deg: Option<f64>,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
@@ -292,6 +310,8 @@ impl Pipeline {
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
+            gravity_mps2: None,
+            last_set_median_deg: None,
             placement,
             free_sign,
             profile,
@@ -399,6 +419,13 @@ impl Pipeline {
     /// One step of the pipeline on an (averaged) sample; `peak_acc` is the
     /// largest |acc| among the samples averaged into it.
     fn step(&mut self, s: &Sample, peak_acc: f64, dt: f64, out: &mut Vec<Event>) {
+        let k = self.gravity_scale(s, dt);
+        let s = &Sample {
+            t: s.t,
+            acc: s.acc * k,
+            gyr: s.gyr,
+        };
+        let peak_acc = peak_acc * k;
         let still = self.still.update(s.t, &s.acc, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
         self.attitude.update(&rate, &s.acc, dt, still);
@@ -622,6 +649,26 @@ impl Pipeline {
         self.close_set_if_due(s.t, out);
     }
 
+    /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
+    /// and returns the factor that brings its readings to standard gravity.
+    fn gravity_scale(&mut self, s: &Sample, dt: f64) -> f64 {
+        let norm = s.acc.norm();
+        let lo = (1.0 - GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
+        let hi = (1.0 + GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
+        let quiet_dps = self.profile.still.gyro_abs_dps;
+        match self.gravity_mps2 {
+            None if (lo..hi).contains(&norm) => self.gravity_mps2 = Some(norm),
+            Some(g)
+                if (lo..hi).contains(&norm)
+                    && (s.gyr - self.still.bias()).norm_squared() < quiet_dps * quiet_dps =>
+            {
+                self.gravity_mps2 = Some(g + (norm - g) * (dt * (1.0 / GRAVITY_TAU_S)).min(1.0));
+            }
+            _ => {}
+        }
+        self.gravity_mps2.map_or(1.0, |g| STANDARD_GRAVITY / g)
+    }
+
     /// Ends the stream: closes a rep that has returned and the open set.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         self.step_bin(out);
@@ -723,11 +770,25 @@ impl Pipeline {
 
     fn close_set(&mut self, out: &mut Vec<Event>) {
         self.flush_pending(out);
-        let Some(set) = self.open.take() else { return };
+        let Some(mut set) = self.open.take() else {
+            return;
+        };
         // The detector keeps the set's scale: the lifter, and how much their
         // pelvis moves with each rep, is the same in the next set.
         let end_s = set.last_end;
-        if set.reps.len() < self.profile.sets.min_reps || Self::unlike_pair(&set.reps) {
+        let dropped = if self.profile.reps.signal == RepSignal::Rotation {
+            Self::drop_unlike_lead(&mut set.reps)
+        } else {
+            0
+        };
+        self.stats.not_reps[1] += dropped as u64;
+        if let Some(first) = set.reps.first() {
+            set.start_s = first.start_s;
+        }
+        if set.reps.len() < self.profile.sets.min_reps
+            || Self::unlike_pair(&set.reps)
+            || self.small_pair(&set.reps)
+        {
             out.push(Event::NotASet {
                 start_s: set.start_s,
                 end_s,
@@ -736,6 +797,7 @@ impl Pipeline {
             return;
         }
         let confidence = self.confidence(&set);
+        self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
         out.push(Event::SetEnded(Set {
             start_s: set.start_s,
@@ -743,6 +805,34 @@ impl Pipeline {
             reps: set.reps,
             confidence,
         }));
+    }
+
+    /// Drops the movements opening a set that are far smaller than its reps
+    /// (at most two), renumbering the rest; returns how many went.
+    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> usize {
+        let mut dropped = 0;
+        while dropped < 2 && reps.len() >= 4 {
+            let rest = median(reps[1..].iter().map(|r| r.peak_deg));
+            if reps[0].peak_deg >= UNLIKE_LEAD_FRACTION * rest {
+                break;
+            }
+            reps.remove(0);
+            dropped += 1;
+        }
+        if dropped > 0 {
+            for (i, r) in reps.iter_mut().enumerate() {
+                r.number = i + 1;
+            }
+        }
+        dropped
+    }
+
+    /// Two movements far smaller than the lifter's last set: shifting about.
+    fn small_pair(&self, reps: &[Rep]) -> bool {
+        let (Some(scale), [a, b]) = (self.last_set_median_deg, reps) else {
+            return false;
+        };
+        a.peak_deg.max(b.peak_deg) < UNLIKE_PAIR_FRACTION * scale
     }
 
     /// Two movements too unlike to be two reps of one set: a swing and a
@@ -879,6 +969,16 @@ impl Pipeline {
             rep: r,
         });
     }
+}
+
+/// The median of some values (the upper one of an even count); 0 for none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Runs a whole stream through a pipeline and returns the sets (for files and tests).
@@ -1066,6 +1166,48 @@ mod tests {
         let reps: Vec<&Rep> = sets.iter().flat_map(|s| &s.reps).collect();
         assert_eq!(reps.len(), 3, "{reps:?}");
         assert!(reps[0].end_s > 6.0, "ended at {} s", reps[0].end_s);
+    }
+
+    #[test]
+    fn a_shuffle_before_the_first_rep_is_dropped_from_the_set() {
+        // Real thigh recording (UCI subject 2, fast set): an 8° shuffle on
+        // the bench, then reps of 60-75°.
+        let mut reps = vec![rep(101.5, 103.0, 7.9)];
+        reps.extend((0..10).map(|i| rep(103.6 + 3.0 * i as f64, 105.4 + 3.0 * i as f64, 70.0)));
+        assert_eq!(Pipeline::drop_unlike_lead(&mut reps), 1);
+        assert_eq!(reps.len(), 10);
+        assert_eq!((reps[0].number, reps[9].number), (1, 10));
+        // A partial first rep (half the range) stays.
+        let mut reps = vec![rep(0.0, 2.0, 35.0)];
+        reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
+        assert_eq!(Pipeline::drop_unlike_lead(&mut reps), 0);
+        assert_eq!(reps.len(), 10);
+    }
+
+    #[test]
+    fn two_small_movements_after_a_set_are_not_a_set() {
+        let mut p =
+            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
+        let pair = [rep(141.8, 143.6, 9.2), rep(143.6, 145.2, 8.7)];
+        assert!(!p.small_pair(&pair), "no scale yet: judged as any pair");
+        p.last_set_median_deg = Some(69.0);
+        assert!(p.small_pair(&pair));
+        assert!(!p.small_pair(&[rep(0.0, 2.0, 40.0), rep(3.0, 5.0, 42.0)]));
+    }
+
+    #[test]
+    fn an_accelerometer_reading_seven_percent_high_still_rests() {
+        // A real thigh sensor read 10.5 m/s² at rest: judged against 9.81
+        // it never rested, and the set's first rep was lost.
+        let scaled = |k: f64| {
+            let mut s = hitches(50.0, None, None);
+            for x in &mut s {
+                x.acc *= k;
+            }
+            hitch_reps(s)
+        };
+        assert_eq!(scaled(1.07), 3);
+        assert_eq!(scaled(0.94), 3);
     }
 
     #[test]

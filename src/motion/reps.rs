@@ -14,6 +14,10 @@ use nalgebra::Vector3;
 const PAUSE_S: f64 = 0.15;
 /// Below this fraction of its peak, a rep whose sensor is at rest has returned.
 const REST_FRACTION: f64 = 0.5;
+/// After a rep came to rest short of its start, a movement that begins
+/// within this long is measured from where that rep began (s): a lifter who
+/// lowers only half-way between two slow reps still did two reps.
+const FLOOR_HOLD_S: f64 = 1.5;
 
 /// One sample of an open rep, as the flags need it.
 #[derive(Debug, Clone, Copy)]
@@ -93,10 +97,16 @@ enum State {
     Idle {
         trough: f64,
         leave_t: f64,
+        /// The level the last rep started from, until `floor_until`.
+        floor: f64,
+        floor_until: f64,
     },
     InRep {
         sign: f64,
         base: f64,
+        /// The level the rep's size is measured from: its base, or the start
+        /// of the rep before it when that one came to rest short of it.
+        floor: f64,
         start_t: f64,
         peak: f64,
         peak_t: f64,
@@ -113,13 +123,31 @@ enum State {
 }
 
 impl State {
+    /// At rest from `trough`, last left it at `leave_t`, no earlier level held.
+    fn idle(trough: f64, leave_t: f64) -> Self {
+        State::Idle {
+            trough,
+            leave_t,
+            floor: f64::INFINITY,
+            floor_until: f64::NEG_INFINITY,
+        }
+    }
+
     /// A movement just opened: `sign` way from level `base` at `start_t`, its
     /// highest point so far `peak` and its lowest since then `valley`, each
     /// as (signal, time).
-    fn open(sign: f64, base: f64, start_t: f64, peak: (f64, f64), valley: (f64, f64)) -> Self {
+    fn open(
+        sign: f64,
+        base: f64,
+        floor: f64,
+        start_t: f64,
+        peak: (f64, f64),
+        valley: (f64, f64),
+    ) -> Self {
         State::InRep {
             sign,
             base,
+            floor: floor.min(base),
             start_t,
             peak: peak.0,
             peak_t: peak.1,
@@ -149,10 +177,7 @@ impl RepDetector {
         RepDetector {
             cfg,
             base: cfg,
-            state: State::Idle {
-                trough: 0.0,
-                leave_t: f64::NEG_INFINITY,
-            },
+            state: State::idle(0.0, f64::NEG_INFINITY),
             trace: Vec::new(),
         }
     }
@@ -200,10 +225,7 @@ impl RepDetector {
 
     /// Back to rest at the current level, dropping any open movement.
     pub fn reset(&mut self) {
-        self.state = State::Idle {
-            trough: 0.0,
-            leave_t: f64::NEG_INFINITY,
-        };
+        self.state = State::idle(0.0, f64::NEG_INFINITY);
         self.trace.clear();
     }
 
@@ -239,7 +261,12 @@ impl RepDetector {
         let c = self.cfg;
         let c = &c;
         match self.state {
-            State::Idle { trough, leave_t } => {
+            State::Idle {
+                trough,
+                leave_t,
+                floor,
+                floor_until,
+            } => {
                 let x = match c.direction {
                     RepDirection::Up => s,
                     RepDirection::Down => -s,
@@ -266,15 +293,23 @@ impl RepDetector {
                     self.trace.clear();
                     point.x = sign * s;
                     self.trace.push(point);
-                    self.state = State::open(sign, trough, start_t, (point.x, t), (point.x, t));
+                    let floor = if t <= floor_until { floor } else { trough };
+                    self.state =
+                        State::open(sign, trough, floor, start_t, (point.x, t), (point.x, t));
                 } else {
-                    self.state = State::Idle { trough, leave_t };
+                    self.state = State::Idle {
+                        trough,
+                        leave_t,
+                        floor,
+                        floor_until,
+                    };
                 }
                 None
             }
             State::InRep {
                 sign,
                 base,
+                floor,
                 start_t,
                 ref mut peak,
                 ref mut peak_t,
@@ -335,7 +370,7 @@ impl RepDetector {
                                 }
                             });
                             self.trace = rest;
-                            self.state = State::open(sign, v, vt, peak_in, (x, t));
+                            self.state = State::open(sign, v, floor, vt, peak_in, (x, t));
                             return Some(out);
                         }
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
@@ -357,10 +392,7 @@ impl RepDetector {
                         if dev > c.enter_deg && x - *low > c.enter_deg {
                             // The next rep began before this one settled.
                             let out = self.close(end);
-                            self.state = State::Idle {
-                                trough: (x - c.enter_deg).max(0.0),
-                                leave_t: t,
-                            };
+                            self.state = State::idle((x - c.enter_deg).max(0.0), t);
                             return Some(out);
                         }
                         // Either way, the other way past its own threshold is
@@ -373,10 +405,7 @@ impl RepDetector {
                             && (sign < 0.0 || *paused)
                         {
                             let out = self.close(end);
-                            self.state = State::Idle {
-                                trough: (-x - Self::enter_for(c, -sign)).max(0.0),
-                                leave_t: t,
-                            };
+                            self.state = State::idle((-x - Self::enter_for(c, -sign)).max(0.0), t);
                             return Some(out);
                         }
                         if dev.abs() > c.settle_deg {
@@ -410,7 +439,7 @@ impl RepDetector {
     pub fn returned(&self) -> Option<(f64, f64, f64)> {
         let State::InRep {
             sign,
-            base,
+            floor,
             start_t,
             peak,
             returned_t: Some(end),
@@ -425,14 +454,15 @@ impl RepDetector {
         } else {
             c.min_peak_deg
         };
-        (c.settle_s > 0.0 && peak - base >= min_peak && end - start_t >= c.min_duration_s)
-            .then_some((start_t, end, peak - base))
+        (c.settle_s > 0.0 && peak - floor >= min_peak && end - start_t >= c.min_duration_s)
+            .then_some((start_t, end, peak - floor))
     }
 
     fn close(&mut self, end_t: f64) -> RepOutcome {
         let State::InRep {
             sign,
             base,
+            floor,
             start_t,
             peak,
             peak_t,
@@ -441,10 +471,13 @@ impl RepDetector {
         else {
             unreachable!("close is only called with a rep open")
         };
-        // The trough restarts from wherever the signal is now.
+        // The trough restarts from wherever the signal is now; a movement
+        // that starts soon is measured from where this one started.
         self.state = State::Idle {
             trough: f64::INFINITY,
             leave_t: end_t,
+            floor,
+            floor_until: end_t + FLOOR_HOLD_S,
         };
         let c = &self.cfg;
         let trace = std::mem::take(&mut self.trace);
@@ -453,7 +486,7 @@ impl RepDetector {
         } else {
             c.min_peak_deg
         };
-        if peak - base < min_peak {
+        if peak - floor < min_peak {
             return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t);
         }
         if end_t - start_t < c.min_duration_s {
@@ -468,5 +501,114 @@ impl RepDetector {
             size: peak - base,
             trace,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::motion::Profile;
+    use crate::{Exercise, Placement};
+    use std::f64::consts::PI;
+
+    /// The side-lying ankle profile's detector (up-going, closes on return).
+    fn ankle() -> RepDetector {
+        let p = Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
+        RepDetector::new(p.reps)
+    }
+
+    /// Runs `signal(t)` through `d` at 50 Hz for `secs`; `still(t)` says
+    /// when the sensor rests. Returns the reps' (start, end, size).
+    fn run(
+        d: &mut RepDetector,
+        secs: f64,
+        signal: impl Fn(f64) -> f64,
+        still: impl Fn(f64) -> bool,
+    ) -> Vec<(f64, f64, f64)> {
+        let mut reps = Vec::new();
+        let mut take = |o: Option<RepOutcome>| {
+            if let Some(RepOutcome::Rep(r)) = o {
+                reps.push((r.start_t, r.end_t, r.size));
+            }
+        };
+        for i in 0..(secs * 50.0) as usize {
+            let t = i as f64 / 50.0;
+            take(d.push(signal(t), false, still(t), TracePoint::at(t)));
+        }
+        take(d.finish());
+        reps
+    }
+
+    /// Up to `peak` over `rise` s, then back down over the same time.
+    fn bump(t: f64, t0: f64, rise: f64, peak: f64) -> f64 {
+        let u = (t - t0) / (2.0 * rise);
+        if (0.0..1.0).contains(&u) {
+            peak * (PI * u).sin().powi(2)
+        } else {
+            0.0
+        }
+    }
+
+    #[test]
+    fn a_plain_rep_is_one_rep_and_a_fidget_is_none() {
+        let reps = run(&mut ankle(), 8.0, |t| bump(t, 1.0, 1.0, 30.0), |_| false);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+        assert!((reps[0].2 - 30.0).abs() < 0.5);
+        // 3° is under `min_peak_deg` (5°).
+        let reps = run(&mut ankle(), 8.0, |t| bump(t, 1.0, 1.0, 3.0), |_| false);
+        assert!(reps.is_empty(), "{reps:?}");
+    }
+
+    #[test]
+    fn a_hold_at_the_top_is_one_rep() {
+        // Up in 1 s, 5 s held with a 2° wobble, down in 1.5 s.
+        let signal = |t: f64| match t {
+            t if t < 1.0 => 0.0,
+            t if t < 2.0 => 20.0 * (t - 1.0),
+            t if t < 7.0 => 20.0 + 2.0 * (3.0 * t).sin(),
+            t if t < 8.5 => 20.0 * (1.0 - (t - 7.0) / 1.5),
+            _ => 0.0,
+        };
+        let reps = run(&mut ankle(), 10.0, signal, |_| false);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+    }
+
+    #[test]
+    fn lowering_half_way_between_two_slow_reps_still_makes_two() {
+        // Real thigh recording (UCI subject 1, low-amplitude set): up 8.4°,
+        // down to about 4° and at rest there, up to 8.6° within a second, then
+        // all the way down. The second rise is under `min_peak_deg` from
+        // where it started, but it is a rep from where the first began.
+        let signal = |t: f64| match t {
+            t if t < 1.0 => 0.0,
+            t if t < 1.5 => 8.4 * (t - 1.0) / 0.5,
+            t if t < 6.0 => 8.4,
+            t if t < 6.5 => 8.4 - 4.4 * (t - 6.0) / 0.5,
+            t if t < 7.2 => 4.0,
+            t if t < 7.7 => 4.0 + 4.6 * (t - 7.2) / 0.5,
+            t if t < 11.0 => 8.6,
+            t if t < 11.8 => 8.6 * (1.0 - (t - 11.0) / 0.8),
+            _ => 0.0,
+        };
+        let still = |t: f64| (6.6..7.2).contains(&t);
+        let reps = run(&mut ankle(), 14.0, signal, still);
+        assert_eq!(reps.len(), 2, "{reps:?}");
+        // Long after such a rest, the same small rise is a fidget again.
+        let late = |t: f64| match t {
+            t if t < 7.2 => signal(t),
+            t if t < 10.2 => 4.0,
+            t => signal(t - 3.0),
+        };
+        let late_still = |t: f64| (6.6..10.2).contains(&t);
+        let reps = run(&mut ankle(), 17.0, late, late_still);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+    }
+
+    #[test]
+    fn a_movement_that_never_returns_is_not_a_rep() {
+        // Re-strapping: up 20° and stays there.
+        let signal = |t: f64| if t < 1.0 { 0.0 } else { 20.0 };
+        let reps = run(&mut ankle(), 20.0, signal, |_| false);
+        assert!(reps.is_empty(), "{reps:?}");
     }
 }
