@@ -1,6 +1,6 @@
 //! What `analyze` prints: the JSON contract (DESIGN.md) and the readable table.
 
-use crate::motion::{Flag, Rep, Set, Stats};
+use crate::motion::{Doubt, Flag, Rep, Set, Stats};
 use crate::{Exercise, Placement, Side};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -36,6 +36,8 @@ pub struct SetReport {
     pub confidence: f64,
     /// The same in words.
     pub certainty: &'static str,
+    /// Why the count may be wrong (rhythm gaps, unlike reps, weak signal).
+    pub doubts: Vec<Doubt>,
     /// The reps.
     pub reps: Vec<Rep>,
 }
@@ -72,6 +74,15 @@ impl AnalysisReport {
                 rep_count: s.rep_count(),
                 confidence: s.confidence,
                 certainty: certainty(s.confidence),
+                doubts: s
+                    .doubts
+                    .iter()
+                    .map(|d| Doubt {
+                        from_s: r2(d.from_s),
+                        to_s: r2(d.to_s),
+                        ..d.clone()
+                    })
+                    .collect(),
                 reps: s.reps.iter().map(round_rep).collect(),
             })
             .collect();
@@ -106,6 +117,9 @@ impl AnalysisReport {
                 set.certainty,
                 set.confidence
             );
+            for d in &set.doubts {
+                let _ = writeln!(out, "  check: {}", d.message);
+            }
             let _ = writeln!(
                 out,
                 "  rep   start     end   peak°  up s  hold s  down s  flags"

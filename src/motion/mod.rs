@@ -13,6 +13,7 @@
 //! [`reps::RepDetector`]; finished reps are grouped into sets and flagged.
 
 pub mod attitude;
+pub mod certainty;
 pub mod flags;
 pub mod profile;
 pub mod reps;
@@ -20,6 +21,7 @@ pub mod reps;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
 use attitude::{roll_z_deg, Attitude, Stillness};
+pub use certainty::{Doubt, DoubtKind};
 use flags::SetReference;
 pub use flags::{Flag, FlagKind};
 use nalgebra::{UnitQuaternion, Vector3};
@@ -126,9 +128,13 @@ pub struct Set {
     pub end_s: f64,
     /// The reps.
     pub reps: Vec<Rep>,
-    /// How sure the count is, 0..1: from the reps' size against the resting
-    /// noise and against the smallest rep the profile accepts.
+    /// How sure the count is, 0..1: the lowest of the caps set by the
+    /// set's rhythm, the agreement of its reps, and their size against the
+    /// resting noise and the smallest rep the profile accepts
+    /// ([`certainty`]).
     pub confidence: f64,
+    /// Why the count may be wrong (empty when every cue agrees).
+    pub doubts: Vec<Doubt>,
 }
 
 impl Set {
@@ -796,7 +802,12 @@ impl Pipeline {
             });
             return;
         }
-        let confidence = self.confidence(&set);
+        let (confidence, doubts) = certainty::judge(
+            &set.reps,
+            set.noise_rms,
+            self.profile.reps.min_peak_deg,
+            self.profile.reps.signal,
+        );
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
         out.push(Event::SetEnded(Set {
@@ -804,6 +815,7 @@ impl Pipeline {
             end_s,
             reps: set.reps,
             confidence,
+            doubts,
         }));
     }
 
@@ -842,18 +854,6 @@ impl Pipeline {
         let [a, b] = reps else { return false };
         let ratio = |x: f64, y: f64| x.max(y) / x.min(y).max(1e-9);
         ratio(a.peak_deg, b.peak_deg) > 2.0 || ratio(a.end_s - a.start_s, b.end_s - b.start_s) > 2.0
-    }
-
-    fn confidence(&self, set: &OpenSet) -> f64 {
-        let mut peaks: Vec<f64> = set.reps.iter().map(|r| r.peak_deg).collect();
-        peaks.sort_by(|a, b| a.total_cmp(b));
-        let median = peaks[peaks.len() / 2];
-        let smallest = peaks[0];
-        let snr = median / set.noise_rms.max(0.05);
-        let snr_term = 1.0 - (-(snr / 3.0).powi(2)).exp();
-        let margin = smallest / self.profile.reps.min_peak_deg;
-        let margin_term = 1.0 - (-2.0 * (margin - 1.0).max(0.0)).exp();
-        (snr_term.min(margin_term) * 100.0).round() / 100.0
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {

@@ -1,0 +1,333 @@
+//! How sure a set's count is, from cues that do not depend on each other.
+//!
+//! The rep detector decides what is a rep; this stage looks at the finished
+//! set the way a coach would look at the count and asks whether it hangs
+//! together:
+//!
+//! - **Rhythm**: reps of a set come at a steady pace. A gap two or three
+//!   times the set's usual interval means reps were probably missed there.
+//! - **Agreement**: reps of a set are alike. One rep that lasted twice as
+//!   long as the others may be two reps counted as one; one far smaller may
+//!   be a fidget counted as a rep.
+//! - **Signal to noise**: reps that stand barely above the resting noise, or
+//!   barely above the smallest movement the profile accepts, are easy to
+//!   miss or to invent.
+//!
+//! Each cue that fires becomes a [`Doubt`] the lifter can read ("the rhythm
+//! suggests 2 reps were missed between 14.6 s and 19.7 s"), and caps the
+//! set's confidence. The confidence is the lowest cap: a set is `sure` only
+//! when every cue agrees.
+
+use super::{Rep, RepSignal};
+use serde::Serialize;
+
+/// A gap between rep starts longer than this many times the set's median
+/// interval is a rhythm break.
+pub const RHYTHM_GAP_FACTOR: f64 = 1.6;
+/// A rep lasting longer than this many times the set's median rep (and
+/// longer than the median interval) may be two reps merged.
+pub const LONG_REP_FACTOR: f64 = 1.8;
+/// A rep smaller than this share of the set's median (ankle) may not be a rep.
+pub const SMALL_REP_FRACTION: f64 = 0.4;
+/// A rep larger than this many times the set's median (ankle) may be two
+/// reps run together (the leg went up again before it came down).
+pub const LARGE_REP_FACTOR: f64 = 1.35;
+/// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
+pub const MIN_REPS_FOR_NORM: usize = 4;
+/// Confidence left when the rhythm says reps were missed.
+const MISSED_CAP: f64 = 0.3;
+/// Confidence left when a rep may be two merged.
+const MERGED_CAP: f64 = 0.5;
+/// Confidence left when a rep is far smaller, or far larger, than the others.
+const SMALL_CAP: f64 = 0.7;
+/// Confidence left when the set is too short to judge its rhythm.
+const SHORT_SET_CAP: f64 = 0.85;
+
+/// What kind of doubt a set raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoubtKind {
+    /// A gap in the set's rhythm: reps were probably missed there.
+    RhythmGap,
+    /// A rep far longer than the others: perhaps two counted as one.
+    LongRep,
+    /// A rep far smaller than the others: perhaps not a rep.
+    SmallRep,
+    /// A rep far larger than the others: perhaps two run together.
+    LargeRep,
+    /// The reps stand barely above the resting noise.
+    LowSignal,
+    /// The smallest rep is close to the smallest movement counted at all.
+    NearThreshold,
+    /// Too few reps to judge the rhythm and agreement.
+    ShortSet,
+}
+
+/// One reason a count may be wrong, in the lifter's words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Doubt {
+    /// What kind of doubt.
+    pub kind: DoubtKind,
+    /// Where in the recording it starts (s).
+    pub from_s: f64,
+    /// Where it ends (s).
+    pub to_s: f64,
+    /// How many reps it suggests were missed (+) or added (−); 0 when unknown.
+    pub reps: i32,
+    /// The doubt, said plainly.
+    pub message: String,
+}
+
+/// Judges a finished set: its confidence (0..1) and the doubts behind it.
+///
+/// `noise_rms` is the resting noise on the counted signal (°) and
+/// `min_peak_deg` the smallest rep the profile accepts.
+pub fn judge(
+    reps: &[Rep],
+    noise_rms: f64,
+    min_peak_deg: f64,
+    signal: RepSignal,
+) -> (f64, Vec<Doubt>) {
+    let mut doubts = Vec::new();
+    let mut confidence: f64 = 1.0;
+    if reps.is_empty() {
+        return (0.0, doubts);
+    }
+    let (first, last) = (reps[0].start_s, reps[reps.len() - 1].end_s);
+
+    // Signal to noise and margin over the smallest counted movement.
+    let peaks: Vec<f64> = reps.iter().map(|r| r.peak_deg).collect();
+    let median_peak = median(&peaks);
+    let smallest = peaks.iter().copied().fold(f64::INFINITY, f64::min);
+    let snr = median_peak / noise_rms.max(0.05);
+    let snr_term = 1.0 - (-(snr / 3.0).powi(2)).exp();
+    if snr_term < 0.9 {
+        doubts.push(Doubt {
+            kind: DoubtKind::LowSignal,
+            from_s: first,
+            to_s: last,
+            reps: 0,
+            message: format!(
+                "the reps ({median_peak:.1}°) stand only {snr:.1}× above the resting noise: \
+                 reps may be missed or invented"
+            ),
+        });
+    }
+    confidence = confidence.min(snr_term);
+    let margin = smallest / min_peak_deg;
+    let margin_term = 1.0 - (-2.0 * (margin - 1.0).max(0.0)).exp();
+    if margin_term < 0.9 {
+        doubts.push(Doubt {
+            kind: DoubtKind::NearThreshold,
+            from_s: first,
+            to_s: last,
+            reps: 0,
+            message: format!(
+                "the smallest rep ({smallest:.1}°) is hardly bigger than the smallest movement \
+                 counted at all ({min_peak_deg:.1}°): reps like it may have been missed"
+            ),
+        });
+    }
+    confidence = confidence.min(margin_term);
+
+    if reps.len() < MIN_REPS_FOR_NORM {
+        doubts.push(Doubt {
+            kind: DoubtKind::ShortSet,
+            from_s: first,
+            to_s: last,
+            reps: 0,
+            message: format!(
+                "only {} reps: too few to check the count against the set's rhythm",
+                reps.len()
+            ),
+        });
+        confidence = confidence.min(SHORT_SET_CAP);
+        return (round2(confidence), doubts);
+    }
+
+    // Rhythm: start-to-start intervals against their median.
+    let intervals: Vec<f64> = reps
+        .windows(2)
+        .map(|w| w[1].start_s - w[0].start_s)
+        .collect();
+    let median_interval = median(&intervals);
+    for (i, (w, d)) in reps.windows(2).zip(&intervals).enumerate() {
+        if *d > RHYTHM_GAP_FACTOR * median_interval {
+            let missed = ((d / median_interval).round() as i32 - 1).max(1);
+            doubts.push(Doubt {
+                kind: DoubtKind::RhythmGap,
+                from_s: w[0].end_s,
+                to_s: w[1].start_s,
+                reps: missed,
+                message: format!(
+                    "the rhythm suggests {missed} rep{} missed between {:.1} s and {:.1} s \
+                     (reps {} and {} are {:.1} s apart; the set's pace is {:.1} s)",
+                    if missed == 1 { " was" } else { "s were" },
+                    w[0].end_s,
+                    w[1].start_s,
+                    i + 1,
+                    i + 2,
+                    d,
+                    median_interval
+                ),
+            });
+            confidence = confidence.min(MISSED_CAP);
+        }
+    }
+
+    // Agreement: durations (both placements) and sizes (ankle: pelvis reps
+    // differ by design, a hike is ten times a clean rep).
+    let durations: Vec<f64> = reps.iter().map(|r| r.end_s - r.start_s).collect();
+    let median_duration = median(&durations);
+    for (r, d) in reps.iter().zip(&durations) {
+        if *d > LONG_REP_FACTOR * median_duration && *d > median_interval {
+            doubts.push(Doubt {
+                kind: DoubtKind::LongRep,
+                from_s: r.start_s,
+                to_s: r.end_s,
+                reps: 1,
+                message: format!(
+                    "rep {} lasted {:.1} s against the set's usual {:.1} s: it may be two reps \
+                     counted as one",
+                    r.number, d, median_duration
+                ),
+            });
+            confidence = confidence.min(MERGED_CAP);
+        }
+    }
+    if signal == RepSignal::Rotation {
+        for r in reps {
+            if r.peak_deg < SMALL_REP_FRACTION * median_peak {
+                doubts.push(Doubt {
+                    kind: DoubtKind::SmallRep,
+                    from_s: r.start_s,
+                    to_s: r.end_s,
+                    reps: -1,
+                    message: format!(
+                        "rep {} reached {:.1}° against the set's usual {:.1}°: it may not be a rep",
+                        r.number, r.peak_deg, median_peak
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            } else if r.peak_deg > LARGE_REP_FACTOR * median_peak {
+                doubts.push(Doubt {
+                    kind: DoubtKind::LargeRep,
+                    from_s: r.start_s,
+                    to_s: r.end_s,
+                    reps: 1,
+                    message: format!(
+                        "rep {} reached {:.1}° against the set's usual {:.1}°: it may be two reps \
+                         run together",
+                        r.number, r.peak_deg, median_peak
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            }
+        }
+    }
+    (round2(confidence), doubts)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The median (the upper one of an even count); 0 for none.
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reps(starts: &[f64], duration: f64, peak: f64) -> Vec<Rep> {
+        starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| Rep {
+                number: i + 1,
+                start_s: s,
+                end_s: s + duration,
+                peak_deg: peak,
+                concentric_s: 0.0,
+                pause_s: 0.0,
+                eccentric_s: 0.0,
+                flags: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_steady_set_of_clear_reps_is_sure() {
+        let r = reps(&[0.0, 3.0, 6.1, 9.0, 12.0, 15.2, 18.0, 21.0], 2.2, 30.0);
+        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        assert!(c >= 0.9, "{c} {d:?}");
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_gap_in_the_rhythm_says_where_reps_were_missed() {
+        // Every 3 s, but 9 s between the fourth and fifth: two missed.
+        let r = reps(&[0.0, 3.0, 6.0, 9.0, 18.0, 21.0, 24.0], 2.2, 30.0);
+        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        assert!(c < 0.6, "{c}");
+        let gap = d.iter().find(|d| d.kind == DoubtKind::RhythmGap).unwrap();
+        assert_eq!(gap.reps, 2);
+        assert!((gap.from_s - 11.2).abs() < 1e-9 && (gap.to_s - 18.0).abs() < 1e-9);
+        assert!(
+            gap.message
+                .contains("2 reps were missed between 11.2 s and 18.0 s"),
+            "{}",
+            gap.message
+        );
+    }
+
+    #[test]
+    fn a_rep_twice_as_long_as_the_others_may_be_two() {
+        let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0, 15.0], 2.0, 30.0);
+        r[3].end_s = r[3].start_s + 4.5;
+        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        assert!(c < 0.9);
+        assert_eq!(d[0].kind, DoubtKind::LongRep);
+        assert!(
+            d[0].message.starts_with("rep 4 lasted 4.5 s"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn a_much_smaller_rep_is_doubted_at_the_ankle_only() {
+        let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 30.0);
+        r[0].peak_deg = 8.0;
+        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        assert!(c < 0.9 && d.iter().any(|d| d.kind == DoubtKind::SmallRep));
+        // At the pelvis a clean rep is a tenth of a hike: no doubt.
+        let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 10.0);
+        r[0].peak_deg = 1.5;
+        let (_, d) = judge(&r, 0.1, 1.0, RepSignal::Obliquity);
+        assert!(d.iter().all(|d| d.kind != DoubtKind::SmallRep), "{d:?}");
+    }
+
+    #[test]
+    fn reps_in_the_noise_are_not_sure() {
+        let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 1.2);
+        let (c, d) = judge(&r, 0.5, 1.0, RepSignal::Obliquity);
+        assert!(c < 0.6, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::LowSignal));
+    }
+
+    #[test]
+    fn a_short_set_is_at_best_likely() {
+        let r = reps(&[0.0, 3.0, 6.0], 2.0, 30.0);
+        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        assert!((0.6..0.9).contains(&c), "{c}");
+        assert_eq!(d[0].kind, DoubtKind::ShortSet);
+    }
+}
