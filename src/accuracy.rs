@@ -97,6 +97,30 @@ impl Score {
     pub fn within_one_rate(&self) -> f64 {
         self.within_one as f64 / self.sets.max(1) as f64
     }
+    /// Share of the sets marked sure that were counted exactly (1 when none).
+    pub fn sure_exact_rate(&self) -> f64 {
+        let (exact, total) = self.by_confidence[0];
+        if total == 0 {
+            1.0
+        } else {
+            exact as f64 / total as f64
+        }
+    }
+    /// Sets counted wrong, and how many of them were not marked sure.
+    pub fn wrong_not_sure(&self) -> (usize, usize) {
+        let wrong = self.sets - self.exact;
+        let (exact, total) = self.by_confidence[0];
+        (wrong - (total - exact).min(wrong), wrong)
+    }
+    /// Share of the wrong sets not marked sure (1 when none was wrong).
+    pub fn wrong_not_sure_rate(&self) -> f64 {
+        let (n, wrong) = self.wrong_not_sure();
+        if wrong == 0 {
+            1.0
+        } else {
+            n as f64 / wrong as f64
+        }
+    }
     /// Median peak error (°), if any reps matched.
     pub fn median_peak_error(&self) -> Option<f64> {
         if self.peak_errors.is_empty() {
@@ -170,10 +194,12 @@ pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
         if err <= 1 {
             s.within_one += 1;
         }
-        if let Some(d) = ds.first() {
-            let b = if d.confidence >= 0.9 {
+        if !ds.is_empty() {
+            // A set split in two is as sure as its less sure part.
+            let confidence = ds.iter().map(|d| d.confidence).fold(1.0, f64::min);
+            let b = if confidence >= 0.9 {
                 0
-            } else if d.confidence >= 0.6 {
+            } else if confidence >= 0.6 {
                 1
             } else {
                 2
@@ -344,6 +370,12 @@ impl Report {
             out,
             "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6-0.9) {}/{}, unsure (<0.6) {}/{}",
             b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
+        );
+        let (n, wrong) = self.total.wrong_not_sure();
+        let _ = writeln!(
+            out,
+            "certainty: sets marked sure exact {:.1} %; wrong sets not marked sure {n}/{wrong}",
+            100.0 * self.total.sure_exact_rate()
         );
         out
     }

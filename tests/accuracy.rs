@@ -5,7 +5,8 @@
 //! within ±1. Hip hitch: exact in ≥ 95 %, every set within ±1. Flags: every
 //! kind ≥ 0.95 precision and recall over the corpus, ≥ 0.9 in each
 //! exercise × placement (a pair sees 10-50 of a kind, so one miss moves it by
-//! several points). No false sets anywhere.
+//! several points). No false sets anywhere. Certainty: sets marked sure are
+//! exact in ≥ 99 %, and ≥ 90 % of the sets counted wrong are not marked sure.
 
 use medius::accuracy::{corpus, evaluate};
 use medius::motion::FlagKind;
@@ -61,4 +62,14 @@ fn simulated_corpus_meets_the_bars() {
     }
     let total = &report.total;
     assert!(total.sets >= 140, "corpus too small: {}", total.sets);
+    assert!(
+        total.sure_exact_rate() >= 0.99,
+        "sure sets exact {:.3}",
+        total.sure_exact_rate()
+    );
+    assert!(
+        total.wrong_not_sure_rate() >= 0.9,
+        "wrong sets not marked sure: {:?}",
+        total.wrong_not_sure()
+    );
 }
