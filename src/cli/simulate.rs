@@ -3,7 +3,7 @@
 use super::{user_error, Training};
 use crate::motion::FlagKind;
 use crate::source::csv::RawWriter;
-use crate::source::sim::{SimConfig, Simulator};
+use crate::source::sim::{self, SimConfig, SimModel};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,6 +72,11 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Body model: `standard` (the one the counter was developed on) or `pivot`
+    /// (a held-out, independently written body model that nothing is tuned on:
+    /// use it to test, never to tune).
+    #[arg(long, default_value = "standard")]
+    pub model: SimModel,
 }
 
 /// Parses `12` or `10..15` (also `10-15`).
@@ -153,6 +158,7 @@ impl SimulateArgs {
         c.fidgets = !self.no_fidgets;
         c.random_mounting = !self.no_random_mounting;
         c.seed = self.seed;
+        c.model = self.model;
         c.validate().map_err(user_error)?;
         Ok(c)
     }
@@ -161,7 +167,7 @@ impl SimulateArgs {
 /// Runs the command.
 pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let cfg = a.config()?;
-    let (sim, truth) = Simulator::new(&cfg).map_err(user_error)?;
+    let (sim, truth) = sim::open(&cfg).map_err(user_error)?;
     let truth_path = a
         .truth
         .clone()

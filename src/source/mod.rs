@@ -1,7 +1,16 @@
-//! Where samples come from: raw CSV recordings and the simulator. (The BLE
+//! Where samples come from: raw CSV recordings and the simulators. (The BLE
 //! transport joins here behind the same `Sample` stream.)
 
 pub mod ble;
 pub mod csv;
 pub mod decode;
+/// A second, held-out body model for the simulator.
+///
+/// The whole body pivots as an inverted pendulum over the stance foot, leans
+/// and shifts its hips toward the stance side as the leg goes out, sways at
+/// several incommensurate frequencies, and does reps of many shapes drawn per
+/// lifter. It exists as a test corpus that the rep counter is never tuned on:
+/// the counter was tuned on [`sim`]'s body model, and a counter that only
+/// works on the model it was tuned on will fail on real people.
+pub mod pivot;
 pub mod sim;

@@ -66,6 +66,54 @@ pub struct SimConfig {
     /// Seconds of standing still before the first set (default: 0.5-3 s at random).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_in_s: Option<f64>,
+    /// Which body model does the exercise (the standard one, or the held-out pivot model).
+    #[serde(default)]
+    pub model: SimModel,
+}
+
+/// Which body model a simulated session comes from.
+///
+/// `Standard` is the simulator the counter was developed against. `Pivot`
+/// ([`crate::source::pivot`]) is a second, independently written body model
+/// kept as a held-out test corpus: nothing in the counter may be tuned on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimModel {
+    /// The project's own body model ([`Simulator`]).
+    #[default]
+    Standard,
+    /// The held-out whole-body pivot model ([`crate::source::pivot::PivotSimulator`]).
+    Pivot,
+}
+
+impl SimModel {
+    /// Every model, in declaration order.
+    pub const ALL: &'static [SimModel] = &[SimModel::Standard, SimModel::Pivot];
+
+    /// The id used on the command line and in files.
+    pub fn id(self) -> &'static str {
+        match self {
+            SimModel::Standard => "standard",
+            SimModel::Pivot => "pivot",
+        }
+    }
+}
+
+impl std::fmt::Display for SimModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl std::str::FromStr for SimModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SimModel::ALL
+            .iter()
+            .copied()
+            .find(|m| m.id() == s)
+            .ok_or_else(|| format!("unknown model '{s}'; expected one of: standard, pivot"))
+    }
 }
 
 impl SimConfig {
@@ -92,6 +140,7 @@ impl SimConfig {
             rest_max_s: 60.0,
             seed: 1,
             lead_in_s: None,
+            model: SimModel::Standard,
         }
     }
 
@@ -217,6 +266,20 @@ pub struct Truth {
     pub distractions: Vec<String>,
     /// The sets.
     pub sets: Vec<TruthSet>,
+}
+
+/// Opens the simulated session `cfg.model` asks for: the sample stream and its ground truth.
+pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>, Truth), String> {
+    match cfg.model {
+        SimModel::Standard => {
+            let (sim, truth) = Simulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Pivot => {
+            let (sim, truth) = crate::source::pivot::PivotSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
