@@ -6,7 +6,7 @@
 //! prints the table; `tests/accuracy.rs` fails if it falls below the bars.
 
 use crate::motion::{analyze_samples, FlagKind, Pipeline, Set};
-use crate::source::sim::{SimConfig, Simulator, Truth};
+use crate::source::sim::{SimConfig, SimModel, Truth};
 use crate::{Exercise, Placement, Side};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,6 +16,11 @@ pub const RATES_HZ: [f64; 5] = [25.0, 50.0, 100.0, 200.0, 400.0];
 
 /// The sessions of the standard corpus: `sessions` per exercise × placement.
 pub fn corpus(sessions: usize, seed: u64) -> Vec<SimConfig> {
+    corpus_of(SimModel::Standard, sessions, seed)
+}
+
+/// The same corpus played by another body model.
+pub fn corpus_of(model: SimModel, sessions: usize, seed: u64) -> Vec<SimConfig> {
     let mut out = Vec::new();
     for (ci, (exercise, placement)) in crate::motion::Profile::supported().enumerate() {
         for i in 0..sessions {
@@ -31,6 +36,7 @@ pub fn corpus(sessions: usize, seed: u64) -> Vec<SimConfig> {
             c.seed = seed
                 .wrapping_mul(1_000_003)
                 .wrapping_add((ci * 1000 + i) as u64);
+            c.model = model;
             out.push(c);
         }
     }
@@ -256,7 +262,7 @@ pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
 
 /// Simulates, analyses and scores one session.
 pub fn run_session(cfg: &SimConfig) -> Result<Score, String> {
-    let (sim, truth) = Simulator::new(cfg)?;
+    let (sim, truth) = crate::source::sim::open(cfg)?;
     let pipeline =
         Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).map_err(|e| e.to_string())?;
     let (sets, _) = analyze_samples(pipeline, sim);
@@ -379,4 +385,106 @@ impl Report {
         );
         out
     }
+}
+
+/// One recording in a `manifest.json` of real recordings with their truth.
+#[derive(Debug, serde::Deserialize)]
+struct ManifestEntry {
+    file: String,
+    exercise: Exercise,
+    placement: Placement,
+    side: Side,
+    #[serde(default)]
+    sample_rate_hz: Option<f64>,
+    sets: Vec<ManifestSet>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ManifestSet {
+    start_s: f64,
+    end_s: f64,
+    reps: Vec<ManifestRep>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ManifestRep {
+    start_s: f64,
+    end_s: f64,
+    #[serde(default)]
+    flags: Vec<FlagKind>,
+}
+
+/// Scores the recordings listed in `dir/manifest.json`: a JSON array of
+/// `{"file", "exercise", "placement", "side", "sets": [{"start_s", "end_s",
+/// "reps": [{"start_s", "end_s", "flags": ["hip_hike", …]}]}]}` (other fields
+/// are ignored). Peak errors are not scored: a recording's true peak is not
+/// known well enough.
+pub fn evaluate_recordings(dir: &std::path::Path) -> Result<Report, String> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries: Vec<ManifestEntry> = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a recordings manifest: {e}", path.display()))?;
+    let mut report = Report {
+        combos: Vec::new(),
+        total: Score::default(),
+    };
+    for e in entries {
+        let file = dir.join(&e.file);
+        let reader = crate::source::csv::RawReader::open(&file)
+            .map_err(|err| format!("{}: {err}", file.display()))?;
+        let mut samples = Vec::new();
+        for s in reader {
+            samples.push(s.map_err(|err| format!("{}: {err}", file.display()))?);
+        }
+        let pipeline =
+            Pipeline::builtin(e.exercise, e.placement, e.side).map_err(|err| err.to_string())?;
+        let (sets, _) = analyze_samples(pipeline, samples);
+        let mut config = SimConfig::new(e.exercise, e.placement, e.side);
+        config.rate_hz = e.sample_rate_hz.unwrap_or(0.0);
+        let truth = Truth {
+            config,
+            duration_s: 0.0,
+            distractions: Vec::new(),
+            sets: e
+                .sets
+                .iter()
+                .map(|s| crate::source::sim::TruthSet {
+                    start_s: s.start_s,
+                    end_s: s.end_s,
+                    rep_count: s.reps.len(),
+                    reps: s
+                        .reps
+                        .iter()
+                        .map(|r| crate::source::sim::TruthRep {
+                            start_s: r.start_s,
+                            end_s: r.end_s,
+                            peak_deg: 0.0,
+                            flags: r
+                                .flags
+                                .iter()
+                                .map(|k| crate::source::sim::TruthFlag {
+                                    kind: *k,
+                                    value_deg: 0.0,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let kinds = truth.config.visible_compensations();
+        let mut s = score(&truth, &sets, &kinds);
+        s.peak_errors.clear();
+        report.total.add(&s);
+        match report
+            .combos
+            .iter_mut()
+            .find(|(ex, p, _)| *ex == e.exercise && *p == e.placement)
+        {
+            Some((_, _, acc)) => acc.add(&s),
+            None => report.combos.push((e.exercise, e.placement, s)),
+        }
+    }
+    Ok(report)
 }
