@@ -9,6 +9,9 @@
 //! - **Agreement**: reps of a set are alike. One rep that lasted twice as
 //!   long as the others may be two reps counted as one; one far smaller may
 //!   be a fidget counted as a rep.
+//! - **Edges**: a rep-sized movement that was not counted just before the
+//!   first rep or just after the last one (it never came back, went too
+//!   far, was too quick) may be a rep of the set that was lost.
 //! - **Signal to noise**: reps that stand barely above the resting noise, or
 //!   barely above the smallest movement the profile accepts, are easy to
 //!   miss or to invent.
@@ -40,6 +43,14 @@ const MISSED_CAP: f64 = 0.3;
 const MERGED_CAP: f64 = 0.5;
 /// Confidence left when a rep is far smaller, or far larger, than the others.
 const SMALL_CAP: f64 = 0.7;
+/// A movement not counted within this many of the set's intervals of its
+/// first or last rep borders the set.
+pub const EDGE_INTERVALS: f64 = 1.5;
+/// An uncounted movement at least this share of the set's median rep (ankle)
+/// is rep-sized. At the pelvis, anything past the profile's smallest rep is.
+pub const EDGE_SIZE_FRACTION: f64 = 0.4;
+/// Confidence left when a rep-sized movement borders the set uncounted.
+const EDGE_CAP: f64 = 0.5;
 /// Confidence left when the set is too short to judge its rhythm.
 const SHORT_SET_CAP: f64 = 0.85;
 
@@ -61,6 +72,19 @@ pub enum DoubtKind {
     NearThreshold,
     /// Too few reps to judge the rhythm and agreement.
     ShortSet,
+    /// A rep-sized movement just before or after the set was not counted.
+    UncountedNearby,
+}
+
+/// A movement the pipeline did not count (°, s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SetAside {
+    /// When it started (s).
+    pub start_s: f64,
+    /// When it ended (s).
+    pub end_s: f64,
+    /// How far it went (°; 0 when not known).
+    pub size_deg: f64,
 }
 
 /// One reason a count may be wrong, in the lifter's words.
@@ -80,10 +104,12 @@ pub struct Doubt {
 
 /// Judges a finished set: its confidence (0..1) and the doubts behind it.
 ///
-/// `noise_rms` is the resting noise on the counted signal (°) and
-/// `min_peak_deg` the smallest rep the profile accepts.
+/// `set_aside` are the movements lately not counted, `noise_rms` is the
+/// resting noise on the counted signal (°) and `min_peak_deg` the smallest
+/// rep the profile accepts.
 pub fn judge(
     reps: &[Rep],
+    set_aside: &[SetAside],
     noise_rms: f64,
     min_peak_deg: f64,
     signal: RepSignal,
@@ -129,6 +155,45 @@ pub fn judge(
         });
     }
     confidence = confidence.min(margin_term);
+
+    // Edges: an uncounted rep-sized movement right before or after the set.
+    let pace = if reps.len() >= 2 {
+        let d: Vec<f64> = reps
+            .windows(2)
+            .map(|w| w[1].start_s - w[0].start_s)
+            .collect();
+        median(&d)
+    } else {
+        0.0
+    };
+    let rep_sized = |size: f64| match signal {
+        RepSignal::Rotation => {
+            size >= EDGE_SIZE_FRACTION * median_peak && size <= 2.0 * median_peak
+        }
+        RepSignal::Obliquity => size >= min_peak_deg,
+    };
+    let reach = EDGE_INTERVALS * pace;
+    for m in set_aside {
+        let before = m.end_s <= first && m.end_s > first - reach;
+        let after = m.start_s >= last && m.start_s < last + reach;
+        if (before || after) && rep_sized(m.size_deg) {
+            doubts.push(Doubt {
+                kind: DoubtKind::UncountedNearby,
+                from_s: m.start_s,
+                to_s: m.end_s,
+                reps: 1,
+                message: format!(
+                    "a {:.1}° movement {} the set ({:.1}-{:.1} s) was not counted: check the {} rep",
+                    m.size_deg,
+                    if before { "just before" } else { "just after" },
+                    m.start_s,
+                    m.end_s,
+                    if before { "first" } else { "last" }
+                ),
+            });
+            confidence = confidence.min(EDGE_CAP);
+        }
+    }
 
     if reps.len() < MIN_REPS_FOR_NORM {
         doubts.push(Doubt {
@@ -266,7 +331,7 @@ mod tests {
     #[test]
     fn a_steady_set_of_clear_reps_is_sure() {
         let r = reps(&[0.0, 3.0, 6.1, 9.0, 12.0, 15.2, 18.0, 21.0], 2.2, 30.0);
-        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
         assert!(c >= 0.9, "{c} {d:?}");
         assert!(d.is_empty(), "{d:?}");
     }
@@ -275,7 +340,7 @@ mod tests {
     fn a_gap_in_the_rhythm_says_where_reps_were_missed() {
         // Every 3 s, but 9 s between the fourth and fifth: two missed.
         let r = reps(&[0.0, 3.0, 6.0, 9.0, 18.0, 21.0, 24.0], 2.2, 30.0);
-        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
         assert!(c < 0.6, "{c}");
         let gap = d.iter().find(|d| d.kind == DoubtKind::RhythmGap).unwrap();
         assert_eq!(gap.reps, 2);
@@ -292,7 +357,7 @@ mod tests {
     fn a_rep_twice_as_long_as_the_others_may_be_two() {
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0, 15.0], 2.0, 30.0);
         r[3].end_s = r[3].start_s + 4.5;
-        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
         assert!(c < 0.9);
         assert_eq!(d[0].kind, DoubtKind::LongRep);
         assert!(
@@ -306,19 +371,19 @@ mod tests {
     fn a_much_smaller_rep_is_doubted_at_the_ankle_only() {
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 30.0);
         r[0].peak_deg = 8.0;
-        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
         assert!(c < 0.9 && d.iter().any(|d| d.kind == DoubtKind::SmallRep));
         // At the pelvis a clean rep is a tenth of a hike: no doubt.
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 10.0);
         r[0].peak_deg = 1.5;
-        let (_, d) = judge(&r, 0.1, 1.0, RepSignal::Obliquity);
+        let (_, d) = judge(&r, &[], 0.1, 1.0, RepSignal::Obliquity);
         assert!(d.iter().all(|d| d.kind != DoubtKind::SmallRep), "{d:?}");
     }
 
     #[test]
     fn reps_in_the_noise_are_not_sure() {
         let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 1.2);
-        let (c, d) = judge(&r, 0.5, 1.0, RepSignal::Obliquity);
+        let (c, d) = judge(&r, &[], 0.5, 1.0, RepSignal::Obliquity);
         assert!(c < 0.6, "{c}");
         assert!(d.iter().any(|d| d.kind == DoubtKind::LowSignal));
     }
@@ -326,7 +391,7 @@ mod tests {
     #[test]
     fn a_short_set_is_at_best_likely() {
         let r = reps(&[0.0, 3.0, 6.0], 2.0, 30.0);
-        let (c, d) = judge(&r, 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
         assert!((0.6..0.9).contains(&c), "{c}");
         assert_eq!(d[0].kind, DoubtKind::ShortSet);
     }

@@ -84,6 +84,9 @@ const UNLIKE_LEAD_FRACTION: f64 = 0.3;
 /// A set of two movements both smaller than this share of the lifter's last
 /// set is shifting about between sets, not a set.
 const UNLIKE_PAIR_FRACTION: f64 = 0.3;
+/// Movements not counted are remembered this long (s) and at most this many.
+const SET_ASIDE_KEEP_S: f64 = 60.0;
+const SET_ASIDE_MAX: usize = 32;
 
 /// Raw samples waiting to be averaged into one step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -239,6 +242,8 @@ pub struct Pipeline {
     gravity_mps2: Option<f64>,
     /// Median rep size of the last set (°): the lifter's scale.
     last_set_median_deg: Option<f64>,
+    /// Movements lately not counted (rejected, or thrown out as not a set).
+    set_aside: VecDeque<certainty::SetAside>,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
@@ -318,6 +323,7 @@ impl Pipeline {
             acc_norm_mean: STANDARD_GRAVITY,
             gravity_mps2: None,
             last_set_median_deg: None,
+            set_aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             placement,
             free_sign,
             profile,
@@ -626,7 +632,10 @@ impl Pipeline {
                 // stance after walking or turning, not a rep that will return.
                 self.detector.reset();
                 self.rest_in_rep_s = 0.0;
-                self.handle(RepOutcome::Rejected(Rejection::NoReturn, s.t, s.t), out);
+                self.handle(
+                    RepOutcome::Rejected(Rejection::NoReturn, s.t, s.t, 0.0),
+                    out,
+                );
             }
         }
         if let Some(p) = self.pending.as_mut() {
@@ -718,7 +727,11 @@ impl Pipeline {
                     self.accept(trace, &[], out);
                 }
             }
-            RepOutcome::Rejected(why, _, _) => {
+            RepOutcome::Rejected(why, start_s, end_s, size) => {
+                // Turning round and walking are not lost reps.
+                if !matches!(why, Rejection::TooLarge | Rejection::Impact) {
+                    self.set_aside(start_s, end_s, size);
+                }
                 let i = match why {
                     Rejection::TooShort => 0,
                     Rejection::TooSmall => 1,
@@ -741,6 +754,26 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Remembers a movement that was not counted, for the certainty of the
+    /// set it turns out to border.
+    fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64) {
+        while self
+            .set_aside
+            .front()
+            .is_some_and(|m| m.end_s < end_s - SET_ASIDE_KEEP_S)
+        {
+            self.set_aside.pop_front();
+        }
+        if self.set_aside.len() == SET_ASIDE_MAX {
+            self.set_aside.pop_front();
+        }
+        self.set_aside.push_back(certainty::SetAside {
+            start_s,
+            end_s,
+            size_deg: size,
+        });
     }
 
     /// Whether a rep starting (or the stream being) at `t` is too far from
@@ -785,9 +818,12 @@ impl Pipeline {
         let dropped = if self.profile.reps.signal == RepSignal::Rotation {
             Self::drop_unlike_lead(&mut set.reps)
         } else {
-            0
+            Vec::new()
         };
-        self.stats.not_reps[1] += dropped as u64;
+        self.stats.not_reps[1] += dropped.len() as u64;
+        for r in &dropped {
+            self.set_aside(r.start_s, r.end_s, r.peak_deg);
+        }
         if let Some(first) = set.reps.first() {
             set.start_s = first.start_s;
         }
@@ -795,6 +831,9 @@ impl Pipeline {
             || Self::unlike_pair(&set.reps)
             || self.small_pair(&set.reps)
         {
+            for r in &set.reps {
+                self.set_aside(r.start_s, r.end_s, r.peak_deg);
+            }
             out.push(Event::NotASet {
                 start_s: set.start_s,
                 end_s,
@@ -802,8 +841,10 @@ impl Pipeline {
             });
             return;
         }
+        let aside: Vec<certainty::SetAside> = self.set_aside.iter().copied().collect();
         let (confidence, doubts) = certainty::judge(
             &set.reps,
+            &aside,
             set.noise_rms,
             self.profile.reps.min_peak_deg,
             self.profile.reps.signal,
@@ -820,18 +861,17 @@ impl Pipeline {
     }
 
     /// Drops the movements opening a set that are far smaller than its reps
-    /// (at most two), renumbering the rest; returns how many went.
-    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> usize {
-        let mut dropped = 0;
-        while dropped < 2 && reps.len() >= 4 {
+    /// (at most two), renumbering the rest; returns those that went.
+    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> Vec<Rep> {
+        let mut dropped = Vec::new();
+        while dropped.len() < 2 && reps.len() >= 4 {
             let rest = median(reps[1..].iter().map(|r| r.peak_deg));
             if reps[0].peak_deg >= UNLIKE_LEAD_FRACTION * rest {
                 break;
             }
-            reps.remove(0);
-            dropped += 1;
+            dropped.push(reps.remove(0));
         }
-        if dropped > 0 {
+        if !dropped.is_empty() {
             for (i, r) in reps.iter_mut().enumerate() {
                 r.number = i + 1;
             }
@@ -899,6 +939,7 @@ impl Pipeline {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;
+                        self.set_aside(rep.start_t, rep.end_t, peak_deg);
                         return;
                     }
                 }
@@ -1174,13 +1215,13 @@ mod tests {
         // the bench, then reps of 60-75°.
         let mut reps = vec![rep(101.5, 103.0, 7.9)];
         reps.extend((0..10).map(|i| rep(103.6 + 3.0 * i as f64, 105.4 + 3.0 * i as f64, 70.0)));
-        assert_eq!(Pipeline::drop_unlike_lead(&mut reps), 1);
+        assert_eq!(Pipeline::drop_unlike_lead(&mut reps).len(), 1);
         assert_eq!(reps.len(), 10);
         assert_eq!((reps[0].number, reps[9].number), (1, 10));
         // A partial first rep (half the range) stays.
         let mut reps = vec![rep(0.0, 2.0, 35.0)];
         reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
-        assert_eq!(Pipeline::drop_unlike_lead(&mut reps), 0);
+        assert!(Pipeline::drop_unlike_lead(&mut reps).is_empty());
         assert_eq!(reps.len(), 10);
     }
 

@@ -88,8 +88,9 @@ pub enum Rejection {
 pub enum RepOutcome {
     /// A rep closed.
     Rep(RepTrace),
-    /// A movement closed that was not a rep.
-    Rejected(Rejection, f64, f64),
+    /// A movement closed that was not a rep: why, its start and end (s), and
+    /// how far it went from the level it left (°; 0 when not known).
+    Rejected(Rejection, f64, f64, f64),
 }
 
 #[derive(Debug, Clone)]
@@ -237,9 +238,19 @@ impl RepDetector {
                 returned_t: Some(end),
                 ..
             } => Some(self.close(end)),
-            State::InRep { start_t, .. } => {
+            State::InRep {
+                start_t,
+                peak,
+                base,
+                ..
+            } => {
                 let end = self.trace.last().map_or(start_t, |p| p.t);
-                Some(RepOutcome::Rejected(Rejection::Interrupted, start_t, end))
+                Some(RepOutcome::Rejected(
+                    Rejection::Interrupted,
+                    start_t,
+                    end,
+                    peak - base,
+                ))
             }
             State::Idle { .. } => None,
         };
@@ -322,20 +333,26 @@ impl RepDetector {
             } => {
                 let x = sign * s;
                 point.x = x;
+                let size = *peak - base;
                 if impact {
                     self.reset();
-                    return Some(RepOutcome::Rejected(Rejection::Impact, start_t, t));
+                    return Some(RepOutcome::Rejected(Rejection::Impact, start_t, t, size));
                 }
                 if t - start_t > c.max_duration_s {
                     if let Some(end) = *returned_t {
                         return Some(self.close(end));
                     }
                     self.reset();
-                    return Some(RepOutcome::Rejected(Rejection::NoReturn, start_t, t));
+                    return Some(RepOutcome::Rejected(Rejection::NoReturn, start_t, t, size));
                 }
                 if x > c.max_peak_deg {
                     self.reset();
-                    return Some(RepOutcome::Rejected(Rejection::TooLarge, start_t, t));
+                    return Some(RepOutcome::Rejected(
+                        Rejection::TooLarge,
+                        start_t,
+                        t,
+                        x - base,
+                    ));
                 }
                 self.trace.push(point);
                 match *returned_t {
@@ -487,10 +504,10 @@ impl RepDetector {
             c.min_peak_deg
         };
         if peak - floor < min_peak {
-            return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t);
+            return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t, peak - floor);
         }
         if end_t - start_t < c.min_duration_s {
-            return RepOutcome::Rejected(Rejection::TooShort, start_t, end_t);
+            return RepOutcome::Rejected(Rejection::TooShort, start_t, end_t, peak - floor);
         }
         RepOutcome::Rep(RepTrace {
             start_t,
