@@ -35,7 +35,7 @@
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
-use crate::{Exercise, Placement, Sample, Side};
+use crate::{Exercise, Placement, Sample};
 use nalgebra::{Matrix3, Rotation3, Unit, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -493,8 +493,8 @@ impl Scene {
         let cur = self.mounts[i - 1].1;
         for r in &self.restraps {
             if t > r.t0 && t < r.t1 {
-                let j = self.mounts.partition_point(|m| m.0 <= r.t0).max(1);
-                return (self.mounts[j - 1].1, Some((r, cur)));
+                let at = |x: f64| self.mounts[self.mounts.partition_point(|m| m.0 <= x).max(1) - 1].1;
+                return (at(r.t0), Some((r, at(r.t1))));
             }
         }
         (cur, None)
@@ -565,7 +565,8 @@ impl Scene {
                 let tau = t - r.t0;
                 let s = smoother((tau - 0.3 * len) / (0.4 * len));
                 let env = envelope(tau, len, 0.35 * len);
-                let q = m.q.slerp(&new.q, s);
+                // Along the shortest rotation (slerp has no answer at 180°).
+                let q = m.q * UnitQuaternion::from_scaled_axis((m.q.inverse() * new.q).scaled_axis() * s);
                 let off = m.offset.lerp(&new.offset, s);
                 let mut v = Vector3::zeros();
                 for (k, &(a, f, ph)) in r.wobble.iter().enumerate() {
@@ -826,7 +827,7 @@ impl<'a> Planner<'a> {
             lean: (1.0 - 0.8 * grip) * uni(rng, 0.3, 2.0),
             shift: (1.0 - 0.5 * grip) * uni(rng, 0.008, 0.03),
             yaw: sign(rng) * uni(rng, 0.5, 3.0),
-            obliq: uni(rng, 0.5, 2.0),
+            obliq: uni(rng, 0.5, 2.6),
             flex: uni(rng, 0.0, 4.0),
             axial: sign(rng) * uni(rng, 0.0, 6.0),
             tremor: uni(rng, 0.05, 0.3),
@@ -1600,6 +1601,7 @@ fn measure(scene: &Scene, cfg: &SimConfig, reps: &[PlannedRep], first: f64) -> T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Side;
 
     fn cfg(e: Exercise, p: Placement) -> SimConfig {
         let mut c = SimConfig::new(e, p, Side::Right);
