@@ -271,6 +271,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 .or_else(|| cfg.logbook.path.clone()),
         };
         let mut lb = arg.open()?;
+        lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
         recover(&mut lb, &cfg);
         let recording = match &record_path {
             Some(p) => Some(
@@ -295,11 +296,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        Some(LogSink {
-            lb,
-            recording,
-            saved: Vec::new(),
-        })
+        Some(LogSink::new(lb, recording))
     };
 
     {
@@ -411,6 +408,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         if last_status.elapsed() >= Duration::from_millis(200) {
             last_status = Instant::now();
+            if let Some(log) = log.as_mut() {
+                log.tick();
+            }
             update_status(
                 &state,
                 &pipeline,
@@ -443,12 +443,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         return Err(e);
     }
+    // Sets the logbook refused so far get their last tries; any still
+    // unsaved keep the recording open, so the next `run` recovers them.
+    let unsaved = log.as_mut().map(LogSink::finish).unwrap_or(0);
     if let Some(mut w) = record {
         w.flush()?;
         drop(w);
         let p = record_path.as_ref().expect("record path");
         esay!("raw samples written to {}", p.display());
-        if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
+        if let Some((log, id)) = log
+            .as_mut()
+            .filter(|_| unsaved == 0)
+            .and_then(|l| l.recording.map(|id| (l, id)))
+        {
             let lost = ble
                 .as_ref()
                 .map(|r| r.lock().map(|r| r.stream.lost).unwrap_or(0))
@@ -478,6 +485,27 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             },
             if r.gave_up { ", gave up" } else { "" }
         );
+    }
+    if unsaved > 0 {
+        let lost = log
+            .as_ref()
+            .map(|l| {
+                l.unsaved
+                    .iter()
+                    .map(|u| format!("{} reps at {:.0} s", u.set.rep_count(), u.set.start_s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(match &record_path {
+            Some(p) => anyhow::anyhow!(
+                "{unsaved} set(s) could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                p.display()
+            ),
+            None => anyhow::anyhow!(
+                "{unsaved} set(s) could not be saved in the logbook and there is no recording to recover them from ({lost})"
+            ),
+        });
     }
     match failure {
         Some(e) => Err(e),
@@ -770,30 +798,62 @@ fn apply_key(
     }
 }
 
-/// Saves each set in the logbook as it ends.
+/// Saves each set in the logbook as it ends. A set the logbook refuses
+/// (another process held the write lock longer than `[logbook] wait_s`, a
+/// full disk) is kept in memory and tried again: before the next set, every
+/// few seconds, and at the end of the session. It is never dropped.
 struct LogSink {
     lb: Logbook,
     recording: Option<i64>,
     saved: Vec<i64>,
+    unsaved: Vec<UnsavedSet>,
+    last_retry: Instant,
+}
+
+/// A set not in the logbook yet, with what it needs to be written later.
+struct UnsavedSet {
+    set: Set,
+    ctx: Context,
+    interrupted: bool,
+    performed_at: Option<String>,
 }
 
 impl LogSink {
-    /// A failed write is reported and the session goes on: the raw
-    /// recording (if any) still has the samples.
-    fn save(&mut self, set: &Set, ctx: &Context, interrupted: bool) {
-        let r = self.lb.write_sensor_set(
+    fn new(lb: Logbook, recording: Option<i64>) -> Self {
+        LogSink {
+            lb,
+            recording,
+            saved: Vec::new(),
+            unsaved: Vec::new(),
+            last_retry: Instant::now(),
+        }
+    }
+
+    fn write(&mut self, u: &UnsavedSet) -> crate::logbook::Result<i64> {
+        self.lb.write_sensor_set(
             &SensorSet {
-                exercise: ctx.exercise.id(),
-                side: ctx.side,
-                placement: ctx.placement,
-                load: ctx.load.clone(),
-                set,
-                interrupted,
-                performed_at: None,
+                exercise: u.ctx.exercise.id(),
+                side: u.ctx.side,
+                placement: u.ctx.placement,
+                load: u.ctx.load.clone(),
+                set: &u.set,
+                interrupted: u.interrupted,
+                performed_at: u.performed_at.clone(),
             },
             self.recording,
-        );
-        match r {
+        )
+    }
+
+    fn save(&mut self, set: &Set, ctx: &Context, interrupted: bool) {
+        self.retry();
+        let u = UnsavedSet {
+            set: set.clone(),
+            ctx: ctx.clone(),
+            interrupted,
+            // When it was done, even if it is written later.
+            performed_at: self.lb.now().ok(),
+        };
+        match self.write(&u) {
             Ok(id) => {
                 self.saved.push(id);
                 say!(
@@ -801,8 +861,53 @@ impl LogSink {
                     if interrupted { ", interrupted" } else { "" }
                 );
             }
-            Err(e) => esay!("medius: set not saved in the logbook: {e}"),
+            Err(e) => {
+                esay!("medius: set not saved in the logbook yet ({e}); kept, trying again");
+                self.unsaved.push(u);
+                self.last_retry = Instant::now();
+            }
         }
+    }
+
+    /// Writes the sets kept in memory, oldest first; stops at the first
+    /// that fails again.
+    fn retry(&mut self) {
+        while !self.unsaved.is_empty() {
+            let u = self.unsaved.remove(0);
+            match self.write(&u) {
+                Ok(id) => {
+                    self.saved.push(id);
+                    say!(
+                        "  saved as set {id} (pending{}) on a later try",
+                        if u.interrupted { ", interrupted" } else { "" }
+                    );
+                }
+                Err(_) => {
+                    self.unsaved.insert(0, u);
+                    break;
+                }
+            }
+        }
+        self.last_retry = Instant::now();
+    }
+
+    /// Between samples: try the kept sets again every few seconds.
+    fn tick(&mut self) {
+        if !self.unsaved.is_empty() && self.last_retry.elapsed() >= Duration::from_secs(5) {
+            self.retry();
+        }
+    }
+
+    /// At the end of the session: a few more tries. Returns how many sets
+    /// are still not saved.
+    fn finish(&mut self) -> usize {
+        for _ in 0..3 {
+            if self.unsaved.is_empty() {
+                break;
+            }
+            self.retry();
+        }
+        self.unsaved.len()
     }
 }
 

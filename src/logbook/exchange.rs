@@ -336,7 +336,7 @@ impl Logbook {
                 )),
             });
         }
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.write_tx()?;
         for e in &new_ex {
             tx.execute(
                 "INSERT INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -213,7 +213,7 @@ impl Logbook {
     /// pending. Returns the set id.
     pub fn write_sensor_set(&mut self, s: &SensorSet<'_>, recording: Option<i64>) -> Result<i64> {
         self.exercise(s.exercise)?;
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.write_tx()?;
         let at = performed_at(&tx, s.performed_at.as_deref())?;
         let session = session_for(&tx, &at)?;
         tx.execute(
@@ -272,7 +272,7 @@ impl Logbook {
     /// Writes a hand-entered set (verified: the lifter typed it). Returns the
     /// id, or `None` when a set with the same import key exists already.
     pub fn write_manual_set(&mut self, m: &ManualSet) -> Result<Option<i64>> {
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.write_tx()?;
         let id = insert_manual(&tx, m)?;
         tx.commit()?;
         Ok(id)

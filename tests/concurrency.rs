@@ -1,0 +1,305 @@
+//! Nothing lost: `run` beside other medius commands writing to the same
+//! logbook, several processes opening a new logbook at once, and a set the
+//! logbook refuses for longer than `run` waits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn book(&self) -> PathBuf {
+        self.path("logbook.sqlite3")
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        cmd_in(self.dir.path(), args)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.book()).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn cmd_in(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_medius"));
+    c.args(args)
+        .current_dir(dir)
+        .env("MEDIUS_LOGBOOK", dir.join("logbook.sqlite3"))
+        .env("MEDIUS_SOCKET", dir.join("medius.sock"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env_remove("MEDIUS_CONFIG");
+    c
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A simulated recording: `sets` short sets, short rests, 50 Hz.
+fn simulate(h: &Home, name: &str, sets: usize, seed: u64) -> PathBuf {
+    let out = h.path(name);
+    let o = h.run(&[
+        "simulate",
+        "--sets",
+        &sets.to_string(),
+        "--reps",
+        "3..4",
+        "--rest",
+        "12..13",
+        "--rate",
+        "50",
+        "--compensation-rate",
+        "0",
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    out
+}
+
+/// Runs `args` (with `{n}` replaced by a counter) in a loop until `stop`;
+/// returns (runs, failures as text).
+fn keep_running(
+    dir: PathBuf,
+    args: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let mut n = 0;
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            n += 1;
+            let a: Vec<String> = args
+                .iter()
+                .map(|x| x.replace("{n}", &n.to_string()))
+                .collect();
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let o = cmd_in(&dir, &a).output().unwrap();
+            if !o.status.success() || err(&o).contains("locked") {
+                failures.push(format!("{a:?}: {:?} {}", o.status.code(), err(&o)));
+            }
+        }
+        (n, failures)
+    })
+}
+
+/// The stress test: `run` replays 80 sets as fast as it can while
+/// `import`, `log add`, `review` and `backup` loop beside it. Every set is
+/// saved, nobody sees "database is locked", every exit code is 0.
+#[test]
+fn run_saves_every_set_while_other_commands_write() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 80, 3);
+    let small = simulate(&h, "small.csv", 1, 5);
+    // Something to review in the loop, and a logbook that exists.
+    let o = h.run(&["log", "add", "-e", "hip-hitch", "--reps", "10"]);
+    assert!(o.status.success(), "{}", err(&o));
+    std::fs::create_dir(h.path("backups")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let loops = vec![
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&[
+                "import",
+                small.to_str().unwrap(),
+                "-e",
+                "standing-cable-abduction",
+                "-p",
+                "ankle",
+                "-s",
+                "right",
+            ]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["log", "add", "-e", "hip-hitch", "--reps", "{n}"]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["review", "1", "--rir", "2"]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["backup", "backups/b{n}.sqlite3"]),
+            stop.clone(),
+        ),
+    ];
+    // Let the loops get going, then run twice beside them.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let mut outs = Vec::new();
+    for _ in 0..2 {
+        let o = h
+            .spawn(&[
+                "run",
+                "--sensor",
+                &format!("replay:{}", session.display()),
+                "--speed",
+                "0",
+                "--no-record",
+            ])
+            .wait_with_output()
+            .unwrap();
+        outs.push(o);
+    }
+    let took = t.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let mut runs = 0;
+    for l in loops {
+        let (n, failures) = l.join().unwrap();
+        runs += n;
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+    for o in &outs {
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", err(o));
+        assert!(!err(o).contains("locked"), "{}", err(o));
+        assert!(!err(o).contains("not saved"), "{}", err(o));
+        assert_eq!(text.matches("saved as set").count(), 80, "{text}");
+    }
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NULL AND state = 'pending'"
+        ),
+        160
+    );
+    assert!(runs >= 8, "the loops ran {runs} commands in {took:?}");
+}
+
+/// Several processes opening the same new logbook at once: one creates it,
+/// the others find it made ("table exercises already exists" before).
+#[test]
+fn many_first_opens_of_a_new_logbook_all_succeed() {
+    for round in 0..4 {
+        let h = Home::new();
+        let kids: Vec<Child> = (0..8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    h.spawn(&["log", "add", "-e", "hip-hitch", "--reps", "10"])
+                } else {
+                    h.spawn(&["exercises"])
+                }
+            })
+            .collect();
+        for k in kids {
+            let o = k.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", err(&o));
+        }
+        assert_eq!(h.count("SELECT count(*) FROM sets"), 4);
+        assert_eq!(h.count("PRAGMA user_version"), 2);
+    }
+}
+
+/// A set the logbook refuses for longer than `run` waits is kept, tried
+/// again, and when it still cannot be saved `run` says so and fails, and
+/// leaves the recording open so that the next `run` saves the sets.
+#[test]
+fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 3, 9);
+    std::fs::create_dir_all(h.path("config/medius")).unwrap();
+    std::fs::write(
+        h.path("config/medius/config.toml"),
+        "[logbook]\nwait_s = 0.2\n",
+    )
+    .unwrap();
+    let o = h.run(&["log", "add", "-e", "hip-hitch", "--reps", "10"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let rec = h.path("rec.csv");
+    // Start, and once run has its recording in the logbook, take the write
+    // lock and keep it until run has ended.
+    let child = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            &format!("replay:{}", session.display()),
+            "--speed",
+            "40",
+            "--record",
+            rec.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let conn = rusqlite::Connection::open(h.book()).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let t = Instant::now();
+    loop {
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM recordings", [], |r| r.get(0))
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "run never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let o = child.wait_with_output().unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("3 set(s) could not be saved"), "{e}");
+    assert!(e.contains("next `medius run` saves them"), "{e}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets WHERE source = 'sensor'"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1,
+        "the recording stays open"
+    );
+    // The next run saves them from the recording.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered set"), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NOT NULL"),
+        3
+    );
+}
