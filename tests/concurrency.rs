@@ -303,3 +303,55 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
         3
     );
 }
+
+/// `--record` never writes over a file: not the logbook, not the file being
+/// replayed. Two sessions started within the same second get two
+/// recordings.
+#[test]
+fn recordings_never_overwrite_a_file() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 2, 4);
+    let replay = format!("replay:{}", session.display());
+    let o = h.run(&["run", "--sensor", &replay, "--speed", "0", "--no-record"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let book_before = std::fs::read(h.book()).unwrap();
+    let session_before = std::fs::read(&session).unwrap();
+    for target in [h.book(), session.clone()] {
+        let o = h.run(&[
+            "run",
+            "--sensor",
+            &replay,
+            "--speed",
+            "0",
+            "--record",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+        let e = err(&o);
+        let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("medius:")).collect();
+        assert!(errors.len() == 1 && errors[0].contains("exists"), "{e}");
+    }
+    assert_eq!(std::fs::read(&session).unwrap(), session_before);
+    assert_eq!(std::fs::read(h.book()).unwrap(), book_before);
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 2);
+    // Default names: back to back, within a second.
+    for _ in 0..3 {
+        let o = h.run(&["run", "--sensor", &replay, "--speed", "0"]);
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let dir = h.path("data/medius/recordings");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT path) FROM recordings WHERE closed = 1 AND sensor LIKE 'replay:%'"),
+        3
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let mode = f.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a recording is its owner's alone");
+    }
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}

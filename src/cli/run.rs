@@ -158,6 +158,55 @@ pub(crate) fn pipeline_for(
     Ok(Pipeline::new(p, ctx.side))
 }
 
+/// Creates a recording file that did not exist, readable by its owner only.
+fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+}
+
+/// A new recording in `dir`: named by the time to the millisecond and the
+/// sensor, with a counter when two sessions start in the same millisecond.
+fn new_recording_in(
+    dir: &std::path::Path,
+    sensor: &str,
+) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let base = format!(
+        "{}.{:03}-{sensor}",
+        crate::daemon::stamp(now.as_secs()),
+        now.subsec_millis()
+    );
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{base}.csv")
+        } else {
+            format!("{base}-{n}.csv")
+        };
+        let p = dir.join(name);
+        match create_recording(&p) {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "every name for this moment is taken",
+    ))
+}
+
 fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -220,39 +269,39 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let ble = ble_report;
     let speed = live_speed;
 
-    // The raw recording: flushed every second, linked to the sets.
-    let record_path = match (&a.record, a.no_record || !cfg.recording.keep) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => None,
-        (None, false) => {
-            let dir = cfg
-                .recording
-                .dir
-                .clone()
-                .or_else(config::default_recordings_dir);
-            dir.map(|d| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                d.join(format!(
-                    "{}-{}.csv",
-                    crate::daemon::stamp(now),
-                    slug(&sensor)
-                ))
-            })
+    // The raw recording: flushed every second, linked to the sets. Never
+    // written over: a file that exists (the logbook, the file being
+    // replayed, an earlier session) is refused, and a default name that is
+    // taken gets a counter.
+    let (record_path, record_file) = match (&a.record, a.no_record || !cfg.recording.keep) {
+        (Some(p), _) => {
+            let f = create_recording(p).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => user_error(format!(
+                    "{} exists; give a new file name (--record never writes over a file)",
+                    p.display()
+                )),
+                _ => user_error(format!("cannot create {}: {e}", p.display())),
+            })?;
+            (Some(p.clone()), Some(f))
         }
-    };
-    let mut record = match &record_path {
-        Some(p) => {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| user_error(format!("cannot create {}: {e}", dir.display())))?;
+        (None, true) => (None, None),
+        (None, false) => match cfg
+            .recording
+            .dir
+            .clone()
+            .or_else(config::default_recordings_dir)
+        {
+            Some(d) => {
+                let (p, f) = new_recording_in(&d, &slug(&sensor)).map_err(|e| {
+                    user_error(format!("cannot create a recording in {}: {e}", d.display()))
+                })?;
+                (Some(p), Some(f))
             }
-            let f = std::fs::File::create(p)
-                .map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
-            Some(RawWriter::new(std::io::BufWriter::new(f))?)
-        }
+            None => (None, None),
+        },
+    };
+    let mut record = match record_file {
+        Some(f) => Some(RawWriter::new(std::io::BufWriter::new(f))?),
         None => None,
     };
 
