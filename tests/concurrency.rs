@@ -138,6 +138,7 @@ fn run_saves_every_set_while_other_commands_write() {
                 "ankle",
                 "-s",
                 "right",
+                "--again",
             ]),
             stop.clone(),
         ),

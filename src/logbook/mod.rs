@@ -64,6 +64,14 @@ pub enum LogbookError {
         /// What is wrong.
         why: String,
     },
+    /// This recording (same SHA-256) is in the logbook already.
+    #[error("{path} is in the logbook already ({sets} set(s) from it); `medius import --again` brings it in once more")]
+    AlreadyImported {
+        /// The file.
+        path: String,
+        /// Sets that came from it.
+        sets: i64,
+    },
     /// SQLite failed.
     #[error("logbook: {0}")]
     Sqlite(#[from] rusqlite::Error),
