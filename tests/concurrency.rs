@@ -356,3 +356,168 @@ fn recordings_never_overwrite_a_file() {
         0o700
     );
 }
+
+/// A child's stdout, line by line; read to the end as a terminal would.
+fn lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`.
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str, limit: Duration) {
+    let t = Instant::now();
+    let mut seen = Vec::new();
+    while t.elapsed() < limit {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(50)) {
+            let hit = l.contains(needle);
+            seen.push(l);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("'{needle}' not seen in {limit:?}: {seen:?}");
+}
+
+/// A second `run` on the same logbook is refused even with another status
+/// socket (another runtime dir), and does not "recover" the recording the
+/// first is still writing.
+#[test]
+fn the_logbook_is_locked_by_the_running_session() {
+    let h = Home::new();
+    let mut first = h
+        .cmd(&["run", "--sensor", "sim", "--speed", "2", "--sets", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(&mut first);
+    wait_for(&out, "rep  3", Duration::from_secs(60));
+    let o = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            "sim",
+            "--speed",
+            "0",
+            "--sets",
+            "1",
+            "--no-record",
+        ])
+        .env("MEDIUS_SOCKET", h.path("other.sock"))
+        .output()
+        .unwrap();
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("another `medius run` is using the logbook"),
+        "{e}"
+    );
+    assert!(!e.contains("recovered"), "{e}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1
+    );
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 0);
+    let o = h.run(&["stop"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = first.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets"),
+        1,
+        "saved once, by its own run"
+    );
+}
+
+/// After `s` and `l 20kg` between sets and a kill -9 during the next set,
+/// the recovered set is saved with the side and load the lifter had set.
+#[test]
+fn recovery_replays_the_context_changes() {
+    use std::io::Write;
+    let h = Home::new();
+    let session = h.path("session.csv");
+    let o = h.run(&[
+        "simulate",
+        "--sets",
+        "2",
+        "--reps",
+        "10",
+        "--rest",
+        "15..16",
+        "--rate",
+        "50",
+        "--compensation-rate",
+        "0",
+        "--seed",
+        "6",
+        "-o",
+        session.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let mut child = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            &format!("replay:{}", session.display()),
+            "--speed",
+            "8",
+            "--keys",
+            "--load",
+            "10kg",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = child.stdin.take().unwrap();
+    let out = lines(&mut child);
+    wait_for(&out, "set 1 done", Duration::from_secs(60));
+    keys.write_all(b"s\nl 20kg\n").unwrap();
+    keys.flush().unwrap();
+    wait_for(&out, "left side · 20kg", Duration::from_secs(20));
+    // Let set 2 get going and the once-a-second sync catch up, then die hard.
+    wait_for(&out, "rep  3", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(1300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let sets = h.count("SELECT count(*) FROM sets");
+    assert_eq!(sets, 1, "set 2 was still open");
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered set 2"), "{}", err(&o));
+    let conn = rusqlite::Connection::open(h.book()).unwrap();
+    let (side, load, reps): (String, f64, i64) = conn
+        .query_row(
+            "SELECT side, load_value, reps FROM sets WHERE id = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((side.as_str(), load), ("left", 20.0));
+    assert!(reps >= 3, "{reps} reps");
+    let first: (String, f64) = conn
+        .query_row("SELECT side, load_value FROM sets WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((first.0.as_str(), first.1), ("right", 10.0));
+}

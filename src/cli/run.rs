@@ -8,7 +8,7 @@ use super::logbook::LogbookArg;
 use super::{parse_id, user_error};
 use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
-use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
+use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
 use crate::motion::{Event, Pipeline, Profile, Rep, Set};
 use crate::report::{certainty, flag_words};
 use crate::source::ble::{BleLink, LinkConfig};
@@ -321,6 +321,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         };
         let mut lb = arg.open()?;
         lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
+        // One session per logbook, whatever the socket: held to the end, so
+        // the recordings still open now were left by writers that are gone.
+        let lock = lb.lock_session()?;
         recover(&mut lb, &cfg);
         let recording = match &record_path {
             Some(p) => Some(
@@ -345,7 +348,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        Some(LogSink::new(lb, recording))
+        Some(LogSink::new(lb, recording, lock))
     };
 
     {
@@ -433,6 +436,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 for cmd in pending.drain(..) {
                     match apply_key(&cmd.text, &mut ctx, &cfg.session.load_unit, &stop) {
                         Ok(Some(rebuild)) => {
+                            if let Some(p) = &record_path {
+                                if let Err(e) = note_context(p, sample.t, &ctx) {
+                                    esay!("medius: could not note the change beside the recording: {e}");
+                                }
+                            }
                             if rebuild {
                                 pipeline.finish(&mut events);
                                 events.clear();
@@ -686,7 +694,7 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
     for r in open {
         let path = std::path::Path::new(&r.path);
         let mut samples = 0;
-        let mut saved = 0;
+        let mut failed = false;
         if let (Ok(exercise), Ok(reader)) = (r.exercise.parse::<Exercise>(), RawReader::open(path))
         {
             let ctx = Context {
@@ -695,18 +703,19 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                 side: r.side,
                 load: r.load.clone(),
             };
-            if let Ok(pipeline) = pipeline_for(&ctx, None, cfg) {
-                // A crash can cut the last line: keep everything before it.
-                let (sets, stats) =
-                    crate::motion::analyze_samples(pipeline, reader.map_while(Result::ok));
-                samples = stats.samples;
-                for set in sets {
+            let changes = read_context_notes(path);
+            // A crash can cut the last line: keep everything before it.
+            if let Ok((sets, n)) =
+                replay_with_context(ctx, &changes, reader.map_while(Result::ok), cfg)
+            {
+                samples = n;
+                for (set, ctx) in sets {
                     if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
                         continue;
                     }
                     let w = lb.write_sensor_set(
                         &SensorSet {
-                            exercise: exercise.id(),
+                            exercise: ctx.exercise.id(),
                             side: ctx.side,
                             placement: ctx.placement,
                             load: ctx.load.clone(),
@@ -718,14 +727,19 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                     );
                     match w {
                         Ok(id) => {
-                            saved += 1;
                             esay!(
                                 "recovered set {id} ({} reps) from an interrupted session ({})",
                                 set.reps.len(),
                                 r.path
                             );
                         }
-                        Err(e) => esay!("medius: could not recover a set from {}: {e}", r.path),
+                        Err(e) => {
+                            failed = true;
+                            esay!(
+                                "medius: could not recover a set from {} ({e}); the next `medius run` tries again",
+                                r.path
+                            );
+                        }
                     }
                 }
             }
@@ -735,10 +749,108 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                 r.path
             );
         }
+        if failed {
+            // Left open: the next run tries again.
+            continue;
+        }
         let sha = super::logbook::sha256_file(path).ok();
         let _ = lb.update_recording(r.id, samples, 0, sha.as_deref());
-        let _ = saved;
     }
+}
+
+/// The file beside a recording where each context change (`s`, `l 20kg`,
+/// `e hip-hitch` between sets) is noted with the time of the last sample
+/// before it, so recovery after a crash saves each set with the side, load
+/// and exercise the lifter had set.
+fn context_notes_path(recording: &std::path::Path) -> PathBuf {
+    let mut name = recording.as_os_str().to_owned();
+    name.push(".context");
+    PathBuf::from(name)
+}
+
+/// Appends one change (JSON line) and syncs it to the disk.
+fn note_context(recording: &std::path::Path, after_s: f64, ctx: &Context) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(context_notes_path(recording))?;
+    let line = serde_json::json!({
+        "after_s": after_s,
+        "exercise": ctx.exercise.id(),
+        "placement": ctx.placement.id(),
+        "side": ctx.side.id(),
+        "load": ctx.load.as_ref().map(|l| l.to_string()),
+    });
+    writeln!(f, "{line}")?;
+    f.sync_data()
+}
+
+/// The changes noted beside a recording, in order; none when the file is
+/// missing. A line cut by a crash is skipped.
+fn read_context_notes(recording: &std::path::Path) -> Vec<(f64, Context)> {
+    let Ok(text) = std::fs::read_to_string(context_notes_path(recording)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let ctx = Context {
+                exercise: v["exercise"].as_str()?.parse().ok()?,
+                placement: v["placement"].as_str()?.parse().ok()?,
+                side: v["side"].as_str()?.parse().ok()?,
+                load: match v["load"].as_str() {
+                    Some(t) => Some(Load::parse(t).ok()?),
+                    None => None,
+                },
+            };
+            Some((v["after_s"].as_f64()?, ctx))
+        })
+        .collect()
+}
+
+/// Runs the samples through the pipeline as the session did: each noted
+/// change applies after its sample, a new exercise or side rebuilds the
+/// pipeline. Returns each set with the context it ended in, and the number
+/// of samples.
+fn replay_with_context(
+    mut ctx: Context,
+    changes: &[(f64, Context)],
+    samples: impl Iterator<Item = Sample>,
+    cfg: &Config,
+) -> anyhow::Result<(Vec<(Set, Context)>, u64)> {
+    let mut pipeline = pipeline_for(&ctx, None, cfg)?;
+    let mut events = Vec::new();
+    let mut sets = Vec::new();
+    let mut next = 0;
+    let mut n = 0;
+    for s in samples {
+        while next < changes.len() && s.t > changes[next].0 {
+            let new = changes[next].1.clone();
+            next += 1;
+            if (new.exercise, new.placement, new.side) != (ctx.exercise, ctx.placement, ctx.side) {
+                pipeline.finish(&mut events);
+                events.clear();
+                pipeline = pipeline_for(&new, None, cfg)?;
+            }
+            ctx = new;
+        }
+        n += 1;
+        pipeline.push(&s, &mut events);
+        for e in events.drain(..) {
+            if let Event::SetEnded(set) = e {
+                sets.push((set, ctx.clone()));
+            }
+        }
+    }
+    pipeline.finish(&mut events);
+    for e in events.drain(..) {
+        if let Event::SetEnded(set) = e {
+            sets.push((set, ctx.clone()));
+        }
+    }
+    Ok((sets, n))
 }
 
 fn is_pelvis(p: &Pipeline) -> bool {
@@ -853,6 +965,7 @@ fn apply_key(
 /// few seconds, and at the end of the session. It is never dropped.
 struct LogSink {
     lb: Logbook,
+    _lock: SessionLock,
     recording: Option<i64>,
     saved: Vec<i64>,
     unsaved: Vec<UnsavedSet>,
@@ -868,9 +981,10 @@ struct UnsavedSet {
 }
 
 impl LogSink {
-    fn new(lb: Logbook, recording: Option<i64>) -> Self {
+    fn new(lb: Logbook, recording: Option<i64>, lock: SessionLock) -> Self {
         LogSink {
             lb,
+            _lock: lock,
             recording,
             saved: Vec::new(),
             unsaved: Vec::new(),

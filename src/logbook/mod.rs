@@ -72,6 +72,9 @@ pub enum LogbookError {
         /// Sets that came from it.
         sets: i64,
     },
+    /// Another `medius run` holds the logbook's session lock.
+    #[error("another `medius run` is using the logbook {0}; stop it first (`medius stop`)")]
+    InUse(String),
     /// SQLite failed.
     #[error("logbook: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -325,6 +328,41 @@ impl Logbook {
         Ok(())
     }
 
+    /// Takes the logbook's session lock: an advisory lock (`flock`) on
+    /// `LOGBOOK.lock` beside the file, held until the returned guard is
+    /// dropped or the process ends (even by kill -9). `run` holds it for the
+    /// whole session, so a second `run` on the same logbook is refused
+    /// whatever its status socket, and a `run` that holds it knows that
+    /// every recording still marked open was left by a writer that is gone.
+    /// The lock file is never removed (removing it would let two processes
+    /// lock two different files).
+    pub fn lock_session(&self) -> Result<SessionLock> {
+        let Some(path) = &self.path else {
+            return Ok(SessionLock { _file: None });
+        };
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(PathBuf::from(name))?;
+        // SAFETY: flock on a descriptor this function owns; no memory is shared.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Err(LogbookError::InUse(path.display().to_string()));
+            }
+            return Err(LogbookError::Io(e));
+        }
+        Ok(SessionLock { _file: Some(file) })
+    }
+
     /// Current local time as SQLite writes it.
     pub fn now(&self) -> Result<String> {
         Ok(self
@@ -370,6 +408,12 @@ fn foreign(conn: &Connection, version: i64, path: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The logbook's session lock (see [`Logbook::lock_session`]); released
+/// when dropped.
+pub struct SessionLock {
+    _file: Option<std::fs::File>,
 }
 
 /// An exercise in the catalog.
