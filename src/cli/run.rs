@@ -158,6 +158,18 @@ pub(crate) fn pipeline_for(
     Ok(Pipeline::new(p, ctx.side))
 }
 
+/// Syncs the folder holding `file`, so that a new file's entry survives a
+/// power cut. Best effort: some file systems refuse to sync a folder.
+fn sync_dir(file: &std::path::Path) {
+    let dir = match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => std::path::Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Creates a recording file that did not exist, readable by its owner only.
 fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -301,7 +313,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         },
     };
     let mut record = match record_file {
-        Some(f) => Some(RawWriter::new(std::io::BufWriter::new(f))?),
+        Some(f) => {
+            let mut w = RawWriter::new(std::io::BufWriter::new(f))?;
+            w.flush()?;
+            w.get_ref().get_ref().sync_all()?;
+            // The new file's name is on the disk too.
+            if let Some(p) = &record_path {
+                sync_dir(p);
+            }
+            Some(w)
+        }
         None => None,
     };
 
@@ -402,7 +423,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         if let Some(w) = record.as_mut() {
             w.write(&sample)?;
             if last_flush.elapsed() >= Duration::from_secs(1) {
+                // On the disk, not only in the page cache: a power cut
+                // loses at most the last second.
                 w.flush()?;
+                w.get_ref().get_ref().sync_data()?;
                 last_flush = Instant::now();
             }
         }
@@ -504,7 +528,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     // unsaved keep the recording open, so the next `run` recovers them.
     let unsaved = log.as_mut().map(LogSink::finish).unwrap_or(0);
     if let Some(mut w) = record {
+        // Synced before it is hashed and marked closed: a closed recording
+        // is whole on the disk.
         w.flush()?;
+        w.get_ref().get_ref().sync_all()?;
         drop(w);
         let p = record_path.as_ref().expect("record path");
         esay!("raw samples written to {}", p.display());
@@ -784,7 +811,9 @@ fn note_context(recording: &std::path::Path, after_s: f64, ctx: &Context) -> std
         "load": ctx.load.as_ref().map(|l| l.to_string()),
     });
     writeln!(f, "{line}")?;
-    f.sync_data()
+    f.sync_all()?;
+    sync_dir(recording);
+    Ok(())
 }
 
 /// The changes noted beside a recording, in order; none when the file is
