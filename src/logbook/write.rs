@@ -281,8 +281,8 @@ fn insert_sensor_set(
     s: &SensorSet<'_>,
     recording: Option<i64>,
 ) -> Result<i64> {
-    let at = performed_at(&tx, s.performed_at.as_deref())?;
-    let session = session_for(&tx, &at)?;
+    let at = performed_at(tx, s.performed_at.as_deref())?;
+    let session = session_for(tx, &at)?;
     tx.execute(
             "INSERT INTO sets (session_id, exercise_id, side, placement, load_value, load_unit, load_label,
                                reps, source, state, interrupted, recording_id, start_s, end_s, confidence,
