@@ -122,7 +122,19 @@ impl Logbook {
             conn,
             path: Some(path.to_path_buf()),
         };
-        lb.setup().map_err(|e| match e {
+        // While another process creates the file or switches it to WAL,
+        // SQLite can answer "locked" without calling the busy handler: try
+        // again for as long as a write would wait.
+        let started = std::time::Instant::now();
+        let mut r = lb.setup();
+        while matches!(&r, Err(LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == rusqlite::ErrorCode::DatabaseBusy)
+            && started.elapsed() < DEFAULT_BUSY_TIMEOUT
+        {
+            std::thread::sleep(Duration::from_millis(10));
+            r = lb.setup();
+        }
+        r.map_err(|e| match e {
             LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
                 if f.code == rusqlite::ErrorCode::NotADatabase =>
             {
@@ -193,8 +205,16 @@ impl Logbook {
 
     /// Refuses someone else's database before anything is changed in it.
     fn refuse_foreign(&self) -> Result<()> {
-        let current = self.schema_version()?;
-        foreign(&self.conn, current, self.path.as_deref())
+        // Version and tables read in one statement, one snapshot: another
+        // process may create the logbook between two reads, and a version
+        // read before with tables read after would look foreign.
+        let (version, tables): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_master WHERE type = 'table')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        foreign_by(version, tables, self.path.as_deref())
     }
 
     /// Brings the schema up to date. Two processes may open a new (or old)
@@ -386,6 +406,15 @@ fn not_a_logbook(path: Option<&Path>, why: impl Into<String>) -> LogbookError {
 /// A file with tables but no version is someone else's database; a version
 /// above ours is a newer medius'.
 fn foreign(conn: &Connection, version: i64, path: Option<&Path>) -> Result<()> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    foreign_by(version, tables, path)
+}
+
+fn foreign_by(version: i64, tables: i64, path: Option<&Path>) -> Result<()> {
     if version > SCHEMA_VERSION {
         return Err(not_a_logbook(
             path,
@@ -394,18 +423,11 @@ fn foreign(conn: &Connection, version: i64, path: Option<&Path>) -> Result<()> {
             ),
         ));
     }
-    if version == 0 {
-        let tables: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )?;
-        if tables > 0 {
-            return Err(not_a_logbook(
-                path,
-                "a SQLite database that is not a medius logbook; give another --logbook path",
-            ));
-        }
+    if version == 0 && tables > 0 {
+        return Err(not_a_logbook(
+            path,
+            "a SQLite database that is not a medius logbook; give another --logbook path",
+        ));
     }
     Ok(())
 }
