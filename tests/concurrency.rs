@@ -521,3 +521,40 @@ fn recovery_replays_the_context_changes() {
         .unwrap();
     assert_eq!((first.0.as_str(), first.1), ("right", 10.0));
 }
+
+/// Whatever sits at the socket path and is not our socket (a file, a
+/// symlink) is refused with exit 2 and left as it was; it used to be
+/// deleted.
+#[test]
+fn what_is_not_our_socket_is_never_deleted() {
+    let h = Home::new();
+    let notes = h.path("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    let link = h.path("link.sock");
+    std::os::unix::fs::symlink(&notes, &link).unwrap();
+    for at in [&notes, &link] {
+        let o = h
+            .cmd(&[
+                "run",
+                "--sensor",
+                "sim",
+                "--speed",
+                "0",
+                "--sets",
+                "1",
+                "--no-record",
+            ])
+            .env("MEDIUS_SOCKET", at)
+            .output()
+            .unwrap();
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains("is not a medius socket of yours"), "{e}");
+        assert!(
+            std::fs::symlink_metadata(at).is_ok(),
+            "{} still there",
+            at.display()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+}

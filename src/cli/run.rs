@@ -259,7 +259,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }));
     let _server = StatusServer::start(&status::socket_path(), state.clone(), stop.clone())
         .map_err(|e| match e {
-            status::StatusError::AlreadyRunning(_) => user_error(e.to_string()),
+            status::StatusError::AlreadyRunning(_) | status::StatusError::NotOurs(_) => {
+                user_error(e.to_string())
+            }
             other => anyhow::Error::new(other),
         })?;
     let (source, ble_report, live_speed) = open_source(
