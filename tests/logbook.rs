@@ -506,6 +506,16 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     let bad_strong = dir.path().join("strong.csv");
     std::fs::write(&bad_strong, "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-01-01 10:00:00,A,Squat,1,100,5\n2026-01-01 10:00:00,A,Squat,2,heavy,5\n").unwrap();
+    // A Strong file with an unterminated quote on line 3: the rows after it
+    // used to vanish into one 5 000-character note.
+    let open_quote = dir.path().join("open_quote.csv");
+    let mut text = String::from("Date,Workout Name,Exercise Name,Set Order,Weight,Reps,Notes\n");
+    text.push_str("2026-01-01 10:00:00,A,Squat,1,100,5,fine\n");
+    text.push_str("2026-01-01 10:00:00,A,Squat,2,100,5,\"felt heavy\n");
+    for n in 3..100 {
+        text.push_str(&format!("2026-01-01 10:00:00,A,Squat,{n},100,5,\n"));
+    }
+    std::fs::write(&open_quote, text).unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["log", "add", "-e", "deadlift", "--reps", "5"],
@@ -545,6 +555,10 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
             "strong.csv:3: Weight 'heavy'",
         ),
         (vec!["trend", "-e", "squat"], "unknown exercise"),
+        (
+            vec!["import-log", "strong", open_quote.to_str().unwrap()],
+            "open_quote.csv:3: a quote opens here and never closes",
+        ),
     ];
     for (args, want) in cases {
         let o = medius(&book, &args);
@@ -716,4 +730,71 @@ fn interactive_review_walks_the_pending_sets() {
     assert_eq!(s1.load.unwrap().to_string(), "12.5kg");
     assert_eq!(s1.technique_notes, "hip hike on rep 4, up to 9°");
     assert_eq!(lb.set(2).unwrap().state, "discarded");
+}
+
+/// `import` brings a recording in whole or not at all, and once: the same
+/// file again is refused (exit 2) unless `--again`; a bad `--date` leaves
+/// no trace (it used to leave an orphan recording entry).
+#[test]
+fn import_is_whole_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let rec = dir.path().join("rec.csv");
+    let o = medius(
+        &book,
+        &[
+            "simulate",
+            "--sets",
+            "2",
+            "--seed",
+            "3",
+            "-o",
+            rec.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let import = |extra: &[&str]| {
+        let mut a = vec![
+            "import",
+            rec.to_str().unwrap(),
+            "-e",
+            "standing-cable-abduction",
+            "-p",
+            "ankle",
+            "-s",
+            "right",
+        ];
+        a.extend_from_slice(extra);
+        medius(&book, &a)
+    };
+    let counts = || {
+        let c = rusqlite::Connection::open(&book).unwrap();
+        let sets: i64 = c
+            .query_row("SELECT count(*) FROM sets", [], |r| r.get(0))
+            .unwrap();
+        let recs: i64 = c
+            .query_row("SELECT count(*) FROM recordings", [], |r| r.get(0))
+            .unwrap();
+        (sets, recs)
+    };
+    let o = import(&["--date", "not a date"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(counts(), (0, 0), "a refused import leaves nothing");
+    let o = import(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(counts(), (2, 1));
+    let o = import(&[]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("in the logbook already (2 set(s) from it)"),
+        "{e}"
+    );
+    assert!(e.contains("--again"), "{e}");
+    assert_eq!(counts(), (2, 1), "the second import added nothing");
+    let o = import(&["--again"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(counts(), (4, 2));
 }

@@ -59,6 +59,10 @@ pub struct ImportArgs {
     /// Print the created set ids as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Import a recording that is in the logbook already (same SHA-256)
+    /// once more; without it such a file is refused.
+    #[arg(long)]
+    pub again: bool,
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
@@ -80,34 +84,35 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
     let (sets, stats) = super::analyze::analyze_file(pipeline, &a.file)?;
     let mut lb = a.logbook.open()?;
     let exercise = a.training.exercise.id();
-    lb.exercise(exercise)?;
     let path = std::fs::canonicalize(&a.file).unwrap_or(a.file.clone());
-    let rec = lb.add_recording(&NewRecording {
-        path: path.display().to_string(),
-        sha256: Some(sha256_file(&a.file)?),
-        sensor: "import".into(),
-        sample_rate_hz: None,
-        samples: stats.samples,
-        samples_lost: 0,
-        context: None,
-        open: false,
-    })?;
-    let mut ids = Vec::new();
-    for set in &sets {
-        let id = lb.write_sensor_set(
-            &SensorSet {
-                exercise,
-                side: a.training.side,
-                placement: a.training.placement,
-                load: a.load.clone(),
-                set,
-                interrupted: false,
-                performed_at: a.date.clone(),
-            },
-            Some(rec),
-        )?;
-        ids.push(id);
-    }
+    let rows: Vec<SensorSet<'_>> = sets
+        .iter()
+        .map(|set| SensorSet {
+            exercise,
+            side: a.training.side,
+            placement: a.training.placement,
+            load: a.load.clone(),
+            set,
+            interrupted: false,
+            performed_at: a.date.clone(),
+        })
+        .collect();
+    // The recording and all its sets in one transaction: a bad --date or a
+    // kill leaves nothing; a file already in the logbook is refused.
+    let ids = lb.import_recording(
+        &NewRecording {
+            path: path.display().to_string(),
+            sha256: Some(sha256_file(&a.file)?),
+            sensor: "import".into(),
+            sample_rate_hz: None,
+            samples: stats.samples,
+            samples_lost: 0,
+            context: None,
+            open: false,
+        },
+        &rows,
+        a.again,
+    )?;
     if a.json {
         println!("{}", serde_json::json!({ "set_ids": ids }));
         return Ok(());

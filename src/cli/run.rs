@@ -8,7 +8,7 @@ use super::logbook::LogbookArg;
 use super::{parse_id, user_error};
 use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
-use crate::logbook::{Load, Logbook, NewRecording, SensorSet};
+use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
 use crate::motion::{Event, Pipeline, Profile, Rep, Set};
 use crate::report::{certainty, flag_words};
 use crate::source::ble::{BleLink, LinkConfig};
@@ -158,6 +158,67 @@ pub(crate) fn pipeline_for(
     Ok(Pipeline::new(p, ctx.side))
 }
 
+/// Syncs the folder holding `file`, so that a new file's entry survives a
+/// power cut. Best effort: some file systems refuse to sync a folder.
+fn sync_dir(file: &std::path::Path) {
+    let dir = match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => std::path::Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Creates a recording file that did not exist, readable by its owner only.
+fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+}
+
+/// A new recording in `dir`: named by the time to the millisecond and the
+/// sensor, with a counter when two sessions start in the same millisecond.
+fn new_recording_in(
+    dir: &std::path::Path,
+    sensor: &str,
+) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let base = format!(
+        "{}.{:03}-{sensor}",
+        crate::daemon::stamp(now.as_secs()),
+        now.subsec_millis()
+    );
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{base}.csv")
+        } else {
+            format!("{base}-{n}.csv")
+        };
+        let p = dir.join(name);
+        match create_recording(&p) {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "every name for this moment is taken",
+    ))
+}
+
 fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -198,7 +259,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }));
     let _server = StatusServer::start(&status::socket_path(), state.clone(), stop.clone())
         .map_err(|e| match e {
-            status::StatusError::AlreadyRunning(_) => user_error(e.to_string()),
+            status::StatusError::AlreadyRunning(_) | status::StatusError::NotOurs(_) => {
+                user_error(e.to_string())
+            }
             other => anyhow::Error::new(other),
         })?;
     let (source, ble_report, live_speed) = open_source(
@@ -220,38 +283,47 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let ble = ble_report;
     let speed = live_speed;
 
-    // The raw recording: flushed every second, linked to the sets.
-    let record_path = match (&a.record, a.no_record || !cfg.recording.keep) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => None,
-        (None, false) => {
-            let dir = cfg
-                .recording
-                .dir
-                .clone()
-                .or_else(config::default_recordings_dir);
-            dir.map(|d| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                d.join(format!(
-                    "{}-{}.csv",
-                    crate::daemon::stamp(now),
-                    slug(&sensor)
-                ))
-            })
+    // The raw recording: flushed every second, linked to the sets. Never
+    // written over: a file that exists (the logbook, the file being
+    // replayed, an earlier session) is refused, and a default name that is
+    // taken gets a counter.
+    let (record_path, record_file) = match (&a.record, a.no_record || !cfg.recording.keep) {
+        (Some(p), _) => {
+            let f = create_recording(p).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => user_error(format!(
+                    "{} exists; give a new file name (--record never writes over a file)",
+                    p.display()
+                )),
+                _ => user_error(format!("cannot create {}: {e}", p.display())),
+            })?;
+            (Some(p.clone()), Some(f))
         }
-    };
-    let mut record = match &record_path {
-        Some(p) => {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| user_error(format!("cannot create {}: {e}", dir.display())))?;
+        (None, true) => (None, None),
+        (None, false) => match cfg
+            .recording
+            .dir
+            .clone()
+            .or_else(config::default_recordings_dir)
+        {
+            Some(d) => {
+                let (p, f) = new_recording_in(&d, &slug(&sensor)).map_err(|e| {
+                    user_error(format!("cannot create a recording in {}: {e}", d.display()))
+                })?;
+                (Some(p), Some(f))
             }
-            let f = std::fs::File::create(p)
-                .map_err(|e| user_error(format!("cannot create {}: {e}", p.display())))?;
-            Some(RawWriter::new(std::io::BufWriter::new(f))?)
+            None => (None, None),
+        },
+    };
+    let mut record = match record_file {
+        Some(f) => {
+            let mut w = RawWriter::new(std::io::BufWriter::new(f))?;
+            w.flush()?;
+            w.get_ref().get_ref().sync_all()?;
+            // The new file's name is on the disk too.
+            if let Some(p) = &record_path {
+                sync_dir(p);
+            }
+            Some(w)
         }
         None => None,
     };
@@ -271,6 +343,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 .or_else(|| cfg.logbook.path.clone()),
         };
         let mut lb = arg.open()?;
+        lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
+        // One session per logbook, whatever the socket: held to the end, so
+        // the recordings still open now were left by writers that are gone.
+        let lock = lb.lock_session()?;
         recover(&mut lb, &cfg);
         let recording = match &record_path {
             Some(p) => Some(
@@ -295,11 +371,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        Some(LogSink {
-            lb,
-            recording,
-            saved: Vec::new(),
-        })
+        Some(LogSink::new(lb, recording, lock))
     };
 
     {
@@ -353,7 +425,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         if let Some(w) = record.as_mut() {
             w.write(&sample)?;
             if last_flush.elapsed() >= Duration::from_secs(1) {
+                // On the disk, not only in the page cache: a power cut
+                // loses at most the last second.
                 w.flush()?;
+                w.get_ref().get_ref().sync_data()?;
                 last_flush = Instant::now();
             }
         }
@@ -387,6 +462,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 for cmd in pending.drain(..) {
                     match apply_key(&cmd.text, &mut ctx, &cfg.session.load_unit, &stop) {
                         Ok(Some(rebuild)) => {
+                            if let Some(p) = &record_path {
+                                if let Err(e) = note_context(p, sample.t, &ctx) {
+                                    esay!("medius: could not note the change beside the recording: {e}");
+                                }
+                            }
                             if rebuild {
                                 pipeline.finish(&mut events);
                                 events.clear();
@@ -411,6 +491,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         if last_status.elapsed() >= Duration::from_millis(200) {
             last_status = Instant::now();
+            if let Some(log) = log.as_mut() {
+                log.tick();
+            }
             update_status(
                 &state,
                 &pipeline,
@@ -443,12 +526,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         return Err(e);
     }
+    // Sets the logbook refused so far get their last tries; any still
+    // unsaved keep the recording open, so the next `run` recovers them.
+    let unsaved = log.as_mut().map(LogSink::finish).unwrap_or(0);
     if let Some(mut w) = record {
+        // Synced before it is hashed and marked closed: a closed recording
+        // is whole on the disk.
         w.flush()?;
+        w.get_ref().get_ref().sync_all()?;
         drop(w);
         let p = record_path.as_ref().expect("record path");
         esay!("raw samples written to {}", p.display());
-        if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
+        if let Some((log, id)) = log
+            .as_mut()
+            .filter(|_| unsaved == 0)
+            .and_then(|l| l.recording.map(|id| (l, id)))
+        {
             let lost = ble
                 .as_ref()
                 .map(|r| r.lock().map(|r| r.stream.lost).unwrap_or(0))
@@ -478,6 +571,27 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             },
             if r.gave_up { ", gave up" } else { "" }
         );
+    }
+    if unsaved > 0 {
+        let lost = log
+            .as_ref()
+            .map(|l| {
+                l.unsaved
+                    .iter()
+                    .map(|u| format!("{} reps at {:.0} s", u.set.rep_count(), u.set.start_s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(match &record_path {
+            Some(p) => anyhow::anyhow!(
+                "{unsaved} set(s) could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                p.display()
+            ),
+            None => anyhow::anyhow!(
+                "{unsaved} set(s) could not be saved in the logbook and there is no recording to recover them from ({lost})"
+            ),
+        });
     }
     match failure {
         Some(e) => Err(e),
@@ -609,7 +723,7 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
     for r in open {
         let path = std::path::Path::new(&r.path);
         let mut samples = 0;
-        let mut saved = 0;
+        let mut failed = false;
         if let (Ok(exercise), Ok(reader)) = (r.exercise.parse::<Exercise>(), RawReader::open(path))
         {
             let ctx = Context {
@@ -618,18 +732,19 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                 side: r.side,
                 load: r.load.clone(),
             };
-            if let Ok(pipeline) = pipeline_for(&ctx, None, cfg) {
-                // A crash can cut the last line: keep everything before it.
-                let (sets, stats) =
-                    crate::motion::analyze_samples(pipeline, reader.map_while(Result::ok));
-                samples = stats.samples;
-                for set in sets {
+            let changes = read_context_notes(path);
+            // A crash can cut the last line: keep everything before it.
+            if let Ok((sets, n)) =
+                replay_with_context(ctx, &changes, reader.map_while(Result::ok), cfg)
+            {
+                samples = n;
+                for (set, ctx) in sets {
                     if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
                         continue;
                     }
                     let w = lb.write_sensor_set(
                         &SensorSet {
-                            exercise: exercise.id(),
+                            exercise: ctx.exercise.id(),
                             side: ctx.side,
                             placement: ctx.placement,
                             load: ctx.load.clone(),
@@ -641,14 +756,19 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                     );
                     match w {
                         Ok(id) => {
-                            saved += 1;
                             esay!(
                                 "recovered set {id} ({} reps) from an interrupted session ({})",
                                 set.reps.len(),
                                 r.path
                             );
                         }
-                        Err(e) => esay!("medius: could not recover a set from {}: {e}", r.path),
+                        Err(e) => {
+                            failed = true;
+                            esay!(
+                                "medius: could not recover a set from {} ({e}); the next `medius run` tries again",
+                                r.path
+                            );
+                        }
                     }
                 }
             }
@@ -658,10 +778,110 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                 r.path
             );
         }
+        if failed {
+            // Left open: the next run tries again.
+            continue;
+        }
         let sha = super::logbook::sha256_file(path).ok();
         let _ = lb.update_recording(r.id, samples, 0, sha.as_deref());
-        let _ = saved;
     }
+}
+
+/// The file beside a recording where each context change (`s`, `l 20kg`,
+/// `e hip-hitch` between sets) is noted with the time of the last sample
+/// before it, so recovery after a crash saves each set with the side, load
+/// and exercise the lifter had set.
+fn context_notes_path(recording: &std::path::Path) -> PathBuf {
+    let mut name = recording.as_os_str().to_owned();
+    name.push(".context");
+    PathBuf::from(name)
+}
+
+/// Appends one change (JSON line) and syncs it to the disk.
+fn note_context(recording: &std::path::Path, after_s: f64, ctx: &Context) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(context_notes_path(recording))?;
+    let line = serde_json::json!({
+        "after_s": after_s,
+        "exercise": ctx.exercise.id(),
+        "placement": ctx.placement.id(),
+        "side": ctx.side.id(),
+        "load": ctx.load.as_ref().map(|l| l.to_string()),
+    });
+    writeln!(f, "{line}")?;
+    f.sync_all()?;
+    sync_dir(recording);
+    Ok(())
+}
+
+/// The changes noted beside a recording, in order; none when the file is
+/// missing. A line cut by a crash is skipped.
+fn read_context_notes(recording: &std::path::Path) -> Vec<(f64, Context)> {
+    let Ok(text) = std::fs::read_to_string(context_notes_path(recording)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let ctx = Context {
+                exercise: v["exercise"].as_str()?.parse().ok()?,
+                placement: v["placement"].as_str()?.parse().ok()?,
+                side: v["side"].as_str()?.parse().ok()?,
+                load: match v["load"].as_str() {
+                    Some(t) => Some(Load::parse(t).ok()?),
+                    None => None,
+                },
+            };
+            Some((v["after_s"].as_f64()?, ctx))
+        })
+        .collect()
+}
+
+/// Runs the samples through the pipeline as the session did: each noted
+/// change applies after its sample, a new exercise or side rebuilds the
+/// pipeline. Returns each set with the context it ended in, and the number
+/// of samples.
+fn replay_with_context(
+    mut ctx: Context,
+    changes: &[(f64, Context)],
+    samples: impl Iterator<Item = Sample>,
+    cfg: &Config,
+) -> anyhow::Result<(Vec<(Set, Context)>, u64)> {
+    let mut pipeline = pipeline_for(&ctx, None, cfg)?;
+    let mut events = Vec::new();
+    let mut sets = Vec::new();
+    let mut next = 0;
+    let mut n = 0;
+    for s in samples {
+        while next < changes.len() && s.t > changes[next].0 {
+            let new = changes[next].1.clone();
+            next += 1;
+            if (new.exercise, new.placement, new.side) != (ctx.exercise, ctx.placement, ctx.side) {
+                pipeline.finish(&mut events);
+                events.clear();
+                pipeline = pipeline_for(&new, None, cfg)?;
+            }
+            ctx = new;
+        }
+        n += 1;
+        pipeline.push(&s, &mut events);
+        for e in events.drain(..) {
+            if let Event::SetEnded(set) = e {
+                sets.push((set, ctx.clone()));
+            }
+        }
+    }
+    pipeline.finish(&mut events);
+    for e in events.drain(..) {
+        if let Event::SetEnded(set) = e {
+            sets.push((set, ctx.clone()));
+        }
+    }
+    Ok((sets, n))
 }
 
 fn is_pelvis(p: &Pipeline) -> bool {
@@ -770,30 +990,64 @@ fn apply_key(
     }
 }
 
-/// Saves each set in the logbook as it ends.
+/// Saves each set in the logbook as it ends. A set the logbook refuses
+/// (another process held the write lock longer than `[logbook] wait_s`, a
+/// full disk) is kept in memory and tried again: before the next set, every
+/// few seconds, and at the end of the session. It is never dropped.
 struct LogSink {
     lb: Logbook,
+    _lock: SessionLock,
     recording: Option<i64>,
     saved: Vec<i64>,
+    unsaved: Vec<UnsavedSet>,
+    last_retry: Instant,
+}
+
+/// A set not in the logbook yet, with what it needs to be written later.
+struct UnsavedSet {
+    set: Set,
+    ctx: Context,
+    interrupted: bool,
+    performed_at: Option<String>,
 }
 
 impl LogSink {
-    /// A failed write is reported and the session goes on: the raw
-    /// recording (if any) still has the samples.
-    fn save(&mut self, set: &Set, ctx: &Context, interrupted: bool) {
-        let r = self.lb.write_sensor_set(
+    fn new(lb: Logbook, recording: Option<i64>, lock: SessionLock) -> Self {
+        LogSink {
+            lb,
+            _lock: lock,
+            recording,
+            saved: Vec::new(),
+            unsaved: Vec::new(),
+            last_retry: Instant::now(),
+        }
+    }
+
+    fn write(&mut self, u: &UnsavedSet) -> crate::logbook::Result<i64> {
+        self.lb.write_sensor_set(
             &SensorSet {
-                exercise: ctx.exercise.id(),
-                side: ctx.side,
-                placement: ctx.placement,
-                load: ctx.load.clone(),
-                set,
-                interrupted,
-                performed_at: None,
+                exercise: u.ctx.exercise.id(),
+                side: u.ctx.side,
+                placement: u.ctx.placement,
+                load: u.ctx.load.clone(),
+                set: &u.set,
+                interrupted: u.interrupted,
+                performed_at: u.performed_at.clone(),
             },
             self.recording,
-        );
-        match r {
+        )
+    }
+
+    fn save(&mut self, set: &Set, ctx: &Context, interrupted: bool) {
+        self.retry();
+        let u = UnsavedSet {
+            set: set.clone(),
+            ctx: ctx.clone(),
+            interrupted,
+            // When it was done, even if it is written later.
+            performed_at: self.lb.now().ok(),
+        };
+        match self.write(&u) {
             Ok(id) => {
                 self.saved.push(id);
                 say!(
@@ -801,8 +1055,53 @@ impl LogSink {
                     if interrupted { ", interrupted" } else { "" }
                 );
             }
-            Err(e) => esay!("medius: set not saved in the logbook: {e}"),
+            Err(e) => {
+                esay!("medius: set not saved in the logbook yet ({e}); kept, trying again");
+                self.unsaved.push(u);
+                self.last_retry = Instant::now();
+            }
         }
+    }
+
+    /// Writes the sets kept in memory, oldest first; stops at the first
+    /// that fails again.
+    fn retry(&mut self) {
+        while !self.unsaved.is_empty() {
+            let u = self.unsaved.remove(0);
+            match self.write(&u) {
+                Ok(id) => {
+                    self.saved.push(id);
+                    say!(
+                        "  saved as set {id} (pending{}) on a later try",
+                        if u.interrupted { ", interrupted" } else { "" }
+                    );
+                }
+                Err(_) => {
+                    self.unsaved.insert(0, u);
+                    break;
+                }
+            }
+        }
+        self.last_retry = Instant::now();
+    }
+
+    /// Between samples: try the kept sets again every few seconds.
+    fn tick(&mut self) {
+        if !self.unsaved.is_empty() && self.last_retry.elapsed() >= Duration::from_secs(5) {
+            self.retry();
+        }
+    }
+
+    /// At the end of the session: a few more tries. Returns how many sets
+    /// are still not saved.
+    fn finish(&mut self) -> usize {
+        for _ in 0..3 {
+            if self.unsaved.is_empty() {
+                break;
+            }
+            self.retry();
+        }
+        self.unsaved.len()
     }
 }
 

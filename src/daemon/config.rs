@@ -132,11 +132,23 @@ impl Default for RecordingConfig {
 }
 
 /// `[logbook]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogbookConfig {
     /// The file.
     pub path: Option<PathBuf>,
+    /// How long `run` waits to save a set while another medius command
+    /// writes to the logbook, s.
+    pub wait_s: f64,
+}
+
+impl Default for LogbookConfig {
+    fn default() -> Self {
+        LogbookConfig {
+            path: None,
+            wait_s: crate::logbook::DEFAULT_BUSY_TIMEOUT.as_secs_f64(),
+        }
+    }
 }
 
 /// The whole file.
@@ -221,6 +233,13 @@ impl Config {
                 "link.give_up_s",
                 cfg.link.give_up_s.to_string(),
                 "between 0 and 86400",
+            ));
+        }
+        if !(cfg.logbook.wait_s.is_finite() && (0.1..=600.0).contains(&cfg.logbook.wait_s)) {
+            return Err(bad(
+                "logbook.wait_s",
+                cfg.logbook.wait_s.to_string(),
+                "between 0.1 and 600",
             ));
         }
         if !["kg", "lb"].contains(&cfg.session.load_unit.as_str()) {

@@ -66,6 +66,9 @@ pub enum StatusError {
     /// Another `medius run` owns the socket.
     #[error("medius is already running (socket {0}); stop it with `medius stop`")]
     AlreadyRunning(String),
+    /// Something that is not this user's socket sits at the path.
+    #[error("{0} is not a medius socket of yours; medius leaves it alone: remove it yourself or set MEDIUS_SOCKET to another path")]
+    NotOurs(String),
     /// Binding failed.
     #[error("cannot open the status socket {path}: {source}")]
     Io {
@@ -79,6 +82,8 @@ pub enum StatusError {
 /// The running server; removes the socket when dropped.
 pub struct StatusServer {
     path: PathBuf,
+    /// (device, inode) of the socket bound: only that is removed.
+    id: Option<(u64, u64)>,
     shutdown: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -95,17 +100,30 @@ impl StatusServer {
             path: path.display().to_string(),
             source,
         };
-        if path.exists() {
+        // lstat: a symlink is judged itself, never followed.
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+            if !meta.file_type().is_socket() || Some(meta.uid()) != uid {
+                // Not a socket of ours: never deleted, never trusted.
+                return Err(StatusError::NotOurs(path.display().to_string()));
+            }
             if UnixStream::connect(path).is_ok() {
                 return Err(StatusError::AlreadyRunning(path.display().to_string()));
             }
-            // A socket left by a crash: nobody listens on it.
+            // Our socket, left by a crash: nobody listens on it.
             std::fs::remove_file(path).map_err(io)?;
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let listener = UnixListener::bind(path).map_err(io)?;
+        let id = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::symlink_metadata(path)
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+        };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
         listener.set_nonblocking(true).map_err(io)?;
         let shutdown = Arc::new(AtomicBool::new(false));
@@ -128,6 +146,7 @@ impl StatusServer {
             .map_err(io)?;
         Ok(StatusServer {
             path: path.to_path_buf(),
+            id,
             shutdown,
             thread: Some(thread),
         })
@@ -140,7 +159,14 @@ impl Drop for StatusServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        // Only the socket this server bound: not a file put there since.
+        use std::os::unix::fs::MetadataExt;
+        let same = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if same.is_some() && same == self.id {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -217,6 +217,16 @@ impl Logbook {
     /// same file twice adds nothing the second time.
     pub fn import_strong(&mut self, path: &Path, unit: LoadUnit) -> Result<ImportSummary> {
         let where_ = |line: u64| format!("{}:{line}", path.display());
+        // A quote that never closes would swallow every row after it into
+        // one field: refuse the file, naming the line where it opened.
+        let bytes = std::fs::read(path)
+            .map_err(|e| LogbookError::Invalid(format!("{}: {e}", path.display())))?;
+        if let Some(line) = unclosed_quote(&bytes) {
+            return Err(LogbookError::Invalid(format!(
+                "{}: a quote opens here and never closes; fix that row (or export again: the file may be cut short)",
+                where_(line)
+            )));
+        }
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
             .from_path(path)
@@ -336,7 +346,7 @@ impl Logbook {
                 )),
             });
         }
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.write_tx()?;
         for e in &new_ex {
             tx.execute(
                 "INSERT INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -387,6 +397,37 @@ impl SetOrder {
     }
 }
 
+/// The line (from 1) of a CSV field's opening quote that never closes.
+/// A quote opens a field only at its start; inside, `""` is a quote.
+fn unclosed_quote(bytes: &[u8]) -> Option<u64> {
+    let mut line = 1u64;
+    let mut opened = None;
+    let mut at_field_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if opened.is_some() {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    opened = None;
+                    at_field_start = false;
+                }
+            }
+        } else if b == b'"' && at_field_start {
+            opened = Some(line);
+        } else {
+            at_field_start = b == b',' || b == b'\n' || b == b'\r';
+        }
+        if b == b'\n' {
+            line += 1;
+        }
+        i += 1;
+    }
+    opened
+}
+
 fn csv_io(e: csv::Error) -> LogbookError {
     LogbookError::Io(std::io::Error::other(e.to_string()))
 }
@@ -432,5 +473,13 @@ mod tests {
             slug("Bulgarian Split Squat (DB)"),
             "bulgarian-split-squat-db"
         );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found_where_it_opens() {
+        assert_eq!(unclosed_quote(b"a,b\n1,\"x\"\"y\"\n"), None);
+        assert_eq!(unclosed_quote(b"a,b\n1,\"two\nlines\"\n2,3\n"), None);
+        assert_eq!(unclosed_quote(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n"), Some(3));
+        assert_eq!(unclosed_quote(b"a,b\n1,in\"side\n"), None);
     }
 }

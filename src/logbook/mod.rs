@@ -21,7 +21,7 @@ pub use progress::Target;
 pub use review::{FlagRef, PendingFlag, PendingSet, ReviewActions, Verdict};
 pub use write::{ManualSet, NewRecording, OpenRecording, SensorSet};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a write waits for another medius writing to the same logbook
+/// before it gives up with "database is locked".
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What can go wrong with the logbook. The first variants are the user's to
 /// fix (exit code 2); `Sqlite` and `Io` are faults.
@@ -60,6 +64,17 @@ pub enum LogbookError {
         /// What is wrong.
         why: String,
     },
+    /// This recording (same SHA-256) is in the logbook already.
+    #[error("{path} is in the logbook already ({sets} set(s) from it); `medius import --again` brings it in once more")]
+    AlreadyImported {
+        /// The file.
+        path: String,
+        /// Sets that came from it.
+        sets: i64,
+    },
+    /// Another `medius run` holds the logbook's session lock.
+    #[error("another `medius run` is using the logbook {0}; stop it first (`medius stop`)")]
+    InUse(String),
     /// SQLite failed.
     #[error("logbook: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -107,7 +122,19 @@ impl Logbook {
             conn,
             path: Some(path.to_path_buf()),
         };
-        lb.setup().map_err(|e| match e {
+        // While another process creates the file or switches it to WAL,
+        // SQLite can answer "locked" without calling the busy handler: try
+        // again for as long as a write would wait.
+        let started = std::time::Instant::now();
+        let mut r = lb.setup();
+        while matches!(&r, Err(LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == rusqlite::ErrorCode::DatabaseBusy)
+            && started.elapsed() < DEFAULT_BUSY_TIMEOUT
+        {
+            std::thread::sleep(Duration::from_millis(10));
+            r = lb.setup();
+        }
+        r.map_err(|e| match e {
             LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
                 if f.code == rusqlite::ErrorCode::NotADatabase =>
             {
@@ -137,14 +164,36 @@ impl Logbook {
     }
 
     fn setup(&mut self) -> Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+        // Someone else's database is refused before anything is changed in
+        // it (switching to WAL rewrites its header).
+        self.refuse_foreign()?;
         // WAL lets `medius log` read while the daemon writes.
         let _mode: String = self
             .conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // FULL: a commit is on the disk when it returns (WAL syncs once per
+        // commit; a set is one commit), so a power cut loses no saved set.
         self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         self.migrate()
+    }
+
+    /// How long a write waits for another process writing to the same file
+    /// (default [`DEFAULT_BUSY_TIMEOUT`]).
+    pub fn set_busy_timeout(&mut self, wait: Duration) -> Result<()> {
+        self.conn.busy_timeout(wait)?;
+        Ok(())
+    }
+
+    /// A write transaction that takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting out the busy timeout while another process
+    /// writes. A deferred transaction that reads first cannot wait: SQLite
+    /// answers "database is locked" at once when it tries to upgrade.
+    pub(crate) fn write_tx(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     /// Schema version of the open file.
@@ -154,44 +203,41 @@ impl Logbook {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
-    /// The error for a file that is not (or not yet) this medius' logbook.
-    fn not_a_logbook(&self, why: impl Into<String>) -> LogbookError {
-        LogbookError::NotALogbook {
-            path: self
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            why: why.into(),
-        }
+    /// Refuses someone else's database before anything is changed in it.
+    fn refuse_foreign(&self) -> Result<()> {
+        // Version and tables read in one statement, one snapshot: another
+        // process may create the logbook between two reads, and a version
+        // read before with tables read after would look foreign.
+        let (version, tables): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_master WHERE type = 'table')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        foreign_by(version, tables, self.path.as_deref())
     }
 
+    /// Brings the schema up to date. Two processes may open a new (or old)
+    /// logbook at the same moment: the migrations run under the write lock,
+    /// all in one transaction, and the version is read again once the lock
+    /// is held, so the second process finds the work done.
     fn migrate(&mut self) -> Result<()> {
-        let current = self.schema_version()?;
-        if current > SCHEMA_VERSION {
-            return Err(self.not_a_logbook(format!(
-                "schema version {current} is newer than this medius understands ({SCHEMA_VERSION}); upgrade medius"
-            )));
+        if self.schema_version()? == SCHEMA_VERSION {
+            return Ok(());
         }
-        if current == 0 {
-            // A file with tables but no version is someone else's database.
-            let tables: i64 = self.conn.query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables > 0 {
-                return Err(self.not_a_logbook(
-                    "a SQLite database that is not a medius logbook; give another --logbook path",
-                ));
+        let path = self.path.clone();
+        let tx = self.write_tx()?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current != SCHEMA_VERSION {
+            // Checked again under the lock: what another process created
+            // meanwhile is a logbook, not a foreign file.
+            foreign(&tx, current, path.as_deref())?;
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             }
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -302,6 +348,41 @@ impl Logbook {
         Ok(())
     }
 
+    /// Takes the logbook's session lock: an advisory lock (`flock`) on
+    /// `LOGBOOK.lock` beside the file, held until the returned guard is
+    /// dropped or the process ends (even by kill -9). `run` holds it for the
+    /// whole session, so a second `run` on the same logbook is refused
+    /// whatever its status socket, and a `run` that holds it knows that
+    /// every recording still marked open was left by a writer that is gone.
+    /// The lock file is never removed (removing it would let two processes
+    /// lock two different files).
+    pub fn lock_session(&self) -> Result<SessionLock> {
+        let Some(path) = &self.path else {
+            return Ok(SessionLock { _file: None });
+        };
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(PathBuf::from(name))?;
+        // SAFETY: flock on a descriptor this function owns; no memory is shared.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Err(LogbookError::InUse(path.display().to_string()));
+            }
+            return Err(LogbookError::Io(e));
+        }
+        Ok(SessionLock { _file: Some(file) })
+    }
+
     /// Current local time as SQLite writes it.
     pub fn now(&self) -> Result<String> {
         Ok(self
@@ -312,10 +393,49 @@ impl Logbook {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
 
-    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+/// The error for a file that is not (or not yet) this medius' logbook.
+fn not_a_logbook(path: Option<&Path>, why: impl Into<String>) -> LogbookError {
+    LogbookError::NotALogbook {
+        path: path.map(|p| p.display().to_string()).unwrap_or_default(),
+        why: why.into(),
     }
+}
+
+/// A file with tables but no version is someone else's database; a version
+/// above ours is a newer medius'.
+fn foreign(conn: &Connection, version: i64, path: Option<&Path>) -> Result<()> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    foreign_by(version, tables, path)
+}
+
+fn foreign_by(version: i64, tables: i64, path: Option<&Path>) -> Result<()> {
+    if version > SCHEMA_VERSION {
+        return Err(not_a_logbook(
+            path,
+            format!(
+                "schema version {version} is newer than this medius understands ({SCHEMA_VERSION}); upgrade medius"
+            ),
+        ));
+    }
+    if version == 0 && tables > 0 {
+        return Err(not_a_logbook(
+            path,
+            "a SQLite database that is not a medius logbook; give another --logbook path",
+        ));
+    }
+    Ok(())
+}
+
+/// The logbook's session lock (see [`Logbook::lock_session`]); released
+/// when dropped.
+pub struct SessionLock {
+    _file: Option<std::fs::File>,
 }
 
 /// An exercise in the catalog.

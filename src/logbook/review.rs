@@ -218,7 +218,7 @@ impl Logbook {
 
     /// Applies a review in one transaction; returns the set as it now is.
     pub fn review(&mut self, id: i64, a: &ReviewActions) -> Result<PendingSet> {
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.write_tx()?;
         let before = read_set(&tx, id)?;
         let mut decided: Vec<(i64, &'static str)> = Vec::new();
         if a.confirm.contains(&FlagRef::All) && a.dismiss.contains(&FlagRef::All) {

@@ -108,32 +108,7 @@ pub struct ManualSet {
 impl Logbook {
     /// Stores a raw recording's metadata; returns its id.
     pub fn add_recording(&mut self, r: &NewRecording) -> Result<i64> {
-        let (ex, pl, side, load) = match &r.context {
-            Some((e, p, s, l)) => (Some(e.as_str()), Some(p.id()), Some(s.id()), l.as_ref()),
-            None => (None, None, None, None),
-        };
-        self.conn().execute(
-            "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost,
-                                     exercise_id, placement, side, load_value, load_unit, load_label,
-                                     started_at, closed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, datetime('now', 'localtime'), ?13)",
-            params![
-                r.path,
-                r.sha256,
-                r.sensor,
-                r.sample_rate_hz,
-                r.samples as i64,
-                r.samples_lost as i64,
-                ex,
-                pl,
-                side,
-                load.map(|l| l.value),
-                load.map(|l| l.unit.id()),
-                load.and_then(|l| l.label.clone()),
-                !r.open,
-            ],
-        )?;
-        Ok(self.conn().last_insert_rowid())
+        insert_recording(self.conn(), r)
     }
 
     /// Removes a recording's entry that no set refers to (a session that
@@ -213,10 +188,102 @@ impl Logbook {
     /// pending. Returns the set id.
     pub fn write_sensor_set(&mut self, s: &SensorSet<'_>, recording: Option<i64>) -> Result<i64> {
         self.exercise(s.exercise)?;
-        let tx = self.conn_mut().transaction()?;
-        let at = performed_at(&tx, s.performed_at.as_deref())?;
-        let session = session_for(&tx, &at)?;
-        tx.execute(
+        let tx = self.write_tx()?;
+        let set_id = insert_sensor_set(&tx, s, recording)?;
+        tx.commit()?;
+        Ok(set_id)
+    }
+
+    /// Brings a whole recording in (`medius import`): its entry and all its
+    /// sets in one transaction, so a failure or a kill leaves nothing of
+    /// it. A recording is known by its SHA-256: one already in the logbook
+    /// (imported, or written by `run`) is refused unless `again`. Returns
+    /// the set ids.
+    pub fn import_recording(
+        &mut self,
+        r: &NewRecording,
+        sets: &[SensorSet<'_>],
+        again: bool,
+    ) -> Result<Vec<i64>> {
+        for s in sets {
+            self.exercise(s.exercise)?;
+        }
+        let tx = self.write_tx()?;
+        if let (Some(sha), false) = (&r.sha256, again) {
+            let known: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT coalesce(started_at, ''), (SELECT count(*) FROM sets s WHERE s.recording_id = r.id)
+                       FROM recordings r WHERE sha256 = ?1 ORDER BY id LIMIT 1",
+                    [sha],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            if let Some((_, n)) = known {
+                return Err(LogbookError::AlreadyImported {
+                    path: r.path.clone(),
+                    sets: n,
+                });
+            }
+        }
+        let rec = insert_recording(&tx, r)?;
+        let mut ids = Vec::with_capacity(sets.len());
+        for s in sets {
+            ids.push(insert_sensor_set(&tx, s, Some(rec))?);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Writes a hand-entered set (verified: the lifter typed it). Returns the
+    /// id, or `None` when a set with the same import key exists already.
+    pub fn write_manual_set(&mut self, m: &ManualSet) -> Result<Option<i64>> {
+        let tx = self.write_tx()?;
+        let id = insert_manual(&tx, m)?;
+        tx.commit()?;
+        Ok(id)
+    }
+}
+
+/// Inserts a recording's entry.
+fn insert_recording(conn: &rusqlite::Connection, r: &NewRecording) -> Result<i64> {
+    let (ex, pl, side, load) = match &r.context {
+        Some((e, p, s, l)) => (Some(e.as_str()), Some(p.id()), Some(s.id()), l.as_ref()),
+        None => (None, None, None, None),
+    };
+    conn.execute(
+        "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost,
+                                 exercise_id, placement, side, load_value, load_unit, load_label,
+                                 started_at, closed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, datetime('now', 'localtime'), ?13)",
+        params![
+            r.path,
+            r.sha256,
+            r.sensor,
+            r.sample_rate_hz,
+            r.samples as i64,
+            r.samples_lost as i64,
+            ex,
+            pl,
+            side,
+            load.map(|l| l.value),
+            load.map(|l| l.unit.id()),
+            load.and_then(|l| l.label.clone()),
+            !r.open,
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts a sensor set with its reps and flags inside the caller's
+/// transaction.
+fn insert_sensor_set(
+    tx: &Transaction<'_>,
+    s: &SensorSet<'_>,
+    recording: Option<i64>,
+) -> Result<i64> {
+    let at = performed_at(tx, s.performed_at.as_deref())?;
+    let session = session_for(tx, &at)?;
+    tx.execute(
             "INSERT INTO sets (session_id, exercise_id, side, placement, load_value, load_unit, load_label,
                                reps, source, state, interrupted, recording_id, start_s, end_s, confidence,
                                performed_at, created_at)
@@ -239,44 +306,33 @@ impl Logbook {
                 at,
             ],
         )?;
-        let set_id = tx.last_insert_rowid();
-        {
-            let mut rep_st = tx.prepare(
+    let set_id = tx.last_insert_rowid();
+    {
+        let mut rep_st = tx.prepare(
                 "INSERT INTO reps (set_id, number, start_s, end_s, peak_deg, concentric_s, pause_s, eccentric_s)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            let mut flag_st = tx.prepare(
-                "INSERT INTO flags (rep_id, kind, value_deg, rate_dps) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for rep in &s.set.reps {
-                rep_st.execute(params![
-                    set_id,
-                    rep.number as i64,
-                    rep.start_s,
-                    rep.end_s,
-                    rep.peak_deg,
-                    rep.concentric_s,
-                    rep.pause_s,
-                    rep.eccentric_s
-                ])?;
-                let rep_id = tx.last_insert_rowid();
-                for f in &rep.flags {
-                    flag_st.execute(params![rep_id, f.kind.id(), f.value_deg, f.rate_dps])?;
-                }
+        let mut flag_st = tx.prepare(
+            "INSERT INTO flags (rep_id, kind, value_deg, rate_dps) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for rep in &s.set.reps {
+            rep_st.execute(params![
+                set_id,
+                rep.number as i64,
+                rep.start_s,
+                rep.end_s,
+                rep.peak_deg,
+                rep.concentric_s,
+                rep.pause_s,
+                rep.eccentric_s
+            ])?;
+            let rep_id = tx.last_insert_rowid();
+            for f in &rep.flags {
+                flag_st.execute(params![rep_id, f.kind.id(), f.value_deg, f.rate_dps])?;
             }
         }
-        tx.commit()?;
-        Ok(set_id)
     }
-
-    /// Writes a hand-entered set (verified: the lifter typed it). Returns the
-    /// id, or `None` when a set with the same import key exists already.
-    pub fn write_manual_set(&mut self, m: &ManualSet) -> Result<Option<i64>> {
-        let tx = self.conn_mut().transaction()?;
-        let id = insert_manual(&tx, m)?;
-        tx.commit()?;
-        Ok(id)
-    }
+    Ok(set_id)
 }
 
 /// Inserts a hand-entered set inside the caller's transaction.

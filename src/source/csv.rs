@@ -359,6 +359,11 @@ impl<W: Write> RawWriter<W> {
         self.out.flush()
     }
 
+    /// The underlying writer (to sync the file under a buffer).
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// Returns the underlying writer.
     pub fn into_inner(self) -> W {
         self.out

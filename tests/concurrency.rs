@@ -1,0 +1,560 @@
+//! Nothing lost: `run` beside other medius commands writing to the same
+//! logbook, several processes opening a new logbook at once, and a set the
+//! logbook refuses for longer than `run` waits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn book(&self) -> PathBuf {
+        self.path("logbook.sqlite3")
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        cmd_in(self.dir.path(), args)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.book()).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn cmd_in(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_medius"));
+    c.args(args)
+        .current_dir(dir)
+        .env("MEDIUS_LOGBOOK", dir.join("logbook.sqlite3"))
+        .env("MEDIUS_SOCKET", dir.join("medius.sock"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env_remove("MEDIUS_CONFIG");
+    c
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A simulated recording: `sets` short sets, short rests, 50 Hz.
+fn simulate(h: &Home, name: &str, sets: usize, seed: u64) -> PathBuf {
+    let out = h.path(name);
+    let o = h.run(&[
+        "simulate",
+        "--sets",
+        &sets.to_string(),
+        "--reps",
+        "3..4",
+        "--rest",
+        "12..13",
+        "--rate",
+        "50",
+        "--compensation-rate",
+        "0",
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    out
+}
+
+/// Runs `args` (with `{n}` replaced by a counter) in a loop until `stop`;
+/// returns (runs, failures as text).
+fn keep_running(
+    dir: PathBuf,
+    args: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let mut n = 0;
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            n += 1;
+            let a: Vec<String> = args
+                .iter()
+                .map(|x| x.replace("{n}", &n.to_string()))
+                .collect();
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let o = cmd_in(&dir, &a).output().unwrap();
+            if !o.status.success() || err(&o).contains("locked") {
+                failures.push(format!("{a:?}: {:?} {}", o.status.code(), err(&o)));
+            }
+        }
+        (n, failures)
+    })
+}
+
+/// The stress test: `run` replays 80 sets as fast as it can while
+/// `import`, `log add`, `review` and `backup` loop beside it. Every set is
+/// saved, nobody sees "database is locked", every exit code is 0.
+#[test]
+fn run_saves_every_set_while_other_commands_write() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 80, 3);
+    let small = simulate(&h, "small.csv", 1, 5);
+    // Something to review in the loop, and a logbook that exists.
+    let o = h.run(&["log", "add", "-e", "hip-hitch", "--reps", "10"]);
+    assert!(o.status.success(), "{}", err(&o));
+    std::fs::create_dir(h.path("backups")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let loops = vec![
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&[
+                "import",
+                small.to_str().unwrap(),
+                "-e",
+                "standing-cable-abduction",
+                "-p",
+                "ankle",
+                "-s",
+                "right",
+                "--again",
+            ]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["log", "add", "-e", "hip-hitch", "--reps", "{n}"]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["review", "1", "--rir", "2"]),
+            stop.clone(),
+        ),
+        keep_running(
+            h.dir.path().to_path_buf(),
+            s(&["backup", "backups/b{n}.sqlite3"]),
+            stop.clone(),
+        ),
+    ];
+    // Let the loops get going, then run twice beside them.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let mut outs = Vec::new();
+    for _ in 0..2 {
+        let o = h
+            .spawn(&[
+                "run",
+                "--sensor",
+                &format!("replay:{}", session.display()),
+                "--speed",
+                "0",
+                "--no-record",
+            ])
+            .wait_with_output()
+            .unwrap();
+        outs.push(o);
+    }
+    let took = t.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let mut runs = 0;
+    for l in loops {
+        let (n, failures) = l.join().unwrap();
+        runs += n;
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+    for o in &outs {
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", err(o));
+        assert!(!err(o).contains("locked"), "{}", err(o));
+        assert!(!err(o).contains("not saved"), "{}", err(o));
+        assert_eq!(text.matches("saved as set").count(), 80, "{text}");
+    }
+    assert_eq!(
+        h.count(
+            "SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NULL AND state = 'pending'"
+        ),
+        160
+    );
+    assert!(runs >= 8, "the loops ran {runs} commands in {took:?}");
+}
+
+/// Several processes opening the same new logbook at once: one creates it,
+/// the others find it made ("table exercises already exists" before).
+#[test]
+fn many_first_opens_of_a_new_logbook_all_succeed() {
+    for round in 0..4 {
+        let h = Home::new();
+        let kids: Vec<Child> = (0..8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    h.spawn(&["log", "add", "-e", "hip-hitch", "--reps", "10"])
+                } else {
+                    h.spawn(&["exercises"])
+                }
+            })
+            .collect();
+        for k in kids {
+            let o = k.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", err(&o));
+        }
+        assert_eq!(h.count("SELECT count(*) FROM sets"), 4);
+        assert_eq!(h.count("PRAGMA user_version"), 2);
+    }
+}
+
+/// A set the logbook refuses for longer than `run` waits is kept, tried
+/// again, and when it still cannot be saved `run` says so and fails, and
+/// leaves the recording open so that the next `run` saves the sets.
+#[test]
+fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 3, 9);
+    std::fs::create_dir_all(h.path("config/medius")).unwrap();
+    std::fs::write(
+        h.path("config/medius/config.toml"),
+        "[logbook]\nwait_s = 0.2\n",
+    )
+    .unwrap();
+    let o = h.run(&["log", "add", "-e", "hip-hitch", "--reps", "10"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let rec = h.path("rec.csv");
+    // Start, and once run has its recording in the logbook, take the write
+    // lock and keep it until run has ended.
+    let child = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            &format!("replay:{}", session.display()),
+            "--speed",
+            "40",
+            "--record",
+            rec.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let conn = rusqlite::Connection::open(h.book()).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let t = Instant::now();
+    loop {
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM recordings", [], |r| r.get(0))
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "run never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let o = child.wait_with_output().unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("3 set(s) could not be saved"), "{e}");
+    assert!(e.contains("next `medius run` saves them"), "{e}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets WHERE source = 'sensor'"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1,
+        "the recording stays open"
+    );
+    // The next run saves them from the recording.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered set"), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NOT NULL"),
+        3
+    );
+}
+
+/// `--record` never writes over a file: not the logbook, not the file being
+/// replayed. Two sessions started within the same second get two
+/// recordings.
+#[test]
+fn recordings_never_overwrite_a_file() {
+    let h = Home::new();
+    let session = simulate(&h, "session.csv", 2, 4);
+    let replay = format!("replay:{}", session.display());
+    let o = h.run(&["run", "--sensor", &replay, "--speed", "0", "--no-record"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let book_before = std::fs::read(h.book()).unwrap();
+    let session_before = std::fs::read(&session).unwrap();
+    for target in [h.book(), session.clone()] {
+        let o = h.run(&[
+            "run",
+            "--sensor",
+            &replay,
+            "--speed",
+            "0",
+            "--record",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+        let e = err(&o);
+        let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("medius:")).collect();
+        assert!(errors.len() == 1 && errors[0].contains("exists"), "{e}");
+    }
+    assert_eq!(std::fs::read(&session).unwrap(), session_before);
+    assert_eq!(std::fs::read(h.book()).unwrap(), book_before);
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 2);
+    // Default names: back to back, within a second.
+    for _ in 0..3 {
+        let o = h.run(&["run", "--sensor", &replay, "--speed", "0"]);
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let dir = h.path("data/medius/recordings");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    assert_eq!(
+        h.count("SELECT count(DISTINCT path) FROM recordings WHERE closed = 1 AND sensor LIKE 'replay:%'"),
+        3
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let mode = f.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a recording is its owner's alone");
+    }
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
+
+/// A child's stdout, line by line; read to the end as a terminal would.
+fn lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`.
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str, limit: Duration) {
+    let t = Instant::now();
+    let mut seen = Vec::new();
+    while t.elapsed() < limit {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(50)) {
+            let hit = l.contains(needle);
+            seen.push(l);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("'{needle}' not seen in {limit:?}: {seen:?}");
+}
+
+/// A second `run` on the same logbook is refused even with another status
+/// socket (another runtime dir), and does not "recover" the recording the
+/// first is still writing.
+#[test]
+fn the_logbook_is_locked_by_the_running_session() {
+    let h = Home::new();
+    let mut first = h
+        .cmd(&["run", "--sensor", "sim", "--speed", "2", "--sets", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(&mut first);
+    wait_for(&out, "rep  3", Duration::from_secs(60));
+    let o = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            "sim",
+            "--speed",
+            "0",
+            "--sets",
+            "1",
+            "--no-record",
+        ])
+        .env("MEDIUS_SOCKET", h.path("other.sock"))
+        .output()
+        .unwrap();
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("another `medius run` is using the logbook"),
+        "{e}"
+    );
+    assert!(!e.contains("recovered"), "{e}");
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1
+    );
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 0);
+    let o = h.run(&["stop"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = first.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM sets"),
+        1,
+        "saved once, by its own run"
+    );
+}
+
+/// After `s` and `l 20kg` between sets and a kill -9 during the next set,
+/// the recovered set is saved with the side and load the lifter had set.
+#[test]
+fn recovery_replays_the_context_changes() {
+    use std::io::Write;
+    let h = Home::new();
+    let session = h.path("session.csv");
+    let o = h.run(&[
+        "simulate",
+        "--sets",
+        "2",
+        "--reps",
+        "10",
+        "--rest",
+        "15..16",
+        "--rate",
+        "50",
+        "--compensation-rate",
+        "0",
+        "--seed",
+        "6",
+        "-o",
+        session.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let mut child = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            &format!("replay:{}", session.display()),
+            "--speed",
+            "8",
+            "--keys",
+            "--load",
+            "10kg",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = child.stdin.take().unwrap();
+    let out = lines(&mut child);
+    wait_for(&out, "set 1 done", Duration::from_secs(60));
+    keys.write_all(b"s\nl 20kg\n").unwrap();
+    keys.flush().unwrap();
+    wait_for(&out, "left side · 20kg", Duration::from_secs(20));
+    // Let set 2 get going and the once-a-second sync catch up, then die hard.
+    wait_for(&out, "rep  3", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(1300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let sets = h.count("SELECT count(*) FROM sets");
+    assert_eq!(sets, 1, "set 2 was still open");
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered set 2"), "{}", err(&o));
+    let conn = rusqlite::Connection::open(h.book()).unwrap();
+    let (side, load, reps): (String, f64, i64) = conn
+        .query_row(
+            "SELECT side, load_value, reps FROM sets WHERE id = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((side.as_str(), load), ("left", 20.0));
+    assert!(reps >= 3, "{reps} reps");
+    let first: (String, f64) = conn
+        .query_row("SELECT side, load_value FROM sets WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((first.0.as_str(), first.1), ("right", 10.0));
+}
+
+/// Whatever sits at the socket path and is not our socket (a file, a
+/// symlink) is refused with exit 2 and left as it was; it used to be
+/// deleted.
+#[test]
+fn what_is_not_our_socket_is_never_deleted() {
+    let h = Home::new();
+    let notes = h.path("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    let link = h.path("link.sock");
+    std::os::unix::fs::symlink(&notes, &link).unwrap();
+    for at in [&notes, &link] {
+        let o = h
+            .cmd(&[
+                "run",
+                "--sensor",
+                "sim",
+                "--speed",
+                "0",
+                "--sets",
+                "1",
+                "--no-record",
+            ])
+            .env("MEDIUS_SOCKET", at)
+            .output()
+            .unwrap();
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains("is not a medius socket of yours"), "{e}");
+        assert!(
+            std::fs::symlink_metadata(at).is_ok(),
+            "{} still there",
+            at.display()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+}
