@@ -58,6 +58,7 @@ fn set(reps: usize, flagged: &[(usize, FlagKind, f64)]) -> Set {
             })
             .collect(),
         confidence: 0.95,
+        doubts: Vec::new(),
     }
 }
 
@@ -730,6 +731,62 @@ fn interactive_review_walks_the_pending_sets() {
     assert_eq!(s1.load.unwrap().to_string(), "12.5kg");
     assert_eq!(s1.technique_notes, "hip hike on rep 4, up to 9°");
     assert_eq!(lb.set(2).unwrap().state, "discarded");
+}
+
+/// A count medius is not sure of is saved with its reasons; `review` shows
+/// them and, interactively, asks for the count before the flags.
+#[test]
+fn an_unsure_count_says_why_and_is_asked_first() {
+    use medius::motion::{Doubt, DoubtKind};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let mut s = set(8, &[(5, FlagKind::HipHike, 9.0)]);
+    s.confidence = 0.3;
+    s.doubts = vec![Doubt {
+        kind: DoubtKind::RhythmGap,
+        from_s: 14.6,
+        to_s: 19.7,
+        reps: 2,
+        message: "the rhythm suggests 2 reps were missed between 14.6 s and 19.7 s".into(),
+    }];
+    {
+        let mut lb = Logbook::open(&book).unwrap();
+        let id = write(&mut lb, &s, Side::Right, "10kg", "2026-11-02 18:00");
+        assert_eq!(lb.set(id).unwrap().doubts, s.doubts, "saved and read back");
+    }
+    let o = medius(&book, &["review", "1"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("count unsure")
+            && text.contains("check: the rhythm suggests 2 reps were missed between 14.6 s"),
+        "{text}"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(["review", "--interactive"])
+        .env("MEDIUS_LOGBOOK", &book)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The count first (10: the two missed reps), then the flag, the load, verify.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"10\nc\n\nv\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    let count_at = text
+        .find("the count may be off")
+        .expect("asked for the count");
+    let flag_at = text.find("hip_hike 9.0°").expect("asked about the flag");
+    assert!(count_at < flag_at, "{text}");
+    let lb = Logbook::open(&book).unwrap();
+    let after = lb.set(1).unwrap();
+    assert_eq!((after.reps, after.state.as_str()), (10, "verified"));
 }
 
 /// `import` brings a recording in whole or not at all, and once: the same

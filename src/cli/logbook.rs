@@ -182,6 +182,9 @@ pub struct ReviewArgs {
     pub logbook: LogbookArg,
 }
 
+/// The confidence from which a count is called sure.
+const SURE: f64 = 0.9;
+
 fn show_set(s: &PendingSet) -> String {
     let mut out = format!(
         "set {}  {}  {} {}  {}  {} reps{}{}  [{}]{}\n",
@@ -212,6 +215,11 @@ fn show_set(s: &PendingSet) -> String {
             "  rep {:>2}  {:<18} {:>5.1}°{rate}  {}\n",
             f.rep, f.kind, f.value_deg, f.review
         ));
+    }
+    if s.confidence.is_some_and(|c| c < SURE) {
+        for d in &s.doubts {
+            out.push_str(&format!("  check: {}\n", d.message));
+        }
     }
     if !s.technique_notes.is_empty() {
         out.push_str(&format!("  technique: {}\n", s.technique_notes));
@@ -305,6 +313,24 @@ fn ask(prompt: &str, input: &mut impl BufRead) -> anyhow::Result<Option<String>>
     Ok(Some(line.trim().to_string()))
 }
 
+/// Asks for the set's rep count; an empty answer keeps it.
+fn ask_count(
+    s: &PendingSet,
+    actions: &mut ReviewActions,
+    prompt: &str,
+    input: &mut impl BufRead,
+) -> anyhow::Result<()> {
+    if let Some(ans) = ask(&format!("{prompt} [{}]: ", s.reps), input)? {
+        if !ans.is_empty() {
+            match ans.parse() {
+                Ok(n) => actions.reps = Some(n),
+                Err(_) => println!("  '{ans}' is not a number; the count stays {}", s.reps),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -313,6 +339,17 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
         println!("\n({}/{total}) {}", i + 1, show_set(&s).trim_end());
         let mut actions = ReviewActions::default();
         let mut quit = false;
+        // A count medius is not sure of is settled first: the flags hang
+        // on the reps.
+        let doubtful = s.confidence.is_some_and(|c| c < SURE);
+        if doubtful {
+            ask_count(
+                &s,
+                &mut actions,
+                "  the count may be off (see above): reps",
+                &mut input,
+            )?;
+        }
         for f in s.flags.iter().filter(|f| f.review == "open") {
             loop {
                 let Some(ans) = ask(
@@ -345,13 +382,8 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
             }
         }
         if !quit {
-            if let Some(ans) = ask(&format!("  reps [{}]: ", s.reps), &mut input)? {
-                if !ans.is_empty() {
-                    match ans.parse() {
-                        Ok(n) => actions.reps = Some(n),
-                        Err(_) => println!("  '{ans}' is not a number; the count stays {}", s.reps),
-                    }
-                }
+            if !doubtful {
+                ask_count(&s, &mut actions, "  reps", &mut input)?;
             }
             let shown = s
                 .load

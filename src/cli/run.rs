@@ -1279,5 +1279,16 @@ pub fn set_line(number: usize, set: &Set) -> String {
         } else {
             format!(" · {}", notes.join("; "))
         }
-    )
+    ) + &doubt_lines(set)
+}
+
+/// The reasons a set's count is not sure, one `check:` line each.
+fn doubt_lines(set: &Set) -> String {
+    if set.confidence >= 0.9 {
+        return String::new();
+    }
+    set.doubts
+        .iter()
+        .map(|d| format!("\n  check: {}", d.message))
+        .collect()
 }

@@ -29,6 +29,7 @@ use std::time::Duration;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_recording_context.sql"),
+    include_str!("migrations/003_count_doubts.sql"),
 ];
 
 /// Schema version this build writes.

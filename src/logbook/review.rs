@@ -124,6 +124,8 @@ pub struct PendingSet {
     pub interrupted: bool,
     /// Count confidence from the pipeline.
     pub confidence: Option<f64>,
+    /// Why the count may be wrong, as the pipeline said it.
+    pub doubts: Vec<crate::motion::Doubt>,
     /// Flags, by rep.
     pub flags: Vec<PendingFlag>,
     /// Technique notes.
@@ -148,7 +150,7 @@ pub(crate) fn read_set(tx: &rusqlite::Connection, id: i64) -> Result<PendingSet>
     let mut s = tx
         .query_row(
             "SELECT id, performed_at, exercise_id, side, load_value, load_unit, load_label, reps, state,
-                    interrupted, confidence, technique_notes, side_notes
+                    interrupted, confidence, technique_notes, side_notes, doubts
                FROM sets WHERE id = ?1",
             [id],
             |r| {
@@ -163,6 +165,10 @@ pub(crate) fn read_set(tx: &rusqlite::Connection, id: i64) -> Result<PendingSet>
                     state: r.get(8)?,
                     interrupted: r.get(9)?,
                     confidence: r.get(10)?,
+                    doubts: r
+                        .get::<_, Option<String>>(13)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
                     flags: Vec::new(),
                     technique_notes: r.get(11)?,
                     side_notes: r.get(12)?,

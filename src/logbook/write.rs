@@ -286,9 +286,9 @@ fn insert_sensor_set(
     tx.execute(
             "INSERT INTO sets (session_id, exercise_id, side, placement, load_value, load_unit, load_label,
                                reps, source, state, interrupted, recording_id, start_s, end_s, confidence,
-                               performed_at, created_at)
+                               performed_at, created_at, doubts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'sensor', 'pending', ?9, ?10, ?11, ?12, ?13, ?14,
-                     datetime('now', 'localtime'))",
+                     datetime('now', 'localtime'), ?15)",
             params![
                 session,
                 s.exercise,
@@ -304,6 +304,7 @@ fn insert_sensor_set(
                 s.set.end_s,
                 s.set.confidence,
                 at,
+                serde_json::to_string(&s.set.doubts).ok(),
             ],
         )?;
     let set_id = tx.last_insert_rowid();

@@ -22,7 +22,7 @@
 //! when every cue agrees.
 
 use super::{Rep, RepSignal};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A gap between rep starts longer than this many times the set's median
 /// interval is a rhythm break.
@@ -55,7 +55,7 @@ const EDGE_CAP: f64 = 0.5;
 const SHORT_SET_CAP: f64 = 0.85;
 
 /// What kind of doubt a set raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DoubtKind {
     /// A gap in the set's rhythm: reps were probably missed there.
@@ -88,7 +88,7 @@ pub struct SetAside {
 }
 
 /// One reason a count may be wrong, in the lifter's words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Doubt {
     /// What kind of doubt.
     pub kind: DoubtKind,
