@@ -1,41 +1,34 @@
-//! The real recordings in ../shared/data/uci-pt (opt-in: a clone elsewhere
-//! does not have them). Run with `cargo test --test real_data -- --ignored`.
+//! Real recordings with hand-made truth (opt-in: a clone elsewhere does not
+//! have them). The directory holds medius' raw CSVs and a `manifest.json`
+//! (the format `medius accuracy --recordings DIR` reads); it is taken from
+//! `MEDIUS_REAL_DATA`, else from the workplace's copy of the UCI Physical
+//! Therapy Exercises recordings beside the repository.
+//!
+//! `cargo test --release --test real_data -- --ignored --nocapture`
 
-use medius::motion::{analyze_samples, Pipeline};
-use medius::source::csv::RawReader;
-use medius::{Exercise, Placement, Side};
-use std::path::Path;
+use medius::accuracy::evaluate_recordings;
+use std::path::PathBuf;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("MEDIUS_REAL_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/uci-pt"),
+        PathBuf::from,
+    )
+}
 
 #[test]
-#[ignore = "needs ../shared/data/uci-pt, present only in the medius workplace"]
-fn uci_side_lying_abduction_counts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/uci-pt");
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("manifest.json")).expect("manifest"),
-    )
-    .unwrap();
-    let mut exact = 0;
-    let mut total = 0;
-    for file in manifest.as_array().unwrap() {
-        let name = file["file"].as_str().unwrap();
-        let want: Vec<u64> = file["sets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["rep_count"].as_u64().unwrap())
-            .collect();
-        let reader = RawReader::open(&dir.join(name)).unwrap();
-        let pipe =
-            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
-        let (sets, _) = analyze_samples(pipe, reader.map(|r| r.unwrap()));
-        let got: Vec<u64> = sets.iter().map(|s| s.rep_count() as u64).collect();
-        println!("{name}: truth {want:?}, counted {got:?}");
-        total += want.len();
-        if got == want {
-            exact += want.len();
-        }
-    }
-    println!("{exact}/{total} sets counted exactly");
-    // The issue asks for every set counted exactly.
-    assert_eq!(exact, total, "{exact}/{total} sets counted exactly");
+#[ignore = "needs real recordings (MEDIUS_REAL_DATA), present only in the medius workplace"]
+fn real_recordings_are_counted_exactly() {
+    let report = evaluate_recordings(&data_dir()).expect("recordings are scored");
+    println!("{}", report.table());
+    let t = &report.total;
+    assert!(t.sets >= 16, "only {} sets", t.sets);
+    // Every set exactly, both sensors; nothing outside a set counted.
+    assert_eq!(
+        t.exact, t.sets,
+        "{}/{} sets counted exactly",
+        t.exact, t.sets
+    );
+    assert_eq!(t.false_sets, 0);
+    assert_eq!(t.sure_exact_rate(), 1.0);
 }
