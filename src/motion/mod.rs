@@ -431,7 +431,8 @@ impl Pipeline {
     /// One step of the pipeline on an (averaged) sample; `peak_acc` is the
     /// largest |acc| among the samples averaged into it.
     fn step(&mut self, s: &Sample, peak_acc: f64, dt: f64, out: &mut Vec<Event>) {
-        let k = self.gravity_scale(s, dt);
+        let raw_norm = s.acc.norm();
+        let k = self.gravity_scale(s, raw_norm, dt);
         let s = &Sample {
             t: s.t,
             acc: s.acc * k,
@@ -568,7 +569,7 @@ impl Pipeline {
             self.noise_ms +=
                 (signal * signal - self.noise_ms) * (dt * (1.0 / NOISE_TAU_S)).min(1.0);
         }
-        let acc_norm = s.acc.norm();
+        let acc_norm = raw_norm * k;
         // A foot strike jolts a sensor that is hardly turning; a fast swing
         // of the leg (a momentum rep) loads the ankle as much, but while
         // turning fast.
@@ -666,8 +667,7 @@ impl Pipeline {
 
     /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
     /// and returns the factor that brings its readings to standard gravity.
-    fn gravity_scale(&mut self, s: &Sample, dt: f64) -> f64 {
-        let norm = s.acc.norm();
+    fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
         let lo = (1.0 - GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let hi = (1.0 + GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let quiet_dps = self.profile.still.gyro_abs_dps;
