@@ -84,6 +84,12 @@ const UNLIKE_LEAD_FRACTION: f64 = 0.3;
 /// A set of two movements both smaller than this share of the lifter's last
 /// set is shifting about between sets, not a set.
 const UNLIKE_PAIR_FRACTION: f64 = 0.3;
+/// A movement ending a set after a break in its rhythm is not a rep if it is
+/// smaller than this share of the set's median rep, or shorter than
+/// `UNLIKE_TAIL_LENGTH` of its median length.
+const UNLIKE_TAIL_SIZE: f64 = 0.5;
+/// See [`UNLIKE_TAIL_SIZE`].
+const UNLIKE_TAIL_LENGTH: f64 = 0.4;
 /// Movements not counted are remembered this long (s) and at most this many.
 const SET_ASIDE_KEEP_S: f64 = 60.0;
 const SET_ASIDE_MAX: usize = 32;
@@ -816,7 +822,9 @@ impl Pipeline {
         // pelvis moves with each rep, is the same in the next set.
         let end_s = set.last_end;
         let dropped = if self.profile.reps.signal == RepSignal::Rotation {
-            Self::drop_unlike_lead(&mut set.reps)
+            let mut d = Self::drop_unlike_lead(&mut set.reps);
+            d.extend(Self::drop_unlike_tail(&mut set.reps));
+            d
         } else {
             Vec::new()
         };
@@ -875,6 +883,30 @@ impl Pipeline {
             for (i, r) in reps.iter_mut().enumerate() {
                 r.number = i + 1;
             }
+        }
+        dropped
+    }
+
+    /// Drops the movements ending a set that came after a break in its
+    /// rhythm and are unlike its reps (far smaller or far quicker): a
+    /// swing, shaking the leg out, leaning over to change the pin. At most
+    /// two; returns those that went.
+    fn drop_unlike_tail(reps: &mut Vec<Rep>) -> Vec<Rep> {
+        let mut dropped = Vec::new();
+        while dropped.len() < 2 && reps.len() >= 5 {
+            let n = reps.len();
+            let body = &reps[..n - 1];
+            let pace = median(body.windows(2).map(|w| w[1].start_s - w[0].start_s));
+            let size = median(body.iter().map(|r| r.peak_deg));
+            let length = median(body.iter().map(|r| r.end_s - r.start_s));
+            let last = &reps[n - 1];
+            let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
+            let unlike = last.peak_deg < UNLIKE_TAIL_SIZE * size
+                || last.end_s - last.start_s < UNLIKE_TAIL_LENGTH * length;
+            if !(late && unlike) {
+                break;
+            }
+            dropped.push(reps.pop().expect("checked above"));
         }
         dropped
     }
@@ -1223,6 +1255,24 @@ mod tests {
         reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
         assert!(Pipeline::drop_unlike_lead(&mut reps).is_empty());
         assert_eq!(reps.len(), 10);
+    }
+
+    #[test]
+    fn a_swing_after_a_break_in_the_rhythm_is_dropped_from_the_set() {
+        // Eight 40° reps every 7 s, then a quick 30° swing 14 s later.
+        let mut reps: Vec<Rep> = (0..8)
+            .map(|i| rep(7.0 * i as f64, 7.0 * i as f64 + 5.0, 40.0))
+            .collect();
+        reps.push(rep(63.0, 63.8, 30.0));
+        assert_eq!(Pipeline::drop_unlike_tail(&mut reps).len(), 1);
+        assert_eq!(reps.len(), 8);
+        // A full last rep after a pause stays: the rhythm cue doubts it.
+        reps.push(rep(63.0, 68.0, 39.0));
+        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
+        // So does a quick last rep in the set's rhythm (a momentum rep).
+        reps.pop();
+        reps.push(rep(56.0, 56.8, 45.0));
+        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
     }
 
     #[test]
