@@ -27,6 +27,10 @@ use serde::{Deserialize, Serialize};
 /// A gap between rep starts longer than this many times the set's median
 /// interval is a rhythm break.
 pub const RHYTHM_GAP_FACTOR: f64 = 1.6;
+/// At the pelvis, two rep starts closer than this share of the set's median
+/// interval: one rep (a hike with a dip in it) may have been counted twice.
+/// (At the ankle a momentum rep is quick and the next comes soon: no cue.)
+pub const RHYTHM_RUSH_FRACTION: f64 = 0.5;
 /// A rep lasting longer than this many times the set's median rep (and
 /// longer than the median interval) may be two reps merged.
 pub const LONG_REP_FACTOR: f64 = 1.8;
@@ -62,6 +66,9 @@ pub enum DoubtKind {
     RhythmGap,
     /// A rep far longer than the others: perhaps two counted as one.
     LongRep,
+    /// Two reps far closer together than the set's pace (pelvis): perhaps
+    /// one rep counted twice.
+    RhythmRush,
     /// A rep far smaller than the others: perhaps not a rep.
     SmallRep,
     /// A rep far larger than the others: perhaps two run together.
@@ -237,6 +244,22 @@ pub fn judge(
                 ),
             });
             confidence = confidence.min(MISSED_CAP);
+        } else if signal == RepSignal::Obliquity && *d < RHYTHM_RUSH_FRACTION * median_interval {
+            doubts.push(Doubt {
+                kind: DoubtKind::RhythmRush,
+                from_s: w[0].start_s,
+                to_s: w[1].end_s,
+                reps: -1,
+                message: format!(
+                    "reps {} and {} started only {:.1} s apart against the set's pace of {:.1} s: \
+                     they may be one rep counted twice",
+                    i + 1,
+                    i + 2,
+                    d,
+                    median_interval
+                ),
+            });
+            confidence = confidence.min(SMALL_CAP);
         }
     }
 

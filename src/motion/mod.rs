@@ -942,6 +942,14 @@ impl Pipeline {
                 rep.peak_t,
             ),
         };
+        if peak_deg > self.profile.reps.max_peak_deg {
+            // The signal stayed within range of its resting level, but the
+            // sensor went far from the set's neutral: rolling over, a
+            // re-strap, not a rep.
+            self.stats.not_reps[3] += 1;
+            self.set_aside(rep.start_t, rep.end_t, peak_deg);
+            return;
+        }
         let near_peak = 0.9 * rep.peak_x;
         let first = trace
             .iter()
