@@ -61,8 +61,8 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        let report = crate::accuracy::evaluate(&configs, a.threads, &progress)
-            .map_err(super::user_error)?;
+        let report =
+            crate::accuracy::evaluate(&configs, a.threads, &progress).map_err(super::user_error)?;
         sections.push((model.to_string(), held_out(model), report));
     }
     if let Some(dir) = &a.recordings {

@@ -132,7 +132,7 @@ struct Lifter {
     stance_ff: f64,
     /// Side-of-trunk (quadratus lumborum) torque per working-hip torque: the small hike of clean reps.
     ql: f64,
-    /// Turn about the vertical per working-hip torque (rad per N·m of pelvis stiffness).
+    /// Turn about the vertical per working-hip torque, rad per N·m.
     twist: f64,
     /// Postural sway torque, N·m (1σ) and its correlation time.
     sway: f64,
@@ -175,6 +175,8 @@ impl Lifter {
         } else {
             uni(rng, 0.3, 4.0)
         };
+        let omega = uni(rng, 7.0, 12.0);
+        let t_act = uni(rng, 0.025, 0.06);
         let range = match (ex, pl) {
             (Exercise::HipHitch, _) => uni(rng, 6.5, 11.0),
             (_, Placement::Pelvis) => uni(rng, 25.0, 45.0),
@@ -194,9 +196,11 @@ impl Lifter {
             i_pel,
             i_body,
             strength,
-            omega: uni(rng, 7.0, 13.0),
-            zeta: uni(rng, 0.35, 0.95),
-            t_act: uni(rng, 0.03, 0.08),
+            omega,
+            // A lagged PD loop is stable while 2ζ > τω: keep a margin
+            // (momentum reps stiffen the loop by up to 1.6).
+            zeta: uni(rng, 0.35, 0.95).max(0.8 * t_act * omega * 1.3 + 0.1),
+            t_act,
             ff_share: uni(rng, 0.6, 1.0),
             effort_noise: uni(rng, 0.02, 0.07),
             lean_gain: if rng.gen_bool(0.2) {
@@ -211,10 +215,10 @@ impl Lifter {
                 uni(rng, 200.0, 2500.0)
             },
             stance_k: uni(rng, 500.0, 1400.0),
-            stance_zeta: uni(rng, 0.5, 1.0),
+            stance_zeta: uni(rng, 0.6, 1.0),
             stance_ff: uni(rng, 0.3, 0.95),
             ql: uni(rng, -0.05, 0.3),
-            twist: uni(rng, -0.002, 0.002),
+            twist: uni(rng, -0.0005, 0.0005),
             sway: uni(rng, 2.0, 6.0),
             sway_tau: uni(rng, 0.3, 1.2),
             cop: uni(rng, 0.025, 0.045),
@@ -292,6 +296,9 @@ struct Drive {
     ql_extra: f64,
     grip_scale: f64,
     knee: f64,
+    /// 0..1: how carefully the lifter keeps the pelvis still on a clean rep
+    /// (anticipates the reaction, no side-of-trunk help).
+    tidy: f64,
 }
 
 impl Drive {
@@ -309,6 +316,7 @@ impl Drive {
             ql_extra: 0.0,
             grip_scale: 1.0,
             knee: 0.0,
+            tidy: 0.0,
         }
     }
 }
@@ -426,6 +434,7 @@ struct World {
     yaw_ou: f64,
     lie_ou: f64,
     rot_ou: f64,
+    rot_v: f64,
     lam_ref: f64,
     lam_hold: f64,
     /// Slow averages of the lean and of where the centre of mass wants it.
@@ -660,7 +669,11 @@ impl World {
             qp.a += e;
             qm.a -= e;
             let (p, m) = (self.energies(&qp), self.energies(&qm));
-            [(p.0 - m.0) / (2.0 * e), (p.1 - m.1) / (2.0 * e), (p.2 - m.2) / (2.0 * e)]
+            [
+                (p.0 - m.0) / (2.0 * e),
+                (p.1 - m.1) / (2.0 * e),
+                (p.2 - m.2) / (2.0 * e),
+            ]
         };
         let len_ref = self.energies(&qr).2;
         let stack_at_ref = if ms > 0.0 && len_ref > self.cable_l0 {
@@ -674,7 +687,8 @@ impl World {
         let u = (ff + kp * (d.a_ref - self.q.a) + kd * (d.a_ref_d - self.v.a))
             .clamp(-0.6 * m.strength, m.strength);
         self.tau_m += (u - self.tau_m) * dt / m.t_act;
-        self.effort_ou += -self.effort_ou * dt / 0.05 + (2.0 / 0.05f64).sqrt() * sq * gauss(&mut self.rng);
+        self.effort_ou +=
+            -self.effort_ou * dt / 0.05 + (2.0 / 0.05f64).sqrt() * sq * gauss(&mut self.rng);
         let tau_m = self.tau_m * (1.0 + m.effort_noise * self.effort_ou);
         // Passive: the other leg (or the seat's pads) below, soft tissue at the top.
         let a_min = match self.posture {
@@ -696,9 +710,14 @@ impl World {
         }
 
         // Working leg: flexion (hip flexors/extensors hold the plane).
-        let i_b = if self.posture == Posture::Seated { 1.2 } else { m.i_leg };
+        let i_b = if self.posture == Posture::Seated {
+            1.2
+        } else {
+            m.i_leg
+        };
         let kb = i_b * 64.0;
-        let ub = grad[3][0] + tension * grad[3][2] + kb * (d.b_ref - self.q.b) - 2.0 * 0.8 * i_b * 8.0 * self.v.b;
+        let ub = grad[3][0] + tension * grad[3][2] + kb * (d.b_ref - self.q.b)
+            - 2.0 * 0.8 * i_b * 8.0 * self.v.b;
         self.tau_b += (ub - self.tau_b) * dt / 0.06;
         let mut tau_bj = self.tau_b - 1.0 * self.v.b;
         if self.posture == Posture::Seated && self.q.b < 0.0 {
@@ -714,24 +733,28 @@ impl World {
         };
         let static_load = -grad[1][1] + (-grad[1][0] + grad[2][0]);
         let (k_st, d_st) = if self.posture == Posture::Seated {
-            (4000.0, 120.0)
+            (0.0, 0.0)
         } else {
             let k = m.stance_k * d.stance_scale;
             (k, 2.0 * m.stance_zeta * (k * m.i_pel).sqrt())
         };
         let cf = if coupled { 1.0 } else { 0.0 };
         let u_st = -static_load
-            + cf * m.stance_ff * d.stance_scale.min(1.0) * tau_m
-            + cf * (m.ql + d.ql_extra) * tau_m.max(0.0)
+            + cf * (m.stance_ff + (1.0 - m.stance_ff) * d.tidy) * d.stance_scale.min(1.0) * tau_m
+            + cf * (m.ql * (1.0 - d.tidy) + d.ql_extra) * tau_m.max(0.0)
             + k_st * (d.ob_ref - self.level_error())
             - d_st * self.v.ob;
-        self.tau_st += (u_st - self.tau_st) * dt / 0.05;
+        self.tau_st += (u_st - self.tau_st) * dt / 0.03;
+        if self.posture == Posture::Seated {
+            // Sitting on the pelvis: the seat holds it, no lag.
+            self.tau_st = -static_load - 4000.0 * self.q.ob - 150.0 * self.v.ob;
+        }
         let carried = if standing { self.acc.lam } else { 0.0 };
         let acc_ob = (self.tau_st - grad[1][1] + leg_on_pelvis) / m.i_pel - carried;
 
         // The whole body.
-        self.sway_ou += -self.sway_ou * dt / m.sway_tau
-            + (2.0 / m.sway_tau).sqrt() * sq * gauss(&mut self.rng);
+        self.sway_ou +=
+            -self.sway_ou * dt / m.sway_tau + (2.0 / m.sway_tau).sqrt() * sq * gauss(&mut self.rng);
         let acc_lam = if standing {
             let q_lam = -(grad[0][0] + grad[0][1]) - tension * grad[0][2];
             let h = 0.62 * m.hip_h + 0.15;
@@ -756,7 +779,8 @@ impl World {
             (self.tau_ank + grip + q_lam - m.i_pel * acc_ob - m.i_leg * acc_a) / m.i_body
         } else {
             // Lying or seated: a stiff, noisy support.
-            self.lie_ou += -self.lie_ou * dt / 0.6 + (2.0 / 0.6f64).sqrt() * sq * gauss(&mut self.rng);
+            self.lie_ou +=
+                -self.lie_ou * dt / 0.6 + (2.0 / 0.6f64).sqrt() * sq * gauss(&mut self.rng);
             let (k, i) = (600.0, 6.0);
             (k * (d.lam_off - self.q.lam) - 2.0 * 0.9 * (k * i).sqrt() * self.v.lam
                 + 0.4 * m.sway * self.lie_ou)
@@ -766,7 +790,7 @@ impl World {
         // Turning about the vertical and pitching.
         self.yaw_ou += -self.yaw_ou * dt / 0.8 + (2.0 / 0.8f64).sqrt() * sq * gauss(&mut self.rng);
         let (ky, iy) = (if standing { 120.0 } else { 400.0 }, 2.5);
-        let acc_yaw = (ky * (d.yaw_off + m.twist * tau_m * ky - self.q.yaw)
+        let acc_yaw = (ky * (d.yaw_off + m.twist * tau_m - self.q.yaw)
             - 2.0 * 0.8 * (ky * iy).sqrt() * self.v.yaw
             + 0.6 * m.sway * 0.25 * self.yaw_ou)
             / iy;
@@ -798,7 +822,11 @@ impl World {
         self.q.b += self.v.b * dt;
         self.q.yaw += self.v.yaw * dt;
         self.q.pitch += self.v.pitch * dt;
-        self.q.rot = 2.0 * DEG * self.rot_ou + 0.04 * self.q.a;
+        // The leg's roll about its long axis follows its (noisy) target smoothly.
+        let rot_target = 2.0 * DEG * self.rot_ou + 0.04 * self.q.a;
+        let wr = 8.0;
+        self.rot_v += (wr * wr * (rot_target - self.q.rot) - 2.0 * wr * self.rot_v) * dt;
+        self.q.rot += self.rot_v * dt;
         self.q.knee += (d.knee - self.q.knee) * dt / 0.08;
     }
 
@@ -848,9 +876,11 @@ impl World {
     /// Body frame to world without heading (lying: the free side up).
     fn align(&self) -> M3 {
         match self.posture {
-            Posture::Lying => {
-                M3::from_columns(&[V3::new(0.0, 0.0, self.f), V3::new(0.0, -self.f, 0.0), V3::new(1.0, 0.0, 0.0)])
-            }
+            Posture::Lying => M3::from_columns(&[
+                V3::new(0.0, 0.0, self.f),
+                V3::new(0.0, -self.f, 0.0),
+                V3::new(1.0, 0.0, 0.0),
+            ]),
             _ => M3::identity(),
         }
     }
@@ -868,12 +898,16 @@ impl World {
         let (p_body, r_body) = match placement {
             Placement::Pelvis => {
                 let r = self.mirror_m(c.r_pel);
-                let centre = self.mirror_v(c.stance_hip + c.r_pel * V3::new(self.man.half_w, 0.0, 0.0));
+                let centre =
+                    self.mirror_v(c.stance_hip + c.r_pel * V3::new(self.man.half_w, 0.0, 0.0));
                 (centre + r * self.mount_point, r * self.mount)
             }
             Placement::Ankle => {
                 let r = self.mirror_m(c.r_shank);
-                (self.mirror_v(c.shank_origin) + r * self.mount_point, r * self.mount)
+                (
+                    self.mirror_v(c.shank_origin) + r * self.mount_point,
+                    r * self.mount,
+                )
             }
         };
         let mut p = self.base + o.shift + world * p_body + self.wob;
@@ -999,7 +1033,8 @@ impl Sensor {
         for i in 0..3 {
             for j in 0..3 {
                 if i == j {
-                    acc_m[(i, j)] = (1.0 + n * 0.025 * gauss(rng)).clamp(1.0 - 0.05 * n.min(1.0), 1.0 + 0.07 * n.min(1.0));
+                    acc_m[(i, j)] = (1.0 + n * 0.025 * gauss(rng))
+                        .clamp(1.0 - 0.05 * n.min(1.0), 1.0 + 0.07 * n.min(1.0));
                     gyr_m[(i, j)] = 1.0 + n * 0.01 * gauss(rng);
                 } else {
                     acc_m[(i, j)] = n * 0.008 * gauss(rng);
@@ -1106,7 +1141,8 @@ impl TorqueSimulator {
         let load = match posture {
             Posture::Standing => {
                 let r = 0.8 * man.leg_len;
-                let demand = uni(&mut rng, 0.45, 0.65) * man.strength - man.m_leg * G * man.c_leg * 0.5;
+                let demand =
+                    uni(&mut rng, 0.45, 0.65) * man.strength - man.m_leg * G * man.c_leg * 0.5;
                 let mass = ((demand / (G * r)) / 1.25).round().max(1.0) * 1.25;
                 Load::Cable {
                     pulley: V3::new(-uni(&mut rng, 0.5, 1.1), uni(&mut rng, -0.15, 0.15), 0.08),
@@ -1128,7 +1164,10 @@ impl TorqueSimulator {
             }
             Posture::Seated => {
                 let r = 0.12;
-                let mass = ((uni(&mut rng, 0.4, 0.65) * man.strength / (G * r)) / 2.5).round().max(2.0) * 2.5;
+                let mass = ((uni(&mut rng, 0.4, 0.65) * man.strength / (G * r)) / 2.5)
+                    .round()
+                    .max(2.0)
+                    * 2.5;
                 Load::Machine {
                     r,
                     mass,
@@ -1157,6 +1196,7 @@ impl TorqueSimulator {
             yaw_ou: 0.0,
             lie_ou: 0.0,
             rot_ou: 0.0,
+            rot_v: 0.0,
             lam_ref: 0.0,
             lam_hold: 0.0,
             lam_slow: 0.0,
@@ -1235,8 +1275,13 @@ impl Session<'_> {
         match self.cfg.placement {
             Placement::Pelvis => {
                 let axis = V3::new(gauss(rng), gauss(rng), gauss(rng)).normalize();
-                let angle = if random { uni(rng, 0.0, 15.0) * DEG } else { 0.0 };
-                let err = *Rotation3::from_axis_angle(&nalgebra::Unit::new_normalize(axis), angle).matrix();
+                let angle = if random {
+                    uni(rng, 0.0, 15.0) * DEG
+                } else {
+                    0.0
+                };
+                let err = *Rotation3::from_axis_angle(&nalgebra::Unit::new_normalize(axis), angle)
+                    .matrix();
                 // Sensor X right, Y up, Z backward.
                 let nominal = M3::from_columns(&[V3::x(), V3::z(), -V3::y()]);
                 self.w.mount = nominal * err;
@@ -1245,7 +1290,11 @@ impl Session<'_> {
             Placement::Ankle => {
                 let az = if random { uni(rng, -PI, PI) } else { 0.0 };
                 let spin = if random { uni(rng, -PI, PI) } else { 0.0 };
-                let tilt = if random { uni(rng, -8.0, 8.0) * DEG } else { 0.0 };
+                let tilt = if random {
+                    uni(rng, -8.0, 8.0) * DEG
+                } else {
+                    0.0
+                };
                 let r = 0.045;
                 let height = match self.w.posture {
                     Posture::Seated => -0.38 * self.w.man.leg_len,
@@ -1362,7 +1411,7 @@ impl Session<'_> {
         match p.kind {
             Some(FlagKind::Momentum) if in_rep => {
                 if x < p.up {
-                    d.ff_scale = 1.3;
+                    d.ff_scale = 1.6;
                     d.kp_scale = 1.6;
                 } else {
                     d.ff_scale = 0.25;
@@ -1370,31 +1419,28 @@ impl Session<'_> {
                 }
             }
             Some(FlagKind::HipFlexionDrift) => d.b_ref += p.flex * s,
+            Some(FlagKind::HipHike) if hitch => {
+                // Pulls past level with the side of the trunk, holds, settles.
+                let x2 = x - (p.up + p.hold + 0.6 * p.down);
+                let over = min_jerk(x2 / 0.6).0 - min_jerk((x2 - 1.0) / 0.6).0;
+                d.ob_ref += p.comp * over;
+                d.ql_extra = 0.2 * over;
+            }
             Some(FlagKind::HipHike) if in_rep => {
-                if hitch {
-                    // Pulls past level with the side of the trunk, then settles.
-                    let over = if x > p.up + p.hold * 0.2 {
-                        let y = ((x - p.up - 0.2 * p.hold) / (0.8 * p.hold + p.down)).clamp(0.0, 1.0);
-                        (PI * y).sin()
-                    } else {
-                        0.0
-                    };
-                    d.ob_ref += p.comp * over;
-                    d.ql_extra = 0.2 * over;
-                } else {
-                    d.ob_ref = p.comp * s;
-                    d.ql_extra = 0.3 * s;
-                }
+                d.ob_ref = p.comp * s;
+                d.ql_extra = 0.3 * s;
             }
             Some(FlagKind::PelvicDrop) if in_rep => {
                 d.ob_ref -= p.comp * s;
                 d.stance_scale = 1.0 - 0.6 * s;
             }
             Some(FlagKind::TrunkSway) if in_rep => {
-                let ph = 2.0 * PI * x / total;
-                d.lam_off = p.comp * ph.sin();
-                d.yaw_off = 0.5 * p.comp * ph.sin();
-                d.grip_scale = 0.1;
+                // Rocks the trunk and pelvis from the hips, the body following a little.
+                let ph = (2.0 * PI * x / total).sin() * min_jerk(x / 0.3).0;
+                d.ob_ref += p.comp * ph;
+                d.lam_off = 0.2 * p.comp * ph;
+                d.yaw_off = 0.4 * p.comp * ph;
+                d.grip_scale = 0.3;
             }
             _ => {}
         }
@@ -1409,7 +1455,11 @@ impl Session<'_> {
         let hitch = self.w.posture == Posture::Step;
         let set_amp = man.range * DEG * uni(&mut self.w.rng, 0.92, 1.06);
         // Neutral: the still stance just before the first rep.
-        let neutral_from = self.rec.trace.len().saturating_sub((0.5 * cfg.rate_hz) as usize);
+        let neutral_from = self
+            .rec
+            .trace
+            .len()
+            .saturating_sub((0.5 * cfg.rate_hz) as usize);
         let neutral_obl = mean(self.rec.trace[neutral_from..].iter().map(|r| r.obliquity));
         let rest_q = self.rec.trace.last().map(|r| r.q).unwrap_or_default();
         let mut out = Vec::new();
@@ -1429,16 +1479,25 @@ impl Session<'_> {
                 comp: 0.0,
                 flex: 0.0,
             };
-            if i > 0 && !self.comps.is_empty() && r.gen::<f64>() < cfg.compensation_rate * reps as f64 / (reps - 1).max(1) as f64 {
+            if i > 0
+                && !self.comps.is_empty()
+                && r.gen::<f64>() < cfg.compensation_rate * reps as f64 / (reps - 1).max(1) as f64
+            {
                 let kind = self.comps[r.gen_range(0..self.comps.len())];
                 plan.kind = Some(kind);
                 match kind {
-                    FlagKind::HipHike | FlagKind::PelvicDrop => plan.comp = uni(r, 7.0, 13.0) * DEG,
+                    FlagKind::HipHike | FlagKind::PelvicDrop => {
+                        plan.comp = uni(r, 8.0, 13.0) * DEG;
+                        if hitch {
+                            plan.pause += 1.8;
+                        }
+                    }
                     FlagKind::TrunkSway => plan.comp = uni(r, 7.0, 11.0) * DEG,
                     FlagKind::Momentum => {
                         plan.up *= uni(r, 0.35, 0.5);
                         plan.down *= uni(r, 0.3, 0.5);
                         plan.hold = 0.0;
+                        plan.amp *= 1.15;
                     }
                     FlagKind::PartialRange => plan.amp = set_amp * uni(r, 0.3, 0.5),
                     FlagKind::HipFlexionDrift => plan.flex = uni(r, 14.0, 26.0) * DEG,
@@ -1468,6 +1527,7 @@ impl Session<'_> {
         let snapshot = self.w.clone();
         let (out_len, trace_len) = (self.rec.out.len(), self.rec.trace.len());
         let mut stance = 1.0;
+        let mut tidy = 0.0;
         for attempt in 0..6 {
             if attempt > 0 {
                 self.w = snapshot.clone();
@@ -1482,11 +1542,15 @@ impl Session<'_> {
                 let mut d = self.drive_at(plan, t0, t);
                 if plan.kind.is_none() {
                     d.stance_scale *= stance;
+                    d.tidy = tidy;
                 }
                 self.step(&d);
             }
             let rows = &self.rec.trace[trace_len..];
-            let obl: Vec<f64> = rows.iter().map(|r| (r.obliquity - neutral_obl) / DEG).collect();
+            let obl: Vec<f64> = rows
+                .iter()
+                .map(|r| (r.obliquity - neutral_obl) / DEG)
+                .collect();
             let dt_out = 1.0 / self.cfg.rate_hz;
             let hi = obl.iter().copied().fold(f64::MIN, f64::max);
             let lo = obl.iter().copied().fold(f64::MAX, f64::min);
@@ -1514,16 +1578,25 @@ impl Session<'_> {
             }
             // Not a clear case: the lifter does it again with more (or less) of it.
             match plan.kind {
-                None => stance *= 1.6,
-                Some(FlagKind::HipFlexionDrift) => plan.flex *= 1.3,
-                Some(_) => plan.comp *= 1.3,
+                None => {
+                    stance = (stance * 1.2f64).min(1.8);
+                    tidy = (tidy + 0.35f64).min(1.0);
+                }
+                Some(FlagKind::HipFlexionDrift) => plan.flex = (plan.flex * 1.2).min(30.0 * DEG),
+                Some(_) => plan.comp = (plan.comp * 1.2).min(16.0 * DEG),
             }
             if attempt == 5 && plan.kind.is_some() && !pelvis {
                 // An ankle flag that cannot be made clear is dropped.
                 plan.kind = None;
             }
         }
-        Ok(self.truth_rep(plan, neutral_obl, rest_q, hitch, &self.rec.trace[trace_len..]))
+        Ok(self.truth_rep(
+            plan,
+            neutral_obl,
+            rest_q,
+            hitch,
+            &self.rec.trace[trace_len..],
+        ))
     }
 
     fn truth_rep(
@@ -1547,13 +1620,16 @@ impl Session<'_> {
             })
             .collect();
         let base = motion.first().copied().unwrap_or(0.0);
-        let (ipk, pk) = motion
-            .iter()
-            .enumerate()
-            .fold((0, f64::MIN), |b, (i, &m)| if m > b.1 { (i, m) } else { b });
+        let (ipk, pk) =
+            motion
+                .iter()
+                .enumerate()
+                .fold((0, f64::MIN), |b, (i, &m)| if m > b.1 { (i, m) } else { b });
         let line = base + 0.05 * (pk - base);
         let start = (0..=ipk).rev().find(|&i| motion[i] <= line).unwrap_or(0);
-        let end = (ipk..motion.len()).find(|&i| motion[i] <= line).unwrap_or(motion.len() - 1);
+        let end = (ipk..motion.len())
+            .find(|&i| motion[i] <= line)
+            .unwrap_or(motion.len() - 1);
         let window = &rows[start..=end];
         let peak_deg = if pelvis {
             window
@@ -1566,7 +1642,8 @@ impl Session<'_> {
                 .map(|r| rest_q.angle_to(&r.q) / DEG)
                 .fold(0.0, f64::max)
         };
-        let obl = window.iter().map(|r| (r.obliquity - neutral_obl) / DEG);
+        // A compensation is measured over the whole rep (a hip hitch's hike comes after the return).
+        let obl = rows.iter().map(|r| (r.obliquity - neutral_obl) / DEG);
         let flags = match plan.kind {
             None => Vec::new(),
             Some(kind) => {
@@ -1579,7 +1656,9 @@ impl Session<'_> {
                         let lo = v.iter().copied().fold(f64::MAX, f64::min);
                         hi.min(-lo)
                     }
-                    FlagKind::HipFlexionDrift => window.iter().map(|r| r.b / DEG).fold(f64::MIN, f64::max),
+                    FlagKind::HipFlexionDrift => {
+                        rows.iter().map(|r| r.b / DEG).fold(f64::MIN, f64::max)
+                    }
                     FlagKind::Momentum | FlagKind::PartialRange => peak_deg,
                 };
                 vec![TruthFlag { kind, value_deg }]
@@ -1651,7 +1730,11 @@ impl Session<'_> {
         let turn = uni(r, 1.2, 2.0);
         let total = 2.0 * out_dur + turn + 1.0;
         let final_turn = if r.gen_bool(0.5) { PI } else { -PI } + uni(r, -0.3, 0.3);
-        let step_down = if self.w.posture == Posture::Step { 0.2 } else { 0.0 };
+        let step_down = if self.w.posture == Posture::Step {
+            0.2
+        } else {
+            0.0
+        };
         let heading0 = self.w.heading;
         let base0 = self.w.base;
         let n = (total / self.w.dt).round() as usize;
@@ -1678,7 +1761,8 @@ impl Session<'_> {
             let h0 = heading0; // walks forward from the side-on stance
             let fwd = V3::new(-h0.sin(), h0.cos(), 0.0);
             let bob = 0.025 * env * (4.0 * PI * x / period).cos();
-            let down = -step_down * min_jerk(x / 0.5).0 * (1.0 - min_jerk((x - (total - 0.5)) / 0.5).0);
+            let down =
+                -step_down * min_jerk(x / 0.5).0 * (1.0 - min_jerk((x - (total - 0.5)) / 0.5).0);
             o.shift = fwd * dist + V3::new(0.0, 0.0, bob + down - 0.025 * env);
             o.lam = 3.0 * DEG * env * sw;
             o.ob = 4.0 * DEG * env * sw;
@@ -1772,9 +1856,21 @@ impl Session<'_> {
         let start = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(r));
         let dur = uni(&mut self.w.rng, 4.0, 9.0);
         let n = (dur / self.w.dt).round() as usize;
-        let k1 = V3::new(gauss(&mut self.w.rng), gauss(&mut self.w.rng), gauss(&mut self.w.rng));
-        let k2 = V3::new(gauss(&mut self.w.rng), gauss(&mut self.w.rng), gauss(&mut self.w.rng));
-        let lift = V3::new(uni(&mut self.w.rng, -0.15, 0.15), uni(&mut self.w.rng, -0.15, 0.15), uni(&mut self.w.rng, 0.0, 0.3));
+        let k1 = V3::new(
+            gauss(&mut self.w.rng),
+            gauss(&mut self.w.rng),
+            gauss(&mut self.w.rng),
+        );
+        let k2 = V3::new(
+            gauss(&mut self.w.rng),
+            gauss(&mut self.w.rng),
+            gauss(&mut self.w.rng),
+        );
+        let lift = V3::new(
+            uni(&mut self.w.rng, -0.15, 0.15),
+            uni(&mut self.w.rng, -0.15, 0.15),
+            uni(&mut self.w.rng, 0.0, 0.3),
+        );
         let mut remounted = false;
         for i in 0..n {
             let x = i as f64 / n as f64;
@@ -1872,7 +1968,13 @@ mod tests {
         c.gaps_per_min = 0.0;
         let (sim, _) = TorqueSimulator::new(&c).unwrap();
         let sensor = sim.sensor.clone();
-        let truth_f: Vec<V3> = sim.samples.as_slice().iter().take_while(|s| s.t < 0.8).map(|s| s.acc).collect();
+        let truth_f: Vec<V3> = sim
+            .samples
+            .as_slice()
+            .iter()
+            .take_while(|s| s.t < 0.8)
+            .map(|s| s.acc)
+            .collect();
         let read: Vec<Sample> = sim.take_while(|s| s.t < 0.8).collect();
         let n = read.len() as f64;
         let acc = read.iter().fold(V3::zeros(), |m, s| m + s.acc) / n;
@@ -1885,7 +1987,10 @@ mod tests {
         assert!((acc - own).norm() < 0.03, "read {acc:?}, expected {own:?}");
         assert!(acc.norm() > 0.93 * G && acc.norm() < 1.09 * G);
         let bias = sensor.bias_at(0.4);
-        assert!((gyr - bias).norm() < 0.6, "gyro {gyr:?} against bias {bias:?}");
+        assert!(
+            (gyr - bias).norm() < 0.6,
+            "gyro {gyr:?} against bias {bias:?}"
+        );
     }
 
     #[test]
