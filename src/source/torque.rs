@@ -1682,9 +1682,8 @@ impl Session<'_> {
         }
         if self.cfg.fidgets {
             let r = &mut self.w.rng;
-            for _ in 0..r.gen_range(1..=3) {
-                todo.push(1);
-            }
+            let fidgets = r.gen_range(1..=3);
+            todo.resize(todo.len() + fidgets, 1);
             if r.gen_bool(0.5) {
                 todo.push(2);
             }
