@@ -96,5 +96,8 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Pivot => {
             "a separately built body model, never tuned on (held out)".into()
         }
+        crate::source::sim::SimModel::Torque => {
+            "a torque-driven body model built apart from both, never tuned on (held out)".into()
+        }
     }
 }

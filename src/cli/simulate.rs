@@ -72,9 +72,11 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Body model: `standard` (the one the counter was developed on) or `pivot`
+    /// Body model: `standard` (the one the counter was developed on), `pivot`
     /// (a held-out, independently written body model that nothing is tuned on:
-    /// use it to test, never to tune).
+    /// use it to test, never to tune) or `torque` (a second held-out model,
+    /// driven by muscle torques, gravity and the cable's stack: the final test
+    /// corpus, never tuned on).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -76,6 +76,8 @@ pub struct SimConfig {
 /// `Standard` is the simulator the counter was developed against. `Pivot`
 /// ([`crate::source::pivot`]) is a second, independently written body model
 /// kept as a held-out test corpus: nothing in the counter may be tuned on it.
+/// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
+/// the final held-out corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -84,17 +86,20 @@ pub enum SimModel {
     Standard,
     /// The held-out whole-body pivot model ([`crate::source::pivot::PivotSimulator`]).
     Pivot,
+    /// The held-out torque-driven model ([`crate::source::torque::TorqueSimulator`]).
+    Torque,
 }
 
 impl SimModel {
     /// Every model, in declaration order.
-    pub const ALL: &'static [SimModel] = &[SimModel::Standard, SimModel::Pivot];
+    pub const ALL: &'static [SimModel] = &[SimModel::Standard, SimModel::Pivot, SimModel::Torque];
 
     /// The id used on the command line and in files.
     pub fn id(self) -> &'static str {
         match self {
             SimModel::Standard => "standard",
             SimModel::Pivot => "pivot",
+            SimModel::Torque => "torque",
         }
     }
 }
@@ -112,7 +117,10 @@ impl std::str::FromStr for SimModel {
             .iter()
             .copied()
             .find(|m| m.id() == s)
-            .ok_or_else(|| format!("unknown model '{s}'; expected one of: standard, pivot"))
+            .ok_or_else(|| {
+                let ids: Vec<&str> = SimModel::ALL.iter().map(|m| m.id()).collect();
+                format!("unknown model '{s}'; expected one of: {}", ids.join(", "))
+            })
     }
 }
 
@@ -277,6 +285,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Pivot => {
             let (sim, truth) = crate::source::pivot::PivotSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Torque => {
+            let (sim, truth) = crate::source::torque::TorqueSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
