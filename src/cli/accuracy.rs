@@ -30,7 +30,7 @@ pub struct AccuracyArgs {
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
-    /// with hand-made truth; see the README's "Accuracy" section).
+    /// with hand-made truth; format in the README, "How exact it is").
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<std::path::PathBuf>,
     /// Print JSON instead of the table.
