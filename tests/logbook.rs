@@ -681,9 +681,22 @@ fn export_import_and_backup() {
     assert_eq!(o.status.code(), Some(2), "never overwrites");
 }
 
+/// `review --interactive` on `book`, answering with `input`.
+fn review_interactively(book: &Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(["review", "--interactive"])
+        .env("MEDIUS_LOGBOOK", book)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn interactive_review_walks_the_pending_sets() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("log.sqlite3");
     {
@@ -706,22 +719,9 @@ fn interactive_review_walks_the_pending_sets() {
             "2026-11-02 18:10",
         );
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
-        .args(["review", "--interactive"])
-        .env("MEDIUS_LOGBOOK", &book)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Set 1: confirm rep 4, dismiss rep 7, keep 12 reps, load 12.5kg, verify.
     // Set 2: no flags; count 3 is wrong (it was a warm-up): discard.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"c\nd\n\n12.5kg\nv\n\n\nd\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = review_interactively(&book, b"c\nd\n\n12.5kg\nv\n\n\nd\n");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("(1/2)") && text.contains("(2/2)"), "{text}");
@@ -738,7 +738,6 @@ fn interactive_review_walks_the_pending_sets() {
 #[test]
 fn an_unsure_count_says_why_and_is_asked_first() {
     use medius::motion::{Doubt, DoubtKind};
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("log.sqlite3");
     let mut s = set(8, &[(5, FlagKind::HipHike, 9.0)]);
@@ -762,21 +761,8 @@ fn an_unsure_count_says_why_and_is_asked_first() {
             && text.contains("check: the rhythm suggests 2 reps were missed between 14.6 s"),
         "{text}"
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medius"))
-        .args(["review", "--interactive"])
-        .env("MEDIUS_LOGBOOK", &book)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // The count first (10: the two missed reps), then the flag, the load, verify.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"10\nc\n\nv\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = review_interactively(&book, b"10\nc\n\nv\n");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     let count_at = text
