@@ -73,3 +73,77 @@ fn simulated_corpus_meets_the_bars() {
         total.wrong_not_sure()
     );
 }
+
+/// Recordings scored through a manifest (`accuracy --recordings`) agree
+/// with the same sessions scored straight from the simulator, and a
+/// manifest that is not one is refused with its path named.
+#[test]
+fn recordings_with_a_manifest_score_like_the_simulator() {
+    use medius::accuracy::{evaluate_recordings, run_session};
+    use medius::source::csv::RawWriter;
+    use medius::source::sim::open;
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = Vec::new();
+    let mut direct = (0, 0);
+    for (i, cfg) in corpus(1, 7).into_iter().enumerate().take(4) {
+        let (sim, truth) = open(&cfg).unwrap();
+        let name = format!("s{i}.csv");
+        let mut w = RawWriter::new(std::fs::File::create(dir.path().join(&name)).unwrap()).unwrap();
+        for s in sim {
+            w.write(&s).unwrap();
+        }
+        w.flush().unwrap();
+        let score = run_session(&cfg).unwrap();
+        direct.0 += score.sets;
+        direct.1 += score.exact;
+        manifest.push(serde_json::json!({
+            "file": name,
+            "exercise": cfg.exercise,
+            "placement": cfg.placement,
+            "side": cfg.side,
+            "sets": truth.sets.iter().map(|t| serde_json::json!({
+                "start_s": t.start_s,
+                "end_s": t.end_s,
+                "reps": t.reps.iter().map(|r| serde_json::json!({
+                    "start_s": r.start_s, "end_s": r.end_s,
+                    "flags": r.flags.iter().map(|f| f.kind).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::to_string(&manifest).unwrap(),
+    )
+    .unwrap();
+    let report = evaluate_recordings(dir.path()).unwrap();
+    // The CSV keeps 5 decimals of time and 4 of each reading: the counts agree.
+    assert_eq!((report.total.sets, report.total.exact), direct);
+    assert!(report.total.sets >= 12);
+
+    std::fs::write(dir.path().join("manifest.json"), "{\"file\": 1}").unwrap();
+    let e = evaluate_recordings(dir.path()).unwrap_err();
+    assert!(
+        e.contains("manifest.json") && e.contains("not a recordings manifest"),
+        "{e}"
+    );
+}
+
+/// `medius accuracy` scores each body model apart and says which is which.
+#[test]
+fn accuracy_names_the_model_it_scores() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(["accuracy", "--sessions", "1", "--model", "pivot"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("== pivot:"), "{text}");
+    assert!(text.contains("certainty: sets marked sure exact"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medius"))
+        .args(["accuracy", "--model", "imaginary"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard, pivot, torque"));
+}
