@@ -1112,6 +1112,8 @@ struct Live {
     sets: Vec<Set>,
     /// (set, rep) announced on its return, its flags still to come.
     announced: Option<(usize, usize)>,
+    /// Reps shown for the set in progress.
+    shown: usize,
 }
 
 impl Live {
@@ -1121,6 +1123,7 @@ impl Live {
             pelvis,
             sets: Vec::new(),
             announced: None,
+            shown: 0,
         }
     }
 
@@ -1152,6 +1155,7 @@ impl Live {
                 self.announced = Some((*set_number, *number));
             }
             Event::Rep { set_number, rep } => {
+                self.shown = self.shown.max(rep.number);
                 if self.announced == Some((*set_number, rep.number)) {
                     // Counted already; now the flags are known.
                     self.announced = None;
@@ -1179,11 +1183,21 @@ impl Live {
                     self.withdraw(&mut out);
                 }
                 self.announced = None;
+                let dropped = std::mem::take(&mut self.shown).saturating_sub(set.rep_count());
+                if dropped > 0 {
+                    // Judged once the set was whole (a shuffle before it, a
+                    // swing after it): the set line's count is the one saved.
+                    let _ = writeln!(
+                        out,
+                        "  ({dropped} movement(s) at the set's edges were not reps: a shuffle or a swing)"
+                    );
+                }
                 self.sets.push(set.clone());
                 let _ = writeln!(out, "{}", set_line(self.sets.len(), set));
             }
             Event::NotASet { start_s, reps, .. } => {
                 self.announced = None;
+                self.shown = 0;
                 let _ = writeln!(
                     out,
                     "  (not a set: {reps} lone movement(s) at {start_s:.0} s ignored — a set needs at least 2 reps)"
