@@ -58,6 +58,7 @@ fn set(reps: usize, flagged: &[(usize, FlagKind, f64)]) -> Set {
             })
             .collect(),
         confidence: 0.95,
+        doubts: Vec::new(),
     }
 }
 
