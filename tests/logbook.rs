@@ -1039,6 +1039,17 @@ fn reading_commands_create_nothing() {
     let o = medius(&book, &["backup", dir.path().join("b").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing to back up"), "{}", stderr(&o));
+    // A file import-log refuses is refused before the logbook is made.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-02-30 10:00:00,A,Squat,1,100,5\n",
+    )
+    .unwrap();
+    for file in [bad.to_str().unwrap(), "/dev/zero"] {
+        let o = medius(&book, &["import-log", "strong", file]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+    }
     assert!(!dir.path().join("sub").exists());
 }
 

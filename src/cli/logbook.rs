@@ -802,13 +802,15 @@ pub struct ImportLogArgs {
 
 /// Runs `import-log`.
 pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
-    let mut lb = a.logbook.open()?;
     let unit = if a.unit == "lb" {
         LoadUnit::Lb
     } else {
         LoadUnit::Kg
     };
-    let s = lb.import_strong(&a.file, unit)?;
+    // Read and checked first: a bad file creates no logbook and opens none
+    // for writing.
+    let file = a.logbook.open_read_only()?.read_strong(&a.file, unit)?;
+    let s = a.logbook.open()?.save_strong(file)?;
     println!(
         "{} sets added, {} already in the log, {} rows without reps skipped{}",
         s.added,

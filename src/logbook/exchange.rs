@@ -239,6 +239,14 @@ impl Logbook {
     /// the import with its line number and changes nothing. Importing the
     /// same file twice adds nothing the second time.
     pub fn import_strong(&mut self, path: &Path, unit: LoadUnit) -> Result<ImportSummary> {
+        let file = self.read_strong(path, unit)?;
+        self.save_strong(file)
+    }
+
+    /// Reads and checks a Strong CSV export without writing anything: a
+    /// logbook opened read-only will do, so a bad file is refused before
+    /// the logbook is created or opened for writing.
+    pub fn read_strong(&self, path: &Path, unit: LoadUnit) -> Result<StrongFile> {
         let where_ = |line: u64| format!("{}:{line}", path.display());
         // A quote that never closes would swallow every row after it into
         // one field: refuse the file, naming the line where it opened.
@@ -360,7 +368,15 @@ impl Logbook {
                 tempo: None,
                 variation: String::new(),
                 notes: c_notes.map(get).unwrap_or("").to_string(),
-                performed_at: Some(get(c_date).to_string()),
+                performed_at: Some(
+                    super::write::civil_time(get(c_date), "12:00:00").ok_or_else(|| {
+                        LogbookError::Invalid(format!(
+                            "{}: date '{}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
+                            where_(line),
+                            get(c_date)
+                        ))
+                    })?,
+                ),
                 import_key: Some(format!(
                     "strong|{}|{}|{}",
                     get(c_date),
@@ -369,10 +385,31 @@ impl Logbook {
                 )),
             });
         }
+        Ok(StrongFile {
+            path: path.to_path_buf(),
+            rows,
+            new_exercises: new_ex,
+            skipped: summary.skipped,
+        })
+    }
+
+    /// Saves what [`Logbook::read_strong`] read, in one transaction.
+    pub fn save_strong(&mut self, file: StrongFile) -> Result<ImportSummary> {
+        let StrongFile {
+            path,
+            rows,
+            new_exercises: new_ex,
+            skipped,
+        } = file;
+        let mut summary = ImportSummary {
+            skipped,
+            ..ImportSummary::default()
+        };
         let tx = self.write_tx()?;
         for e in &new_ex {
+            // Another process may have added it since the file was read.
             tx.execute(
-                "INSERT INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 rusqlite::params![e.id, e.name, e.rep_min, e.rep_max, e.load_step.as_ref().map(|l| l.value), e.load_step.as_ref().map(|l| l.unit.id())],
             )?;
             summary.new_exercises.push(e.id.clone());
@@ -394,6 +431,15 @@ impl Logbook {
         tx.commit()?;
         Ok(summary)
     }
+}
+
+/// A Strong export read and checked, not yet saved.
+#[derive(Debug, Clone)]
+pub struct StrongFile {
+    path: std::path::PathBuf,
+    rows: Vec<ManualSet>,
+    new_exercises: Vec<ExerciseInfo>,
+    skipped: u32,
 }
 
 /// Numbers the sets of each exercise within a session, as the apps do.

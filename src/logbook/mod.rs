@@ -14,7 +14,7 @@ mod progress;
 mod review;
 mod write;
 
-pub use exchange::{ExportFormat, ImportSummary};
+pub use exchange::{ExportFormat, ImportSummary, StrongFile};
 pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
 pub use load::{Load, LoadUnit};
 pub use progress::Target;
