@@ -18,6 +18,7 @@ pub mod paths;
 pub mod report;
 pub mod sample;
 pub mod source;
+pub mod terminal;
 
 pub use exercise::{Exercise, Placement, Side};
 pub use sample::Sample;

@@ -13,14 +13,24 @@ fn main() -> ExitCode {
             {
                 e.exit();
             }
-            // One line, like every other user error: what, and where to look.
+            // One line, like every other user error: what, and where to
+            // look. Clap's first paragraph, its lines joined (a list of
+            // missing arguments, or a bad value with a line break in it).
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
+            let what: Vec<&str> = text
+                .split("\n\n")
+                .find(|p| !p.trim().is_empty())
                 .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
-            eprintln!("medius: {first} (see --help)");
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let what = what.join(" ");
+            let what = what.trim_start_matches("error: ");
+            // A bad value with a carriage return or an escape in it is
+            // shown, not obeyed.
+            let what = medius::terminal::printable(what);
+            eprintln!("medius: {what} (see --help)");
             return ExitCode::from(2);
         }
     };
@@ -39,13 +49,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(nr) = e.downcast_ref::<medius::cli::daemon::NotRunning>() {
-                eprintln!("medius: {nr}");
+                eprintln!("medius: {}", medius::terminal::printable(&nr.to_string()));
                 return ExitCode::from(3);
             }
             let user = medius::cli::is_user_error(&e);
-            // One line: the outermost message and its causes, joined.
+            // One line: the outermost message and its causes, joined; a
+            // bad field's CR, LF or escape sequence shown as an escape.
             let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("medius: {}", msg.join(": "));
+            eprintln!("medius: {}", medius::terminal::printable(&msg.join(": ")));
             ExitCode::from(if user { 2 } else { 1 })
         }
     }

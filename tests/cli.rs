@@ -127,6 +127,34 @@ fn bad_input_is_one_line_and_exit_2() {
             "is not counted from the ankle",
         ),
         (vec!["simulate", "--reps", "12..x"], "--reps"),
+        // Issue 16, item 12: these two panicked (exit 101).
+        (vec!["log", "--since", "é"], "--since 'é' not understood"),
+        (
+            vec!["run", "--sensor", "sim", "--speed", "1e-300"],
+            "--speed 1e-300 must be 0",
+        ),
+        (
+            vec![
+                "calibrate",
+                "-p",
+                "ankle",
+                "--sensor",
+                "sim",
+                "--speed",
+                "1e-300",
+            ],
+            "--speed 1e-300 must be 0",
+        ),
+        (
+            vec![
+                "run",
+                "--sensor",
+                "AA:BB:CC:DD:EE:FF",
+                "--find-timeout",
+                "1e300",
+            ],
+            "must be a number of seconds",
+        ),
     ];
     for (args, needle) in cases {
         let o = medius(&args);

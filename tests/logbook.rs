@@ -114,9 +114,32 @@ fn migrates_from_empty_and_from_every_earlier_version() {
                 .unwrap();
             }
         }
+        // Read only: the old file is read through a migrated copy and left
+        // as it was (it used to be migrated by `log`).
+        let version = |p: &Path| -> i64 {
+            rusqlite::Connection::open(p)
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        {
+            let ro = Logbook::open_read_only(&path).unwrap();
+            assert!(ro.exercises().unwrap().len() >= 8);
+            if from >= 1 {
+                assert_eq!(ro.log(&LogFilter::default()).unwrap()[0].reps, 12);
+            }
+        }
+        assert_eq!(version(&path), from as i64, "read-only open migrated");
         let lb = Logbook::open(&path).unwrap();
         assert_eq!(lb.schema_version().unwrap(), SCHEMA_VERSION);
         if from >= 1 {
+            // The file as it was before the migration, beside it.
+            let backup = dir.path().join(format!("v{from}.sqlite3.v{from}.backup"));
+            assert_eq!(version(&backup), from as i64);
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&backup).unwrap().permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600);
             assert_eq!(lb.log(&LogFilter::default()).unwrap()[0].reps, 12);
             assert!(
                 lb.open_recordings().unwrap().is_empty(),
@@ -126,9 +149,20 @@ fn migrates_from_empty_and_from_every_earlier_version() {
         assert!(lb.exercises().unwrap().len() >= 8);
         assert!(lb.check().unwrap().is_empty());
         drop(lb);
-        // Opening again changes nothing.
+        // Opening again changes nothing, and makes no second backup.
         let lb = Logbook::open(&path).unwrap();
         assert_eq!(lb.schema_version().unwrap(), SCHEMA_VERSION);
+        let backups = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("v{from}.sqlite3.v"))
+            })
+            .count();
+        assert_eq!(backups, usize::from(from >= 1));
     }
 }
 
@@ -840,4 +874,328 @@ fn import_is_whole_and_once() {
     let o = import(&["--again"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(counts(), (4, 2));
+}
+
+/// Every table's rows, in order: what "nothing changed" compares.
+fn contents(book: &Path) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(book, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut out = String::new();
+    for table in [
+        "sessions",
+        "recordings",
+        "sets",
+        "reps",
+        "flags",
+        "exercises",
+    ] {
+        let mut st = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                let mut line = String::new();
+                for i in 0..n {
+                    line.push_str(&format!("{:?}|", r.get_ref(i)?));
+                }
+                Ok(line)
+            })
+            .unwrap();
+        for row in rows {
+            out.push_str(&format!("{table}: {}\n", row.unwrap()));
+        }
+    }
+    out
+}
+
+/// The files in a folder, by name.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Issue 16's bad-input catalogue: each is refused with exit 2 and one line
+/// (no raw CR, LF or escape echoed from the bad field), and the logbook and
+/// its folder are as they were.
+#[test]
+fn bad_input_catalogue_is_one_line_exit_2_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let ok = medius(
+        &book,
+        &[
+            "log",
+            "add",
+            "-e",
+            "clamshell",
+            "--reps",
+            "20",
+            "--load",
+            "band red",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let inputs = tempfile::tempdir().unwrap();
+    let heavy = inputs.path().join("heavy.csv");
+    std::fs::write(
+        &heavy,
+        "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-01-01 10:00:00,A,Squat,1,1e300,5\n",
+    )
+    .unwrap();
+    let feb30 = inputs.path().join("feb30.csv");
+    std::fs::write(
+        &feb30,
+        "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-02-30 10:00:00,A,Squat,1,100,5\n",
+    )
+    .unwrap();
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let nodir = dir.path().join("nodir").join("x.sqlite3");
+    let before = contents(&book);
+    let files = files_in(dir.path());
+    let add = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["log", "add", "-e", "clamshell", "--reps", "5"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let s = |v: &[&str]| -> Vec<String> { v.iter().map(|x| x.to_string()).collect() };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        // Item 12: these panicked (exit 101).
+        (s(&["log", "--since", "é"]), "--since 'é' not understood"),
+        (
+            s(&["run", "--sensor", "sim", "--speed", "1e-300", "--no-record"]),
+            "--speed 1e-300 must be 0",
+        ),
+        // Item 13: a line without end is refused before it fills the memory.
+        (s(&["analyze", "/dev/zero"]), "a line longer than 1024 KiB"),
+        (s(&["import", "/dev/zero"]), "a line longer than 1024 KiB"),
+        (
+            s(&["import-log", "strong", "/dev/zero"]),
+            "larger than 64 MiB; not a Strong export",
+        ),
+        // Item 15: silently accepted nonsense.
+        (
+            add(&["--date", "2026-02-30"]),
+            "date '2026-02-30' not understood",
+        ),
+        (
+            s(&["import-log", "strong", feb30.to_str().unwrap()]),
+            "date '2026-02-30 10:00:00' not understood",
+        ),
+        (
+            s(&["log", "--since", "613566757w"]),
+            "further back than medius looks",
+        ),
+        (s(&["log", "--since", "2026-02-30"]), "--since '2026-02-30'"),
+        (add(&["--rir", "4294967295"]), "4294967295 reps in reserve"),
+        (add(&["--rir", "11"]), "11 reps in reserve"),
+        (
+            s(&["review", "1", "--rir", "4294967295"]),
+            "reps in reserve",
+        ),
+        (
+            s(&["import-log", "strong", heavy.to_str().unwrap()]),
+            "heavy.csv:2: Weight '1e300' is not a number from 0 to",
+        ),
+        // Item 15: exit 1 where it is the user's to fix.
+        (
+            s(&[
+                "log",
+                "add",
+                "--logbook",
+                folder.to_str().unwrap(),
+                "-e",
+                "clamshell",
+                "--reps",
+                "5",
+            ]),
+            "is a folder, not a logbook file",
+        ),
+        (
+            s(&["log", "--logbook", folder.to_str().unwrap()]),
+            "is a folder, not a logbook file",
+        ),
+        (s(&["backup", nodir.to_str().unwrap()]), "does not exist"),
+        // Item 10: a bad field's CR, LF and escapes are shown, not obeyed.
+        (
+            add(&["--date", "2026-01-01\r\n\u{1b}[2Jx"]),
+            "date '2026-01-01\\r\\n\\u{1b}[2Jx'",
+        ),
+        (
+            add(&["--load", "1\r\n2kg"]),
+            "2kg' not understood: write e.g. 12.5kg",
+        ),
+        (
+            s(&["log", "--since", "\u{1b}]52;c;x\u{7}"]),
+            "--since '\\u{1b}]52;c;x\\u{7}'",
+        ),
+    ];
+    for (args, want) in &cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = medius(&book, &a);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{args:?}: {e:?}");
+        assert!(
+            !e.trim_end().contains(['\r', '\u{1b}', '\u{7}']),
+            "{args:?}: raw control characters in {e:?}"
+        );
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    assert_eq!(contents(&book), before, "the logbook changed");
+    assert_eq!(files_in(dir.path()), files, "files appeared or went");
+    assert!(!nodir.parent().unwrap().exists());
+}
+
+/// Item 14: a command that only reads never creates or migrates a logbook.
+#[test]
+fn reading_commands_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("sub").join("log.sqlite3");
+    for args in [
+        &["log"][..],
+        &["log", "--pending", "--json"],
+        &["next"],
+        &["trend", "-e", "hip-hitch"],
+        &["export", "--format", "strong"],
+        &["exercises"],
+        &["review"],
+        &["review", "--json"],
+    ] {
+        let o = medius(&book, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(
+            !dir.path().join("sub").exists(),
+            "{args:?} created the logbook"
+        );
+    }
+    let o = medius(&book, &["backup", dir.path().join("b").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to back up"), "{}", stderr(&o));
+    // A file import-log refuses is refused before the logbook is made.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Date,Workout Name,Exercise Name,Set Order,Weight,Reps\n2026-02-30 10:00:00,A,Squat,1,100,5\n",
+    )
+    .unwrap();
+    for file in [bad.to_str().unwrap(), "/dev/zero"] {
+        let o = medius(&book, &["import-log", "strong", file]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+    }
+    assert!(!dir.path().join("sub").exists());
+}
+
+/// Item 11: the logbook, its folder and backups are the user's alone.
+#[test]
+fn logbook_folder_and_backups_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("new").join("log.sqlite3");
+    let o = medius(&book, &["log", "add", "-e", "clamshell", "--reps", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+    assert_eq!(mode(&book), 0o600);
+    for side in ["-wal", "-shm"] {
+        let p = dir.path().join("new").join(format!("log.sqlite3{side}"));
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{side}");
+        }
+    }
+    let copy = dir.path().join("copy.sqlite3");
+    let o = medius(&book, &["backup", copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mode(&copy), 0o600);
+}
+
+/// Item 10: notes with escape sequences are shown, never obeyed, by `log`
+/// and `review`; formula leaders spreadsheets still see are defused.
+#[test]
+fn notes_never_reach_the_terminal_or_a_spreadsheet_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let evil = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\r\nfine";
+    for (notes, day) in [
+        (evil, "2026-11-02 18:00"),
+        (" =1+1", "2026-11-02 18:01"),
+        ("\n=1+1", "2026-11-02 18:02"),
+        ("＝1+1", "2026-11-02 18:03"),
+    ] {
+        let o = medius(
+            &book,
+            &[
+                "log",
+                "add",
+                "-e",
+                "clamshell",
+                "--reps",
+                "20",
+                "--notes",
+                notes,
+                "--date",
+                day,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for args in [&["log"][..], &["review", "1"]] {
+        let o = medius(&book, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\r']),
+            "{args:?}: {out:?}"
+        );
+        assert!(
+            out.contains("\\u{1b}]52;c;cm0gLXJmIH4=\\u{7}\\u{1b}[2J\\r\\nfine"),
+            "{args:?}: {out}"
+        );
+    }
+    let o = medius(&book, &["export", "--format", "strong"]);
+    let mut rdr = csv::Reader::from_reader(&o.stdout[..]);
+    let notes: Vec<String> = rdr
+        .records()
+        .map(|r| r.unwrap().get(9).unwrap().to_string())
+        .collect();
+    assert_eq!(notes.len(), 4);
+    for n in &notes[1..] {
+        assert!(n.starts_with('\''), "not defused: {n:?}");
+    }
+}
+
+/// Item 15: `export -o X.csv` writes beside it in a file of its own; an
+/// unrelated X.part is left alone (it used to be truncated and removed).
+#[test]
+fn export_leaves_an_unrelated_part_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let o = medius(&book, &["log", "add", "-e", "clamshell", "--reps", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let part = dir.path().join("X.part");
+    std::fs::write(&part, "half a download\n").unwrap();
+    let out = dir.path().join("X.csv");
+    let o = medius(
+        &book,
+        &["export", "--format", "strong", "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), "half a download\n");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("Clamshell"));
+    assert_eq!(
+        files_in(dir.path())
+            .iter()
+            .filter(|f| f.ends_with(".part"))
+            .count(),
+        1
+    );
 }

@@ -142,6 +142,7 @@ pub fn personalise(base: &Profile, m: &Measured) -> (Profile, Vec<String>) {
 
 /// Runs the command.
 pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
+    super::run::check_speed(a.speed)?;
     let (cfg, _) = super::run::load_config(a.config.as_ref())?;
     let ctx = Context {
         exercise: a.exercise.unwrap_or(cfg.session.exercise),
@@ -189,7 +190,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             break;
         }
         if speed > 0.0 {
-            let due = std::time::Duration::from_secs_f64(((s.t - first) / speed).max(0.0));
+            let due = super::run::due_after(s.t - first, speed);
             let now = started.elapsed();
             if due > now + std::time::Duration::from_millis(5) {
                 std::thread::sleep(due - now);

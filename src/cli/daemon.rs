@@ -75,6 +75,17 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Asks the daemon; a socket that is not this user's is the user's to fix.
+fn ask(path: &std::path::Path, cmd: &str) -> anyhow::Result<Option<serde_json::Value>> {
+    status::request(path, cmd).map_err(|e| {
+        if e.is_user_error() {
+            user_error(e.to_string())
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
+}
+
 /// Not running: exit code 3 (as `systemctl status` does).
 #[derive(Debug, thiserror::Error)]
 #[error("not running (no socket at {0})")]
@@ -83,8 +94,7 @@ pub struct NotRunning(pub String);
 /// Runs `status`.
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let path = status::socket_path();
-    let reply =
-        status::request(&path, "status")?.ok_or_else(|| NotRunning(path.display().to_string()))?;
+    let reply = ask(&path, "status")?.ok_or_else(|| NotRunning(path.display().to_string()))?;
     let s = &reply["status"];
     if a.json {
         println!("{s}");
@@ -97,7 +107,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     println!(
         "running (pid {}) · sensor {} · {}{}",
         s["pid"],
-        s["sensor"].as_str().unwrap_or("?"),
+        crate::terminal::printable(s["sensor"].as_str().unwrap_or("?")),
         if s["connected"].as_bool() == Some(true) {
             "connected"
         } else {
@@ -135,7 +145,7 @@ pub struct StopArgs {}
 /// Runs `stop`.
 pub fn stop(_a: StopArgs) -> anyhow::Result<()> {
     let path = status::socket_path();
-    match status::request(&path, "stop")? {
+    match ask(&path, "stop")? {
         Some(_) => {
             println!("stopping: the set in progress is saved");
             Ok(())

@@ -6,6 +6,7 @@ use crate::logbook::{
     self, ExerciseInfo, ExportFormat, FlagRef, Load, LoadUnit, LogEntry, LogFilter, Logbook,
     ManualSet, NewRecording, PendingSet, ReviewActions, SensorSet, Verdict,
 };
+use crate::terminal::printable;
 use crate::Side;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
@@ -20,15 +21,25 @@ pub struct LogbookArg {
 }
 
 impl LogbookArg {
-    /// Opens it, creating it on first use.
-    pub fn open(&self) -> anyhow::Result<Logbook> {
-        let path = match &self.logbook {
-            Some(p) => p.clone(),
+    /// The logbook file.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.logbook {
+            Some(p) => Ok(p.clone()),
             None => logbook::default_path().ok_or_else(|| {
                 user_error("no home directory to keep the logbook in: give --logbook PATH or set MEDIUS_LOGBOOK")
-            })?,
-        };
-        Ok(Logbook::open(&path)?)
+            }),
+        }
+    }
+
+    /// Opens it to write, creating it on first use.
+    pub fn open(&self) -> anyhow::Result<Logbook> {
+        Ok(Logbook::open(&self.path()?)?)
+    }
+
+    /// Opens it to read: a command that only reads never creates,
+    /// migrates or otherwise changes the file.
+    pub fn open_read_only(&self) -> anyhow::Result<Logbook> {
+        Ok(Logbook::open_read_only(&self.path()?)?)
     }
 }
 
@@ -190,7 +201,7 @@ fn show_set(s: &PendingSet) -> String {
         "set {}  {}  {} {}  {}  {} reps{}{}  [{}]{}\n",
         s.id,
         s.performed_at,
-        s.exercise,
+        printable(&s.exercise),
         s.side.as_deref().unwrap_or(""),
         s.load
             .as_ref()
@@ -218,21 +229,21 @@ fn show_set(s: &PendingSet) -> String {
     }
     if s.confidence.is_some_and(|c| c < SURE) {
         for d in &s.doubts {
-            out.push_str(&format!("  check: {}\n", d.message));
+            out.push_str(&format!("  check: {}\n", printable(&d.message)));
         }
     }
+    // Notes are the lifter's text (or a Strong file's): shown, never obeyed.
     if !s.technique_notes.is_empty() {
-        out.push_str(&format!("  technique: {}\n", s.technique_notes));
+        out.push_str(&format!("  technique: {}\n", printable(&s.technique_notes)));
     }
     if !s.side_notes.is_empty() {
-        out.push_str(&format!("  sides: {}\n", s.side_notes));
+        out.push_str(&format!("  sides: {}\n", printable(&s.side_notes)));
     }
     out
 }
 
 /// Runs `review`.
 pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
-    let mut lb = a.logbook.open()?;
     let scripted = a.confirm.is_some()
         || a.dismiss.is_some()
         || a.reps.is_some()
@@ -242,6 +253,13 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
         || a.side_notes.is_some()
         || a.verify
         || a.discard;
+    let asks = a.interactive || std::io::stdin().is_terminal();
+    // Listing the pending sets only reads.
+    let mut lb = if (scripted && a.set.is_some()) || asks {
+        a.logbook.open()?
+    } else {
+        a.logbook.open_read_only()?
+    };
     if let (Some(id), true) = (a.set, scripted) {
         let actions = ReviewActions {
             confirm: a
@@ -285,7 +303,7 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
         println!("nothing to review: no pending sets");
         return Ok(());
     }
-    if !(a.interactive || std::io::stdin().is_terminal()) {
+    if !asks {
         if a.json {
             // One set asked for: the object; otherwise the list.
             match a.set {
@@ -506,7 +524,7 @@ fn log_table(rows: &[LogEntry]) -> String {
             "{:>5}  {:<16}  {:<26} {:<5}  {:>12}  {:>4}  {:>5}  {}\n",
             e.id,
             e.performed_at.get(..16).unwrap_or(&e.performed_at),
-            e.exercise,
+            printable(&e.exercise),
             e.side.as_deref().unwrap_or("-"),
             e.load
                 .as_ref()
@@ -516,7 +534,9 @@ fn log_table(rows: &[LogEntry]) -> String {
             e.median_peak_deg
                 .map(|p| format!("{p:.0}°"))
                 .unwrap_or_else(|| "-".into()),
-            notes
+            // Notes may hold anything typed or imported: escape sequences
+            // and line breaks are shown, never obeyed by the terminal.
+            printable(&notes)
         ));
     }
     out
@@ -543,7 +563,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
         println!("set {id} added to the log");
         return Ok(());
     }
-    let lb = a.logbook.open()?;
+    let lb = a.logbook.open_read_only()?;
     let since = a
         .since
         .as_deref()
@@ -592,7 +612,7 @@ pub struct NextArgs {
 
 /// Runs `next`.
 pub fn next(a: NextArgs) -> anyhow::Result<()> {
-    let lb = a.logbook.open()?;
+    let lb = a.logbook.open_read_only()?;
     let mut targets = lb.targets()?;
     if let Some(e) = &a.exercise {
         lb.exercise(e)?;
@@ -611,7 +631,7 @@ pub fn next(a: NextArgs) -> anyhow::Result<()> {
     for t in targets {
         println!(
             "{} {}: {}\n    last {}: {} × {} — {}",
-            t.exercise,
+            printable(&t.exercise),
             t.side.as_deref().unwrap_or(""),
             t.target,
             t.last_date.get(..10).unwrap_or(""),
@@ -652,7 +672,7 @@ pub struct TrendArgs {
 
 /// Runs `trend`.
 pub fn trend(a: TrendArgs) -> anyhow::Result<()> {
-    let lb = a.logbook.open()?;
+    let lb = a.logbook.open_read_only()?;
     let weeks = lb.trend(&a.exercise, a.weeks)?;
     if let Some(path) = &a.svg {
         super::chart::trend_svg(path, &a.exercise, &weeks)?;
@@ -724,7 +744,7 @@ pub struct ExportArgs {
 
 /// Runs `export`.
 pub fn export(a: ExportArgs) -> anyhow::Result<()> {
-    let lb = a.logbook.open()?;
+    let lb = a.logbook.open_read_only()?;
     let format = match a.format {
         FormatArg::Strong => ExportFormat::Strong,
         FormatArg::Hevy => ExportFormat::Hevy,
@@ -732,16 +752,28 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
     };
     match &a.output {
         Some(path) => {
-            // Write beside, then rename: an interrupted export leaves no half file.
-            let tmp = path.with_extension("part");
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&tmp)
-                    .map_err(|e| user_error(format!("cannot write {}: {e}", tmp.display())))?,
-            );
-            let n = lb.export(format, &mut f)?;
-            f.flush()?;
-            drop(f);
-            std::fs::rename(&tmp, path)?;
+            // Write beside, then rename: an interrupted export leaves no
+            // half file. The file beside is a new one of our own (it used to
+            // be X.part, truncated and removed whoever's it was).
+            let (tmp, file) = new_file_beside(path)
+                .map_err(|e| user_error(format!("cannot write beside {}: {e}", path.display())))?;
+            let written = (|| -> anyhow::Result<usize> {
+                let mut f = std::io::BufWriter::new(file);
+                let n = lb.export(format, &mut f)?;
+                f.flush()?;
+                f.get_ref().sync_all()?;
+                drop(f);
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| user_error(format!("cannot write {}: {e}", path.display())))?;
+                Ok(n)
+            })();
+            let n = match written {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            };
             eprintln!("{n} sets written to {}", path.display());
         }
         None => {
@@ -751,6 +783,35 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A new file in `path`'s folder, hidden and named after it, that did not
+/// exist before: `.NAME.PID-N.part`.
+fn new_file_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for n in 0..100 {
+        let tmp = dir.join(format!(".{name}.{}-{n}.part", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "every name for the file beside it is taken",
+    ))
 }
 
 /// Bring a history from another app into the log.
@@ -773,13 +834,15 @@ pub struct ImportLogArgs {
 
 /// Runs `import-log`.
 pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
-    let mut lb = a.logbook.open()?;
     let unit = if a.unit == "lb" {
         LoadUnit::Lb
     } else {
         LoadUnit::Kg
     };
-    let s = lb.import_strong(&a.file, unit)?;
+    // Read and checked first: a bad file creates no logbook and opens none
+    // for writing.
+    let file = a.logbook.open_read_only()?.read_strong(&a.file, unit)?;
+    let s = a.logbook.open()?.save_strong(file)?;
     println!(
         "{} sets added, {} already in the log, {} rows without reps skipped{}",
         s.added,
@@ -808,7 +871,14 @@ pub struct BackupArgs {
 
 /// Runs `backup`.
 pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
-    let lb = a.logbook.open()?;
+    let from = a.logbook.path()?;
+    if !from.exists() {
+        return Err(user_error(format!(
+            "no logbook at {} yet: nothing to back up",
+            from.display()
+        )));
+    }
+    let lb = a.logbook.open_read_only()?;
     lb.backup(&a.path)?;
     println!("logbook copied to {}", a.path.display());
     Ok(())
@@ -878,7 +948,7 @@ pub fn exercises(a: ExercisesArgs) -> anyhow::Result<()> {
         println!("exercise {} added", add.id);
         return Ok(());
     }
-    let lb = a.logbook.open()?;
+    let lb = a.logbook.open_read_only()?;
     let list = lb.exercises()?;
     if a.json {
         println!("{}", serde_json::to_string(&list)?);
@@ -887,8 +957,8 @@ pub fn exercises(a: ExercisesArgs) -> anyhow::Result<()> {
     for e in list {
         println!(
             "{:<26} {:<32} reps {:>2}-{:<2}  step {:<12} {}",
-            e.id,
-            e.name,
+            printable(&e.id),
+            printable(&e.name),
             e.rep_min,
             e.rep_max,
             e.load_step

@@ -69,10 +69,10 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(25..=400))]
     pub rate: Option<u16>,
     /// Bluetooth: how long to look for the sensor before giving up, s [default: config, else 15].
-    #[arg(long)]
+    #[arg(long, value_parser = find_timeout_s)]
     pub find_timeout: Option<f64>,
     /// Bluetooth: how long to keep reconnecting after the link drops, s [default: config, else 120].
-    #[arg(long)]
+    #[arg(long, value_parser = give_up_s)]
     pub give_up: Option<f64>,
     /// Simulated or replayed sensor: playback speed (1 = real time, 0 = as fast as possible).
     #[arg(long, default_value_t = 4.0)]
@@ -104,6 +104,24 @@ pub struct RunArgs {
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
+}
+
+/// Seconds between `lo` and `hi` (the config's ranges): 1e300 would
+/// overflow a timer.
+fn seconds_in(text: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (lo..=hi).contains(v))
+        .ok_or_else(|| format!("'{text}' must be a number of seconds from {lo} to {hi}"))
+}
+
+fn find_timeout_s(text: &str) -> Result<f64, String> {
+    seconds_in(text, 0.5, 600.0)
+}
+
+fn give_up_s(text: &str) -> Result<f64, String> {
+    seconds_in(text, 0.0, 86_400.0)
 }
 
 /// Loads the config named on the command line, or the default one.
@@ -225,14 +243,30 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
+/// The slowest playback `--speed` accepts (besides 0, flat out).
+pub const MIN_SPEED: f64 = 0.01;
+
+/// Refuses a playback speed that makes no sense. `--speed 1e-300` used to
+/// panic: a sample's due time overflowed a `Duration`.
+pub(crate) fn check_speed(speed: f64) -> anyhow::Result<()> {
+    if speed.is_finite() && (speed == 0.0 || speed >= MIN_SPEED) {
+        return Ok(());
+    }
+    Err(user_error(format!(
+        "--speed {speed:?} must be 0 (as fast as possible) or from {MIN_SPEED} (1 = real time)"
+    )))
+}
+
+/// When a sample `elapsed_s` into the recording is due at `speed`. A time
+/// so far ahead that no `Duration` holds it (a replayed file with
+/// t = 1e300) is not waited for.
+pub(crate) fn due_after(elapsed_s: f64, speed: f64) -> Duration {
+    Duration::try_from_secs_f64((elapsed_s / speed).max(0.0)).unwrap_or(Duration::ZERO)
+}
+
 /// Runs the command.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    if !(a.speed.is_finite() && a.speed >= 0.0) {
-        return Err(user_error(format!(
-            "--speed {} must be 0 (as fast as possible) or more",
-            a.speed
-        )));
-    }
+    check_speed(a.speed)?;
     let (cfg, _) = load_config(a.config.as_ref())?;
     let mut ctx = Context {
         exercise: a.exercise.unwrap_or(cfg.session.exercise),
@@ -258,11 +292,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         ..Status::default()
     }));
     let _server = StatusServer::start(&status::socket_path(), state.clone(), stop.clone())
-        .map_err(|e| match e {
-            status::StatusError::AlreadyRunning(_) | status::StatusError::NotOurs(_) => {
+        .map_err(|e| {
+            if e.is_user_error() {
                 user_error(e.to_string())
+            } else {
+                anyhow::Error::new(e)
             }
-            other => anyhow::Error::new(other),
         })?;
     let (source, ble_report, live_speed) = open_source(
         &sensor,
@@ -378,6 +413,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         let stop = stop.clone();
         // SIGINT and SIGTERM (the `termination` feature): finish cleanly.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+        // ctrlc's `termination` also ends the session on SIGHUP, but a
+        // closed terminal (or a dropped ssh link) must not end a set in
+        // progress: ignore it. `medius stop`, Ctrl-C and SIGTERM still end it.
+        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        }
     }
     let keys = (a.keys || std::io::stdin().is_terminal()).then(spawn_keyboard);
     esay!(
@@ -416,7 +458,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         };
         if speed > 0.0 {
             let first = *t0.get_or_insert(sample.t);
-            let due = Duration::from_secs_f64(((sample.t - first) / speed).max(0.0));
+            let due = due_after(sample.t - first, speed);
             let now = started.elapsed();
             if due > now + Duration::from_millis(5) {
                 std::thread::sleep(due - now);

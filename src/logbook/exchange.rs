@@ -33,11 +33,34 @@ pub struct ImportSummary {
 }
 
 /// A spreadsheet would run a cell that starts with = + - @ as a formula:
-/// prefix such text with a quote.
+/// prefix such text with a quote. Spreadsheets skip leading blanks and
+/// line breaks (`" =1+1"`, `"\n=1+1"`) and read the full-width and small
+/// forms (`＝1+1`) as the ASCII ones, so those are defused too; so is a
+/// cell that starts with a tab, CR or LF.
 pub fn cell(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
+    let starts_like_formula = |c: char| {
+        matches!(
+            c,
+            '=' | '+'
+                | '-'
+                | '@'
+                | '\u{ff1d}' // ＝
+                | '\u{ff0b}' // ＋
+                | '\u{ff0d}' // －
+                | '\u{ff20}' // ＠
+                | '\u{fe66}' // ﹦
+                | '\u{fe62}' // ﹢
+                | '\u{fe63}' // ﹣
+                | '\u{fe6b}' // ﹫
+                | '\u{2212}' // − minus sign
+        )
+    };
+    let first = text.chars().next();
+    let first_seen = text.trim_start().chars().next();
+    if matches!(first, Some('\t' | '\r' | '\n')) || first_seen.is_some_and(starts_like_formula) {
+        format!("'{text}")
+    } else {
+        text.to_string()
     }
 }
 
@@ -216,11 +239,18 @@ impl Logbook {
     /// the import with its line number and changes nothing. Importing the
     /// same file twice adds nothing the second time.
     pub fn import_strong(&mut self, path: &Path, unit: LoadUnit) -> Result<ImportSummary> {
+        let file = self.read_strong(path, unit)?;
+        self.save_strong(file)
+    }
+
+    /// Reads and checks a Strong CSV export without writing anything: a
+    /// logbook opened read-only will do, so a bad file is refused before
+    /// the logbook is created or opened for writing.
+    pub fn read_strong(&self, path: &Path, unit: LoadUnit) -> Result<StrongFile> {
         let where_ = |line: u64| format!("{}:{line}", path.display());
         // A quote that never closes would swallow every row after it into
         // one field: refuse the file, naming the line where it opened.
-        let bytes = std::fs::read(path)
-            .map_err(|e| LogbookError::Invalid(format!("{}: {e}", path.display())))?;
+        let bytes = read_capped(path, MAX_STRONG_BYTES)?;
         if let Some(line) = unclosed_quote(&bytes) {
             return Err(LogbookError::Invalid(format!(
                 "{}: a quote opens here and never closes; fix that row (or export again: the file may be cut short)",
@@ -276,10 +306,11 @@ impl Logbook {
                 let v: f64 = weight
                     .parse()
                     .ok()
-                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    // 1e300 used to be stored as is.
+                    .filter(|v: &f64| v.is_finite() && (0.0..MAX_WEIGHT).contains(v))
                     .ok_or_else(|| {
                         LogbookError::Invalid(format!(
-                            "{}: Weight '{weight}' is not a number",
+                            "{}: Weight '{weight}' is not a number from 0 to {MAX_WEIGHT}",
                             where_(line)
                         ))
                     })?;
@@ -337,7 +368,15 @@ impl Logbook {
                 tempo: None,
                 variation: String::new(),
                 notes: c_notes.map(get).unwrap_or("").to_string(),
-                performed_at: Some(get(c_date).to_string()),
+                performed_at: Some(
+                    super::write::civil_time(get(c_date), "12:00:00").ok_or_else(|| {
+                        LogbookError::Invalid(format!(
+                            "{}: date '{}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
+                            where_(line),
+                            get(c_date)
+                        ))
+                    })?,
+                ),
                 import_key: Some(format!(
                     "strong|{}|{}|{}",
                     get(c_date),
@@ -346,10 +385,31 @@ impl Logbook {
                 )),
             });
         }
+        Ok(StrongFile {
+            path: path.to_path_buf(),
+            rows,
+            new_exercises: new_ex,
+            skipped: summary.skipped,
+        })
+    }
+
+    /// Saves what [`Logbook::read_strong`] read, in one transaction.
+    pub fn save_strong(&mut self, file: StrongFile) -> Result<ImportSummary> {
+        let StrongFile {
+            path,
+            rows,
+            new_exercises: new_ex,
+            skipped,
+        } = file;
+        let mut summary = ImportSummary {
+            skipped,
+            ..ImportSummary::default()
+        };
         let tx = self.write_tx()?;
         for e in &new_ex {
+            // Another process may have added it since the file was read.
             tx.execute(
-                "INSERT INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO exercises (id, name, rep_min, rep_max, load_step, load_step_unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 rusqlite::params![e.id, e.name, e.rep_min, e.rep_max, e.load_step.as_ref().map(|l| l.value), e.load_step.as_ref().map(|l| l.unit.id())],
             )?;
             summary.new_exercises.push(e.id.clone());
@@ -371,6 +431,15 @@ impl Logbook {
         tx.commit()?;
         Ok(summary)
     }
+}
+
+/// A Strong export read and checked, not yet saved.
+#[derive(Debug, Clone)]
+pub struct StrongFile {
+    path: std::path::PathBuf,
+    rows: Vec<ManualSet>,
+    new_exercises: Vec<ExerciseInfo>,
+    skipped: u32,
 }
 
 /// Numbers the sets of each exercise within a session, as the apps do.
@@ -395,6 +464,33 @@ impl SetOrder {
             }
         }
     }
+}
+
+/// The heaviest weight a Strong row may carry (as [`Load::parse`] allows).
+const MAX_WEIGHT: f64 = 10_000.0;
+
+/// The largest Strong export `import-log` reads (years of training are a
+/// few MiB): `/dev/zero` or a wrong file is refused, not read into memory
+/// until it runs out.
+pub const MAX_STRONG_BYTES: u64 = 64 << 20;
+
+/// Reads a whole file of at most `max` bytes.
+fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| LogbookError::Invalid(format!("{}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > max {
+        return Err(LogbookError::Invalid(format!(
+            "{}: larger than {} MiB; not a Strong export (is it the right file?)",
+            path.display(),
+            max >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The line (from 1) of a CSV field's opening quote that never closes.
@@ -468,6 +564,17 @@ mod tests {
         assert_eq!(cell("-1+1"), "'-1+1");
         assert_eq!(cell("@SUM"), "'@SUM");
         assert_eq!(cell("hip hike"), "hip hike");
+        // Issue 16, item 10: what slipped through.
+        assert_eq!(cell(" =1+1"), "' =1+1");
+        assert_eq!(cell("\n=1+1"), "'\n=1+1");
+        assert_eq!(cell("\u{3000}=1+1"), "'\u{3000}=1+1");
+        assert_eq!(cell("＝1+1"), "'＝1+1");
+        assert_eq!(cell("＋1"), "'＋1");
+        assert_eq!(cell("＠SUM(A1)"), "'＠SUM(A1)");
+        assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("\rx"), "'\rx");
+        assert_eq!(cell("band red; tempo 2-1-3"), "band red; tempo 2-1-3");
+        assert_eq!(cell(""), "");
         assert_eq!(hevy_time("2026-11-03 18:30:00"), "03 Nov 2026, 18:30");
         assert_eq!(
             slug("Bulgarian Split Squat (DB)"),

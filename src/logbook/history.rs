@@ -72,6 +72,9 @@ pub struct TrendWeek {
     pub side_difference: Option<i64>,
 }
 
+/// How far back `--since` may reach, in days (100 years).
+pub const MAX_SINCE_DAYS: u32 = 36_500;
+
 /// Parses `6w`, `10d`, `3m` or a date into 'YYYY-MM-DD HH:MM:SS'.
 pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
     let t = text.trim();
@@ -80,11 +83,29 @@ pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
             "--since '{text}' not understood: write e.g. 6w, 10d, 3m or 2026-10-01"
         ))
     };
-    let (num, unit) = t.split_at(t.len().saturating_sub(1));
-    let days = match (num.parse::<u32>(), unit) {
-        (Ok(n), "d") => Some(n),
-        (Ok(n), "w") => Some(n * 7),
-        (Ok(n), "m") => Some(n * 30),
+    // The last character, whatever its width: `é` is two bytes, and
+    // splitting inside it panicked.
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, _)) => t.split_at(i),
+        None => return Err(bad()),
+    };
+    let per_unit = match unit {
+        "d" => 1,
+        "w" => 7,
+        "m" => 30,
+        _ => 0,
+    };
+    let days = match num.parse::<u32>() {
+        Ok(n) if per_unit > 0 => {
+            // Checked, not wrapped: 613566757w used to come out as 3 days.
+            let days = n.checked_mul(per_unit).filter(|d| *d <= MAX_SINCE_DAYS);
+            Some(days.ok_or_else(|| {
+                LogbookError::Invalid(format!(
+                    "--since '{text}' is further back than medius looks (at most {} years)",
+                    MAX_SINCE_DAYS / 365
+                ))
+            })?)
+        }
         _ => None,
     };
     let sql: Option<String> = match days {
@@ -93,9 +114,7 @@ pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
             [format!("-{d} days")],
             |r| r.get(0),
         )?,
-        None => lb
-            .conn()
-            .query_row("SELECT datetime(?1)", [t], |r| r.get(0))?,
+        None => super::write::civil_time(t, "00:00:00"),
     };
     sql.ok_or_else(bad)
 }

@@ -14,7 +14,7 @@ mod progress;
 mod review;
 mod write;
 
-pub use exchange::{ExportFormat, ImportSummary};
+pub use exchange::{ExportFormat, ImportSummary, StrongFile};
 pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
 pub use load::{Load, LoadUnit};
 pub use progress::Target;
@@ -34,6 +34,9 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The most reps in reserve a set can be logged with (RPE 0).
+pub const MAX_RIR: u32 = 10;
 
 /// How long a write waits for another medius writing to the same logbook
 /// before it gives up with "database is locked".
@@ -108,17 +111,42 @@ pub struct Logbook {
 
 impl Logbook {
     /// Opens (creating if needed) the logbook at `path` and brings its schema
-    /// up to date.
+    /// up to date, first copying an older logbook to a backup beside it.
+    /// A new logbook and its folder are the user's alone (0600 and 0700).
     pub fn open(path: &Path) -> Result<Self> {
+        check_not_a_folder(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    LogbookError::Invalid(format!(
+                        "cannot create the folder {} for the logbook: {e}",
+                        dir.display()
+                    ))
+                })?;
         }
+        create_private(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        )
+        .map_err(|e| refused(path, e))?;
+        // SQLite falls back to reading when the file or its disk is
+        // read-only; the first write would then fail as a fault. Say it now.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(refused(
+                path,
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    None,
+                ),
+            ));
+        }
         let mut lb = Logbook {
             conn,
             path: Some(path.to_path_buf()),
@@ -136,14 +164,68 @@ impl Logbook {
             r = lb.setup();
         }
         r.map_err(|e| match e {
-            LogbookError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                LogbookError::NotALogbook {
-                    path: path.display().to_string(),
-                    why: "not a SQLite database; give another --logbook path".into(),
-                }
+            LogbookError::Sqlite(e) => refused(path, e),
+            other => other,
+        })?;
+        Ok(lb)
+    }
+
+    /// Opens the logbook at `path` for reading only: nothing is created,
+    /// migrated or switched to WAL. A missing file reads as a new, empty
+    /// logbook; an older one is read through a migrated copy in memory.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        check_not_a_folder(path)?;
+        if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            let mut lb = Logbook::open_in_memory()?;
+            lb.path = Some(path.to_path_buf());
+            return Ok(lb);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| refused(path, e))?;
+        let mut lb = Logbook {
+            conn,
+            path: Some(path.to_path_buf()),
+        };
+        // A WAL logbook on a read-only disk (or in a folder we may not
+        // write) cannot get the -shm file SQLite reads through. No one can
+        // be writing to it there, so it is read as it stands.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        if lb.schema_version().is_err() && !Path::new(&wal).exists() {
+            lb.conn = Connection::open_with_flags(
+                immutable_uri(path),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| refused(path, e))?;
+        }
+        let read = (|| -> Result<()> {
+            lb.conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+            lb.refuse_foreign()?;
+            if lb.schema_version()? < SCHEMA_VERSION {
+                let mut copy = Connection::open_in_memory()?;
+                rusqlite::backup::Backup::new(&lb.conn, &mut copy)?.run_to_completion(
+                    256,
+                    Duration::from_millis(5),
+                    None,
+                )?;
+                lb.conn = copy;
+                lb.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+                // The copy is migrated, the file is not: no backup of it.
+                let file = lb.path.take();
+                let migrated = lb.migrate();
+                lb.path = file;
+                migrated?;
             }
+            Ok(())
+        })();
+        read.map_err(|e| match e {
+            LogbookError::Sqlite(e) => refused(path, e),
             other => other,
         })?;
         Ok(lb)
@@ -221,10 +303,16 @@ impl Logbook {
     /// Brings the schema up to date. Two processes may open a new (or old)
     /// logbook at the same moment: the migrations run under the write lock,
     /// all in one transaction, and the version is read again once the lock
-    /// is held, so the second process finds the work done.
+    /// is held, so the second process finds the work done. A logbook that
+    /// holds data is first copied to `LOGBOOK.vN.backup` beside it (see
+    /// [`Logbook::backup_before_migration`]).
     fn migrate(&mut self) -> Result<()> {
-        if self.schema_version()? == SCHEMA_VERSION {
+        let version = self.schema_version()?;
+        if version == SCHEMA_VERSION {
             return Ok(());
+        }
+        if version > 0 {
+            self.backup_before_migration(version)?;
         }
         let path = self.path.clone();
         let tx = self.write_tx()?;
@@ -335,18 +423,74 @@ impl Logbook {
     }
 
     /// Copies the whole logbook to `dest` with SQLite's online backup (safe
-    /// while the daemon writes).
+    /// while the daemon writes). `dest` must not exist; it is created
+    /// readable by its owner only (0600). A copy that fails half-way is
+    /// removed.
     pub fn backup(&self, dest: &Path) -> Result<()> {
-        if dest.exists() {
-            return Err(LogbookError::Invalid(format!(
-                "{} exists; give a new file name (backup never overwrites)",
-                dest.display()
-            )));
+        use std::os::unix::fs::OpenOptionsExt;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest);
+        if let Err(e) = created {
+            return Err(LogbookError::Invalid(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => format!(
+                    "{} exists; give a new file name (backup never overwrites)",
+                    dest.display()
+                ),
+                std::io::ErrorKind::NotFound => format!(
+                    "cannot create {}: the folder {} does not exist",
+                    dest.display(),
+                    dest.parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."))
+                        .display()
+                ),
+                _ => format!("cannot create {}: {e}", dest.display()),
+            }));
         }
-        let mut dst = Connection::open(dest)?;
-        let b = rusqlite::backup::Backup::new(&self.conn, &mut dst)?;
-        b.run_to_completion(256, Duration::from_millis(5), None)?;
-        Ok(())
+        let copy = (|| -> Result<()> {
+            let mut dst = Connection::open(dest)?;
+            let b = rusqlite::backup::Backup::new(&self.conn, &mut dst)?;
+            b.run_to_completion(256, Duration::from_millis(5), None)?;
+            drop(b);
+            dst.close().map_err(|(_, e)| e)?;
+            std::fs::File::open(dest)?.sync_all()?;
+            Ok(())
+        })();
+        if copy.is_err() {
+            // Only the file this call created, never something else.
+            let _ = std::fs::remove_file(dest);
+        }
+        copy
+    }
+
+    /// Before a migration changes an older logbook, a copy of it as it was:
+    /// `LOGBOOK.vN.backup` (N the old schema version; `-2`, `-3`… when that
+    /// name is taken), 0600. Without it a migration that goes wrong, or a
+    /// newer medius given up for the old one, would leave no way back.
+    fn backup_before_migration(&self, version: i64) -> Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        for n in 1..100 {
+            let mut name = path.as_os_str().to_owned();
+            name.push(if n == 1 {
+                format!(".v{version}.backup")
+            } else {
+                format!(".v{version}-{n}.backup")
+            });
+            let dest = PathBuf::from(name);
+            match self.backup(&dest) {
+                Err(LogbookError::Invalid(_)) if dest.exists() => continue,
+                other => return other,
+            }
+        }
+        Err(LogbookError::Invalid(format!(
+            "{}: too many backups from earlier versions beside it; move some away",
+            path.display()
+        )))
     }
 
     /// Takes the logbook's session lock: an advisory lock (`flock`) on
@@ -394,6 +538,64 @@ impl Logbook {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A folder where the logbook file should be is the user's to fix; SQLite
+/// only says "unable to open database file".
+fn check_not_a_folder(path: &Path) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(not_a_logbook(
+            Some(path),
+            "is a folder, not a logbook file; give the file's path (e.g. FOLDER/logbook.sqlite3)",
+        ));
+    }
+    Ok(())
+}
+
+/// `file:PATH?immutable=1`, the path escaped as a URI needs.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Creates a new logbook file readable by its owner only; SQLite gives its
+/// -wal and -shm files the same mode. An existing file is left as it is.
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
+/// SQLite's answers that mean the user must fix the path (not a database,
+/// read-only, cannot be opened) as one clear line; other failures as they are.
+fn refused(path: &Path, e: rusqlite::Error) -> LogbookError {
+    use rusqlite::ErrorCode;
+    let why = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::NotADatabase => "not a SQLite database; give another --logbook path",
+            ErrorCode::ReadOnly => {
+                "cannot be written (a read-only file, folder or disk); check its permissions or give another --logbook path"
+            }
+            ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
+                "cannot be opened; check that its folder exists and is yours, or give another --logbook path"
+            }
+            _ => return LogbookError::Sqlite(e),
+        },
+        _ => return LogbookError::Sqlite(e),
+    };
+    not_a_logbook(Some(path), why)
 }
 
 /// The error for a file that is not (or not yet) this medius' logbook.

@@ -298,6 +298,12 @@ impl Logbook {
             )?;
         }
         if let Some(r) = a.rir {
+            if r > super::MAX_RIR {
+                return Err(LogbookError::Invalid(format!(
+                    "{r} reps in reserve: RIR is 0 to {}",
+                    super::MAX_RIR
+                )));
+            }
             tx.execute("UPDATE sets SET rir = ?2 WHERE id = ?1", params![id, r])?;
         }
         if let Some(t) = &a.technique_notes {

@@ -348,6 +348,12 @@ pub(crate) fn insert_manual(tx: &Transaction<'_>, m: &ManualSet) -> Result<Optio
     if known.is_none() {
         return Err(LogbookError::UnknownExercise(m.exercise.clone()));
     }
+    if let Some(rir) = m.rir.filter(|r| *r > super::MAX_RIR) {
+        return Err(LogbookError::Invalid(format!(
+            "{rir} reps in reserve: RIR is 0 to {}",
+            super::MAX_RIR
+        )));
+    }
     if m.reps > 1000 {
         return Err(LogbookError::Invalid(format!(
             "{} reps is not a set",
@@ -397,21 +403,65 @@ pub(crate) fn insert_manual(tx: &Transaction<'_>, m: &ManualSet) -> Result<Optio
 fn performed_at(tx: &Transaction<'_>, at: Option<&str>) -> Result<String> {
     match at {
         None => Ok(tx.query_row("SELECT datetime('now', 'localtime')", [], |r| r.get(0))?),
-        Some(text) => {
-            let t = text.trim().replace('T', " ");
-            let t = if t.len() == 10 {
-                format!("{t} 12:00:00")
-            } else {
-                t
-            };
-            let v: Option<String> = tx.query_row("SELECT datetime(?1)", [&t], |r| r.get(0))?;
-            v.ok_or_else(|| {
-                LogbookError::Invalid(format!(
-                    "date '{text}' not understood: write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
-                ))
-            })
-        }
+        Some(text) => civil_time(text, "12:00:00").ok_or_else(|| {
+            LogbookError::Invalid(format!(
+                "date '{text}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+            ))
+        }),
     }
+}
+
+/// 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM' or 'YYYY-MM-DD HH:MM:SS' (a `T` may
+/// stand for the space; fractions of a second are dropped) as
+/// 'YYYY-MM-DD HH:MM:SS', `time` filling in a date alone. Only days that
+/// exist: SQLite's datetime() turned 2026-02-30 into 2026-03-02.
+pub(crate) fn civil_time(text: &str, time: &str) -> Option<String> {
+    let t = text.trim();
+    let num = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, clock) = match t.get(10..) {
+        Some("") => (t, None),
+        Some(rest) if rest.starts_with([' ', 'T']) => (&t[..10], Some(rest[1..].trim_start())),
+        _ => return None,
+    };
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || date.len() != 10 || !(1900..=2100).contains(&y) {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) {
+        return None;
+    }
+    let clock = match clock {
+        None => time.to_string(),
+        Some(c) => {
+            let c = c.split_once('.').map_or(c, |(whole, _)| whole);
+            let mut parts = c.split(':');
+            let h = parts.next().filter(|p| p.len() == 2).and_then(num)?;
+            let min = parts.next().filter(|p| p.len() == 2).and_then(num)?;
+            let sec = match parts.next() {
+                Some(p) if p.len() == 2 => num(p)?,
+                Some(_) => return None,
+                None => 0,
+            };
+            if parts.next().is_some() || h > 23 || min > 59 || sec > 59 {
+                return None;
+            }
+            format!("{h:02}:{min:02}:{sec:02}")
+        }
+    };
+    Some(format!("{y:04}-{m:02}-{day:02} {clock}"))
 }
 
 /// The session a set at `at` belongs to: one started within the 3 hours
@@ -430,4 +480,47 @@ fn session_for(tx: &Transaction<'_>, at: &str) -> Result<i64> {
     }
     tx.execute("INSERT INTO sessions (started_at) VALUES (?1)", [at])?;
     Ok(tx.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_time;
+
+    #[test]
+    fn only_days_that_exist() {
+        let t = |s: &str| civil_time(s, "12:00:00");
+        assert_eq!(t("2026-11-02").as_deref(), Some("2026-11-02 12:00:00"));
+        assert_eq!(
+            t("2026-11-02 18:00").as_deref(),
+            Some("2026-11-02 18:00:00")
+        );
+        assert_eq!(
+            t("2026-11-02T18:00:05").as_deref(),
+            Some("2026-11-02 18:00:05")
+        );
+        assert_eq!(
+            t("2024-02-29 07:30:00.250").as_deref(),
+            Some("2024-02-29 07:30:00")
+        );
+        for bad in [
+            "2026-02-30",
+            "2025-02-29",
+            "2100-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-5",
+            "2026-11-02 24:00",
+            "2026-11-02 18:60",
+            "2026-11-02 18",
+            "2026-11-02x",
+            "yesterday",
+            "now",
+            "+2026-11-02",
+            "é",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
 }

@@ -95,6 +95,15 @@ pub enum CsvError {
         /// This row's time.
         found: f64,
     },
+    /// A line longer than [`MAX_LINE_BYTES`]: not a recording (`/dev/zero`,
+    /// a binary file). Refused before it fills the memory.
+    #[error("{file}:{line}: a line longer than {} KiB; a raw recording's lines are short (is this the right file?)", MAX_LINE_BYTES / 1024)]
+    LineTooLong {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+    },
     /// The CSV layer failed (bad quoting, invalid UTF-8 ...).
     #[error("{file}:{line}: {message}")]
     Malformed {
@@ -107,10 +116,55 @@ pub enum CsvError {
     },
 }
 
+/// The longest line a recording may have. A sample row is about 60 bytes;
+/// extra columns are allowed, so the cap is generous, but one line without
+/// an end (`analyze /dev/zero`) no longer grows until the memory runs out.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Marks the I/O error [`LineCap`] returns, so it can be told from others.
+#[derive(Debug)]
+struct LineTooLongMark;
+
+impl std::fmt::Display for LineTooLongMark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line longer than {MAX_LINE_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for LineTooLongMark {}
+
+/// Passes bytes through and fails once a line (up to `\n` or `\r`) runs
+/// past [`MAX_LINE_BYTES`]: the CSV reader below keeps a whole record in
+/// memory, however long.
+struct LineCap<R> {
+    inner: R,
+    in_line: usize,
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for piece in buf[..n].split_inclusive(|b| *b == b'\n' || *b == b'\r') {
+            let ended = matches!(piece.last(), Some(b'\n' | b'\r'));
+            self.in_line += piece.len() - usize::from(ended);
+            if self.in_line > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    LineTooLongMark,
+                ));
+            }
+            if ended {
+                self.in_line = 0;
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Streams samples out of a raw recording without holding the file in memory.
 pub struct RawReader<R: Read> {
     file: String,
-    reader: ::csv::Reader<R>,
+    reader: ::csv::Reader<LineCap<R>>,
     record: ::csv::ByteRecord,
     line: u64,
     last_t: Option<f64>,
@@ -138,7 +192,10 @@ impl<R: Read> RawReader<R> {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 16)
-            .from_reader(input);
+            .from_reader(LineCap {
+                inner: input,
+                in_line: 0,
+            });
         let mut record = ::csv::ByteRecord::new();
         let file = name.to_string();
         let got = reader
@@ -288,6 +345,14 @@ fn parse_f64(b: &[u8]) -> Option<f64> {
 
 fn malformed(file: &str, line: u64, e: ::csv::Error) -> CsvError {
     let line = e.position().map(|p| p.line()).unwrap_or(line);
+    if let ::csv::ErrorKind::Io(io) = e.kind() {
+        if io.get_ref().is_some_and(|i| i.is::<LineTooLongMark>()) {
+            return CsvError::LineTooLong {
+                file: file.to_string(),
+                line,
+            };
+        }
+    }
     CsvError::Malformed {
         file: file.to_string(),
         line,
@@ -492,6 +557,23 @@ mod tests {
         );
         let e = read(&format!("{H}0,0,9.8,0,0,0,NaN\n")).unwrap_err();
         assert!(matches!(e, CsvError::NotANumber { column: 7, .. }), "{e}");
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_without_filling_the_memory() {
+        // Issue 16, item 13: `analyze /dev/zero` allocated 1 GiB and aborted.
+        let zeros = std::io::repeat(0).take(64 << 20);
+        let e = RawReader::new(zeros, "zero").err().expect("refused");
+        assert!(matches!(e, CsvError::LineTooLong { line: 1, .. }), "{e}");
+        let long_row = format!(
+            "{H}0,0,9.8,0,0,0,0\n0.01,{}\n",
+            "1".repeat(MAX_LINE_BYTES + 1)
+        );
+        let e = read(&long_row).unwrap_err();
+        assert!(matches!(e, CsvError::LineTooLong { line: 3, .. }), "{e}");
+        // Long but under the cap (extra columns) is fine.
+        let wide = format!("{H}0,0,9.8,0,0,0,0,{}\n", "x".repeat(100_000));
+        assert_eq!(read(&wide).unwrap().len(), 1);
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! Text from outside (notes, exercise names, a bad field in a file) on the
+//! terminal: what it says, never what it would do.
+//!
+//! A note that holds `ESC ] 52 ;…` or `ESC [ 2 J` would, printed raw, write
+//! the clipboard or clear the screen; a carriage return would overwrite the
+//! line before it; a bad field with a newline would split a one-line error
+//! in two. [`printable`] shows such characters as escapes instead.
+
+use std::borrow::Cow;
+
+/// True for characters that steer a terminal or the text's direction
+/// rather than print: C0 and C1 controls, DEL, and the bidirectional
+/// overrides and isolates that can make text read differently from what
+/// it is.
+fn steers(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control character written as an escape (`\n`, `\r`,
+/// `\t`, `\u{1b}`…): one line, inert on any terminal. Unchanged (and not
+/// copied) when there is nothing to escape.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(steers) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if steers(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn controls_are_shown_not_obeyed() {
+        assert_eq!(printable("hip hike on rep 4"), "hip hike on rep 4");
+        assert_eq!(printable("Größe ＝1+1 °"), "Größe ＝1+1 °");
+        assert_eq!(printable("a\nb\rc\td"), "a\\nb\\rc\\td");
+        assert_eq!(
+            printable("\u{1b}]52;c;aGk=\u{7}\u{1b}[2J"),
+            "\\u{1b}]52;c;aGk=\\u{7}\\u{1b}[2J"
+        );
+        assert_eq!(printable("\u{9b}31m\u{7f}"), "\\u{9b}31m\\u{7f}");
+        assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert!(!printable("x\u{1b}[31my").contains('\u{1b}'));
+    }
+}
