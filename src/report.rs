@@ -14,7 +14,7 @@ fn r2(x: f64) -> f64 {
 
 /// How sure a count is, in words.
 pub fn certainty(confidence: f64) -> &'static str {
-    if confidence >= 0.9 {
+    if confidence >= crate::motion::certainty::SURE {
         "sure"
     } else if confidence >= 0.6 {
         "likely ±1"

@@ -193,8 +193,7 @@ pub struct ReviewArgs {
     pub logbook: LogbookArg,
 }
 
-/// The confidence from which a count is called sure.
-const SURE: f64 = 0.9;
+use crate::motion::certainty::SURE;
 
 fn show_set(s: &PendingSet) -> String {
     let mut out = format!(
@@ -359,7 +358,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
         let mut quit = false;
         // A count medius is not sure of is settled first: the flags hang
         // on the reps.
-        let doubtful = s.confidence.is_some_and(|c| c < SURE);
+        let doubtful = s.confidence.is_some_and(|c| c < SURE) && !s.doubts.is_empty();
         if doubtful {
             ask_count(
                 &s,

@@ -1340,7 +1340,7 @@ pub fn set_line(number: usize, set: &Set) -> String {
 
 /// The reasons a set's count is not sure, one `check:` line each.
 fn doubt_lines(set: &Set) -> String {
-    if set.confidence >= 0.9 {
+    if set.confidence >= crate::motion::certainty::SURE {
         return String::new();
     }
     set.doubts

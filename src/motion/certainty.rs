@@ -55,6 +55,8 @@ pub const EDGE_INTERVALS: f64 = 1.5;
 pub const EDGE_SIZE_FRACTION: f64 = 0.4;
 /// Confidence left when a rep-sized movement borders the set uncounted.
 const EDGE_CAP: f64 = 0.5;
+/// From this confidence on, a count is called sure.
+pub const SURE: f64 = 0.9;
 /// Confidence left when the set is too short to judge its rhythm.
 const SHORT_SET_CAP: f64 = 0.85;
 
@@ -113,12 +115,13 @@ pub struct Doubt {
 ///
 /// `set_aside` are the movements lately not counted, `noise_rms` is the
 /// resting noise on the counted signal (°) and `min_peak_deg` the smallest
-/// rep the profile accepts.
+/// rep the profile accepts, `max_peak_deg` the largest.
 pub fn judge(
     reps: &[Rep],
     set_aside: &[SetAside],
     noise_rms: f64,
     min_peak_deg: f64,
+    max_peak_deg: f64,
     signal: RepSignal,
 ) -> (f64, Vec<Doubt>) {
     let mut doubts = Vec::new();
@@ -177,7 +180,7 @@ pub fn judge(
         RepSignal::Rotation => {
             size >= EDGE_SIZE_FRACTION * median_peak && size <= 2.0 * median_peak
         }
-        RepSignal::Obliquity => size >= min_peak_deg,
+        RepSignal::Obliquity => size >= min_peak_deg && size <= max_peak_deg,
     };
     let reach = EDGE_INTERVALS * pace;
     for m in set_aside {
@@ -190,12 +193,12 @@ pub fn judge(
                 to_s: m.end_s,
                 reps: 1,
                 message: format!(
-                    "a {:.1}° movement {} the set ({:.1}-{:.1} s) was not counted: check the {} rep",
+                    "a {:.1}° movement {} the set ({:.1}-{:.1} s into the recording) was not \
+                     counted: the count may be one short",
                     m.size_deg,
                     if before { "just before" } else { "just after" },
                     m.start_s,
                     m.end_s,
-                    if before { "first" } else { "last" }
                 ),
             });
             confidence = confidence.min(EDGE_CAP);
@@ -209,12 +212,13 @@ pub fn judge(
             to_s: last,
             reps: 0,
             message: format!(
-                "only {} reps: too few to check the count against the set's rhythm",
-                reps.len()
+                "only {} rep{}: too few to check the count against the set's rhythm",
+                reps.len(),
+                if reps.len() == 1 { "" } else { "s" }
             ),
         });
         confidence = confidence.min(SHORT_SET_CAP);
-        return (round2(confidence), doubts);
+        return settle(confidence, doubts);
     }
 
     // Rhythm: start-to-start intervals against their median.
@@ -313,11 +317,18 @@ pub fn judge(
             }
         }
     }
-    (round2(confidence), doubts)
+    settle(confidence, doubts)
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// The confidence to two decimals, and the doubts only if it is not sure:
+/// a cue that barely fired on a set still called sure is not a reason to
+/// check it.
+fn settle(confidence: f64, mut doubts: Vec<Doubt>) -> (f64, Vec<Doubt>) {
+    let c = (confidence * 100.0).round() / 100.0;
+    if c >= SURE {
+        doubts.clear();
+    }
+    (c, doubts)
 }
 
 /// The median (the upper one of an even count); 0 for none.
@@ -354,7 +365,7 @@ mod tests {
     #[test]
     fn a_steady_set_of_clear_reps_is_sure() {
         let r = reps(&[0.0, 3.0, 6.1, 9.0, 12.0, 15.2, 18.0, 21.0], 2.2, 30.0);
-        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c >= 0.9, "{c} {d:?}");
         assert!(d.is_empty(), "{d:?}");
     }
@@ -363,7 +374,7 @@ mod tests {
     fn a_gap_in_the_rhythm_says_where_reps_were_missed() {
         // Every 3 s, but 9 s between the fourth and fifth: two missed.
         let r = reps(&[0.0, 3.0, 6.0, 9.0, 18.0, 21.0, 24.0], 2.2, 30.0);
-        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c < 0.6, "{c}");
         let gap = d.iter().find(|d| d.kind == DoubtKind::RhythmGap).unwrap();
         assert_eq!(gap.reps, 2);
@@ -380,7 +391,7 @@ mod tests {
     fn a_rep_twice_as_long_as_the_others_may_be_two() {
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0, 15.0], 2.0, 30.0);
         r[3].end_s = r[3].start_s + 4.5;
-        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c < 0.9);
         assert_eq!(d[0].kind, DoubtKind::LongRep);
         assert!(
@@ -394,27 +405,96 @@ mod tests {
     fn a_much_smaller_rep_is_doubted_at_the_ankle_only() {
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 30.0);
         r[0].peak_deg = 8.0;
-        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c < 0.9 && d.iter().any(|d| d.kind == DoubtKind::SmallRep));
         // At the pelvis a clean rep is a tenth of a hike: no doubt.
         let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 10.0);
         r[0].peak_deg = 1.5;
-        let (_, d) = judge(&r, &[], 0.1, 1.0, RepSignal::Obliquity);
+        let (_, d) = judge(&r, &[], 0.1, 1.0, 40.0, RepSignal::Obliquity);
         assert!(d.iter().all(|d| d.kind != DoubtKind::SmallRep), "{d:?}");
     }
 
     #[test]
     fn reps_in_the_noise_are_not_sure() {
         let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 1.2);
-        let (c, d) = judge(&r, &[], 0.5, 1.0, RepSignal::Obliquity);
+        let (c, d) = judge(&r, &[], 0.5, 1.0, 40.0, RepSignal::Obliquity);
         assert!(c < 0.6, "{c}");
         assert!(d.iter().any(|d| d.kind == DoubtKind::LowSignal));
     }
 
     #[test]
+    fn a_rep_sized_movement_just_outside_the_set_makes_it_one_short_perhaps() {
+        let r = reps(&[10.0, 13.0, 16.0, 19.0, 22.0], 2.0, 30.0);
+        // A 28° movement that never came back, 2 s before the first rep.
+        let before = SetAside {
+            start_s: 6.0,
+            end_s: 8.0,
+            size_deg: 28.0,
+        };
+        let (c, d) = judge(&r, &[before], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c <= 0.5, "{c}");
+        assert_eq!(d[0].kind, DoubtKind::UncountedNearby);
+        assert!(
+            d[0].message.contains("may be one short"),
+            "{}",
+            d[0].message
+        );
+        // The same a minute earlier, or a fidget of 5°, says nothing.
+        for far_or_small in [
+            SetAside {
+                start_s: -60.0,
+                end_s: -58.0,
+                size_deg: 28.0,
+            },
+            SetAside {
+                size_deg: 5.0,
+                ..before
+            },
+        ] {
+            let (c, d) = judge(&r, &[far_or_small], 0.2, 5.0, 100.0, RepSignal::Rotation);
+            assert!(c >= SURE && d.is_empty(), "{c} {d:?}");
+        }
+        // At the pelvis, rolling over (past `max_peak_deg`) is no lost rep.
+        let rolled = SetAside {
+            start_s: 24.0,
+            end_s: 26.0,
+            size_deg: 146.0,
+        };
+        let r = reps(&[10.0, 13.0, 16.0, 19.0, 22.0], 2.0, 2.5);
+        let (_, d) = judge(&r, &[rolled], 0.1, 0.8, 40.0, RepSignal::Obliquity);
+        assert!(
+            d.iter().all(|d| d.kind != DoubtKind::UncountedNearby),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn two_pelvis_reps_in_a_hurry_may_be_one() {
+        let r = reps(&[0.0, 3.5, 7.0, 8.2, 10.5, 14.0, 17.5], 1.1, 2.0);
+        let (c, d) = judge(&r, &[], 0.1, 0.8, 40.0, RepSignal::Obliquity);
+        assert!(c < SURE, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::RhythmRush), "{d:?}");
+        // At the ankle a momentum rep is quick and the next follows soon.
+        let r = reps(&[0.0, 3.5, 7.0, 8.2, 10.5, 14.0, 17.5], 1.1, 30.0);
+        let (_, d) = judge(&r, &[], 0.1, 5.0, 100.0, RepSignal::Rotation);
+        assert!(d.iter().all(|d| d.kind != DoubtKind::RhythmRush), "{d:?}");
+    }
+
+    #[test]
+    fn a_set_called_sure_carries_no_doubts() {
+        // Reps 3.5× the noise: the signal cue is just under 0.9 before
+        // rounding, 0.9 after; a sure set must not say "check".
+        let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 1.0);
+        for noise in [0.2, 0.21, 0.22, 0.23, 0.24, 0.25] {
+            let (c, d) = judge(&r, &[], noise, 0.1, 40.0, RepSignal::Obliquity);
+            assert!(c < SURE || d.is_empty(), "{noise}: {c} {d:?}");
+        }
+    }
+
+    #[test]
     fn a_short_set_is_at_best_likely() {
         let r = reps(&[0.0, 3.0, 6.0], 2.0, 30.0);
-        let (c, d) = judge(&r, &[], 0.2, 5.0, RepSignal::Rotation);
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!((0.6..0.9).contains(&c), "{c}");
         assert_eq!(d[0].kind, DoubtKind::ShortSet);
     }

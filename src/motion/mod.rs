@@ -820,7 +820,9 @@ impl Pipeline {
         };
         // The detector keeps the set's scale: the lifter, and how much their
         // pelvis moves with each rep, is the same in the next set.
-        let end_s = set.last_end;
+        // Judged not reps once the set is whole (a shuffle before it, a
+        // swing after it). They are not "uncounted reps" at its edges
+        // either: the rule that dropped them has already judged them.
         let dropped = if self.profile.reps.signal == RepSignal::Rotation {
             let mut d = Self::drop_unlike_lead(&mut set.reps);
             d.extend(Self::drop_unlike_tail(&mut set.reps));
@@ -829,12 +831,11 @@ impl Pipeline {
             Vec::new()
         };
         self.stats.not_reps[1] += dropped.len() as u64;
-        for r in &dropped {
-            self.set_aside(r.start_s, r.end_s, r.peak_deg);
-        }
-        if let Some(first) = set.reps.first() {
+        if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
             set.start_s = first.start_s;
+            set.last_end = last.end_s;
         }
+        let end_s = set.last_end;
         if set.reps.len() < self.profile.sets.min_reps
             || Self::unlike_pair(&set.reps)
             || self.small_pair(&set.reps)
@@ -855,6 +856,7 @@ impl Pipeline {
             &aside,
             set.noise_rms,
             self.profile.reps.min_peak_deg,
+            self.profile.reps.max_peak_deg,
             self.profile.reps.signal,
         );
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
@@ -912,7 +914,12 @@ impl Pipeline {
     }
 
     /// Two movements far smaller than the lifter's last set: shifting about.
+    /// Ankle only: at the pelvis a set of clean reps is a tenth of a set of
+    /// hikes.
     fn small_pair(&self, reps: &[Rep]) -> bool {
+        if self.profile.reps.signal != RepSignal::Rotation {
+            return false;
+        }
         let (Some(scale), [a, b]) = (self.last_set_median_deg, reps) else {
             return false;
         };
@@ -945,9 +952,12 @@ impl Pipeline {
         if peak_deg > self.profile.reps.max_peak_deg {
             // The signal stayed within range of its resting level, but the
             // sensor went far from the set's neutral: rolling over, a
-            // re-strap, not a rep.
-            self.stats.not_reps[3] += 1;
-            self.set_aside(rep.start_t, rep.end_t, peak_deg);
+            // re-strap. Not a rep, and (like any movement too large) no lost
+            // rep either; the neutral is stale.
+            self.handle(
+                RepOutcome::Rejected(Rejection::TooLarge, rep.start_t, rep.end_t, peak_deg),
+                out,
+            );
             return;
         }
         let near_peak = 0.9 * rep.peak_x;

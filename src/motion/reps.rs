@@ -320,7 +320,6 @@ impl RepDetector {
             State::InRep {
                 sign,
                 base,
-                floor,
                 start_t,
                 ref mut peak,
                 ref mut peak_t,
@@ -330,6 +329,7 @@ impl RepDetector {
                 ref mut valley,
                 ref mut valley_t,
                 ref mut paused,
+                ..
             } => {
                 let x = sign * s;
                 point.x = x;
@@ -387,7 +387,9 @@ impl RepDetector {
                                 }
                             });
                             self.trace = rest;
-                            self.state = State::open(sign, v, floor, vt, peak_in, (x, t));
+                            // Measured from the valley: this rep did not come
+                            // to rest, so no earlier level carries over.
+                            self.state = State::open(sign, v, v, vt, peak_in, (x, t));
                             return Some(out);
                         }
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
