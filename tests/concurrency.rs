@@ -653,8 +653,8 @@ fn killed_anywhere_then_recovered_the_log_matches_an_uninterrupted_run() {
         let text = std::fs::read_to_string(&recording).unwrap();
         let last_t: f64 = text
             .lines()
-            .filter_map(|l| l.split(',').next()?.parse().ok())
-            .last()
+            .rev()
+            .find_map(|l| l.split(',').next()?.parse().ok())
             .unwrap_or(0.0);
         let o = h.run(&[
             "run",
