@@ -127,6 +127,11 @@ fn bad_input_is_one_line_and_exit_2() {
             "is not counted from the ankle",
         ),
         (vec!["simulate", "--reps", "12..x"], "--reps"),
+        // A profile is read whole, but not /dev/zero until memory runs out.
+        (
+            vec!["analyze", bad.to_str().unwrap(), "--profile", "/dev/zero"],
+            "larger than 1 MiB: not a medius profile",
+        ),
         // Issue 16, item 12: these two panicked (exit 101).
         (vec!["log", "--since", "é"], "--since 'é' not understood"),
         (

@@ -8,6 +8,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// One simulated set as fast as it goes, without a raw recording: what the
+/// tests run to make `run` recover what an earlier one left open.
+const ONE_SIM_SET: &[&str] = &[
+    "run",
+    "--sensor",
+    "sim",
+    "--speed",
+    "0",
+    "--sets",
+    "1",
+    "--no-record",
+];
+
 struct Home {
     dir: tempfile::TempDir,
 }
@@ -290,16 +303,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
         "the recording stays open"
     );
     // The next run saves them from the recording.
-    let o = h.run(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--no-record",
-    ]);
+    let o = h.run(ONE_SIM_SET);
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).contains("recovered set"), "{}", err(&o));
     assert_eq!(
@@ -495,16 +499,7 @@ fn recovery_replays_the_context_changes() {
     let _ = child.wait();
     let sets = h.count("SELECT count(*) FROM sets");
     assert_eq!(sets, 1, "set 2 was still open");
-    let o = h.run(&[
-        "run",
-        "--sensor",
-        "sim",
-        "--speed",
-        "0",
-        "--sets",
-        "1",
-        "--no-record",
-    ]);
+    let o = h.run(ONE_SIM_SET);
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).contains("recovered set 2"), "{}", err(&o));
     let conn = rusqlite::Connection::open(h.book()).unwrap();
@@ -656,16 +651,7 @@ fn killed_anywhere_then_recovered_the_log_matches_an_uninterrupted_run() {
             .rev()
             .find_map(|l| l.split(',').next()?.parse().ok())
             .unwrap_or(0.0);
-        let o = h.run(&[
-            "run",
-            "--sensor",
-            "sim",
-            "--speed",
-            "0",
-            "--sets",
-            "1",
-            "--no-record",
-        ]);
+        let o = h.run(ONE_SIM_SET);
         assert!(o.status.success(), "round {round}: {}", err(&o));
         let conn = rusqlite::Connection::open(h.book()).unwrap();
         let mut st = conn

@@ -275,21 +275,9 @@ impl Config {
 
     /// Loads the file, or the defaults when it does not exist.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        use std::io::Read;
         // A config is a few KiB: a wrong path (/dev/zero) is not read until
         // the memory runs out.
-        const MAX_BYTES: u64 = 1 << 20;
-        let read = std::fs::File::open(path).and_then(|f| {
-            let mut text = String::new();
-            f.take(MAX_BYTES + 1).read_to_string(&mut text)?;
-            if text.len() as u64 > MAX_BYTES {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "larger than 1 MiB: not a medius config",
-                ));
-            }
-            Ok(text)
-        });
+        let read = crate::paths::read_small_text(path, 1 << 20, "config");
         match read {
             Ok(text) => Config::parse(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),

@@ -346,9 +346,13 @@ impl Profile {
         placement: Placement,
     ) -> Result<Profile, ProfileError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: name.clone(),
-            source,
+        // A profile is a few KiB: `--profile /dev/zero` is refused, not
+        // read until the memory runs out.
+        let text = crate::paths::read_small_text(path, 1 << 20, "profile").map_err(|source| {
+            ProfileError::Read {
+                path: name.clone(),
+                source,
+            }
         })?;
         let profile = Profile::parse(&text, &name)?;
         if profile.exercise != exercise || profile.placement != placement {
