@@ -316,6 +316,26 @@ fn today(lb: &Logbook, days_ago: u32) -> String {
     logbook::parse_since(lb, &format!("{days_ago}d")).unwrap()
 }
 
+/// `next` advises from the last session by date, not by when it was typed
+/// in: back-filling an older set must not turn the clock back (issue 14).
+#[test]
+fn next_follows_the_last_session_by_date() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    let recent = today(&lb, 1);
+    manual(&mut lb, Side::Left, "12.5kg", 14, &recent);
+    let before = lb
+        .target_for("standing-cable-abduction", Some("left"))
+        .unwrap();
+    // An older set, entered afterwards.
+    let older = today(&lb, 10);
+    manual(&mut lb, Side::Left, "10kg", 12, &older);
+    let after = lb
+        .target_for("standing-cable-abduction", Some("left"))
+        .unwrap();
+    assert_eq!(after.target, before.target, "{after:?}");
+    assert_eq!(after.load.unwrap().to_string(), "12.5kg");
+}
+
 #[test]
 fn progression_follows_the_rules() {
     let mut lb = Logbook::open_in_memory().unwrap();

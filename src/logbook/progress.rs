@@ -59,7 +59,9 @@ impl Logbook {
     }
 
     fn last_sets(&self, exercise: &str, side: Option<&str>) -> Result<Vec<LastSet>> {
-        // The best (most reps) verified set of each of the last two sessions.
+        // The best (most reps) verified set of each of the last two sessions,
+        // last by when they were done: a set entered later for an older day
+        // (`log add --date`, an imported history) is not the last session.
         let mut st = self.conn().prepare(
             "SELECT s.id, s.performed_at, s.load_value, s.load_unit, s.load_label, s.reps,
                     (SELECT count(DISTINCT r.id) FROM flags f JOIN reps r ON r.id = f.rep_id
@@ -68,7 +70,8 @@ impl Logbook {
                       WHERE r.set_id = s.id AND f.review = 'confirmed')
                FROM sets s
               WHERE s.state = 'verified' AND s.exercise_id = ?1 AND s.side IS ?2
-              ORDER BY s.session_id DESC, s.reps DESC, s.id DESC",
+              ORDER BY (SELECT started_at FROM sessions WHERE id = s.session_id) DESC,
+                       s.reps DESC, s.id DESC",
         )?;
         let rows = st.query_map(rusqlite::params![exercise, side], |r| {
             Ok((
