@@ -127,6 +127,8 @@ fn bad_input_is_one_line_and_exit_2() {
             "is not counted from the ankle",
         ),
         (vec!["simulate", "--reps", "12..x"], "--reps"),
+        // Issue 15: an action without a set id was silently ignored.
+        (vec!["review", "--verify"], "act on one set: give its id"),
         // A profile is read whole, but not /dev/zero until memory runs out.
         (
             vec!["analyze", bad.to_str().unwrap(), "--profile", "/dev/zero"],

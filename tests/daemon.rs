@@ -115,6 +115,11 @@ fn status_and_stop_through_the_socket() {
     let h = Home::new();
     let o = h.run(&["status"]);
     assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    // A script asking for JSON gets JSON when nothing runs too (issue 15).
+    let o = h.run(&["status", "--json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(v["running"], false);
     let child = h.spawn(&["run", "--sensor", "sim", "--speed", "2", "--load", "10kg"]);
     let sock = h.path("medius.sock");
     let t = Instant::now();

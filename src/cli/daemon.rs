@@ -94,7 +94,13 @@ pub struct NotRunning(pub String);
 /// Runs `status`.
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let path = status::socket_path();
-    let reply = ask(&path, "status")?.ok_or_else(|| NotRunning(path.display().to_string()))?;
+    let Some(reply) = ask(&path, "status")? else {
+        if a.json {
+            // Scripts get a document either way; the exit code says the rest.
+            println!("{}", serde_json::json!({ "running": false }));
+        }
+        return Err(NotRunning(path.display().to_string()).into());
+    };
     let s = &reply["status"];
     if a.json {
         println!("{s}");

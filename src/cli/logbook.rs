@@ -259,6 +259,13 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
     } else {
         a.logbook.open_read_only()?
     };
+    if scripted && a.set.is_none() {
+        // Not applied to every pending set at once, and not ignored either.
+        return Err(user_error(
+            "--confirm, --dismiss, --reps, --load, --rir, --notes, --verify and --discard act on one \
+             set: give its id (`medius review` lists the pending ones), e.g. `medius review 12 --verify`",
+        ));
+    }
     if let (Some(id), true) = (a.set, scripted) {
         let actions = ReviewActions {
             confirm: a
