@@ -215,7 +215,14 @@ fn sigterm_mid_set_saves_the_set_as_pending_and_interrupted() {
 #[test]
 fn keyboard_changes_load_and_side_between_sets() {
     let h = Home::new();
-    let mut child = h.spawn(&[ONE_SIM_SET, &["--keys"]].concat());
+    // At --speed 0 the first rep could come before the keys are read:
+    // 10 s of simulated stillness at ×20 leaves half a second to type.
+    let args: Vec<&str> = ONE_SIM_SET
+        .iter()
+        .map(|a| if *a == "0" { "20" } else { a })
+        .chain(["--keys", "--lead-in", "10"])
+        .collect();
+    let mut child = h.spawn(&args);
     child
         .stdin
         .take()

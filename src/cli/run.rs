@@ -83,6 +83,11 @@ pub struct RunArgs {
     /// Simulated sensor: seed (the same seed gives the same session).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Simulated sensor: seconds of standing still before the first set
+    /// (default 0.5-3 s, drawn from the seed). Time to type `l 15kg` or `s`
+    /// before the first rep at a high --speed.
+    #[arg(long, value_name = "SECONDS", value_parser = lead_in_seconds)]
+    pub lead_in: Option<f64>,
     /// Write the raw samples to this CSV (instead of the recordings folder).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -306,7 +311,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             speed: a.speed,
             sets: a.sets,
             reps: (8, 12),
-            lead_in_s: None,
+            lead_in_s: a.lead_in,
             seed: a.seed,
             rate,
             find_timeout_s: a.find_timeout.unwrap_or(cfg.link.find_timeout_s),
@@ -1347,4 +1352,12 @@ fn doubt_lines(set: &Set) -> String {
         .iter()
         .map(|d| format!("\n  check: {}", d.message))
         .collect()
+}
+
+/// `--lead-in`: 0 to 600 s.
+fn lead_in_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=600.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds from 0 to 600")),
+    }
 }
