@@ -409,16 +409,7 @@ fn the_logbook_is_locked_by_the_running_session() {
     let out = lines(&mut first);
     wait_for(&out, "rep  3", Duration::from_secs(60));
     let o = h
-        .cmd(&[
-            "run",
-            "--sensor",
-            "sim",
-            "--speed",
-            "0",
-            "--sets",
-            "1",
-            "--no-record",
-        ])
+        .cmd(ONE_SIM_SET)
         .env("MEDIUS_SOCKET", h.path("other.sock"))
         .output()
         .unwrap();
@@ -532,16 +523,7 @@ fn what_is_not_our_socket_is_never_deleted() {
     std::os::unix::fs::symlink(&notes, &link).unwrap();
     for at in [&notes, &link] {
         let o = h
-            .cmd(&[
-                "run",
-                "--sensor",
-                "sim",
-                "--speed",
-                "0",
-                "--sets",
-                "1",
-                "--no-record",
-            ])
+            .cmd(ONE_SIM_SET)
             .env("MEDIUS_SOCKET", at)
             .output()
             .unwrap();
