@@ -4,34 +4,31 @@ use clap::Parser as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Colour is decided before clap speaks, so its errors and help obey
+    // `--color` too; `auto` honours NO_COLOR and never colours a pipe.
+    medius::cli::color_choice(std::env::args_os()).write_global();
     let cli = match medius::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            {
-                e.exit();
-            }
-            // One line, like every other user error: what, and where to
-            // look. Clap's first paragraph, its lines joined (a list of
-            // missing arguments, or a bad value with a line break in it).
-            let text = e.render().to_string();
-            let what: Vec<&str> = text
-                .split("\n\n")
-                .find(|p| !p.trim().is_empty())
-                .unwrap_or("bad arguments")
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let what = what.join(" ");
-            let what = what.trim_start_matches("error: ");
-            // A bad value with a carriage return or an escape in it is
-            // shown, not obeyed.
-            let what = medius::terminal::printable(what);
-            eprintln!("medius: {what} (see --help)");
-            return ExitCode::from(2);
+            // Clap's whole error: the "did you mean" tip, the accepted
+            // values, the usage line. A user error: exit 2 (help and
+            // version exit 0). A bad value is shown by clap as typed;
+            // `printable` keeps a carriage return or an escape in it inert.
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+                _ => 2,
+            };
+            let plain = std::env::args().any(|a| medius::terminal::printable(&a) != a);
+            let text = if plain {
+                medius::terminal::printable_lines(&e.render().to_string()).into_owned()
+            } else {
+                e.render().ansi().to_string()
+            };
+            medius::cli::write_err(&text);
+            return ExitCode::from(code);
         }
     };
     let level = match (cli.quiet, cli.verbose) {
@@ -40,23 +37,22 @@ fn main() -> ExitCode {
         (false, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    medius::cli::set_quiet(cli.quiet);
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(medius::cli::colour_on_stderr())
         .without_time()
         .init();
     match medius::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(nr) = e.downcast_ref::<medius::cli::daemon::NotRunning>() {
-                eprintln!("medius: {}", medius::terminal::printable(&nr.to_string()));
+                medius::cli::report_error(&nr.to_string());
                 return ExitCode::from(3);
             }
             let user = medius::cli::is_user_error(&e);
-            // One line: the outermost message and its causes, joined; a
-            // bad field's CR, LF or escape sequence shown as an escape.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("medius: {}", medius::terminal::printable(&msg.join(": ")));
+            medius::cli::report_error(&medius::cli::error_line(&e));
             ExitCode::from(if user { 2 } else { 1 })
         }
     }

@@ -13,9 +13,8 @@ use std::io::IsTerminal;
 /// torque model, built apart from both and never tuned on (the honest
 /// figure).
 /// `--recordings DIR` adds real recordings with their truth.
-///
-/// Example: `medius accuracy --sessions 40 --seed 99`
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
 pub struct AccuracyArgs {
     /// Sessions per exercise × placement (3 sets each).
     #[arg(long, default_value_t = 12)]
@@ -57,9 +56,9 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
         let configs = crate::accuracy::corpus_of(model, a.sessions, a.seed);
         let progress = move |done: usize, total: usize| {
             if tty {
-                eprint!("\rscoring {done}/{total} {model} sessions");
+                eshow!("\rscoring {done}/{total} {model} sessions");
                 if done == total {
-                    eprintln!();
+                    esay!();
                 }
             }
         };
@@ -76,14 +75,14 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(name, _, r)| Ok((name.clone(), serde_json::to_value(r)?)))
             .collect::<Result<_, serde_json::Error>>()?;
-        println!("{}", serde_json::Value::Object(doc));
+        say!("{}", serde_json::Value::Object(doc));
     } else {
         for (i, (name, about, report)) in sections.iter().enumerate() {
             if i > 0 {
-                println!();
+                say!();
             }
-            println!("== {name}: {about}");
-            print!("{}", report.table());
+            say!("== {name}: {about}");
+            show!("{}", report.table());
         }
     }
     Ok(())

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 /// The file is medius' raw CSV (header `time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps`,
 /// acceleration in m/s², angular rate in °/s; extra columns are ignored), as
 /// written by `medius simulate` or recorded by `medius run --record`.
-///
-///   medius analyze session.csv -e standing-cable-abduction -p ankle -s right
-///   medius analyze session.csv -e hip-hitch -p pelvis -s left --json
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius analyze session.csv -e standing-cable-abduction -p ankle -s right\n  medius analyze session.csv -e hip-hitch -p pelvis -s left --json"
+)]
 pub struct AnalyzeArgs {
     /// The raw recording (CSV).
     pub file: PathBuf,
@@ -60,9 +60,9 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         stats,
     );
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        say!("{}", serde_json::to_string(&report)?);
     } else {
-        print!("{}", report.table());
+        show!("{}", report.table());
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! own profile (DOMAIN.md: per-user baselines beat fixed thresholds).
 
 use super::run::{open_source, pipeline_for, Context, SourceOptions};
-use super::{parse_id, user_error};
+use super::user_error;
 use crate::daemon::config;
 use crate::motion::profile::RepSignal;
 use crate::motion::{Event, Profile};
@@ -21,19 +21,19 @@ use std::sync::Arc;
 /// ~/.config/medius/profiles/EXERCISE.PLACEMENT.toml. `run` uses it from then
 /// on; delete the file to go back to the defaults. What it changes is in
 /// calibration/CALIBRATION.md ("Per-user calibration").
-///
-///   medius calibrate --placement ankle
-///   medius calibrate --placement pelvis -e hip-hitch -s left --sensor C0:FF:EE:00:00:01
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius calibrate --placement ankle\n  medius calibrate --placement pelvis -e hip-hitch -s left --sensor C0:FF:EE:00:00:01"
+)]
 pub struct CalibrateArgs {
     /// Where the sensor is: ankle or pelvis.
-    #[arg(short, long, value_parser = parse_id::<Placement>)]
+    #[arg(short, long, value_enum)]
     pub placement: Placement,
     /// The exercise to calibrate [default: config, else standing-cable-abduction].
-    #[arg(short, long, value_parser = parse_id::<Exercise>)]
+    #[arg(short, long, value_enum)]
     pub exercise: Option<Exercise>,
     /// Working side [default: config, else right].
-    #[arg(short, long, value_parser = parse_id::<Side>)]
+    #[arg(short, long, value_enum)]
     pub side: Option<Side>,
     /// `sim`, `replay:FILE.csv` or a Bluetooth sensor [default: config, else sim].
     #[arg(long)]
@@ -175,8 +175,8 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         },
         stop,
     )?;
-    eprintln!("step 1 of 2: stand still as you would before a set …");
-    eprintln!("step 2 of 2: then do three slow, clean reps, and stand still again.");
+    esay!("step 1 of 2: stand still as you would before a set …");
+    esay!("step 2 of 2: then do three slow, clean reps, and stand still again.");
     let started = std::time::Instant::now();
     let mut t0 = None;
     let mut still: Vec<(f64, Vector3<f64>, Vector3<f64>)> = Vec::new();
@@ -204,7 +204,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             if let Event::Rep { rep, .. } = e {
                 first_rep_start.get_or_insert(rep.start_s);
                 peaks.push(rep.peak_deg);
-                eprintln!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
+                esay!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
             }
         }
         if peaks.len() >= 3 {
@@ -292,7 +292,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     std::fs::write(&tmp, &text)
         .map_err(|e| user_error(format!("cannot write {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, &path)?;
-    println!(
+    say!(
         "calibrated: {:.1} s still, noise {:.2} °/s, your range {:.1}° (reps {})",
         m.still_s,
         m.still_gyro_rms_dps,
@@ -305,12 +305,12 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     );
     if ctx.placement == Placement::Pelvis {
         if m.tilt_deg > 15.0 {
-            println!("the sensor is tilted {:.0}° from upright: clip it straighter on the sacrum (within 15°)", m.tilt_deg);
+            say!("the sensor is tilted {:.0}° from upright: clip it straighter on the sacrum (within 15°)", m.tilt_deg);
         } else {
-            println!("sensor tilt {:.0}° from upright: fine", m.tilt_deg);
+            say!("sensor tilt {:.0}° from upright: fine", m.tilt_deg);
         }
     }
-    println!(
+    say!(
         "changed: {}",
         if changes.is_empty() {
             "nothing (the defaults suit you)".to_string()
@@ -318,7 +318,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             changes.join(", ")
         }
     );
-    println!(
+    say!(
         "profile written to {}; `medius run` uses it from now on",
         path.display()
     );

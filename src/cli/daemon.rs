@@ -8,10 +8,8 @@ use std::path::PathBuf;
 
 /// The config file: `config init` writes the commented default,
 /// `config show` prints what medius makes of it, `config path` where it is.
-///
-///   medius config init
-///   medius config show
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius config init\n  medius config show")]
 pub struct ConfigArgs {
     /// What to do.
     #[command(subcommand)]
@@ -25,10 +23,17 @@ pub struct ConfigArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Write the commented default config (never overwrites).
+    #[command(
+        after_help = "Examples:\n  medius config init\n  medius config init --config ./medius.toml"
+    )]
     Init,
     /// Print the config as medius reads it (defaults filled in).
+    #[command(
+        after_help = "Examples:\n  medius config show\n  medius config show | grep -A3 '\\[logbook\\]'"
+    )]
     Show,
     /// Print where the config file is.
+    #[command(after_help = "Examples:\n  medius config path\n  $EDITOR \"$(medius config path)\"")]
     Path,
 }
 
@@ -39,7 +44,7 @@ pub fn config(a: ConfigArgs) -> anyhow::Result<()> {
         .or_else(config::default_path)
         .ok_or_else(|| user_error("no home directory: give --config FILE or set MEDIUS_CONFIG"))?;
     match a.action {
-        ConfigAction::Path => println!("{}", path.display()),
+        ConfigAction::Path => say!("{}", path.display()),
         ConfigAction::Init => {
             if path.exists() {
                 return Err(user_error(format!(
@@ -53,14 +58,14 @@ pub fn config(a: ConfigArgs) -> anyhow::Result<()> {
             }
             std::fs::write(&path, DEFAULT_TEXT)
                 .map_err(|e| user_error(format!("cannot write {}: {e}", path.display())))?;
-            println!("wrote {}", path.display());
+            say!("wrote {}", path.display());
         }
         ConfigAction::Show => {
             let cfg = Config::load(&path)?;
             if !path.exists() {
-                eprintln!("{} does not exist: these are the defaults (`medius config init` writes the file)", path.display());
+                esay!("{} does not exist: these are the defaults (`medius config init` writes the file)", path.display());
             }
-            print!("{}", toml::to_string_pretty(&cfg)?);
+            show!("{}", toml::to_string_pretty(&cfg)?);
         }
     }
     Ok(())
@@ -69,6 +74,9 @@ pub fn config(a: ConfigArgs) -> anyhow::Result<()> {
 /// What a running `medius run` is doing: sensor, link, battery, samples
 /// lost, the set in progress. Exit code 3 when none is running.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius status\n  medius status --json        # {\"running\": false} and exit 3 when none runs"
+)]
 pub struct StatusArgs {
     /// JSON instead of words.
     #[arg(long)]
@@ -97,20 +105,20 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let Some(reply) = ask(&path, "status")? else {
         if a.json {
             // Scripts get a document either way; the exit code says the rest.
-            println!("{}", serde_json::json!({ "running": false }));
+            say!("{}", serde_json::json!({ "running": false }));
         }
         return Err(NotRunning(path.display().to_string()).into());
     };
     let s = &reply["status"];
     if a.json {
-        println!("{s}");
+        say!("{s}");
         return Ok(());
     }
     let load = s["load"]
         .as_str()
         .map(|l| format!(" · {l}"))
         .unwrap_or_default();
-    println!(
+    say!(
         "running (pid {}) · sensor {} · {}{}",
         s["pid"],
         crate::terminal::printable(s["sensor"].as_str().unwrap_or("?")),
@@ -124,13 +132,13 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             .map(|b| format!(" · battery {b}%"))
             .unwrap_or_default()
     );
-    println!(
+    say!(
         "{} · {} · {} side{load}",
         s["exercise"].as_str().unwrap_or("?"),
         s["placement"].as_str().unwrap_or("?"),
         s["side"].as_str().unwrap_or("?")
     );
-    println!(
+    say!(
         "{} samples, {} lost · {} · {} set(s) saved",
         s["samples"],
         s["samples_lost"],
@@ -144,8 +152,12 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ends a running session cleanly (the set in progress is saved).
+/// Ends a running session cleanly: the reps of the set in progress are
+/// saved as an interrupted set.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius stop\n  medius stop || echo 'nothing was running'   # exit 3 when none runs"
+)]
 pub struct StopArgs {}
 
 /// Runs `stop`.
@@ -153,7 +165,7 @@ pub fn stop(_a: StopArgs) -> anyhow::Result<()> {
     let path = status::socket_path();
     match ask(&path, "stop")? {
         Some(_) => {
-            println!("stopping: the set in progress is saved");
+            say!("stopping: the set in progress is saved");
             Ok(())
         }
         None => Err(NotRunning(path.display().to_string()).into()),

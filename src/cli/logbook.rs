@@ -52,9 +52,10 @@ fn parse_load(s: &str) -> Result<Load, String> {
 /// The same function the daemon uses writes each set, with its reps and
 /// flags, in one transaction. Prints the id of each set created; review them
 /// with `medius review`.
-///
-///   medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg"
+)]
 pub struct ImportArgs {
     /// The raw recording (CSV).
     pub file: PathBuf,
@@ -125,15 +126,15 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
         a.again,
     )?;
     if a.json {
-        println!("{}", serde_json::json!({ "set_ids": ids }));
+        say!("{}", serde_json::json!({ "set_ids": ids }));
         return Ok(());
     }
     if ids.is_empty() {
-        println!("no sets found in {}; nothing saved", a.file.display());
+        say!("no sets found in {}; nothing saved", a.file.display());
     }
     for (id, set) in ids.iter().zip(&sets) {
         let flagged = set.reps.iter().filter(|r| !r.flags.is_empty()).count();
-        println!(
+        say!(
             "set {id}: {} reps, {flagged} flagged — pending (review with: medius review {id})",
             set.reps.len()
         );
@@ -146,12 +147,11 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
 ///
 /// Without SET, walks the pending sets one by one in the terminal. With SET
 /// and options it is scriptable:
-///
-///   medius review                       (interactive)
-///   medius review 12 --confirm 3,4 --dismiss 7 --load 15kg --verify
-///   medius review 12 --confirm 9:hip_hike --dismiss all --verify
-///   medius review 13 --discard
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+#[command(
+    after_help = "Examples:\n  medius review                       (interactive)\n  medius review 12 --confirm 3,4 --dismiss 7 --load 15kg --verify\n  medius review 12 --confirm 9:hip_hike --dismiss all --verify\n  medius review 13 --discard"
+)]
 pub struct ReviewArgs {
     /// The set to review (ids come from `import`, `run` and `log --pending`).
     pub set: Option<i64>,
@@ -295,9 +295,9 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
         };
         let s = lb.review(id, &actions)?;
         if a.json {
-            println!("{}", serde_json::to_string(&s)?);
+            say!("{}", serde_json::to_string(&s)?);
         } else {
-            print!("{}", show_set(&s));
+            show!("{}", show_set(&s));
         }
         return Ok(());
     }
@@ -306,29 +306,29 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
         None => lb.pending_sets()?,
     };
     if sets.is_empty() {
-        println!("nothing to review: no pending sets");
+        say!("nothing to review: no pending sets");
         return Ok(());
     }
     if !asks {
         if a.json {
             // One set asked for: the object; otherwise the list.
             match a.set {
-                Some(_) => println!("{}", serde_json::to_string(&sets[0])?),
-                None => println!("{}", serde_json::to_string(&sets)?),
+                Some(_) => say!("{}", serde_json::to_string(&sets[0])?),
+                None => say!("{}", serde_json::to_string(&sets)?),
             }
             return Ok(());
         }
         for s in &sets {
-            print!("{}", show_set(s));
+            show!("{}", show_set(s));
         }
-        println!("review one with: medius review SET --confirm REPS --dismiss REPS --verify");
+        say!("review one with: medius review SET --confirm REPS --dismiss REPS --verify");
         return Ok(());
     }
     interactive(&mut lb, sets)
 }
 
 fn ask(prompt: &str, input: &mut impl BufRead) -> anyhow::Result<Option<String>> {
-    print!("{prompt}");
+    show!("{prompt}");
     std::io::stdout().flush()?;
     let mut line = String::new();
     if input.read_line(&mut line)? == 0 {
@@ -348,7 +348,7 @@ fn ask_count(
         if !ans.is_empty() {
             match ans.parse() {
                 Ok(n) => actions.reps = Some(n),
-                Err(_) => println!("  '{ans}' is not a number; the count stays {}", s.reps),
+                Err(_) => say!("  '{ans}' is not a number; the count stays {}", s.reps),
             }
         }
     }
@@ -360,7 +360,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
     let mut input = stdin.lock();
     let total = sets.len();
     for (i, s) in sets.into_iter().enumerate() {
-        println!("\n({}/{total}) {}", i + 1, show_set(&s).trim_end());
+        say!("\n({}/{total}) {}", i + 1, show_set(&s).trim_end());
         let mut actions = ReviewActions::default();
         let mut quit = false;
         // A count medius is not sure of is settled first: the flags hang
@@ -395,7 +395,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
                     "s" | "skip" | "" => {}
                     "q" | "quit" => quit = true,
                     _ => {
-                        println!("  answer c, d, s or q");
+                        say!("  answer c, d, s or q");
                         continue;
                     }
                 }
@@ -418,7 +418,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
                 if !ans.is_empty() {
                     match Load::parse(&ans) {
                         Ok(l) => actions.load = Some(l),
-                        Err(e) => println!("  {e}; the load stays {shown}"),
+                        Err(e) => say!("  {e}; the load stays {shown}"),
                     }
                 }
             }
@@ -431,8 +431,8 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
             };
         }
         match lb.review(s.id, &actions) {
-            Ok(after) => println!("  → set {} {}", after.id, after.state),
-            Err(e) if e.is_user_error() => println!("  not saved: {e}"),
+            Ok(after) => say!("  → set {} {}", after.id, after.state),
+            Err(e) if e.is_user_error() => say!("  not saved: {e}"),
             Err(e) => return Err(e.into()),
         }
         if quit {
@@ -443,12 +443,10 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
 }
 
 /// The log: verified and hand-entered sets, newest first.
-///
-///   medius log --since 6w
-///   medius log --exercise hip-hitch --json
-///   medius log --pending
-///   medius log add -e clamshell --reps 20 --load 'band red'
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius log --since 6w\n  medius log --exercise hip-hitch --json\n  medius log --pending\n  medius log add -e clamshell --reps 20 --load 'band red'"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct LogArgs {
     /// Add a set by hand.
@@ -480,12 +478,16 @@ pub enum LogCommand {
 
 /// A set typed in by hand.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+#[command(
+    after_help = "Examples:\n  medius log add -e clamshell --reps 20 --load 'band red'\n  medius log add -e hip-hitch -s left --reps 12 --load bodyweight --rir 2 --date 2026-11-20"
+)]
 pub struct LogAddArgs {
     /// Exercise id (`medius exercises` lists them).
     #[arg(short, long)]
     pub exercise: String,
     /// Side: left or right (leave out for both sides at once).
-    #[arg(short, long, value_parser = super::parse_id::<Side>)]
+    #[arg(short, long, value_enum)]
     pub side: Option<Side>,
     /// Reps done.
     #[arg(long)]
@@ -566,7 +568,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
                 import_key: None,
             })?
             .expect("no import key, never a duplicate");
-        println!("set {id} added to the log");
+        say!("set {id} added to the log");
         return Ok(());
     }
     let lb = a.logbook.open_read_only()?;
@@ -581,9 +583,9 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
         pending: a.pending,
     })?;
     if a.json {
-        println!("{}", serde_json::to_string(&rows)?);
+        say!("{}", serde_json::to_string(&rows)?);
     } else if rows.is_empty() {
-        println!(
+        say!(
             "{}",
             if a.pending {
                 "no pending sets"
@@ -592,7 +594,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
             }
         );
     } else {
-        print!("{}", log_table(&rows));
+        show!("{}", log_table(&rows));
     }
     Ok(())
 }
@@ -604,6 +606,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
 /// harder first; confirmed compensation → hold the load and clean up, reduce
 /// it if it persists.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius next\n  medius next -e hip-hitch --json")]
 pub struct NextArgs {
     /// Only this exercise.
     #[arg(short, long)]
@@ -625,17 +628,17 @@ pub fn next(a: NextArgs) -> anyhow::Result<()> {
         targets.retain(|t| &t.exercise == e);
     }
     if a.json {
-        println!("{}", serde_json::to_string(&targets)?);
+        say!("{}", serde_json::to_string(&targets)?);
         return Ok(());
     }
     if targets.is_empty() {
-        println!(
+        say!(
             "no verified sets in the last 6 weeks: train, then `medius review` to verify the sets"
         );
         return Ok(());
     }
     for t in targets {
-        println!(
+        say!(
             "{} {}: {}\n    last {}: {} × {} — {}",
             printable(&t.exercise),
             t.side.as_deref().unwrap_or(""),
@@ -654,10 +657,10 @@ pub fn next(a: NextArgs) -> anyhow::Result<()> {
 
 /// Weekly trend of one exercise: reps at the same load, top load,
 /// compensation rate, left/right difference.
-///
-///   medius trend -e standing-cable-abduction --weeks 6
-///   medius trend -e hip-hitch --svg hip-hitch.svg
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius trend -e standing-cable-abduction --weeks 6\n  medius trend -e hip-hitch --svg hip-hitch.svg"
+)]
 pub struct TrendArgs {
     /// Exercise id.
     #[arg(short, long)]
@@ -682,25 +685,32 @@ pub fn trend(a: TrendArgs) -> anyhow::Result<()> {
     let weeks = lb.trend(&a.exercise, a.weeks)?;
     if let Some(path) = &a.svg {
         super::chart::trend_svg(path, &a.exercise, &weeks)?;
-        eprintln!("chart written to {}", path.display());
+        esay!("chart written to {}", path.display());
     }
     if a.json {
-        println!("{}", serde_json::to_string(&weeks)?);
+        say!("{}", serde_json::to_string(&weeks)?);
         return Ok(());
     }
     if weeks.is_empty() {
-        println!(
+        say!(
             "no verified {} sets in the last {} weeks",
-            a.exercise, a.weeks
+            a.exercise,
+            a.weeks
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>12}  {:>9}",
-        "week of", "side", "sets", "top load", "reps@ref", "compensation", "L/R diff"
+        "week of",
+        "side",
+        "sets",
+        "top load",
+        "reps@ref",
+        "compensation",
+        "L/R diff"
     );
     for w in &weeks {
-        println!(
+        say!(
             "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>11.0}%  {:>9}",
             w.week,
             w.side.as_deref().unwrap_or("-"),
@@ -733,9 +743,8 @@ pub enum FormatArg {
 }
 
 /// Write the log in a format other apps read.
-///
-///   medius export --format strong -o medius-strong.csv
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius export --format strong -o medius-strong.csv")]
 pub struct ExportArgs {
     /// strong, hevy or json.
     #[arg(long, value_enum)]
@@ -780,7 +789,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                     return Err(e);
                 }
             };
-            eprintln!("{n} sets written to {}", path.display());
+            esay!("{n} sets written to {}", path.display());
         }
         None => {
             let stdout = std::io::stdout();
@@ -821,9 +830,8 @@ fn new_file_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 }
 
 /// Bring a history from another app into the log.
-///
-///   medius import-log strong strong-export.csv --unit kg
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius import-log strong strong-export.csv --unit kg")]
 pub struct ImportLogArgs {
     /// Which app the file comes from (only strong so far).
     #[arg(value_parser = ["strong"])]
@@ -849,7 +857,7 @@ pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
     // for writing.
     let file = a.logbook.open_read_only()?.read_strong(&a.file, unit)?;
     let s = a.logbook.open()?.save_strong(file)?;
-    println!(
+    say!(
         "{} sets added, {} already in the log, {} rows without reps skipped{}",
         s.added,
         s.already_there,
@@ -864,9 +872,8 @@ pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
 }
 
 /// Copy the logbook with SQLite's online backup (safe while `run` writes).
-///
-///   medius backup ~/medius-2026-11-23.sqlite3
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius backup ~/medius-2026-11-23.sqlite3")]
 pub struct BackupArgs {
     /// The new file (never overwritten).
     pub path: PathBuf,
@@ -886,13 +893,16 @@ pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
     }
     let lb = a.logbook.open_read_only()?;
     lb.backup(&a.path)?;
-    println!("logbook copied to {}", a.path.display());
+    say!("logbook copied to {}", a.path.display());
     Ok(())
 }
 
 /// The exercise catalog; `exercises add` extends it.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Examples:\n  medius exercises\n  medius exercises add cable-kickback --name 'Cable kickback' --reps 8-12 --step 2.5kg"
+)]
 pub struct ExercisesArgs {
     /// Add an exercise.
     #[command(subcommand)]
@@ -914,6 +924,9 @@ pub enum ExercisesCommand {
 
 /// A new exercise.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius exercises add cable-kickback --name 'Cable kickback' --reps 8-12 --step 2.5kg"
+)]
 pub struct ExerciseAddArgs {
     /// Id: lowercase letters, digits, dashes (e.g. cable-kickback).
     pub id: String,
@@ -951,17 +964,17 @@ pub fn exercises(a: ExercisesArgs) -> anyhow::Result<()> {
             load_step: add.step,
             builtin: false,
         })?;
-        println!("exercise {} added", add.id);
+        say!("exercise {} added", add.id);
         return Ok(());
     }
     let lb = a.logbook.open_read_only()?;
     let list = lb.exercises()?;
     if a.json {
-        println!("{}", serde_json::to_string(&list)?);
+        say!("{}", serde_json::to_string(&list)?);
         return Ok(());
     }
     for e in list {
-        println!(
+        say!(
             "{:<26} {:<32} reps {:>2}-{:<2}  step {:<12} {}",
             printable(&e.id),
             printable(&e.name),

@@ -5,7 +5,7 @@
 
 use super::live_ble::{BleSamples, LinkReport};
 use super::logbook::LogbookArg;
-use super::{parse_id, user_error};
+use super::user_error;
 use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
@@ -39,24 +39,22 @@ use std::time::{Duration, Instant};
 /// Ctrl-C, SIGTERM or `medius stop` end the session: the set in progress is
 /// saved, marked interrupted. The raw samples are kept (flushed every second)
 /// in ~/.local/share/medius/recordings unless --no-record.
-///
-///   medius run --sensor sim
-///   medius run --sensor sim -e hip-hitch -p pelvis -s left --speed 8
-///   medius run --sensor replay:session.csv -e side-lying-abduction --speed 0
-///   medius run --sensor C0:FF:EE:00:00:01 --load 12.5kg
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius run --sensor sim\n  medius run --sensor sim -e hip-hitch -p pelvis -s left --speed 8\n  medius run --sensor replay:session.csv -e side-lying-abduction --speed 0\n  medius run --sensor C0:FF:EE:00:00:01 --load 12.5kg"
+)]
 pub struct RunArgs {
     /// `sim`, `replay:FILE.csv`, or a Bluetooth address (AA:BB:CC:DD:EE:FF) or name [default: config, else sim].
     #[arg(long)]
     pub sensor: Option<String>,
     /// Exercise [default: config, else standing-cable-abduction].
-    #[arg(short, long, value_parser = parse_id::<Exercise>)]
+    #[arg(short, long, value_enum)]
     pub exercise: Option<Exercise>,
     /// Where the sensor is: ankle or pelvis [default: config, else ankle].
-    #[arg(short, long, value_parser = parse_id::<Placement>)]
+    #[arg(short, long, value_enum)]
     pub placement: Option<Placement>,
     /// Working side: left or right [default: config, else right].
-    #[arg(short, long, value_parser = parse_id::<Side>)]
+    #[arg(short, long, value_enum)]
     pub side: Option<Side>,
     /// Threshold profile TOML replacing the built-in one (and the config's).
     #[arg(long, value_name = "FILE")]

@@ -7,11 +7,10 @@ use clap::Args;
 /// (medius firmware, WitMotion, Thingy:52; MetaMotion is recognised), with
 /// name, address, signal strength, protocol and battery where advertised.
 ///
-///   medius scan
-///   medius scan --seconds 10 --all --json
 ///
 /// Then: medius run --sensor ADDRESS
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  medius scan\n  medius scan --seconds 10 --all --json")]
 pub struct ScanArgs {
     /// How long to listen, s.
     #[arg(long, default_value_t = 5.0)]
@@ -33,15 +32,15 @@ pub fn run(a: ScanArgs) -> anyhow::Result<()> {
         )));
     }
     if !a.json {
-        eprintln!("scanning for {:.0} s …", a.seconds);
+        esay!("scanning for {:.0} s …", a.seconds);
     }
     let found = ble::scan(a.seconds, a.all)?;
     if a.json {
-        println!("{}", serde_json::to_string(&found)?);
+        say!("{}", serde_json::to_string(&found)?);
         return Ok(());
     }
     if found.is_empty() {
-        println!(
+        say!(
             "no sensors found{}: is the sensor on and close?",
             if a.all {
                 ""
@@ -51,12 +50,15 @@ pub fn run(a: ScanArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<17}  {:<20}  {:>5}  {:<10}  battery",
-        "address", "name", "rssi", "protocol"
+        "address",
+        "name",
+        "rssi",
+        "protocol"
     );
     for f in &found {
-        println!(
+        say!(
             "{:<17}  {:<20}  {:>5}  {:<10}  {}",
             f.address,
             f.name.as_deref().unwrap_or("-"),

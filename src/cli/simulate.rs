@@ -14,11 +14,10 @@ use std::path::PathBuf;
 /// pelvis leans and tilts, the lifter walks to the stack and turns round
 /// between sets, fidgets, re-straps the sensor. The sensor gets gyro bias,
 /// noise, dropped samples and short gaps. The same seed gives the same file.
-///
-///   medius simulate -e standing-cable-abduction -p ankle -s right -o sim.csv
-///   medius analyze sim.csv -e standing-cable-abduction -p ankle -s right
-///   (compare with sim.truth.json)
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  medius simulate -e standing-cable-abduction -p ankle -s right -o sim.csv\n  medius analyze sim.csv -e standing-cable-abduction -p ankle -s right"
+)]
 pub struct SimulateArgs {
     /// What is trained.
     #[command(flatten)]
@@ -186,7 +185,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
         .map_err(|e| user_error(format!("cannot write {}: {e}", truth_path.display())))?;
     let reps: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
-    eprintln!(
+    esay!(
         "wrote {} ({} samples, {:.0} s at {} Hz): {} set(s) of {} reps; truth in {}",
         a.out.display(),
         n,

@@ -53,6 +53,12 @@ pub enum CsvError {
         /// What should be.
         expected: &'static str,
     },
+    /// The file holds binary data (an executable, an image, a zip).
+    #[error("{file} is not a CSV recording (it holds binary data); give the raw CSV medius or `simulate` wrote")]
+    Binary {
+        /// The file.
+        file: String,
+    },
     /// A header but no samples.
     #[error("{file}: the header is there but there are no samples")]
     NoSamples {
@@ -173,6 +179,17 @@ pub struct RawReader<R: Read> {
     done: bool,
 }
 
+/// A field as it may be quoted in an error (40 characters at most), or
+/// `None` when it is not text: bytes that are not UTF-8, or control
+/// characters other than a tab (a binary file's bytes are never echoed).
+fn shown(field: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(field).ok()?;
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        return None;
+    }
+    Some(text.chars().take(40).collect())
+}
+
 impl RawReader<std::io::BufReader<std::fs::File>> {
     /// Opens a file and checks its header.
     pub fn open(path: &Path) -> Result<Self, CsvError> {
@@ -203,6 +220,9 @@ impl<R: Read> RawReader<R> {
             .map_err(|e| malformed(&file, 1, e))?;
         if !got {
             return Err(CsvError::Empty { file });
+        }
+        if record.iter().any(|f| shown(f).is_none()) {
+            return Err(CsvError::Binary { file });
         }
         for (i, expected) in HEADER.iter().enumerate() {
             let found = record
@@ -267,7 +287,7 @@ impl<R: Read> RawReader<R> {
                         line,
                         column: i + 1,
                         name: HEADER[i],
-                        found: String::from_utf8_lossy(field).chars().take(40).collect(),
+                        found: shown(field).unwrap_or_else(|| "(binary data)".into()),
                     })
                 }
             }
