@@ -135,7 +135,7 @@ impl AnalysisReport {
                     r.concentric_s,
                     r.pause_s,
                     r.eccentric_s,
-                    flag_words(&r.flags)
+                    flags_of_rep(&r.flags, Some(r.peak_deg))
                 );
             }
         }
@@ -152,19 +152,65 @@ impl AnalysisReport {
     }
 }
 
-/// Flags as the lifter reads them: "hip hike 9.4°, momentum 310°/s".
+/// Flags as the lifter reads them, each in its own unit: "hip hike 9.4°,
+/// momentum 310°/s, partial range: 12° short of your 37°".
 pub fn flag_words(flags: &[Flag]) -> String {
+    flags_of_rep(flags, None)
+}
+
+/// [`flag_words`] knowing the rep's own range (`peak_deg`), so a partial
+/// rep says how short of the working range it fell.
+pub fn flags_of_rep(flags: &[Flag], peak_deg: Option<f64>) -> String {
     if flags.is_empty() {
         return "-".into();
     }
     flags
         .iter()
-        .map(|f| match f.rate_dps {
-            Some(rate) => format!("{} {:.0}°/s", f.kind.words(), rate),
-            None => format!("{} {:.1}°", f.kind.words(), f.value_deg),
-        })
+        .map(|f| flag_phrase(f, peak_deg))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One flag with its unit: °/s for momentum, degrees short of the working
+/// range for a partial rep, degrees past neutral for the pelvic flags,
+/// degrees out of plane for drift.
+pub fn flag_phrase(f: &Flag, peak_deg: Option<f64>) -> String {
+    use crate::motion::FlagKind;
+    match (f.kind, f.rate_dps) {
+        (FlagKind::Momentum, Some(rate)) => format!("momentum {rate:.0}°/s"),
+        (FlagKind::PartialRange, _) => match peak_deg {
+            Some(peak) => format!(
+                "partial range: {:.0}° short of your {:.0}°",
+                f.value_deg,
+                peak + f.value_deg
+            ),
+            None => format!("partial range: {:.0}° short", f.value_deg),
+        },
+        (FlagKind::HipFlexionDrift, _) => {
+            format!("{} {:.1}° out of plane", f.kind.words(), f.value_deg)
+        }
+        _ => format!("{} {:.1}°", f.kind.words(), f.value_deg),
+    }
+}
+
+/// The most of one flag kind over a set, in that kind's unit ("up to
+/// 310°/s", "up to 12° short", "up to 9°").
+pub fn flag_most(kind: crate::motion::FlagKind, flags: &[&Flag]) -> String {
+    use crate::motion::FlagKind;
+    match kind {
+        FlagKind::Momentum => {
+            let most = flags.iter().filter_map(|f| f.rate_dps).fold(0.0, f64::max);
+            format!("up to {most:.0}°/s")
+        }
+        FlagKind::PartialRange => {
+            let most = flags.iter().map(|f| f.value_deg).fold(0.0, f64::max);
+            format!("up to {most:.0}° short")
+        }
+        _ => {
+            let most = flags.iter().map(|f| f.value_deg).fold(0.0, f64::max);
+            format!("up to {most:.0}°")
+        }
+    }
 }
 
 fn round_rep(r: &Rep) -> Rep {

@@ -266,7 +266,7 @@ fn dropout_mid_set_reconnects_and_keeps_the_count() {
         .parse()
         .unwrap();
     assert!((200..=400).contains(&lost), "{line}");
-    assert!(line.contains("1 drop-out(s), reconnected after"), "{line}");
+    assert!(line.contains("1 drop-out, reconnected after"), "{line}");
 }
 
 #[test]

@@ -267,7 +267,10 @@ fn run_on_the_simulated_sensor_prints_reps_and_sets() {
         live_reps
     );
     // And the set is in the logbook, pending, with the same count.
-    assert!(text.contains("saved as set 1 (pending)"), "{text}");
+    assert!(
+        text.contains("saved in the logbook as #1 (pending)"),
+        "{text}"
+    );
     let o = medius(&[
         "log",
         "--pending",

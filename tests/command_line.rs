@@ -225,3 +225,302 @@ fn every_help_has_an_example_and_the_top_one_the_exit_codes() {
         .count();
     assert_eq!(listed, 21, "{text}");
 }
+
+/// Lines of a piped `run`: no escape sequences, no carriage returns.
+fn plain(o: &Output) -> String {
+    let text = out(o);
+    assert!(!text.contains('\u{1b}'), "colour in a pipe: {text:?}");
+    assert!(!text.contains('\r'), "a redrawn line in a pipe: {text:?}");
+    text
+}
+
+#[test]
+fn live_sets_are_numbered_once_and_flags_carry_their_units() {
+    let h = Home::new();
+    // Two sets typed by hand first: logbook ids and the session's set
+    // numbers then differ, and each is labelled as what it is.
+    for _ in 0..2 {
+        let o = h.run(&["log", "add", "-e", "clamshell", "--reps", "20"]);
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "2",
+        "--seed",
+        "7",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = plain(&o);
+    for want in [
+        "set 1 · rep  1 ",
+        "set 1 done: ",
+        "saved in the logbook as #3 (pending) — medius review 3",
+        "set 2 · rep  1 ",
+        "set 2 done: ",
+        "saved in the logbook as #4 (pending)",
+        "session: 2 sets, ",
+        "pending sets #3, #4",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    assert!(!text.contains("set 3"), "{text}");
+    assert!(!text.contains("set 4"), "{text}");
+    // Momentum in °/s on the rep line and in the summary; a partial rep
+    // says how short of the working range it fell.
+    let momentum: Vec<&str> = text.lines().filter(|l| l.contains("momentum")).collect();
+    assert!(momentum.len() >= 2, "seed 7 has momentum reps:\n{text}");
+    for l in momentum {
+        assert!(l.contains("°/s"), "{l}");
+    }
+    let partial: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("partial range"))
+        .collect();
+    assert!(!partial.is_empty(), "seed 7 has a partial rep:\n{text}");
+    for l in partial {
+        assert!(l.contains("° short"), "{l}");
+    }
+    assert!(
+        text.lines().any(|l| l.contains("° short of your ")),
+        "{text}"
+    );
+    // Plurals.
+    for wrong in ["(s)", " 1 reps", " 1 sets", "\n1 reps"] {
+        assert!(!text.contains(wrong), "{wrong:?} in\n{text}");
+    }
+}
+
+#[test]
+fn pelvic_movement_is_not_called_range() {
+    let h = Home::new();
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "-e",
+        "hip-hitch",
+        "-p",
+        "pelvis",
+        "--no-record",
+        "--no-log",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = plain(&o);
+    let done = text.lines().find(|l| l.starts_with("set 1 done")).unwrap();
+    assert!(done.contains("pelvis moved "), "{done}");
+    assert!(!text.contains("range"), "{text}");
+}
+
+#[test]
+fn quiet_prints_errors_only() {
+    let h = Home::new();
+    let o = h.run(&[
+        "-q", "run", "--sensor", "sim", "--speed", "0", "--sets", "1",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), "");
+    assert_eq!(err(&o), "");
+    // A set was still saved.
+    let o = h.run(&["log", "--pending", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    // Errors still show.
+    let o = h.run(&["-q", "analyze", "/nonexistent.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("cannot read"), "{}", err(&o));
+}
+
+#[test]
+fn speed_defaults_to_real_time() {
+    let h = Home::new();
+    let o = h.run(&["run", "--help"]);
+    let text = out(&o);
+    let line = text.lines().find(|l| l.contains("--speed")).unwrap();
+    assert!(line.contains("[default: 1]"), "{line}");
+}
+
+#[test]
+fn nothing_success_looking_before_a_bluetooth_error() {
+    let h = Home::new();
+    for args in [
+        &["run", "--sensor", "AA:BB:CC:DD:EE:FF", "--no-record"][..],
+        &["calibrate", "-p", "ankle", "--sensor", "AA:BB:CC:DD:EE:FF"][..],
+    ] {
+        let o = h
+            .cmd(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
+        let e = err(&o);
+        assert!(e.contains("Bluetooth"), "{e}");
+        for wrong in ["watching", "step 1", "step 2"] {
+            assert!(
+                !e.contains(wrong),
+                "{args:?}: {wrong:?} before the error:\n{e}"
+            );
+        }
+    }
+}
+
+/// Waits for a line holding `needle` on the child's stdout; returns all
+/// lines read so far, and the reader for the rest.
+fn read_until(
+    lines: &std::sync::mpsc::Receiver<String>,
+    needle: &str,
+    seen: &mut Vec<String>,
+) -> bool {
+    while let Ok(l) = lines.recv_timeout(std::time::Duration::from_secs(60)) {
+        let hit = l.contains(needle);
+        seen.push(l);
+        if hit {
+            return true;
+        }
+    }
+    false
+}
+
+fn spawn_lines(c: &mut Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead as _;
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(l.unwrap_or_default());
+        }
+    });
+    (child, rx)
+}
+
+#[test]
+fn ctrl_c_says_what_was_kept() {
+    // Stopped after three reps: they are a set, saved as interrupted.
+    let h = Home::new();
+    let (mut child, lines) = spawn_lines(&mut h.cmd(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "2",
+        "--sets",
+        "1",
+        "--no-record",
+    ]));
+    let mut seen = Vec::new();
+    assert!(read_until(&lines, "rep  3 ", &mut seen), "{seen:?}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    while let Ok(l) = lines.recv_timeout(std::time::Duration::from_secs(5)) {
+        seen.push(l);
+    }
+    let text = seen.join("\n");
+    let mut e = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut e).unwrap();
+    assert!(e.contains("stopped during a set"), "{e}");
+    assert!(
+        text.contains("saved in the logbook as #1 (pending, interrupted)"),
+        "{text}"
+    );
+    assert!(text.contains("pending set #1"), "{text}");
+    assert!(!text.contains("no set saved"), "{text}");
+    assert!(!e.contains("saving the set in progress"), "{e}");
+}
+
+#[test]
+fn keyboard_moves_the_sensor_to_the_pelvis_between_sets() {
+    let h = Home::new();
+    let mut c = h.cmd(&[
+        "run",
+        "--sensor",
+        "sim",
+        "--speed",
+        "20",
+        "--sets",
+        "1",
+        "--no-record",
+        "--keys",
+        "--lead-in",
+        "10",
+    ]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"e hip-hitch\np pelvis\ne hip-hitch pelvis\np ankle\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    // At the ankle, hip-hitch says how to get there.
+    assert!(
+        text.contains("hip-hitch is counted with the sensor on the pelvis, not the ankle: move the sensor, then type `e hip-hitch pelvis`"),
+        "{text}"
+    );
+    // Standing cable abduction is counted at the pelvis too: `p pelvis` alone works.
+    assert!(
+        text.contains("next sets: standing-cable-abduction · sensor on the pelvis"),
+        "{text}"
+    );
+    assert!(
+        text.contains("next sets: hip-hitch · sensor on the pelvis"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hip-hitch is not counted with the sensor on the ankle"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_terminal_gets_a_redrawn_status_line() {
+    // script(1) gives medius a pseudo-terminal for stdout.
+    let h = Home::new();
+    let bin = env!("CARGO_BIN_EXE_medius");
+    let cmd = format!("{bin} run --sensor sim --speed 20 --sets 2 --no-record --no-log");
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .env("MEDIUS_LOGBOOK", h.path().join("logbook.sqlite3"))
+        .env("MEDIUS_SOCKET", h.path().join("medius.sock"))
+        .env("XDG_DATA_HOME", h.path().join("data"))
+        .env("MEDIUS_CONFIG", h.path().join("config.toml"))
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    let o = c.output().expect("script(1) is installed (util-linux)");
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    // The live count during a set, the rest timer between sets, each
+    // redrawn over itself; the rep count in bold.
+    assert!(text.contains("\r\u{1b}[2K▶ set 1 · "), "{text:?}");
+    assert!(text.contains("\r\u{1b}[2Krest "), "{text:?}");
+    assert!(text.contains("next: set 2"), "{text:?}");
+    assert!(text.contains("\u{1b}[1mrep  1"), "{text:?}");
+    // NO_COLOR: the status line stays (it is not colour), the bold goes.
+    let o = c.env("NO_COLOR", "1").output().unwrap();
+    let text = out(&o);
+    assert!(text.contains("▶ set 1 · "), "{text:?}");
+    assert!(!text.contains("\u{1b}[1m"), "{text:?}");
+}

@@ -202,7 +202,11 @@ fn run_saves_every_set_while_other_commands_write() {
         assert!(o.status.success(), "{}", err(o));
         assert!(!err(o).contains("locked"), "{}", err(o));
         assert!(!err(o).contains("not saved"), "{}", err(o));
-        assert_eq!(text.matches("saved as set").count(), 80, "{text}");
+        assert_eq!(
+            text.matches("saved in the logbook as #").count(),
+            80,
+            "{text}"
+        );
     }
     assert_eq!(
         h.count(
@@ -291,7 +295,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     conn.execute_batch("COMMIT").unwrap();
     let e = err(&o);
     assert_eq!(o.status.code(), Some(1), "{e}");
-    assert!(e.contains("3 set(s) could not be saved"), "{e}");
+    assert!(e.contains("3 sets could not be saved"), "{e}");
     assert!(e.contains("next `medius run` saves them"), "{e}");
     assert_eq!(
         h.count("SELECT count(*) FROM sets WHERE source = 'sensor'"),
@@ -305,7 +309,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     // The next run saves them from the recording.
     let o = h.run(ONE_SIM_SET);
     assert!(o.status.success(), "{}", err(&o));
-    assert!(err(&o).contains("recovered set"), "{}", err(&o));
+    assert!(err(&o).contains("recovered logbook set"), "{}", err(&o));
     assert_eq!(
         h.count("SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NOT NULL"),
         3
@@ -492,7 +496,7 @@ fn recovery_replays_the_context_changes() {
     assert_eq!(sets, 1, "set 2 was still open");
     let o = h.run(ONE_SIM_SET);
     assert!(o.status.success(), "{}", err(&o));
-    assert!(err(&o).contains("recovered set 2"), "{}", err(&o));
+    assert!(err(&o).contains("recovered logbook set #2"), "{}", err(&o));
     let conn = rusqlite::Connection::open(h.book()).unwrap();
     let (side, load, reps): (String, f64, i64) = conn
         .query_row(

@@ -318,7 +318,7 @@ fn after_kill_9_the_next_run_recovers_the_open_set() {
     // The socket was left behind by the crash; the next run starts anyway.
     let o = h.one_sim_set(&["--seed", "3"]);
     assert!(o.status.success(), "{}", err(&o));
-    assert!(err(&o).contains("recovered set 1"), "{}", err(&o));
+    assert!(err(&o).contains("recovered logbook set #1"), "{}", err(&o));
     let pending = h.log(&["--pending"]);
     let recovered = pending
         .as_array()

@@ -175,8 +175,9 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         },
         stop,
     )?;
-    esay!("step 1 of 2: stand still as you would before a set …");
-    esay!("step 2 of 2: then do three slow, clean reps, and stand still again.");
+    // The steps are said once the sensor streams: one that never answers
+    // gets its error alone.
+    let mut asked = false;
     let started = std::time::Instant::now();
     let mut t0 = None;
     let mut still: Vec<(f64, Vector3<f64>, Vector3<f64>)> = Vec::new();
@@ -185,6 +186,10 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     let mut events = Vec::new();
     for s in source {
         let s = s?;
+        if !std::mem::replace(&mut asked, true) {
+            etell!("step 1 of 2: stand still as you would before a set …");
+            etell!("step 2 of 2: then do three slow, clean reps, and stand still again.");
+        }
         let first = *t0.get_or_insert(s.t);
         if s.t - first > a.timeout {
             break;

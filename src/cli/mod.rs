@@ -35,6 +35,16 @@ macro_rules! tell {
     }};
 }
 
+/// [`tell!`] on stderr: what medius is doing ("replaying FILE"), silent
+/// under `-q`.
+macro_rules! etell {
+    ($($t:tt)*) => {{
+        if !$crate::cli::quiet() {
+            esay!($($t)*);
+        }
+    }};
+}
+
 /// [`show!`] on stderr (a progress line redrawn in place).
 macro_rules! eshow {
     ($($t:tt)*) => {{

@@ -10,7 +10,7 @@ use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
 use crate::motion::{Event, Pipeline, Profile, Rep, Set};
-use crate::report::{certainty, flag_words};
+use crate::report::{certainty, flag_most, flags_of_rep};
 use crate::source::ble::{BleLink, LinkConfig};
 use crate::source::csv::{RawReader, RawWriter};
 use crate::source::sim::{SimConfig, Simulator};
@@ -33,11 +33,16 @@ use std::time::{Duration, Instant};
 /// sensor in the config, else sim. If the link drops, medius reconnects and
 /// the set goes on; lost samples are counted.
 ///
-/// Between sets, type at the terminal: `e hip-hitch` (next exercise), `s`
-/// (switch side), `l 15kg` (new load), `q` (end the session), `?` (help).
+/// Between sets, type at the terminal: `e hip-hitch pelvis` (next exercise,
+/// and where the sensor now is), `p pelvis` (the sensor moved), `s` (switch
+/// side), `l 15kg` (new load), `q` (end the session), `?` (help).
 ///
-/// Ctrl-C, SIGTERM or `medius stop` end the session: the set in progress is
-/// saved, marked interrupted. The raw samples are kept (flushed every second)
+/// In a terminal the last line shows the rep count during a set and the rest
+/// timer between sets; piped, only the plain lines are printed.
+///
+/// Ctrl-C, SIGTERM or `medius stop` end the session: the reps of the set in
+/// progress are saved as an interrupted set when they make a set (at least
+/// two reps, alike enough), and the output says which it was. The raw samples are kept (flushed every second)
 /// in ~/.local/share/medius/recordings unless --no-record.
 #[derive(Debug, Args)]
 #[command(
@@ -72,8 +77,9 @@ pub struct RunArgs {
     /// Bluetooth: how long to keep reconnecting after the link drops, s [default: config, else 120].
     #[arg(long, value_parser = give_up_s)]
     pub give_up: Option<f64>,
-    /// Simulated or replayed sensor: playback speed (1 = real time, 0 = as fast as possible).
-    #[arg(long, default_value_t = 4.0)]
+    /// Simulated or replayed sensor: playback speed (1 = real time, 4 = four
+    /// times faster, 0 = as fast as possible).
+    #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// Simulated sensor: number of sets.
     #[arg(long, default_value_t = 2)]
@@ -167,7 +173,7 @@ pub(crate) fn pipeline_for(
         .filter(|p| p.exists())
         .filter(|_| profile.is_none() && cfg.profile_for(ctx.exercise, ctx.placement).is_none());
     if let Some(p) = &calibrated {
-        esay!("using your calibrated profile {}", p.display());
+        etell!("using your calibrated profile {}", p.display());
     }
     let p = match profile
         .or_else(|| cfg.profile_for(ctx.exercise, ctx.placement))
@@ -425,18 +431,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     let keys = (a.keys || std::io::stdin().is_terminal()).then(spawn_keyboard);
-    esay!(
-        "{} · sensor on the {} · {} side{} — watching (Ctrl-C to stop{})",
-        ctx.exercise,
-        ctx.placement,
-        ctx.side,
-        ctx.load
-            .as_ref()
-            .map(|l| format!(" · {l}"))
-            .unwrap_or_default(),
-        if keys.is_some() { "; ? for keys" } else { "" }
+    let mut live = Live::new(
+        a.bell || cfg.feedback.bell,
+        is_pelvis(&pipeline),
+        super::quiet(),
     );
-    let mut live = Live::new(a.bell || cfg.feedback.bell, is_pelvis(&pipeline));
+    // Said once the first sample is in: a sensor that never answers gets
+    // its error, not a "watching" line before it.
+    let mut watching = false;
     let started = Instant::now();
     let mut t0 = None;
     let mut last_flush = Instant::now();
@@ -447,7 +449,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut failure: Option<anyhow::Error> = None;
     for sample in source {
         if stop.load(Ordering::SeqCst) {
-            esay!("\nstopped: saving the set in progress");
+            live.clear();
+            if pipeline.set_open() {
+                etell!(
+                    "stopped during a set: its reps so far are judged and kept if they make a set"
+                );
+            } else {
+                etell!("stopped");
+            }
             break;
         }
         // A source that fails (the sensor never showed up, a bad line in a
@@ -455,10 +464,25 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         let sample = match sample {
             Ok(s) => s,
             Err(e) => {
+                live.clear();
                 failure = Some(e);
                 break;
             }
         };
+        if !watching {
+            watching = true;
+            etell!(
+                "{} · sensor on the {} · {} side{} — watching (Ctrl-C to stop{})",
+                ctx.exercise,
+                ctx.placement,
+                ctx.side,
+                ctx.load
+                    .as_ref()
+                    .map(|l| format!(" · {l}"))
+                    .unwrap_or_default(),
+                if keys.is_some() { "; ? for keys" } else { "" }
+            );
+        }
         if speed > 0.0 {
             let first = *t0.get_or_insert(sample.t);
             let due = due_after(sample.t - first, speed);
@@ -486,6 +510,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     reps_in_set = 0;
                     if let Some(log) = log.as_mut() {
                         log.save(set, &ctx, false);
+                        for m in log.said.drain(..) {
+                            live.line(&m);
+                        }
                     }
                 }
                 Event::NotASet { .. } => reps_in_set = 0,
@@ -500,7 +527,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         if !pending.is_empty() {
             if pipeline.set_open() {
                 if pending.iter().any(|c| !c.announced_wait) {
-                    say!("  (after this set)");
+                    live.line("  (after this set)");
                     pending.iter_mut().for_each(|c| c.announced_wait = true);
                 }
             } else {
@@ -509,6 +536,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                         Ok(Some(rebuild)) => {
                             if let Some(p) = &record_path {
                                 if let Err(e) = note_context(p, sample.t, &ctx) {
+                                    live.clear();
                                     esay!("medius: could not note the change beside the recording: {e}");
                                 }
                             }
@@ -518,18 +546,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                                 pipeline = pipeline_for(&ctx, a.profile.as_ref(), &cfg)?;
                                 live.pelvis = is_pelvis(&pipeline);
                             }
-                            say!(
-                                "  next sets: {} · {} side{}",
+                            live.line(&format!(
+                                "  next sets: {} · sensor on the {} · {} side{}",
                                 ctx.exercise,
+                                ctx.placement,
                                 ctx.side,
                                 ctx.load
                                     .as_ref()
                                     .map(|l| format!(" · {l}"))
                                     .unwrap_or_default()
-                            );
+                            ));
                         }
                         Ok(None) => {}
-                        Err(msg) => say!("  {msg}"),
+                        Err(msg) => live.line(&format!("  {msg}")),
                     }
                 }
             }
@@ -538,7 +567,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             last_status = Instant::now();
             if let Some(log) = log.as_mut() {
                 log.tick();
+                for m in log.said.drain(..) {
+                    live.line(&m);
+                }
             }
+            live.status(sample.t, &ctx);
             update_status(
                 &state,
                 &pipeline,
@@ -555,8 +588,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         live.show(&e);
         if let (Event::SetEnded(set), Some(log)) = (&e, log.as_mut()) {
             log.save(set, &ctx, interrupted);
+            for m in log.said.drain(..) {
+                live.line(&m);
+            }
         }
     }
+    live.clear();
     let nothing = pipeline.stats().samples == 0;
     if nothing && failure.is_some() {
         let e = failure.take().expect("checked");
@@ -574,6 +611,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     // Sets the logbook refused so far get their last tries; any still
     // unsaved keep the recording open, so the next `run` recovers them.
     let unsaved = log.as_mut().map(LogSink::finish).unwrap_or(0);
+    if let Some(log) = log.as_mut() {
+        for m in log.said.drain(..) {
+            live.line(&m);
+        }
+    }
     if let Some(mut w) = record {
         // Synced before it is hashed and marked closed: a closed recording
         // is whole on the disk.
@@ -581,7 +623,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         w.get_ref().get_ref().sync_all()?;
         drop(w);
         let p = record_path.as_ref().expect("record path");
-        esay!("raw samples written to {}", p.display());
+        etell!("raw samples written to {}", p.display());
         if let Some((log, id)) = log
             .as_mut()
             .filter(|_| unsaved == 0)
@@ -604,11 +646,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if let Some(r) = ble {
         let r = r.lock().expect("report lock");
         let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();
-        say!(
-            "link: {} samples, {} lost, {} drop-out(s){}{}",
+        tell!(
+            "link: {} samples, {} lost, {}{}{}",
             r.stream.samples,
             r.stream.lost,
-            r.dropouts,
+            plural(r.dropouts as usize, "drop-out", "drop-outs"),
             if recon.is_empty() {
                 String::new()
             } else {
@@ -623,18 +665,26 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .map(|l| {
                 l.unsaved
                     .iter()
-                    .map(|u| format!("{} reps at {:.0} s", u.set.rep_count(), u.set.start_s))
+                    .map(|u| {
+                        format!(
+                            "{} at {:.0} s",
+                            plural(u.set.rep_count(), "rep", "reps"),
+                            u.set.start_s
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             })
             .unwrap_or_default();
         return Err(match &record_path {
             Some(p) => anyhow::anyhow!(
-                "{unsaved} set(s) could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                "{} could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                plural(unsaved, "set", "sets"),
                 p.display()
             ),
             None => anyhow::anyhow!(
-                "{unsaved} set(s) could not be saved in the logbook and there is no recording to recover them from ({lost})"
+                "{} could not be saved in the logbook and there is no recording to recover them from ({lost})",
+                plural(unsaved, "set", "sets")
             ),
         });
     }
@@ -702,19 +752,19 @@ pub(crate) fn open_source(
         sc.validate().map_err(user_error)?;
         let (sim, truth) = Simulator::new(&sc).map_err(user_error)?;
         let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
-        esay!(
-            "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} set(s) of {} reps",
+        etell!(
+            "simulated sensor: {} on the {}, {} side, {} Hz; the simulated lifter will do {} of {} reps",
             sc.exercise,
             sc.placement,
             sc.side,
             sc.rate_hz,
-            truth.sets.len(),
+            plural(truth.sets.len(), "set", "sets"),
             counts.join(", ")
         );
         Box::new(sim.map(Ok))
     } else if let Some(path) = sensor.strip_prefix("replay:") {
         let reader = RawReader::open(std::path::Path::new(path))?;
-        esay!("replaying {path}");
+        etell!("replaying {path}");
         Box::new(reader.map(|r| r.map_err(anyhow::Error::from)))
     } else {
         if sensor.trim().is_empty() {
@@ -732,7 +782,7 @@ pub(crate) fn open_source(
                 allow.join(", ")
             )));
         }
-        esay!("looking for {sensor} …");
+        etell!("looking for {sensor} …");
         let link = BleLink::start(LinkConfig {
             target: sensor.to_string(),
             rate_hz: o.rate,
@@ -801,9 +851,9 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                     );
                     match w {
                         Ok(id) => {
-                            esay!(
-                                "recovered set {id} ({} reps) from an interrupted session ({})",
-                                set.reps.len(),
+                            etell!(
+                                "recovered logbook set #{id} ({}) from an interrupted session ({})",
+                                plural(set.reps.len(), "rep", "reps"),
                                 r.path
                             );
                         }
@@ -1006,9 +1056,39 @@ fn apply_key(
     };
     match cmd {
         "e" | "exercise" => {
-            let e: Exercise = arg.parse()?;
-            Profile::builtin(e, ctx.placement).map_err(|e| e.to_string())?;
+            // `e hip-hitch` or `e hip-hitch pelvis`: the placement may change with it.
+            let (name, place) = match arg.split_once(char::is_whitespace) {
+                Some((n, p)) => (n, Some(p.trim().parse::<Placement>()?)),
+                None => (arg, None),
+            };
+            let e: Exercise = name.replace('_', "-").parse()?;
+            let placement = place.unwrap_or(ctx.placement);
+            if Profile::builtin(e, placement).is_err() {
+                let other = match placement {
+                    Placement::Ankle => Placement::Pelvis,
+                    Placement::Pelvis => Placement::Ankle,
+                };
+                return Err(if Profile::builtin(e, other).is_ok() {
+                    format!(
+                        "{e} is counted with the sensor on the {other}, not the {placement}: move the sensor, then type `e {e} {other}`"
+                    )
+                } else {
+                    format!("{e} is not counted by the sensor (log it with `medius log add`)")
+                });
+            }
             ctx.exercise = e;
+            ctx.placement = placement;
+            Ok(Some(true))
+        }
+        "p" | "placement" => {
+            let p: Placement = arg.parse()?;
+            if Profile::builtin(ctx.exercise, p).is_err() {
+                return Err(format!(
+                    "{} is not counted with the sensor on the {p}: give the exercise too, e.g. `e hip-hitch {p}`",
+                    ctx.exercise
+                ));
+            }
+            ctx.placement = p;
             Ok(Some(true))
         }
         "s" | "side" => {
@@ -1027,10 +1107,8 @@ fn apply_key(
             stop.store(true, Ordering::SeqCst);
             Ok(None)
         }
-        "?" | "h" | "help" => {
-            say!("  keys: e EXERCISE (next exercise) · s [left|right] (switch side) · l LOAD (new load) · q (end session)");
-            Ok(None)
-        }
+        // Not an error, but shown the same way: one line at the stack.
+        "?" | "h" | "help" => Err("keys: e EXERCISE [ankle|pelvis] (next exercise) · p ankle|pelvis (sensor moved) · s [left|right] (switch side) · l LOAD (new load) · q (end session)".into()),
         other => Err(format!("'{other}': not a command (? for help)")),
     }
 }
@@ -1046,6 +1124,8 @@ struct LogSink {
     saved: Vec<i64>,
     unsaved: Vec<UnsavedSet>,
     last_retry: Instant,
+    /// What to tell the lifter (printed by the live view, between its lines).
+    said: Vec<String>,
 }
 
 /// A set not in the logbook yet, with what it needs to be written later.
@@ -1065,6 +1145,7 @@ impl LogSink {
             saved: Vec::new(),
             unsaved: Vec::new(),
             last_retry: Instant::now(),
+            said: Vec::new(),
         }
     }
 
@@ -1095,10 +1176,11 @@ impl LogSink {
         match self.write(&u) {
             Ok(id) => {
                 self.saved.push(id);
-                say!(
-                    "  saved as set {id} (pending{})",
+                let good = super::style::GOOD;
+                self.said.push(format!(
+                    "  {good}saved{good:#} in the logbook as #{id} (pending{}) — medius review {id}",
                     if interrupted { ", interrupted" } else { "" }
-                );
+                ));
             }
             Err(e) => {
                 esay!("medius: set not saved in the logbook yet ({e}); kept, trying again");
@@ -1116,10 +1198,10 @@ impl LogSink {
             match self.write(&u) {
                 Ok(id) => {
                     self.saved.push(id);
-                    say!(
-                        "  saved as set {id} (pending{}) on a later try",
+                    self.said.push(format!(
+                        "  saved in the logbook as #{id} (pending{}) on a later try",
                         if u.interrupted { ", interrupted" } else { "" }
-                    );
+                    ));
                 }
                 Err(_) => {
                     self.unsaved.insert(0, u);
@@ -1150,36 +1232,116 @@ impl LogSink {
     }
 }
 
-/// What the lifter sees.
+/// What the lifter sees. Each rep and set is a line; in a terminal, one
+/// more line at the bottom is redrawn in place: the live rep count during a
+/// set, the rest timer between sets. Piped or under systemd there is no
+/// such line, only the plain ones; under `-q` nothing but errors.
 struct Live {
     bell: bool,
     pelvis: bool,
+    quiet: bool,
+    /// Redraw a status line (stdout is a terminal).
+    status_line: bool,
+    /// The status line is on the screen now (cleared before any other line).
+    drawn: bool,
     sets: Vec<Set>,
-    /// (set, rep) announced on its return, its flags still to come.
+    /// (pipeline set, rep) announced on its return, its flags still to come.
     announced: Option<(usize, usize)>,
     /// Reps shown for the set in progress.
     shown: usize,
+    /// When the last set ended (the sensor's clock, s): the rest timer.
+    rest_from: Option<f64>,
 }
 
 impl Live {
-    fn new(bell: bool, pelvis: bool) -> Self {
+    fn new(bell: bool, pelvis: bool, quiet: bool) -> Self {
         Live {
             bell,
             pelvis,
+            quiet,
+            status_line: !quiet && std::io::stdout().is_terminal(),
+            drawn: false,
             sets: Vec::new(),
             announced: None,
             shown: 0,
+            rest_from: None,
         }
     }
 
-    fn withdraw(&mut self, out: &mut impl Write) {
+    /// The number of the set in progress in this session (set 1, set 2…):
+    /// the same on its rep lines, its summary and the status line.
+    fn set_in_progress(&self) -> usize {
+        self.sets.len() + 1
+    }
+
+    /// Prints a line, first wiping the status line if it is drawn.
+    fn line(&mut self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let mut out = anstream::stdout().lock();
+        if std::mem::take(&mut self.drawn) {
+            let _ = write!(out, "\r\x1b[2K");
+        }
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// Wipes the status line (before the program ends or asks something).
+    fn clear(&mut self) {
+        if std::mem::take(&mut self.drawn) {
+            let mut out = anstream::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
+        }
+    }
+
+    /// Redraws the status line: the rep count during a set, the rest
+    /// timer (and what comes next) between sets. `now_s` is the sensor's
+    /// clock, so the timer runs at the playback speed.
+    fn status(&mut self, now_s: f64, ctx: &Context) {
+        if !self.status_line {
+            return;
+        }
+        let count = super::style::COUNT;
+        let text = if self.shown > 0 {
+            format!(
+                "▶ set {} · {count}{}{count:#}",
+                self.set_in_progress(),
+                plural(self.shown, "rep", "reps")
+            )
+        } else if let Some(from) = self.rest_from {
+            let rest = (now_s - from).max(0.0) as u64;
+            format!(
+                "rest {count}{}:{:02}{count:#} · next: set {} · {} · {} side{}",
+                rest / 60,
+                rest % 60,
+                self.set_in_progress(),
+                ctx.exercise,
+                ctx.side,
+                ctx.load
+                    .as_ref()
+                    .map(|l| format!(" · {l}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("waiting for the first rep · set {}", self.set_in_progress())
+        };
+        let mut out = anstream::stdout().lock();
+        let _ = write!(out, "\r\x1b[2K{text}");
+        let _ = out.flush();
+        self.drawn = true;
+    }
+
+    fn withdraw(&mut self) {
         if let Some((_, n)) = self.announced.take() {
-            let _ = writeln!(out, "  (rep {n} withdrawn: that movement was not a rep)");
+            self.line(&format!(
+                "  (rep {n} withdrawn: that movement was not a rep)"
+            ));
         }
     }
 
     fn show(&mut self, e: &Event) {
-        let mut out = std::io::stdout().lock();
         match e {
             Event::RepReturned {
                 set_number,
@@ -1189,14 +1351,16 @@ impl Live {
                 peak_deg,
             } => {
                 if self.announced == Some((*set_number, *number)) {
-                    self.withdraw(&mut out);
+                    self.withdraw();
                 }
                 let what = if self.pelvis { "pelvis" } else { "range" };
-                let _ = writeln!(
-                    out,
-                    "set {set_number} · rep {number:>2} · {what} {peak_deg:>5.1}° · {:.1}s",
+                let count = super::style::COUNT;
+                self.shown = self.shown.max(*number);
+                self.line(&format!(
+                    "set {} · {count}rep {number:>2}{count:#} · {what} {peak_deg:>5.1}° · {:.1}s",
+                    self.set_in_progress(),
                     end_s - start_s
-                );
+                ));
                 self.announced = Some((*set_number, *number));
             }
             Event::Rep { set_number, rep } => {
@@ -1205,54 +1369,64 @@ impl Live {
                     // Counted already; now the flags are known.
                     self.announced = None;
                     if !rep.flags.is_empty() {
-                        let _ = writeln!(
-                            out,
-                            "        rep {:>2} · ⚑ {}",
+                        let flag = super::style::FLAG;
+                        self.line(&format!(
+                            "        rep {:>2} · {flag}⚑ {}{flag:#}",
                             rep.number,
-                            flag_words(&rep.flags)
-                        );
+                            flags_of_rep(&rep.flags, Some(rep.peak_deg))
+                        ));
                     }
                 } else {
-                    self.withdraw(&mut out);
-                    let _ = writeln!(out, "{}", rep_line(*set_number, rep, self.pelvis));
+                    self.withdraw();
+                    let text = rep_line(self.set_in_progress(), rep, self.pelvis);
+                    self.line(&text);
                 }
-                if self.bell && !rep.flags.is_empty() {
-                    let _ = write!(out, "\x07");
+                if self.bell && !rep.flags.is_empty() && !self.quiet {
+                    show!("\x07");
                 }
             }
             Event::SetEnded(set) => {
-                if self
-                    .announced
-                    .is_some_and(|(s, n)| s != self.sets.len() + 1 || n > set.rep_count())
-                {
-                    self.withdraw(&mut out);
+                if self.announced.is_some_and(|(_, n)| n > set.rep_count()) {
+                    self.withdraw();
                 }
                 self.announced = None;
                 let dropped = std::mem::take(&mut self.shown).saturating_sub(set.rep_count());
                 if dropped > 0 {
                     // Judged once the set was whole (a shuffle before it, a
                     // swing after it): the set line's count is the one saved.
-                    let _ = writeln!(
-                        out,
-                        "  ({dropped} movement(s) at the set's edges were not reps: a shuffle or a swing)"
-                    );
+                    self.line(&format!(
+                        "  ({} at the set's edges {} not reps: a shuffle or a swing)",
+                        plural(dropped, "movement", "movements"),
+                        if dropped == 1 { "was" } else { "were" }
+                    ));
                 }
                 self.sets.push(set.clone());
-                let _ = writeln!(out, "{}", set_line(self.sets.len(), set));
+                self.rest_from = Some(set.end_s);
+                let text = set_line(self.sets.len(), set, self.pelvis);
+                self.line(&text);
             }
-            Event::NotASet { start_s, reps, .. } => {
+            Event::NotASet {
+                start_s,
+                end_s,
+                reps,
+            } => {
                 self.announced = None;
                 self.shown = 0;
-                let _ = writeln!(
-                    out,
-                    "  (not a set: {reps} lone movement(s) at {start_s:.0} s ignored — a set needs at least 2 reps)"
-                );
+                self.rest_from = Some(*end_s);
+                self.line(&format!(
+                    "  (not kept: {} at {start_s:.0} s — {})",
+                    plural(*reps, "rep-like movement", "rep-like movements"),
+                    if *reps < 2 {
+                        "a set needs at least 2 reps"
+                    } else {
+                        "too few, or too unlike each other, to be a set"
+                    }
+                ));
             }
         }
-        let _ = out.flush();
     }
 
-    fn summary(&self, saved: Option<&[i64]>) {
+    fn summary(&mut self, saved: Option<&[i64]>) {
         let reps: usize = self.sets.iter().map(|s| s.rep_count()).sum();
         let flagged: usize = self
             .sets
@@ -1262,28 +1436,35 @@ impl Live {
             .count();
         let where_ = match saved {
             None => "not saved (--no-log)".to_string(),
-            Some([]) => "nothing to save".to_string(),
+            Some([]) => "no set saved".to_string(),
             Some(ids) => {
-                let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+                let ids: Vec<String> = ids.iter().map(|i| format!("#{i}")).collect();
                 format!(
-                    "saved as pending set(s) {} — review with `medius review`",
+                    "saved in the logbook as pending {} {} — review with `medius review`",
+                    if ids.len() == 1 { "set" } else { "sets" },
                     ids.join(", ")
                 )
             }
         };
-        say!(
-            "session: {} set(s), {} reps, {} flagged — {where_}",
-            self.sets.len(),
-            reps,
+        let count = super::style::COUNT;
+        self.line(&format!(
+            "session: {}, {count}{}{count:#}, {} flagged — {where_}",
+            plural(self.sets.len(), "set", "sets"),
+            plural(reps, "rep", "reps"),
             flagged
-        );
+        ));
     }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    crate::terminal::plural(n as i64, one, many)
 }
 
 fn rep_line(set: usize, rep: &Rep, pelvis: bool) -> String {
     let what = if pelvis { "pelvis" } else { "range" };
+    let (count, flag) = (super::style::COUNT, super::style::FLAG);
     format!(
-        "set {set} · rep {:>2} · {what} {:>5.1}° · up {:.1}s hold {:.1}s down {:.1}s{}",
+        "set {set} · {count}rep {:>2}{count:#} · {what} {:>5.1}° · up {:.1}s hold {:.1}s down {:.1}s{}",
         rep.number,
         rep.peak_deg,
         rep.concentric_s,
@@ -1292,51 +1473,58 @@ fn rep_line(set: usize, rep: &Rep, pelvis: bool) -> String {
         if rep.flags.is_empty() {
             String::new()
         } else {
-            format!(" · ⚑ {}", flag_words(&rep.flags))
+            format!(
+                " · {flag}⚑ {}{flag:#}",
+                flags_of_rep(&rep.flags, Some(rep.peak_deg))
+            )
         }
     )
 }
 
-/// One line that sums up a set: reps, range, flags by kind with the reps they hit.
-pub fn set_line(number: usize, set: &Set) -> String {
+/// One line that sums up a set: reps, range (at the pelvis: how far the
+/// pelvis moved), flags by kind in their own units with the reps they hit.
+pub fn set_line(number: usize, set: &Set, pelvis: bool) -> String {
     let peaks: Vec<f64> = set.reps.iter().map(|r| r.peak_deg).collect();
     let lo = peaks.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = peaks.iter().copied().fold(0.0, f64::max);
     let mut notes = Vec::new();
     for kind in crate::motion::FlagKind::ALL {
-        let hits: Vec<(usize, f64)> = set
+        let hits: Vec<(usize, &crate::motion::Flag)> = set
             .reps
             .iter()
             .filter_map(|r| {
                 r.flags
                     .iter()
                     .find(|f| f.kind == kind)
-                    .map(|f| (r.number, f.value_deg))
+                    .map(|f| (r.number, f))
             })
             .collect();
         if hits.is_empty() {
             continue;
         }
         let nums: Vec<String> = hits.iter().map(|(n, _)| n.to_string()).collect();
-        let most = hits.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+        let flags: Vec<&crate::motion::Flag> = hits.iter().map(|(_, f)| *f).collect();
         notes.push(format!(
-            "{} on rep(s) {} (up to {:.0}°)",
+            "{} on {} {} ({})",
             kind.words(),
+            if nums.len() == 1 { "rep" } else { "reps" },
             nums.join(","),
-            most
+            flag_most(kind, &flags)
         ));
     }
+    let (count, flag, good) = (super::style::COUNT, super::style::FLAG, super::style::GOOD);
     format!(
-        "set {number} done: {} reps ({}) · range {:.0}-{:.0}° · {:.0} s{}",
-        set.rep_count(),
+        "set {number} done: {count}{}{count:#} ({}) · {} {:.0}-{:.0}° · {:.0} s{}",
+        plural(set.rep_count(), "rep", "reps"),
         certainty(set.confidence),
+        if pelvis { "pelvis moved" } else { "range" },
         lo,
         hi,
         set.end_s - set.start_s,
         if notes.is_empty() {
-            " · clean".to_string()
+            format!(" · {good}clean{good:#}")
         } else {
-            format!(" · {}", notes.join("; "))
+            format!(" · {flag}{}{flag:#}", notes.join("; "))
         }
     ) + &doubt_lines(set)
 }

@@ -32,18 +32,19 @@ impl FlagRef {
                 };
                 let rep: u32 = rep.parse().map_err(|_| {
                     LogbookError::Invalid(format!(
-                        "'{item}' is not a rep number: write e.g. 3,4 or 7:hip_hike or all"
+                        "'{item}' is not a rep number: write e.g. 3,4 or 7:hip-hike or all"
                     ))
                 })?;
                 let kind = kind
                     .map(|k| {
                         FlagKind::ALL
                             .into_iter()
-                            .find(|f| f.id() == k)
+                            // hip-hike, hip_hike and "hip hike" alike.
+                            .find(|f| f.id() == k.trim().replace(['-', ' '], "_"))
                             .ok_or_else(|| {
                                 LogbookError::Invalid(format!(
                                     "unknown flag kind '{k}'; expected one of: {}",
-                                    FlagKind::ALL.map(|f| f.id()).join(", ")
+                                    FlagKind::ALL.map(|f| f.id().replace('_', "-")).join(", ")
                                 ))
                             })
                     })
