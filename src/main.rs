@@ -47,6 +47,14 @@ fn main() -> ExitCode {
     match medius::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The reader of a pipe quit (`medius export | head -1`): what
+            // it wanted it had; not an error, as for ripgrep.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
             if let Some(nr) = e.downcast_ref::<medius::cli::daemon::NotRunning>() {
                 medius::cli::report_error(&nr.to_string());
                 return ExitCode::from(3);

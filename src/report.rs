@@ -100,8 +100,11 @@ impl AnalysisReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} · sensor on the {} · {} side · {} sample(s)",
-            self.exercise, self.placement, self.side, self.stats.samples
+            "{} · sensor on the {} · {} side · {}",
+            self.exercise,
+            self.placement,
+            self.side,
+            crate::terminal::plural(self.stats.samples as i64, "sample", "samples")
         );
         if self.sets.is_empty() {
             let _ = writeln!(out, "no sets found");
@@ -109,43 +112,47 @@ impl AnalysisReport {
         for (i, set) in self.sets.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "\nset {}  {:.1}-{:.1} s  {} reps  (count {}, confidence {:.2})",
+                "\nset {}  {:.1}–{:.1} s  {}  (count {}, confidence {:.2})",
                 i + 1,
                 set.start_s,
                 set.end_s,
-                set.rep_count,
+                crate::terminal::plural(set.rep_count as i64, "rep", "reps"),
                 set.certainty,
                 set.confidence
             );
             for d in &set.doubts {
                 let _ = writeln!(out, "  check: {}", d.message);
             }
-            let _ = writeln!(
-                out,
-                "  rep   start     end   peak°  up s  hold s  down s  flags"
-            );
+            let mut t = crate::terminal::table(&[
+                "rep", "start s", "end s", "peak", "up s", "hold s", "down s", "flags",
+            ]);
             for r in &set.reps {
-                let _ = writeln!(
-                    out,
-                    "  {:>3} {:>7.2} {:>7.2} {:>7.1} {:>5.2} {:>7.2} {:>7.2}  {}",
-                    r.number,
-                    r.start_s,
-                    r.end_s,
-                    r.peak_deg,
-                    r.concentric_s,
-                    r.pause_s,
-                    r.eccentric_s,
-                    flags_of_rep(&r.flags, Some(r.peak_deg))
-                );
+                t.add_row(vec![
+                    r.number.to_string(),
+                    format!("{:.2}", r.start_s),
+                    format!("{:.2}", r.end_s),
+                    format!("{:.1}°", r.peak_deg),
+                    format!("{:.2}", r.concentric_s),
+                    format!("{:.2}", r.pause_s),
+                    format!("{:.2}", r.eccentric_s),
+                    if r.flags.is_empty() {
+                        "–".to_string()
+                    } else {
+                        flags_of_rep(&r.flags, Some(r.peak_deg))
+                    },
+                ]);
             }
+            crate::terminal::right(&mut t, &[0, 1, 2, 3, 4, 5, 6]);
+            out.push_str(&crate::terminal::render(&t));
         }
         let st = &self.stats;
         let skipped = st.non_finite + st.out_of_order;
         if skipped > 0 || st.long_gaps > 0 {
             let _ = writeln!(
                 out,
-                "\nskipped {} sample(s) (non-numeric, impossible or out of order); {} gap(s) longer than 1 s",
-                skipped, st.long_gaps
+                "\nskipped {} (non-numeric, impossible or out of order); {} longer than 1 s",
+                crate::terminal::plural(skipped as i64, "sample", "samples"),
+                crate::terminal::plural(st.long_gaps as i64, "gap", "gaps")
             );
         }
         out

@@ -55,6 +55,71 @@ pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The width to fit tables to: the terminal's, else `COLUMNS` when set;
+/// `None` (no wrapping) for a pipe or a file, so tools get whole lines.
+pub fn width() -> Option<u16> {
+    use std::io::IsTerminal as _;
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|c| *c >= 20)
+    {
+        return Some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col >= 20).then_some(ws.ws_col)
+}
+
+/// A table in medius' style (comfy-table): a header rule, no borders,
+/// columns wrapped to fit [`width`]; numbers are right-aligned by the
+/// caller with [`right`].
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
+    // Columns two blanks apart, a rule under the header, no boxes.
+    const STYLE: TableStyle =
+        TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+    let mut t = Table::new();
+    t.load_style(STYLE).set_header(header.to_vec());
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 1));
+    }
+    match width() {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t
+}
+
+/// Right-aligns the columns at `columns` (counts, loads, degrees).
+pub fn right(t: &mut comfy_table::Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+}
+
+/// The table as lines, each ending in a line break, without the blanks
+/// after the last column.
+pub fn render(t: &comfy_table::Table) -> String {
+    let mut out = String::new();
+    for line in t.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::printable;

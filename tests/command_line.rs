@@ -524,3 +524,259 @@ fn a_terminal_gets_a_redrawn_status_line() {
     assert!(text.contains("▶ set 1 · "), "{text:?}");
     assert!(!text.contains("\u{1b}[1m"), "{text:?}");
 }
+
+#[test]
+fn tables_fit_80_columns_and_show_rir_and_flags() {
+    let h = Home::new();
+    let rec = h.recording(
+        "rec.csv",
+        &["--sets", "1", "--seed", "7", "--compensation-rate", "0.4"],
+    );
+    let o = h.run(&["import", rec.to_str().unwrap(), "--load", "12.5kg"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = h.run(&["review", "1", "--confirm", "all", "--rir", "2", "--verify"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = h.run(&[
+        "log", "add", "-e", "clamshell", "--reps", "20", "--notes",
+        "a long note about how the band felt today and what to change next time, and more words still",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let narrow = |args: &[&str]| {
+        let o = h.cmd(args).env("COLUMNS", "80").output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", err(&o));
+        let text = out(&o);
+        for l in text.lines() {
+            assert!(
+                l.chars().count() <= 80,
+                "{args:?}: {} columns: {l}",
+                l.chars().count()
+            );
+        }
+        text
+    };
+    let log = narrow(&["log"]);
+    let header = log.lines().next().unwrap();
+    for col in ["RIR", "flags", "peak", "load"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = log.lines().find(|l| l.contains("standing-cable")).unwrap();
+    // The RIR given at review, the flagged reps counted, the load, the peak in degrees.
+    assert!(row.contains(" 2 "), "{row}");
+    assert!(row.contains("12.5kg"), "{row}");
+    assert!(row.contains('°'), "{row}");
+    assert!(log.contains("a long note"), "{log}");
+    // A missing value is a dash.
+    let hand = log.lines().find(|l| l.contains("clamshell")).unwrap();
+    assert!(hand.contains('–'), "{hand}");
+    narrow(&["exercises"]);
+    narrow(&["trend", "-e", "standing-cable-abduction"]);
+    narrow(&["analyze", rec.to_str().unwrap()]);
+    // Piped without COLUMNS: one line per set, notes included.
+    let o = h.run(&["log"]);
+    let text = out(&o);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("clamshell") && l.contains("a long note")),
+        "{text}"
+    );
+}
+
+#[test]
+fn simulate_refuses_to_overwrite_without_force() {
+    let h = Home::new();
+    let rec = h.recording("rec.csv", &["--sets", "1", "--reps", "3"]);
+    let before = std::fs::read(&rec).unwrap();
+    let o = h.run(&[
+        "simulate",
+        "-o",
+        rec.to_str().unwrap(),
+        "--sets",
+        "2",
+        "--seed",
+        "9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("exists; give another file name, or --force"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(
+        std::fs::read(&rec).unwrap(),
+        before,
+        "the file is untouched"
+    );
+    let o = h.run(&[
+        "simulate",
+        "-o",
+        rec.to_str().unwrap(),
+        "--sets",
+        "2",
+        "--seed",
+        "9",
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_ne!(std::fs::read(&rec).unwrap(), before);
+}
+
+#[test]
+fn backup_into_a_folder() {
+    let h = Home::new();
+    let o = h.run(&["log", "add", "-e", "clamshell", "--reps", "20"]);
+    assert!(o.status.success());
+    let dir = h.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let with_slash = format!("{}/", dir.display());
+    let o = h.run(&["backup", &with_slash]);
+    assert!(o.status.success(), "{}", err(&o));
+    let made: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(made.len(), 1);
+    let name = made[0].as_ref().unwrap().file_name();
+    let name = name.to_string_lossy();
+    assert!(
+        name.starts_with("medius-") && name.ends_with(".sqlite3"),
+        "{name}"
+    );
+    assert!(out(&o).contains(name.as_ref()), "{}", out(&o));
+    // A folder that does not exist: one line, exit 2, nothing made.
+    let o = h.run(&["backup", &format!("{}/nope/", h.path().display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("does not exist"), "{}", err(&o));
+    assert!(!h.path().join("nope").exists());
+}
+
+#[test]
+fn piped_into_head_every_command_exits_0() {
+    let h = Home::new();
+    let rec = h.recording("rec.csv", &["--sets", "2"]);
+    for _ in 0..3 {
+        let o = h.run(&["log", "add", "-e", "clamshell", "--reps", "20"]);
+        assert!(o.status.success());
+    }
+    let r = rec.to_str().unwrap();
+    let replay = format!("replay:{r}");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["analyze", r],
+        vec!["analyze", r, "--json"],
+        vec!["log"],
+        vec!["exercises"],
+        vec!["profile"],
+        vec!["config", "show"],
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["export", "--format", "json"],
+        vec![
+            "run",
+            "--sensor",
+            &replay,
+            "--speed",
+            "0",
+            "--no-log",
+            "--no-record",
+        ],
+    ];
+    for args in commands {
+        // `sh -c 'medius … | head -1'` with the status of medius itself.
+        let mut child = h
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        {
+            use std::io::BufRead as _;
+            let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+            r.read_line(&mut first).unwrap();
+            // head closes the pipe after its line.
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{args:?} after its first line {first:?}"
+        );
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    let h = Home::new();
+    for (shell, needle) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef medius"),
+        ("fish", "complete -c medius"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let o = h.run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}");
+        let text = out(&o);
+        assert!(text.contains(needle), "{shell}: {text}");
+        // The accepted values are in the script.
+        if shell != "powershell" {
+            assert!(text.contains("side-lying-abduction"), "{shell}");
+        }
+    }
+    let o = h.run(&["man"]);
+    assert!(o.status.success());
+    let text = out(&o);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH medius"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(text.contains("review"), "{text}");
+    let dir = h.path().join("man1");
+    std::fs::create_dir(&dir).unwrap();
+    let o = h.run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(dir.join("medius.1").exists());
+    assert!(dir.join("medius-review.1").exists());
+    let o = h.run(&["man", "--dir", "/nonexistent/man1"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn colour_obeys_color_and_no_color() {
+    let h = Home::new();
+    let rec = h.recording("rec.csv", &["--sets", "1", "--seed", "7"]);
+    let args = [
+        "run",
+        "--sensor",
+        &format!("replay:{}", rec.display()),
+        "--speed",
+        "0",
+        "--no-log",
+        "--no-record",
+    ];
+    // Piped: no colour, unless asked for.
+    let o = h.run(&args);
+    assert!(!out(&o).contains('\u{1b}'));
+    let mut always = vec!["--color", "always"];
+    always.extend_from_slice(&args);
+    let o = h.run(&always);
+    let text = out(&o);
+    assert!(
+        text.contains("\u{1b}[1mrep  1"),
+        "the rep count in bold: {text}"
+    );
+    assert!(
+        text.contains("\u{1b}[33m") || text.contains("\u{1b}[1m\u{1b}[33m"),
+        "flags in colour: {text}"
+    );
+    // never wins over a terminal; NO_COLOR over auto.
+    let o = h.cmd(&always).env("NO_COLOR", "1").output().unwrap();
+    assert!(out(&o).contains('\u{1b}'), "--color always beats NO_COLOR");
+    let mut never = vec!["--color=never"];
+    never.extend_from_slice(&args);
+    assert!(!out(&h.run(&never)).contains('\u{1b}'));
+    // clap's errors obey it too.
+    let o = h.run(&["--color", "always", "reveiw"]);
+    assert!(err(&o).contains('\u{1b}'), "{}", err(&o));
+    let o = h.run(&["--color", "never", "reveiw"]);
+    assert!(!err(&o).contains('\u{1b}'));
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -82,7 +82,7 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
                 say!();
             }
             say!("== {name}: {about}");
-            show!("{}", report.table());
+            show!("{}", table(&report));
         }
     }
     Ok(())
@@ -101,4 +101,68 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a torque-driven body model built apart from both, never tuned on (held out)".into()
         }
     }
+}
+
+/// A report as a table (comfy-table, fitted to the terminal), then the
+/// certainty lines.
+fn table(r: &crate::accuracy::Report) -> String {
+    use crate::accuracy::Score;
+    let mut t = crate::terminal::table(&[
+        "exercise",
+        "sensor",
+        "sets",
+        "exact",
+        "±1",
+        "false",
+        "peak err",
+        "flags: precision/recall",
+    ]);
+    let row = |name: &str, place: &str, s: &Score| {
+        let flags: Vec<String> = s
+            .flags
+            .iter()
+            .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
+            .map(|(k, c)| {
+                format!(
+                    "{} {:.2}/{:.2} (n={})",
+                    k.words(),
+                    c.precision(),
+                    c.recall(),
+                    c.tp + c.fn_
+                )
+            })
+            .collect();
+        vec![
+            name.to_string(),
+            place.to_string(),
+            s.sets.to_string(),
+            format!("{:.1} %", 100.0 * s.exact_rate()),
+            format!("{:.1} %", 100.0 * s.within_one_rate()),
+            s.false_sets.to_string(),
+            s.median_peak_error()
+                .map_or("–".into(), |e| format!("{e:.2}°")),
+            if flags.is_empty() {
+                "–".into()
+            } else {
+                flags.join(", ")
+            },
+        ]
+    };
+    for (e, p, s) in &r.combos {
+        t.add_row(row(e.id(), p.id(), s));
+    }
+    t.add_row(row("all", "", &r.total));
+    crate::terminal::right(&mut t, &[2, 3, 4, 5, 6]);
+    let mut out = crate::terminal::render(&t);
+    let b = &r.total.by_confidence;
+    out.push_str(&format!(
+        "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6–0.9) {}/{}, unsure (<0.6) {}/{}\n",
+        b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
+    ));
+    let (n, wrong) = r.total.wrong_not_sure();
+    out.push_str(&format!(
+        "certainty: sets marked sure exact {:.1} %; wrong sets not marked sure {n}/{wrong}\n",
+        100.0 * r.total.sure_exact_rate()
+    ));
+    out
 }

@@ -515,11 +515,21 @@ pub struct LogAddArgs {
     pub logbook: LogbookArg,
 }
 
+/// The log as a table: one row per set. Piped or on a wide terminal the
+/// notes are the last column (one line per set, for grep); on a narrower
+/// terminal they go under their set, wrapped to its width, so the numbers
+/// stay in columns at 80.
 fn log_table(rows: &[LogEntry]) -> String {
-    let mut out = format!(
-        "{:>5}  {:<16}  {:<26} {:<5}  {:>12}  {:>4}  {:>5}  notes\n",
-        "set", "date", "exercise", "side", "load", "reps", "peak"
-    );
+    use crate::terminal::{render, right, table, width};
+    let narrow = width().filter(|w| *w < 140);
+    let mut header = vec![
+        "#", "date", "exercise", "side", "load", "reps", "RIR", "peak", "flags",
+    ];
+    if narrow.is_none() {
+        header.push("notes");
+    }
+    let mut t = table(&header);
+    let mut notes_of = Vec::new();
     for e in rows {
         let mut notes = e.technique_notes.clone();
         if !e.side_notes.is_empty() {
@@ -528,26 +538,79 @@ fn log_table(rows: &[LogEntry]) -> String {
             }
             notes.push_str(&e.side_notes);
         }
-        out.push_str(&format!(
-            "{:>5}  {:<16}  {:<26} {:<5}  {:>12}  {:>4}  {:>5}  {}\n",
-            e.id,
-            e.performed_at.get(..16).unwrap_or(&e.performed_at),
-            printable(&e.exercise),
-            e.side.as_deref().unwrap_or("-"),
-            e.load
-                .as_ref()
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "-".into()),
-            e.reps,
+        // Notes may hold anything typed or imported: escape sequences
+        // and line breaks are shown, never obeyed by the terminal.
+        let notes = printable(&notes).into_owned();
+        let dash = || "–".to_string();
+        let mut row = vec![
+            e.id.to_string(),
+            e.performed_at
+                .get(..10)
+                .unwrap_or(&e.performed_at)
+                .to_string(),
+            printable(&e.exercise).into_owned(),
+            e.side.clone().unwrap_or_else(dash),
+            e.load.as_ref().map(|l| l.to_string()).unwrap_or_else(dash),
+            e.reps.to_string(),
+            e.rir.map(|r| r.to_string()).unwrap_or_else(dash),
             e.median_peak_deg
                 .map(|p| format!("{p:.0}°"))
-                .unwrap_or_else(|| "-".into()),
-            // Notes may hold anything typed or imported: escape sequences
-            // and line breaks are shown, never obeyed by the terminal.
-            printable(&notes)
-        ));
+                .unwrap_or_else(dash),
+            if e.flagged_reps == 0 {
+                dash()
+            } else {
+                e.flagged_reps.to_string()
+            },
+        ];
+        if narrow.is_none() {
+            row.push(notes);
+        } else {
+            notes_of.push(notes);
+        }
+        t.add_row(row);
+    }
+    right(&mut t, &[0, 4, 5, 6, 7, 8]);
+    let Some(w) = narrow else {
+        return render(&t);
+    };
+    // The rows stay one line each; each set's notes follow it.
+    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    let table = render(&t);
+    let mut lines = table.lines();
+    let mut out = String::new();
+    for l in lines.by_ref().take(2) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    for (row, notes) in lines.zip(notes_of) {
+        out.push_str(row);
+        out.push('\n');
+        for l in wrap(&notes, usize::from(w).saturating_sub(6).max(20)) {
+            out.push_str("      ");
+            out.push_str(&l);
+            out.push('\n');
+        }
     }
     out
+}
+
+/// Words into lines of at most `width` characters (a longer word alone).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Runs `log`.
@@ -699,35 +762,36 @@ pub fn trend(a: TrendArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    say!(
-        "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>12}  {:>9}",
+    let mut t = crate::terminal::table(&[
         "week of",
         "side",
         "sets",
         "top load",
-        "reps@ref",
+        "reps at usual load",
         "compensation",
-        "L/R diff"
-    );
+        "L/R diff",
+    ]);
+    let dash = || "–".to_string();
     for w in &weeks {
-        say!(
-            "{:<10}  {:<5}  {:>4}  {:>12}  {:>9}  {:>11.0}%  {:>9}",
-            w.week,
-            w.side.as_deref().unwrap_or("-"),
-            w.sets,
+        t.add_row(vec![
+            w.week.clone(),
+            w.side.clone().unwrap_or_else(dash),
+            w.sets.to_string(),
             w.top_load
                 .as_ref()
                 .map(|l| l.to_string())
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(dash),
             w.reps_at_ref_load
                 .map(|r| r.to_string())
-                .unwrap_or_else(|| "-".into()),
-            w.compensation_rate * 100.0,
+                .unwrap_or_else(dash),
+            format!("{:.0} %", w.compensation_rate * 100.0),
             w.side_difference
                 .map(|d| format!("{d:+}"))
-                .unwrap_or_else(|| "-".into()),
-        );
+                .unwrap_or_else(dash),
+        ]);
     }
+    crate::terminal::right(&mut t, &[2, 3, 4, 5, 6]);
+    show!("{}", crate::terminal::render(&t));
     Ok(())
 }
 
@@ -873,9 +937,12 @@ pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
 
 /// Copy the logbook with SQLite's online backup (safe while `run` writes).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  medius backup ~/medius-2026-11-23.sqlite3")]
+#[command(
+    after_help = "Examples:\n  medius backup ~/medius-2026-11-23.sqlite3\n  medius backup ~/backups/              # a new dated file in that folder"
+)]
 pub struct BackupArgs {
-    /// The new file (never overwritten).
+    /// The new file (never overwritten), or a folder: a new
+    /// medius-YYYYMMDD-HHMMSS.sqlite3 in it.
     pub path: PathBuf,
     /// Where the logbook is.
     #[command(flatten)]
@@ -891,9 +958,29 @@ pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
             from.display()
         )));
     }
+    // `backup DIR` or `backup DIR/`: a new file in that folder, named by
+    // the time (never over one that exists).
+    let trailing_slash = a.path.as_os_str().as_encoded_bytes().ends_with(b"/");
+    let dest = if a.path.is_dir() || trailing_slash {
+        if !a.path.is_dir() {
+            return Err(user_error(format!(
+                "backup {}: the folder does not exist; make it first (mkdir -p)",
+                a.path.display()
+            )));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        a.path.join(format!(
+            "medius-{}.sqlite3",
+            crate::daemon::stamp(now.as_secs())
+        ))
+    } else {
+        a.path.clone()
+    };
     let lb = a.logbook.open_read_only()?;
-    lb.backup(&a.path)?;
-    say!("logbook copied to {}", a.path.display());
+    lb.backup(&dest)?;
+    tell!("logbook copied to {}", dest.display());
     Ok(())
 }
 
@@ -973,22 +1060,23 @@ pub fn exercises(a: ExercisesArgs) -> anyhow::Result<()> {
         say!("{}", serde_json::to_string(&list)?);
         return Ok(());
     }
+    let mut t = crate::terminal::table(&["exercise", "name", "reps", "load step", "counted"]);
     for e in list {
-        say!(
-            "{:<26} {:<32} reps {:>2}-{:<2}  step {:<12} {}",
-            printable(&e.id),
-            printable(&e.name),
-            e.rep_min,
-            e.rep_max,
+        t.add_row(vec![
+            printable(&e.id).into_owned(),
+            printable(&e.name).into_owned(),
+            format!("{}–{}", e.rep_min, e.rep_max),
             e.load_step
                 .map(|l| l.to_string())
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "–".into()),
             if e.counted_from.is_empty() {
                 "by hand".to_string()
             } else {
                 format!("sensor: {}", e.counted_from)
-            }
-        );
+            },
+        ]);
     }
+    crate::terminal::right(&mut t, &[2, 3]);
+    show!("{}", crate::terminal::render(&t));
     Ok(())
 }

@@ -50,24 +50,21 @@ pub fn run(a: ScanArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    say!(
-        "{:<17}  {:<20}  {:>5}  {:<10}  battery",
-        "address",
-        "name",
-        "rssi",
-        "protocol"
-    );
+    let mut t = crate::terminal::table(&["address", "name", "signal", "protocol", "battery"]);
     for f in &found {
-        say!(
-            "{:<17}  {:<20}  {:>5}  {:<10}  {}",
-            f.address,
-            f.name.as_deref().unwrap_or("-"),
-            f.rssi.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-            f.protocol.unwrap_or("unknown"),
+        t.add_row(vec![
+            f.address.clone(),
+            crate::terminal::printable(f.name.as_deref().unwrap_or("–")).into_owned(),
+            f.rssi
+                .map(|r| format!("{r} dBm"))
+                .unwrap_or_else(|| "–".into()),
+            f.protocol.unwrap_or("unknown").to_string(),
             f.battery
-                .map(|b| format!("{b}%"))
-                .unwrap_or_else(|| "-".into())
-        );
+                .map(|b| format!("{b} %"))
+                .unwrap_or_else(|| "–".into()),
+        ]);
     }
+    crate::terminal::right(&mut t, &[2, 4]);
+    show!("{}", crate::terminal::render(&t));
     Ok(())
 }

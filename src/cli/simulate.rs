@@ -28,14 +28,17 @@ pub struct SimulateArgs {
     /// Where to write the ground truth (default: next to --out, `.truth.json`).
     #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// Write over --out and the truth file if they exist (without it they are refused).
+    #[arg(long)]
+    pub force: bool,
     /// Number of sets.
     #[arg(long, default_value_t = 3)]
     pub sets: usize,
     /// Reps per set: a number (12) or a range (10..15).
     #[arg(long, default_value = "10..15")]
     pub reps: String,
-    /// Compensations that may appear: comma-separated kinds (hip_hike, pelvic_drop,
-    /// trunk_sway, momentum, partial_range, hip_flexion_drift), `all` or `none`.
+    /// Compensations that may appear: comma-separated kinds (hip-hike, pelvic-drop,
+    /// trunk-sway, momentum, partial-range, hip-flexion-drift), `all` or `none`.
     #[arg(long, default_value = "all")]
     pub compensations: String,
     /// Share of reps with a compensation (0..1).
@@ -118,9 +121,13 @@ pub fn parse_compensations(text: &str) -> anyhow::Result<Vec<FlagKind>> {
             FlagKind::ALL
                 .iter()
                 .copied()
-                .find(|f| f.id() == k)
+                // hip-hike and hip_hike alike.
+                .find(|f| f.id() == k.replace('-', "_"))
                 .ok_or_else(|| {
-                    let ids: Vec<&str> = FlagKind::ALL.iter().map(|f| f.id()).collect();
+                    let ids: Vec<String> = FlagKind::ALL
+                        .iter()
+                        .map(|f| f.id().replace('_', "-"))
+                        .collect();
                     user_error(format!(
                         "unknown compensation `{k}`; expected {}, all or none",
                         ids.join(", ")
@@ -173,6 +180,18 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         .truth
         .clone()
         .unwrap_or_else(|| a.out.with_extension("truth.json"));
+    // Refused before anything is written: a recording or its truth that
+    // exists stays as it was unless --force.
+    if !a.force {
+        for p in [&a.out, &truth_path] {
+            if p.exists() {
+                return Err(user_error(format!(
+                    "{} exists; give another file name, or --force to write over it",
+                    p.display()
+                )));
+            }
+        }
+    }
     let file = std::fs::File::create(&a.out)
         .map_err(|e| user_error(format!("cannot create {}: {e}", a.out.display())))?;
     let mut w = RawWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))?;
@@ -185,13 +204,13 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
         .map_err(|e| user_error(format!("cannot write {}: {e}", truth_path.display())))?;
     let reps: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
-    esay!(
-        "wrote {} ({} samples, {:.0} s at {} Hz): {} set(s) of {} reps; truth in {}",
+    etell!(
+        "wrote {} ({} samples, {:.0} s at {} Hz): {} of {} reps; truth in {}",
         a.out.display(),
         n,
         truth.duration_s,
         cfg.rate_hz,
-        truth.sets.len(),
+        crate::terminal::plural(truth.sets.len() as i64, "set", "sets"),
         reps.join(", "),
         truth_path.display()
     );
