@@ -21,9 +21,19 @@ fn main() -> ExitCode {
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
                 _ => 2,
             };
-            let plain = std::env::args().any(|a| medius::terminal::printable(&a) != a);
-            let text = if plain {
-                medius::terminal::printable_lines(&e.render().to_string()).into_owned()
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let text = if args.iter().any(|a| medius::terminal::printable(a) != *a) {
+                // A value with a line break or an escape in it: parsed
+                // again with it escaped, so clap quotes it inert, on one line.
+                let shown = args
+                    .iter()
+                    .map(|a| medius::terminal::printable(a).into_owned());
+                match medius::cli::Cli::try_parse_from(shown) {
+                    Err(again) if again.kind() == e.kind() => again.render().ansi().to_string(),
+                    _ => medius::terminal::printable(&e.render().to_string()).into_owned() + "\n",
+                }
             } else {
                 e.render().ansi().to_string()
             };

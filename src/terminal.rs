@@ -36,19 +36,6 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Like [`printable`], but line breaks stay line breaks: for a message of
-/// several lines (clap's whole error) that quotes what was typed.
-pub fn printable_lines(text: &str) -> Cow<'_, str> {
-    if !text
-        .split('\n')
-        .any(|l| matches!(printable(l), Cow::Owned(_)))
-    {
-        return Cow::Borrowed(text);
-    }
-    let lines: Vec<Cow<'_, str>> = text.split('\n').map(printable).collect();
-    Cow::Owned(lines.join("\n"))
-}
-
 /// "1 rep", "2 reps", "0 reps": a count with its noun, singular for one.
 pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -136,7 +123,6 @@ mod tests {
         assert_eq!(printable("\u{9b}31m\u{7f}"), "\\u{9b}31m\\u{7f}");
         assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert!(!printable("x\u{1b}[31my").contains('\u{1b}'));
-        assert_eq!(super::printable_lines("a\nb\u{1b}c"), "a\nb\\u{1b}c");
     }
 
     #[test]

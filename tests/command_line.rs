@@ -780,3 +780,139 @@ fn colour_obeys_color_and_no_color() {
     assert!(!err(&o).contains('\u{1b}'));
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `review --interactive` fed on stdin; the pending set comes from a
+/// simulated recording with compensations.
+fn review_with(h: &Home, input: &str) -> Output {
+    let mut child = h
+        .cmd(&["review", "--interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn pending_with_flags(h: &Home) -> serde_json::Value {
+    let rec = h.recording(
+        "rec.csv",
+        &[
+            "--sets",
+            "1",
+            "--seed",
+            "7",
+            "--compensation-rate",
+            "0.4",
+            "--compensations",
+            "momentum,partial-range",
+        ],
+    );
+    let o = h.run(&["import", rec.to_str().unwrap(), "--load", "10kg"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = h.run(&["review", "1", "--json"]);
+    let set: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!set["flags"].as_array().unwrap().is_empty(), "{set}");
+    set
+}
+
+#[test]
+fn interactive_review_reprompts_and_asks_rir() {
+    let h = Home::new();
+    let set = pending_with_flags(&h);
+    let flags = set["flags"].as_array().unwrap().len();
+    let reps = set["reps"].as_u64().unwrap();
+    let mut input = String::new();
+    // A bad answer to a flag, then confirm each; a bad count, then the
+    // default; a bad load (12,5kg) then a good one; a bad RIR, then 2; verify.
+    input.push_str("x\n");
+    input.push_str(&"c\n".repeat(flags));
+    input.push_str("-3\n\n12,5kg\n12.5kg\n11\n2\nv\n");
+    let o = review_with(&h, &input);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("'x': answer c (confirm), d (dismiss), s (skip) or q (quit)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("reps [{reps}]")),
+        "the default in brackets: {text}"
+    );
+    assert!(text.contains("'-3' is not a rep count"), "{text}");
+    assert!(text.contains("write e.g. 12.5kg"), "{text}");
+    assert!(text.contains("load [10kg]"), "{text}");
+    assert!(text.contains("reps in reserve are 0 to 10"), "{text}");
+    assert!(text.contains("→ set 1 verified"), "{text}");
+    // Flags are read as words.
+    assert!(
+        !text.contains("partial_range") && !text.contains(" momentum_"),
+        "{text}"
+    );
+    let o = h.run(&["log", "--json"]);
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(log[0]["load"]["value"].as_f64(), Some(12.5), "{log}");
+    assert_eq!(log[0]["rir"].as_u64(), Some(2), "{log}");
+    assert_eq!(log[0]["reps"].as_u64(), Some(reps), "{log}");
+}
+
+#[test]
+fn interactive_review_asks_again_for_a_skipped_flag_at_verify() {
+    let h = Home::new();
+    let set = pending_with_flags(&h);
+    let flags = set["flags"].as_array().unwrap().len();
+    // Skip every flag, keep count, load and RIR, verify: each skipped
+    // flag is asked again (a bad answer too), then dismissed.
+    let mut input = "s\n".repeat(flags);
+    input.push_str("\n\n\nv\n");
+    input.push_str("s\n");
+    input.push_str(&"d\n".repeat(flags));
+    let o = review_with(&h, &input);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    assert!(text.contains("to verify, rep "), "{text}");
+    assert!(
+        text.contains("answer c (confirm) or d (dismiss) to verify"),
+        "{text}"
+    );
+    assert!(text.contains("→ set 1 verified"), "{text}");
+    assert!(!text.contains("not saved"), "{text}");
+}
+
+#[test]
+fn q_stops_the_review_at_any_question() {
+    for at in 0..4 {
+        let h = Home::new();
+        let set = pending_with_flags(&h);
+        let flags = set["flags"].as_array().unwrap().len();
+        // The answers up to question `at` (flags, count, load, RIR), then q.
+        let answers: Vec<String> = std::iter::repeat("c".to_string())
+            .take(flags)
+            .chain(["".into(), "".into(), "".into()])
+            .collect();
+        let cut = match at {
+            0 => 0,
+            n => flags + n - 1,
+        };
+        let mut input: String = answers[..cut].iter().map(|a| format!("{a}\n")).collect();
+        input.push_str("q\nv\n");
+        let o = review_with(&h, &input);
+        assert!(o.status.success(), "at {at}: {}", err(&o));
+        let text = out(&o);
+        assert!(text.contains("→ set 1 pending"), "at {at}: {text}");
+        assert!(text.contains("stopped"), "at {at}: {text}");
+        let o = h.run(&["log", "--json"]);
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            log.as_array().unwrap().len(),
+            0,
+            "at {at}: nothing verified: {log}"
+        );
+    }
+}

@@ -327,108 +327,249 @@ pub fn review(a: ReviewArgs) -> anyhow::Result<()> {
     interactive(&mut lb, sets)
 }
 
-fn ask(prompt: &str, input: &mut impl BufRead) -> anyhow::Result<Option<String>> {
-    show!("{prompt}");
-    std::io::stdout().flush()?;
-    let mut line = String::new();
-    if input.read_line(&mut line)? == 0 {
-        return Ok(None);
-    }
-    Ok(Some(line.trim().to_string()))
+/// Asks the questions of an interactive review: through dialoguer when
+/// stdin and stdout are a terminal (line editing, the default shown in
+/// brackets), as plain lines otherwise (`--interactive` fed by a script).
+struct Prompter {
+    tty: bool,
+    input: std::io::StdinLock<'static>,
 }
 
-/// Asks for the set's rep count; an empty answer keeps it.
-fn ask_count(
-    s: &PendingSet,
-    actions: &mut ReviewActions,
-    prompt: &str,
-    input: &mut impl BufRead,
-) -> anyhow::Result<()> {
-    if let Some(ans) = ask(&format!("{prompt} [{}]: ", s.reps), input)? {
-        if !ans.is_empty() {
-            match ans.parse() {
-                Ok(n) => actions.reps = Some(n),
-                Err(_) => say!("  '{ans}' is not a number; the count stays {}", s.reps),
+/// One answer: text (the default when left empty), or `q` / end of input.
+enum Answer<T> {
+    Given(T),
+    Quit,
+}
+
+impl Prompter {
+    fn new() -> Self {
+        Prompter {
+            tty: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+            input: std::io::stdin().lock(),
+        }
+    }
+
+    /// The raw answer, trimmed; `None` at the end of the input.
+    fn line(&mut self, prompt: &str, default: &str) -> anyhow::Result<Option<String>> {
+        if self.tty {
+            let got = dialoguer::Input::<String>::new()
+                .with_prompt(prompt)
+                .default(default.to_string())
+                .show_default(!default.is_empty())
+                .allow_empty(true)
+                .interact_text();
+            return match got {
+                Ok(t) => Ok(Some(t.trim().to_string())),
+                Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    Ok(None)
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        if default.is_empty() {
+            show!("{prompt}: ");
+        } else {
+            show!("{prompt} [{default}]: ");
+        }
+        let mut line = String::new();
+        if self.input.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let t = line.trim();
+        Ok(Some(if t.is_empty() { default } else { t }.to_string()))
+    }
+
+    /// Asks until the answer parses; `q` (or the end of the input) quits.
+    /// A bad answer is said with what would work, and asked again.
+    fn ask<T>(
+        &mut self,
+        prompt: &str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> anyhow::Result<Answer<T>> {
+        loop {
+            let Some(ans) = self.line(prompt, default)? else {
+                return Ok(Answer::Quit);
+            };
+            if ans == "q" || ans == "quit" {
+                return Ok(Answer::Quit);
+            }
+            match parse(&ans) {
+                Ok(v) => return Ok(Answer::Given(v)),
+                Err(why) => say!("  {why}"),
             }
         }
     }
-    Ok(())
+}
+
+/// A flag's decision at review.
+#[derive(Clone, Copy, PartialEq)]
+enum Decision {
+    Confirm,
+    Dismiss,
+    Skip,
+}
+
+fn decision(allow_skip: bool) -> impl Fn(&str) -> Result<Decision, String> {
+    move |a: &str| match a {
+        "c" | "confirm" => Ok(Decision::Confirm),
+        "d" | "dismiss" => Ok(Decision::Dismiss),
+        "s" | "skip" if allow_skip => Ok(Decision::Skip),
+        _ if allow_skip => Err(format!(
+            "'{a}': answer c (confirm), d (dismiss), s (skip) or q (quit)"
+        )),
+        _ => Err(format!(
+            "'{a}': answer c (confirm) or d (dismiss) to verify the set, or q (quit)"
+        )),
+    }
+}
+
+fn count(a: &str) -> Result<u32, String> {
+    a.parse::<u32>()
+        .ok()
+        .filter(|n| *n <= 1000)
+        .ok_or_else(|| format!("'{a}' is not a rep count: write a whole number, e.g. 12"))
+}
+
+/// The words of a flag kind ("hip hike"), from its contract id.
+fn flag_kind_words(id: &str) -> (Option<crate::motion::FlagKind>, String) {
+    let kind = crate::motion::FlagKind::ALL
+        .into_iter()
+        .find(|k| k.id() == id);
+    (
+        kind,
+        kind.map_or_else(|| id.replace('_', " "), |k| k.words().to_string()),
+    )
 }
 
 fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut ask = Prompter::new();
     let total = sets.len();
+    say!("q at any question stops; what you answered for the set in hand is kept, and it stays pending");
     for (i, s) in sets.into_iter().enumerate() {
         say!("\n({}/{total}) {}", i + 1, show_set(&s).trim_end());
         let mut actions = ReviewActions::default();
         let mut quit = false;
+        // Each open flag's answer, so a skipped one can be asked again.
+        let mut decided: Vec<(u32, Option<crate::motion::FlagKind>, String, f64, Decision)> =
+            Vec::new();
+        let reps_now = s.reps.to_string();
         // A count medius is not sure of is settled first: the flags hang
         // on the reps.
         let doubtful = s.confidence.is_some_and(|c| c < SURE) && !s.doubts.is_empty();
-        if doubtful {
-            ask_count(
-                &s,
-                &mut actions,
-                "  the count may be off (see above): reps",
-                &mut input,
-            )?;
-        }
-        for f in s.flags.iter().filter(|f| f.review == "open") {
-            loop {
-                let Some(ans) = ask(
-                    &format!(
-                        "  rep {} {} {:.1}°: [c]onfirm, [d]ismiss, [s]kip, [q]uit? ",
-                        f.rep, f.kind, f.value_deg
-                    ),
-                    &mut input,
-                )?
-                else {
-                    return Ok(());
-                };
-                let kind = crate::motion::FlagKind::ALL
-                    .into_iter()
-                    .find(|k| k.id() == f.kind);
-                match ans.as_str() {
-                    "c" | "confirm" => actions.confirm.push(FlagRef::Rep(f.rep, kind)),
-                    "d" | "dismiss" => actions.dismiss.push(FlagRef::Rep(f.rep, kind)),
-                    "s" | "skip" | "" => {}
-                    "q" | "quit" => quit = true,
-                    _ => {
-                        say!("  answer c, d, s or q");
-                        continue;
+        'questions: {
+            if doubtful {
+                match ask.ask("  the count may be off (see above): reps", &reps_now, count)? {
+                    Answer::Given(n) => actions.reps = (n != s.reps).then_some(n),
+                    Answer::Quit => {
+                        quit = true;
+                        break 'questions;
                     }
                 }
-                break;
             }
-            if quit {
-                break;
+            for f in s.flags.iter().filter(|f| f.review == "open") {
+                let (kind, words) = flag_kind_words(&f.kind);
+                let prompt = format!(
+                    "  rep {} {} {:.1}°: c(onfirm), d(ismiss), s(kip), q(uit)",
+                    f.rep, words, f.value_deg
+                );
+                match ask.ask(&prompt, "s", decision(true))? {
+                    Answer::Given(d) => decided.push((f.rep, kind, words, f.value_deg, d)),
+                    Answer::Quit => {
+                        quit = true;
+                        break 'questions;
+                    }
+                }
             }
-        }
-        if !quit {
             if !doubtful {
-                ask_count(&s, &mut actions, "  reps", &mut input)?;
+                match ask.ask("  reps", &reps_now, count)? {
+                    Answer::Given(n) => actions.reps = (n != s.reps).then_some(n),
+                    Answer::Quit => {
+                        quit = true;
+                        break 'questions;
+                    }
+                }
             }
             let shown = s
                 .load
                 .as_ref()
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "none".into());
-            if let Some(ans) = ask(&format!("  load [{shown}]: "), &mut input)? {
-                if !ans.is_empty() {
-                    match Load::parse(&ans) {
-                        Ok(l) => actions.load = Some(l),
-                        Err(e) => say!("  {e}; the load stays {shown}"),
+            let current = shown.clone();
+            let load = move |a: &str| -> Result<Option<Load>, String> {
+                if a == current {
+                    return Ok(None);
+                }
+                Load::parse(a).map(Some).map_err(|e| {
+                    format!(
+                        "{e}; write e.g. 12.5kg, 25lb, pin 7, band red, ankle 2kg or bodyweight"
+                    )
+                })
+            };
+            match ask.ask("  load", &shown, load)? {
+                Answer::Given(l) => actions.load = l,
+                Answer::Quit => {
+                    quit = true;
+                    break 'questions;
+                }
+            }
+            let rir = |a: &str| -> Result<Option<u32>, String> {
+                if a == "none" || a == "-" {
+                    return Ok(None);
+                }
+                a.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= 10)
+                    .map(Some)
+                    .ok_or_else(|| format!("'{a}': reps in reserve are 0 to 10 (or none)"))
+            };
+            match ask.ask("  reps in reserve (RIR, 0-10)", "none", rir)? {
+                Answer::Given(r) => actions.rir = r,
+                Answer::Quit => {
+                    quit = true;
+                    break 'questions;
+                }
+            }
+            let verdict = |a: &str| match a {
+                "v" | "verify" => Ok(Some(Verdict::Verify)),
+                "d" | "discard" => Ok(Some(Verdict::Discard)),
+                "l" | "leave" => Ok(None),
+                _ => Err(format!(
+                    "'{a}': answer v (verify), d (discard), l (leave pending) or q (quit)"
+                )),
+            };
+            match ask.ask("  v(erify), d(iscard), l(eave pending)", "l", verdict)? {
+                Answer::Given(v) => actions.verdict = v,
+                Answer::Quit => {
+                    quit = true;
+                    break 'questions;
+                }
+            }
+            // A set is verified with every flag decided: a skipped one is
+            // asked again rather than the whole review refused.
+            if actions.verdict == Some(Verdict::Verify) {
+                for d in decided.iter_mut().filter(|d| d.4 == Decision::Skip) {
+                    let prompt = format!(
+                        "  to verify, rep {} {} {:.1}°: c(onfirm) or d(ismiss)",
+                        d.0, d.2, d.3
+                    );
+                    match ask.ask(&prompt, "", decision(false))? {
+                        Answer::Given(x) => d.4 = x,
+                        Answer::Quit => {
+                            quit = true;
+                            actions.verdict = None;
+                            break 'questions;
+                        }
                     }
                 }
             }
-            let ans =
-                ask("  [v]erify, [d]iscard, [l]eave pending? ", &mut input)?.unwrap_or_default();
-            actions.verdict = match ans.as_str() {
-                "v" | "verify" => Some(Verdict::Verify),
-                "d" | "discard" => Some(Verdict::Discard),
-                _ => None,
-            };
+        }
+        for (rep, kind, _, _, d) in &decided {
+            match d {
+                Decision::Confirm => actions.confirm.push(FlagRef::Rep(*rep, *kind)),
+                Decision::Dismiss => actions.dismiss.push(FlagRef::Rep(*rep, *kind)),
+                Decision::Skip => {}
+            }
         }
         match lb.review(s.id, &actions) {
             Ok(after) => say!("  → set {} {}", after.id, after.state),
@@ -436,6 +577,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
         if quit {
+            say!("stopped: the sets after this one are still pending");
             break;
         }
     }
