@@ -1,5 +1,5 @@
 //! Exercises, placements and sides, with the ids used on the command line and
-//! in the log (DOMAIN.md).
+//! in the log (docs/training.md).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -115,7 +115,7 @@ impl Side {
 }
 
 impl Exercise {
-    /// The side whose leg is off the ground (the "free side" of DOMAIN.md's
+    /// The side whose leg is off the ground (the "free side" of docs/training.md's
     /// obliquity sign) when `side` is the working side.
     pub fn free_side(self, side: Side) -> Side {
         match self {

@@ -1,4 +1,4 @@
-//! What `analyze` prints: the JSON contract (DESIGN.md) and the readable table.
+//! What `analyze` prints: the JSON contract (docs/formats.md) and the readable table.
 
 use crate::motion::{Doubt, Flag, Rep, Set, Stats};
 use crate::{Exercise, Placement, Side};

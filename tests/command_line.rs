@@ -916,3 +916,90 @@ fn q_stops_the_review_at_any_question() {
         );
     }
 }
+
+/// Every file the README (and the docs it links) points to is in the repo.
+#[test]
+fn the_docs_point_only_to_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for doc in [
+        "README.md",
+        "docs/formats.md",
+        "docs/training.md",
+        "docs/sensors.md",
+        "calibration/CALIBRATION.md",
+    ] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let base = root.join(doc).parent().unwrap().to_path_buf();
+        assert!(
+            !text.contains("DESIGN.md") && !text.contains("DOMAIN.md"),
+            "{doc}"
+        );
+        // Markdown links and `path/like.this` mentions of files.
+        let mut targets: Vec<String> = Vec::new();
+        for part in text.split("](").skip(1) {
+            let t = part.split(')').next().unwrap();
+            if !t.starts_with("http") && !t.starts_with('#') {
+                targets.push(t.split('#').next().unwrap().to_string());
+            }
+        }
+        for part in text.split('`').skip(1).step_by(2) {
+            let looks_like_file = (part.contains('/') || part.ends_with(".md"))
+                && !part.contains(' ')
+                && !part.contains('~')
+                && !part.contains('$')
+                && !part.contains('*')
+                && !part.starts_with('/')
+                && !part.starts_with("replay:")
+                && (part.ends_with(".md")
+                    || part.ends_with(".rs")
+                    || part.ends_with(".service")
+                    || part.ends_with(".toml")
+                    || part.ends_with('/'));
+            if looks_like_file {
+                targets.push(part.to_string());
+            }
+        }
+        for t in targets {
+            let from_doc = base.join(&t);
+            let from_root = root.join(&t);
+            assert!(
+                from_doc.exists() || from_root.exists(),
+                "{doc} points to {t}, which is not in the repo"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}
+
+#[test]
+fn the_service_unit_installs_and_does_not_loop_on_a_bad_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("contrib/medius.service")).unwrap();
+    let lines: Vec<&str> = unit
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !lines.iter().any(|l| l.contains("bluetooth.target")),
+        "a user unit cannot order itself after a system target"
+    );
+    assert!(lines.contains(&"RestartPreventExitStatus=2"), "{unit}");
+    assert!(
+        lines.contains(&"ExecStart=%h/.cargo/bin/medius run"),
+        "{unit}"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        readme.contains("cargo install --path ."),
+        "the README says how to install the binary"
+    );
+    assert!(readme.contains("systemctl --user enable --now medius"));
+    // Exit 2 is what a bad config gives.
+    let h = Home::new();
+    std::fs::write(h.path().join("config.toml"), "[link]\nrate_hz = \"fast\"\n").unwrap();
+    let o = h.run(&["run", "--sensor", "sim", "--speed", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+}

@@ -1,5 +1,5 @@
 //! `medius calibrate`: a still stand and three slow reps make the lifter's
-//! own profile (DOMAIN.md: per-user baselines beat fixed thresholds).
+//! own profile (docs/training.md: per-user baselines beat fixed thresholds).
 
 use super::run::{open_source, pipeline_for, Context, SourceOptions};
 use super::user_error;

@@ -806,7 +806,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
 
 /// Today's targets: per exercise and side, from the last verified sets.
 ///
-/// Rules (DOMAIN.md): top of the rep range with clean form → add the smallest
+/// Rules (docs/training.md): top of the rep range with clean form → add the smallest
 /// load step; a step too large for the load → keep it and make the reps
 /// harder first; confirmed compensation → hold the load and clean up, reduce
 /// it if it persists.

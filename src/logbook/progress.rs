@@ -1,5 +1,5 @@
 //! Progression: the next-session target per exercise and side from the last
-//! verified sets (DOMAIN.md's rules).
+//! verified sets (docs/training.md's rules).
 
 use super::review::load_from;
 use super::{Load, LoadUnit, Logbook, Result};

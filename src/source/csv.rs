@@ -1,4 +1,4 @@
-//! The raw recording CSV (DESIGN.md's contract): read streaming, write.
+//! The raw recording CSV (docs/formats.md): read streaming, write.
 //!
 //! ```text
 //! time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps
