@@ -82,7 +82,7 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
                 say!();
             }
             say!("== {name}: {about}");
-            show!("{}", table(&report));
+            show!("{}", table(report));
         }
     }
     Ok(())

@@ -500,11 +500,8 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
                 if a == current {
                     return Ok(None);
                 }
-                Load::parse(a).map(Some).map_err(|e| {
-                    format!(
-                        "{e}; write e.g. 12.5kg, 25lb, pin 7, band red, ankle 2kg or bodyweight"
-                    )
-                })
+                // The parser's message says what would work.
+                Load::parse(a).map(Some).map_err(|e| e.to_string())
             };
             match ask.ask("  load", &shown, load)? {
                 Answer::Given(l) => actions.load = l,
