@@ -516,6 +516,13 @@ fn a_terminal_gets_a_redrawn_status_line() {
     // redrawn over itself; the rep count in bold.
     assert!(text.contains("\r\u{1b}[2K▶ set 1 · "), "{text:?}");
     assert!(text.contains("\r\u{1b}[2Krest "), "{text:?}");
+    // The rest timer starts once the last rep is back, before the set
+    // is closed and summed up.
+    let resting = text
+        .find(" reps\u{1b}[0m · rest 0:0")
+        .or_else(|| text.find(" reps · rest 0:0"));
+    let done = text.find("set 1 done").unwrap();
+    assert!(resting.is_some_and(|r| r < done), "{text:?}");
     assert!(text.contains("next: set 2"), "{text:?}");
     assert!(text.contains("\u{1b}[1mrep  1"), "{text:?}");
     // NO_COLOR: the status line stays (it is not colour), the bold goes.

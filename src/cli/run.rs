@@ -1251,6 +1251,8 @@ struct Live {
     shown: usize,
     /// When the last set ended (the sensor's clock, s): the rest timer.
     rest_from: Option<f64>,
+    /// When the last rep of the set in progress came back (s).
+    last_rep_end: Option<f64>,
 }
 
 impl Live {
@@ -1265,6 +1267,7 @@ impl Live {
             announced: None,
             shown: 0,
             rest_from: None,
+            last_rep_end: None,
         }
     }
 
@@ -1305,8 +1308,19 @@ impl Live {
         }
         let count = super::style::COUNT;
         let text = if self.shown > 0 {
+            // The set is closed once no rep has come for its gap (10 s);
+            // the rest timer starts a second after the last rep is back.
+            let resting = self
+                .last_rep_end
+                .map(|end| now_s - end)
+                .filter(|r| *r >= 1.0)
+                .map(|r| {
+                    let r = r as u64;
+                    format!(" · rest {}:{:02}", r / 60, r % 60)
+                })
+                .unwrap_or_default();
             format!(
-                "▶ set {} · {count}{}{count:#}",
+                "▶ set {} · {count}{}{count:#}{resting}",
                 self.set_in_progress(),
                 plural(self.shown, "rep", "reps")
             )
@@ -1356,6 +1370,7 @@ impl Live {
                 let what = if self.pelvis { "pelvis" } else { "range" };
                 let count = super::style::COUNT;
                 self.shown = self.shown.max(*number);
+                self.last_rep_end = Some(*end_s);
                 self.line(&format!(
                     "set {} · {count}rep {number:>2}{count:#} · {what} {peak_deg:>5.1}° · {:.1}s",
                     self.set_in_progress(),
@@ -1365,6 +1380,7 @@ impl Live {
             }
             Event::Rep { set_number, rep } => {
                 self.shown = self.shown.max(rep.number);
+                self.last_rep_end = Some(rep.end_s);
                 if self.announced == Some((*set_number, rep.number)) {
                     // Counted already; now the flags are known.
                     self.announced = None;
@@ -1402,6 +1418,7 @@ impl Live {
                 }
                 self.sets.push(set.clone());
                 self.rest_from = Some(set.end_s);
+                self.last_rep_end = None;
                 let text = set_line(self.sets.len(), set, self.pelvis);
                 self.line(&text);
             }
@@ -1413,6 +1430,7 @@ impl Live {
                 self.announced = None;
                 self.shown = 0;
                 self.rest_from = Some(*end_s);
+                self.last_rep_end = None;
                 self.line(&format!(
                     "  (not kept: {} at {start_s:.0} s — {})",
                     plural(*reps, "rep-like movement", "rep-like movements"),
