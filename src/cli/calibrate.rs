@@ -218,8 +218,8 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     }
     if peaks.len() < 3 {
         return Err(user_error(format!(
-            "saw {} rep(s) in {:.0} s, need 3: is the sensor on the {} as --placement says? Try again with slow, full reps",
-            peaks.len(),
+            "saw {} in {:.0} s, need 3: is the sensor on the {} as --placement says? Try again with slow, full reps",
+            crate::terminal::plural(peaks.len() as i64, "rep", "reps"),
             a.timeout,
             ctx.placement
         )));

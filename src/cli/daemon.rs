@@ -139,15 +139,22 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         s["side"].as_str().unwrap_or("?")
     );
     say!(
-        "{} samples, {} lost · {} · {} set(s) saved",
+        "{} samples, {} lost · {} · {} saved",
         s["samples"],
         s["samples_lost"],
         if s["set_open"].as_bool() == Some(true) {
-            format!("set in progress, {} reps", s["reps_in_set"])
+            format!(
+                "set in progress, {}",
+                plural(s["reps_in_set"].as_i64().unwrap_or(0), "rep", "reps")
+            )
         } else {
             "between sets".to_string()
         },
-        s["sets_saved"].as_array().map(|v| v.len()).unwrap_or(0)
+        plural(
+            s["sets_saved"].as_array().map_or(0, |v| v.len() as i64),
+            "set",
+            "sets"
+        )
     );
     Ok(())
 }
@@ -159,6 +166,10 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     after_help = "Examples:\n  medius stop\n  medius stop || echo 'nothing was running'   # exit 3 when none runs"
 )]
 pub struct StopArgs {}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    crate::terminal::plural(n, one, many)
+}
 
 /// Runs `stop`.
 pub fn stop(_a: StopArgs) -> anyhow::Result<()> {
