@@ -1010,3 +1010,65 @@ fn the_service_unit_installs_and_does_not_loop_on_a_bad_config() {
     let o = h.run(&["run", "--sensor", "sim", "--speed", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
 }
+
+#[test]
+fn review_shows_flag_kinds_as_words_in_their_units() {
+    let h = Home::new();
+    let rec = h.recording(
+        "pelvis.csv",
+        &[
+            "--sets",
+            "1",
+            "-e",
+            "hip-hitch",
+            "-p",
+            "pelvis",
+            "--compensation-rate",
+            "0.5",
+            "--compensations",
+            "hip-hike",
+        ],
+    );
+    let o = h.run(&[
+        "import",
+        rec.to_str().unwrap(),
+        "-e",
+        "hip-hitch",
+        "-p",
+        "pelvis",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let rec = h.recording(
+        "ankle.csv",
+        &[
+            "--sets",
+            "1",
+            "--seed",
+            "7",
+            "--compensation-rate",
+            "0.4",
+            "--compensations",
+            "momentum",
+        ],
+    );
+    let o = h.run(&["import", rec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = h.run(&["review"]);
+    let text = out(&o);
+    assert!(text.contains("hip hike"), "{text}");
+    assert!(!text.contains("hip_hike"), "{text}");
+    let momentum = text
+        .lines()
+        .find(|l| l.contains("momentum"))
+        .expect("a momentum flag");
+    assert!(momentum.contains("°/s"), "{momentum}");
+    // Typed with a dash, it is the same kind.
+    let set: serde_json::Value =
+        serde_json::from_slice(&h.run(&["review", "1", "--json"]).stdout).unwrap();
+    let rep = set["flags"][0]["rep"].as_u64().unwrap();
+    let o = h.run(&["review", "1", "--confirm", &format!("{rep}:hip-hike")]);
+    assert!(o.status.success(), "{}", err(&o));
+    let set: serde_json::Value =
+        serde_json::from_slice(&h.run(&["review", "1", "--json"]).stdout).unwrap();
+    assert_eq!(set["flags"][0]["review"], "confirmed", "{set}");
+}

@@ -217,13 +217,22 @@ fn show_set(s: &PendingSet) -> String {
         if s.interrupted { " (interrupted)" } else { "" },
     );
     for f in &s.flags {
-        let rate = f
-            .rate_dps
-            .map(|r| format!(" at {r:.0}°/s"))
-            .unwrap_or_default();
+        // Read as words ("hip hike"; typed as hip-hike or hip_hike), each
+        // in its unit: momentum in °/s, a partial rep in degrees short.
+        let (kind, words) = flag_kind_words(&f.kind);
+        let value = match (kind, f.rate_dps) {
+            (Some(crate::motion::FlagKind::Momentum), Some(r)) => format!("{r:.0}°/s"),
+            (Some(crate::motion::FlagKind::PartialRange), _) => {
+                format!("{:.1}° short", f.value_deg)
+            }
+            _ => format!("{:.1}°", f.value_deg),
+        };
         out.push_str(&format!(
-            "  rep {:>2}  {:<18} {:>5.1}°{rate}  {}\n",
-            f.rep, f.kind, f.value_deg, f.review
+            "  rep {:>2}  {:<18} {:>10}  {}\n",
+            f.rep,
+            printable(&words),
+            value,
+            f.review
         ));
     }
     if s.confidence.is_some_and(|c| c < SURE) {
@@ -451,8 +460,13 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
         let mut actions = ReviewActions::default();
         let mut quit = false;
         // Each open flag's answer, so a skipped one can be asked again.
-        let mut decided: Vec<(u32, Option<crate::motion::FlagKind>, String, f64, Decision)> =
-            Vec::new();
+        let mut decided: Vec<(
+            u32,
+            Option<crate::motion::FlagKind>,
+            String,
+            String,
+            Decision,
+        )> = Vec::new();
         let reps_now = s.reps.to_string();
         // A count medius is not sure of is settled first: the flags hang
         // on the reps.
@@ -469,12 +483,19 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
             }
             for f in s.flags.iter().filter(|f| f.review == "open") {
                 let (kind, words) = flag_kind_words(&f.kind);
+                let value = match (kind, f.rate_dps) {
+                    (Some(crate::motion::FlagKind::Momentum), Some(r)) => format!("{r:.0}°/s"),
+                    (Some(crate::motion::FlagKind::PartialRange), _) => {
+                        format!("{:.1}° short", f.value_deg)
+                    }
+                    _ => format!("{:.1}°", f.value_deg),
+                };
                 let prompt = format!(
-                    "  rep {} {} {:.1}°: c(onfirm), d(ismiss), s(kip), q(uit)",
-                    f.rep, words, f.value_deg
+                    "  rep {} {} {value}: c(onfirm), d(ismiss), s(kip), q(uit)",
+                    f.rep, words
                 );
                 match ask.ask(&prompt, "s", decision(true))? {
-                    Answer::Given(d) => decided.push((f.rep, kind, words, f.value_deg, d)),
+                    Answer::Given(d) => decided.push((f.rep, kind, words, value, d)),
                     Answer::Quit => {
                         quit = true;
                         break 'questions;
@@ -547,7 +568,7 @@ fn interactive(lb: &mut Logbook, sets: Vec<PendingSet>) -> anyhow::Result<()> {
             if actions.verdict == Some(Verdict::Verify) {
                 for d in decided.iter_mut().filter(|d| d.4 == Decision::Skip) {
                     let prompt = format!(
-                        "  to verify, rep {} {} {:.1}°: c(onfirm) or d(ismiss)",
+                        "  to verify, rep {} {} {}: c(onfirm) or d(ismiss)",
                         d.0, d.2, d.3
                     );
                     match ask.ask(&prompt, "", decision(false))? {
