@@ -166,11 +166,13 @@ mod tests {
             steps.extend(p.before);
             steps.extend(p.after);
         }
-        // 4 samples (15 ms) a step: the fifth would be 20 ms after the first.
-        assert_eq!(steps.len(), 50);
-        assert!((steps[1].sample.t - 0.0275).abs() < 1e-9);
-        assert!((steps[1].dt - 0.02).abs() < 1e-9);
+        // The first sample is a step of its own (nothing to wait for); then
+        // 4 samples a step: the fifth would be 20 ms after the first.
+        assert_eq!(steps.len(), 1 + 49);
         assert_eq!(steps[0].dt, 0.0);
+        assert!((steps[1].sample.t - 0.0125).abs() < 1e-9);
+        assert!((steps[2].dt - 0.02).abs() < 1e-9);
+        assert!(r.flush().is_some(), "three samples still wait");
     }
 
     #[test]
