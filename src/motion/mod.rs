@@ -18,23 +18,23 @@ pub mod flags;
 pub mod profile;
 pub mod reps;
 pub mod resample;
+pub mod sets;
 pub mod signal;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
 use attitude::{Attitude, Stillness};
 pub use certainty::{Doubt, DoubtKind};
-use flags::SetReference;
 pub use flags::{Flag, FlagKind};
 use nalgebra::Vector3;
 pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
 use resample::{Resampler, Step};
-use signal::{Counted, Neutral, Reading, TooFar};
 pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
-use std::collections::VecDeque;
+use sets::{OpenSet, Segmenter};
+use signal::{Counted, Neutral, Reading, TooFar};
 
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
@@ -61,23 +61,6 @@ const IMPACT_TAU_S: f64 = 0.2;
 const GRAVITY_TAU_S: f64 = 2.0;
 /// The widest accelerometer scale error accepted (a share of 1 g).
 const GRAVITY_SCALE_MAX: f64 = 0.15;
-/// A movement opening a set that is smaller than this share of the set's
-/// median rep is a shuffle before the set (settling on the bench, finding
-/// the stance), not its first rep. Partial reps of a set reach 40 % or more.
-const UNLIKE_LEAD_FRACTION: f64 = 0.3;
-/// A set of two movements both smaller than this share of the lifter's last
-/// set is shifting about between sets, not a set.
-const UNLIKE_PAIR_FRACTION: f64 = 0.3;
-/// A movement ending a set after a break in its rhythm is not a rep if it is
-/// smaller than this share of the set's median rep, or shorter than
-/// `UNLIKE_TAIL_LENGTH` of its median length.
-const UNLIKE_TAIL_SIZE: f64 = 0.5;
-/// See [`UNLIKE_TAIL_SIZE`].
-const UNLIKE_TAIL_LENGTH: f64 = 0.4;
-/// Movements not counted are remembered this long (s) and at most this many.
-const SET_ASIDE_KEEP_S: f64 = 60.0;
-const SET_ASIDE_MAX: usize = 32;
-
 /// One counted rep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rep {
@@ -181,18 +164,6 @@ pub struct Stats {
     pub not_reps: [u64; 6],
 }
 
-struct OpenSet {
-    start_s: f64,
-    last_end: f64,
-    reps: Vec<Rep>,
-    reference: SetReference,
-    noise_rms: f64,
-    /// Sizes of the set's up-going reps on the counted signal (°).
-    sizes: Vec<f64>,
-    /// Median time from one rep's start to the next (s); 0 until two reps.
-    median_interval_s: f64,
-}
-
 /// The motion pipeline for one sensor, exercise, placement and side.
 pub struct Pipeline {
     profile: Profile,
@@ -204,17 +175,12 @@ pub struct Pipeline {
     counted: Counted,
     noise_ms: f64,
     resampler: Resampler,
-    open: Option<OpenSet>,
-    sets_done: usize,
+    sets: Segmenter,
     stats: Stats,
     impact_mps2: f64,
     acc_norm_mean: f64,
     /// What this accelerometer reads for 1 g at rest (m/s²), once seen.
     gravity_mps2: Option<f64>,
-    /// Median rep size of the last set (°): the lifter's scale.
-    last_set_median_deg: Option<f64>,
-    /// Movements lately not counted (rejected, or thrown out as not a set).
-    set_aside: VecDeque<certainty::SetAside>,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
@@ -268,8 +234,12 @@ impl Pipeline {
             counted: Counted::new(&profile.reps, free_sign),
             noise_ms: 0.0,
             resampler: Resampler::default(),
-            open: None,
-            sets_done: 0,
+            sets: Segmenter::new(
+                profile.sets.clone(),
+                profile.reps.signal,
+                profile.reps.min_peak_deg,
+                profile.reps.max_peak_deg,
+            ),
             announced_return: None,
             pending: None,
             probe: Probe::default(),
@@ -280,8 +250,6 @@ impl Pipeline {
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
             gravity_mps2: None,
-            last_set_median_deg: None,
-            set_aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             placement,
             profile,
         }
@@ -313,7 +281,7 @@ impl Pipeline {
 
     /// True while a set is open (a rep has been counted and the gap has not passed).
     pub fn set_open(&self) -> bool {
-        self.open.is_some()
+        self.sets.open.is_some()
     }
 
     /// Feeds one sample; events go to `out`.
@@ -365,7 +333,7 @@ impl Pipeline {
             // vouch for: before its bias is known, a slow rep passes for rest.
             let frozen = self.placement == Placement::Pelvis
                 && self.neutral.inv().is_some()
-                && (self.open.is_some() || !self.still.settled());
+                && (self.sets.open.is_some() || !self.still.settled());
             if !frozen {
                 if self.neutral.inv().is_none() {
                     self.detector.reset();
@@ -499,8 +467,8 @@ impl Pipeline {
             if self.announced_return != Some(start_s) {
                 self.announced_return = Some(start_s);
                 out.push(Event::RepReturned {
-                    set_number: self.sets_done + 1,
-                    number: self.open.as_ref().map_or(0, |o| o.reps.len()) + 1,
+                    set_number: self.sets.sets_done + 1,
+                    number: self.sets.open.as_ref().map_or(0, |o| o.reps.len()) + 1,
                     start_s,
                     end_s,
                     peak_deg,
@@ -575,7 +543,7 @@ impl Pipeline {
             RepOutcome::Rejected(why, start_s, end_s, size) => {
                 // Turning round and walking are not lost reps.
                 if !matches!(why, Rejection::TooLarge | Rejection::Impact) {
-                    self.set_aside(start_s, end_s, size);
+                    self.sets.set_aside(start_s, end_s, size);
                 }
                 let i = match why {
                     Rejection::TooShort => 0,
@@ -601,177 +569,23 @@ impl Pipeline {
         }
     }
 
-    /// Remembers a movement that was not counted, for the certainty of the
-    /// set it turns out to border.
-    fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64) {
-        while self
-            .set_aside
-            .front()
-            .is_some_and(|m| m.end_s < end_s - SET_ASIDE_KEEP_S)
-        {
-            self.set_aside.pop_front();
-        }
-        if self.set_aside.len() == SET_ASIDE_MAX {
-            self.set_aside.pop_front();
-        }
-        self.set_aside.push_back(certainty::SetAside {
-            start_s,
-            end_s,
-            size_deg: size,
-        });
-    }
-
-    /// Whether a rep starting (or the stream being) at `t` is too far from
-    /// the open set to belong to it.
-    fn set_gap_exceeded(&self, set: &OpenSet, t: f64) -> bool {
-        let c = &self.profile.sets;
-        let since_end = t - set.last_end;
-        if since_end > c.gap_s {
-            return true;
-        }
-        let n = set.reps.len();
-        if n < 3 {
-            return c.start_gap_s > 0.0 && since_end > c.start_gap_s;
-        }
-        if c.cadence_factor > 0.0 {
-            let since_start = t - set.reps[n - 1].start_s;
-            return since_start > c.cadence_factor * set.median_interval_s && since_end > 1.0;
-        }
-        false
+    fn close_set(&mut self, out: &mut Vec<Event>) {
+        self.flush_pending(out);
+        let dropped = self.sets.close(out);
+        self.stats.not_reps[1] += dropped as u64;
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
         let due = self
+            .sets
             .open
             .as_ref()
-            .is_some_and(|set| self.set_gap_exceeded(set, t) && !self.detector.in_rep())
+            .is_some_and(|set| self.sets.gap_exceeded(set, t) && !self.detector.in_rep())
             // A rep waiting for its flag tail is judged when it joins.
             && self.pending.is_none();
         if due {
             self.close_set(out);
         }
-    }
-
-    fn close_set(&mut self, out: &mut Vec<Event>) {
-        self.flush_pending(out);
-        let Some(mut set) = self.open.take() else {
-            return;
-        };
-        // The detector keeps the set's scale: the lifter, and how much their
-        // pelvis moves with each rep, is the same in the next set.
-        // Judged not reps once the set is whole (a shuffle before it, a
-        // swing after it). They are not "uncounted reps" at its edges
-        // either: the rule that dropped them has already judged them.
-        let dropped = if self.profile.reps.signal == RepSignal::Rotation {
-            let mut d = Self::drop_unlike_lead(&mut set.reps);
-            d.extend(Self::drop_unlike_tail(&mut set.reps));
-            d
-        } else {
-            Vec::new()
-        };
-        self.stats.not_reps[1] += dropped.len() as u64;
-        if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
-            set.start_s = first.start_s;
-            set.last_end = last.end_s;
-        }
-        let end_s = set.last_end;
-        if set.reps.len() < self.profile.sets.min_reps
-            || Self::unlike_pair(&set.reps)
-            || self.small_pair(&set.reps)
-        {
-            for r in &set.reps {
-                self.set_aside(r.start_s, r.end_s, r.peak_deg);
-            }
-            out.push(Event::NotASet {
-                start_s: set.start_s,
-                end_s,
-                reps: set.reps.len(),
-            });
-            return;
-        }
-        let aside: Vec<certainty::SetAside> = self.set_aside.iter().copied().collect();
-        let (confidence, doubts) = certainty::judge(
-            &set.reps,
-            &aside,
-            set.noise_rms,
-            self.profile.reps.min_peak_deg,
-            self.profile.reps.max_peak_deg,
-            self.profile.reps.signal,
-        );
-        self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
-        self.sets_done += 1;
-        out.push(Event::SetEnded(Set {
-            start_s: set.start_s,
-            end_s,
-            reps: set.reps,
-            confidence,
-            doubts,
-        }));
-    }
-
-    /// Drops the movements opening a set that are far smaller than its reps
-    /// (at most two), renumbering the rest; returns those that went.
-    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> Vec<Rep> {
-        let mut dropped = Vec::new();
-        while dropped.len() < 2 && reps.len() >= 4 {
-            let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            if reps[0].peak_deg >= UNLIKE_LEAD_FRACTION * rest {
-                break;
-            }
-            dropped.push(reps.remove(0));
-        }
-        if !dropped.is_empty() {
-            for (i, r) in reps.iter_mut().enumerate() {
-                r.number = i + 1;
-            }
-        }
-        dropped
-    }
-
-    /// Drops the movements ending a set that came after a break in its
-    /// rhythm and are unlike its reps (far smaller or far quicker): a
-    /// swing, shaking the leg out, leaning over to change the pin. At most
-    /// two; returns those that went.
-    fn drop_unlike_tail(reps: &mut Vec<Rep>) -> Vec<Rep> {
-        let mut dropped = Vec::new();
-        while dropped.len() < 2 && reps.len() >= 5 {
-            let n = reps.len();
-            let body = &reps[..n - 1];
-            let pace = median(body.windows(2).map(|w| w[1].start_s - w[0].start_s));
-            let size = median(body.iter().map(|r| r.peak_deg));
-            let length = median(body.iter().map(|r| r.end_s - r.start_s));
-            let last = &reps[n - 1];
-            let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
-            let unlike = last.peak_deg < UNLIKE_TAIL_SIZE * size
-                || last.end_s - last.start_s < UNLIKE_TAIL_LENGTH * length;
-            if !(late && unlike) {
-                break;
-            }
-            dropped.push(reps.pop().expect("checked above"));
-        }
-        dropped
-    }
-
-    /// Two movements far smaller than the lifter's last set: shifting about.
-    /// Ankle only: at the pelvis a set of clean reps is a tenth of a set of
-    /// hikes.
-    fn small_pair(&self, reps: &[Rep]) -> bool {
-        if self.profile.reps.signal != RepSignal::Rotation {
-            return false;
-        }
-        let (Some(scale), [a, b]) = (self.last_set_median_deg, reps) else {
-            return false;
-        };
-        a.peak_deg.max(b.peak_deg) < UNLIKE_PAIR_FRACTION * scale
-    }
-
-    /// Two movements too unlike to be two reps of one set: a swing and a
-    /// re-strap, say. (Reps of a set differ by far less than 2× in size and
-    /// in duration; three or more are judged by the gaps alone.)
-    fn unlike_pair(reps: &[Rep]) -> bool {
-        let [a, b] = reps else { return false };
-        let ratio = |x: f64, y: f64| x.max(y) / x.min(y).max(1e-9);
-        ratio(a.peak_deg, b.peak_deg) > 2.0 || ratio(a.end_s - a.start_s, b.end_s - b.start_s) > 2.0
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
@@ -812,15 +626,16 @@ impl Pipeline {
 
         let noise_rms = self.noise_ms.sqrt();
         if self
+            .sets
             .open
             .as_ref()
-            .is_some_and(|set| self.set_gap_exceeded(set, rep.start_t))
+            .is_some_and(|set| self.sets.gap_exceeded(set, rep.start_t))
         {
             // This rep came too late to belong to the open set.
             self.close_set(out);
         }
         if self.profile.reps.signal == RepSignal::Rotation {
-            if let Some(set) = self.open.as_ref() {
+            if let Some(set) = self.sets.open.as_ref() {
                 let r = &set.reference;
                 let axis = r.axis_sum.try_normalize(1e-9).filter(|_| r.axis_reps >= 2);
                 if let Some(axis) = axis {
@@ -828,21 +643,16 @@ impl Pipeline {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;
-                        self.set_aside(rep.start_t, rep.end_t, peak_deg);
+                        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg);
                         return;
                     }
                 }
             }
         }
-        let set = self.open.get_or_insert_with(|| OpenSet {
-            start_s: rep.start_t,
-            last_end: rep.end_t,
-            reps: Vec::new(),
-            reference: SetReference::default(),
-            noise_rms,
-            sizes: Vec::new(),
-            median_interval_s: 0.0,
-        });
+        let set = self
+            .sets
+            .open
+            .get_or_insert_with(|| OpenSet::new(rep.start_t, rep.end_t, noise_rms));
         let mut flags = Vec::new();
         match self.profile.reps.signal {
             RepSignal::Rotation => flags::ankle_flags(
@@ -895,20 +705,10 @@ impl Pipeline {
             self.detector.set_scale(Some(v[v.len() / 2]));
         }
         out.push(Event::Rep {
-            set_number: self.sets_done + 1,
+            set_number: self.sets.sets_done + 1,
             rep: r,
         });
     }
-}
-
-/// The median of some values (the upper one of an even count); 0 for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Runs a whole stream through a pipeline and returns the sets (for files and tests).
@@ -939,19 +739,6 @@ pub fn analyze_samples<I: IntoIterator<Item = Sample>>(
 mod tests {
     use super::*;
     use nalgebra::UnitQuaternion;
-
-    fn rep(start_s: f64, end_s: f64, peak_deg: f64) -> Rep {
-        Rep {
-            number: 1,
-            start_s,
-            end_s,
-            peak_deg,
-            concentric_s: 0.0,
-            pause_s: 0.0,
-            eccentric_s: 0.0,
-            flags: Vec::new(),
-        }
-    }
 
     /// A pelvis sensor at `rate_hz` for 27 s, rolled `roll(t)` degrees about
     /// its front-back axis. `jolt_t` adds one sample of +0.6 g there;
@@ -1100,51 +887,6 @@ mod tests {
     }
 
     #[test]
-    fn a_shuffle_before_the_first_rep_is_dropped_from_the_set() {
-        // Real thigh recording (UCI subject 2, fast set): an 8° shuffle on
-        // the bench, then reps of 60-75°.
-        let mut reps = vec![rep(101.5, 103.0, 7.9)];
-        reps.extend((0..10).map(|i| rep(103.6 + 3.0 * i as f64, 105.4 + 3.0 * i as f64, 70.0)));
-        assert_eq!(Pipeline::drop_unlike_lead(&mut reps).len(), 1);
-        assert_eq!(reps.len(), 10);
-        assert_eq!((reps[0].number, reps[9].number), (1, 10));
-        // A partial first rep (half the range) stays.
-        let mut reps = vec![rep(0.0, 2.0, 35.0)];
-        reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
-        assert!(Pipeline::drop_unlike_lead(&mut reps).is_empty());
-        assert_eq!(reps.len(), 10);
-    }
-
-    #[test]
-    fn a_swing_after_a_break_in_the_rhythm_is_dropped_from_the_set() {
-        // Eight 40° reps every 7 s, then a quick 30° swing 14 s later.
-        let mut reps: Vec<Rep> = (0..8)
-            .map(|i| rep(7.0 * i as f64, 7.0 * i as f64 + 5.0, 40.0))
-            .collect();
-        reps.push(rep(63.0, 63.8, 30.0));
-        assert_eq!(Pipeline::drop_unlike_tail(&mut reps).len(), 1);
-        assert_eq!(reps.len(), 8);
-        // A full last rep after a pause stays: the rhythm cue doubts it.
-        reps.push(rep(63.0, 68.0, 39.0));
-        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
-        // So does a quick last rep in the set's rhythm (a momentum rep).
-        reps.pop();
-        reps.push(rep(56.0, 56.8, 45.0));
-        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
-    }
-
-    #[test]
-    fn two_small_movements_after_a_set_are_not_a_set() {
-        let mut p =
-            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
-        let pair = [rep(141.8, 143.6, 9.2), rep(143.6, 145.2, 8.7)];
-        assert!(!p.small_pair(&pair), "no scale yet: judged as any pair");
-        p.last_set_median_deg = Some(69.0);
-        assert!(p.small_pair(&pair));
-        assert!(!p.small_pair(&[rep(0.0, 2.0, 40.0), rep(3.0, 5.0, 42.0)]));
-    }
-
-    #[test]
     fn an_accelerometer_reading_seven_percent_high_still_rests() {
         // A real thigh sensor read 10.5 m/s² at rest: judged against 9.81
         // it never rested, and the set's first rep was lost.
@@ -1157,27 +899,5 @@ mod tests {
         };
         assert_eq!(scaled(1.07), 3);
         assert_eq!(scaled(0.94), 3);
-    }
-
-    #[test]
-    fn two_unlike_movements_are_not_a_set_but_two_alike_reps_are() {
-        // A 2° swing and a 9° re-strap 3 s later.
-        assert!(Pipeline::unlike_pair(&[
-            rep(0.0, 2.0, 2.0),
-            rep(3.0, 6.0, 9.0)
-        ]));
-        // A 1 s fidget and a 3 s rep of the same size.
-        assert!(Pipeline::unlike_pair(&[
-            rep(0.0, 1.0, 2.0),
-            rep(2.0, 5.0, 2.2)
-        ]));
-        // Two reps of a short set.
-        assert!(!Pipeline::unlike_pair(&[
-            rep(0.0, 2.5, 2.0),
-            rep(3.0, 6.0, 2.6)
-        ]));
-        // Three or more are judged by their gaps, not here.
-        let three = [rep(0.0, 1.0, 1.0), rep(2.0, 5.0, 9.0), rep(6.0, 8.0, 2.0)];
-        assert!(!Pipeline::unlike_pair(&three));
     }
 }
