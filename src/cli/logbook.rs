@@ -47,6 +47,14 @@ fn parse_load(s: &str) -> Result<Load, String> {
     Load::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v <= 86_400.0)
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 1 to 86400"))
+}
+
 /// Analyse a raw recording and save its sets in the logbook as pending.
 ///
 /// The same function the daemon uses writes each set, with its reps and
@@ -497,8 +505,11 @@ pub struct LogAddArgs {
     #[arg(short, long, value_parser = super::parse_id::<Side>)]
     pub side: Option<Side>,
     /// Reps done.
-    #[arg(long)]
-    pub reps: u32,
+    #[arg(long, required_unless_present = "seconds")]
+    pub reps: Option<u32>,
+    /// A timed set (a plank): seconds held.
+    #[arg(long, value_parser = parse_seconds)]
+    pub seconds: Option<f64>,
     /// Load: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
     #[arg(long, value_parser = parse_load)]
     pub load: Option<Load>,
@@ -569,7 +580,8 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
                 exercise: add.exercise,
                 side: add.side,
                 load: add.load,
-                reps: add.reps,
+                reps: add.reps.unwrap_or(0),
+                duration_s: add.seconds,
                 rir: add.rir,
                 tempo: add.tempo,
                 variation: add.variation,

@@ -155,7 +155,9 @@ fn split_notes(text: &str) -> (Option<Load>, String, Option<String>) {
     };
     match last.strip_prefix("tempo ") {
         Some(t)
-            if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '-' || c == 'x') =>
+            if !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == 'x') =>
         {
             (load, body.to_string(), Some(t.to_string()))
         }
@@ -658,7 +660,11 @@ impl Logbook {
         // Unit column. The header line says which.
         let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or(b"");
         let count = |c: u8| first_line.iter().filter(|b| **b == c).count();
-        let delimiter = if count(b';') > count(b',') { b';' } else { b',' };
+        let delimiter = if count(b';') > count(b',') {
+            b';'
+        } else {
+            b','
+        };
         // A quote that never closes would swallow every row after it into
         // one field: refuse the file, naming the line where it opened.
         if let Some(line) = unclosed_quote(bytes, delimiter) {
@@ -1157,7 +1163,10 @@ mod tests {
     fn an_unclosed_quote_is_found_where_it_opens() {
         assert_eq!(unclosed_quote(b"a,b\n1,\"x\"\"y\"\n", b','), None);
         assert_eq!(unclosed_quote(b"a,b\n1,\"two\nlines\"\n2,3\n", b','), None);
-        assert_eq!(unclosed_quote(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n", b','), Some(3));
+        assert_eq!(
+            unclosed_quote(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n", b','),
+            Some(3)
+        );
         assert_eq!(unclosed_quote(b"a,b\n1,in\"side\n", b','), None);
         assert_eq!(unclosed_quote(b"a;b\n1;\"two\nlines\"\n", b';'), None);
         assert_eq!(unclosed_quote(b"a;b\n1;2\n3;\"open\n", b';'), Some(3));
@@ -1179,7 +1188,10 @@ mod tests {
         assert_eq!(parse_duration("45m"), Some(2700));
         assert_eq!(parse_duration("90"), Some(90));
         assert_eq!(duration_text(3900), "1h 5m");
-        assert_eq!(from_hevy_time("03 Nov 2026, 18:30").as_deref(), Some("2026-11-03 18:30"));
+        assert_eq!(
+            from_hevy_time("03 Nov 2026, 18:30").as_deref(),
+            Some("2026-11-03 18:30")
+        );
         assert_eq!(uncell("'=1+1"), "=1+1");
         assert_eq!(uncell("'quoted"), "'quoted");
     }

@@ -28,8 +28,12 @@ pub(crate) fn exercise(id: &str, weighted: bool) -> Option<(ExerciseCategory, Op
             Some(HipStabilityExerciseName::WEIGHTED_SIDE_LYING_LEG_RAISE)
         }
         "side-lying-abduction" => Some(HipStabilityExerciseName::SIDE_LYING_LEG_RAISE),
-        "seated-machine-abduction" | "hip-hitch" | "lateral-step-up" | "single-leg-bridge"
-        | "clamshell" | "band-walk" => None,
+        "seated-machine-abduction"
+        | "hip-hitch"
+        | "lateral-step-up"
+        | "single-leg-bridge"
+        | "clamshell"
+        | "band-walk" => None,
         _ => return None,
     };
     Some((ExerciseCategory::HIP_STABILITY, name.map(|n| n.0)))
@@ -40,7 +44,9 @@ fn fit_time(at: Timestamp) -> DateTime {
 }
 
 fn ms(seconds: f64) -> u32 {
-    (seconds.max(0.0) * 1000.0).round().min(f64::from(u32::MAX - 1)) as u32
+    (seconds.max(0.0) * 1000.0)
+        .round()
+        .min(f64::from(u32::MAX - 1)) as u32
 }
 
 /// Writes `rows` (oldest first, as [`super::Logbook::export_rows`] gives
@@ -160,11 +166,7 @@ fn activity(rows: &[Row]) -> Result<Vec<u8>> {
     act.r#type = Activity::MANUAL;
     act.event = Event::ACTIVITY;
     act.event_type = EventType::STOP;
-    act.local_timestamp = LocalDateTime(
-        fit_time(end)
-            .0
-            .wrapping_add_signed(first.start.offset_s),
-    );
+    act.local_timestamp = LocalDateTime(fit_time(end).0.wrapping_add_signed(first.start.offset_s));
     messages.push(act.into());
 
     let mut fit = FIT {

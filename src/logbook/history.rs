@@ -153,32 +153,33 @@ impl Logbook {
         let rows = st.query_map(
             rusqlite::params![state, f.exercise, f.since, f.include_sim],
             |r| {
-            let stored: String = r.get(2)?;
-            let offset_s: i32 = r.get(18)?;
-            Ok(LogEntry {
-                id: r.get(0)?,
-                session: r.get(1)?,
-                performed_at: super::time::local_text(&stored),
-                at: super::time::from_stored(&stored)
-                    .map(|at| super::time::Stamp { at, offset_s }.rfc3339())
-                    .unwrap_or(stored),
-                duration_s: r.get(19)?,
-                span_s: r.get(20)?,
-                exercise: r.get(3)?,
-                side: r.get(4)?,
-                load: load_from(r.get(5)?, r.get(6)?, r.get(7)?),
-                reps: r.get(8)?,
-                rir: r.get(9)?,
-                tempo: r.get(10)?,
-                flagged_reps: r.get(11)?,
-                technique_notes: r.get(12)?,
-                side_notes: r.get(13)?,
-                source: r.get(14)?,
-                state: r.get(15)?,
-                variation: r.get(16)?,
-                median_peak_deg: r.get(17)?,
-            })
-        })?;
+                let stored: String = r.get(2)?;
+                let offset_s: i32 = r.get(18)?;
+                Ok(LogEntry {
+                    id: r.get(0)?,
+                    session: r.get(1)?,
+                    performed_at: super::time::local_text(&stored),
+                    at: super::time::from_stored(&stored)
+                        .map(|at| super::time::Stamp { at, offset_s }.rfc3339())
+                        .unwrap_or(stored),
+                    duration_s: r.get(19)?,
+                    span_s: r.get(20)?,
+                    exercise: r.get(3)?,
+                    side: r.get(4)?,
+                    load: load_from(r.get(5)?, r.get(6)?, r.get(7)?),
+                    reps: r.get(8)?,
+                    rir: r.get(9)?,
+                    tempo: r.get(10)?,
+                    flagged_reps: r.get(11)?,
+                    technique_notes: r.get(12)?,
+                    side_notes: r.get(13)?,
+                    source: r.get(14)?,
+                    state: r.get(15)?,
+                    variation: r.get(16)?,
+                    median_peak_deg: r.get(17)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
