@@ -765,9 +765,12 @@ pub enum FormatArg {
     Fit,
 }
 
-/// Write the log in a format other apps read.
+/// Write the log in a format other apps read: one workout per session
+/// (one start, one duration); simulated and replayed sets only with
+/// --include-sim. `import-log` reads Strong, Hevy and JSON exports back.
 ///
 ///   medius export --format strong -o medius-strong.csv
+///   medius export --format fit -o medius.fit      (Garmin Connect)
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// strong, hevy, json or fit.
@@ -862,9 +865,13 @@ fn new_file_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     ))
 }
 
-/// Bring a history from another app into the log.
+/// Bring a history from another app into the log: Strong's CSV (either
+/// layout), Hevy's CSV, or medius' own JSON export. Rows already in the
+/// log (imported before, or written by this logbook's own export) are not
+/// added again.
 ///
 ///   medius import-log strong strong-export.csv --unit kg
+///   medius import-log hevy workouts.csv
 #[derive(Debug, Args)]
 pub struct ImportLogArgs {
     /// Which app the file comes from: strong or hevy (their CSV exports,

@@ -820,7 +820,7 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                                     crate::logbook::time::stored(
                                         crate::logbook::time::plus_seconds(
                                             at,
-                                            set.start_s.max(0.0).min(1e9) as i64,
+                                            set.start_s.clamp(0.0, 1e9) as i64,
                                         ),
                                     )
                                 },

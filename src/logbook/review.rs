@@ -245,7 +245,7 @@ impl Logbook {
                         .filter(|f| match r {
                             FlagRef::All => !decided.iter().any(|(id, _)| *id == f.id),
                             FlagRef::Rep(n, kind) => {
-                                f.rep == *n && kind.map_or(true, |k| k.id() == f.kind)
+                                f.rep == *n && kind.is_none_or(|k| k.id() == f.kind)
                             }
                         })
                         .collect();
