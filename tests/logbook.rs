@@ -405,6 +405,56 @@ fn progression_follows_the_rules() {
     assert_eq!(lb.targets(false).unwrap().len(), 1);
 }
 
+/// Issue 14, item 1: the other side's set done earlier the same evening,
+/// typed in afterwards, is in the same session, so the side-to-side notes
+/// pair them (it used to start a session of its own).
+#[test]
+fn side_notes_pair_a_backfilled_set_with_its_session() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    let l = write(
+        &mut lb,
+        &set(14, &[]),
+        Side::Left,
+        "12.5kg",
+        "2026-11-02 18:30",
+    );
+    verify(&mut lb, l, "");
+    let r = write(
+        &mut lb,
+        &set(12, &[]),
+        Side::Right,
+        "12.5kg",
+        "2026-11-02 18:00",
+    );
+    verify(&mut lb, r, "");
+    let notes = lb.set(l).unwrap().side_notes;
+    assert_eq!(notes, "left: 14 reps 36°, right: 12 reps 36°");
+    assert_eq!(lb.set(r).unwrap().side_notes, notes);
+}
+
+/// The trend is the same whatever order the sets were typed in.
+#[test]
+fn trend_is_by_date_not_by_the_order_sets_were_logged() {
+    let sets = [
+        (20, Side::Left, "12.5kg", 12),
+        (20, Side::Right, "12.5kg", 10),
+        (13, Side::Left, "15kg", 9),
+        (6, Side::Left, "12.5kg", 15),
+        (6, Side::Right, "12.5kg", 13),
+    ];
+    let trend = |order: &mut dyn Iterator<Item = &(u32, Side, &str, u32)>| {
+        let mut lb = Logbook::open_in_memory().unwrap();
+        for (days, side, load, reps) in order {
+            let at = today(&lb, *days);
+            manual(&mut lb, *side, load, *reps, &at);
+        }
+        serde_json::to_value(lb.trend("standing-cable-abduction", 6, false).unwrap()).unwrap()
+    };
+    let forward = trend(&mut sets.iter());
+    assert_eq!(forward.as_array().unwrap().len(), 5, "{forward}");
+    assert_eq!(trend(&mut sets.iter().rev()), forward);
+}
+
 #[test]
 fn trend_by_week_and_side() {
     let mut lb = Logbook::open_in_memory().unwrap();

@@ -264,6 +264,9 @@ impl Logbook {
                 out[i].side_difference = Some(best as i64 - tallies[j].2 as i64);
             }
         }
+        // By week, then side: two sets done at the same moment come out
+        // the same whatever order they were logged in.
+        out.sort_by(|a, b| (&a.week, &a.side).cmp(&(&b.week, &b.side)));
         Ok(out)
     }
 }
