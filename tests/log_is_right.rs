@@ -973,3 +973,42 @@ fn migration_from_schema_3_keeps_and_fixes_every_row() {
         .unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// A bad history file is one line naming the file, exit 2, and nothing
+/// saved (the logbook is not even created).
+#[test]
+fn a_bad_history_file_is_one_line_and_changes_nothing() {
+    let h = Home::new();
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "json",
+            "bad.json",
+            r#"{"medius_log":1,"exercises":[],"sets":[{"session_start":"2026-11-02T18:00:00+01:00","session_end":"2026-11-02T18:30:00+01:00","at":"2026-11-02T18:00:00+01:00","exercise":"clamshell","side":null,"placement":null,"load":{"value":1e300,"unit":"kg"},"reps":3,"duration_s":null,"rir":null,"tempo":null,"variation":"","technique_notes":"","side_notes":"","source":"manual","confidence":null,"start_s":null,"end_s":null,"rep_records":[]}]}"#,
+        ),
+        ("json", "notjson.json", "Date,Exercise Name\n"),
+        (
+            "hevy",
+            "bad-hevy.csv",
+            "title,start_time,end_time,exercise_title,set_index,weight_kg,reps\nx,\"31 Feb 2026, 18:00\",\"31 Feb 2026, 19:00\",Clamshell,0,,12\n",
+        ),
+        (
+            "strong",
+            "bad-unit.csv",
+            "Date;Exercise Name;Set Order;Weight;Weight Unit;Reps\n2026-11-02 18:00:00;Clamshell;1;20;stone;12\n",
+        ),
+    ];
+    for (app, name, text) in cases {
+        let file = h.path(name);
+        std::fs::write(&file, text).unwrap();
+        let o = h.on(
+            "log.sqlite3",
+            "UTC",
+            &["import-log", app, file.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(!h.path("log.sqlite3").exists(), "{name}: nothing created");
+    }
+}

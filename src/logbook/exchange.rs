@@ -578,6 +578,17 @@ impl Logbook {
             let end = time::parse_user(&s.session_end, "00:00:00")
                 .ok_or_else(|| bad("session_end is not a time with its offset"))?;
             time::parse_user(&s.at, "00:00:00").ok_or_else(|| bad("at is not a time"))?;
+            if s.load
+                .as_ref()
+                .is_some_and(|l| !(l.value.is_finite() && (0.0..MAX_WEIGHT).contains(&l.value)))
+            {
+                return Err(bad(&format!("a load is a number from 0 to {MAX_WEIGHT}")));
+            }
+            if s.duration_s
+                .is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= 86_400.0))
+            {
+                return Err(bad("duration_s is seconds from 0 to 86400"));
+            }
             let side = s
                 .side
                 .as_deref()
@@ -837,8 +848,13 @@ impl Logbook {
                 .and_then(|d| time::parse_user(d, "12:00:00"))
                 .ok_or_else(|| {
                     LogbookError::Invalid(format!(
-                        "{}: date '{date_text}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
-                        where_(line)
+                        "{}: date '{date_text}' not understood: write a real day as {}",
+                        where_(line),
+                        if hevy {
+                            "Hevy does, e.g. '15 Jan 2026, 18:30'"
+                        } else {
+                            "YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+                        }
                     ))
                 })?;
             let end = if hevy {
