@@ -566,6 +566,28 @@ fn round_trips_are_byte_identical_and_idempotent() {
             );
         }
     }
+    // Part of the log (whole sessions since a day) is known too.
+    let part = h.path("part.csv");
+    h.ok(
+        "log.sqlite3",
+        BERLIN,
+        &[
+            "export",
+            "--format",
+            "strong",
+            "--since",
+            "2026-11-04",
+            "-o",
+            part.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(&part).unwrap().lines().count(), 6);
+    let out = h.ok(
+        "log.sqlite3",
+        BERLIN,
+        &["import-log", "strong", part.to_str().unwrap()],
+    );
+    assert!(out.starts_with("0 sets added, 5 already"), "{out}");
     // The loads came back as they were lifted (JSON keeps everything, the
     // CSVs too, through their notes).
     for book in ["strong.sqlite3", "hevy.sqlite3", "json.sqlite3"] {
@@ -700,6 +722,27 @@ fn fit_export_decodes_back_to_the_same_sets() {
             Some(Value::String("strength_training".into()))
         );
     }
+    // The last session alone, for Garmin Connect.
+    let last = h.path("last.fit");
+    h.ok(
+        "log.sqlite3",
+        BERLIN,
+        &[
+            "export",
+            "--format",
+            "fit",
+            "--since",
+            "2026-11-06",
+            "-o",
+            last.to_str().unwrap(),
+        ],
+    );
+    let only = fitparser::from_bytes(&std::fs::read(&last).unwrap()).unwrap();
+    assert_eq!(
+        only.iter().filter(|r| r.kind() == MesgNum::Session).count(),
+        1
+    );
+    assert_eq!(only.iter().filter(|r| r.kind() == MesgNum::Set).count(), 1);
     let sets: Vec<_> = records
         .iter()
         .filter(|r| r.kind() == MesgNum::Set)

@@ -782,6 +782,10 @@ pub struct ExportArgs {
     /// Also the sets of the simulator and of replayed recordings.
     #[arg(long)]
     pub include_sim: bool,
+    /// Only the sessions that started since: 6w, 10d, 3m or a date
+    /// (e.g. the last session alone for Garmin Connect: --since 1d).
+    #[arg(long)]
+    pub since: Option<String>,
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
@@ -796,6 +800,11 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         FormatArg::Json => ExportFormat::Json,
         FormatArg::Fit => ExportFormat::Fit,
     };
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| logbook::parse_since(&lb, s))
+        .transpose()?;
     if matches!(format, ExportFormat::Fit) && a.output.is_none() {
         return Err(user_error(
             "a FIT file is binary: give the file to write, e.g. `medius export --format fit -o medius.fit`",
@@ -810,7 +819,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 .map_err(|e| user_error(format!("cannot write beside {}: {e}", path.display())))?;
             let written = (|| -> anyhow::Result<usize> {
                 let mut f = std::io::BufWriter::new(file);
-                let n = lb.export(format, a.include_sim, &mut f)?;
+                let n = lb.export(format, a.include_sim, since.as_deref(), &mut f)?;
                 f.flush()?;
                 f.get_ref().sync_all()?;
                 drop(f);
@@ -830,7 +839,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            lb.export(format, a.include_sim, &mut out)?;
+            lb.export(format, a.include_sim, since.as_deref(), &mut out)?;
         }
     }
     Ok(())

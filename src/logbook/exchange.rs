@@ -379,14 +379,22 @@ impl Logbook {
     }
 
     /// Writes the log (verified sets, oldest first; simulated and replayed
-    /// ones only with `include_sim`) in a format. Returns the sets written.
+    /// ones only with `include_sim`; only the sessions that started at or
+    /// after `since`, a stored instant from [`super::parse_since`], whole)
+    /// in a format. Returns the sets written.
     pub fn export(
         &self,
         format: ExportFormat,
         include_sim: bool,
+        since: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<usize> {
-        let rows = self.export_rows(include_sim)?;
+        let mut rows = self.export_rows(include_sim)?;
+        // Whole sessions, numbered as in the whole log: a re-import of a
+        // part is still known.
+        if let Some(since) = since.and_then(time::from_stored) {
+            rows.retain(|r| r.start.at >= since);
+        }
         match format {
             ExportFormat::Json => self.write_json(&rows, out)?,
             ExportFormat::Strong => write_strong(&rows, out)?,
