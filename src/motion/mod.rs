@@ -18,25 +18,24 @@ pub mod flags;
 pub mod profile;
 pub mod reps;
 pub mod resample;
+pub mod signal;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
-use attitude::{roll_z_deg, Attitude, Stillness};
+use attitude::{Attitude, Stillness};
 pub use certainty::{Doubt, DoubtKind};
 use flags::SetReference;
 pub use flags::{Flag, FlagKind};
-use nalgebra::{UnitQuaternion, Vector3};
+use nalgebra::Vector3;
 pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
 use resample::{Resampler, Step};
+use signal::{Counted, Neutral, Reading, TooFar};
 pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// The neutral is taken from the orientation this long before the rest was
-/// confirmed, so the first instant of a rep never leaks into it (s).
-const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
 /// Above this angular rate (°/s) a jump in |acc| is the swing itself, not a
@@ -48,8 +47,6 @@ const IMPACT_HOLDOFF_S: f64 = 1.5;
 /// An ankle movement whose rotation has less than this share along the set's
 /// axis (more than ~60° off it) is not a rep of the set.
 const OFF_AXIS_FRACTION: f64 = 0.5;
-/// Resting this long away from the resting level re-takes the level (s).
-const OFF_LEVEL_S: f64 = 1.0;
 /// A pelvis movement resting this long without coming back is a new stance (s).
 const STALE_REST_S: f64 = 3.0;
 /// A pelvis turning faster than this (°/s) is being handled (re-strapped,
@@ -200,13 +197,11 @@ struct OpenSet {
 pub struct Pipeline {
     profile: Profile,
     placement: Placement,
-    free_sign: f64,
     still: Stillness,
     attitude: Attitude,
     detector: RepDetector,
-    history: VecDeque<(f64, UnitQuaternion<f64>)>,
-    neutral_inv: Option<UnitQuaternion<f64>>,
-    baseline: f64,
+    neutral: Neutral,
+    counted: Counted,
     noise_ms: f64,
     resampler: Resampler,
     open: Option<OpenSet>,
@@ -226,19 +221,12 @@ pub struct Pipeline {
     pending: Option<PendingRep>,
     /// The last counted signal and orientation angle, for diagnostics.
     probe: Probe,
-    /// Set when a movement was rejected: the resting level restarts from the
-    /// obliquity of the next idle sample (pelvis).
-    rebase: bool,
     /// How long an open movement has rested without coming back (s).
     rest_in_rep_s: f64,
     /// Whether the sensor has rested since the stream began.
     rested: bool,
-    /// How long the sensor has rested away from the resting level (s).
-    off_level_s: f64,
     /// When the last foot strike was felt (s).
     last_impact_t: f64,
-    /// The neutral's roll (°), kept with the neutral it belongs to.
-    neutral_roll: Option<(nalgebra::Vector4<f64>, f64)>,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -276,9 +264,8 @@ impl Pipeline {
                 profile.placement == Placement::Pelvis,
             ),
             detector: RepDetector::new(profile.reps),
-            history: VecDeque::with_capacity(128),
-            neutral_inv: None,
-            baseline: 0.0,
+            neutral: Neutral::default(),
+            counted: Counted::new(&profile.reps, free_sign),
             noise_ms: 0.0,
             resampler: Resampler::default(),
             open: None,
@@ -286,12 +273,9 @@ impl Pipeline {
             announced_return: None,
             pending: None,
             probe: Probe::default(),
-            rebase: false,
             rest_in_rep_s: 0.0,
             rested: false,
-            off_level_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
-            neutral_roll: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -299,7 +283,6 @@ impl Pipeline {
             last_set_median_deg: None,
             set_aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             placement,
-            free_sign,
             profile,
         }
     }
@@ -373,10 +356,7 @@ impl Pipeline {
             return;
         }
         let q = self.attitude.orientation();
-        self.history.push_back((s.t, q));
-        while self.history.len() > 1 && self.history[1].0 <= s.t - NEUTRAL_DELAY_S {
-            self.history.pop_front();
-        }
+        self.neutral.record(s.t, q);
 
         let in_rep = self.detector.in_rep();
         if still && !in_rep {
@@ -384,112 +364,50 @@ impl Pipeline {
             // pelvis neutral is only worth re-taking from a rest the gyro can
             // vouch for: before its bias is known, a slow rep passes for rest.
             let frozen = self.placement == Placement::Pelvis
-                && self.neutral_inv.is_some()
+                && self.neutral.inv().is_some()
                 && (self.open.is_some() || !self.still.settled());
             if !frozen {
-                if self.neutral_inv.is_none() {
+                if self.neutral.inv().is_none() {
                     self.detector.reset();
-                    self.baseline = 0.0;
+                    self.counted.reset_level();
                 }
-                self.neutral_inv = Some(self.history[0].1.inverse());
+                self.neutral.take_delayed();
                 // A new neutral moves the obliquity it is measured from.
-                self.rebase = true;
+                self.counted.rebase();
             }
         }
-        if self.neutral_inv.is_none() && self.placement == Placement::Pelvis {
+        if self.neutral.inv().is_none() && self.placement == Placement::Pelvis {
             // The pelvis count runs on obliquity less its own resting level, so
             // any upright reference will do until a rest gives a better one.
             self.detector.reset();
-            self.baseline = 0.0;
-            self.neutral_inv = Some(q.inverse());
+            self.counted.reset_level();
+            self.neutral.take_now(q);
         }
-        let Some(neutral_inv) = self.neutral_inv else {
+        let Some(neutral_inv) = self.neutral.inv() else {
             self.close_set_if_due(s.t, out);
             return;
         };
-        let rel = neutral_inv * q;
-        let (signal, angle, rotation) = match self.profile.reps.signal {
-            RepSignal::Rotation => {
-                // Rotation vector in degrees with one square root and one
-                // atan2 (nalgebra's scaled_axis normalises and takes acos).
-                let (w, v) = (rel.scalar(), rel.imag());
-                let (w, v) = if w < 0.0 { (-w, -v) } else { (w, v) };
-                let s_half = v.norm();
-                let angle = 2.0 * attitude::atan2(s_half, w).to_degrees();
-                let rv = if s_half > 1e-12 {
-                    v * (angle / s_half)
-                } else {
-                    Vector3::zeros()
-                };
-                if angle > self.profile.reps.max_peak_deg {
-                    // Turning round (the rotation is off the plane of the set):
-                    // drop any open movement and wait for a new rest.
-                    if let Some(outcome) =
-                        self.detector.push(angle, false, false, TracePoint::at(s.t))
-                    {
-                        self.handle(outcome, out);
-                    }
-                    self.detector.reset();
-                    self.neutral_inv = None;
-                    self.close_set_if_due(s.t, out);
-                    return;
-                }
-                (angle, angle, rv)
-            }
-            RepSignal::Obliquity => {
-                // Obliquity: how far the pelvis has rolled about its
-                // front-back axis (sensor Z) since the neutral, seen in the
-                // direction of gravity. Heading plays no part, so turning
-                // round and a drifting yaw cannot leak into it.
-                let n = neutral_inv.coords;
-                let neutral_roll = match self.neutral_roll {
-                    Some((c, r)) if c == n => r,
-                    _ => {
-                        let r = roll_z_deg(&neutral_inv.inverse());
-                        self.neutral_roll = Some((n, r));
-                        r
-                    }
-                };
-                let mut d = roll_z_deg(&q) - neutral_roll;
-                if d > 180.0 {
-                    d -= 360.0;
-                } else if d <= -180.0 {
-                    d += 360.0;
-                }
-                let o = d * self.free_sign;
-                let gate = 1.5 * self.profile.reps.enter_deg;
-                // At rest away from the resting level for a while (the level
-                // was taken mid-movement): take the level from here.
-                self.off_level_s = if still && !in_rep && (o - self.baseline).abs() >= gate {
-                    self.off_level_s + dt
-                } else {
-                    0.0
-                };
-                if (self.rebase || self.off_level_s > OFF_LEVEL_S) && !in_rep {
-                    self.baseline = o;
-                    self.rebase = false;
-                    self.off_level_s = 0.0;
-                }
-                // The resting level follows slow drift only: a quick rise
-                // the detector has not (yet) taken for a rep must not drag it
-                // along (a level that really moved is re-based on rejection).
-                if !in_rep
-                    && self.profile.reps.baseline_tau_s > 0.0
-                    && (o - self.baseline).abs() < gate
+        let reading = match &mut self.counted {
+            Counted::Rotation(r) => r.read(&(neutral_inv * q)),
+            Counted::Obliquity(o) => Ok(o.read(&neutral_inv, &q, still, in_rep, dt)),
+        };
+        let Reading {
+            signal,
+            angle,
+            rotation,
+        } = match reading {
+            Ok(r) => r,
+            Err(TooFar(angle)) => {
+                // Turning round (the rotation is off the plane of the set):
+                // drop any open movement and wait for a new rest.
+                if let Some(outcome) = self.detector.push(angle, false, false, TracePoint::at(s.t))
                 {
-                    let toward_rep = match self.profile.reps.direction {
-                        profile::RepDirection::Down => o < self.baseline,
-                        _ => o > self.baseline,
-                    };
-                    let r = &self.profile.reps;
-                    let tau = if toward_rep && r.baseline_rep_tau_s > 0.0 {
-                        r.baseline_rep_tau_s
-                    } else {
-                        r.baseline_tau_s
-                    };
-                    self.baseline += (o - self.baseline) * (dt / tau).min(1.0);
+                    self.handle(outcome, out);
                 }
-                (o - self.baseline, o, Vector3::zeros())
+                self.detector.reset();
+                self.neutral.forget();
+                self.close_set_if_due(s.t, out);
+                return;
             }
         };
         if !in_rep {
@@ -536,7 +454,7 @@ impl Pipeline {
             // Nothing counts before the first rest: until then an unknown
             // gyro bias drifts the pelvis estimate by degrees.
             self.detector.reset();
-            self.rebase = true;
+            self.counted.rebase();
         }
         let point = TracePoint {
             t: s.t,
@@ -629,8 +547,7 @@ impl Pipeline {
         self.flush_pending(out);
         self.attitude.reset();
         self.still.interrupt();
-        self.history.clear();
-        self.neutral_inv = None;
+        self.neutral.clear();
     }
 
     /// Accepts the rep waiting for its flag tail.
@@ -671,14 +588,14 @@ impl Pipeline {
                 self.stats.not_reps[i] += 1;
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
-                    self.neutral_inv = None;
+                    self.neutral.forget();
                 }
                 if matches!(
                     why,
                     Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact
                 ) {
                     // Whatever level the pelvis came to rest at is the new one.
-                    self.rebase = true;
+                    self.counted.rebase();
                 }
             }
         }
@@ -1021,6 +938,7 @@ pub fn analyze_samples<I: IntoIterator<Item = Sample>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::UnitQuaternion;
 
     fn rep(start_s: f64, end_s: f64, peak_deg: f64) -> Rep {
         Rep {
