@@ -31,9 +31,9 @@ pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
 use resample::{Resampler, Step};
-use signal::{Counted, Neutral, Reading, TooFar};
 pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
+use signal::{Counted, Neutral, Reading, TooFar};
 use std::collections::VecDeque;
 
 /// Time constant of the resting-noise estimate behind each set's confidence (s).

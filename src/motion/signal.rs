@@ -11,7 +11,7 @@
 //!   following resting level.
 
 use super::attitude::{self, roll_z_deg};
-use super::profile::{RepDirection, RepConfig};
+use super::profile::{RepConfig, RepDirection};
 use nalgebra::{UnitQuaternion, Vector3, Vector4};
 use std::collections::VecDeque;
 
@@ -317,7 +317,11 @@ mod tests {
         n.take_delayed();
         let q = n.inv().unwrap().inverse();
         // 0.99 s now; the neutral is from about 0.84 s.
-        assert!((q.angle().to_degrees() - 84.0).abs() <= 1.0 + 1e-9, "{}", q.angle().to_degrees());
+        assert!(
+            (q.angle().to_degrees() - 84.0).abs() <= 1.0 + 1e-9,
+            "{}",
+            q.angle().to_degrees()
+        );
         n.clear();
         assert!(n.inv().is_none());
     }
