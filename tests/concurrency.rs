@@ -210,7 +210,7 @@ fn run_saves_every_set_while_other_commands_write() {
     }
     assert_eq!(
         h.count(
-            "SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NULL AND state = 'pending'"
+            "SELECT count(*) FROM sets WHERE source <> 'manual' AND recording_id IS NULL AND state = 'pending'"
         ),
         160
     );
@@ -298,7 +298,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     assert!(e.contains("3 sets could not be saved"), "{e}");
     assert!(e.contains("next `medius run` saves them"), "{e}");
     assert_eq!(
-        h.count("SELECT count(*) FROM sets WHERE source = 'sensor'"),
+        h.count("SELECT count(*) FROM sets WHERE source <> 'manual'"),
         0
     );
     assert_eq!(
@@ -311,7 +311,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).contains("recovered logbook set"), "{}", err(&o));
     assert_eq!(
-        h.count("SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NOT NULL"),
+        h.count("SELECT count(*) FROM sets WHERE source <> 'manual' AND recording_id IS NOT NULL"),
         3
     );
 }
