@@ -102,7 +102,7 @@ fn clap_errors_are_whole_with_tips_and_accepted_values() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!err(&o).contains('\u{1b}'), "{:?}", err(&o));
     assert!(
-        err(&o).contains("[possible values: strong, hevy, json]"),
+        err(&o).contains("[possible values: strong, hevy, json, fit]"),
         "{}",
         err(&o)
     );
