@@ -899,10 +899,8 @@ fn q_stops_the_review_at_any_question() {
         let set = pending_with_flags(&h);
         let flags = set["flags"].as_array().unwrap().len();
         // The answers up to question `at` (flags, count, load, RIR), then q.
-        let answers: Vec<String> = std::iter::repeat("c".to_string())
-            .take(flags)
-            .chain(["".into(), "".into(), "".into()])
-            .collect();
+        let mut answers = vec!["c".to_string(); flags];
+        answers.extend(["".to_string(), "".to_string(), "".to_string()]);
         let cut = match at {
             0 => 0,
             n => flags + n - 1,
