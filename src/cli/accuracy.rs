@@ -26,7 +26,8 @@ pub struct AccuracyArgs {
     /// Worker threads.
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
-    /// Only this body model (standard: tuned on; pivot: seen; torque: held out).
+    /// Only this body model (standard: tuned on; pivot: seen; torque and
+    /// chain: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -100,6 +101,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         }
         crate::source::sim::SimModel::Torque => {
             "a torque-driven body model built apart from both, never tuned on (held out)".into()
+        }
+        crate::source::sim::SimModel::Chain => {
+            "a segment-chain body model built after the others, never run while the counter was tuned (the hold-out)".into()
         }
     }
 }
