@@ -63,7 +63,9 @@
 //! it is clipped over the sacrum, a little off-centre, tilted within ±15°.
 //! The strap may slip about the limb mid-set; the sensor wobbles on soft
 //! tissue after sudden stops and foot strikes. Specific force and angular
-//! rate come from the chain by central differences (1 ms), then get the
+//! rate come from the chain by central differences on a grid of the sensor's
+//! period (at least 100 Hz; the differences stand in for the sensor's own
+//! low-pass filter), then get the
 //! sensor's errors: accelerometer scale (±3 %), offset and cross-axis
 //! misalignment, gyro scale, a bias that starts anywhere within the
 //! configured bound and drifts, white noise (the real recordings show about
@@ -103,9 +105,9 @@ use std::f64::consts::PI;
 
 const DEG: f64 = PI / 180.0;
 
-/// Step of the central differences that turn the kinematics into specific
-/// force and angular rate, s.
-const DIFF_STEP_S: f64 = 1e-3;
+/// Slowest grid the kinematics are differentiated on, Hz (a sensor slower
+/// than this is read at every few grid points).
+const MIN_GRID_HZ: f64 = 100.0;
 
 /// Step at which the truth is read off the kinematics, s.
 const TRUTH_STEP_S: f64 = 0.01;
@@ -429,6 +431,15 @@ fn rz(a: f64) -> Matrix3<f64> {
     Matrix3::new(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)
 }
 
+/// `m` turned further by `r(a)` (skipped when `a` is 0).
+fn then(m: Matrix3<f64>, r: fn(f64) -> Matrix3<f64>, a: f64) -> Matrix3<f64> {
+    if a == 0.0 {
+        m
+    } else {
+        m * r(a)
+    }
+}
+
 /// Angle of a rotation matrix, °.
 fn angle_deg(r: &Matrix3<f64>) -> f64 {
     ((r.trace() - 1.0) / 2.0).clamp(-1.0, 1.0).acos() / DEG
@@ -489,6 +500,10 @@ struct Kinematics {
     mounts: Vec<Mount>,
     mount_cursor: usize,
     wobbles: Vec<Wobble>,
+    /// Grid step of the differences, s.
+    step: f64,
+    cache: [(i64, Matrix3<f64>, Vector3<f64>); 3],
+    cache_next: usize,
     sway_lean: Sway,
     sway_fwd: Sway,
     sway_obl: Sway,
@@ -527,12 +542,12 @@ impl Kinematics {
         let lean = self.ch(ch::LEAN, t) + couple_lean * rep + gain * self.sway_lean.at(t);
         let lean_fwd = self.ch(ch::LEAN_FWD, t) + gain * self.sway_fwd.at(t);
         let twist = self.ch(ch::TWIST, t) + couple_twist * rep;
-        let body = rz(self.ch(ch::HEADING, t))
-            * rx(self.ch(ch::BODY_ROLL, t))
-            * ry(self.ch(ch::BODY_PITCH, t))
-            * rz(twist)
-            * rx(-s_fr * lean)
-            * ry(lean_fwd);
+        let mut body = rz(self.ch(ch::HEADING, t));
+        body = then(body, rx, self.ch(ch::BODY_ROLL, t));
+        body = then(body, ry, self.ch(ch::BODY_PITCH, t));
+        body = then(body, rz, twist);
+        body = then(body, rx, -s_fr * lean);
+        body = then(body, ry, lean_fwd);
         let base = Vector3::new(
             self.ch(ch::BASE_X, t),
             self.ch(ch::BASE_Y, t),
@@ -543,13 +558,17 @@ impl Kinematics {
         let hip_stance =
             base + body * (Vector3::new(0.0, 0.0, self.ch(ch::HIP_H, t)) - free_dir * shift);
         let obl = self.ch(ch::OBL, t) + couple_obl * rep + gain * self.sway_obl.at(t);
-        let pelvis = body
-            * rx(-s_fr * obl)
-            * ry(self.ch(ch::TILT, t))
-            * rz(self.ch(ch::PELVIS_YAW, t) + couple_yaw * rep + gain * self.sway_yaw.at(t));
+        let mut pelvis = then(body, rx, -s_fr * obl);
+        pelvis = then(pelvis, ry, self.ch(ch::TILT, t));
+        let yaw = self.ch(ch::PELVIS_YAW, t) + couple_yaw * rep + gain * self.sway_yaw.at(t);
+        pelvis = then(pelvis, rz, yaw);
         let flex = self.ch(ch::FLEX, t) + couple_flex * rep;
         let axial = self.ch(ch::AXIAL, t) + couple_axial * rep;
-        let thigh = pelvis * ry(-flex) * rx(-s_fr * abd) * rz(s_fr * axial);
+        let thigh = then(
+            then(then(pelvis, ry, -flex), rx, -s_fr * abd),
+            rz,
+            s_fr * axial,
+        );
         let hip_free = hip_stance + pelvis * (free_dir * w);
         let (carrier, carrier_pos) = match self.carrier {
             Carrier::Pelvis => (pelvis, hip_stance + pelvis * (free_dir * (w / 2.0))),
@@ -616,12 +635,25 @@ impl Kinematics {
         (r, p)
     }
 
-    /// Specific force (m/s², sensor axes) and angular rate (°/s, sensor axes).
-    fn ideal_reading(&mut self, t: f64) -> (Vector3<f64>, Vector3<f64>) {
-        let h = DIFF_STEP_S;
-        let (r0, p0) = self.sensor(t - h);
-        let (r1, p1) = self.sensor(t);
-        let (r2, p2) = self.sensor(t + h);
+    /// The sensor's pose at grid point `j`, from the last three computed if it is there.
+    fn pose_at(&mut self, j: i64) -> (Matrix3<f64>, Vector3<f64>) {
+        if let Some(c) = self.cache.iter().find(|c| c.0 == j) {
+            return (c.1, c.2);
+        }
+        let (r, p) = self.sensor(j as f64 * self.step);
+        self.cache[self.cache_next] = (j, r, p);
+        self.cache_next = (self.cache_next + 1) % self.cache.len();
+        (r, p)
+    }
+
+    /// Specific force (m/s², sensor axes) and angular rate (°/s, sensor axes)
+    /// at grid point `j`: central differences over one grid step either side,
+    /// which also stand in for the sensor's own low-pass filter.
+    fn ideal_reading(&mut self, j: i64) -> (Vector3<f64>, Vector3<f64>) {
+        let h = self.step;
+        let (r0, p0) = self.pose_at(j - 1);
+        let (r1, p1) = self.pose_at(j);
+        let (r2, p2) = self.pose_at(j + 1);
         let acc_world = (p2 - 2.0 * p1 + p0) / (h * h);
         let f = r1.transpose() * (acc_world + Vector3::new(0.0, 0.0, STANDARD_GRAVITY));
         // Body rate at t from the rotation between t-h and t+h.
@@ -732,6 +764,8 @@ pub struct ChainSimulator {
     gaps: Vec<(f64, f64)>,
     gap_cursor: usize,
     k: u64,
+    /// Grid points per sample.
+    per_sample: i64,
     last_t: f64,
     #[allow(dead_code)]
     plan: Vec<PlannedSet>,
@@ -760,6 +794,8 @@ impl ChainSimulator {
         kin.sway_yaw = Sway::new(&mut rng, duration + 2.0, sway_deg * 0.5);
         let sets = label(cfg, &mut kin, &plan);
         kin.rewind();
+        let per_sample = (MIN_GRID_HZ / cfg.rate_hz).ceil().max(1.0);
+        kin.step = 1.0 / (cfg.rate_hz * per_sample);
         let imu = Imu::draw(&mut rng, cfg);
         let mut gaps = Vec::new();
         if cfg.gaps_per_min > 0.0 {
@@ -793,6 +829,7 @@ impl ChainSimulator {
                 gaps,
                 gap_cursor: 0,
                 k: 0,
+                per_sample: per_sample as i64,
                 last_t: f64::NEG_INFINITY,
                 plan,
             },
@@ -801,7 +838,7 @@ impl ChainSimulator {
     }
 
     fn reading(&mut self, t: f64) -> Sample {
-        let (f, w) = self.kin.ideal_reading(t);
+        let (f, w) = self.kin.ideal_reading(self.k as i64 * self.per_sample);
         let imu = &self.imu;
         let bias = imu.bias0 + imu.bias_drift * (1.0 - (-t / imu.bias_tau).exp());
         let mut n = || -> f64 { StandardNormal.sample(&mut self.rng) };
@@ -825,19 +862,22 @@ impl Iterator for ChainSimulator {
             if t > self.duration {
                 return None;
             }
-            self.k += 1;
             while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor].1 < t {
                 self.gap_cursor += 1;
             }
             if let Some(&(a, b)) = self.gaps.get(self.gap_cursor) {
                 if t >= a && t < b {
+                    self.k += 1;
                     continue;
                 }
             }
             if self.drop_rate > 0.0 && self.rng.gen::<f64>() < self.drop_rate {
+                self.k += 1;
                 continue;
             }
-            return Some(self.reading(t));
+            let sample = self.reading(t);
+            self.k += 1;
+            return Some(sample);
         }
     }
 }
@@ -910,6 +950,9 @@ impl<'a> Builder<'a> {
             mounts: Vec::new(),
             mount_cursor: 0,
             wobbles: Vec::new(),
+            step: 0.01,
+            cache: [(i64::MIN, Matrix3::identity(), Vector3::zeros()); 3],
+            cache_next: 0,
             sway_lean: Sway::still(),
             sway_fwd: Sway::still(),
             sway_obl: Sway::still(),
