@@ -847,7 +847,7 @@ impl ChainSimulator {
         let jitter = n() * imu.jitter_sd;
         let acc = acc.map(|v| quantise(v, imu.acc_lsb, imu.acc_max));
         let gyr = gyr.map(|v| quantise(v, imu.gyr_lsb, imu.gyr_max));
-        let stamp = (t * imu.clock + jitter).max(self.last_t);
+        let stamp = (t * imu.clock + jitter).max(self.last_t).max(0.0);
         self.last_t = stamp;
         Sample { t: stamp, acc, gyr }
     }
