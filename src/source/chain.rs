@@ -40,8 +40,11 @@
 //! faster way down, a range (side-lying from 7° to 55°, as real lifters show),
 //! a drift in size over the set, fatigue that slows and shrinks the last
 //! reps, mid-set pauses and rest-pause (under 10 s, so it stays one set),
-//! lifters who lower only part-way between reps. Sets start within half a
-//! second of the recording's start, or after a long stillness.
+//! lifters who lower only part-way between reps, ballistic lifters who
+//! overshoot the top and settle back, reps lowered in two stages with a
+//! pause on the way down, a tremor in long holds. The stance knee softens
+//! a little with each rep. Sets start within half a second of the
+//! recording's start, or after a long stillness.
 //!
 //! Compensations, at the configured rate, scattered or clustered at the end
 //! of a set: hip hike, pelvic drop and trunk sway at the pelvis (a hip
@@ -62,7 +65,8 @@
 //! thigh: a straight leg turns as one piece) at any orientation; for `pelvis`
 //! it is clipped over the sacrum, a little off-centre, tilted within ±15°.
 //! The strap may slip about the limb mid-set; the sensor wobbles on soft
-//! tissue after sudden stops and foot strikes. Specific force and angular
+//! tissue after sudden stops, foot strikes and the stack's plates clanking
+//! down. Specific force and angular
 //! rate come from the chain by central differences on a grid of the sensor's
 //! period (at least 100 Hz; the differences stand in for the sensor's own
 //! low-pass filter), then get the
@@ -384,6 +388,10 @@ struct Lifter {
     sink_couple: f64,
     /// Share of reps whose plates clank down at the end.
     clank_chance: f64,
+    /// Share of the range a ballistic lifter overshoots the top by (most: 0).
+    overshoot: f64,
+    /// Share of clean reps lowered in two stages.
+    staged_lowering: f64,
     yaw_couple: f64,
     flex_couple: f64,
     axial_couple: f64,
@@ -722,7 +730,7 @@ impl Imu {
             gyr_lsb: gyr_range / 32768.0,
             acc_max: acc_range_g * STANDARD_GRAVITY,
             gyr_max: gyr_range,
-            clock: 1.0 + rng.gen_range(-150e-6..150e-6),
+            clock: 1.0 + rng.gen_range(-50e-6..50e-6),
             jitter_sd: rng.gen_range(0.02..0.1) / cfg.rate_hz,
         }
     }
@@ -1283,11 +1291,50 @@ impl<'a> Builder<'a> {
             }
             _ => {}
         }
-        let t_top = self.tr(ch::ABD).go(start, up, rest + range, l.skew_up);
+        let over = if comp.is_none() && l.overshoot > 0.0 {
+            range * l.overshoot * self.u(0.5, 1.0)
+        } else {
+            0.0
+        };
+        let mut t_top = self
+            .tr(ch::ABD)
+            .go(start, up, rest + range + over, l.skew_up);
+        if over > 0.0 {
+            // Past the top, then settled back into the hold.
+            let settle = self.u(0.15, 0.3);
+            t_top = self.tr(ch::ABD).go(t_top, settle, rest + range, 1.0);
+            hold = (hold - settle).max(0.0);
+        }
         let sag = range * self.u(0.0, 0.04);
         let t_hold = self.tr(ch::ABD).go(t_top, hold, rest + range - sag, 1.0);
+        if hold > 1.0 {
+            // The held leg trembles a little, more when tired.
+            let a = self.u(0.05, 0.2) * slow;
+            let f = self.u(8.0, 12.0);
+            let axis = random_unit(self.rng).into_inner();
+            let i = self.kin.wobbles.partition_point(|w| w.t0 <= t_top);
+            self.kin.wobbles.insert(
+                i,
+                Wobble {
+                    t0: t_top,
+                    amp: a * DEG,
+                    freq: f,
+                    tau: hold * 0.6,
+                    axis,
+                },
+            );
+        }
         let low = if last { 0.0 } else { l.return_share * range };
-        let mut end = self.tr(ch::ABD).go(t_hold, down, rest + low, skew_down);
+        let mut end = if comp.is_none() && self.chance(l.staged_lowering) {
+            // Lowered in two stages, with a pause on the way down: one rep.
+            let mid = rest + low + (range - sag - low) * self.u(0.35, 0.65);
+            let pause = self.u(0.3, 1.0);
+            let t = self.tr(ch::ABD).go(t_hold, down * 0.5, mid, 1.0);
+            self.tr(ch::ABD)
+                .go(t + pause, down * 0.5, rest + low, skew_down)
+        } else {
+            self.tr(ch::ABD).go(t_hold, down, rest + low, skew_down)
+        };
         if comp == Some(FlagKind::Momentum) {
             let (a1, a2) = (self.u(1.5, 4.0), self.u(1.0, 3.0));
             self.wobble(t_top, a1);
@@ -1384,7 +1431,7 @@ impl<'a> Builder<'a> {
         let hold = (l.top_hold * (1.0 + 0.25 * self.gauss())).max(0.0);
         let sag = self.u(0.96, 1.0);
         let t = self.tr(ch::OBL).go(t_low, hold, -drop * sag, 1.0);
-        // The trunk leans a little over the stance leg as the pelvis drops.
+        // The stance leg tips a little toward the free side as the pelvis drops.
         let lean = self.u(0.5, 2.0);
         self.tr(ch::LEAN).go(start, l.up * slow, -lean, 1.0);
         let end = if comp == Some(FlagKind::HipHike) {
@@ -1888,6 +1935,8 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
         shift_couple: u(0.008, 0.035),
         sink_couple: u(0.0, 0.02),
         clank_chance: u(0.0, 0.6),
+        overshoot: 0.0,
+        staged_lowering: 0.0,
         yaw_couple: u(-3.0, 3.0),
         flex_couple: u(-2.0, 4.0),
         axial_couple: u(-6.0, 6.0),
@@ -1904,6 +1953,12 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
     };
     if u(0.0, 1.0) < 0.15 {
         l.return_share = u(0.1, 0.3);
+    }
+    if u(0.0, 1.0) < 0.25 {
+        l.overshoot = u(0.04, 0.12);
+    }
+    if u(0.0, 1.0) < 0.2 {
+        l.staged_lowering = u(0.1, 0.5);
     }
     if u(0.0, 1.0) < 0.45 {
         l.fatigue_reps = rng.gen_range(2..=4);
