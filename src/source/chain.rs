@@ -1615,7 +1615,7 @@ impl<'a> Builder<'a> {
         tr[ch::PELVIS_YAW].go(t1, 0.3, 0.0, 1.0);
         if turn {
             let dir = if self.rng.gen_bool(0.5) { 1.0 } else { -1.0 };
-            let d = self.u(1.0, 2.0);
+            let d = self.u(1.6, 2.6);
             self.tr(ch::HEADING).by(t1 - 0.5, d, dir * 180.0, 1.0);
             self.now = t1 + d;
         } else {
