@@ -330,7 +330,23 @@ struct Wobble {
     amp: f64,
     freq: f64,
     tau: f64,
+    /// How long it lasts; it fades out smoothly before this, s.
+    life: f64,
     axis: Vector3<f64>,
+}
+
+impl Wobble {
+    /// Rotation of the sensor on its segment, rad, `dt` after it began.
+    fn angle(&self, dt: f64) -> f64 {
+        if dt <= 0.0 || dt >= self.life {
+            return 0.0;
+        }
+        // A smooth onset (no step in rate), a damped ring, a smooth end.
+        let onset = 1.0 - (-(4.0 * self.freq * dt).powi(2)).exp();
+        let fade_len = (self.life * 0.3).min(0.3);
+        let fade = 1.0 - min_jerk(((dt - (self.life - fade_len)) / fade_len).clamp(0.0, 1.0));
+        self.amp * onset * fade * (-dt / self.tau).exp() * (2.0 * PI * self.freq * dt).sin()
+    }
 }
 
 /// How the sensor sits on its segment from `t1` on; between `t0` and `t1`
@@ -512,6 +528,8 @@ struct Kinematics {
     mounts: Vec<Mount>,
     mount_cursor: usize,
     wobbles: Vec<Wobble>,
+    /// The longest a wobble lasts, s.
+    wobble_life: f64,
     /// Grid step of the differences, s.
     step: f64,
     cache: [(i64, Matrix3<f64>, Vector3<f64>); 3],
@@ -609,16 +627,15 @@ impl Kinematics {
             _ => rz(slip),
         };
         // Soft-tissue wobble: the sensor rocks about an axis of its segment.
-        let first = self.wobbles.partition_point(|w| w.t0 < t - 1.0);
+        let first = self
+            .wobbles
+            .partition_point(|w| w.t0 < t - self.wobble_life);
         let mut rv = Vector3::zeros();
         for w in &self.wobbles[first..] {
             if w.t0 > t {
                 break;
             }
-            let dt = t - w.t0;
-            // A smooth onset (no step in rate), then a damped ring.
-            let onset = 1.0 - (-(4.0 * w.freq * dt).powi(2)).exp();
-            rv += w.axis * (w.amp * onset * (-dt / w.tau).exp() * (2.0 * PI * w.freq * dt).sin());
+            rv += w.axis * w.angle(t - w.t0);
         }
         let wob = if rv.norm_squared() > 0.0 {
             Rotation3::new(rv).into_inner()
@@ -963,6 +980,7 @@ impl<'a> Builder<'a> {
             mounts: Vec::new(),
             mount_cursor: 0,
             wobbles: Vec::new(),
+            wobble_life: 0.0,
             step: 0.01,
             cache: [(i64::MIN, Matrix3::identity(), Vector3::zeros()); 3],
             cache_next: 0,
@@ -1050,13 +1068,16 @@ impl<'a> Builder<'a> {
 
     fn wobble(&mut self, t0: f64, amp_deg: f64) {
         let axis = random_unit(self.rng).into_inner();
+        let tau = self.u(0.04, 0.1);
         let w = Wobble {
             t0,
             amp: amp_deg * DEG,
             freq: self.u(9.0, 18.0),
-            tau: self.u(0.04, 0.1),
+            tau,
+            life: 8.0 * tau,
             axis,
         };
+        self.kin.wobble_life = self.kin.wobble_life.max(w.life);
         let i = self.kin.wobbles.partition_point(|x| x.t0 <= t0);
         self.kin.wobbles.insert(i, w);
     }
@@ -1319,10 +1340,12 @@ impl<'a> Builder<'a> {
                     t0: t_top,
                     amp: a * DEG,
                     freq: f,
-                    tau: hold * 0.6,
+                    tau: hold * 2.0,
+                    life: hold,
                     axis,
                 },
             );
+            self.kin.wobble_life = self.kin.wobble_life.max(hold);
         }
         let low = if last { 0.0 } else { l.return_share * range };
         let mut end = if comp.is_none() && self.chance(l.staged_lowering) {
@@ -2590,5 +2613,33 @@ mod tests {
             }
         }
         assert!(largest > 1.0, "the bias is hardly there: {largest}");
+    }
+
+    #[test]
+    fn a_wobble_starts_and_ends_without_a_jump() {
+        // A tremor through a 3 s hold, and a ring after a sudden stop.
+        for (tau, life) in [(6.0, 3.0), (0.08, 0.64)] {
+            let w = Wobble {
+                t0: 0.0,
+                amp: 0.2 * DEG,
+                freq: 10.0,
+                tau,
+                life,
+                axis: Vector3::x(),
+            };
+            let h = 1e-3;
+            let steps = (life / h) as usize + 10;
+            let biggest_step = (0..steps)
+                .map(|i| (w.angle((i + 1) as f64 * h) - w.angle(i as f64 * h)).abs())
+                .fold(0.0, f64::max);
+            // Never more than the ring itself moves in a millisecond.
+            assert!(
+                biggest_step < w.amp * 2.0 * PI * w.freq * h * 1.1,
+                "{biggest_step}"
+            );
+            assert_eq!(w.angle(0.0), 0.0);
+            assert_eq!(w.angle(life), 0.0);
+            assert!(w.angle(life - h).abs() < w.amp * 0.01);
+        }
     }
 }
