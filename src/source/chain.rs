@@ -1242,19 +1242,26 @@ impl<'a> Builder<'a> {
                 * (1.0 - 0.15 * tire);
             let slow = (1.0 + 0.1 * self.gauss()).max(0.6) * (1.0 + 0.35 * tire);
             let last = r + 1 == n;
+            let pause = if last {
+                0.0
+            } else if Some(r) == rest_pause_at {
+                self.u(5.0, 8.0)
+            } else if self.chance(l.pause_chance) {
+                self.u(2.0, 6.0)
+            } else {
+                0.0
+            };
+            // Before a pause, a partial rep or the end of the set the leg
+            // comes all the way down.
+            let down =
+                last || pause > 0.0 || comps.get(r + 1) == Some(&Some(FlagKind::PartialRange));
             let rep = if self.cfg.exercise == Exercise::HipHitch {
                 self.hitch_rep(&l, size, slow, comp)
             } else {
-                self.leg_rep(&l, size, slow, comp, last)
+                self.leg_rep(&l, size, slow, comp, down)
             };
             reps.push(rep);
-            if !last {
-                if Some(r) == rest_pause_at {
-                    self.now += self.u(5.0, 8.0);
-                } else if self.chance(l.pause_chance) {
-                    self.now += self.u(2.0, 6.0);
-                }
-            }
+            self.now += pause;
         }
         let _ = index;
         // Back to rest after a leg held part-way up.
@@ -1287,7 +1294,7 @@ impl<'a> Builder<'a> {
         size: f64,
         slow: f64,
         comp: Option<FlagKind>,
-        last: bool,
+        all_the_way_down: bool,
     ) -> PlannedRep {
         let start = self.now;
         let rest = l.abd_rest;
@@ -1347,7 +1354,11 @@ impl<'a> Builder<'a> {
             );
             self.kin.wobble_life = self.kin.wobble_life.max(hold);
         }
-        let low = if last { 0.0 } else { l.return_share * range };
+        let low = if all_the_way_down {
+            0.0
+        } else {
+            l.return_share * range
+        };
         let mut end = if comp.is_none() && self.chance(l.staged_lowering) {
             // Lowered in two stages, with a pause on the way down: one rep.
             let mid = rest + low + (range - sag - low) * self.u(0.35, 0.65);
@@ -1975,7 +1986,7 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
         -u(0.3, 2.6)
     };
     if u(0.0, 1.0) < 0.15 {
-        l.return_share = u(0.1, 0.3);
+        l.return_share = u(0.1, 0.5);
     }
     if u(0.0, 1.0) < 0.25 {
         l.overshoot = u(0.04, 0.12);
@@ -2435,8 +2446,17 @@ mod tests {
                 );
                 c.seed = 100 + seed;
                 c.compensation_rate = 0.25;
-                let (sim, truth) = ChainSimulator::new(&c).unwrap();
+                let (mut sim, truth) = ChainSimulator::new(&c).unwrap();
                 assert_eq!(sim.plan.len(), truth.sets.len());
+                // Every rep of the leg rises from where it starts, whatever
+                // the rep before it left the leg at.
+                if e != Exercise::HipHitch {
+                    for pr in sim.plan.iter().flat_map(|s| &s.reps) {
+                        let abd = &mut sim.kin.tracks[ch::ABD];
+                        let rise = abd.at(pr.top) - abd.at(pr.start);
+                        assert!(rise > 0.25 * pr.range, "{e} {p} {seed}: {rise} {pr:?}");
+                    }
+                }
                 for (ps, ts) in sim.plan.iter().zip(&truth.sets) {
                     assert_eq!(ps.reps.len(), ts.rep_count);
                     for (pr, tr) in ps.reps.iter().zip(&ts.reps) {
