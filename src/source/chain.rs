@@ -797,7 +797,8 @@ pub struct ChainSimulator {
     /// Grid points per sample.
     per_sample: i64,
     last_t: f64,
-    #[allow(dead_code)]
+    /// What the lifter meant to do (the tests check the truth against it).
+    #[cfg_attr(not(test), allow(dead_code))]
     plan: Vec<PlannedSet>,
 }
 
@@ -1135,7 +1136,7 @@ impl<'a> Builder<'a> {
                 let rest = self.u(self.cfg.rest_min_s, self.cfg.rest_max_s);
                 self.between_sets(rest);
             }
-            self.set(i);
+            self.set();
         }
         // The end: still for a moment, sometimes walking off.
         let tail = self.u(1.0, 6.0);
@@ -1151,7 +1152,7 @@ impl<'a> Builder<'a> {
     }
 
     /// One set: still at rest, then the reps.
-    fn set(&mut self, index: usize) {
+    fn set(&mut self) {
         let l = self.kin.lifter.clone();
         let (lo, hi) = (self.cfg.reps_min, self.cfg.reps_max);
         let n = self.rng.gen_range(lo..=hi);
@@ -1263,7 +1264,6 @@ impl<'a> Builder<'a> {
             reps.push(rep);
             self.now += pause;
         }
-        let _ = index;
         // Back to rest after a leg held part-way up.
         let rest = l.abd_rest;
         if (self.tr(ch::ABD).end().1 - rest).abs() > 0.5 {
@@ -1844,7 +1844,11 @@ impl<'a> Builder<'a> {
             .tr(ch::FIDDLE)
             .swing(t0, half, fiddle_amp, n.saturating_sub(1));
         let d = t_end - t0;
-        let from = self.kin.mounts.last().map(|m| m.to).expect("a first mount");
+        let from = self
+            .kin
+            .mounts
+            .last()
+            .map_or_else(UnitQuaternion::identity, |m| m.to);
         let mut to = Self::draw_mount(self.cfg, self.kin.carrier, self.kin.free, self.rng);
         if !self.cfg.random_mounting && self.kin.carrier != Carrier::Pelvis {
             // Nominal again, but never quite the same.
