@@ -17,6 +17,7 @@ pub mod certainty;
 pub mod flags;
 pub mod profile;
 pub mod reps;
+pub mod resample;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
@@ -28,12 +29,11 @@ use nalgebra::{UnitQuaternion, Vector3};
 pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
+use resample::{Resampler, Step};
+pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// A gap in the data longer than this (s) breaks the orientation track: what
-/// happened in it is unknown, so the open rep is dropped and a new neutral is needed.
-pub const MAX_GAP_S: f64 = 1.0;
 /// The neutral is taken from the orientation this long before the rest was
 /// confirmed, so the first instant of a rep never leaks into it (s).
 const NEUTRAL_DELAY_S: f64 = 0.15;
@@ -55,21 +55,8 @@ const STALE_REST_S: f64 = 3.0;
 /// A pelvis turning faster than this (°/s) is being handled (re-strapped,
 /// bumped) or turned round: no rep moves it half as fast.
 const PELVIS_HANDLING_DPS: f64 = 120.0;
-/// No motion sensor reads beyond ±32 g or ±5000 °/s (the widest ranges
-/// sold; WitMotion's are 16 g and 2000 °/s): a value past these is a corrupt
-/// packet, and one such value would wreck the orientation for good.
-pub const MAX_ACC_MPS2: f64 = 32.0 * STANDARD_GRAVITY;
-/// See [`MAX_ACC_MPS2`].
-pub const MAX_RATE_DPS: f64 = 5000.0;
 /// Time constant of the mean |acc| a foot strike stands out from (s).
 const IMPACT_TAU_S: f64 = 0.2;
-/// Samples less than this apart are averaged into one step (s): the pipeline
-/// steps at about 50 Hz at most, whatever the sensor's rate. Reps and
-/// compensations live below 5 Hz (the real 25 Hz recordings count exactly);
-/// a 400 Hz sensor then costs what a 50 Hz one does, and the averaging is
-/// the anti-aliasing filter. Stepping at 100 Hz instead scored the same on
-/// the fresh corpora at 0.6× the speed.
-const STEP_S: f64 = 0.019;
 /// Time constant of the sensor's own reading of gravity (s). Cheap
 /// accelerometers read 1 g as anything from 0.93 to 1.07 g (a real thigh
 /// sensor read 10.5 m/s² at rest): rest and the attitude's gravity checks are
@@ -93,18 +80,6 @@ const UNLIKE_TAIL_LENGTH: f64 = 0.4;
 /// Movements not counted are remembered this long (s) and at most this many.
 const SET_ASIDE_KEEP_S: f64 = 60.0;
 const SET_ASIDE_MAX: usize = 32;
-
-/// Raw samples waiting to be averaged into one step.
-#[derive(Debug, Clone, Copy, Default)]
-struct Bin {
-    n: u32,
-    first_t: f64,
-    t_sum: f64,
-    acc_sum: Vector3<f64>,
-    gyr_sum: Vector3<f64>,
-    /// The largest |acc|² in the bin: a foot strike's jolt is short.
-    peak_acc2: f64,
-}
 
 /// One counted rep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -233,12 +208,7 @@ pub struct Pipeline {
     neutral_inv: Option<UnitQuaternion<f64>>,
     baseline: f64,
     noise_ms: f64,
-    /// Time of the last raw sample.
-    last_t: Option<f64>,
-    /// Time of the last step (the mean time of its samples).
-    last_step_t: Option<f64>,
-    /// Samples not yet stepped.
-    bin: Bin,
+    resampler: Resampler,
     open: Option<OpenSet>,
     sets_done: usize,
     stats: Stats,
@@ -310,9 +280,7 @@ impl Pipeline {
             neutral_inv: None,
             baseline: 0.0,
             noise_ms: 0.0,
-            last_t: None,
-            last_step_t: None,
-            bin: Bin::default(),
+            resampler: Resampler::default(),
             open: None,
             sets_done: 0,
             announced_return: None,
@@ -367,76 +335,29 @@ impl Pipeline {
 
     /// Feeds one sample; events go to `out`.
     ///
-    /// Samples closer than 19 ms are averaged first (see [`STEP_S`]); a step
+    /// Samples closer than 19 ms are averaged first ([`resample`]); a step
     /// is taken as soon as its last sample is in, so events come no later
     /// than the sample that completes them.
     pub fn push(&mut self, s: &Sample, out: &mut Vec<Event>) {
-        self.stats.samples += 1;
-        if !s.is_finite() || s.acc.amax() > MAX_ACC_MPS2 || s.gyr.amax() > MAX_RATE_DPS {
-            self.stats.non_finite += 1;
-            return;
+        let pushed = self.resampler.push(s, &mut self.stats);
+        if let Some(step) = pushed.before {
+            self.step(&step, out);
         }
-        let raw_dt = match self.last_t {
-            None => f64::INFINITY,
-            Some(prev) => {
-                let dt = s.t - prev;
-                if dt <= 0.0 {
-                    self.stats.out_of_order += 1;
-                    return;
-                }
-                dt
-            }
-        };
-        self.last_t = Some(s.t);
-        if self.bin.n > 0 && s.t - self.bin.first_t >= STEP_S {
-            self.step_bin(out);
-        }
-        if raw_dt > MAX_GAP_S && raw_dt.is_finite() {
-            self.stats.long_gaps += 1;
+        if pushed.gap {
             self.break_track(out);
         }
-        let b = &mut self.bin;
-        if b.n == 0 {
-            *b = Bin {
-                first_t: s.t,
-                ..Bin::default()
-            };
-        }
-        b.n += 1;
-        b.t_sum += s.t;
-        b.acc_sum += s.acc;
-        b.gyr_sum += s.gyr;
-        b.peak_acc2 = b.peak_acc2.max(s.acc.norm_squared());
-        // Step now unless the next sample (as far apart as this one) will
-        // still fall in this bin.
-        if s.t - b.first_t + raw_dt >= STEP_S {
-            self.step_bin(out);
+        if let Some(step) = pushed.after {
+            self.step(&step, out);
         }
     }
 
-    /// Steps the pipeline on the mean of the waiting samples.
-    fn step_bin(&mut self, out: &mut Vec<Event>) {
-        let b = std::mem::take(&mut self.bin);
-        if b.n == 0 {
-            return;
-        }
-        let k = 1.0 / f64::from(b.n);
-        let s = Sample {
-            t: b.t_sum * k,
-            acc: b.acc_sum * k,
-            gyr: b.gyr_sum * k,
-        };
-        let dt = match self.last_step_t {
-            Some(prev) if s.t > prev => s.t - prev,
-            _ => 0.0,
-        };
-        self.last_step_t = Some(s.t);
-        self.step(&s, b.peak_acc2.sqrt(), dt, out);
-    }
-
-    /// One step of the pipeline on an (averaged) sample; `peak_acc` is the
-    /// largest |acc| among the samples averaged into it.
-    fn step(&mut self, s: &Sample, peak_acc: f64, dt: f64, out: &mut Vec<Event>) {
+    /// One step of the pipeline on an (averaged) sample.
+    fn step(&mut self, step: &Step, out: &mut Vec<Event>) {
+        let Step {
+            sample: ref s,
+            peak_acc,
+            dt,
+        } = *step;
         let raw_norm = s.acc.norm();
         let k = self.gravity_scale(s, raw_norm, dt);
         let s = &Sample {
@@ -692,7 +613,9 @@ impl Pipeline {
 
     /// Ends the stream: closes a rep that has returned and the open set.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.step_bin(out);
+        if let Some(step) = self.resampler.flush() {
+            self.step(&step, out);
+        }
         if let Some(outcome) = self.detector.finish() {
             self.handle(outcome, out);
         }
@@ -706,7 +629,6 @@ impl Pipeline {
         self.flush_pending(out);
         self.attitude.reset();
         self.still.interrupt();
-        self.last_step_t = None;
         self.history.clear();
         self.neutral_inv = None;
     }
