@@ -198,7 +198,10 @@ mod tests {
         bad.acc.z = 40.0 * STANDARD_GRAVITY;
         r.push(&bad, &mut stats);
         r.push(&at(0.0), &mut stats);
-        assert_eq!((stats.samples, stats.non_finite, stats.out_of_order), (4, 2, 1));
+        assert_eq!(
+            (stats.samples, stats.non_finite, stats.out_of_order),
+            (4, 2, 1)
+        );
     }
 
     #[test]

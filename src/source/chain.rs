@@ -56,8 +56,9 @@
 //! bending to change the pin, lifting the foot to fasten the cuff, sitting
 //! down on a bench, sitting up or rolling onto the back from side-lying,
 //! standing up from the machine, stepping off the hitch step, shaking a leg
-//! out, weight shifts, single swings and re-strapping the sensor. None is a
-//! rep; each is listed in the truth's `distractions`.
+//! out, shifting on the mat or the seat, weight shifts, single swings and
+//! re-strapping the sensor. None is a rep; each is listed in the truth's
+//! `distractions`.
 //!
 //! # The sensor
 //!
@@ -1531,6 +1532,9 @@ impl<'a> Builder<'a> {
                 if self.chance(0.5) {
                     todo.push(b'p');
                 }
+                if fidgets && self.chance(0.4) {
+                    todo.push(b'h');
+                }
                 if self.cfg.walking && self.chance(0.35) {
                     todo.push(b'w');
                 }
@@ -1563,6 +1567,7 @@ impl<'a> Builder<'a> {
                 b's' => self.sit_on_bench(),
                 b'u' => self.sit_up(),
                 b'b' => self.roll_onto_back(),
+                b'h' if p == Posture::Seated => self.shift_on_seat(),
                 b'h' => self.shift_on_mat(),
                 b'r' => self.restrap(),
                 b'f' => self.fidget(p),
@@ -1830,6 +1835,24 @@ impl<'a> Builder<'a> {
         tr[ch::FLEX].by(t0 + d + 0.3, d, -flex, 1.0);
         let t1 = t0 + 2.0 * d + 0.3;
         self.note(t0, t1, "shifts on the mat");
+        self.now = t1;
+    }
+
+    /// Slides about on the machine's seat, legs together and apart again.
+    fn shift_on_seat(&mut self) {
+        let t0 = self.now;
+        let d = self.u(0.5, 1.0);
+        let lean = self.u(-6.0, 6.0);
+        let slide = self.u(-0.04, 0.04);
+        let rest = self.kin.lifter.abd_rest;
+        let tr = &mut self.kin.tracks;
+        tr[ch::LEAN].by(t0, d, lean, 1.0);
+        tr[ch::BASE_X].by(t0, d, slide, 1.0);
+        tr[ch::ABD].go(t0, d, 0.0, 1.0);
+        tr[ch::LEAN].by(t0 + d + 0.2, d, -lean, 1.0);
+        tr[ch::ABD].go(t0 + d + 0.2, d, rest, 1.0);
+        let t1 = t0 + 2.0 * d + 0.2;
+        self.note(t0, t1, "shifts on the seat");
         self.now = t1;
     }
 
@@ -2601,6 +2624,8 @@ mod tests {
             "shakes the leg out",
             "sits up on the mat and lies down again",
             "sits on the bench and stands up",
+            "shifts on the seat",
+            "shifts on the mat",
         ] {
             assert!(kinds.contains(want), "never: {want} ({kinds:?})");
         }
