@@ -2691,4 +2691,31 @@ mod tests {
             assert!(w.angle(life - h).abs() < w.amp * 0.01);
         }
     }
+
+    #[test]
+    fn lifters_differ_in_range_tempo_and_where_the_sensor_sits() {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let (mut peaks, mut tempos, mut carriers) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in 0..24 {
+            let mut c = config(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right);
+            c.seed = seed;
+            c.sets = 1;
+            c.compensations = Vec::new();
+            let (sim, truth) = ChainSimulator::new(&c).unwrap();
+            let reps = &truth.sets[0].reps;
+            peaks.push(median(reps.iter().map(|r| r.peak_deg).collect()));
+            tempos.push(median(reps.iter().map(|r| r.end_s - r.start_s).collect()));
+            carriers.push(sim.kin.carrier);
+        }
+        let spread = |v: &[f64]| {
+            v.iter().copied().fold(f64::MIN, f64::max) / v.iter().copied().fold(f64::MAX, f64::min)
+        };
+        // Real lifters: peaks of 6° to 68°, reps of 1.1 s to 6.3 s.
+        assert!(spread(&peaks) > 3.0, "{peaks:?}");
+        assert!(spread(&tempos) > 2.5, "{tempos:?}");
+        assert!(carriers.contains(&Carrier::Thigh) && carriers.contains(&Carrier::Shank));
+    }
 }
