@@ -2,7 +2,7 @@
 //! transport joins here behind the same `Sample` stream.)
 
 pub mod ble;
-/// A fourth held-out body model: a segment chain.
+/// A fourth body model, the newest held out: a segment chain.
 ///
 /// Pelvis, trunk lean and the working leg as a chain of rigid segments moved
 /// by minimum-jerk joint tracks, per-lifter builds, tempos and balance

@@ -77,8 +77,8 @@ pub struct SimConfig {
 /// ([`crate::source::pivot`]) is a second, independently written body model
 /// kept as a held-out test corpus: nothing in the counter may be tuned on it.
 /// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
-/// the final held-out corpus. `Chain` ([`crate::source::chain`]) is a fourth,
-/// a segment chain built later than the others: the new hold-out, never tuned on.
+/// held out. `Chain` ([`crate::source::chain`]) is a fourth, a segment chain
+/// built after the others: the hold-out the counter is judged on, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
