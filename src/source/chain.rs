@@ -2718,4 +2718,38 @@ mod tests {
         assert!(spread(&tempos) > 2.5, "{tempos:?}");
         assert!(carriers.contains(&Carrier::Thigh) && carriers.contains(&Carrier::Shank));
     }
+
+    #[test]
+    fn the_edges_of_every_setting_give_finite_samples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for (i, (e, p)) in combos().into_iter().cycle().take(36).enumerate() {
+            let mut c = config(e, p, if i % 2 == 0 { Side::Left } else { Side::Right });
+            c.seed = rng.gen();
+            c.sets = rng.gen_range(1..=3);
+            let r = rng.gen_range(1..=25);
+            (c.reps_min, c.reps_max) = (r, r + rng.gen_range(0..3));
+            c.rate_hz = [10.0, 25.0, 333.0, 2000.0][i % 4];
+            c.compensation_rate = [0.0, 1.0, 0.5][i % 3];
+            c.noise = [0.0, 10.0][i % 2];
+            c.gyro_bias_dps = [0.0, 20.0][(i / 2) % 2];
+            c.drop_rate = [0.0, 0.5][(i / 3) % 2];
+            c.gaps_per_min = [0.0, 60.0][(i / 5) % 2];
+            (c.rest_min_s, c.rest_max_s) = (12.0, 12.0);
+            c.walking = i % 3 != 0;
+            c.fidgets = i % 4 != 0;
+            c.random_mounting = i % 5 != 0;
+            c.lead_in_s = [None, Some(0.0), Some(30.0)][i % 3];
+            let what = format!("{c:?}");
+            let (sim, truth) = ChainSimulator::new(&c).unwrap();
+            assert_eq!(truth.sets.len(), c.sets, "{what}");
+            let mut last = f64::NEG_INFINITY;
+            let mut n = 0;
+            for s in sim {
+                assert!(s.is_finite() && s.t >= last, "{what}: {s:?}");
+                last = s.t;
+                n += 1;
+            }
+            assert!(n > 0, "{what}");
+        }
+    }
 }
