@@ -87,7 +87,8 @@
 //! (ankle; the strap's slip is not the leg's motion), or the largest change
 //! of pelvic obliquity (pelvis). Obliquity is the angle of the pelvis'
 //! left-right axis, free side up positive, against the body's up direction
-//! at rest before the set (the vertical, when standing). Flags come from the
+//! at rest before the set (the vertical, when standing), taken from its
+//! mean over the 0.3 s of still stance before the set. Flags come from the
 //! motion itself, not from the plan: `hip_hike` obliquity ≥ +5° held 150 ms,
 //! `pelvic_drop` ≤ −5° held 150 ms, `trunk_sway` both (a rep that crosses
 //! both lines is a sway, not a hike or a drop); `partial_range` a peak under
@@ -119,6 +120,8 @@ const TRUTH_STEP_S: f64 = 0.01;
 
 /// DOMAIN's obliquity line for hike, drop and sway, °.
 const OBLIQUITY_LINE_DEG: f64 = 5.0;
+/// Still stance averaged for a set's neutral obliquity, s.
+const NEUTRAL_S: f64 = 0.3;
 /// How long a line must be held to count, s.
 const HELD_S: f64 = 0.15;
 /// A rep under this share of the set's median peak is partial.
@@ -2116,8 +2119,16 @@ fn label(cfg: &SimConfig, kin: &mut Kinematics, plan: &[PlannedSet]) -> Vec<Trut
         let up0 = rest.body * Vector3::z();
         let obl_of = |f: &Frame| (f.pelvis * free_dir).dot(&up0).clamp(-1.0, 1.0).asin() / DEG;
         let fwd_of = |f: &Frame| f.flex;
-        let obl0 = obl_of(&rest);
         let fwd_rest = fwd_of(&rest);
+        // The neutral obliquity: the still stance over the moment before the
+        // set, not one instant of its sway.
+        let from = (ps.rest_t - NEUTRAL_S).max(0.0);
+        let n0 = ((ps.rest_t - from) / TRUTH_STEP_S).round() as usize + 1;
+        kin.rewind();
+        let obl0 = (0..n0)
+            .map(|i| obl_of(&kin.frame(from + i as f64 * TRUTH_STEP_S)))
+            .sum::<f64>()
+            / n0 as f64;
         struct Seen {
             peak: f64,
             speed: f64,
