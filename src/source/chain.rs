@@ -416,6 +416,10 @@ struct Lifter {
     flex_couple: f64,
     axial_couple: f64,
     twist_couple: f64,
+    /// Pelvic pitch at a full rep, °.
+    tilt_couple: f64,
+    /// Spread of the hip flexion from rep to rep, ° (nobody repeats a path).
+    path_spread: f64,
     sway_deg: f64,
 }
 
@@ -567,7 +571,8 @@ impl Kinematics {
             l.range,
             l.abd_rest,
         );
-        let (thigh_len, w, sink) = (l.thigh, l.hip_width, l.sink_couple);
+        let (thigh_len, w, sink, couple_tilt) =
+            (l.thigh, l.hip_width, l.sink_couple, l.tilt_couple);
         let s_fr = self.free.sign();
         let gain = self.ch(ch::SWAY_GAIN, t);
         let abd = self.ch(ch::ABD, t);
@@ -594,7 +599,7 @@ impl Kinematics {
                 * (Vector3::new(0.0, 0.0, self.ch(ch::HIP_H, t) - sink * rep) - free_dir * shift);
         let obl = self.ch(ch::OBL, t) + couple_obl * rep + gain * self.sway_obl.at(t);
         let mut pelvis = then(body, rx, -s_fr * obl);
-        pelvis = then(pelvis, ry, self.ch(ch::TILT, t));
+        pelvis = then(pelvis, ry, self.ch(ch::TILT, t) + couple_tilt * rep);
         let yaw = self.ch(ch::PELVIS_YAW, t) + couple_yaw * rep + gain * self.sway_yaw.at(t);
         pelvis = then(pelvis, rz, yaw);
         let flex = self.ch(ch::FLEX, t) + couple_flex * rep;
@@ -1309,7 +1314,7 @@ impl<'a> Builder<'a> {
         let mut skew_down = l.skew_down;
         match comp {
             Some(FlagKind::PartialRange) => {
-                range *= self.u(0.3, 0.5);
+                range *= self.u(0.3, 0.45);
                 up *= 0.7;
                 down *= 0.7;
                 hold *= 0.5;
@@ -1384,6 +1389,13 @@ impl<'a> Builder<'a> {
             end = self.tr(ch::ABD).by(t, d2, -bounce, 1.0);
         }
         let s_gain = range / l.range;
+        if comp != Some(FlagKind::HipFlexionDrift) {
+            // This rep's own path: a little more or less forward than the last.
+            let base = self.kin.tracks[ch::FLEX].end().1;
+            let wander = l.path_spread * s_gain.min(1.2) * self.gauss().clamp(-2.5, 2.5);
+            self.tr(ch::FLEX).go(start, up, base + wander, 1.0);
+            self.tr(ch::FLEX).go(t_hold, down, base, 1.0);
+        }
         match comp {
             Some(FlagKind::HipFlexionDrift) => {
                 let swing = self.u(18.0, 32.0);
@@ -2005,6 +2017,8 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
         flex_couple: u(-2.0, 4.0),
         axial_couple: u(-6.0, 6.0),
         twist_couple: 0.0,
+        tilt_couple: u(-2.0, 2.0),
+        path_spread: u(0.5, 2.0),
         sway_deg: u(0.5, 1.1),
     };
     // Balance: the whole body over the ankle, or the trunk over the hip
@@ -2064,6 +2078,9 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
             l.lean_couple = 0.0;
             l.shift_couple = 0.0;
             l.flex_couple = u(-3.0, 3.0);
+            // The thighs lie on the seat, the pelvis against the back rest.
+            l.path_spread = u(0.2, 0.6);
+            l.tilt_couple = 0.0;
             l.sink_couple = 0.0;
         }
         Exercise::HipHitch => {
@@ -2078,6 +2095,7 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Lifter {
             l.lean_couple = 0.0;
             l.shift_couple = 0.0;
             l.yaw_couple = 0.0;
+            l.tilt_couple = 0.0;
             l.sink_couple = 0.0;
             l.flex_couple = 0.0;
             l.axial_couple = 0.0;
