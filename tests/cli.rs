@@ -318,6 +318,7 @@ fn run_on_the_simulated_sensor_prints_reps_and_sets() {
         "log",
         "--pending",
         "--json",
+        "--include-sim",
         "--logbook",
         book.to_str().unwrap(),
     ]);
@@ -325,6 +326,7 @@ fn run_on_the_simulated_sensor_prints_reps_and_sets() {
     let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(log[0]["reps"].as_u64().unwrap() as usize, live_reps);
     assert_eq!(log[0]["state"], "pending");
+    assert_eq!(log[0]["source"], "sim");
 }
 
 #[test]

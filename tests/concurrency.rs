@@ -206,7 +206,7 @@ fn run_saves_every_set_while_other_commands_write() {
     }
     assert_eq!(
         h.count(
-            "SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NULL AND state = 'pending'"
+            "SELECT count(*) FROM sets WHERE source <> 'manual' AND recording_id IS NULL AND state = 'pending'"
         ),
         160
     );
@@ -294,7 +294,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     assert!(e.contains("3 set(s) could not be saved"), "{e}");
     assert!(e.contains("next `medius run` saves them"), "{e}");
     assert_eq!(
-        h.count("SELECT count(*) FROM sets WHERE source = 'sensor'"),
+        h.count("SELECT count(*) FROM sets WHERE source <> 'manual'"),
         0
     );
     assert_eq!(
@@ -307,7 +307,7 @@ fn a_set_that_cannot_be_saved_is_kept_and_never_lost() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(err(&o).contains("recovered set"), "{}", err(&o));
     assert_eq!(
-        h.count("SELECT count(*) FROM sets WHERE source = 'sensor' AND recording_id IS NOT NULL"),
+        h.count("SELECT count(*) FROM sets WHERE source <> 'manual' AND recording_id IS NOT NULL"),
         3
     );
 }

@@ -56,8 +56,9 @@ impl Home {
             .spawn()
             .unwrap()
     }
+    /// `log --json`, with the simulated and replayed sets these tests make.
     fn log(&self, extra: &[&str]) -> serde_json::Value {
-        let mut a = vec!["log", "--json"];
+        let mut a = vec!["log", "--json", "--include-sim"];
         a.extend_from_slice(extra);
         let o = self.run(&a);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -290,6 +291,7 @@ fn replay_then_review_then_log() {
     assert!(o.status.success(), "{}", err(&o));
     let log = h.log(&[]);
     assert_eq!(log[0]["reps"].as_u64(), Some(want));
+    assert_eq!(log[0]["source"], "replay");
     assert!(
         log[0]["technique_notes"]
             .as_str()

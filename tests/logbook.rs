@@ -72,6 +72,7 @@ fn write(lb: &mut Logbook, s: &Set, side: Side, load: &str, at: &str) -> i64 {
             set: s,
             interrupted: false,
             performed_at: Some(at.into()),
+            source: medius::logbook::Source::Sensor,
         },
         None,
     )
@@ -306,7 +307,7 @@ fn manual(lb: &mut Logbook, side: Side, load: &str, reps: u32, at: &str) -> i64 
         variation: String::new(),
         notes: String::new(),
         performed_at: Some(at.into()),
-        import_key: None,
+        ..ManualSet::default()
     })
     .unwrap()
     .unwrap()
@@ -324,13 +325,13 @@ fn next_follows_the_last_session_by_date() {
     let recent = today(&lb, 1);
     manual(&mut lb, Side::Left, "12.5kg", 14, &recent);
     let before = lb
-        .target_for("standing-cable-abduction", Some("left"))
+        .target_for("standing-cable-abduction", Some("left"), false)
         .unwrap();
     // An older set, entered afterwards.
     let older = today(&lb, 10);
     manual(&mut lb, Side::Left, "10kg", 12, &older);
     let after = lb
-        .target_for("standing-cable-abduction", Some("left"))
+        .target_for("standing-cable-abduction", Some("left"), false)
         .unwrap();
     assert_eq!(after.target, before.target, "{after:?}");
     assert_eq!(after.load.unwrap().to_string(), "12.5kg");
@@ -343,21 +344,21 @@ fn progression_follows_the_rules() {
     let at = today(&lb, 3);
     manual(&mut lb, Side::Left, "20kg", 14, &at);
     let t = lb
-        .target_for("standing-cable-abduction", Some("left"))
+        .target_for("standing-cable-abduction", Some("left"), false)
         .unwrap();
     assert_eq!(t.target, "20kg for 15+ reps", "{t:?}");
     // Top of the range, step small against the load (2.5 of 20 kg): add it.
     let at = today(&lb, 1);
     manual(&mut lb, Side::Left, "20kg", 20, &at);
     let t = lb
-        .target_for("standing-cable-abduction", Some("left"))
+        .target_for("standing-cable-abduction", Some("left"), false)
         .unwrap();
     assert_eq!(t.load.as_ref().unwrap().to_string(), "22.5kg", "{t:?}");
     // Top of the range but 2.5 kg is 25 % of 10 kg: make the reps harder first…
     let at = today(&lb, 8);
     manual(&mut lb, Side::Right, "10kg", 20, &at);
     let t = lb
-        .target_for("standing-cable-abduction", Some("right"))
+        .target_for("standing-cable-abduction", Some("right"), false)
         .unwrap();
     assert!(t.target.contains("pause"), "{t:?}");
     assert_eq!(t.load.unwrap().to_string(), "10kg");
@@ -365,7 +366,7 @@ fn progression_follows_the_rules() {
     let at = today(&lb, 4);
     manual(&mut lb, Side::Right, "10kg", 20, &at);
     let t = lb
-        .target_for("standing-cable-abduction", Some("right"))
+        .target_for("standing-cable-abduction", Some("right"), false)
         .unwrap();
     assert_eq!(t.load.as_ref().unwrap().to_string(), "12.5kg", "{t:?}");
 
@@ -384,7 +385,7 @@ fn progression_follows_the_rules() {
     );
     verify(&mut lb, a, "15,16");
     let t = lb
-        .target_for("standing-cable-abduction", Some("right"))
+        .target_for("standing-cable-abduction", Some("right"), false)
         .unwrap();
     assert_eq!(t.load.as_ref().unwrap().to_string(), "15kg");
     assert!(t.why.contains("hold the load"), "{t:?}");
@@ -398,10 +399,60 @@ fn progression_follows_the_rules() {
     );
     verify(&mut lb, b, "14");
     let t = lb
-        .target_for("standing-cable-abduction", Some("right"))
+        .target_for("standing-cable-abduction", Some("right"), false)
         .unwrap();
     assert_eq!(t.load.as_ref().unwrap().to_string(), "12.5kg", "{t:?}");
-    assert_eq!(lb.targets().unwrap().len(), 1);
+    assert_eq!(lb.targets(false).unwrap().len(), 1);
+}
+
+/// Issue 14, item 1: the other side's set done earlier the same evening,
+/// typed in afterwards, is in the same session, so the side-to-side notes
+/// pair them (it used to start a session of its own).
+#[test]
+fn side_notes_pair_a_backfilled_set_with_its_session() {
+    let mut lb = Logbook::open_in_memory().unwrap();
+    let l = write(
+        &mut lb,
+        &set(14, &[]),
+        Side::Left,
+        "12.5kg",
+        "2026-11-02 18:30",
+    );
+    verify(&mut lb, l, "");
+    let r = write(
+        &mut lb,
+        &set(12, &[]),
+        Side::Right,
+        "12.5kg",
+        "2026-11-02 18:00",
+    );
+    verify(&mut lb, r, "");
+    let notes = lb.set(l).unwrap().side_notes;
+    assert_eq!(notes, "left: 14 reps 36°, right: 12 reps 36°");
+    assert_eq!(lb.set(r).unwrap().side_notes, notes);
+}
+
+/// The trend is the same whatever order the sets were typed in.
+#[test]
+fn trend_is_by_date_not_by_the_order_sets_were_logged() {
+    let sets = [
+        (20, Side::Left, "12.5kg", 12),
+        (20, Side::Right, "12.5kg", 10),
+        (13, Side::Left, "15kg", 9),
+        (6, Side::Left, "12.5kg", 15),
+        (6, Side::Right, "12.5kg", 13),
+    ];
+    let trend = |order: &mut dyn Iterator<Item = &(u32, Side, &str, u32)>| {
+        let mut lb = Logbook::open_in_memory().unwrap();
+        for (days, side, load, reps) in order {
+            let at = today(&lb, *days);
+            manual(&mut lb, *side, load, *reps, &at);
+        }
+        serde_json::to_value(lb.trend("standing-cable-abduction", 6, false).unwrap()).unwrap()
+    };
+    let forward = trend(&mut sets.iter());
+    assert_eq!(forward.as_array().unwrap().len(), 5, "{forward}");
+    assert_eq!(trend(&mut sets.iter().rev()), forward);
 }
 
 #[test]
@@ -419,7 +470,7 @@ fn trend_by_week_and_side() {
     }
     let old = today(&lb, 60);
     manual(&mut lb, Side::Left, "12.5kg", 1, &old);
-    let weeks = lb.trend("standing-cable-abduction", 6).unwrap();
+    let weeks = lb.trend("standing-cable-abduction", 6, false).unwrap();
     let left: Vec<u32> = weeks
         .iter()
         .filter(|w| w.side.as_deref() == Some("left"))
@@ -433,7 +484,7 @@ fn trend_by_week_and_side() {
         .collect();
     assert_eq!(diffs, [2, 2]);
     assert!(matches!(
-        lb.trend("deadlift", 6),
+        lb.trend("deadlift", 6, false),
         Err(LogbookError::UnknownExercise(_))
     ));
 }
@@ -663,14 +714,13 @@ fn export_import_and_backup() {
     let o = medius(&book, &["export", "--format", "strong"]);
     let text = String::from_utf8(o.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), "Date,Workout Name,Duration,Exercise Name,Set Order,Weight,Reps,Distance,Seconds,Notes,Workout Notes,RPE");
+    assert_eq!(lines.next().unwrap(), "Date;Workout Name;Exercise Name;Set Order;Weight;Weight Unit;Reps;RPE;Distance;Distance Unit;Seconds;Notes;Workout Notes;Workout Duration");
     let row = lines.next().unwrap();
     assert!(
-        row.starts_with("2026-11-02 18:00:00,medius,,Hip hitch (left),1,4,15,"),
-        "{row}"
+        row.starts_with("2026-11-02 18:00:00;medius;Hip hitch (left);1;4;kg;15;8;"),
+        "RPE from RIR: {row}"
     );
     assert!(row.contains("'=HYPERLINK"), "formula defused: {row}");
-    assert!(row.ends_with(",8"), "RPE from RIR: {row}");
     let o = medius(&book, &["export", "--format", "hevy"]);
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.starts_with("title,start_time,end_time,description,exercise_title,superset_id,exercise_notes,set_index,set_type,weight_kg,reps,distance_km,duration_seconds,rpe\n"));
@@ -1182,10 +1232,12 @@ fn notes_never_reach_the_terminal_or_a_spreadsheet_raw() {
         );
     }
     let o = medius(&book, &["export", "--format", "strong"]);
-    let mut rdr = csv::Reader::from_reader(&o.stdout[..]);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(&o.stdout[..]);
     let notes: Vec<String> = rdr
         .records()
-        .map(|r| r.unwrap().get(9).unwrap().to_string())
+        .map(|r| r.unwrap().get(11).unwrap().to_string())
         .collect();
     assert_eq!(notes.len(), 4);
     for n in &notes[1..] {

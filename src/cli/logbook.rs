@@ -47,6 +47,14 @@ fn parse_load(s: &str) -> Result<Load, String> {
     Load::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v <= 86_400.0)
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 1 to 86400"))
+}
+
 /// Analyse a raw recording and save its sets in the logbook as pending.
 ///
 /// The same function the daemon uses writes each set, with its reps and
@@ -106,6 +114,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
             set,
             interrupted: false,
             performed_at: a.date.clone(),
+            source: logbook::Source::Sensor,
         })
         .collect();
     // The recording and all its sets in one transaction: a bad --date or a
@@ -214,7 +223,12 @@ fn show_set(s: &PendingSet) -> String {
             .map(|c| format!(", count {}", crate::report::certainty(c)))
             .unwrap_or_default(),
         s.state,
-        if s.interrupted { " (interrupted)" } else { "" },
+        match (s.interrupted, s.source.as_str()) {
+            (true, "sim" | "replay") => format!(" (interrupted, {})", s.source),
+            (true, _) => " (interrupted)".to_string(),
+            (false, "sim" | "replay") => format!(" ({})", s.source),
+            _ => String::new(),
+        },
     );
     for f in &s.flags {
         let rate = f
@@ -463,6 +477,9 @@ pub struct LogArgs {
     /// The pending sets (not yet reviewed) instead of the log.
     #[arg(long)]
     pub pending: bool,
+    /// Also the sets of the simulator and of replayed recordings.
+    #[arg(long)]
+    pub include_sim: bool,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -488,8 +505,11 @@ pub struct LogAddArgs {
     #[arg(short, long, value_parser = super::parse_id::<Side>)]
     pub side: Option<Side>,
     /// Reps done.
-    #[arg(long)]
-    pub reps: u32,
+    #[arg(long, required_unless_present = "seconds")]
+    pub reps: Option<u32>,
+    /// A timed set (a plank): seconds held.
+    #[arg(long, value_parser = parse_seconds)]
+    pub seconds: Option<f64>,
     /// Load: 12.5kg, 25lb, 'pin 7', 'band red', 'ankle 2kg', bodyweight.
     #[arg(long, value_parser = parse_load)]
     pub load: Option<Load>,
@@ -536,7 +556,10 @@ fn log_table(rows: &[LogEntry]) -> String {
                 .as_ref()
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "-".into()),
-            e.reps,
+            match e.duration_s {
+                Some(d) if e.reps == 0 => format!("{d:.0}s"),
+                _ => e.reps.to_string(),
+            },
             e.median_peak_deg
                 .map(|p| format!("{p:.0}°"))
                 .unwrap_or_else(|| "-".into()),
@@ -557,13 +580,14 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
                 exercise: add.exercise,
                 side: add.side,
                 load: add.load,
-                reps: add.reps,
+                reps: add.reps.unwrap_or(0),
+                duration_s: add.seconds,
                 rir: add.rir,
                 tempo: add.tempo,
                 variation: add.variation,
                 notes: add.notes,
                 performed_at: add.date,
-                import_key: None,
+                ..ManualSet::default()
             })?
             .expect("no import key, never a duplicate");
         println!("set {id} added to the log");
@@ -579,6 +603,7 @@ pub fn log(a: LogArgs) -> anyhow::Result<()> {
         exercise: a.exercise,
         since,
         pending: a.pending,
+        include_sim: a.include_sim,
     })?;
     if a.json {
         println!("{}", serde_json::to_string(&rows)?);
@@ -608,6 +633,9 @@ pub struct NextArgs {
     /// Only this exercise.
     #[arg(short, long)]
     pub exercise: Option<String>,
+    /// Also from the sets of the simulator and of replayed recordings.
+    #[arg(long)]
+    pub include_sim: bool,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -619,7 +647,7 @@ pub struct NextArgs {
 /// Runs `next`.
 pub fn next(a: NextArgs) -> anyhow::Result<()> {
     let lb = a.logbook.open_read_only()?;
-    let mut targets = lb.targets()?;
+    let mut targets = lb.targets(a.include_sim)?;
     if let Some(e) = &a.exercise {
         lb.exercise(e)?;
         targets.retain(|t| &t.exercise == e);
@@ -671,6 +699,9 @@ pub struct TrendArgs {
     /// Also draw the trend as an SVG chart.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Also the sets of the simulator and of replayed recordings.
+    #[arg(long)]
+    pub include_sim: bool,
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
@@ -679,7 +710,7 @@ pub struct TrendArgs {
 /// Runs `trend`.
 pub fn trend(a: TrendArgs) -> anyhow::Result<()> {
     let lb = a.logbook.open_read_only()?;
-    let weeks = lb.trend(&a.exercise, a.weeks)?;
+    let weeks = lb.trend(&a.exercise, a.weeks, a.include_sim)?;
     if let Some(path) = &a.svg {
         super::chart::trend_svg(path, &a.exercise, &weeks)?;
         eprintln!("chart written to {}", path.display());
@@ -728,21 +759,33 @@ pub enum FormatArg {
     Strong,
     /// Hevy's CSV.
     Hevy,
-    /// Every field as JSON.
+    /// Every field as JSON (reps and flags too; `import-log json` reads it back).
     Json,
+    /// Garmin FIT: one strength-training activity per session (needs -o).
+    Fit,
 }
 
-/// Write the log in a format other apps read.
+/// Write the log in a format other apps read: one workout per session
+/// (one start, one duration); simulated and replayed sets only with
+/// --include-sim. `import-log` reads Strong, Hevy and JSON exports back.
 ///
 ///   medius export --format strong -o medius-strong.csv
+///   medius export --format fit -o medius.fit      (Garmin Connect)
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// strong, hevy or json.
+    /// strong, hevy, json or fit.
     #[arg(long, value_enum)]
     pub format: FormatArg,
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also the sets of the simulator and of replayed recordings.
+    #[arg(long)]
+    pub include_sim: bool,
+    /// Only the sessions that started since: 6w, 10d, 3m or a date
+    /// (e.g. the last session alone for Garmin Connect: --since 1d).
+    #[arg(long)]
+    pub since: Option<String>,
     /// Where the logbook is.
     #[command(flatten)]
     pub logbook: LogbookArg,
@@ -755,7 +798,18 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         FormatArg::Strong => ExportFormat::Strong,
         FormatArg::Hevy => ExportFormat::Hevy,
         FormatArg::Json => ExportFormat::Json,
+        FormatArg::Fit => ExportFormat::Fit,
     };
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| logbook::parse_since(&lb, s))
+        .transpose()?;
+    if matches!(format, ExportFormat::Fit) && a.output.is_none() {
+        return Err(user_error(
+            "a FIT file is binary: give the file to write, e.g. `medius export --format fit -o medius.fit`",
+        ));
+    }
     match &a.output {
         Some(path) => {
             // Write beside, then rename: an interrupted export leaves no
@@ -765,7 +819,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 .map_err(|e| user_error(format!("cannot write beside {}: {e}", path.display())))?;
             let written = (|| -> anyhow::Result<usize> {
                 let mut f = std::io::BufWriter::new(file);
-                let n = lb.export(format, &mut f)?;
+                let n = lb.export(format, a.include_sim, since.as_deref(), &mut f)?;
                 f.flush()?;
                 f.get_ref().sync_all()?;
                 drop(f);
@@ -785,7 +839,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            lb.export(format, &mut out)?;
+            lb.export(format, a.include_sim, since.as_deref(), &mut out)?;
         }
     }
     Ok(())
@@ -820,17 +874,22 @@ fn new_file_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     ))
 }
 
-/// Bring a history from another app into the log.
+/// Bring a history from another app into the log: Strong's CSV (either
+/// layout), Hevy's CSV, or medius' own JSON export. Rows already in the
+/// log (imported before, or written by this logbook's own export) are not
+/// added again.
 ///
 ///   medius import-log strong strong-export.csv --unit kg
+///   medius import-log hevy workouts.csv
 #[derive(Debug, Args)]
 pub struct ImportLogArgs {
-    /// Which app the file comes from (only strong so far).
-    #[arg(value_parser = ["strong"])]
+    /// Which app the file comes from: strong or hevy (their CSV exports,
+    /// medius' own too), or json (medius' JSON export).
+    #[arg(value_parser = ["strong", "hevy", "json"])]
     pub app: String,
-    /// The app's CSV export.
+    /// The app's export.
     pub file: PathBuf,
-    /// Unit of the Weight column: kg or lb.
+    /// Unit of a Strong file's Weight column when it has no Weight Unit column: kg or lb.
     #[arg(long, default_value = "kg", value_parser = ["kg", "lb"])]
     pub unit: String,
     /// Where the logbook is.
@@ -847,11 +906,24 @@ pub fn import_log(a: ImportLogArgs) -> anyhow::Result<()> {
     };
     // Read and checked first: a bad file creates no logbook and opens none
     // for writing.
-    let file = a.logbook.open_read_only()?.read_strong(&a.file, unit)?;
+    let app = match a.app.as_str() {
+        "hevy" => logbook::App::Hevy,
+        "json" => logbook::App::Json,
+        _ => logbook::App::Strong,
+    };
+    let file = a
+        .logbook
+        .open_read_only()?
+        .read_history(app, &a.file, unit)?;
     let s = a.logbook.open()?.save_strong(file)?;
     println!(
-        "{} sets added, {} already in the log, {} rows without reps skipped{}",
+        "{} sets added{}, {} already in the log, {} rows skipped (no reps and no time: cardio, rest timers){}",
         s.added,
+        if s.timed > 0 {
+            format!(" ({} timed)", s.timed)
+        } else {
+            String::new()
+        },
         s.already_there,
         s.skipped,
         if s.new_exercises.is_empty() {

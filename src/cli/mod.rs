@@ -115,9 +115,9 @@ pub enum Command {
     Next(logbook::NextArgs),
     /// Weekly trend of one exercise (terminal and SVG).
     Trend(logbook::TrendArgs),
-    /// Write the log as Strong CSV, Hevy CSV or JSON.
+    /// Write the log as Strong CSV, Hevy CSV, JSON or Garmin FIT.
     Export(logbook::ExportArgs),
-    /// Bring another app's history into the log (Strong CSV).
+    /// Bring a history into the log (Strong or Hevy CSV, medius JSON).
     ImportLog(logbook::ImportLogArgs),
     /// Copy the logbook safely (SQLite online backup).
     Backup(logbook::BackupArgs),

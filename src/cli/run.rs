@@ -284,11 +284,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .transpose()?,
     };
     let mut pipeline = pipeline_for(&ctx, a.profile.as_ref(), &cfg)?;
-    let sensor = a
+    let sensor = match a
         .sensor
         .clone()
         .or_else(|| cfg.sensor.first().map(|s| s.address.clone()))
-        .unwrap_or_else(|| "sim".into());
+    {
+        Some(s) => s,
+        None => {
+            // Never silently: a systemd unit with no sensor configured
+            // would otherwise fill the logbook with made-up sets.
+            esay!(
+                "medius: no sensor configured (--sensor, or [[sensor]] in the config): SIMULATING; \
+                 these sets are saved as simulated (source: sim) and kept out of log, next, trend \
+                 and export unless --include-sim"
+            );
+            "sim".into()
+        }
+    };
     let rate = a.rate.unwrap_or(cfg.link.rate_hz);
     let stop = Arc::new(AtomicBool::new(false));
     let state = Arc::new(Mutex::new(Status {
@@ -411,7 +423,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        Some(LogSink::new(lb, recording, lock))
+        Some(LogSink::new(
+            lb,
+            recording,
+            lock,
+            crate::logbook::Source::of_sensor(&sensor),
+        ))
     };
 
     {
@@ -797,7 +814,18 @@ fn recover(lb: &mut Logbook, cfg: &Config) {
                             load: ctx.load.clone(),
                             set: &set,
                             interrupted: true,
-                            performed_at: Some(r.started_at.clone()).filter(|s| !s.is_empty()),
+                            // The recording's start plus where the set began in it.
+                            performed_at: crate::logbook::time::from_stored(&r.started_at).map(
+                                |at| {
+                                    crate::logbook::time::stored(
+                                        crate::logbook::time::plus_seconds(
+                                            at,
+                                            set.start_s.clamp(0.0, 1e9) as i64,
+                                        ),
+                                    )
+                                },
+                            ),
+                            source: crate::logbook::Source::of_sensor(&r.sensor),
                         },
                         Some(r.id),
                     );
@@ -1048,6 +1076,7 @@ struct LogSink {
     saved: Vec<i64>,
     unsaved: Vec<UnsavedSet>,
     last_retry: Instant,
+    source: crate::logbook::Source,
 }
 
 /// A set not in the logbook yet, with what it needs to be written later.
@@ -1059,8 +1088,14 @@ struct UnsavedSet {
 }
 
 impl LogSink {
-    fn new(lb: Logbook, recording: Option<i64>, lock: SessionLock) -> Self {
+    fn new(
+        lb: Logbook,
+        recording: Option<i64>,
+        lock: SessionLock,
+        source: crate::logbook::Source,
+    ) -> Self {
         LogSink {
+            source,
             lb,
             _lock: lock,
             recording,
@@ -1080,6 +1115,7 @@ impl LogSink {
                 set: &u.set,
                 interrupted: u.interrupted,
                 performed_at: u.performed_at.clone(),
+                source: self.source,
             },
             self.recording,
         )

@@ -1,22 +1,57 @@
-//! Exchange with the apps lifters already use: Strong and Hevy CSV, JSON,
-//! and bringing a Strong history in.
+//! Exchange with the apps lifters already use: Strong and Hevy CSV, JSON
+//! (every field) and Garmin FIT out; Strong, Hevy and medius JSON in.
+//!
+//! A workout in those apps is a session here: one start time and one
+//! duration, whatever the times of its sets. A load a column cannot carry
+//! exactly (pin, band, ankle weight, bodyweight; pounds in Hevy's kg
+//! column) leads the notes as medius writes it (`pin 7; …`) and is read
+//! back from there, so export → import → export gives the same file. A row
+//! that the logbook's own export would write the same way is already in
+//! the log: importing an export into the logbook it came from adds nothing.
 
 use super::history::LogEntry;
-use super::write::{insert_manual, ManualSet};
+use super::time::{self, Stamp};
+use super::write::{insert_manual, FlagRecord, ManualSet, RepRecord, Source, Workout};
 use super::{ExerciseInfo, Load, LoadUnit, LogFilter, Logbook, LogbookError, Result};
-use crate::Side;
+use crate::{Placement, Side};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
 /// Export layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// Strong's CSV.
+    /// Strong's CSV (the layout with a `Weight Unit` column).
     Strong,
     /// Hevy's CSV.
     Hevy,
-    /// medius JSON (every field).
+    /// medius JSON (every field, reps and flags too).
     Json,
+    /// Garmin FIT, one activity per session.
+    Fit,
+}
+
+/// Files `import-log` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum App {
+    /// Strong's CSV, either layout (comma, or semicolon with `Weight Unit`).
+    Strong,
+    /// Hevy's CSV.
+    Hevy,
+    /// medius' JSON export.
+    Json,
+}
+
+impl App {
+    fn id(self) -> &'static str {
+        match self {
+            App::Strong => "strong",
+            App::Hevy => "hevy",
+            App::Json => "json",
+        }
+    }
 }
 
 /// What an import did.
@@ -24,9 +59,12 @@ pub enum ExportFormat {
 pub struct ImportSummary {
     /// Sets added.
     pub added: u32,
-    /// Rows already in the logbook (same date, exercise and set order).
+    /// Of them, timed sets (a plank: seconds, no reps).
+    pub timed: u32,
+    /// Rows already in the logbook (the same row as its own export writes,
+    /// or imported before).
     pub already_there: u32,
-    /// Rows without reps (rest timers, cardio) skipped.
+    /// Rows with neither reps nor a time (rest timers), or cardio, skipped.
     pub skipped: u32,
     /// Exercises added to the catalog.
     pub new_exercises: Vec<String>,
@@ -64,6 +102,14 @@ pub fn cell(text: &str) -> String {
     }
 }
 
+/// What a cell defused by [`cell`] said.
+fn uncell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if cell(rest) == text => rest,
+        _ => text,
+    }
+}
+
 fn exercise_title(names: &[ExerciseInfo], e: &LogEntry) -> String {
     let name = names
         .iter()
@@ -76,10 +122,12 @@ fn exercise_title(names: &[ExerciseInfo], e: &LogEntry) -> String {
     }
 }
 
-fn notes(e: &LogEntry) -> String {
+/// The notes an app gets: the load first when its columns cannot carry
+/// it (`carried`: the units they can), then the lifter's notes, the tempo last.
+fn notes(e: &LogEntry, carried: &[LoadUnit]) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(l) = &e.load {
-        if matches!(l.unit, LoadUnit::Pin | LoadUnit::Band | LoadUnit::AnkleKg) {
+        if !carried.contains(&l.unit) {
             parts.push(l.to_string());
         }
     }
@@ -94,11 +142,39 @@ fn notes(e: &LogEntry) -> String {
     parts.join("; ")
 }
 
+/// Reads [`notes`] back: (the load they lead with, the notes, the tempo).
+fn split_notes(text: &str) -> (Option<Load>, String, Option<String>) {
+    let (first, rest) = text.split_once("; ").unwrap_or((text, ""));
+    let (load, rest) = match Load::parse(first) {
+        Ok(l) if !first.trim().is_empty() => (Some(l), rest),
+        _ => (None, text),
+    };
+    let (body, last) = match rest.rsplit_once("; ") {
+        Some((body, last)) => (body, last),
+        None => ("", rest),
+    };
+    match last.strip_prefix("tempo ") {
+        Some(t)
+            if !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == 'x') =>
+        {
+            (load, body.to_string(), Some(t.to_string()))
+        }
+        _ => (load, rest.to_string(), None),
+    }
+}
+
 /// RPE as the apps log it, from reps in reserve (RPE = 10 − RIR).
 fn rpe(e: &LogEntry) -> String {
     e.rir
         .map(|r| 10u32.saturating_sub(r).to_string())
         .unwrap_or_default()
+}
+
+fn rir_from_rpe(text: &str) -> Option<u32> {
+    let rpe = text.trim().parse::<f64>().ok().filter(|v| v.is_finite())?;
+    Some((10.0 - rpe).clamp(0.0, 10.0).round() as u32)
 }
 
 const MONTHS: [&str; 12] = [
@@ -117,141 +193,500 @@ fn hevy_time(at: &str) -> String {
     )
 }
 
+/// Hevy's '15 Jan 2024, 18:30' → 'YYYY-MM-DD HH:MM'.
+fn from_hevy_time(text: &str) -> Option<String> {
+    let (date, clock) = text.trim().split_once(", ")?;
+    let mut d = date.split(' ');
+    let (day, month, year) = (d.next()?, d.next()?, d.next()?);
+    let m = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(month))? + 1;
+    let day: u32 = day.parse().ok()?;
+    Some(format!("{year}-{m:02}-{day:02} {clock}"))
+}
+
+/// Strong's workout duration: '1h 5m', '45m'.
+fn duration_text(s: i64) -> String {
+    let m = s.max(0) / 60;
+    if m >= 60 {
+        format!("{}h {}m", m / 60, m % 60)
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// '1h 5m', '45m', '1h', '30s', or plain seconds.
+fn parse_duration(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(s) = t.parse::<f64>() {
+        return (s.is_finite() && (0.0..1e9).contains(&s)).then_some(s.round() as i64);
+    }
+    let mut total = 0i64;
+    for part in t.split_whitespace() {
+        let (n, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
+        let n: i64 = n.parse().ok().filter(|n| *n < 1_000_000)?;
+        total += n * match unit {
+            "h" => 3600,
+            "m" | "min" => 60,
+            "s" => 1,
+            _ => return None,
+        };
+    }
+    Some(total)
+}
+
+fn number(v: f64) -> String {
+    format!("{v}")
+}
+
+/// One set as an export writes it: its log entry and its place in its session.
+pub(crate) struct Row {
+    /// The set.
+    pub entry: LogEntry,
+    /// Exercise name with the side.
+    pub title: String,
+    /// Its number among the sets of its exercise and side in the session, from 1.
+    pub order: u32,
+    /// The session's start.
+    pub start: Stamp,
+    /// The session's end.
+    pub end: Timestamp,
+}
+
+impl Row {
+    /// The key an import of this row in `app`'s layout would carry.
+    fn key(&self, app: App) -> String {
+        match app {
+            App::Strong => format!(
+                "strong|{}|{}|{}",
+                time::local_text(&self.start.stored()),
+                self.title,
+                self.order
+            ),
+            App::Hevy => format!(
+                "hevy|{}|{}|{}",
+                hevy_time(&time::local_text(&self.start.stored())),
+                self.title,
+                self.order - 1
+            ),
+            App::Json => json_key(
+                &self.start,
+                &self.entry.exercise,
+                self.entry.side.as_deref(),
+                self.order,
+            ),
+        }
+    }
+}
+
+fn json_key(start: &Stamp, exercise: &str, side: Option<&str>, order: u32) -> String {
+    format!(
+        "json|{}|{exercise}|{}|{order}",
+        start.stored(),
+        side.unwrap_or("")
+    )
+}
+
+/// The medius JSON export.
+#[derive(Debug, Serialize, Deserialize)]
+struct JsonLog {
+    /// Format version.
+    medius_log: u32,
+    /// The exercises of the sets that are not built in.
+    exercises: Vec<JsonExercise>,
+    sets: Vec<JsonSet>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JsonExercise {
+    id: String,
+    name: String,
+    rep_min: u32,
+    rep_max: u32,
+    load_step: Option<Load>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JsonSet {
+    session_start: String,
+    session_end: String,
+    at: String,
+    exercise: String,
+    side: Option<String>,
+    placement: Option<String>,
+    load: Option<Load>,
+    reps: u32,
+    duration_s: Option<f64>,
+    rir: Option<u32>,
+    tempo: Option<String>,
+    variation: String,
+    technique_notes: String,
+    side_notes: String,
+    source: Source,
+    confidence: Option<f64>,
+    start_s: Option<f64>,
+    end_s: Option<f64>,
+    rep_records: Vec<RepRecord>,
+}
+
 impl Logbook {
-    /// Writes the log (verified sets, oldest first) in a format.
-    pub fn export(&self, format: ExportFormat, out: &mut dyn Write) -> Result<usize> {
-        let mut sets = self.log(&LogFilter::default())?;
+    /// The verified sets (simulated and replayed ones only with
+    /// `include_sim`), oldest first, each with its session and its number
+    /// in it, as every export writes them.
+    pub(crate) fn export_rows(&self, include_sim: bool) -> Result<Vec<Row>> {
+        let mut sets = self.log(&LogFilter {
+            include_sim,
+            ..LogFilter::default()
+        })?;
         sets.reverse();
         let names = self.exercises()?;
-        match format {
-            ExportFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, &sets)
-                    .map_err(|e| LogbookError::Io(e.into()))?;
-                writeln!(out)?;
-            }
-            ExportFormat::Strong => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record([
-                    "Date",
-                    "Workout Name",
-                    "Duration",
-                    "Exercise Name",
-                    "Set Order",
-                    "Weight",
-                    "Reps",
-                    "Distance",
-                    "Seconds",
-                    "Notes",
-                    "Workout Notes",
-                    "RPE",
-                ])
-                .map_err(csv_io)?;
-                let mut order = SetOrder::default();
-                for e in &sets {
-                    let title = exercise_title(&names, e);
-                    let n = order.next(e.session, &title, 1);
-                    let weight = match &e.load {
-                        Some(l)
-                            if matches!(
-                                l.unit,
-                                LoadUnit::Kg | LoadUnit::Lb | LoadUnit::AnkleKg
-                            ) =>
-                        {
-                            format!("{}", l.value)
-                        }
-                        Some(l) if l.unit == LoadUnit::Bodyweight => "0".into(),
-                        _ => String::new(),
-                    };
-                    w.write_record([
-                        e.performed_at.clone(),
-                        "medius".into(),
-                        String::new(),
-                        cell(&title),
-                        n.to_string(),
-                        weight,
-                        e.reps.to_string(),
-                        String::new(),
-                        String::new(),
-                        cell(&notes(e)),
-                        String::new(),
-                        rpe(e),
-                    ])
-                    .map_err(csv_io)?;
+        let mut st = self.conn().prepare(
+            "SELECT started_at, coalesce(ended_at, started_at), utc_offset_s FROM sessions WHERE id = ?1",
+        )?;
+        let mut counts: Vec<(i64, String, u32)> = Vec::new();
+        let mut out = Vec::with_capacity(sets.len());
+        for e in sets {
+            let (start, end, offset_s): (String, String, i32) =
+                st.query_row([e.session], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let start_at = time::from_stored(&start).unwrap_or(Timestamp::UNIX_EPOCH);
+            let title = exercise_title(&names, &e);
+            let order = match counts
+                .iter_mut()
+                .find(|(s, t, _)| *s == e.session && *t == title)
+            {
+                Some((_, _, n)) => {
+                    *n += 1;
+                    *n
                 }
-                w.flush()?;
-            }
-            ExportFormat::Hevy => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record([
-                    "title",
-                    "start_time",
-                    "end_time",
-                    "description",
-                    "exercise_title",
-                    "superset_id",
-                    "exercise_notes",
-                    "set_index",
-                    "set_type",
-                    "weight_kg",
-                    "reps",
-                    "distance_km",
-                    "duration_seconds",
-                    "rpe",
-                ])
-                .map_err(csv_io)?;
-                let mut order = SetOrder::default();
-                for e in &sets {
-                    let title = exercise_title(&names, e);
-                    let n = order.next(e.session, &title, 0);
-                    let kg = e
-                        .load
-                        .as_ref()
-                        .and_then(Load::kg)
-                        .map(|k| format!("{}", (k * 100.0).round() / 100.0))
-                        .unwrap_or_default();
-                    let t = hevy_time(&e.performed_at);
-                    w.write_record([
-                        "medius".to_string(),
-                        t.clone(),
-                        t,
-                        String::new(),
-                        cell(&title),
-                        String::new(),
-                        cell(&notes(e)),
-                        n.to_string(),
-                        "normal".into(),
-                        kg,
-                        e.reps.to_string(),
-                        String::new(),
-                        String::new(),
-                        rpe(e),
-                    ])
-                    .map_err(csv_io)?;
+                None => {
+                    counts.push((e.session, title.clone(), 1));
+                    1
                 }
-                w.flush()?;
-            }
+            };
+            out.push(Row {
+                start: Stamp {
+                    at: start_at,
+                    offset_s,
+                },
+                end: time::from_stored(&end).unwrap_or(start_at).max(start_at),
+                entry: e,
+                title,
+                order,
+            });
         }
-        Ok(sets.len())
+        Ok(out)
     }
 
-    /// Brings a Strong CSV export in: every row becomes a verified hand set;
-    /// unknown exercises join the catalog. All or nothing: a bad row aborts
-    /// the import with its line number and changes nothing. Importing the
-    /// same file twice adds nothing the second time.
+    /// Writes the log (verified sets, oldest first; simulated and replayed
+    /// ones only with `include_sim`; only the sessions that started at or
+    /// after `since`, a stored instant from [`super::parse_since`], whole)
+    /// in a format. Returns the sets written.
+    pub fn export(
+        &self,
+        format: ExportFormat,
+        include_sim: bool,
+        since: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<usize> {
+        let mut rows = self.export_rows(include_sim)?;
+        // Whole sessions, numbered as in the whole log: a re-import of a
+        // part is still known.
+        if let Some(since) = since.and_then(time::from_stored) {
+            rows.retain(|r| r.start.at >= since);
+        }
+        match format {
+            ExportFormat::Json => self.write_json(&rows, out)?,
+            ExportFormat::Strong => write_strong(&rows, out)?,
+            ExportFormat::Hevy => write_hevy(&rows, out)?,
+            ExportFormat::Fit => super::fit::write(&rows, out)?,
+        }
+        Ok(rows.len())
+    }
+
+    fn write_json(&self, rows: &[Row], out: &mut dyn Write) -> Result<()> {
+        let catalog = self.exercises()?;
+        let mut exercises: Vec<JsonExercise> = Vec::new();
+        let mut sets = Vec::with_capacity(rows.len());
+        for r in rows {
+            let e = &r.entry;
+            if let Some(x) = catalog.iter().find(|x| x.id == e.exercise && !x.builtin) {
+                if !exercises.iter().any(|j| j.id == x.id) {
+                    exercises.push(JsonExercise {
+                        id: x.id.clone(),
+                        name: x.name.clone(),
+                        rep_min: x.rep_min,
+                        rep_max: x.rep_max,
+                        load_step: x.load_step.clone(),
+                    });
+                }
+            }
+            type Detail = (Option<String>, Option<f64>, Option<f64>, Option<f64>);
+            let (placement, confidence, start_s, end_s): Detail = self.conn().query_row(
+                "SELECT placement, confidence, start_s, end_s FROM sets WHERE id = ?1",
+                [e.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let end = Stamp {
+                at: r.end,
+                offset_s: r.start.offset_s,
+            };
+            sets.push(JsonSet {
+                session_start: r.start.rfc3339(),
+                session_end: end.rfc3339(),
+                at: e.at.clone(),
+                exercise: e.exercise.clone(),
+                side: e.side.clone(),
+                placement,
+                load: e.load.clone(),
+                reps: e.reps,
+                duration_s: e.duration_s,
+                rir: e.rir,
+                tempo: e.tempo.clone(),
+                variation: e.variation.clone(),
+                technique_notes: e.technique_notes.clone(),
+                side_notes: e.side_notes.clone(),
+                source: Source::from_id(&e.source).unwrap_or_default(),
+                confidence,
+                start_s,
+                end_s,
+                rep_records: self.rep_records(e.id)?,
+            });
+        }
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &JsonLog {
+                medius_log: 1,
+                exercises,
+                sets,
+            },
+        )
+        .map_err(|e| LogbookError::Io(e.into()))?;
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn rep_records(&self, set: i64) -> Result<Vec<RepRecord>> {
+        let mut st = self.conn().prepare(
+            "SELECT id, number, start_s, end_s, peak_deg, concentric_s, pause_s, eccentric_s, counted
+               FROM reps WHERE set_id = ?1 ORDER BY number",
+        )?;
+        let reps: Vec<(i64, RepRecord)> = st
+            .query_map([set], |r| {
+                Ok((
+                    r.get(0)?,
+                    RepRecord {
+                        number: r.get(1)?,
+                        start_s: r.get(2)?,
+                        end_s: r.get(3)?,
+                        peak_deg: r.get(4)?,
+                        concentric_s: r.get(5)?,
+                        pause_s: r.get(6)?,
+                        eccentric_s: r.get(7)?,
+                        counted: r.get(8)?,
+                        flags: Vec::new(),
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut fl = self.conn().prepare(
+            "SELECT kind, value_deg, rate_dps, review FROM flags WHERE rep_id = ?1 ORDER BY id",
+        )?;
+        let mut out = Vec::with_capacity(reps.len());
+        for (id, mut rep) in reps {
+            rep.flags = fl
+                .query_map([id], |r| {
+                    Ok(FlagRecord {
+                        kind: r.get(0)?,
+                        value_deg: r.get(1)?,
+                        rate_dps: r.get(2)?,
+                        review: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            out.push(rep);
+        }
+        Ok(out)
+    }
+
+    /// Brings a Strong CSV export in (see [`Logbook::read_history`]).
     pub fn import_strong(&mut self, path: &Path, unit: LoadUnit) -> Result<ImportSummary> {
-        let file = self.read_strong(path, unit)?;
+        let file = self.read_history(App::Strong, path, unit)?;
         self.save_strong(file)
     }
 
-    /// Reads and checks a Strong CSV export without writing anything: a
-    /// logbook opened read-only will do, so a bad file is refused before
-    /// the logbook is created or opened for writing.
+    /// Reads a Strong CSV export (see [`Logbook::read_history`]).
     pub fn read_strong(&self, path: &Path, unit: LoadUnit) -> Result<StrongFile> {
+        self.read_history(App::Strong, path, unit)
+    }
+
+    /// Reads and checks a Strong or Hevy CSV export, or a medius JSON
+    /// export, without writing anything: a logbook opened read-only will
+    /// do, so a bad file is refused before the logbook is created or opened
+    /// for writing. Every row becomes a verified set; unknown exercises
+    /// join the catalog. `unit` is the unit of a Strong `Weight` column
+    /// when the file has no `Weight Unit` column.
+    pub fn read_history(&self, app: App, path: &Path, unit: LoadUnit) -> Result<StrongFile> {
+        let bytes = read_capped(path, MAX_STRONG_BYTES)?;
+        let mut file = match app {
+            App::Json => self.read_json(path, &bytes)?,
+            App::Strong | App::Hevy => self.read_csv(app, path, &bytes, unit)?,
+        };
+        // What the logbook's own export writes is in the log already.
+        for include_sim in [false, true] {
+            for r in self.export_rows(include_sim)? {
+                file.known.insert(r.key(app));
+            }
+        }
+        Ok(file)
+    }
+
+    fn read_json(&self, path: &Path, bytes: &[u8]) -> Result<StrongFile> {
+        let doc: JsonLog = serde_json::from_slice(bytes).map_err(|e| {
+            LogbookError::Invalid(format!(
+                "{}:{}: not a medius JSON export ({e})",
+                path.display(),
+                e.line()
+            ))
+        })?;
+        if doc.medius_log != 1 {
+            return Err(LogbookError::Invalid(format!(
+                "{}: a medius JSON export of version {}, which this medius does not read (1); upgrade medius",
+                path.display(),
+                doc.medius_log
+            )));
+        }
+        let catalog = self.exercises()?;
+        let new_exercises: Vec<ExerciseInfo> = doc
+            .exercises
+            .into_iter()
+            .filter(|x| !catalog.iter().any(|c| c.id == x.id))
+            .map(|x| ExerciseInfo {
+                id: x.id,
+                name: x.name,
+                counted_from: String::new(),
+                rep_min: x.rep_min,
+                rep_max: x.rep_max,
+                load_step: x.load_step,
+                builtin: false,
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(doc.sets.len());
+        let mut counts: Vec<(String, String, Option<String>, u32)> = Vec::new();
+        for (i, s) in doc.sets.into_iter().enumerate() {
+            let bad = |what: &str| {
+                LogbookError::Invalid(format!(
+                    "{}: set {} (from 1): {what}",
+                    path.display(),
+                    i + 1
+                ))
+            };
+            let start = time::parse_user(&s.session_start, "00:00:00")
+                .ok_or_else(|| bad("session_start is not a time with its offset"))?;
+            let end = time::parse_user(&s.session_end, "00:00:00")
+                .ok_or_else(|| bad("session_end is not a time with its offset"))?;
+            time::parse_user(&s.at, "00:00:00").ok_or_else(|| bad("at is not a time"))?;
+            if s.load
+                .as_ref()
+                .is_some_and(|l| !(l.value.is_finite() && (0.0..MAX_WEIGHT).contains(&l.value)))
+            {
+                return Err(bad(&format!("a load is a number from 0 to {MAX_WEIGHT}")));
+            }
+            if s.duration_s
+                .is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= 86_400.0))
+            {
+                return Err(bad("duration_s is seconds from 0 to 86400"));
+            }
+            let side = s
+                .side
+                .as_deref()
+                .map(|x| x.parse::<Side>().map_err(|_| bad("side is left or right")))
+                .transpose()?;
+            let placement = s
+                .placement
+                .as_deref()
+                .map(|x| {
+                    x.parse::<Placement>()
+                        .map_err(|_| bad("placement is ankle or pelvis"))
+                })
+                .transpose()?;
+            let order = match counts
+                .iter_mut()
+                .find(|(a, b, c, _)| *a == s.session_start && *b == s.exercise && *c == s.side)
+            {
+                Some((_, _, _, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    counts.push((
+                        s.session_start.clone(),
+                        s.exercise.clone(),
+                        s.side.clone(),
+                        1,
+                    ));
+                    1
+                }
+            };
+            rows.push(ManualSet {
+                import_key: Some(json_key(&start, &s.exercise, s.side.as_deref(), order)),
+                exercise: s.exercise,
+                side,
+                load: s.load,
+                reps: s.reps,
+                rir: s.rir,
+                tempo: s.tempo,
+                variation: s.variation,
+                notes: s.technique_notes,
+                performed_at: Some(s.at),
+                duration_s: s.duration_s,
+                side_notes: s.side_notes,
+                source: s.source,
+                placement,
+                workout: Some(Workout {
+                    start,
+                    end: Some(end.at),
+                }),
+                rep_records: s.rep_records,
+                confidence: s.confidence,
+                span_s: s.start_s.zip(s.end_s),
+            });
+        }
+        Ok(StrongFile {
+            path: path.to_path_buf(),
+            rows,
+            new_exercises,
+            skipped: 0,
+            known: HashSet::new(),
+        })
+    }
+
+    fn read_csv(&self, app: App, path: &Path, bytes: &[u8], unit: LoadUnit) -> Result<StrongFile> {
         let where_ = |line: u64| format!("{}:{line}", path.display());
+        let not_strong = || {
+            LogbookError::Invalid(match app {
+                App::Hevy => format!(
+                    "{}: not a Hevy export (needs the columns start_time, exercise_title, set_index, reps)",
+                    where_(1)
+                ),
+                _ => format!(
+                    "{}: not a Strong export (needs the columns Date, Exercise Name, Set Order, Weight, Reps, separated by commas or semicolons)",
+                    where_(1)
+                ),
+            })
+        };
+        // Strong writes two layouts: commas, or semicolons with a Weight
+        // Unit column. The header line says which.
+        let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or(b"");
+        let count = |c: u8| first_line.iter().filter(|b| **b == c).count();
+        let delimiter = if count(b';') > count(b',') {
+            b';'
+        } else {
+            b','
+        };
         // A quote that never closes would swallow every row after it into
         // one field: refuse the file, naming the line where it opened.
-        let bytes = read_capped(path, MAX_STRONG_BYTES)?;
-        if let Some(line) = unclosed_quote(&bytes) {
+        if let Some(line) = unclosed_quote(bytes, delimiter) {
             return Err(LogbookError::Invalid(format!(
                 "{}: a quote opens here and never closes; fix that row (or export again: the file may be cut short)",
                 where_(line)
@@ -259,50 +694,90 @@ impl Logbook {
         }
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
-            .from_path(path)
-            .map_err(|e| LogbookError::Invalid(format!("{}: {e}", path.display())))?;
+            .delimiter(delimiter)
+            .from_reader(bytes);
         let headers = rdr
             .headers()
             .map_err(|e| LogbookError::Invalid(format!("{}: {e}", where_(1))))?
             .clone();
-        let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-        let (Some(c_date), Some(c_ex), Some(c_order), Some(c_weight), Some(c_reps)) = (
-            col("Date"),
-            col("Exercise Name"),
-            col("Set Order"),
-            col("Weight"),
-            col("Reps"),
-        ) else {
-            return Err(LogbookError::Invalid(format!(
-                "{}: not a Strong export (needs the columns Date, Exercise Name, Set Order, Weight, Reps)",
-                where_(1)
-            )));
+        let col = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
         };
-        let c_notes = col("Notes");
-        let c_rpe = col("RPE");
+        let hevy = app == App::Hevy;
+        let pick = |strong: &str, hevy_name: &str| col(if hevy { hevy_name } else { strong });
+        let (Some(c_date), Some(c_ex), Some(c_order), Some(c_reps)) = (
+            pick("Date", "start_time"),
+            pick("Exercise Name", "exercise_title"),
+            pick("Set Order", "set_index"),
+            pick("Reps", "reps"),
+        ) else {
+            return Err(not_strong());
+        };
+        // Weight columns: Strong's Weight (+ Weight Unit), Hevy's weight_kg or weight_lbs.
+        let weight_cols: Vec<(usize, Option<LoadUnit>)> = if hevy {
+            [("weight_kg", LoadUnit::Kg), ("weight_lbs", LoadUnit::Lb)]
+                .into_iter()
+                .filter_map(|(n, u)| col(n).map(|c| (c, Some(u))))
+                .collect()
+        } else {
+            col("Weight").map(|c| (c, None)).into_iter().collect()
+        };
+        if !hevy && weight_cols.is_empty() {
+            return Err(not_strong());
+        }
+        let c_unit = col("Weight Unit");
+        let c_notes = pick("Notes", "exercise_notes");
+        let c_rpe = pick("RPE", "rpe");
+        let c_seconds = pick("Seconds", "duration_seconds");
+        let c_distance = if hevy {
+            col("distance_km").or(col("distance_miles"))
+        } else {
+            col("Distance")
+        };
+        let c_end = col("end_time");
+        let c_duration = col("Workout Duration").or(col("Duration"));
         let catalog = self.exercises()?;
-        let mut summary = ImportSummary::default();
+        let mut skipped = 0;
         let mut rows: Vec<ManualSet> = Vec::new();
         let mut new_ex: Vec<ExerciseInfo> = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
             let line = i as u64 + 2;
             let rec = rec.map_err(|e| LogbookError::Invalid(format!("{}: {e}", where_(line))))?;
+            let line = rec.position().map_or(line, |p| p.line());
             let get = |c: usize| rec.get(c).unwrap_or("").trim();
-            if get(c_reps).is_empty() {
-                summary.skipped += 1;
+            let opt = |c: Option<usize>| c.map(get).unwrap_or("");
+            let reps_text = get(c_reps);
+            let reps: u32 = if reps_text.is_empty() {
+                0
+            } else {
+                reps_text.parse().map_err(|_| {
+                    LogbookError::Invalid(format!(
+                        "{}: Reps '{reps_text}' is not a whole number",
+                        where_(line)
+                    ))
+                })?
+            };
+            let seconds = parse_duration(opt(c_seconds)).filter(|s| *s > 0);
+            let distance = opt(c_distance).parse::<f64>().unwrap_or(0.0);
+            // A set is reps, or a time held (a plank); a row with neither
+            // (a rest timer) or with a distance (cardio) is not a set.
+            if (reps == 0 && seconds.is_none()) || distance > 0.0 {
+                skipped += 1;
                 continue;
             }
-            let reps: u32 = get(c_reps).parse().map_err(|_| {
-                LogbookError::Invalid(format!(
-                    "{}: Reps '{}' is not a whole number",
-                    where_(line),
-                    get(c_reps)
-                ))
-            })?;
-            let weight = get(c_weight);
-            let load = if weight.is_empty() || weight == "0" {
-                None
+            let duration_s = if reps == 0 {
+                seconds.map(|s| s as f64)
             } else {
+                None
+            };
+            let mut load = None;
+            for (c, col_unit) in &weight_cols {
+                let weight = get(*c);
+                if weight.is_empty() || weight == "0" {
+                    continue;
+                }
                 let v: f64 = weight
                     .parse()
                     .ok()
@@ -314,13 +789,29 @@ impl Logbook {
                             where_(line)
                         ))
                     })?;
-                Some(Load {
+                let unit = match (col_unit, opt(c_unit).to_ascii_lowercase().as_str()) {
+                    (Some(u), _) => *u,
+                    (None, "kg" | "kgs") => LoadUnit::Kg,
+                    (None, "lb" | "lbs") => LoadUnit::Lb,
+                    (None, "") => unit,
+                    (None, other) => {
+                        return Err(LogbookError::Invalid(format!(
+                            "{}: Weight Unit '{other}' is neither kg nor lbs",
+                            where_(line)
+                        )))
+                    }
+                };
+                load = Some(Load {
                     value: v,
                     unit,
                     label: None,
-                })
-            };
-            let raw_name = get(c_ex);
+                });
+            }
+            // The load the notes lead with is the one lifted (a pin, a
+            // band, pounds in Hevy's kg column).
+            let (noted, notes, tempo) = split_notes(uncell(opt(c_notes)));
+            let load = noted.or(load);
+            let raw_name = uncell(get(c_ex));
             if raw_name.is_empty() {
                 return Err(LogbookError::Invalid(format!(
                     "{}: Exercise Name is empty",
@@ -354,52 +845,75 @@ impl Logbook {
                     id
                 }
             };
-            let rir = c_rpe
-                .map(get)
-                .filter(|s| !s.is_empty())
-                .and_then(|s| s.parse::<f64>().ok())
-                .map(|rpe| (10.0 - rpe).clamp(0.0, 10.0).round() as u32);
+            let date_text = get(c_date);
+            let civil = if hevy {
+                from_hevy_time(date_text)
+            } else {
+                Some(date_text.to_string())
+            };
+            let start = civil
+                .as_deref()
+                .and_then(|d| time::parse_user(d, "12:00:00"))
+                .ok_or_else(|| {
+                    LogbookError::Invalid(format!(
+                        "{}: date '{date_text}' not understood: write a real day as {}",
+                        where_(line),
+                        if hevy {
+                            "Hevy does, e.g. '15 Jan 2026, 18:30'"
+                        } else {
+                            "YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+                        }
+                    ))
+                })?;
+            let end = if hevy {
+                c_end
+                    .map(get)
+                    .and_then(from_hevy_time)
+                    .and_then(|d| time::parse_user(&d, "12:00:00"))
+                    .map(|s| s.at)
+            } else {
+                c_duration
+                    .map(get)
+                    .and_then(parse_duration)
+                    .map(|s| time::plus_seconds(start.at, s))
+            };
             rows.push(ManualSet {
                 exercise: id,
                 side,
                 load,
                 reps,
-                rir,
-                tempo: None,
+                rir: c_rpe.map(get).and_then(rir_from_rpe),
+                tempo,
                 variation: String::new(),
-                notes: c_notes.map(get).unwrap_or("").to_string(),
-                performed_at: Some(
-                    super::write::civil_time(get(c_date), "12:00:00").ok_or_else(|| {
-                        LogbookError::Invalid(format!(
-                            "{}: date '{}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
-                            where_(line),
-                            get(c_date)
-                        ))
-                    })?,
-                ),
+                notes,
+                performed_at: Some(start.stored()),
                 import_key: Some(format!(
-                    "strong|{}|{}|{}",
-                    get(c_date),
-                    raw_name,
+                    "{}|{date_text}|{raw_name}|{}",
+                    app.id(),
                     get(c_order)
                 )),
+                duration_s,
+                workout: Some(Workout { start, end }),
+                ..ManualSet::default()
             });
         }
         Ok(StrongFile {
             path: path.to_path_buf(),
             rows,
             new_exercises: new_ex,
-            skipped: summary.skipped,
+            skipped,
+            known: HashSet::new(),
         })
     }
 
-    /// Saves what [`Logbook::read_strong`] read, in one transaction.
+    /// Saves what [`Logbook::read_history`] read, in one transaction.
     pub fn save_strong(&mut self, file: StrongFile) -> Result<ImportSummary> {
         let StrongFile {
             path,
             rows,
             new_exercises: new_ex,
             skipped,
+            known,
         } = file;
         let mut summary = ImportSummary {
             skipped,
@@ -415,8 +929,17 @@ impl Logbook {
             summary.new_exercises.push(e.id.clone());
         }
         for (i, m) in rows.iter().enumerate() {
+            if m.import_key.as_ref().is_some_and(|k| known.contains(k)) {
+                summary.already_there += 1;
+                continue;
+            }
             match insert_manual(&tx, m) {
-                Ok(Some(_)) => summary.added += 1,
+                Ok(Some(_)) => {
+                    summary.added += 1;
+                    if m.duration_s.is_some() && m.reps == 0 {
+                        summary.timed += 1;
+                    }
+                }
                 Ok(None) => summary.already_there += 1,
                 Err(LogbookError::Invalid(msg)) => {
                     return Err(LogbookError::Invalid(format!(
@@ -433,37 +956,115 @@ impl Logbook {
     }
 }
 
-/// A Strong export read and checked, not yet saved.
+fn write_strong(rows: &[Row], out: &mut dyn Write) -> Result<()> {
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(out);
+    w.write_record([
+        "Date",
+        "Workout Name",
+        "Exercise Name",
+        "Set Order",
+        "Weight",
+        "Weight Unit",
+        "Reps",
+        "RPE",
+        "Distance",
+        "Distance Unit",
+        "Seconds",
+        "Notes",
+        "Workout Notes",
+        "Workout Duration",
+    ])
+    .map_err(csv_io)?;
+    for r in rows {
+        let e = &r.entry;
+        let (weight, unit) = match &e.load {
+            Some(l) if matches!(l.unit, LoadUnit::Kg | LoadUnit::AnkleKg) => {
+                (number(l.value), "kg")
+            }
+            Some(l) if l.unit == LoadUnit::Lb => (number(l.value), "lbs"),
+            _ => (String::new(), ""),
+        };
+        w.write_record([
+            time::local_text(&r.start.stored()),
+            "medius".into(),
+            cell(&r.title),
+            r.order.to_string(),
+            weight,
+            unit.into(),
+            e.reps.to_string(),
+            rpe(e),
+            String::new(),
+            String::new(),
+            e.duration_s.map(number).unwrap_or_default(),
+            cell(&notes(e, &[LoadUnit::Kg, LoadUnit::Lb])),
+            String::new(),
+            duration_text(r.end.as_second() - r.start.at.as_second()),
+        ])
+        .map_err(csv_io)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_hevy(rows: &[Row], out: &mut dyn Write) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "title",
+        "start_time",
+        "end_time",
+        "description",
+        "exercise_title",
+        "superset_id",
+        "exercise_notes",
+        "set_index",
+        "set_type",
+        "weight_kg",
+        "reps",
+        "distance_km",
+        "duration_seconds",
+        "rpe",
+    ])
+    .map_err(csv_io)?;
+    for r in rows {
+        let e = &r.entry;
+        let kg = match &e.load {
+            Some(l) if matches!(l.unit, LoadUnit::Kg | LoadUnit::AnkleKg) => number(l.value),
+            Some(l) if l.unit == LoadUnit::Lb => {
+                number((l.value * 0.453_592_37 * 100.0).round() / 100.0)
+            }
+            _ => String::new(),
+        };
+        w.write_record([
+            "medius".to_string(),
+            hevy_time(&time::local_text(&r.start.stored())),
+            hevy_time(&time::local_text(&time::stored(r.end))),
+            String::new(),
+            cell(&r.title),
+            String::new(),
+            cell(&notes(e, &[LoadUnit::Kg])),
+            (r.order - 1).to_string(),
+            "normal".into(),
+            kg,
+            e.reps.to_string(),
+            String::new(),
+            e.duration_s.map(number).unwrap_or_default(),
+            rpe(e),
+        ])
+        .map_err(csv_io)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A history file read and checked, not yet saved.
 #[derive(Debug, Clone)]
 pub struct StrongFile {
     path: std::path::PathBuf,
     rows: Vec<ManualSet>,
     new_exercises: Vec<ExerciseInfo>,
     skipped: u32,
-}
-
-/// Numbers the sets of each exercise within a session, as the apps do.
-#[derive(Default)]
-struct SetOrder(Vec<(i64, String, u32)>);
-
-impl SetOrder {
-    /// The number of this set: `first` for the first of its exercise in the session.
-    fn next(&mut self, session: i64, title: &str, first: u32) -> u32 {
-        match self
-            .0
-            .iter_mut()
-            .find(|(s, t, _)| *s == session && t == title)
-        {
-            Some((_, _, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                self.0.push((session, title.to_string(), first));
-                first
-            }
-        }
-    }
+    /// Keys of the rows the logbook's own export writes: already there.
+    known: HashSet<String>,
 }
 
 /// The heaviest weight a Strong row may carry (as [`Load::parse`] allows).
@@ -495,7 +1096,7 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
 
 /// The line (from 1) of a CSV field's opening quote that never closes.
 /// A quote opens a field only at its start; inside, `""` is a quote.
-fn unclosed_quote(bytes: &[u8]) -> Option<u64> {
+fn unclosed_quote(bytes: &[u8], delimiter: u8) -> Option<u64> {
     let mut line = 1u64;
     let mut opened = None;
     let mut at_field_start = true;
@@ -514,7 +1115,7 @@ fn unclosed_quote(bytes: &[u8]) -> Option<u64> {
         } else if b == b'"' && at_field_start {
             opened = Some(line);
         } else {
-            at_field_start = b == b',' || b == b'\n' || b == b'\r';
+            at_field_start = b == delimiter || b == b'\n' || b == b'\r';
         }
         if b == b'\n' {
             line += 1;
@@ -584,9 +1185,38 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_is_found_where_it_opens() {
-        assert_eq!(unclosed_quote(b"a,b\n1,\"x\"\"y\"\n"), None);
-        assert_eq!(unclosed_quote(b"a,b\n1,\"two\nlines\"\n2,3\n"), None);
-        assert_eq!(unclosed_quote(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n"), Some(3));
-        assert_eq!(unclosed_quote(b"a,b\n1,in\"side\n"), None);
+        assert_eq!(unclosed_quote(b"a,b\n1,\"x\"\"y\"\n", b','), None);
+        assert_eq!(unclosed_quote(b"a,b\n1,\"two\nlines\"\n2,3\n", b','), None);
+        assert_eq!(
+            unclosed_quote(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n", b','),
+            Some(3)
+        );
+        assert_eq!(unclosed_quote(b"a,b\n1,in\"side\n", b','), None);
+        assert_eq!(unclosed_quote(b"a;b\n1;\"two\nlines\"\n", b';'), None);
+        assert_eq!(unclosed_quote(b"a;b\n1;2\n3;\"open\n", b';'), Some(3));
+    }
+
+    #[test]
+    fn notes_carry_the_load_and_the_tempo_back() {
+        let (l, n, t) = split_notes("pin 7; slow; tempo 2-1-3");
+        assert_eq!(l.map(|l| l.to_string()).as_deref(), Some("pin 7"));
+        assert_eq!((n.as_str(), t.as_deref()), ("slow", Some("2-1-3")));
+        let (l, n, t) = split_notes("bodyweight");
+        assert_eq!(l.map(|l| l.to_string()).as_deref(), Some("bodyweight"));
+        assert_eq!((n.as_str(), t), ("", None));
+        let (l, n, t) = split_notes("felt heavy; tempo 3-0-3");
+        assert!(l.is_none());
+        assert_eq!((n.as_str(), t.as_deref()), ("felt heavy", Some("3-0-3")));
+        assert_eq!(split_notes("12kg felt heavy").1, "12kg felt heavy");
+        assert_eq!(parse_duration("1h 5m"), Some(3900));
+        assert_eq!(parse_duration("45m"), Some(2700));
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(duration_text(3900), "1h 5m");
+        assert_eq!(
+            from_hevy_time("03 Nov 2026, 18:30").as_deref(),
+            Some("2026-11-03 18:30")
+        );
+        assert_eq!(uncell("'=1+1"), "=1+1");
+        assert_eq!(uncell("'quoted"), "'quoted");
     }
 }

@@ -10,10 +10,12 @@ use serde::Serialize;
 pub struct LogFilter {
     /// Only this exercise.
     pub exercise: Option<String>,
-    /// Only sets on or after this ('YYYY-MM-DD HH:MM:SS').
+    /// Only sets on or after this instant (stored form, from [`parse_since`]).
     pub since: Option<String>,
     /// Pending sets instead of the log.
     pub pending: bool,
+    /// Simulated and replayed sets too.
+    pub include_sim: bool,
 }
 
 /// One line of the log.
@@ -23,8 +25,11 @@ pub struct LogEntry {
     pub id: i64,
     /// Session id.
     pub session: i64,
-    /// When.
+    /// When, local time ('YYYY-MM-DD HH:MM:SS').
     pub performed_at: String,
+    /// When, as the clock read where it was done, with its offset from UTC
+    /// ('2026-11-20T18:00:00+01:00').
+    pub at: String,
     /// Exercise id.
     pub exercise: String,
     /// Side.
@@ -33,6 +38,12 @@ pub struct LogEntry {
     pub load: Option<Load>,
     /// Reps.
     pub reps: u32,
+    /// A timed set (plank): seconds held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// How long a sensor set lasted, s.
+    #[serde(skip)]
+    pub span_s: Option<f64>,
     /// Reps in reserve.
     pub rir: Option<u32>,
     /// Tempo.
@@ -45,7 +56,7 @@ pub struct LogEntry {
     pub technique_notes: String,
     /// Side-to-side notes.
     pub side_notes: String,
-    /// sensor or manual.
+    /// sensor, sim, replay or manual.
     pub source: String,
     /// pending, verified.
     pub state: String,
@@ -75,8 +86,9 @@ pub struct TrendWeek {
 /// How far back `--since` may reach, in days (100 years).
 pub const MAX_SINCE_DAYS: u32 = 36_500;
 
-/// Parses `6w`, `10d`, `3m` or a date into 'YYYY-MM-DD HH:MM:SS'.
-pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
+/// Parses `6w`, `10d`, `3m` or a (local) date into the instant it means,
+/// in the form the logbook stores.
+pub fn parse_since(_lb: &Logbook, text: &str) -> Result<String> {
     let t = text.trim();
     let bad = || {
         LogbookError::Invalid(format!(
@@ -109,12 +121,8 @@ pub fn parse_since(lb: &Logbook, text: &str) -> Result<String> {
         _ => None,
     };
     let sql: Option<String> = match days {
-        Some(d) => lb.conn().query_row(
-            "SELECT datetime('now', 'localtime', ?1)",
-            [format!("-{d} days")],
-            |r| r.get(0),
-        )?,
-        None => super::write::civil_time(t, "00:00:00"),
+        Some(d) => Some(super::time::days_ago(d)),
+        None => super::time::parse_user(t, "00:00:00").map(|s| s.stored()),
     };
     sql.ok_or_else(bad)
 }
@@ -134,43 +142,56 @@ impl Logbook {
                     (SELECT r2.peak_deg FROM reps r2 WHERE r2.set_id = s.id
                         AND (SELECT count(*) FROM reps r3 WHERE r3.set_id = s.id AND r3.peak_deg < r2.peak_deg)
                             >= (SELECT count(*) FROM reps r4 WHERE r4.set_id = s.id) / 2
-                      ORDER BY r2.peak_deg LIMIT 1)
+                      ORDER BY r2.peak_deg LIMIT 1),
+                    s.utc_offset_s, s.duration_s, s.end_s - s.start_s
                FROM sets s
               WHERE s.state = ?1 AND (?2 IS NULL OR s.exercise_id = ?2) AND (?3 IS NULL OR s.performed_at >= ?3)
+                AND (?4 OR s.source NOT IN ('sim', 'replay'))
               ORDER BY s.performed_at DESC, s.id DESC",
         )?;
         let state = if f.pending { "pending" } else { "verified" };
-        let rows = st.query_map(rusqlite::params![state, f.exercise, f.since], |r| {
-            Ok(LogEntry {
-                id: r.get(0)?,
-                session: r.get(1)?,
-                performed_at: r.get(2)?,
-                exercise: r.get(3)?,
-                side: r.get(4)?,
-                load: load_from(r.get(5)?, r.get(6)?, r.get(7)?),
-                reps: r.get(8)?,
-                rir: r.get(9)?,
-                tempo: r.get(10)?,
-                flagged_reps: r.get(11)?,
-                technique_notes: r.get(12)?,
-                side_notes: r.get(13)?,
-                source: r.get(14)?,
-                state: r.get(15)?,
-                variation: r.get(16)?,
-                median_peak_deg: r.get(17)?,
-            })
-        })?;
+        let rows = st.query_map(
+            rusqlite::params![state, f.exercise, f.since, f.include_sim],
+            |r| {
+                let stored: String = r.get(2)?;
+                let offset_s: i32 = r.get(18)?;
+                Ok(LogEntry {
+                    id: r.get(0)?,
+                    session: r.get(1)?,
+                    performed_at: super::time::local_text(&stored),
+                    at: super::time::from_stored(&stored)
+                        .map(|at| super::time::Stamp { at, offset_s }.rfc3339())
+                        .unwrap_or(stored),
+                    duration_s: r.get(19)?,
+                    span_s: r.get(20)?,
+                    exercise: r.get(3)?,
+                    side: r.get(4)?,
+                    load: load_from(r.get(5)?, r.get(6)?, r.get(7)?),
+                    reps: r.get(8)?,
+                    rir: r.get(9)?,
+                    tempo: r.get(10)?,
+                    flagged_reps: r.get(11)?,
+                    technique_notes: r.get(12)?,
+                    side_notes: r.get(13)?,
+                    source: r.get(14)?,
+                    state: r.get(15)?,
+                    variation: r.get(16)?,
+                    median_peak_deg: r.get(17)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Weekly trend of one exercise over the last `weeks` weeks.
-    pub fn trend(&self, exercise: &str, weeks: u32) -> Result<Vec<TrendWeek>> {
+    pub fn trend(&self, exercise: &str, weeks: u32, include_sim: bool) -> Result<Vec<TrendWeek>> {
         self.exercise(exercise)?;
         let since = parse_since(self, &format!("{}d", weeks * 7))?;
         let sets = self.log(&LogFilter {
             exercise: Some(exercise.into()),
             since: Some(since),
             pending: false,
+            include_sim,
         })?;
         // Reference load: the one used in most sets over the window.
         let mut counts: Vec<(String, u32)> = Vec::new();
@@ -189,11 +210,8 @@ impl Logbook {
         // Per week: (flagged reps, reps) and each side's best set.
         let mut tallies: Vec<(u32, u32, u32)> = Vec::new();
         for s in sets.iter().rev() {
-            let week: String = self.conn().query_row(
-                "SELECT date(?1, 'weekday 0', '-6 days')",
-                [&s.performed_at],
-                |r| r.get(0),
-            )?;
+            // The local week of when it was done (the log is oldest last).
+            let week = super::time::week_of(&s.at);
             let idx = match out.iter().position(|w| w.week == week && w.side == s.side) {
                 Some(i) => i,
                 None => {
@@ -246,6 +264,9 @@ impl Logbook {
                 out[i].side_difference = Some(best as i64 - tallies[j].2 as i64);
             }
         }
+        // By week, then side: two sets done at the same moment come out
+        // the same whatever order they were logged in.
+        out.sort_by(|a, b| (&a.week, &a.side).cmp(&(&b.week, &b.side)));
         Ok(out)
     }
 }

@@ -1,11 +1,11 @@
 //! Loads as lifters write them: 12.5kg, 25lb, pin 7, band red, ankle 2kg, bodyweight.
 
 use super::LogbookError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What a load is measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadUnit {
     /// Kilograms on a stack or in the hand.
@@ -51,14 +51,14 @@ impl LoadUnit {
 }
 
 /// A load: a value in a unit, and for bands a colour.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Load {
     /// The number (kg, lb, pin number, band order; 0 for bodyweight).
     pub value: f64,
     /// Its unit.
     pub unit: LoadUnit,
     /// Band colour.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
 }
 

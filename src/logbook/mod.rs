@@ -7,19 +7,21 @@
 //! writes; every set is written in one transaction.
 
 mod exchange;
+mod fit;
 mod history;
 mod load;
 mod notes;
 mod progress;
 mod review;
+pub mod time;
 mod write;
 
-pub use exchange::{ExportFormat, ImportSummary, StrongFile};
+pub use exchange::{App, ExportFormat, ImportSummary, StrongFile};
 pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
 pub use load::{Load, LoadUnit};
 pub use progress::Target;
 pub use review::{FlagRef, PendingFlag, PendingSet, ReviewActions, Verdict};
-pub use write::{ManualSet, NewRecording, OpenRecording, SensorSet};
+pub use write::{ManualSet, NewRecording, OpenRecording, SensorSet, Source};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_recording_context.sql"),
     include_str!("migrations/003_count_doubts.sql"),
+    include_str!("migrations/004_utc_and_sources.sql"),
 ];
 
 /// Schema version this build writes.
@@ -315,19 +318,37 @@ impl Logbook {
             self.backup_before_migration(version)?;
         }
         let path = self.path.clone();
-        let tx = self.write_tx()?;
-        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if current != SCHEMA_VERSION {
-            // Checked again under the lock: what another process created
-            // meanwhile is a logbook, not a foreign file.
-            foreign(&tx, current, path.as_deref())?;
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        // Version 4 rebuilds the sets table: with foreign keys on, dropping
+        // the old one would delete every rep and flag through ON DELETE
+        // CASCADE. SQLite only switches them outside a transaction; the
+        // keys are checked before the commit instead.
+        self.conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
+        let migrated = (|| -> Result<()> {
+            let tx = self.write_tx()?;
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current != SCHEMA_VERSION {
+                // Checked again under the lock: what another process created
+                // meanwhile is a logbook, not a foreign file.
+                foreign(&tx, current, path.as_deref())?;
+                for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+                    tx.execute_batch(sql)?;
+                    tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                }
+                let broken: i64 =
+                    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+                if broken > 0 {
+                    return Err(LogbookError::Invalid(format!(
+                        "the logbook could not be upgraded: {broken} rows would break its links; it is left as it was"
+                    )));
+                }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })();
+        self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        migrated
     }
 
     /// Checks the file (`PRAGMA integrity_check` and foreign keys); returns
@@ -348,7 +369,7 @@ impl Logbook {
         }
         // A sensor set always has its reps: never half a set.
         let half: i64 = self.conn.query_row(
-            "SELECT count(*) FROM sets s WHERE s.source = 'sensor'
+            "SELECT count(*) FROM sets s WHERE s.source IN ('sensor', 'sim', 'replay')
                AND (SELECT count(*) FROM reps r WHERE r.set_id = s.id) = 0",
             [],
             |r| r.get(0),
@@ -528,11 +549,9 @@ impl Logbook {
         Ok(SessionLock { _file: Some(file) })
     }
 
-    /// Current local time as SQLite writes it.
+    /// Now, as the logbook stores an instant (UTC).
     pub fn now(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("SELECT datetime('now', 'localtime')", [], |r| r.get(0))?)
+        Ok(time::Stamp::now().stored())
     }
 
     pub(crate) fn conn(&self) -> &Connection {

@@ -12,7 +12,7 @@ pub struct Target {
     pub exercise: String,
     /// Side, if unilateral.
     pub side: Option<String>,
-    /// When the last verified set was done.
+    /// When the last verified set was done (local time).
     pub last_date: String,
     /// Its load.
     pub last_load: Option<Load>,
@@ -33,6 +33,7 @@ const STEP_TOO_LARGE: f64 = 0.15;
 
 struct LastSet {
     date: String,
+    session: i64,
     load: Option<Load>,
     reps: u32,
     confirmed: u32,
@@ -40,44 +41,58 @@ struct LastSet {
 }
 
 impl Logbook {
-    /// Targets for every exercise × side trained in the last 6 weeks.
-    pub fn targets(&self) -> Result<Vec<Target>> {
+    /// Targets for every exercise × side trained in the last 6 weeks
+    /// (simulated and replayed sets only with `include_sim`).
+    pub fn targets(&self, include_sim: bool) -> Result<Vec<Target>> {
         let pairs: Vec<(String, Option<String>)> = self
             .conn()
             .prepare(
                 "SELECT DISTINCT exercise_id, side FROM sets
-                  WHERE state = 'verified' AND performed_at >= datetime('now', 'localtime', '-42 days')
+                  WHERE state = 'verified' AND performed_at >= ?1
+                    AND (?2 OR source NOT IN ('sim', 'replay'))
                   ORDER BY exercise_id, side",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(
+                rusqlite::params![super::time::days_ago(42), include_sim],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         for (ex, side) in pairs {
-            out.push(self.target_for(&ex, side.as_deref())?);
+            out.push(self.target_for(&ex, side.as_deref(), include_sim)?);
         }
         Ok(out)
     }
 
-    fn last_sets(&self, exercise: &str, side: Option<&str>) -> Result<Vec<LastSet>> {
+    fn last_sets(
+        &self,
+        exercise: &str,
+        side: Option<&str>,
+        include_sim: bool,
+    ) -> Result<Vec<LastSet>> {
         // The best (most reps) verified set of each of the last two sessions,
         // last by when they were done: a set entered later for an older day
         // (`log add --date`, an imported history) is not the last session.
+        // A session is one however long it ran (past midnight, over a DST
+        // change), so sessions are told apart by id, not by calendar day.
         let mut st = self.conn().prepare(
-            "SELECT s.id, s.performed_at, s.load_value, s.load_unit, s.load_label, s.reps,
+            "SELECT s.session_id, s.performed_at, s.load_value, s.load_unit, s.load_label, s.reps,
                     (SELECT count(DISTINCT r.id) FROM flags f JOIN reps r ON r.id = f.rep_id
                       WHERE r.set_id = s.id AND f.review = 'confirmed'),
                     (SELECT group_concat(DISTINCT f.kind) FROM flags f JOIN reps r ON r.id = f.rep_id
                       WHERE r.set_id = s.id AND f.review = 'confirmed')
                FROM sets s
               WHERE s.state = 'verified' AND s.exercise_id = ?1 AND s.side IS ?2
+                AND (?3 OR s.source NOT IN ('sim', 'replay'))
               ORDER BY (SELECT started_at FROM sessions WHERE id = s.session_id) DESC,
-                       s.reps DESC, s.id DESC",
+                       s.session_id DESC, s.reps DESC, s.id DESC",
         )?;
-        let rows = st.query_map(rusqlite::params![exercise, side], |r| {
+        let rows = st.query_map(rusqlite::params![exercise, side, include_sim], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 LastSet {
-                    date: r.get(1)?,
+                    date: super::time::local_text(&r.get::<_, String>(1)?),
+                    session: r.get(0)?,
                     load: load_from(r.get(2)?, r.get(3)?, r.get(4)?),
                     reps: r.get(5)?,
                     confirmed: r.get(6)?,
@@ -89,14 +104,11 @@ impl Logbook {
             ))
         })?;
         let mut out: Vec<LastSet> = Vec::new();
-        let mut seen_dates: Vec<String> = Vec::new();
         for r in rows {
             let (_, s) = r?;
-            let day = s.date[..10.min(s.date.len())].to_string();
-            if seen_dates.contains(&day) {
+            if out.iter().any(|o| o.session == s.session) {
                 continue;
             }
-            seen_dates.push(day);
             out.push(s);
             if out.len() == 2 {
                 break;
@@ -106,9 +118,14 @@ impl Logbook {
     }
 
     /// The target for one exercise and side.
-    pub fn target_for(&self, exercise: &str, side: Option<&str>) -> Result<Target> {
+    pub fn target_for(
+        &self,
+        exercise: &str,
+        side: Option<&str>,
+        include_sim: bool,
+    ) -> Result<Target> {
         let info = self.exercise(exercise)?;
-        let sets = self.last_sets(exercise, side)?;
+        let sets = self.last_sets(exercise, side, include_sim)?;
         let Some(last) = sets.first() else {
             return Ok(Target {
                 exercise: exercise.into(),

@@ -106,8 +106,10 @@ pub struct PendingFlag {
 pub struct PendingSet {
     /// Set id.
     pub id: i64,
-    /// When.
+    /// When (local time).
     pub performed_at: String,
+    /// sensor, sim, replay or manual.
+    pub source: String,
     /// Exercise id.
     pub exercise: String,
     /// Side.
@@ -150,13 +152,14 @@ pub(crate) fn read_set(tx: &rusqlite::Connection, id: i64) -> Result<PendingSet>
     let mut s = tx
         .query_row(
             "SELECT id, performed_at, exercise_id, side, load_value, load_unit, load_label, reps, state,
-                    interrupted, confidence, technique_notes, side_notes, doubts
+                    interrupted, confidence, technique_notes, side_notes, doubts, source
                FROM sets WHERE id = ?1",
             [id],
             |r| {
                 Ok(PendingSet {
                     id: r.get(0)?,
-                    performed_at: r.get(1)?,
+                    performed_at: super::time::local_text(&r.get::<_, String>(1)?),
+                    source: r.get(14)?,
                     exercise: r.get(2)?,
                     side: r.get(3)?,
                     load: load_from(r.get(4)?, r.get(5)?, r.get(6)?),
@@ -242,7 +245,7 @@ impl Logbook {
                         .filter(|f| match r {
                             FlagRef::All => !decided.iter().any(|(id, _)| *id == f.id),
                             FlagRef::Rep(n, kind) => {
-                                f.rep == *n && kind.map_or(true, |k| k.id() == f.kind)
+                                f.rep == *n && kind.is_none_or(|k| k.id() == f.kind)
                             }
                         })
                         .collect();
@@ -335,8 +338,8 @@ impl Logbook {
                     )));
                 }
                 tx.execute(
-                    "UPDATE sets SET state = 'verified', verified_at = datetime('now', 'localtime') WHERE id = ?1",
-                    [id],
+                    "UPDATE sets SET state = 'verified', verified_at = ?2 WHERE id = ?1",
+                    params![id, super::time::Stamp::now().stored()],
                 )?;
             }
             Some(Verdict::Discard) => {

@@ -1,10 +1,112 @@
 //! Writing sets: from the pipeline (daemon and `import` call the same
 //! function) and by hand. Each set with its reps and flags is one transaction.
 
+use super::time::{self, Stamp};
 use super::{Load, Logbook, LogbookError, Result};
 use crate::motion::Set;
 use crate::{Placement, Side};
+use jiff::Timestamp;
 use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+/// Where a set came from. Simulated and replayed sets are kept out of the
+/// log, the advice, the trends and the exports unless asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A sensor on a lifter.
+    Sensor,
+    /// The built-in simulator (`run --sensor sim`).
+    Sim,
+    /// A recording played back (`run --sensor replay:FILE`).
+    Replay,
+    /// Typed in or brought in from another app.
+    #[default]
+    Manual,
+}
+
+impl Source {
+    /// The id stored in the database and shown as `source`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Source::Sensor => "sensor",
+            Source::Sim => "sim",
+            Source::Replay => "replay",
+            Source::Manual => "manual",
+        }
+    }
+
+    /// Parses [`Source::id`].
+    pub fn from_id(s: &str) -> Option<Source> {
+        [Source::Sensor, Source::Sim, Source::Replay, Source::Manual]
+            .into_iter()
+            .find(|x| x.id() == s)
+    }
+
+    /// The source of the sets of a `run --sensor` (`sim`, `replay:FILE`,
+    /// an address or name).
+    pub fn of_sensor(sensor: &str) -> Source {
+        if sensor == "sim" {
+            Source::Sim
+        } else if sensor.starts_with("replay:") {
+            Source::Replay
+        } else {
+            Source::Sensor
+        }
+    }
+
+    /// Simulated or replayed: not something the lifter did now.
+    pub fn is_sim(self) -> bool {
+        matches!(self, Source::Sim | Source::Replay)
+    }
+}
+
+/// One rep of a set with its flags, as the JSON export writes it and its
+/// import reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepRecord {
+    /// Rep number in the set, from 1.
+    pub number: u32,
+    /// Start, s in the recording.
+    pub start_s: f64,
+    /// End, s in the recording.
+    pub end_s: f64,
+    /// Peak, degrees.
+    pub peak_deg: f64,
+    /// Up, s.
+    pub concentric_s: f64,
+    /// Hold, s.
+    pub pause_s: f64,
+    /// Down, s.
+    pub eccentric_s: f64,
+    /// Counted in the set.
+    pub counted: bool,
+    /// Its flags.
+    pub flags: Vec<FlagRecord>,
+}
+
+/// A flag on a rep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagRecord {
+    /// Kind id (hip_hike, …).
+    pub kind: String,
+    /// Magnitude, degrees.
+    pub value_deg: f64,
+    /// Peak rate, °/s (momentum).
+    pub rate_dps: Option<f64>,
+    /// open, confirmed, dismissed.
+    pub review: String,
+}
+
+/// The workout an imported set belongs to: its start and, when the file
+/// says, its end. Sets with the same start are one session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Workout {
+    /// When it started.
+    pub start: Stamp,
+    /// When it ended.
+    pub end: Option<Timestamp>,
+}
 
 /// The raw recording a sensor set came from.
 #[derive(Debug, Clone, Default)]
@@ -13,7 +115,7 @@ pub struct NewRecording {
     pub path: String,
     /// SHA-256 of the file, hex, when it is complete.
     pub sha256: Option<String>,
-    /// Which sensor: `sim`, `replay`, an address, `import`.
+    /// Which sensor: `sim`, `replay:FILE`, an address, `import`.
     pub sensor: String,
     /// Sample rate, Hz.
     pub sample_rate_hz: Option<f64>,
@@ -38,6 +140,7 @@ type OpenRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
 );
 
 /// A recording the daemon never closed: it died while writing it.
@@ -55,8 +158,10 @@ pub struct OpenRecording {
     pub side: Side,
     /// Load.
     pub load: Option<Load>,
-    /// When it started.
+    /// When it started (stored, UTC).
     pub started_at: String,
+    /// Which sensor recorded it (`sim`, `replay:FILE`, an address).
+    pub sensor: String,
     /// Where the sets already saved from it start (s in the recording).
     pub saved_starts: Vec<f64>,
 }
@@ -76,12 +181,15 @@ pub struct SensorSet<'a> {
     pub set: &'a Set,
     /// The session was cut short (Ctrl-C, SIGTERM) while this set was open.
     pub interrupted: bool,
-    /// When it was performed ('YYYY-MM-DD HH:MM:SS'); now if `None`.
+    /// When it was performed: a stored instant, or local time as typed
+    /// ('YYYY-MM-DD HH:MM'); now if `None`.
     pub performed_at: Option<String>,
+    /// Sensor, simulator or replay.
+    pub source: Source,
 }
 
-/// A set typed in by hand (`medius log add`).
-#[derive(Debug, Clone)]
+/// A set typed in by hand (`medius log add`) or brought in from a file.
+#[derive(Debug, Clone, Default)]
 pub struct ManualSet {
     /// Exercise id.
     pub exercise: String,
@@ -99,10 +207,27 @@ pub struct ManualSet {
     pub variation: String,
     /// Technique notes.
     pub notes: String,
-    /// When ('YYYY-MM-DD HH:MM:SS'); now if `None`.
+    /// When: a stored instant, or local time as typed ('YYYY-MM-DD HH:MM');
+    /// now if `None`.
     pub performed_at: Option<String>,
     /// Key that makes a re-import of the same row a no-op.
     pub import_key: Option<String>,
+    /// A timed set (a plank): seconds held.
+    pub duration_s: Option<f64>,
+    /// Side-to-side notes (the JSON export carries them).
+    pub side_notes: String,
+    /// Where it came from (a JSON export says; typed sets are manual).
+    pub source: Source,
+    /// Sensor placement (JSON imports of sensor sets).
+    pub placement: Option<Placement>,
+    /// The workout it belongs to (imports); by time if `None`.
+    pub workout: Option<Workout>,
+    /// Its reps and flags (JSON imports of sensor sets).
+    pub rep_records: Vec<RepRecord>,
+    /// Count confidence (JSON imports of sensor sets).
+    pub confidence: Option<f64>,
+    /// Where it lay in its recording, s.
+    pub span_s: Option<(f64, f64)>,
 }
 
 impl Logbook {
@@ -124,7 +249,7 @@ impl Logbook {
     /// Recordings the daemon started and never closed (it was killed).
     pub fn open_recordings(&self) -> Result<Vec<OpenRecording>> {
         let mut st = self.conn().prepare(
-            "SELECT id, path, exercise_id, placement, side, load_value, load_unit, load_label, started_at
+            "SELECT id, path, exercise_id, placement, side, load_value, load_unit, load_label, started_at, sensor
                FROM recordings WHERE closed = 0 AND exercise_id IS NOT NULL ORDER BY id",
         )?;
         let rows: Vec<OpenRow> = st
@@ -139,11 +264,12 @@ impl Logbook {
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
-        for (id, path, exercise, placement, side, lv, lu, ll, started) in rows {
+        for (id, path, exercise, placement, side, lv, lu, ll, started, sensor) in rows {
             let (Ok(placement), Ok(side)) = (placement.parse::<Placement>(), side.parse::<Side>())
             else {
                 continue;
@@ -163,6 +289,7 @@ impl Logbook {
                 side,
                 load: super::review::load_from(lv, lu, ll),
                 started_at: started.unwrap_or_default(),
+                sensor,
                 saved_starts,
             });
         }
@@ -254,7 +381,7 @@ fn insert_recording(conn: &rusqlite::Connection, r: &NewRecording) -> Result<i64
         "INSERT INTO recordings (path, sha256, sensor, sample_rate_hz, samples, samples_lost,
                                  exercise_id, placement, side, load_value, load_unit, load_label,
                                  started_at, closed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, datetime('now', 'localtime'), ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13)",
         params![
             r.path,
             r.sha256,
@@ -269,6 +396,7 @@ fn insert_recording(conn: &rusqlite::Connection, r: &NewRecording) -> Result<i64
             load.map(|l| l.unit.id()),
             load.and_then(|l| l.label.clone()),
             !r.open,
+            Stamp::now().stored(),
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -281,14 +409,15 @@ fn insert_sensor_set(
     s: &SensorSet<'_>,
     recording: Option<i64>,
 ) -> Result<i64> {
-    let at = performed_at(tx, s.performed_at.as_deref())?;
-    let session = session_for(tx, &at)?;
+    let at = performed_at(s.performed_at.as_deref())?;
+    let held = (s.set.end_s - s.set.start_s).max(0.0);
+    let session = session_for(tx, at, time::plus_seconds(at.at, held.round() as i64), None)?;
     tx.execute(
             "INSERT INTO sets (session_id, exercise_id, side, placement, load_value, load_unit, load_label,
                                reps, source, state, interrupted, recording_id, start_s, end_s, confidence,
-                               performed_at, created_at, doubts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'sensor', 'pending', ?9, ?10, ?11, ?12, ?13, ?14,
-                     datetime('now', 'localtime'), ?15)",
+                               performed_at, created_at, doubts, utc_offset_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?17, 'pending', ?9, ?10, ?11, ?12, ?13, ?14,
+                     ?16, ?15, ?18)",
             params![
                 session,
                 s.exercise,
@@ -303,8 +432,11 @@ fn insert_sensor_set(
                 s.set.start_s,
                 s.set.end_s,
                 s.set.confidence,
-                at,
+                at.stored(),
                 serde_json::to_string(&s.set.doubts).ok(),
+                Stamp::now().stored(),
+                s.source.id(),
+                at.offset_s,
             ],
         )?;
     let set_id = tx.last_insert_rowid();
@@ -370,14 +502,26 @@ pub(crate) fn insert_manual(tx: &Transaction<'_>, m: &ManualSet) -> Result<Optio
             return Ok(None);
         }
     }
-    let at = performed_at(tx, m.performed_at.as_deref())?;
-    let session = session_for(tx, &at)?;
+    let at = performed_at(m.performed_at.as_deref())?;
+    let held = m
+        .duration_s
+        .or(m.span_s.map(|(a, b)| b - a))
+        .unwrap_or(0.0)
+        .max(0.0);
+    let session = session_for(
+        tx,
+        at,
+        time::plus_seconds(at.at, held.round() as i64),
+        m.workout,
+    )?;
+    let now = Stamp::now().stored();
     tx.execute(
         "INSERT INTO sets (session_id, exercise_id, variation, side, load_value, load_unit, load_label,
                            reps, rir, tempo, technique_notes, notes_edited, source, state,
-                           performed_at, created_at, verified_at, import_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'manual', 'verified',
-                 ?13, datetime('now', 'localtime'), datetime('now', 'localtime'), ?14)",
+                           performed_at, created_at, verified_at, import_key, utc_offset_s, duration_s,
+                           side_notes, placement, confidence, start_s, end_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?16, 'verified',
+                 ?13, ?15, ?15, ?14, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         params![
             session,
             m.exercise,
@@ -390,20 +534,65 @@ pub(crate) fn insert_manual(tx: &Transaction<'_>, m: &ManualSet) -> Result<Optio
             m.rir,
             m.tempo,
             m.notes,
-            !m.notes.is_empty(),
-            at,
+            !m.notes.is_empty() || !m.side_notes.is_empty(),
+            at.stored(),
             m.import_key,
+            now,
+            m.source.id(),
+            at.offset_s,
+            m.duration_s,
+            m.side_notes,
+            m.placement.map(|p| p.id()),
+            m.confidence,
+            m.span_s.map(|s| s.0),
+            m.span_s.map(|s| s.1),
         ],
     )?;
-    Ok(Some(tx.last_insert_rowid()))
+    let set_id = tx.last_insert_rowid();
+    for rep in &m.rep_records {
+        tx.execute(
+            "INSERT INTO reps (set_id, number, start_s, end_s, peak_deg, concentric_s, pause_s, eccentric_s, counted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                set_id,
+                rep.number,
+                rep.start_s,
+                rep.end_s,
+                rep.peak_deg,
+                rep.concentric_s,
+                rep.pause_s,
+                rep.eccentric_s,
+                rep.counted
+            ],
+        )?;
+        let rep_id = tx.last_insert_rowid();
+        for f in &rep.flags {
+            tx.execute(
+                "INSERT INTO flags (rep_id, kind, value_deg, rate_dps, review) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![rep_id, f.kind, f.value_deg, f.rate_dps, f.review],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f2, _)
+                    if f2.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    LogbookError::Invalid(format!(
+                        "flag '{}' ({}) is not a flag medius knows",
+                        f.kind, f.review
+                    ))
+                }
+                e => e.into(),
+            })?;
+        }
+    }
+    Ok(Some(set_id))
 }
 
-/// Normalises a time the user gave ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]')
-/// or now.
-fn performed_at(tx: &Transaction<'_>, at: Option<&str>) -> Result<String> {
+/// A time the user gave (local 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]',
+/// or an instant with its offset), or now.
+fn performed_at(at: Option<&str>) -> Result<Stamp> {
     match at {
-        None => Ok(tx.query_row("SELECT datetime('now', 'localtime')", [], |r| r.get(0))?),
-        Some(text) => civil_time(text, "12:00:00").ok_or_else(|| {
+        None => Ok(Stamp::now()),
+        Some(text) => time::parse_user(text, "12:00:00").ok_or_else(|| {
             LogbookError::Invalid(format!(
                 "date '{text}' not understood: write a real day as YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
             ))
@@ -464,22 +653,95 @@ pub(crate) fn civil_time(text: &str, time: &str) -> Option<String> {
     Some(format!("{y:04}-{m:02}-{day:02} {clock}"))
 }
 
-/// The session a set at `at` belongs to: one started within the 3 hours
-/// before it, else a new one.
-fn session_for(tx: &Transaction<'_>, at: &str) -> Result<i64> {
-    let found: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM sessions WHERE started_at <= ?1 AND started_at >= datetime(?1, '-3 hours')
-             ORDER BY started_at DESC LIMIT 1",
-            [at],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = found {
+/// Sets less than this far apart are one session.
+pub(crate) const SESSION_GAP_S: i64 = 3 * 3600;
+
+/// The session a set done at `at` (and over by `end`) belongs to. By time,
+/// whatever the order sets are saved in: a set joins the session that has
+/// a set within 3 hours of it, and a back-filled set that bridges two
+/// sessions joins them into one. A session keeps its first set's time as
+/// its start (with that offset) and its last set's end, so one crossing
+/// midnight or a DST change stays one. An imported set keeps its file's
+/// workout instead.
+fn session_for(
+    tx: &Transaction<'_>,
+    at: Stamp,
+    end: Timestamp,
+    workout: Option<Workout>,
+) -> Result<i64> {
+    let end = end.max(at.at);
+    if let Some(w) = workout {
+        let start = w.start.stored();
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM sessions WHERE started_at = ?1 ORDER BY id LIMIT 1",
+                [&start],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                tx.execute(
+                    "INSERT INTO sessions (started_at, ended_at, utc_offset_s) VALUES (?1, ?1, ?2)",
+                    params![start, w.start.offset_s],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        let last = w.end.map_or(end, |e| e.max(end));
+        tx.execute(
+            "UPDATE sessions SET ended_at = max(coalesce(ended_at, started_at), ?2) WHERE id = ?1",
+            params![id, time::stored(last)],
+        )?;
         return Ok(id);
     }
-    tx.execute("INSERT INTO sessions (started_at) VALUES (?1)", [at])?;
-    Ok(tx.last_insert_rowid())
+    let lo = time::stored(time::plus_seconds(at.at, -SESSION_GAP_S));
+    let hi = time::stored(time::plus_seconds(at.at, SESSION_GAP_S));
+    let near: Vec<i64> = tx
+        .prepare(
+            "SELECT id FROM sessions
+              WHERE id IN (SELECT session_id FROM sets WHERE performed_at BETWEEN ?1 AND ?2)
+                 OR started_at BETWEEN ?1 AND ?2
+                 OR (started_at <= ?3 AND ended_at >= ?3)
+              ORDER BY started_at, id",
+        )?
+        .query_map(params![lo, hi, at.stored()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let id = match near.split_first() {
+        None => {
+            tx.execute(
+                "INSERT INTO sessions (started_at, ended_at, utc_offset_s) VALUES (?1, ?1, ?2)",
+                params![at.stored(), at.offset_s],
+            )?;
+            tx.last_insert_rowid()
+        }
+        Some((&keep, others)) => {
+            for &other in others {
+                tx.execute(
+                    "UPDATE sets SET session_id = ?1 WHERE session_id = ?2",
+                    params![keep, other],
+                )?;
+                tx.execute(
+                    "UPDATE sessions SET ended_at = max(coalesce(ended_at, started_at),
+                            (SELECT coalesce(ended_at, started_at) FROM sessions WHERE id = ?2))
+                      WHERE id = ?1",
+                    params![keep, other],
+                )?;
+                tx.execute("DELETE FROM sessions WHERE id = ?1", [other])?;
+            }
+            keep
+        }
+    };
+    // An earlier set moves the start back (and takes its offset).
+    tx.execute(
+        "UPDATE sessions SET utc_offset_s = CASE WHEN ?2 < started_at THEN ?3 ELSE utc_offset_s END,
+                             started_at = min(started_at, ?2),
+                             ended_at = max(coalesce(ended_at, started_at), ?4)
+          WHERE id = ?1",
+        params![id, at.stored(), at.offset_s, time::stored(end)],
+    )?;
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -18,25 +18,24 @@ pub mod flags;
 pub mod profile;
 pub mod reps;
 pub mod resample;
+pub mod sets;
+pub mod signal;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
-use attitude::{roll_z_deg, Attitude, Stillness};
+use attitude::{Attitude, Stillness};
 pub use certainty::{Doubt, DoubtKind};
-use flags::SetReference;
 pub use flags::{Flag, FlagKind};
-use nalgebra::{UnitQuaternion, Vector3};
+use nalgebra::Vector3;
 pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
 use resample::{Resampler, Step};
 pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
-use std::collections::VecDeque;
+use sets::{OpenSet, Segmenter};
+use signal::{Counted, Neutral, Reading, TooFar};
 
-/// The neutral is taken from the orientation this long before the rest was
-/// confirmed, so the first instant of a rep never leaks into it (s).
-const NEUTRAL_DELAY_S: f64 = 0.15;
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
 /// Above this angular rate (°/s) a jump in |acc| is the swing itself, not a
@@ -48,8 +47,6 @@ const IMPACT_HOLDOFF_S: f64 = 1.5;
 /// An ankle movement whose rotation has less than this share along the set's
 /// axis (more than ~60° off it) is not a rep of the set.
 const OFF_AXIS_FRACTION: f64 = 0.5;
-/// Resting this long away from the resting level re-takes the level (s).
-const OFF_LEVEL_S: f64 = 1.0;
 /// A pelvis movement resting this long without coming back is a new stance (s).
 const STALE_REST_S: f64 = 3.0;
 /// A pelvis turning faster than this (°/s) is being handled (re-strapped,
@@ -64,23 +61,6 @@ const IMPACT_TAU_S: f64 = 0.2;
 const GRAVITY_TAU_S: f64 = 2.0;
 /// The widest accelerometer scale error accepted (a share of 1 g).
 const GRAVITY_SCALE_MAX: f64 = 0.15;
-/// A movement opening a set that is smaller than this share of the set's
-/// median rep is a shuffle before the set (settling on the bench, finding
-/// the stance), not its first rep. Partial reps of a set reach 40 % or more.
-const UNLIKE_LEAD_FRACTION: f64 = 0.3;
-/// A set of two movements both smaller than this share of the lifter's last
-/// set is shifting about between sets, not a set.
-const UNLIKE_PAIR_FRACTION: f64 = 0.3;
-/// A movement ending a set after a break in its rhythm is not a rep if it is
-/// smaller than this share of the set's median rep, or shorter than
-/// `UNLIKE_TAIL_LENGTH` of its median length.
-const UNLIKE_TAIL_SIZE: f64 = 0.5;
-/// See [`UNLIKE_TAIL_SIZE`].
-const UNLIKE_TAIL_LENGTH: f64 = 0.4;
-/// Movements not counted are remembered this long (s) and at most this many.
-const SET_ASIDE_KEEP_S: f64 = 60.0;
-const SET_ASIDE_MAX: usize = 32;
-
 /// One counted rep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rep {
@@ -184,61 +164,35 @@ pub struct Stats {
     pub not_reps: [u64; 6],
 }
 
-struct OpenSet {
-    start_s: f64,
-    last_end: f64,
-    reps: Vec<Rep>,
-    reference: SetReference,
-    noise_rms: f64,
-    /// Sizes of the set's up-going reps on the counted signal (°).
-    sizes: Vec<f64>,
-    /// Median time from one rep's start to the next (s); 0 until two reps.
-    median_interval_s: f64,
-}
-
 /// The motion pipeline for one sensor, exercise, placement and side.
 pub struct Pipeline {
     profile: Profile,
     placement: Placement,
-    free_sign: f64,
     still: Stillness,
     attitude: Attitude,
     detector: RepDetector,
-    history: VecDeque<(f64, UnitQuaternion<f64>)>,
-    neutral_inv: Option<UnitQuaternion<f64>>,
-    baseline: f64,
+    neutral: Neutral,
+    counted: Counted,
     noise_ms: f64,
     resampler: Resampler,
-    open: Option<OpenSet>,
-    sets_done: usize,
+    sets: Segmenter,
     stats: Stats,
     impact_mps2: f64,
     acc_norm_mean: f64,
     /// What this accelerometer reads for 1 g at rest (m/s²), once seen.
     gravity_mps2: Option<f64>,
-    /// Median rep size of the last set (°): the lifter's scale.
-    last_set_median_deg: Option<f64>,
-    /// Movements lately not counted (rejected, or thrown out as not a set).
-    set_aside: VecDeque<certainty::SetAside>,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
     pending: Option<PendingRep>,
     /// The last counted signal and orientation angle, for diagnostics.
     probe: Probe,
-    /// Set when a movement was rejected: the resting level restarts from the
-    /// obliquity of the next idle sample (pelvis).
-    rebase: bool,
     /// How long an open movement has rested without coming back (s).
     rest_in_rep_s: f64,
     /// Whether the sensor has rested since the stream began.
     rested: bool,
-    /// How long the sensor has rested away from the resting level (s).
-    off_level_s: f64,
     /// When the last foot strike was felt (s).
     last_impact_t: f64,
-    /// The neutral's roll (°), kept with the neutral it belongs to.
-    neutral_roll: Option<(nalgebra::Vector4<f64>, f64)>,
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -276,30 +230,27 @@ impl Pipeline {
                 profile.placement == Placement::Pelvis,
             ),
             detector: RepDetector::new(profile.reps),
-            history: VecDeque::with_capacity(128),
-            neutral_inv: None,
-            baseline: 0.0,
+            neutral: Neutral::default(),
+            counted: Counted::new(&profile.reps, free_sign),
             noise_ms: 0.0,
             resampler: Resampler::default(),
-            open: None,
-            sets_done: 0,
+            sets: Segmenter::new(
+                profile.sets.clone(),
+                profile.reps.signal,
+                profile.reps.min_peak_deg,
+                profile.reps.max_peak_deg,
+            ),
             announced_return: None,
             pending: None,
             probe: Probe::default(),
-            rebase: false,
             rest_in_rep_s: 0.0,
             rested: false,
-            off_level_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
-            neutral_roll: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
             gravity_mps2: None,
-            last_set_median_deg: None,
-            set_aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             placement,
-            free_sign,
             profile,
         }
     }
@@ -330,7 +281,7 @@ impl Pipeline {
 
     /// True while a set is open (a rep has been counted and the gap has not passed).
     pub fn set_open(&self) -> bool {
-        self.open.is_some()
+        self.sets.open.is_some()
     }
 
     /// Feeds one sample; events go to `out`.
@@ -373,10 +324,7 @@ impl Pipeline {
             return;
         }
         let q = self.attitude.orientation();
-        self.history.push_back((s.t, q));
-        while self.history.len() > 1 && self.history[1].0 <= s.t - NEUTRAL_DELAY_S {
-            self.history.pop_front();
-        }
+        self.neutral.record(s.t, q);
 
         let in_rep = self.detector.in_rep();
         if still && !in_rep {
@@ -384,112 +332,50 @@ impl Pipeline {
             // pelvis neutral is only worth re-taking from a rest the gyro can
             // vouch for: before its bias is known, a slow rep passes for rest.
             let frozen = self.placement == Placement::Pelvis
-                && self.neutral_inv.is_some()
-                && (self.open.is_some() || !self.still.settled());
+                && self.neutral.inv().is_some()
+                && (self.sets.open.is_some() || !self.still.settled());
             if !frozen {
-                if self.neutral_inv.is_none() {
+                if self.neutral.inv().is_none() {
                     self.detector.reset();
-                    self.baseline = 0.0;
+                    self.counted.reset_level();
                 }
-                self.neutral_inv = Some(self.history[0].1.inverse());
+                self.neutral.take_delayed();
                 // A new neutral moves the obliquity it is measured from.
-                self.rebase = true;
+                self.counted.rebase();
             }
         }
-        if self.neutral_inv.is_none() && self.placement == Placement::Pelvis {
+        if self.neutral.inv().is_none() && self.placement == Placement::Pelvis {
             // The pelvis count runs on obliquity less its own resting level, so
             // any upright reference will do until a rest gives a better one.
             self.detector.reset();
-            self.baseline = 0.0;
-            self.neutral_inv = Some(q.inverse());
+            self.counted.reset_level();
+            self.neutral.take_now(q);
         }
-        let Some(neutral_inv) = self.neutral_inv else {
+        let Some(neutral_inv) = self.neutral.inv() else {
             self.close_set_if_due(s.t, out);
             return;
         };
-        let rel = neutral_inv * q;
-        let (signal, angle, rotation) = match self.profile.reps.signal {
-            RepSignal::Rotation => {
-                // Rotation vector in degrees with one square root and one
-                // atan2 (nalgebra's scaled_axis normalises and takes acos).
-                let (w, v) = (rel.scalar(), rel.imag());
-                let (w, v) = if w < 0.0 { (-w, -v) } else { (w, v) };
-                let s_half = v.norm();
-                let angle = 2.0 * attitude::atan2(s_half, w).to_degrees();
-                let rv = if s_half > 1e-12 {
-                    v * (angle / s_half)
-                } else {
-                    Vector3::zeros()
-                };
-                if angle > self.profile.reps.max_peak_deg {
-                    // Turning round (the rotation is off the plane of the set):
-                    // drop any open movement and wait for a new rest.
-                    if let Some(outcome) =
-                        self.detector.push(angle, false, false, TracePoint::at(s.t))
-                    {
-                        self.handle(outcome, out);
-                    }
-                    self.detector.reset();
-                    self.neutral_inv = None;
-                    self.close_set_if_due(s.t, out);
-                    return;
-                }
-                (angle, angle, rv)
-            }
-            RepSignal::Obliquity => {
-                // Obliquity: how far the pelvis has rolled about its
-                // front-back axis (sensor Z) since the neutral, seen in the
-                // direction of gravity. Heading plays no part, so turning
-                // round and a drifting yaw cannot leak into it.
-                let n = neutral_inv.coords;
-                let neutral_roll = match self.neutral_roll {
-                    Some((c, r)) if c == n => r,
-                    _ => {
-                        let r = roll_z_deg(&neutral_inv.inverse());
-                        self.neutral_roll = Some((n, r));
-                        r
-                    }
-                };
-                let mut d = roll_z_deg(&q) - neutral_roll;
-                if d > 180.0 {
-                    d -= 360.0;
-                } else if d <= -180.0 {
-                    d += 360.0;
-                }
-                let o = d * self.free_sign;
-                let gate = 1.5 * self.profile.reps.enter_deg;
-                // At rest away from the resting level for a while (the level
-                // was taken mid-movement): take the level from here.
-                self.off_level_s = if still && !in_rep && (o - self.baseline).abs() >= gate {
-                    self.off_level_s + dt
-                } else {
-                    0.0
-                };
-                if (self.rebase || self.off_level_s > OFF_LEVEL_S) && !in_rep {
-                    self.baseline = o;
-                    self.rebase = false;
-                    self.off_level_s = 0.0;
-                }
-                // The resting level follows slow drift only: a quick rise
-                // the detector has not (yet) taken for a rep must not drag it
-                // along (a level that really moved is re-based on rejection).
-                if !in_rep
-                    && self.profile.reps.baseline_tau_s > 0.0
-                    && (o - self.baseline).abs() < gate
+        let reading = match &mut self.counted {
+            Counted::Rotation(r) => r.read(&(neutral_inv * q)),
+            Counted::Obliquity(o) => Ok(o.read(&neutral_inv, &q, still, in_rep, dt)),
+        };
+        let Reading {
+            signal,
+            angle,
+            rotation,
+        } = match reading {
+            Ok(r) => r,
+            Err(TooFar(angle)) => {
+                // Turning round (the rotation is off the plane of the set):
+                // drop any open movement and wait for a new rest.
+                if let Some(outcome) = self.detector.push(angle, false, false, TracePoint::at(s.t))
                 {
-                    let toward_rep = match self.profile.reps.direction {
-                        profile::RepDirection::Down => o < self.baseline,
-                        _ => o > self.baseline,
-                    };
-                    let r = &self.profile.reps;
-                    let tau = if toward_rep && r.baseline_rep_tau_s > 0.0 {
-                        r.baseline_rep_tau_s
-                    } else {
-                        r.baseline_tau_s
-                    };
-                    self.baseline += (o - self.baseline) * (dt / tau).min(1.0);
+                    self.handle(outcome, out);
                 }
-                (o - self.baseline, o, Vector3::zeros())
+                self.detector.reset();
+                self.neutral.forget();
+                self.close_set_if_due(s.t, out);
+                return;
             }
         };
         if !in_rep {
@@ -536,7 +422,7 @@ impl Pipeline {
             // Nothing counts before the first rest: until then an unknown
             // gyro bias drifts the pelvis estimate by degrees.
             self.detector.reset();
-            self.rebase = true;
+            self.counted.rebase();
         }
         let point = TracePoint {
             t: s.t,
@@ -581,8 +467,8 @@ impl Pipeline {
             if self.announced_return != Some(start_s) {
                 self.announced_return = Some(start_s);
                 out.push(Event::RepReturned {
-                    set_number: self.sets_done + 1,
-                    number: self.open.as_ref().map_or(0, |o| o.reps.len()) + 1,
+                    set_number: self.sets.sets_done + 1,
+                    number: self.sets.open.as_ref().map_or(0, |o| o.reps.len()) + 1,
                     start_s,
                     end_s,
                     peak_deg,
@@ -629,8 +515,7 @@ impl Pipeline {
         self.flush_pending(out);
         self.attitude.reset();
         self.still.interrupt();
-        self.history.clear();
-        self.neutral_inv = None;
+        self.neutral.clear();
     }
 
     /// Accepts the rep waiting for its flag tail.
@@ -658,7 +543,7 @@ impl Pipeline {
             RepOutcome::Rejected(why, start_s, end_s, size) => {
                 // Turning round and walking are not lost reps.
                 if !matches!(why, Rejection::TooLarge | Rejection::Impact) {
-                    self.set_aside(start_s, end_s, size);
+                    self.sets.set_aside(start_s, end_s, size);
                 }
                 let i = match why {
                     Rejection::TooShort => 0,
@@ -671,190 +556,36 @@ impl Pipeline {
                 self.stats.not_reps[i] += 1;
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
-                    self.neutral_inv = None;
+                    self.neutral.forget();
                 }
                 if matches!(
                     why,
                     Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact
                 ) {
                     // Whatever level the pelvis came to rest at is the new one.
-                    self.rebase = true;
+                    self.counted.rebase();
                 }
             }
         }
     }
 
-    /// Remembers a movement that was not counted, for the certainty of the
-    /// set it turns out to border.
-    fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64) {
-        while self
-            .set_aside
-            .front()
-            .is_some_and(|m| m.end_s < end_s - SET_ASIDE_KEEP_S)
-        {
-            self.set_aside.pop_front();
-        }
-        if self.set_aside.len() == SET_ASIDE_MAX {
-            self.set_aside.pop_front();
-        }
-        self.set_aside.push_back(certainty::SetAside {
-            start_s,
-            end_s,
-            size_deg: size,
-        });
-    }
-
-    /// Whether a rep starting (or the stream being) at `t` is too far from
-    /// the open set to belong to it.
-    fn set_gap_exceeded(&self, set: &OpenSet, t: f64) -> bool {
-        let c = &self.profile.sets;
-        let since_end = t - set.last_end;
-        if since_end > c.gap_s {
-            return true;
-        }
-        let n = set.reps.len();
-        if n < 3 {
-            return c.start_gap_s > 0.0 && since_end > c.start_gap_s;
-        }
-        if c.cadence_factor > 0.0 {
-            let since_start = t - set.reps[n - 1].start_s;
-            return since_start > c.cadence_factor * set.median_interval_s && since_end > 1.0;
-        }
-        false
+    fn close_set(&mut self, out: &mut Vec<Event>) {
+        self.flush_pending(out);
+        let dropped = self.sets.close(out);
+        self.stats.not_reps[1] += dropped as u64;
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
         let due = self
+            .sets
             .open
             .as_ref()
-            .is_some_and(|set| self.set_gap_exceeded(set, t) && !self.detector.in_rep())
+            .is_some_and(|set| self.sets.gap_exceeded(set, t) && !self.detector.in_rep())
             // A rep waiting for its flag tail is judged when it joins.
             && self.pending.is_none();
         if due {
             self.close_set(out);
         }
-    }
-
-    fn close_set(&mut self, out: &mut Vec<Event>) {
-        self.flush_pending(out);
-        let Some(mut set) = self.open.take() else {
-            return;
-        };
-        // The detector keeps the set's scale: the lifter, and how much their
-        // pelvis moves with each rep, is the same in the next set.
-        // Judged not reps once the set is whole (a shuffle before it, a
-        // swing after it). They are not "uncounted reps" at its edges
-        // either: the rule that dropped them has already judged them.
-        let dropped = if self.profile.reps.signal == RepSignal::Rotation {
-            let mut d = Self::drop_unlike_lead(&mut set.reps);
-            d.extend(Self::drop_unlike_tail(&mut set.reps));
-            d
-        } else {
-            Vec::new()
-        };
-        self.stats.not_reps[1] += dropped.len() as u64;
-        if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
-            set.start_s = first.start_s;
-            set.last_end = last.end_s;
-        }
-        let end_s = set.last_end;
-        if set.reps.len() < self.profile.sets.min_reps
-            || Self::unlike_pair(&set.reps)
-            || self.small_pair(&set.reps)
-        {
-            for r in &set.reps {
-                self.set_aside(r.start_s, r.end_s, r.peak_deg);
-            }
-            out.push(Event::NotASet {
-                start_s: set.start_s,
-                end_s,
-                reps: set.reps.len(),
-            });
-            return;
-        }
-        let aside: Vec<certainty::SetAside> = self.set_aside.iter().copied().collect();
-        let (confidence, doubts) = certainty::judge(
-            &set.reps,
-            &aside,
-            set.noise_rms,
-            self.profile.reps.min_peak_deg,
-            self.profile.reps.max_peak_deg,
-            self.profile.reps.signal,
-        );
-        self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
-        self.sets_done += 1;
-        out.push(Event::SetEnded(Set {
-            start_s: set.start_s,
-            end_s,
-            reps: set.reps,
-            confidence,
-            doubts,
-        }));
-    }
-
-    /// Drops the movements opening a set that are far smaller than its reps
-    /// (at most two), renumbering the rest; returns those that went.
-    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> Vec<Rep> {
-        let mut dropped = Vec::new();
-        while dropped.len() < 2 && reps.len() >= 4 {
-            let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            if reps[0].peak_deg >= UNLIKE_LEAD_FRACTION * rest {
-                break;
-            }
-            dropped.push(reps.remove(0));
-        }
-        if !dropped.is_empty() {
-            for (i, r) in reps.iter_mut().enumerate() {
-                r.number = i + 1;
-            }
-        }
-        dropped
-    }
-
-    /// Drops the movements ending a set that came after a break in its
-    /// rhythm and are unlike its reps (far smaller or far quicker): a
-    /// swing, shaking the leg out, leaning over to change the pin. At most
-    /// two; returns those that went.
-    fn drop_unlike_tail(reps: &mut Vec<Rep>) -> Vec<Rep> {
-        let mut dropped = Vec::new();
-        while dropped.len() < 2 && reps.len() >= 5 {
-            let n = reps.len();
-            let body = &reps[..n - 1];
-            let pace = median(body.windows(2).map(|w| w[1].start_s - w[0].start_s));
-            let size = median(body.iter().map(|r| r.peak_deg));
-            let length = median(body.iter().map(|r| r.end_s - r.start_s));
-            let last = &reps[n - 1];
-            let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
-            let unlike = last.peak_deg < UNLIKE_TAIL_SIZE * size
-                || last.end_s - last.start_s < UNLIKE_TAIL_LENGTH * length;
-            if !(late && unlike) {
-                break;
-            }
-            dropped.push(reps.pop().expect("checked above"));
-        }
-        dropped
-    }
-
-    /// Two movements far smaller than the lifter's last set: shifting about.
-    /// Ankle only: at the pelvis a set of clean reps is a tenth of a set of
-    /// hikes.
-    fn small_pair(&self, reps: &[Rep]) -> bool {
-        if self.profile.reps.signal != RepSignal::Rotation {
-            return false;
-        }
-        let (Some(scale), [a, b]) = (self.last_set_median_deg, reps) else {
-            return false;
-        };
-        a.peak_deg.max(b.peak_deg) < UNLIKE_PAIR_FRACTION * scale
-    }
-
-    /// Two movements too unlike to be two reps of one set: a swing and a
-    /// re-strap, say. (Reps of a set differ by far less than 2× in size and
-    /// in duration; three or more are judged by the gaps alone.)
-    fn unlike_pair(reps: &[Rep]) -> bool {
-        let [a, b] = reps else { return false };
-        let ratio = |x: f64, y: f64| x.max(y) / x.min(y).max(1e-9);
-        ratio(a.peak_deg, b.peak_deg) > 2.0 || ratio(a.end_s - a.start_s, b.end_s - b.start_s) > 2.0
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
@@ -895,15 +626,16 @@ impl Pipeline {
 
         let noise_rms = self.noise_ms.sqrt();
         if self
+            .sets
             .open
             .as_ref()
-            .is_some_and(|set| self.set_gap_exceeded(set, rep.start_t))
+            .is_some_and(|set| self.sets.gap_exceeded(set, rep.start_t))
         {
             // This rep came too late to belong to the open set.
             self.close_set(out);
         }
         if self.profile.reps.signal == RepSignal::Rotation {
-            if let Some(set) = self.open.as_ref() {
+            if let Some(set) = self.sets.open.as_ref() {
                 let r = &set.reference;
                 let axis = r.axis_sum.try_normalize(1e-9).filter(|_| r.axis_reps >= 2);
                 if let Some(axis) = axis {
@@ -911,21 +643,16 @@ impl Pipeline {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;
-                        self.set_aside(rep.start_t, rep.end_t, peak_deg);
+                        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg);
                         return;
                     }
                 }
             }
         }
-        let set = self.open.get_or_insert_with(|| OpenSet {
-            start_s: rep.start_t,
-            last_end: rep.end_t,
-            reps: Vec::new(),
-            reference: SetReference::default(),
-            noise_rms,
-            sizes: Vec::new(),
-            median_interval_s: 0.0,
-        });
+        let set = self
+            .sets
+            .open
+            .get_or_insert_with(|| OpenSet::new(rep.start_t, rep.end_t, noise_rms));
         let mut flags = Vec::new();
         match self.profile.reps.signal {
             RepSignal::Rotation => flags::ankle_flags(
@@ -978,20 +705,10 @@ impl Pipeline {
             self.detector.set_scale(Some(v[v.len() / 2]));
         }
         out.push(Event::Rep {
-            set_number: self.sets_done + 1,
+            set_number: self.sets.sets_done + 1,
             rep: r,
         });
     }
-}
-
-/// The median of some values (the upper one of an even count); 0 for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Runs a whole stream through a pipeline and returns the sets (for files and tests).
@@ -1021,19 +738,7 @@ pub fn analyze_samples<I: IntoIterator<Item = Sample>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rep(start_s: f64, end_s: f64, peak_deg: f64) -> Rep {
-        Rep {
-            number: 1,
-            start_s,
-            end_s,
-            peak_deg,
-            concentric_s: 0.0,
-            pause_s: 0.0,
-            eccentric_s: 0.0,
-            flags: Vec::new(),
-        }
-    }
+    use nalgebra::UnitQuaternion;
 
     /// A pelvis sensor at `rate_hz` for 27 s, rolled `roll(t)` degrees about
     /// its front-back axis. `jolt_t` adds one sample of +0.6 g there;
@@ -1182,51 +887,6 @@ mod tests {
     }
 
     #[test]
-    fn a_shuffle_before_the_first_rep_is_dropped_from_the_set() {
-        // Real thigh recording (UCI subject 2, fast set): an 8° shuffle on
-        // the bench, then reps of 60-75°.
-        let mut reps = vec![rep(101.5, 103.0, 7.9)];
-        reps.extend((0..10).map(|i| rep(103.6 + 3.0 * i as f64, 105.4 + 3.0 * i as f64, 70.0)));
-        assert_eq!(Pipeline::drop_unlike_lead(&mut reps).len(), 1);
-        assert_eq!(reps.len(), 10);
-        assert_eq!((reps[0].number, reps[9].number), (1, 10));
-        // A partial first rep (half the range) stays.
-        let mut reps = vec![rep(0.0, 2.0, 35.0)];
-        reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
-        assert!(Pipeline::drop_unlike_lead(&mut reps).is_empty());
-        assert_eq!(reps.len(), 10);
-    }
-
-    #[test]
-    fn a_swing_after_a_break_in_the_rhythm_is_dropped_from_the_set() {
-        // Eight 40° reps every 7 s, then a quick 30° swing 14 s later.
-        let mut reps: Vec<Rep> = (0..8)
-            .map(|i| rep(7.0 * i as f64, 7.0 * i as f64 + 5.0, 40.0))
-            .collect();
-        reps.push(rep(63.0, 63.8, 30.0));
-        assert_eq!(Pipeline::drop_unlike_tail(&mut reps).len(), 1);
-        assert_eq!(reps.len(), 8);
-        // A full last rep after a pause stays: the rhythm cue doubts it.
-        reps.push(rep(63.0, 68.0, 39.0));
-        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
-        // So does a quick last rep in the set's rhythm (a momentum rep).
-        reps.pop();
-        reps.push(rep(56.0, 56.8, 45.0));
-        assert!(Pipeline::drop_unlike_tail(&mut reps).is_empty());
-    }
-
-    #[test]
-    fn two_small_movements_after_a_set_are_not_a_set() {
-        let mut p =
-            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
-        let pair = [rep(141.8, 143.6, 9.2), rep(143.6, 145.2, 8.7)];
-        assert!(!p.small_pair(&pair), "no scale yet: judged as any pair");
-        p.last_set_median_deg = Some(69.0);
-        assert!(p.small_pair(&pair));
-        assert!(!p.small_pair(&[rep(0.0, 2.0, 40.0), rep(3.0, 5.0, 42.0)]));
-    }
-
-    #[test]
     fn an_accelerometer_reading_seven_percent_high_still_rests() {
         // A real thigh sensor read 10.5 m/s² at rest: judged against 9.81
         // it never rested, and the set's first rep was lost.
@@ -1239,27 +899,5 @@ mod tests {
         };
         assert_eq!(scaled(1.07), 3);
         assert_eq!(scaled(0.94), 3);
-    }
-
-    #[test]
-    fn two_unlike_movements_are_not_a_set_but_two_alike_reps_are() {
-        // A 2° swing and a 9° re-strap 3 s later.
-        assert!(Pipeline::unlike_pair(&[
-            rep(0.0, 2.0, 2.0),
-            rep(3.0, 6.0, 9.0)
-        ]));
-        // A 1 s fidget and a 3 s rep of the same size.
-        assert!(Pipeline::unlike_pair(&[
-            rep(0.0, 1.0, 2.0),
-            rep(2.0, 5.0, 2.2)
-        ]));
-        // Two reps of a short set.
-        assert!(!Pipeline::unlike_pair(&[
-            rep(0.0, 2.5, 2.0),
-            rep(3.0, 6.0, 2.6)
-        ]));
-        // Three or more are judged by their gaps, not here.
-        let three = [rep(0.0, 1.0, 1.0), rep(2.0, 5.0, 9.0), rep(6.0, 8.0, 2.0)];
-        assert!(!Pipeline::unlike_pair(&three));
     }
 }

@@ -965,7 +965,7 @@ impl World {
         let gyr = w_rel / DEG;
         let y = self.filter.run([f.x, f.y, f.z, gyr.x, gyr.y, gyr.z]);
         let prev_step = self.step - 1;
-        if prev_step % self.n_sub == 0 {
+        if prev_step.is_multiple_of(self.n_sub) {
             let t = (prev_step / self.n_sub) as f64 * (self.n_sub as f64 * dt);
             rec.out.push(TrueSample {
                 t,
