@@ -42,8 +42,9 @@
 //! reps, mid-set pauses and rest-pause (under 10 s, so it stays one set),
 //! lifters who lower only part-way between reps, ballistic lifters who
 //! overshoot the top and settle back, reps lowered in two stages with a
-//! pause on the way down, a tremor in long holds. The stance knee softens
-//! a little with each rep. Sets start within half a second of the
+//! pause on the way down, a tremor in long holds, each rep on a path of its
+//! own (the hip flexes a little more or less). The stance knee softens and
+//! the pelvis pitches a little with each rep. Sets start within half a second of the
 //! recording's start, or after a long stillness.
 //!
 //! Compensations, at the configured rate, scattered or clustered at the end
@@ -67,10 +68,9 @@
 //! it is clipped over the sacrum, a little off-centre, tilted within ±15°.
 //! The strap may slip about the limb mid-set; the sensor wobbles on soft
 //! tissue after sudden stops, foot strikes and the stack's plates clanking
-//! down. Specific force and angular
-//! rate come from the chain by central differences on a grid of the sensor's
-//! period (at least 100 Hz; the differences stand in for the sensor's own
-//! low-pass filter), then get the
+//! down. Specific force and angular rate come from the chain by central
+//! differences on a grid of the sensor's period (at least 100 Hz; the
+//! differences stand in for the sensor's own low-pass filter), then get the
 //! sensor's errors: accelerometer scale (±3 %), offset and cross-axis
 //! misalignment, gyro scale, a bias that starts anywhere within the
 //! configured bound and drifts, white noise (the real recordings show about
