@@ -630,4 +630,97 @@ mod tests {
         let reps = run(&mut ankle(), 20.0, signal, |_| false);
         assert!(reps.is_empty(), "{reps:?}");
     }
+
+    /// The standing pelvis profile's detector (either way, settles).
+    fn pelvis() -> RepDetector {
+        let p = Profile::builtin(Exercise::StandingCableAbduction, Placement::Pelvis).unwrap();
+        RepDetector::new(p.reps)
+    }
+
+    #[test]
+    fn ten_reps_in_a_row_are_ten_reps() {
+        let signal = |t: f64| {
+            (0..10)
+                .map(|k| bump(t, 1.0 + 3.0 * k as f64, 1.0, 25.0))
+                .sum()
+        };
+        let reps = run(&mut ankle(), 34.0, signal, |_| false);
+        assert_eq!(reps.len(), 10, "{reps:?}");
+        for (k, r) in reps.iter().enumerate() {
+            assert!(
+                (r.0 - (1.0 + 3.0 * k as f64)).abs() < 0.5,
+                "rep {k} starts at {}",
+                r.0
+            );
+        }
+    }
+
+    #[test]
+    fn a_quick_flick_is_too_short_to_be_a_rep() {
+        // 10° there and back in 0.2 s: under `min_duration_s` (0.3 s).
+        let reps = run(&mut ankle(), 4.0, |t| bump(t, 1.0, 0.1, 10.0), |_| false);
+        assert!(reps.is_empty(), "{reps:?}");
+    }
+
+    #[test]
+    fn a_jolt_drops_the_movement_so_far_and_never_makes_two_reps_of_one() {
+        let mut d = ankle();
+        let mut outcomes = Vec::new();
+        for i in 0..200 {
+            let t = i as f64 / 50.0;
+            // A foot strike at the top of the movement.
+            let jolt = (1.99..2.03).contains(&t);
+            outcomes.extend(d.push(bump(t, 1.0, 1.0, 30.0), jolt, false, TracePoint::at(t)));
+        }
+        outcomes.extend(d.finish());
+        let reps: Vec<(f64, f64, f64)> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                RepOutcome::Rep(r) => Some((r.start_t, r.end_t, r.size)),
+                _ => None,
+            })
+            .collect();
+        // What came before the jolt is dropped as an impact; the lowering
+        // after it may still count, once: a rep with a clank at the top is
+        // one rep, never two.
+        assert!(outcomes
+            .iter()
+            .any(|o| matches!(o, RepOutcome::Rejected(Rejection::Impact, ..))));
+        assert!(reps.len() <= 1, "{reps:?}");
+        // A jolt before anything has moved opens nothing.
+        let mut d = ankle();
+        let mut n = 0;
+        for i in 0..100 {
+            let t = i as f64 / 50.0;
+            n += usize::from(d.push(0.0, t == 1.0, false, TracePoint::at(t)).is_some());
+        }
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn the_pelvis_counts_a_drop_as_a_rep_and_a_small_dip_as_sway() {
+        // 4° down and back (a pelvic drop past `down_min_peak_deg`, 3°).
+        let reps = run(&mut pelvis(), 8.0, |t| -bump(t, 1.0, 1.0, 4.0), |_| false);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+        // 1° down: postural sway below neutral, not a rep.
+        let reps = run(&mut pelvis(), 8.0, |t| -bump(t, 1.0, 1.0, 1.0), |_| false);
+        assert!(reps.is_empty(), "{reps:?}");
+        // 1° up is a rep: clean reps tilt the pelvis 0.5-3°.
+        let reps = run(&mut pelvis(), 8.0, |t| bump(t, 1.0, 1.0, 1.0), |_| false);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+    }
+
+    #[test]
+    fn the_set_scale_lowers_the_pelvis_thresholds_for_a_lifter_who_moves_little() {
+        // 0.6° reps: under `min_peak_deg` (0.8°) until the set's scale says
+        // this lifter's reps are that size.
+        let small = |t: f64| bump(t, 1.0, 1.0, 0.6);
+        assert!(run(&mut pelvis(), 8.0, small, |_| false).is_empty());
+        let mut d = pelvis();
+        d.set_scale(Some(0.6));
+        assert_eq!(run(&mut d, 8.0, small, |_| false).len(), 1);
+        // Never below half the profile's: 0.3° stays sway.
+        let tiny = |t: f64| bump(t, 1.0, 1.0, 0.3);
+        assert!(run(&mut d, 8.0, tiny, |_| false).is_empty());
+    }
 }
