@@ -36,6 +36,54 @@ fn simulate(dir: &Path, args: &[&str]) -> std::path::PathBuf {
 }
 
 #[test]
+fn simulate_with_the_chain_model_writes_a_recording_and_its_truth() {
+    // Only written and read here: the chain model is the hold-out, so no
+    // test runs the counter on it.
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-e",
+        "hip-hitch",
+        "-p",
+        "pelvis",
+        "-s",
+        "left",
+        "--sets",
+        "2",
+        "--seed",
+        "4",
+        "--rate",
+        "50",
+    ];
+    let mut with_model = args.to_vec();
+    with_model.extend_from_slice(&["--model", "chain"]);
+    let csv = simulate(dir.path(), &with_model);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_dps,gyr_y_dps,gyr_z_dps")
+    );
+    let times: Vec<f64> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.len() > 1000, "{} samples", times.len());
+    assert!(times.windows(2).all(|w| w[1] >= w[0]));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rec.truth.json")).unwrap())
+            .unwrap();
+    assert_eq!(truth["config"]["model"], "chain");
+    assert_eq!(truth["sets"].as_array().unwrap().len(), 2);
+    assert!(truth["sets"][0]["rep_count"].as_u64().unwrap() >= 10);
+    // It is another body than the standard one with the same seed.
+    let other = tempfile::tempdir().unwrap();
+    let standard = simulate(other.path(), &args);
+    assert_ne!(std::fs::read_to_string(standard).unwrap(), text);
+    let o = medius(&["simulate", "--model", "nope", "-o", "x.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("chain"), "{}", stderr(&o));
+}
+
+#[test]
 fn simulate_then_analyze_matches_the_truth() {
     let dir = tempfile::tempdir().unwrap();
     let csv = simulate(

@@ -77,8 +77,9 @@ pub struct SimulateArgs {
     /// Body model: `standard` (the one the counter was developed on), `pivot`
     /// (a held-out, independently written body model that nothing is tuned on:
     /// use it to test, never to tune) or `torque` (a second held-out model,
-    /// driven by muscle torques, gravity and the cable's stack: the final test
-    /// corpus, never tuned on).
+    /// driven by muscle torques, gravity and the cable's stack, never tuned on)
+    /// or `chain` (a segment chain with per-lifter builds, tempos, balance
+    /// strategies and sensor errors: the newest hold-out, never tuned on).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

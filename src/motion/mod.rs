@@ -185,8 +185,9 @@ pub struct Pipeline {
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
     pending: Option<PendingRep>,
-    /// The last counted signal and orientation angle, for diagnostics.
-    probe: Probe,
+    /// The last counted signal and orientation angle, for diagnostics:
+    /// filled only once [`Pipeline::probe`] has been asked for.
+    probe: Option<Probe>,
     /// How long an open movement has rested without coming back (s).
     rest_in_rep_s: f64,
     /// Whether the sensor has rested since the stream began.
@@ -242,7 +243,7 @@ impl Pipeline {
             ),
             announced_return: None,
             pending: None,
-            probe: Probe::default(),
+            probe: None,
             rest_in_rep_s: 0.0,
             rested: false,
             last_impact_t: f64::NEG_INFINITY,
@@ -274,9 +275,11 @@ impl Pipeline {
         &self.stats
     }
 
-    /// What the last sample produced (signal, angle, stillness).
-    pub fn probe(&self) -> Probe {
-        self.probe
+    /// What the last step produced (signal, angle, stillness), for
+    /// diagnostics and plots. The first call turns the record on (from the
+    /// next step); until then the pipeline does not keep it.
+    pub fn probe(&mut self) -> Probe {
+        *self.probe.get_or_insert_with(Probe::default)
     }
 
     /// True while a set is open (a rep has been counted and the gap has not passed).
@@ -408,14 +411,16 @@ impl Pipeline {
         }
         self.acc_norm_mean +=
             (acc_norm - self.acc_norm_mean) * (dt * (1.0 / IMPACT_TAU_S)).min(1.0);
-        self.probe = Probe {
-            t: s.t,
-            signal,
-            angle,
-            still,
-            in_rep,
-            bias: self.still.bias(),
-        };
+        if let Some(probe) = self.probe.as_mut() {
+            *probe = Probe {
+                t: s.t,
+                signal,
+                angle,
+                still,
+                in_rep,
+                bias: self.still.bias(),
+            };
+        }
         if still {
             self.rested = true;
         } else if !self.rested {

@@ -2,6 +2,14 @@
 //! transport joins here behind the same `Sample` stream.)
 
 pub mod ble;
+/// A fourth body model, the newest held out: a segment chain.
+///
+/// Pelvis, trunk lean and the working leg as a chain of rigid segments moved
+/// by minimum-jerk joint tracks, per-lifter builds, tempos and balance
+/// strategies, a sensor strapped any way that slips and wobbles, and a full
+/// error model. Built last, from the exercise notes and real recordings
+/// alone: the corpus the counter is judged on, never tuned on.
+pub mod chain;
 pub mod csv;
 pub mod decode;
 /// A second, held-out body model for the simulator.

@@ -77,7 +77,8 @@ pub struct SimConfig {
 /// ([`crate::source::pivot`]) is a second, independently written body model
 /// kept as a held-out test corpus: nothing in the counter may be tuned on it.
 /// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
-/// the final held-out corpus.
+/// held out. `Chain` ([`crate::source::chain`]) is a fourth, a segment chain
+/// built after the others: the hold-out the counter is judged on, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -88,11 +89,18 @@ pub enum SimModel {
     Pivot,
     /// The held-out torque-driven model ([`crate::source::torque::TorqueSimulator`]).
     Torque,
+    /// The held-out segment-chain model ([`crate::source::chain::ChainSimulator`]).
+    Chain,
 }
 
 impl SimModel {
     /// Every model, in declaration order.
-    pub const ALL: &'static [SimModel] = &[SimModel::Standard, SimModel::Pivot, SimModel::Torque];
+    pub const ALL: &'static [SimModel] = &[
+        SimModel::Standard,
+        SimModel::Pivot,
+        SimModel::Torque,
+        SimModel::Chain,
+    ];
 
     /// The id used on the command line and in files.
     pub fn id(self) -> &'static str {
@@ -100,6 +108,7 @@ impl SimModel {
             SimModel::Standard => "standard",
             SimModel::Pivot => "pivot",
             SimModel::Torque => "torque",
+            SimModel::Chain => "chain",
         }
     }
 }
@@ -289,6 +298,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Torque => {
             let (sim, truth) = crate::source::torque::TorqueSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Chain => {
+            let (sim, truth) = crate::source::chain::ChainSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
