@@ -724,8 +724,15 @@ fn log_table(rows: &[LogEntry]) -> String {
         let dash = || "–".to_string();
         let mut row = vec![
             e.id.to_string(),
+            // Date and local time; below 100 columns the date alone.
             e.performed_at
-                .get(..10)
+                .get(
+                    ..if narrow.is_some_and(|w| w < 100) {
+                        10
+                    } else {
+                        16
+                    },
+                )
                 .unwrap_or(&e.performed_at)
                 .to_string(),
             printable(&e.exercise).into_owned(),
