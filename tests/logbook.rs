@@ -748,7 +748,7 @@ fn export_import_and_backup() {
         &["import-log", "strong", exported.to_str().unwrap()],
     );
     assert!(
-        String::from_utf8_lossy(&o.stdout).starts_with("1 sets added"),
+        String::from_utf8_lossy(&o.stdout).starts_with("1 set added"),
         "{}",
         stderr(&o)
     );
