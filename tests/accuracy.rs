@@ -147,3 +147,30 @@ fn accuracy_names_the_model_it_scores() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("standard, pivot, torque"));
 }
+
+/// On body models the counter was not tuned on (the pivot model, seen only
+/// for a few rules, and the chain model, the hold-out), counting falls far
+/// short of the bars above; what must hold there is the certainty: at least
+/// 90 % of the sets counted wrong are not marked sure (the bar over
+/// every corpus). Sets marked sure are exact in only about 9 of 10 there:
+/// that bar is not met off the tuned model, and the README says so.
+#[test]
+fn held_out_models_rarely_call_a_wrong_count_sure() {
+    use medius::accuracy::corpus_of;
+    use medius::source::sim::SimModel;
+    let mut wrong = 0;
+    let mut wrong_not_sure = 0;
+    for model in [SimModel::Pivot, SimModel::Chain] {
+        let configs = corpus_of(model, 4, 2026);
+        let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
+        let (not_sure, all_wrong) = report.total.wrong_not_sure();
+        println!("{model:?}: {not_sure} of {all_wrong} wrong sets not marked sure");
+        wrong += all_wrong;
+        wrong_not_sure += not_sure;
+    }
+    assert!(wrong >= 20, "too few wrong sets to judge: {wrong}");
+    assert!(
+        wrong_not_sure as f64 >= 0.9 * wrong as f64,
+        "{wrong_not_sure} of {wrong} wrong sets not marked sure"
+    );
+}

@@ -83,6 +83,9 @@ pub enum DoubtKind {
     ShortSet,
     /// A rep-sized movement just before or after the set was not counted.
     UncountedNearby,
+    /// Pelvis abduction: most reps counted hiked or dropped the pelvis, so
+    /// the clean ones may have moved it too little to be seen.
+    CompensatedOnly,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -109,6 +112,47 @@ pub struct Doubt {
     pub reps: i32,
     /// The doubt, said plainly.
     pub message: String,
+}
+
+/// Share of a pelvis-abduction set's reps with a hike or drop from which
+/// the clean reps may have gone unseen.
+pub const COMPENSATED_SHARE: f64 = 0.5;
+/// Confidence left then.
+const COMPENSATED_CAP: f64 = 0.5;
+
+/// Abduction counted at the pelvis sees a clean rep only as the 0.5–3° the
+/// pelvis rolls with it, and some lifters' pelvis hardly rolls at all; a
+/// hike or a drop it sees plainly. When most of the reps counted are hikes
+/// or drops, the clean ones may have been missed: the doubt that says so,
+/// and the confidence it leaves.
+pub fn compensated_only(reps: &[Rep]) -> Option<(f64, Doubt)> {
+    use super::FlagKind;
+    let n = reps.len();
+    let k = reps
+        .iter()
+        .filter(|r| {
+            r.flags
+                .iter()
+                .any(|f| matches!(f.kind, FlagKind::HipHike | FlagKind::PelvicDrop))
+        })
+        .count();
+    if n < 2 || (k as f64) < COMPENSATED_SHARE * n as f64 {
+        return None;
+    }
+    Some((
+        COMPENSATED_CAP,
+        Doubt {
+            kind: DoubtKind::CompensatedOnly,
+            from_s: reps[0].start_s,
+            to_s: reps[n - 1].end_s,
+            reps: 0,
+            message: format!(
+                "{k} of the {n} reps counted hiked or dropped the pelvis: clean reps may move \
+                 it too little to be seen from there, so the count may be short \
+                 (an ankle sensor counts every rep)"
+            ),
+        },
+    ))
 }
 
 /// Judges a finished set: its confidence (0..1) and the doubts behind it.
@@ -497,5 +541,35 @@ mod tests {
         let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!((0.6..0.9).contains(&c), "{c}");
         assert_eq!(d[0].kind, DoubtKind::ShortSet);
+    }
+
+    #[test]
+    fn a_pelvis_set_of_mostly_hikes_says_the_clean_reps_may_be_unseen() {
+        use crate::motion::{Flag, FlagKind};
+        let hiked = |r: &mut Rep| {
+            r.flags.push(Flag {
+                kind: FlagKind::HipHike,
+                value_deg: 7.0,
+                rate_dps: None,
+            })
+        };
+        let starts = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0];
+        let mut r = reps(&starts, 2.0, 8.0);
+        for rep in r.iter_mut().take(4) {
+            hiked(rep);
+        }
+        let (cap, doubt) = compensated_only(&r).expect("4 of 6 hiked");
+        assert!(cap < SURE);
+        assert_eq!(doubt.kind, DoubtKind::CompensatedOnly);
+        assert!(
+            doubt.message.starts_with("4 of the 6 reps"),
+            "{}",
+            doubt.message
+        );
+        // Two of six: the clean reps were seen.
+        let mut r = reps(&starts, 2.0, 8.0);
+        hiked(&mut r[0]);
+        hiked(&mut r[3]);
+        assert!(compensated_only(&r).is_none());
     }
 }

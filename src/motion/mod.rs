@@ -240,6 +240,9 @@ impl Pipeline {
                 profile.reps.signal,
                 profile.reps.min_peak_deg,
                 profile.reps.max_peak_deg,
+            )
+            .pelvis_abduction(
+                placement == Placement::Pelvis && profile.exercise != Exercise::HipHitch,
             ),
             announced_return: None,
             pending: None,

@@ -74,6 +74,9 @@ pub struct Segmenter {
     last_set_median_deg: Option<f64>,
     /// Movements lately not counted (rejected, or thrown out as not a set).
     aside: VecDeque<certainty::SetAside>,
+    /// Abduction counted at the pelvis: clean reps may go unseen
+    /// ([`certainty::compensated_only`]).
+    pelvis_abduction: bool,
 }
 
 impl Segmenter {
@@ -89,7 +92,15 @@ impl Segmenter {
             sets_done: 0,
             last_set_median_deg: None,
             aside: VecDeque::with_capacity(SET_ASIDE_MAX),
+            pelvis_abduction: false,
         }
+    }
+
+    /// Says the reps are abduction counted at the pelvis (see
+    /// [`certainty::compensated_only`]).
+    pub fn pelvis_abduction(mut self, on: bool) -> Self {
+        self.pelvis_abduction = on;
+        self
     }
 
     /// Remembers a movement that was not counted, for the certainty of the
@@ -170,7 +181,7 @@ impl Segmenter {
             return dropped.len();
         }
         let aside: Vec<certainty::SetAside> = self.aside.iter().copied().collect();
-        let (confidence, doubts) = certainty::judge(
+        let (mut confidence, mut doubts) = certainty::judge(
             &set.reps,
             &aside,
             set.noise_rms,
@@ -178,6 +189,16 @@ impl Segmenter {
             self.max_peak_deg,
             self.signal,
         );
+        if self.pelvis_abduction {
+            if let Some((cap, doubt)) = certainty::compensated_only(&set.reps) {
+                if confidence >= certainty::SURE {
+                    // A set judged sure carries no doubts of its own.
+                    doubts.clear();
+                }
+                confidence = confidence.min(cap);
+                doubts.push(doubt);
+            }
+        }
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
         out.push(Event::SetEnded(Set {
