@@ -21,19 +21,11 @@ const ONE_SIM_SET: &[&str] = &[
     "--no-record",
 ];
 
-struct Home {
-    dir: tempfile::TempDir,
-}
+#[path = "support/home.rs"]
+mod home;
+use home::Home;
 
 impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
     fn book(&self) -> PathBuf {
         self.path("logbook.sqlite3")
     }

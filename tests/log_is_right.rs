@@ -6,19 +6,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-struct Home {
-    dir: tempfile::TempDir,
-}
+#[path = "support/home.rs"]
+mod home;
+use home::Home;
 
 impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
     /// medius on `book` in time zone `tz`.
     fn on(&self, book: &str, tz: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_medius"))
