@@ -3,7 +3,6 @@
 //! round trips through Strong, Hevy and JSON, the FIT export decoded back
 //! by an independent reader, and the schema 3 → 4 migration row by row.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 #[path = "support/home.rs"]
