@@ -523,6 +523,17 @@ fn a_terminal_gets_a_redrawn_status_line() {
         .or_else(|| text.find(" reps · rest 0:0"));
     let done = text.find("set 1 done").unwrap();
     assert!(resting.is_some_and(|r| r < done), "{text:?}");
+    // Resting, the line carries the set so far (range and flags, or
+    // "clean"): the summary within a second of the last rep, not only
+    // when the set closes after its 10 s gap.
+    let summary = text[..done].match_indices("· rest 0:0").any(|(i, m)| {
+        text[i + m.len()..]
+            .chars()
+            .skip(1)
+            .collect::<String>()
+            .starts_with(" · range ")
+    });
+    assert!(summary, "{text:?}");
     assert!(text.contains("next: set 2"), "{text:?}");
     assert!(text.contains("\u{1b}[1mrep  1"), "{text:?}");
     // NO_COLOR: the status line stays (it is not colour), the bold goes.

@@ -1289,6 +1289,9 @@ struct Live {
     rest_from: Option<f64>,
     /// When the last rep of the set in progress came back (s).
     last_rep_end: Option<f64>,
+    /// The reps of the set in progress, with their flags: its summary so
+    /// far on the status line while the lifter rests.
+    so_far: Vec<Rep>,
 }
 
 impl Live {
@@ -1304,6 +1307,7 @@ impl Live {
             shown: 0,
             rest_from: None,
             last_rep_end: None,
+            so_far: Vec::new(),
         }
     }
 
@@ -1355,8 +1359,38 @@ impl Live {
                     format!(" · rest {}:{:02}", r / 60, r % 60)
                 })
                 .unwrap_or_default();
+            let head = format!(
+                "▶ set {} · {}{resting}",
+                self.set_in_progress(),
+                plural(self.shown, "rep", "reps")
+            );
+            // Resting, the set so far (range, flags) follows, cut to the
+            // terminal's width so the line never wraps.
+            let mut summary = match (resting.is_empty(), self.so_far.first(), self.so_far.last()) {
+                (false, Some(first), Some(last)) => set_body(
+                    &Set {
+                        start_s: first.start_s,
+                        end_s: last.end_s,
+                        reps: self.so_far.clone(),
+                        confidence: 1.0,
+                        doubts: Vec::new(),
+                    },
+                    self.pelvis,
+                    false,
+                ),
+                _ => String::new(),
+            };
+            let room = usize::from(crate::terminal::width().unwrap_or(80))
+                .saturating_sub(head.chars().count() + 1);
+            if summary.chars().count() > room {
+                summary = summary
+                    .chars()
+                    .take(room.saturating_sub(1))
+                    .collect::<String>()
+                    + "…";
+            }
             format!(
-                "▶ set {} · {count}{}{count:#}{resting}",
+                "▶ set {} · {count}{}{count:#}{resting}{summary}",
                 self.set_in_progress(),
                 plural(self.shown, "rep", "reps")
             )
@@ -1417,6 +1451,7 @@ impl Live {
             Event::Rep { set_number, rep } => {
                 self.shown = self.shown.max(rep.number);
                 self.last_rep_end = Some(rep.end_s);
+                self.so_far.push(rep.clone());
                 if self.announced == Some((*set_number, rep.number)) {
                     // Counted already; now the flags are known.
                     self.announced = None;
@@ -1455,6 +1490,7 @@ impl Live {
                 self.sets.push(set.clone());
                 self.rest_from = Some(set.end_s);
                 self.last_rep_end = None;
+                self.so_far.clear();
                 let text = set_line(self.sets.len(), set, self.pelvis);
                 self.line(&text);
             }
@@ -1467,6 +1503,7 @@ impl Live {
                 self.shown = 0;
                 self.rest_from = Some(*end_s);
                 self.last_rep_end = None;
+                self.so_far.clear();
                 self.line(&format!(
                     "  (not kept: {} at {start_s:.0} s — {})",
                     plural(*reps, "rep-like movement", "rep-like movements"),
@@ -1538,6 +1575,19 @@ fn rep_line(set: usize, rep: &Rep, pelvis: bool) -> String {
 /// One line that sums up a set: reps, range (at the pelvis: how far the
 /// pelvis moved), flags by kind in their own units with the reps they hit.
 pub fn set_line(number: usize, set: &Set, pelvis: bool) -> String {
+    let count = super::style::COUNT;
+    format!(
+        "set {number} done: {count}{}{count:#} ({}){}",
+        plural(set.rep_count(), "rep", "reps"),
+        certainty(set.confidence),
+        set_body(set, pelvis, true)
+    ) + &doubt_lines(set)
+}
+
+/// A set's range, length and flags: " · range 24-45° · 36 s · momentum on…";
+/// `styled`: the flags in colour (not on the status line, which is cut to
+/// the terminal's width).
+fn set_body(set: &Set, pelvis: bool, styled: bool) -> String {
     let peaks: Vec<f64> = set.reps.iter().map(|r| r.peak_deg).collect();
     let lo = peaks.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = peaks.iter().copied().fold(0.0, f64::max);
@@ -1566,11 +1616,12 @@ pub fn set_line(number: usize, set: &Set, pelvis: bool) -> String {
             flag_most(kind, &flags)
         ));
     }
-    let (count, flag, good) = (super::style::COUNT, super::style::FLAG, super::style::GOOD);
+    let (mut flag, mut good) = (super::style::FLAG, super::style::GOOD);
+    if !styled {
+        (flag, good) = (anstyle::Style::new(), anstyle::Style::new());
+    }
     format!(
-        "set {number} done: {count}{}{count:#} ({}) · {} {:.0}-{:.0}° · {:.0} s{}",
-        plural(set.rep_count(), "rep", "reps"),
-        certainty(set.confidence),
+        " · {} {:.0}-{:.0}° · {:.0} s{}",
         if pelvis { "pelvis moved" } else { "range" },
         lo,
         hi,
@@ -1580,7 +1631,7 @@ pub fn set_line(number: usize, set: &Set, pelvis: bool) -> String {
         } else {
             format!(" · {flag}{}{flag:#}", notes.join("; "))
         }
-    ) + &doubt_lines(set)
+    )
 }
 
 /// The reasons a set's count is not sure, one `check:` line each.
