@@ -78,6 +78,7 @@ impl Resampler {
     /// Feeds one raw sample. A step is given out as soon as its last sample
     /// is in (the next one, as far apart as this one, would not join it),
     /// so events come no later than the sample that completes them.
+    #[inline]
     pub fn push(&mut self, s: &Sample, stats: &mut Stats) -> Pushed {
         let mut pushed = Pushed::default();
         stats.samples += 1;
@@ -124,6 +125,7 @@ impl Resampler {
     }
 
     /// The step of the samples waiting, if any (at the end of the stream).
+    #[inline]
     pub fn flush(&mut self) -> Option<Step> {
         let b = std::mem::take(&mut self.bin);
         if b.n == 0 {
