@@ -584,11 +584,8 @@ impl Pipeline {
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
-        let due = self
-            .sets
-            .open
-            .as_ref()
-            .is_some_and(|set| self.sets.gap_exceeded(set, t) && !self.detector.in_rep())
+        let due = self.sets.gap_exceeded(t)
+            && !self.detector.in_rep()
             // A rep waiting for its flag tail is judged when it joins.
             && self.pending.is_none();
         if due {
@@ -633,12 +630,7 @@ impl Pipeline {
             .map_or(rep.peak_t, |p| p.t);
 
         let noise_rms = self.noise_ms.sqrt();
-        if self
-            .sets
-            .open
-            .as_ref()
-            .is_some_and(|set| self.sets.gap_exceeded(set, rep.start_t))
-        {
+        if self.sets.gap_exceeded(rep.start_t) {
             // This rep came too late to belong to the open set.
             self.close_set(out);
         }

@@ -123,9 +123,12 @@ impl Segmenter {
         });
     }
 
-    /// Whether a rep starting (or the stream being) at `t` is too far from
-    /// the open set to belong to it.
-    pub fn gap_exceeded(&self, set: &OpenSet, t: f64) -> bool {
+    /// Whether there is an open set and a rep starting (or the stream
+    /// being) at `t` is too far from it to belong to it.
+    pub fn gap_exceeded(&self, t: f64) -> bool {
+        let Some(set) = self.open.as_ref() else {
+            return false;
+        };
         let c = &self.cfg;
         let since_end = t - set.last_end;
         if since_end > c.gap_s {
