@@ -16,6 +16,7 @@ use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Rotation3, UnitQuaternion, Vector3};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
@@ -366,10 +367,15 @@ enum Motion {
         dur: f64,
         axis: Vector3<f64>,
         amp: f64,
+        /// Two sensors on one body: the one it moves (a foot shuffle is
+        /// not felt at the sacrum); `None`: whatever sensor there is.
+        only: Option<Placement>,
     },
     Impact {
         t0: f64,
         g: f64,
+        /// As for fidgets: the sensor that feels it.
+        only: Option<Placement>,
     },
 }
 
@@ -404,6 +410,7 @@ struct Joints {
 }
 
 /// The body model: what every joint does at any time.
+#[derive(Clone)]
 struct Body {
     exercise: Exercise,
     placement: Placement,
@@ -507,11 +514,19 @@ impl Body {
                         j.psi += angle * min_jerk((t - t0) / dur);
                     }
                 }
-                Motion::Fidget { t0, dur, axis, amp } => {
-                    j.fidget += axis * (amp * bump((t - t0) / dur));
+                Motion::Fidget {
+                    t0,
+                    dur,
+                    axis,
+                    amp,
+                    only,
+                } => {
+                    if only.is_none_or(|p| p == self.placement) {
+                        j.fidget += axis * (amp * bump((t - t0) / dur));
+                    }
                 }
-                Motion::Impact { t0, g } => {
-                    if t >= *t0 && t <= t1 {
+                Motion::Impact { t0, g, only } => {
+                    if t >= *t0 && t <= t1 && only.is_none_or(|p| p == self.placement) {
                         j.impact_g += g * (PI * (t - t0) / IMPACT_S).sin();
                     }
                 }
@@ -598,6 +613,154 @@ impl Body {
     }
 }
 
+/// A sensor's own clock against the body's: `sensor = body × (1 + drift) +
+/// offset`, as two real links each keep their own time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SensorClock {
+    /// Where the sensor's clock stood when the body's read 0 (s).
+    pub offset_s: f64,
+    /// How much faster the sensor's clock runs (parts per million).
+    pub drift_ppm: f64,
+}
+
+impl SensorClock {
+    /// The sensor's time at body time `body_s`.
+    pub fn sensor_time(&self, body_s: f64) -> f64 {
+        body_s * (1.0 + self.drift_ppm * 1e-6) + self.offset_s
+    }
+
+    /// The body's time at sensor time `sensor_s`.
+    pub fn body_time(&self, sensor_s: f64) -> f64 {
+        (sensor_s - self.offset_s) / (1.0 + self.drift_ppm * 1e-6)
+    }
+}
+
+/// The clocks of a two-sensor session.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PairClocks {
+    /// The ankle sensor's clock.
+    pub ankle: SensorClock,
+    /// The pelvis sensor's clock.
+    pub pelvis: SensorClock,
+}
+
+impl PairClocks {
+    /// What to add to a pelvis time to put it on the ankle's clock, at
+    /// ankle time `ankle_s` (it moves with the drift).
+    pub fn pelvis_to_ankle_s(&self, ankle_s: f64) -> f64 {
+        ankle_s - self.pelvis.sensor_time(self.ankle.body_time(ankle_s))
+    }
+}
+
+/// The truth of a two-sensor session: what the lifter did, on the ankle's
+/// clock (peaks as the ankle sees them, every compensation either sensor
+/// can see), and both sensors' clocks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PairTruth {
+    /// The sets, on the ankle's clock.
+    #[serde(flatten)]
+    pub truth: Truth,
+    /// Each sensor's clock against the body's.
+    pub clocks: PairClocks,
+}
+
+/// The exercises both sensors can follow: the leg abducts from a pelvis
+/// that stands or lies still enough to be read. Not the hip hitch (the
+/// working leg is the stance leg: an ankle strap on it stays put) nor the
+/// seated machine (the pelvis sits on the seat).
+pub fn two_sensor_exercise(exercise: Exercise) -> bool {
+    matches!(
+        exercise,
+        Exercise::StandingCableAbduction | Exercise::SideLyingAbduction
+    )
+}
+
+/// Opens a two-sensor session (`cfg.placement` is ignored): the ankle's and
+/// the pelvis' sample streams from one simulated lifter, each with its own
+/// clock (offsets up to ±0.5 s apart, drifts of up to ±40 ppm), noise, gyro
+/// bias, dropped samples and gaps, and the truth they share. The standard
+/// body model only.
+pub fn open_pair(cfg: &SimConfig) -> Result<(Simulator, Simulator, PairTruth), String> {
+    if cfg.model != SimModel::Standard {
+        return Err(format!(
+            "two sensors at once are simulated by the standard model only, not {}",
+            cfg.model
+        ));
+    }
+    if !two_sensor_exercise(cfg.exercise) {
+        return Err(format!(
+            "{} is followed by one sensor: two at once (ankle and pelvis) suit \
+             standing-cable-abduction and side-lying-abduction",
+            cfg.exercise
+        ));
+    }
+    let Plan {
+        bodies,
+        mut truth,
+        duration,
+        ..
+    } = plan(cfg, &[Placement::Ankle, Placement::Pelvis])?;
+    // Drawn apart from the plan, so the plan is the same whatever the clocks.
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x636c_6f63_6b73_0002);
+    let ankle = SensorClock {
+        offset_s: rng.gen_range(0.0..0.5),
+        drift_ppm: rng.gen_range(-40.0..40.0),
+    };
+    let pelvis = SensorClock {
+        offset_s: ankle.offset_s + rng.gen_range(-0.5..0.5),
+        drift_ppm: rng.gen_range(-40.0..40.0),
+    };
+    let mut sims = bodies
+        .into_iter()
+        .zip([ankle, pelvis])
+        .enumerate()
+        .map(|(i, (body, clock))| {
+            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (0x7365_6e73_6f72_0000 + i as u64));
+            let end = clock.sensor_time(duration);
+            let n_gaps = (cfg.gaps_per_min * duration / 60.0).round() as usize;
+            let mut gaps: Vec<f64> = (0..n_gaps).map(|_| rng.gen_range(0.0..end)).collect();
+            gaps.sort_by(|a, b| a.total_cmp(b));
+            let bias = Vector3::new(
+                rng.gen_range(-1.0..=1.0),
+                rng.gen_range(-1.0..=1.0),
+                rng.gen_range(-1.0..=1.0),
+            ) * cfg.gyro_bias_dps;
+            Simulator {
+                body,
+                rng,
+                rate: cfg.rate_hz,
+                index: 0,
+                count: (end.max(0.0) * cfg.rate_hz) as u64,
+                bias,
+                gyro_noise: 0.15 * cfg.noise,
+                acc_noise: 0.03 * cfg.noise,
+                drop_rate: cfg.drop_rate,
+                gaps,
+                gap_cursor: 0,
+                clock,
+            }
+        });
+    let (a, p) = (sims.next().expect("ankle"), sims.next().expect("pelvis"));
+    let on_ankle = |t: f64| round3(ankle.sensor_time(t));
+    for set in &mut truth.sets {
+        set.start_s = on_ankle(set.start_s);
+        set.end_s = on_ankle(set.end_s);
+        for r in &mut set.reps {
+            r.start_s = on_ankle(r.start_s);
+            r.end_s = on_ankle(r.end_s);
+        }
+    }
+    truth.duration_s = on_ankle(duration);
+    Ok((
+        a,
+        p,
+        PairTruth {
+            truth,
+            clocks: PairClocks { ankle, pelvis },
+        },
+    ))
+}
+
 /// A simulated session: an iterator of samples, and its ground truth.
 pub struct Simulator {
     body: Body,
@@ -611,16 +774,52 @@ pub struct Simulator {
     drop_rate: f64,
     gaps: Vec<f64>,
     gap_cursor: usize,
-    t_offset: f64,
+    clock: SensorClock,
 }
 
-impl Simulator {
-    /// Plans a session. Returns the sample stream and the truth.
-    pub fn new(cfg: &SimConfig) -> Result<(Simulator, Truth), String> {
+/// A planned session: one body per sensor (the same motions, each seen
+/// from its own placement and mounting), the generator as planning left it,
+/// and the truth in body time (peaks as the first sensor sees them).
+struct Plan {
+    bodies: Vec<Body>,
+    rng: ChaCha8Rng,
+    truth: Truth,
+    duration: f64,
+}
+
+/// Plans a session for the sensors at `placements`: one (today's
+/// single-sensor session, drawn exactly as it always was), or the ankle and
+/// the pelvis of the same lifter (`pair`), whose compensations are those
+/// either sensor can see.
+fn plan(cfg: &SimConfig, placements: &[Placement]) -> Result<Plan, String> {
+    let pair = placements.len() > 1;
+    if pair {
+        let mut c = cfg.clone();
+        for p in placements {
+            c.placement = *p;
+            c.validate()?;
+        }
+    } else {
         cfg.validate()?;
+    }
+    {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let fs = cfg.exercise.free_side(cfg.side).sign();
-        let comps = cfg.visible_compensations();
+        let comps: Vec<FlagKind> = if pair {
+            let mut c = cfg.clone();
+            let mut all = Vec::new();
+            for p in placements {
+                c.placement = *p;
+                all.extend(c.visible_compensations());
+            }
+            FlagKind::ALL
+                .iter()
+                .copied()
+                .filter(|k| all.contains(k))
+                .collect()
+        } else {
+            cfg.visible_compensations()
+        };
         let mut motions: Vec<Motion> = Vec::new();
         let mut distractions = Vec::new();
         let mut plans: Vec<(Vec<usize>, f64)> = Vec::new();
@@ -658,6 +857,7 @@ impl Simulator {
                     rest_end,
                     &mut motions,
                     &mut distractions,
+                    pair,
                 );
                 t = rest_end;
             }
@@ -757,56 +957,66 @@ impl Simulator {
                 0.0, 1.0, 0.0,
             )),
         );
-        let mount0 = match cfg.placement {
-            Placement::Ankle if cfg.random_mounting => random_rotation(&mut rng),
-            Placement::Ankle => UnitQuaternion::identity(),
-            Placement::Pelvis if cfg.random_mounting => {
-                let axis = random_unit(&mut rng);
-                nominal_pelvis
-                    * UnitQuaternion::from_scaled_axis(
-                        axis * rng.gen_range(0.0f64..15.0).to_radians(),
-                    )
-            }
-            Placement::Pelvis => nominal_pelvis,
-        };
-        let mut mounts = vec![(0.0, 0.0, mount0, mount0)];
-        for m in &motions {
-            if let Motion::Fidget { t0, amp, .. } = m {
-                // Re-straps are fidgets with amp 0 and are planned here.
-                if *amp == 0.0 {
-                    let from = mounts.last().expect("one mount").3;
-                    let to = match cfg.placement {
-                        Placement::Ankle => {
-                            from * UnitQuaternion::from_scaled_axis(
-                                random_unit(&mut rng) * rng.gen_range(30.0f64..120.0).to_radians(),
-                            )
-                        }
-                        Placement::Pelvis => {
-                            nominal_pelvis
-                                * UnitQuaternion::from_scaled_axis(
+        let mut all_mounts = Vec::new();
+        for &placement in placements {
+            let mount0 = match placement {
+                Placement::Ankle if cfg.random_mounting => random_rotation(&mut rng),
+                Placement::Ankle => UnitQuaternion::identity(),
+                Placement::Pelvis if cfg.random_mounting => {
+                    let axis = random_unit(&mut rng);
+                    nominal_pelvis
+                        * UnitQuaternion::from_scaled_axis(
+                            axis * rng.gen_range(0.0f64..15.0).to_radians(),
+                        )
+                }
+                Placement::Pelvis => nominal_pelvis,
+            };
+            let mut mounts = vec![(0.0, 0.0, mount0, mount0)];
+            for m in &motions {
+                if let Motion::Fidget { t0, amp, only, .. } = m {
+                    // Re-straps are fidgets with amp 0 and are planned here.
+                    if *amp == 0.0 && only.is_none_or(|p| p == placement) {
+                        let from = mounts.last().expect("one mount").3;
+                        let to = match placement {
+                            Placement::Ankle => {
+                                from * UnitQuaternion::from_scaled_axis(
                                     random_unit(&mut rng)
-                                        * rng.gen_range(0.0f64..12.0).to_radians(),
+                                        * rng.gen_range(30.0f64..120.0).to_radians(),
                                 )
-                        }
-                    };
-                    mounts.push((*t0, 3.0, from, to));
+                            }
+                            Placement::Pelvis => {
+                                nominal_pelvis
+                                    * UnitQuaternion::from_scaled_axis(
+                                        random_unit(&mut rng)
+                                            * rng.gen_range(0.0f64..12.0).to_radians(),
+                                    )
+                            }
+                        };
+                        mounts.push((*t0, 3.0, from, to));
+                    }
                 }
             }
+            all_mounts.push(mounts);
         }
         motions.retain(|m| !matches!(m, Motion::Fidget { amp, .. } if *amp == 0.0));
         motions.sort_by(|a, b| a.span().0.total_cmp(&b.span().0));
 
         let heading0 = rng.gen_range(0.0..360.0);
-        let mut body = Body {
-            exercise: cfg.exercise,
-            placement: cfg.placement,
-            fs,
-            heading0,
-            motions,
-            mounts,
-            sway,
-            cursor: 0,
-        };
+        let mut bodies: Vec<Body> = placements
+            .iter()
+            .zip(all_mounts)
+            .map(|(&placement, mounts)| Body {
+                exercise: cfg.exercise,
+                placement,
+                fs,
+                heading0,
+                motions: motions.clone(),
+                mounts,
+                sway: sway.clone(),
+                cursor: 0,
+            })
+            .collect();
+        let body = &mut bodies[0];
 
         // Truth from the model itself.
         let mut sets = Vec::new();
@@ -824,15 +1034,15 @@ impl Simulator {
             let reps: Vec<RepMotion> = all_reps[cursor..cursor + idx.len()].to_vec();
             cursor += idx.len();
             let t_rest = reps[0].t0 - 0.05;
-            let (_, r_rest, o_rest, _) = body_pose_fresh(&mut body, t_rest);
+            let (_, r_rest, o_rest, _) = body_pose_fresh(body, t_rest);
             let mut truth_reps = Vec::new();
             for r in &reps {
                 let end = r.t0 + r.duration();
                 let mut peak: f64 = 0.0;
                 let mut tt = r.t0;
                 while tt <= end {
-                    let (_, rs, o, _) = body_pose_fresh(&mut body, tt);
-                    let v = match cfg.placement {
+                    let (_, rs, o, _) = body_pose_fresh(body, tt);
+                    let v = match placements[0] {
                         Placement::Ankle => (r_rest.inverse() * rs).angle().to_degrees(),
                         Placement::Pelvis => (o - o_rest).abs(),
                     };
@@ -898,7 +1108,33 @@ impl Simulator {
             });
         }
         body.cursor = 0;
+        let mut config = cfg.clone();
+        config.placement = placements[0];
+        let truth = Truth {
+            config,
+            duration_s: round3(duration),
+            distractions,
+            sets,
+        };
+        Ok(Plan {
+            bodies,
+            rng,
+            truth,
+            duration,
+        })
+    }
+}
 
+impl Simulator {
+    /// Plans a session. Returns the sample stream and the truth.
+    pub fn new(cfg: &SimConfig) -> Result<(Simulator, Truth), String> {
+        let Plan {
+            mut bodies,
+            mut rng,
+            truth,
+            duration,
+        } = plan(cfg, &[cfg.placement])?;
+        let body = bodies.remove(0);
         // Gaps of 200 ms, at random times.
         let n_gaps = (cfg.gaps_per_min * duration / 60.0).round() as usize;
         let mut gaps: Vec<f64> = (0..n_gaps).map(|_| rng.gen_range(0.0..duration)).collect();
@@ -920,13 +1156,7 @@ impl Simulator {
             drop_rate: cfg.drop_rate,
             gaps,
             gap_cursor: 0,
-            t_offset: 0.0,
-        };
-        let truth = Truth {
-            config: cfg.clone(),
-            duration_s: round3(duration),
-            distractions,
-            sets,
+            clock: SensorClock::default(),
         };
         Ok((sim, truth))
     }
@@ -953,7 +1183,7 @@ impl Simulator {
         let w =
             UnitQuaternion::from_rotation_matrix(&(r0.inverse() * r2)).scaled_axis() / (2.0 * H);
         Sample {
-            t: t + self.t_offset,
+            t,
             acc,
             gyr: w * (180.0 / PI),
         }
@@ -1000,6 +1230,7 @@ fn plan_rest(
     end: f64,
     motions: &mut Vec<Motion>,
     distractions: &mut Vec<String>,
+    pair: bool,
 ) {
     // Stand still 2-4 s after the set; be still 1-3 s before the next.
     let free_from = start + rng.gen_range(2.0..4.0);
@@ -1024,17 +1255,29 @@ fn plan_rest(
             t1: t + walk,
             cadence,
         });
-        let mut s = t + 0.4;
-        while s < t + walk - 0.4 {
-            let g = match cfg.placement {
-                Placement::Ankle => rng.gen_range(2.0..4.0),
-                Placement::Pelvis => rng.gen_range(0.5..0.8),
-            };
-            motions.push(Motion::Impact { t0: s, g });
-            s += match cfg.placement {
-                Placement::Ankle => 1.0 / cadence,
-                Placement::Pelvis => 0.5 / cadence,
-            };
+        // One sensor feels what its placement feels; two feel both: the
+        // ankle its own foot's strikes, the sacrum every step.
+        let felt: &[(Placement, Option<Placement>)] = if pair {
+            &[
+                (Placement::Ankle, Some(Placement::Ankle)),
+                (Placement::Pelvis, Some(Placement::Pelvis)),
+            ]
+        } else {
+            &[(cfg.placement, None)]
+        };
+        for &(placement, only) in felt {
+            let mut s = t + 0.4;
+            while s < t + walk - 0.4 {
+                let g = match placement {
+                    Placement::Ankle => rng.gen_range(2.0..4.0),
+                    Placement::Pelvis => rng.gen_range(0.5..0.8),
+                };
+                motions.push(Motion::Impact { t0: s, g, only });
+                s += match placement {
+                    Placement::Ankle => 1.0 / cadence,
+                    Placement::Pelvis => 0.5 / cadence,
+                };
+            }
         }
         motions.push(Motion::Turn {
             t0: t + walk - 1.2,
@@ -1082,7 +1325,12 @@ fn plan_rest(
             break;
         }
         let t0 = rng.gen_range(t..free_to - 0.5);
-        let (dur, amp) = match cfg.placement {
+        let only = pair.then(|| {
+            *[Placement::Ankle, Placement::Pelvis]
+                .choose(rng)
+                .expect("two")
+        });
+        let (dur, amp) = match only.unwrap_or(cfg.placement) {
             Placement::Ankle => (rng.gen_range(0.15..0.35), rng.gen_range(3.0..12.0)),
             Placement::Pelvis => (rng.gen_range(0.2..0.4), rng.gen_range(1.0..3.0)),
         };
@@ -1091,11 +1339,13 @@ fn plan_rest(
             dur,
             axis: random_unit(rng),
             amp,
+            only,
         });
         if rng.gen_bool(0.5) {
             motions.push(Motion::Impact {
                 t0: t0 + dur,
                 g: rng.gen_range(0.3..0.8),
+                only,
             });
         }
         distractions.push(format!("fidget at {t0:.1} s"));
@@ -1103,11 +1353,17 @@ fn plan_rest(
     // Re-strapping (amp 0 marks it; the mount change is planned by the caller).
     if rng.gen_bool(0.3) && free_to - t > 16.0 {
         let t0 = rng.gen_range(t..free_to - 15.0);
+        let only = pair.then(|| {
+            *[Placement::Ankle, Placement::Pelvis]
+                .choose(rng)
+                .expect("two")
+        });
         motions.push(Motion::Fidget {
             t0,
             dur: 3.0,
             axis: Vector3::x(),
             amp: 0.0,
+            only,
         });
         distractions.push(format!("re-strap at {t0:.1} s"));
     }
@@ -1133,7 +1389,9 @@ impl Iterator for Simulator {
             if self.drop_rate > 0.0 && self.rng.gen_bool(self.drop_rate) {
                 continue;
             }
-            let mut s = self.ideal(t);
+            // The sensor samples on its own clock; the body moves on its own.
+            let mut s = self.ideal(self.clock.body_time(t));
+            s.t = t;
             let gn = Normal::new(0.0, self.gyro_noise.max(1e-12)).expect("finite sd");
             let an = Normal::new(0.0, self.acc_noise.max(1e-12)).expect("finite sd");
             for k in 0..3 {
