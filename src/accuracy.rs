@@ -488,3 +488,254 @@ pub fn evaluate_recordings(dir: &std::path::Path) -> Result<Report, String> {
     }
     Ok(report)
 }
+
+/// The two-sensor corpus: `sessions` per exercise both sensors can follow
+/// (standing and side-lying abduction), the ankle and the pelvis of one
+/// simulated lifter, rates 25–400 Hz, each sensor with its own clock.
+pub fn pair_corpus(sessions: usize, seed: u64) -> Vec<SimConfig> {
+    let mut out = Vec::new();
+    let exercises = [
+        Exercise::StandingCableAbduction,
+        Exercise::SideLyingAbduction,
+    ];
+    for (ci, exercise) in exercises.into_iter().enumerate() {
+        for i in 0..sessions {
+            let side = if i % 2 == 0 { Side::Right } else { Side::Left };
+            let mut c = SimConfig::new(exercise, Placement::Ankle, side);
+            c.sets = 3;
+            c.reps_min = 8;
+            c.reps_max = 15;
+            c.rate_hz = RATES_HZ[(i + ci) % RATES_HZ.len()];
+            c.rest_min_s = 24.0;
+            c.rest_max_s = 40.0;
+            c.compensation_rate = 0.2;
+            c.seed = seed
+                .wrapping_mul(1_000_033)
+                .wrapping_add((ci * 1000 + i) as u64);
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Scores of two-sensor sessions: the fused result, the same sessions from
+/// the pelvis file alone, the offset found, and how soon reps and flags came.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PairScore {
+    /// The fused result (ankle counts, pelvis judges).
+    pub fused: Score,
+    /// The pelvis file alone (its times put on the ankle's clock by the true offset).
+    pub pelvis_only: Score,
+    /// |offset found − true offset| at each rep once the offset was known (ms).
+    pub offset_errors_ms: Vec<f64>,
+    /// Truth's return → `RepReturned`, in the ankle's sample time (s), on
+    /// the sessions whose clocks' offset was known roughly from the start
+    /// (as live, from arrival times).
+    pub announce_s: Vec<f64>,
+    /// `RepReturned` → the `Rep` with its pelvic flags, in sample time (s).
+    pub flags_after_s: Vec<f64>,
+    /// Reps whose pelvic flags were not judged.
+    pub not_judged: u64,
+}
+
+impl PairScore {
+    fn add(&mut self, o: &PairScore) {
+        self.fused.add(&o.fused);
+        self.pelvis_only.add(&o.pelvis_only);
+        self.offset_errors_ms.extend_from_slice(&o.offset_errors_ms);
+        self.announce_s.extend_from_slice(&o.announce_s);
+        self.flags_after_s.extend_from_slice(&o.flags_after_s);
+        self.not_judged += o.not_judged;
+    }
+}
+
+/// The `q` quantile (0..1) of `v`, if any.
+pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    Some(v[((v.len() - 1) as f64 * q).round() as usize])
+}
+
+/// Simulates one two-sensor session, runs it through the fused pipeline
+/// (the samples in the order they would arrive; the clocks' offset known
+/// roughly, as from arrival times, on odd seeds, not at all on even ones)
+/// and the pelvis file alone, and scores both.
+pub fn run_pair_session(cfg: &SimConfig) -> Result<PairScore, String> {
+    use crate::motion::fuse::{merge_by_time, FusedPipeline};
+    use crate::motion::Event;
+    let (ankle, pelvis, pair) = crate::source::sim::open_pair(cfg)?;
+    let clocks = pair.clocks;
+    let true_offset = clocks.pelvis_to_ankle_s(0.0);
+    let prior = if cfg.seed % 2 == 1 {
+        // Arrival times put it within a few tens of ms.
+        true_offset + 0.04 * (((cfg.seed / 2) % 5) as f64 / 2.0 - 1.0)
+    } else {
+        0.0
+    };
+    let mut fused = FusedPipeline::builtin(cfg.exercise, cfg.side)
+        .map_err(|e| e.to_string())?
+        .with_offset(prior);
+    let mut alone =
+        Pipeline::builtin(cfg.exercise, Placement::Pelvis, cfg.side).map_err(|e| e.to_string())?;
+    let mut events = Vec::new();
+    let mut alone_events = Vec::new();
+    let mut sets = Vec::new();
+    let mut alone_sets = Vec::new();
+    let mut out = PairScore::default();
+    let mut announced: Vec<(f64, f64)> = Vec::new();
+    let truth_reps: Vec<&crate::source::sim::TruthRep> =
+        pair.truth.sets.iter().flat_map(|s| &s.reps).collect();
+    let mut used = vec![false; truth_reps.len()];
+    let live = cfg.seed % 2 == 1;
+    let mut note = |events: &mut Vec<Event>,
+                    now: f64,
+                    offset: Option<f64>,
+                    sets: &mut Vec<Set>,
+                    out: &mut PairScore| {
+        for e in events.drain(..) {
+            match e {
+                Event::RepReturned { start_s, end_s, .. } => {
+                    announced.push((start_s, now));
+                    let best = truth_reps
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !used[*i])
+                        .map(|(i, t)| (i, overlap(start_s, end_s, t.start_s, t.end_s)))
+                        .filter(|(_, o)| *o > 0.0)
+                        .max_by(|a, b| a.1.total_cmp(&b.1));
+                    if let Some((i, _)) = best {
+                        used[i] = true;
+                        if live {
+                            out.announce_s.push(now - truth_reps[i].end_s);
+                        }
+                    }
+                }
+                Event::Rep { rep, .. } => {
+                    if let Some(&(_, at)) = announced.iter().find(|(s, _)| *s == rep.start_s) {
+                        if live {
+                            out.flags_after_s.push(now - at);
+                        }
+                    }
+                    if let Some(o) = offset {
+                        let truth = clocks.pelvis_to_ankle_s(rep.end_s);
+                        out.offset_errors_ms.push(1000.0 * (o - truth).abs());
+                    }
+                }
+                Event::SetEnded(set) => sets.push(set),
+                Event::NotASet { .. } => {}
+            }
+        }
+    };
+    // The ankle's latest sample: the time events are measured in.
+    let mut ankle_now = f64::NEG_INFINITY;
+    for (role, s) in merge_by_time(ankle, pelvis, prior) {
+        if role == Placement::Ankle {
+            ankle_now = s.t;
+        }
+        if role == Placement::Pelvis {
+            alone.push(&s, &mut alone_events);
+            for e in alone_events.drain(..) {
+                if let Event::SetEnded(set) = e {
+                    alone_sets.push(set);
+                }
+            }
+        }
+        fused.push(role, &s, &mut events);
+        let offset = fused.alignment().known.then(|| fused.offset_s());
+        note(&mut events, ankle_now, offset, &mut sets, &mut out);
+    }
+    fused.finish(&mut events);
+    let offset = fused.alignment().known.then(|| fused.offset_s());
+    note(&mut events, ankle_now, offset, &mut sets, &mut out);
+    alone.finish(&mut alone_events);
+    for e in alone_events.drain(..) {
+        if let Event::SetEnded(set) = e {
+            alone_sets.push(set);
+        }
+    }
+    out.not_judged = fused.stats().reps_not_judged;
+    let mut both = cfg.clone();
+    both.placement = Placement::Ankle;
+    let mut kinds = both.visible_compensations();
+    both.placement = Placement::Pelvis;
+    let pelvic = both.visible_compensations();
+    for k in &pelvic {
+        if !kinds.contains(k) {
+            kinds.push(*k);
+        }
+    }
+    out.fused = score(&pair.truth, &sets, &kinds);
+    // The pelvis file on its own clock, put on the ankle's for scoring.
+    for set in &mut alone_sets {
+        let d = clocks.pelvis_to_ankle_s(set.start_s);
+        set.start_s += d;
+        set.end_s += d;
+        for r in &mut set.reps {
+            r.start_s += d;
+            r.end_s += d;
+        }
+    }
+    let mut pelvis_truth = pair.truth.clone();
+    pelvis_truth.config.placement = Placement::Pelvis;
+    out.pelvis_only = score(&pelvis_truth, &alone_sets, &pelvic);
+    Ok(out)
+}
+
+/// The two-sensor report: per exercise and overall.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairReport {
+    /// Per exercise.
+    pub exercises: Vec<(Exercise, PairScore)>,
+    /// Everything together.
+    pub total: PairScore,
+}
+
+/// Runs the two-sensor corpus on `threads` threads.
+pub fn evaluate_pairs(
+    configs: &[SimConfig],
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<PairReport, String> {
+    let threads = threads.max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<PairScore, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let done = &done;
+                scope.spawn(move || {
+                    configs
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % threads == w)
+                        .map(|(i, c)| {
+                            let r = run_pair_session(c);
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(n, configs.len());
+                            (i, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<PairScore, String>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("scoring thread panicked"))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    let mut exercises: Vec<(Exercise, PairScore)> = Vec::new();
+    let mut total = PairScore::default();
+    for (cfg, r) in configs.iter().zip(results) {
+        let s = r?;
+        total.add(&s);
+        match exercises.iter_mut().find(|(e, _)| *e == cfg.exercise) {
+            Some((_, acc)) => acc.add(&s),
+            None => exercises.push((cfg.exercise, s)),
+        }
+    }
+    Ok(PairReport { exercises, total })
+}

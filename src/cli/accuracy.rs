@@ -35,6 +35,11 @@ pub struct AccuracyArgs {
     /// with hand-made truth; format in the README, "How exact it is").
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<std::path::PathBuf>,
+    /// Only the sessions with the sensor here; `both`: the two-sensor
+    /// corpus (the ankle and the pelvis of one lifter, fused), scored beside
+    /// the same sessions read from the pelvis alone.
+    #[arg(short, long, value_enum, value_name = "PLACEMENT")]
+    pub placement: Option<super::Placements>,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -50,13 +55,19 @@ pub fn run(a: AccuracyArgs) -> anyhow::Result<()> {
     }
     use crate::source::sim::SimModel;
     let tty = std::io::stderr().is_terminal();
+    if a.placement == Some(super::Placements::Both) {
+        return run_pairs(&a, tty);
+    }
     let models: Vec<SimModel> = match a.model {
         Some(m) => vec![m],
         None => SimModel::ALL.to_vec(),
     };
     let mut sections = Vec::new();
     for model in models {
-        let configs = crate::accuracy::corpus_of(model, a.sessions, a.seed);
+        let mut configs = crate::accuracy::corpus_of(model, a.sessions, a.seed);
+        if let Some(p) = a.placement.and_then(super::Placements::one) {
+            configs.retain(|c| c.placement == p);
+        }
         let progress = move |done: usize, total: usize| {
             if tty {
                 eshow!("\rscoring {done}/{total} {model} sessions");
@@ -170,6 +181,117 @@ fn table(r: &crate::accuracy::Report) -> String {
     out.push_str(&format!(
         "certainty: sets marked sure exact {:.1} %; wrong sets not marked sure {n}/{wrong}\n",
         100.0 * r.total.sure_exact_rate()
+    ));
+    out
+}
+
+/// `accuracy --placement both`: the two-sensor corpus.
+fn run_pairs(a: &AccuracyArgs, tty: bool) -> anyhow::Result<()> {
+    use crate::source::sim::SimModel;
+    if a.model.is_some_and(|m| m != SimModel::Standard) || a.recordings.is_some() {
+        return Err(super::user_error(
+            "--placement both scores the standard model's two-sensor corpus only; \
+             leave out --model and --recordings",
+        ));
+    }
+    let configs = crate::accuracy::pair_corpus(a.sessions, a.seed);
+    let progress = move |done: usize, total: usize| {
+        if tty {
+            eshow!("\rscoring {done}/{total} two-sensor sessions");
+            if done == total {
+                esay!();
+            }
+        }
+    };
+    let report = crate::accuracy::evaluate_pairs(&configs, a.threads, &progress)
+        .map_err(super::user_error)?;
+    if a.json {
+        say!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    say!("== two sensors (ankle + pelvis of one lifter, standard model): fused, and the pelvis file alone");
+    show!("{}", pair_table(&report));
+    Ok(())
+}
+
+/// The two-sensor report as a table, then offset and latency lines.
+fn pair_table(r: &crate::accuracy::PairReport) -> String {
+    use crate::accuracy::{quantile, Score};
+    let mut t = crate::terminal::table(&[
+        "exercise",
+        "sensors",
+        "sets",
+        "exact",
+        "±1",
+        "false",
+        "flags: precision/recall",
+    ]);
+    let row = |name: &str, sensors: &str, s: &Score| {
+        let flags: Vec<String> = s
+            .flags
+            .iter()
+            .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
+            .map(|(k, c)| {
+                format!(
+                    "{} {:.2}/{:.2} (n={})",
+                    k.words(),
+                    c.precision(),
+                    c.recall(),
+                    c.tp + c.fn_
+                )
+            })
+            .collect();
+        vec![
+            name.to_string(),
+            sensors.to_string(),
+            s.sets.to_string(),
+            format!("{:.1} %", 100.0 * s.exact_rate()),
+            format!("{:.1} %", 100.0 * s.within_one_rate()),
+            s.false_sets.to_string(),
+            if flags.is_empty() {
+                "–".into()
+            } else {
+                flags.join(", ")
+            },
+        ]
+    };
+    for (e, s) in &r.exercises {
+        t.add_row(row(e.id(), "both", &s.fused));
+        t.add_row(row(e.id(), "pelvis", &s.pelvis_only));
+    }
+    t.add_row(row("all", "both", &r.total.fused));
+    t.add_row(row("all", "pelvis", &r.total.pelvis_only));
+    crate::terminal::right(&mut t, &[2, 3, 4, 5]);
+    let mut out = crate::terminal::render(&t);
+    let ms = |v: &[f64], q: f64| quantile(v, q).map_or("–".into(), |x| format!("{x:.1} ms"));
+    let s = |v: &[f64], q: f64| {
+        quantile(v, q).map_or("–".into(), |x| format!("{:.0} ms", 1000.0 * x))
+    };
+    let tot = &r.total;
+    out.push_str(&format!(
+        "\noffset found vs the true one, per rep once known: median {}, 95 % {}, worst {} (n={})\n",
+        ms(&tot.offset_errors_ms, 0.5),
+        ms(&tot.offset_errors_ms, 0.95),
+        ms(&tot.offset_errors_ms, 1.0),
+        tot.offset_errors_ms.len()
+    ));
+    out.push_str(&format!(
+        "rep announced after the leg is back (sample time): median {}, worst {} (n={})\n",
+        s(&tot.announce_s, 0.5),
+        s(&tot.announce_s, 1.0),
+        tot.announce_s.len()
+    ));
+    out.push_str(&format!(
+        "pelvic flags after the announcement: median {}, worst {}; reps not judged: {}\n",
+        s(&tot.flags_after_s, 0.5),
+        s(&tot.flags_after_s, 1.0),
+        tot.not_judged
+    ));
+    let b = &tot.fused.by_confidence;
+    let (n, wrong) = tot.fused.wrong_not_sure();
+    out.push_str(&format!(
+        "certainty (fused): sure {}/{} exact, likely {}/{}, unsure {}/{}; wrong sets not marked sure {n}/{wrong}\n",
+        b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
     ));
     out
 }

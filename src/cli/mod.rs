@@ -283,6 +283,28 @@ Exit codes:
   2  bad input: a wrong argument, file or value; nothing saved was changed
   3  status, stop: no medius run is running";
 
+/// Where the sensors are: one placement, or both at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placements {
+    /// The ankle alone.
+    Ankle,
+    /// The pelvis alone.
+    Pelvis,
+    /// The ankle and the pelvis of one lifter.
+    Both,
+}
+
+impl Placements {
+    /// The one placement, unless both.
+    pub fn one(self) -> Option<Placement> {
+        match self {
+            Placements::Ankle => Some(Placement::Ankle),
+            Placements::Pelvis => Some(Placement::Pelvis),
+            Placements::Both => None,
+        }
+    }
+}
+
 /// What is being trained: shared by run, analyze and simulate.
 #[derive(Debug, Clone, Args)]
 pub struct Training {

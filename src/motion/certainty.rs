@@ -86,6 +86,14 @@ pub enum DoubtKind {
     /// Pelvis abduction: most reps counted hiked or dropped the pelvis, so
     /// the clean ones may have moved it too little to be seen.
     CompensatedOnly,
+    /// Two sensors: some reps were counted from the pelvis alone (the
+    /// ankle sensor was out).
+    PelvisOnly,
+    /// Two sensors: the pelvic flags of some reps were not judged (the
+    /// pelvis sensor was out). Says nothing against the count.
+    PelvisNotJudged,
+    /// Two sensors: the pelvis moved like a rep where the ankle counted none.
+    PelvisSawMore,
 }
 
 /// A movement the pipeline did not count (°, s).

@@ -15,6 +15,7 @@
 pub mod attitude;
 pub mod certainty;
 pub mod flags;
+pub mod fuse;
 pub mod profile;
 pub mod reps;
 pub mod resample;
