@@ -53,8 +53,58 @@ pub struct AnalysisReport {
     pub placement: Placement,
     /// Working side.
     pub side: Side,
-    /// What the pipeline saw and set aside.
+    /// What the pipeline saw and set aside (two sensors: the ankle's).
     pub stats: Stats,
+    /// Two sensors: the pelvis' side of it and where the clocks stood
+    /// (absent for one sensor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensors: Option<TwoSensors>,
+    /// Two sensors: what was added to the pelvis' times to put them on the
+    /// ankle's clock (ms; absent for one sensor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_ms: Option<f64>,
+}
+
+/// What `analyze` adds for two sensors.
+#[derive(Debug, Serialize)]
+pub struct TwoSensors {
+    /// The placements fused: always `["ankle", "pelvis"]`.
+    pub placements: [Placement; 2],
+    /// The offset started from (ms): the session file's, or 0.
+    pub offset_prior_ms: f64,
+    /// Whether reps confirmed the offset (false: the guess was used).
+    pub offset_known: bool,
+    /// Reps whose motion matched between the sensors.
+    pub reps_matched: usize,
+    /// Root mean square of the rep-by-rep matches about the offset (ms).
+    pub offset_scatter_ms: f64,
+    /// What the pelvis' pipeline saw and set aside.
+    pub pelvis_stats: Stats,
+    /// Reps whose pelvic flags were judged from the pelvis.
+    pub reps_judged: u64,
+    /// Reps whose pelvic flags could not be judged (the pelvis was out).
+    pub reps_not_judged: u64,
+    /// Reps counted from the pelvis alone (the ankle was out).
+    pub reps_pelvis_only: u64,
+}
+
+impl TwoSensors {
+    /// From a fused pipeline that has run.
+    pub fn new(fused: &crate::motion::fuse::FusedPipeline) -> Self {
+        let a = fused.alignment();
+        let st = fused.stats();
+        TwoSensors {
+            placements: [Placement::Ankle, Placement::Pelvis],
+            offset_prior_ms: r1(1000.0 * a.prior_s),
+            offset_known: a.known,
+            reps_matched: a.reps_matched,
+            offset_scatter_ms: r1(1000.0 * a.scatter_s),
+            pelvis_stats: st.pelvis,
+            reps_judged: st.reps_judged,
+            reps_not_judged: st.reps_not_judged,
+            reps_pelvis_only: st.reps_pelvis_only,
+        }
+    }
 }
 
 impl AnalysisReport {
@@ -92,20 +142,64 @@ impl AnalysisReport {
             placement,
             side,
             stats,
+            sensors: None,
+            offset_ms: None,
         }
+    }
+
+    /// The report of a fused two-sensor run (counted at the ankle).
+    pub fn fused(
+        sets: &[Set],
+        exercise: Exercise,
+        side: Side,
+        fused: &crate::motion::fuse::FusedPipeline,
+    ) -> Self {
+        let mut r =
+            AnalysisReport::new(sets, exercise, Placement::Ankle, side, fused.stats().ankle);
+        r.offset_ms = Some(r1(1000.0 * fused.offset_s()));
+        r.sensors = Some(TwoSensors::new(fused));
+        r
     }
 
     /// The readable table.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{} · sensor on the {} · {} side · {}",
-            self.exercise,
-            self.placement,
-            self.side,
-            crate::terminal::plural(self.stats.samples as i64, "sample", "samples")
-        );
+        match &self.sensors {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{} · sensor on the {} · {} side · {}",
+                    self.exercise,
+                    self.placement,
+                    self.side,
+                    crate::terminal::plural(self.stats.samples as i64, "sample", "samples")
+                );
+            }
+            Some(two) => {
+                let _ = writeln!(
+                    out,
+                    "{} · sensors on the ankle (counts) and the pelvis (form) · {} side · {} + {}",
+                    self.exercise,
+                    self.side,
+                    crate::terminal::plural(self.stats.samples as i64, "sample", "samples"),
+                    two.pelvis_stats.samples
+                );
+                let offset = self.offset_ms.unwrap_or(0.0);
+                if two.offset_known {
+                    let _ = writeln!(
+                        out,
+                        "pelvis clock {offset:+.1} ms to the ankle's (matched on {}, scatter {:.1} ms)",
+                        crate::terminal::plural(two.reps_matched as i64, "rep", "reps"),
+                        two.offset_scatter_ms
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "pelvis clock taken as {offset:+.1} ms to the ankle's (too few reps to match the two)"
+                    );
+                }
+            }
+        }
         if self.sets.is_empty() {
             let _ = writeln!(out, "no sets found");
         }

@@ -193,6 +193,13 @@ pub fn is_user_error(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<crate::logbook::LogbookError>()
                 .is_some_and(|e| e.is_user_error())
             || c.is::<crate::daemon::ConfigError>()
+            || c.downcast_ref::<crate::source::session_file::SessionFileError>()
+                .is_some_and(|e| {
+                    !matches!(
+                        e,
+                        crate::source::session_file::SessionFileError::Write { .. }
+                    )
+                })
             || c.downcast_ref::<crate::source::ble::BleError>()
                 .is_some_and(|e| e.is_user_error())
     })

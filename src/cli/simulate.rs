@@ -1,12 +1,12 @@
 //! `medius simulate`: write a simulated recording and its ground truth.
 
-use super::{user_error, Training};
+use super::{user_error, Placements};
 use crate::motion::FlagKind;
 use crate::source::csv::RawWriter;
 use crate::source::sim::{self, SimConfig, SimModel};
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Write a realistic simulated session (raw CSV) and its ground truth (JSON).
 ///
@@ -14,15 +14,28 @@ use std::path::PathBuf;
 /// pelvis leans and tilts, the lifter walks to the stack and turns round
 /// between sets, fidgets, re-straps the sensor. The sensor gets gyro bias,
 /// noise, dropped samples and short gaps. The same seed gives the same file.
+///
+/// `--placement both`: the ankle and the pelvis of the same lifter, each
+/// sensor with its own clock (an offset of up to ±0.5 s between them and a
+/// drift of tens of ppm), noise, drops and gaps; `-o NAME` writes
+/// NAME.ankle.csv, NAME.pelvis.csv, NAME.truth.json (on the ankle's clock)
+/// and NAME.session.json, which ties them for `medius analyze`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  medius simulate -e standing-cable-abduction -p ankle -s right -o sim.csv\n  medius analyze sim.csv -e standing-cable-abduction -p ankle -s right"
+    after_help = "Examples:\n  medius simulate -e standing-cable-abduction -p ankle -s right -o sim.csv\n  medius analyze sim.csv -e standing-cable-abduction -p ankle -s right\n  medius simulate -e side-lying-abduction -p both -s left -o pair\n  medius analyze pair.session.json"
 )]
 pub struct SimulateArgs {
-    /// What is trained.
-    #[command(flatten)]
-    pub training: Training,
-    /// Where to write the raw CSV.
+    /// The exercise.
+    #[arg(short, long, value_enum, default_value = "standing-cable-abduction")]
+    pub exercise: crate::Exercise,
+    /// Where the sensor is: ankle (working leg), pelvis (on the sacrum), or
+    /// both (two sensors on one lifter; standing and side-lying abduction).
+    #[arg(short, long, value_enum, default_value = "ankle")]
+    pub placement: Placements,
+    /// Working side (hip hitch: the stance leg).
+    #[arg(short, long, value_enum, default_value = "right")]
+    pub side: crate::Side,
+    /// Where to write the raw CSV (`--placement both`: the name the files start with).
     #[arg(short, long, default_value = "medius-sim.csv")]
     pub out: PathBuf,
     /// Where to write the ground truth (default: next to --out, `.truth.json`).
@@ -141,8 +154,8 @@ pub fn parse_compensations(text: &str) -> anyhow::Result<Vec<FlagKind>> {
 impl SimulateArgs {
     /// The simulator settings these arguments ask for.
     pub fn config(&self) -> anyhow::Result<SimConfig> {
-        let t = &self.training;
-        let mut c = SimConfig::new(t.exercise, t.placement, t.side);
+        let placement = self.placement.one().unwrap_or(crate::Placement::Ankle);
+        let mut c = SimConfig::new(self.exercise, placement, self.side);
         let (lo, hi) = parse_range(&self.reps, "--reps")?;
         if lo < 1.0 || lo.fract() != 0.0 || hi.fract() != 0.0 {
             return Err(user_error(format!(
@@ -168,14 +181,129 @@ impl SimulateArgs {
         c.random_mounting = !self.no_random_mounting;
         c.seed = self.seed;
         c.model = self.model;
+        if self.placement == Placements::Both {
+            c.placement = crate::Placement::Pelvis;
+            c.validate().map_err(user_error)?;
+            c.placement = crate::Placement::Ankle;
+        }
         c.validate().map_err(user_error)?;
         Ok(c)
     }
 }
 
+/// Refuses any of `paths` that exists, unless `force`: refused before
+/// anything is written, so what exists stays as it was.
+fn refuse_existing(paths: &[&Path], force: bool) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    for p in paths {
+        if p.exists() {
+            return Err(user_error(format!(
+                "{} exists; give another file name, or --force to write over it",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes samples as a raw CSV; returns how many.
+fn write_csv(path: &Path, samples: impl Iterator<Item = crate::Sample>) -> anyhow::Result<u64> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| user_error(format!("cannot create {}: {e}", path.display())))?;
+    let mut w = RawWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))?;
+    let mut n = 0u64;
+    for s in samples {
+        w.write(&s)?;
+        n += 1;
+    }
+    w.into_inner().flush()?;
+    Ok(n)
+}
+
+/// `--placement both`: two CSVs, the truth and the session file.
+fn run_pair(a: &SimulateArgs, cfg: &SimConfig) -> anyhow::Result<()> {
+    use crate::source::session_file::{SensorFile, SessionFile};
+    let (ankle, pelvis, truth) = sim::open_pair(cfg).map_err(user_error)?;
+    // NAME from `-o NAME` or `-o NAME.csv`.
+    let name = if a.out.extension().is_some_and(|e| e == "csv") {
+        a.out.with_extension("")
+    } else {
+        a.out.clone()
+    };
+    let with = |suffix: &str| {
+        let mut s = name.clone().into_os_string();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let (ankle_path, pelvis_path) = (with(".ankle.csv"), with(".pelvis.csv"));
+    let session_path = with(".session.json");
+    let truth_path = a.truth.clone().unwrap_or_else(|| with(".truth.json"));
+    refuse_existing(
+        &[&ankle_path, &pelvis_path, &truth_path, &session_path],
+        a.force,
+    )?;
+    let n_a = write_csv(&ankle_path, ankle)?;
+    let n_p = write_csv(&pelvis_path, pelvis)?;
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
+        .map_err(|e| user_error(format!("cannot write {}: {e}", truth_path.display())))?;
+    let file_name = |p: &Path| {
+        p.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    // What a recorder would know from arrival times: the true offset at the
+    // start, give or take 30 ms (drawn from the seed).
+    let jitter = ((cfg.seed.wrapping_mul(7919) % 61) as f64 - 30.0) / 1000.0;
+    let prior = truth.clocks.pelvis_to_ankle_s(0.0) + jitter;
+    let session = SessionFile::new(
+        cfg.exercise,
+        cfg.side,
+        vec![
+            SensorFile {
+                role: crate::Placement::Ankle,
+                file: file_name(&ankle_path),
+                sensor: "sim".into(),
+                offset_s: 0.0,
+            },
+            SensorFile {
+                role: crate::Placement::Pelvis,
+                file: file_name(&pelvis_path),
+                sensor: "sim".into(),
+                offset_s: (prior * 1000.0).round() / 1000.0,
+            },
+        ],
+    );
+    session.write(&session_path)?;
+    let reps: Vec<String> = truth
+        .truth
+        .sets
+        .iter()
+        .map(|s| s.rep_count.to_string())
+        .collect();
+    etell!(
+        "wrote {} ({} samples) and {} ({} samples), {:.0} s at {} Hz: {} of {} reps; truth in {}; {} ties them",
+        ankle_path.display(),
+        n_a,
+        pelvis_path.display(),
+        n_p,
+        truth.truth.duration_s,
+        cfg.rate_hz,
+        crate::terminal::plural(truth.truth.sets.len() as i64, "set", "sets"),
+        reps.join(", "),
+        truth_path.display(),
+        session_path.display()
+    );
+    Ok(())
+}
+
 /// Runs the command.
 pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let cfg = a.config()?;
+    if a.placement == Placements::Both {
+        return run_pair(&a, &cfg);
+    }
     let (sim, truth) = sim::open(&cfg).map_err(user_error)?;
     let truth_path = a
         .truth
@@ -183,25 +311,8 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| a.out.with_extension("truth.json"));
     // Refused before anything is written: a recording or its truth that
     // exists stays as it was unless --force.
-    if !a.force {
-        for p in [&a.out, &truth_path] {
-            if p.exists() {
-                return Err(user_error(format!(
-                    "{} exists; give another file name, or --force to write over it",
-                    p.display()
-                )));
-            }
-        }
-    }
-    let file = std::fs::File::create(&a.out)
-        .map_err(|e| user_error(format!("cannot create {}: {e}", a.out.display())))?;
-    let mut w = RawWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))?;
-    let mut n = 0u64;
-    for s in sim {
-        w.write(&s)?;
-        n += 1;
-    }
-    w.into_inner().flush()?;
+    refuse_existing(&[&a.out, &truth_path], a.force)?;
+    let n = write_csv(&a.out, sim)?;
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
         .map_err(|e| user_error(format!("cannot write {}: {e}", truth_path.display())))?;
     let reps: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();

@@ -21,6 +21,7 @@ pub mod decode;
 /// the counter was tuned on [`sim`]'s body model, and a counter that only
 /// works on the model it was tuned on will fail on real people.
 pub mod pivot;
+pub mod session_file;
 pub mod sim;
 /// A third, held-out body model driven by torques.
 ///
