@@ -462,7 +462,8 @@ mod tests {
         }
         al.rep(2.0, 4.2);
         assert!(!al.settled_until(4.2));
-        for i in 0..500 {
+        // Up to the window's end plus its margin and the widest lag.
+        for i in 0..600 {
             let t = i as f64 / 100.0;
             al.push_pelvis(t, &speed(t, &REPS, 0.05));
         }

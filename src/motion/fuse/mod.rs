@@ -143,6 +143,11 @@ pub struct FusedPipeline {
     /// Where the current ankle outage began (common clock), while it lasts.
     ankle_out_from: Option<f64>,
     open: Vec<Passed>,
+    /// A set the ankle closed while it was out, that the pelvis carried on:
+    /// joined to the ankle's next set if that comes within the set gap.
+    held: Option<Set>,
+    /// The ankle profile's longest gap within a set (s).
+    set_gap_s: f64,
     sets_done: usize,
     pelvis_reps: VecDeque<Rep>,
     scratch: Vec<Event>,
@@ -169,6 +174,7 @@ impl FusedPipeline {
         }
         let pelvic = pelvis.flags.clone();
         let partial_fraction = ankle.flags.partial_range.fraction;
+        let set_gap_s = ankle.sets.gap_s;
         let mut pelvis = Pipeline::new(pelvis, side);
         // The obliquity each step is read from the pelvis' probe.
         pelvis.probe();
@@ -187,6 +193,8 @@ impl FusedPipeline {
             ankle_back: None,
             ankle_out_from: None,
             open: Vec::new(),
+            held: None,
+            set_gap_s,
             sets_done: 0,
             pelvis_reps: VecDeque::new(),
             scratch: Vec::new(),
@@ -254,7 +262,7 @@ impl FusedPipeline {
                 self.heard(Placement::Ankle, s.t);
                 self.ankle.push(s, &mut events);
                 for e in events.drain(..) {
-                    self.from_ankle(e);
+                    self.heard_from_ankle(e);
                 }
             }
             Placement::Pelvis => {
@@ -274,7 +282,7 @@ impl FusedPipeline {
                     }
                 }
                 for e in events.drain(..) {
-                    self.from_pelvis(e, offset);
+                    self.heard_from_pelvis(e, offset);
                 }
             }
         }
@@ -308,12 +316,12 @@ impl FusedPipeline {
         let mut events = std::mem::take(&mut self.scratch);
         self.ankle.finish(&mut events);
         for e in events.drain(..) {
-            self.from_ankle(e);
+            self.heard_from_ankle(e);
         }
         let offset = self.align.offset_s();
         self.pelvis.finish(&mut events);
         for e in events.drain(..) {
-            self.from_pelvis(e, offset);
+            self.heard_from_pelvis(e, offset);
         }
         self.scratch = events;
         self.release(out, true);
@@ -363,7 +371,7 @@ impl FusedPipeline {
         self.ankle_out_from.is_some()
     }
 
-    fn from_ankle(&mut self, e: Event) {
+    fn heard_from_ankle(&mut self, e: Event) {
         match e {
             Event::RepReturned {
                 start_s,
@@ -416,7 +424,7 @@ impl FusedPipeline {
         }
     }
 
-    fn from_pelvis(&mut self, e: Event, offset: f64) {
+    fn heard_from_pelvis(&mut self, e: Event, offset: f64) {
         let missing = self.ankle_missing();
         match e {
             Event::Rep { mut rep, .. } => {
@@ -503,6 +511,23 @@ impl FusedPipeline {
 
     /// Passes on, in order, everything whose turn has come.
     fn release(&mut self, out: &mut Vec<Event>, finishing: bool) {
+        self.release_waiting(out, finishing);
+        if let Some(held) = &self.held {
+            let last = self
+                .open
+                .iter()
+                .map(|p| p.rep.end_s)
+                .fold(held.end_s, f64::max);
+            if finishing || (self.now > last + self.set_gap_s && !self.ankle.set_open()) {
+                let set = self.held.take().expect("held");
+                self.sets_done += 1;
+                self.open.clear();
+                out.push(Event::SetEnded(set));
+            }
+        }
+    }
+
+    fn release_waiting(&mut self, out: &mut Vec<Event>, finishing: bool) {
         while let Some(front) = self.waiting.front() {
             match front {
                 Waiting::AnkleRep(rep) => {
@@ -560,7 +585,22 @@ impl FusedPipeline {
                 self.pass(rep, true, true, out);
             }
             Waiting::AnkleSet(set) => {
-                let set = self.fuse_set(set);
+                let end = set.end_s;
+                let mut set = self.fuse_set(set);
+                if let Some(held) = self.held.take() {
+                    set = join(held, set);
+                }
+                let carried_on = self.ankle_missing()
+                    && self
+                        .open
+                        .iter()
+                        .any(|p| p.pelvis_only && p.rep.start_s > end);
+                if carried_on {
+                    // The ankle closed its set while out, but the pelvis
+                    // counted on: the set goes on.
+                    self.held = Some(set);
+                    return;
+                }
                 self.sets_done += 1;
                 self.open.clear();
                 out.push(Event::SetEnded(set));
@@ -760,6 +800,40 @@ impl FusedPipeline {
             }
         }
         set
+    }
+}
+
+/// One set from two the ankle split while it was out.
+fn join(first: Set, second: Set) -> Set {
+    let mut reps = first.reps;
+    for r in second.reps {
+        if !reps.iter().any(|q| q.start_s == r.start_s) {
+            reps.push(r);
+        }
+    }
+    reps.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    for (i, r) in reps.iter_mut().enumerate() {
+        r.number = i + 1;
+    }
+    let mut doubts = first.doubts;
+    for d in second.doubts {
+        if !doubts
+            .iter()
+            .any(|e| e.kind == d.kind && e.from_s == d.from_s)
+        {
+            doubts.push(d);
+        }
+    }
+    // Too few reps in either half to judge the rhythm says nothing of the whole.
+    if reps.len() >= super::certainty::MIN_REPS_FOR_NORM {
+        doubts.retain(|d| d.kind != DoubtKind::ShortSet);
+    }
+    Set {
+        start_s: reps[0].start_s,
+        end_s: reps[reps.len() - 1].end_s,
+        reps,
+        confidence: first.confidence.min(second.confidence).min(PELVIS_ONLY_CAP),
+        doubts,
     }
 }
 
