@@ -56,5 +56,29 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(pipeline, benches);
+/// Two sensors at 200 Hz, the ankle and the pelvis of one lifter, fused
+/// (both pipelines, the clocks' alignment and the pelvic windows).
+fn two_sensors(c: &mut Criterion) {
+    use medius::motion::fuse::{analyze_pair, FusedPipeline};
+    let mut cfg = SimConfig::new(EXERCISE, Placement::Ankle, Side::Right);
+    cfg.rate_hz = 200.0;
+    cfg.seed = 9;
+    let (a, p, truth) = medius::source::sim::open_pair(&cfg).unwrap();
+    let (a, p): (Vec<Sample>, Vec<Sample>) = (a.collect(), p.collect());
+    let offset = truth.clocks.pelvis_to_ankle_s(0.0);
+    let mut g = c.benchmark_group("both-200Hz-session");
+    g.throughput(Throughput::Elements((a.len() + p.len()) as u64));
+    g.sample_size(20);
+    g.bench_function("fused", |b| {
+        b.iter(|| {
+            let f = FusedPipeline::builtin(EXERCISE, Side::Right)
+                .unwrap()
+                .with_offset(offset);
+            analyze_pair(f, a.iter().copied(), p.iter().copied()).0
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(pipeline, benches, two_sensors);
 criterion_main!(pipeline);

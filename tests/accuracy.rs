@@ -74,6 +74,67 @@ fn simulated_corpus_meets_the_bars() {
     );
 }
 
+/// Two sensors on one lifter (issue 13): the ankle counts, the pelvis
+/// judges each ankle rep. Exact in ≥ 99 % of sets, no false sets, hip hike,
+/// pelvic drop and trunk sway each ≥ 0.97 precision and recall (pooled),
+/// the clocks' offset found within 10 ms for 95 % of reps (median ≤ 5 ms),
+/// every rep announced ≤ 250 ms after the leg is back (sample time) and its
+/// pelvic flags ≤ 1 s after that. The same sessions read from the pelvis
+/// alone are printed beside them (and must find fewer sets exactly: what
+/// the second sensor is for).
+#[test]
+fn two_sensor_corpus_meets_the_bars() {
+    use medius::accuracy::{evaluate_pairs, pair_corpus, quantile};
+    // 12 sessions × 3 sets × 2 exercises = 72 sets here; `medius accuracy
+    // --placement both --sessions 36` scores 216 (figures in the README).
+    let configs = pair_corpus(12, 2026);
+    let report = evaluate_pairs(&configs, 2, &|_, _| {}).expect("corpus runs");
+    let t = &report.total;
+    let (fused, alone) = (&t.fused, &t.pelvis_only);
+    println!(
+        "fused: exact {:.3}, false {}; pelvis alone: exact {:.3}, false {}",
+        fused.exact_rate(),
+        fused.false_sets,
+        alone.exact_rate(),
+        alone.false_sets
+    );
+    assert!(fused.sets >= 72, "corpus too small: {}", fused.sets);
+    assert!(
+        fused.exact_rate() >= 0.99,
+        "exact {:.3}",
+        fused.exact_rate()
+    );
+    assert_eq!(fused.false_sets, 0);
+    assert!(alone.exact_rate() < fused.exact_rate());
+    for k in [FlagKind::HipHike, FlagKind::PelvicDrop, FlagKind::TrunkSway] {
+        let c = fused.flags[&k];
+        let a = alone.flags[&k];
+        println!(
+            "{k:?}: fused {:.2}/{:.2}, pelvis alone {:.2}/{:.2} (n={})",
+            c.precision(),
+            c.recall(),
+            a.precision(),
+            a.recall(),
+            c.tp + c.fn_
+        );
+        assert!(c.tp + c.fn_ >= 10, "{k:?}: too few to judge");
+        assert!(c.precision() >= 0.97 && c.recall() >= 0.97, "{k:?}: {c:?}");
+    }
+    let median = quantile(&t.offset_errors_ms, 0.5).unwrap();
+    let p95 = quantile(&t.offset_errors_ms, 0.95).unwrap();
+    println!("offset error: median {median:.1} ms, 95 % {p95:.1} ms");
+    assert!(median <= 5.0 && p95 <= 10.0, "{median} {p95}");
+    let announce = quantile(&t.announce_s, 1.0).unwrap();
+    let flags = quantile(&t.flags_after_s, 1.0).unwrap();
+    println!("announced by {announce:.3} s, flags {flags:.3} s later");
+    assert!(t.announce_s.len() >= 100);
+    assert!(
+        announce <= 0.25,
+        "a rep announced {announce:.3} s after its return"
+    );
+    assert!(flags <= 1.0, "flags {flags:.3} s after the announcement");
+}
+
 /// Recordings scored through a manifest (`accuracy --recordings`) agree
 /// with the same sessions scored straight from the simulator, and a
 /// manifest that is not one is refused with its path named.
