@@ -389,3 +389,146 @@ fn pelvis_reps_are_announced_once_and_flagged_when_known() {
     );
     assert!(!text.contains("withdrawn"), "{text}");
 }
+
+/// Two sensors end to end: `simulate --placement both` writes both CSVs,
+/// the truth and a session file; `analyze` reads the session file (or the
+/// two CSVs) and counts every set of the truth, with the pelvis' offset.
+#[test]
+fn two_sensors_simulate_then_analyze_matches_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("pair");
+    let name_s = name.to_str().unwrap();
+    let args = [
+        "simulate",
+        "-e",
+        "side-lying-abduction",
+        "-p",
+        "both",
+        "-s",
+        "left",
+        "--sets",
+        "2",
+        "--rate",
+        "50",
+        "--seed",
+        "11",
+        "-o",
+        name_s,
+    ];
+    let o = medius(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["ankle.csv", "pelvis.csv", "truth.json", "session.json"] {
+        assert!(dir.path().join(format!("pair.{f}")).exists(), "{f}");
+    }
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("pair.truth.json")).unwrap())
+            .unwrap();
+    let counts: Vec<u64> = truth["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rep_count"].as_u64().unwrap())
+        .collect();
+    assert!(truth["clocks"]["pelvis"]["drift_ppm"].is_number());
+    let session = dir.path().join("pair.session.json");
+    let o = medius(&["analyze", session.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found: Vec<u64> = doc["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rep_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(found, counts);
+    assert_eq!(doc["exercise"], "side-lying-abduction");
+    assert_eq!(
+        doc["sensors"]["placements"],
+        serde_json::json!(["ankle", "pelvis"])
+    );
+    assert_eq!(doc["sensors"]["offset_known"], true);
+    assert!(doc["offset_ms"].is_number());
+    // The same from the two CSVs, without the session file's offset.
+    let (a, p) = (
+        dir.path().join("pair.ankle.csv"),
+        dir.path().join("pair.pelvis.csv"),
+    );
+    let o = medius(&[
+        "analyze",
+        "--ankle",
+        a.to_str().unwrap(),
+        "--pelvis",
+        p.to_str().unwrap(),
+        "-e",
+        "side-lying-abduction",
+        "-s",
+        "left",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("sensors on the ankle (counts) and the pelvis (form)"),
+        "{table}"
+    );
+    assert!(table.contains("pelvis clock"), "{table}");
+    // Written again: refused, nothing changed.
+    let before = std::fs::read(&session).unwrap();
+    let o = medius(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&session).unwrap(), before);
+}
+
+#[test]
+fn two_sensors_bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    // An exercise one sensor follows.
+    let o = medius(&[
+        "simulate",
+        "-e",
+        "hip-hitch",
+        "-p",
+        "both",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("hip-hitch is followed by one sensor"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("x.ankle.csv").exists());
+    // A session file from a newer medius.
+    let newer = dir.path().join("newer.session.json");
+    std::fs::write(
+        &newer,
+        r#"{"medius_session": 2, "exercise": "side-lying-abduction", "side": "left", "sensors": []}"#,
+    )
+    .unwrap();
+    let o = medius(&["analyze", newer.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("version 2") && e.contains("update medius"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    // A session file naming a file that is not there.
+    let missing = dir.path().join("m.session.json");
+    std::fs::write(
+        &missing,
+        r#"{"medius_session": 1, "exercise": "side-lying-abduction", "side": "left",
+            "sensors": [{"role": "ankle", "file": "a.csv", "sensor": "sim"},
+                        {"role": "pelvis", "file": "p.csv", "sensor": "sim"}]}"#,
+    )
+    .unwrap();
+    let o = medius(&["analyze", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a.csv"), "{}", stderr(&o));
+    // --ankle without --pelvis.
+    let o = medius(&["analyze", "--ankle", "a.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--pelvis"), "{}", stderr(&o));
+}

@@ -181,6 +181,19 @@ impl SimulateArgs {
         c.random_mounting = !self.no_random_mounting;
         c.seed = self.seed;
         c.model = self.model;
+        if self.placement == Placements::Both && !sim::two_sensor_exercise(c.exercise) {
+            return Err(user_error(format!(
+                "{} is followed by one sensor; --placement both suits \
+                 standing-cable-abduction and side-lying-abduction",
+                c.exercise
+            )));
+        }
+        if self.placement == Placements::Both && c.model != SimModel::Standard {
+            return Err(user_error(format!(
+                "--placement both is simulated by the standard model only, not {}",
+                c.model
+            )));
+        }
         if self.placement == Placements::Both {
             c.placement = crate::Placement::Pelvis;
             c.validate().map_err(user_error)?;
