@@ -277,3 +277,58 @@ fn rep_lists_read_as_runs() {
     assert_eq!(rep_list(&[4, 5, 6]), "reps 4-6");
     assert_eq!(rep_list(&[2, 5, 6]), "reps 2, 5-6");
 }
+
+fn plain_rep(number: usize, start_s: f64, end_s: f64) -> Rep {
+    Rep {
+        number,
+        start_s,
+        end_s,
+        peak_deg: 40.0,
+        concentric_s: 0.8,
+        pause_s: 0.3,
+        eccentric_s: 0.9,
+        flags: Vec::new(),
+    }
+}
+
+#[test]
+fn a_pelvis_rep_where_the_ankle_counted_none_makes_the_set_unsure() {
+    let mut fused = FusedPipeline::builtin(Exercise::StandingCableAbduction, Side::Right).unwrap();
+    let reps: Vec<Rep> = [(0.0, 2.0), (4.0, 6.0), (12.0, 14.0), (16.0, 18.0)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| plain_rep(i + 1, a, b))
+        .collect();
+    let set = Set {
+        start_s: 0.0,
+        end_s: 18.0,
+        reps,
+        confidence: 1.0,
+        doubts: Vec::new(),
+    };
+    // The pelvis moved with every counted rep: the count stands.
+    for r in &set.reps {
+        fused
+            .pelvis_reps
+            .push_back(plain_rep(0, r.start_s + 0.1, r.end_s));
+    }
+    let agreed = fused.fuse_set(set.clone());
+    assert_eq!(agreed.confidence, 1.0, "{:?}", agreed.doubts);
+    // (These reps never went through `push`, so their pelvic flags read
+    // as not judged: that doubt leaves the count alone.)
+    assert!(agreed
+        .doubts
+        .iter()
+        .all(|d| d.kind == DoubtKind::PelvisNotJudged));
+    // ... and once more between reps 2 and 3, where the ankle saw nothing.
+    fused.pelvis_reps.push_back(plain_rep(0, 8.1, 10.0));
+    let doubted = fused.fuse_set(set);
+    assert!(doubted.confidence <= PELVIS_SAW_CAP);
+    let d = doubted
+        .doubts
+        .iter()
+        .find(|d| d.kind == DoubtKind::PelvisSawMore)
+        .expect("the doubt says where");
+    assert_eq!((d.from_s, d.to_s, d.reps), (8.1, 10.0, 1));
+    assert_eq!(doubted.rep_count(), 4, "a doubt, not a rep");
+}
