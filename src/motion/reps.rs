@@ -682,7 +682,7 @@ mod tests {
         // out at 12 s, and only the last lowering is left to count.
         let mut p = Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
         p.reps.split_fraction = 0.0;
-        let reps = run(&mut RepDetector::new(p.reps.clone()), 20.0, signal, still);
+        let reps = run(&mut RepDetector::new(p.reps), 20.0, signal, still);
         assert!(reps.len() < 2, "{reps:?}");
         // Never at rest part-way (a slow wobble): not split either.
         let reps = run(&mut ankle(), 20.0, signal, |t| t < 1.0 || t > 14.5);

@@ -241,7 +241,7 @@ impl Segmenter {
             // rep by rep; a last partial rep after partial reps stays.)
             let tiny = last.peak_deg < cfg.unlike_edge_fraction * size
                 && reps[n - 2].peak_deg >= cfg.unlike_tail_size * size;
-            if !(late && unlike) && !tiny {
+            if !(tiny || late && unlike) {
                 break;
             }
             dropped.push(reps.pop().expect("checked above"));
