@@ -685,7 +685,7 @@ mod tests {
         let reps = run(&mut RepDetector::new(p.reps), 20.0, signal, still);
         assert!(reps.len() < 2, "{reps:?}");
         // Never at rest part-way (a slow wobble): not split either.
-        let reps = run(&mut ankle(), 20.0, signal, |t| t < 1.0 || t > 14.5);
+        let reps = run(&mut ankle(), 20.0, signal, |t| !(1.0..=14.5).contains(&t));
         assert!(reps.len() < 2, "{reps:?}");
     }
 
