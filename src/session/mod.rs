@@ -287,12 +287,23 @@ impl Session {
         mut build: Build,
     ) -> Result<Session, ProfileError> {
         let analyser = build(&context)?;
+        Ok(Session::starting_with(context, sensors, analyser, build))
+    }
+
+    /// The same with the first analyser built already (`build` makes the
+    /// next ones, when the context changes).
+    pub fn starting_with(
+        context: Context,
+        sensors: Vec<SensorSetup>,
+        analyser: Analyser,
+        build: Build,
+    ) -> Session {
         let sensors = if sensors.is_empty() {
             vec![SensorSetup::default()]
         } else {
             sensors
         };
-        Ok(Session {
+        Session {
             context,
             analyser,
             build,
@@ -321,7 +332,7 @@ impl Session {
             last_rep_end: None,
             so_far: Vec::new(),
             over: false,
-        })
+        }
     }
 
     /// Takes one input; what it asks of the shell is appended to `out`.
@@ -361,7 +372,7 @@ impl Session {
                     self.apply_pending(out)?;
                 }
             }
-            Input::Context(context) => self.set_context(context, out)?,
+            Input::Context(context) => self.set_context(context)?,
             Input::Tick { now_s } => self.now_s = now_s,
             Input::Stop => {
                 if !self.over {
@@ -501,14 +512,14 @@ impl Session {
             after_s: self.last_t.unwrap_or(0.0),
             context: next.clone(),
         });
-        self.set_context(next.clone(), out)?;
+        self.set_context(next.clone())?;
         out.push(Output::Feedback(Feedback::ContextChanged(next)));
         Ok(())
     }
 
     /// Takes a new context; a new exercise, placement or side closes what
     /// the old analyser had open and starts a new one.
-    fn set_context(&mut self, next: Context, out: &mut Vec<Output>) -> Result<(), ProfileError> {
+    fn set_context(&mut self, next: Context) -> Result<(), ProfileError> {
         if next.needs_new_analyser(&self.context) {
             let fresh = (self.build)(&next)?;
             // Between sets nothing is open but a lone movement or two,
@@ -646,9 +657,21 @@ pub fn analyse(
     context: Context,
     changes: &[(f64, Context)],
     samples: impl IntoIterator<Item = Sample>,
+    mut build: Build,
+) -> Result<Analysed, ProfileError> {
+    let first = build(&context)?;
+    analyse_with(first, context, changes, samples, build)
+}
+
+/// [`analyse`] with the first analyser built already (`import --profile`).
+pub fn analyse_with(
+    first: Analyser,
+    context: Context,
+    changes: &[(f64, Context)],
+    samples: impl IntoIterator<Item = Sample>,
     build: Build,
 ) -> Result<Analysed, ProfileError> {
-    let mut session = Session::new(context, vec![SensorSetup::default()], build)?;
+    let mut session = Session::starting_with(context, vec![SensorSetup::default()], first, build);
     let mut out = Vec::new();
     let mut sets = Vec::new();
     let mut next = 0;

@@ -38,16 +38,16 @@ pub struct SensorSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// Nothing given.
-    #[error("--sensor is empty: give sim, replay:FILE.csv, or a sensor's address or name")]
+    #[error("no sensor given: give sim, replay:FILE.csv, or a sensor's address or name")]
     Empty,
     /// `replay:` without a file.
-    #[error("--sensor replay: needs a file: replay:FILE.csv")]
+    #[error("replay: needs a file: replay:FILE.csv")]
     NoReplayFile,
     /// `knee=…`.
-    #[error("--sensor {0}: '{1}' is not a placement; write ankle=ADDR or pelvis=ADDR")]
+    #[error("{0}: '{1}' is not a placement; write ankle=ADDR or pelvis=ADDR")]
     BadRole(String, String),
     /// Looks like an address but is not one.
-    #[error("--sensor {0}: not a Bluetooth address (six hex pairs like C0:FF:EE:00:00:01); `medius scan` lists the sensors nearby")]
+    #[error("{0} is not a Bluetooth address (six hex pairs like C0:FF:EE:00:00:01); `medius scan` lists the sensors nearby")]
     BadAddress(String),
 }
 
