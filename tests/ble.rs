@@ -288,12 +288,7 @@ fn link_up(bus: &Bus, book: &std::path::Path) -> Option<bool> {
 }
 
 /// Polls `link_up` until it says `want` or `until` passes.
-fn wait_for_link(
-    bus: &Bus,
-    book: &std::path::Path,
-    want: bool,
-    until: std::time::Instant,
-) -> bool {
+fn wait_for_link(bus: &Bus, book: &std::path::Path, want: bool, until: std::time::Instant) -> bool {
     while std::time::Instant::now() < until {
         if link_up(bus, book) == Some(want) {
             return true;
@@ -331,9 +326,8 @@ fn status_says_the_link_is_down_during_a_dropout() {
     };
     // While the sensor is away, `status` must say so (it used to say
     // `connected: true` until the next sample came).
-    let down = back.is_some_and(|back| {
-        wait_for_link(&bus, &book, false, back - Duration::from_millis(300))
-    });
+    let down = back
+        .is_some_and(|back| wait_for_link(&bus, &book, false, back - Duration::from_millis(300)));
     let up_after = wait_for_link(&bus, &book, true, Instant::now() + Duration::from_secs(20));
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -341,11 +335,20 @@ fn status_says_the_link_is_down_during_a_dropout() {
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(up_before, "status never said connected before the drop\n{err}");
+    assert!(
+        up_before,
+        "status never said connected before the drop\n{err}"
+    );
     assert!(back.is_some(), "the fake never dropped the link\n{err}");
-    assert!(down, "status said connected all through the drop-out\n{err}");
+    assert!(
+        down,
+        "status said connected all through the drop-out\n{err}"
+    );
     assert!(up_after, "status did not say connected again\n{err}");
-    assert!(err.contains("link lost") && err.contains("reconnected"), "{err}");
+    assert!(
+        err.contains("link lost") && err.contains("reconnected"),
+        "{err}"
+    );
 }
 
 #[test]

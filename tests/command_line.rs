@@ -1125,7 +1125,14 @@ fn two_sensors_at_once_are_refused_plainly_and_a_bad_sensor_is_one_line() {
         assert!(err(&o).contains(want), "{bad}: {}", err(&o));
     }
     // A role and a --placement that disagree.
-    let o = h.run(&["run", "--sensor", "pelvis=sim", "-p", "ankle", "--no-record"]);
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "pelvis=sim",
+        "-p",
+        "ankle",
+        "--no-record",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("say one place"), "{}", err(&o));
 }

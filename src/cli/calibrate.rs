@@ -6,7 +6,9 @@ use super::user_error;
 use crate::daemon::config;
 use crate::motion::profile::RepSignal;
 use crate::motion::Profile;
-use crate::session::{Context, Feedback, Input, Output, SensorId, SensorSetup, SensorSpec, Session};
+use crate::session::{
+    Context, Feedback, Input, Output, SensorId, SensorSetup, SensorSpec, Session,
+};
 use crate::{Exercise, Placement, Side};
 use clap::Args;
 use nalgebra::Vector3;

@@ -271,7 +271,10 @@ pub(crate) fn spawn_feed(
 }
 
 /// A Bluetooth link's changes, sent into the shell's channel.
-pub(crate) fn link_into(sensor: SensorId, tx: SyncSender<Fed>) -> Box<dyn FnMut(LinkChange) + Send> {
+pub(crate) fn link_into(
+    sensor: SensorId,
+    tx: SyncSender<Fed>,
+) -> Box<dyn FnMut(LinkChange) + Send> {
     Box::new(move |change| {
         let _ = tx.send(Fed::Input(Input::Link { sensor, change }));
     })

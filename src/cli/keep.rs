@@ -184,7 +184,11 @@ fn context_notes_path(recording: &std::path::Path) -> PathBuf {
 }
 
 /// Appends one change (JSON line) and syncs it to the disk.
-pub(crate) fn note_context(recording: &std::path::Path, after_s: f64, ctx: &Context) -> std::io::Result<()> {
+pub(crate) fn note_context(
+    recording: &std::path::Path,
+    after_s: f64,
+    ctx: &Context,
+) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -324,7 +328,11 @@ impl LogSink {
                     self.saved.push(id);
                     self.said.push(format!(
                         "  saved in the logbook as #{id} (pending{}) on a later try",
-                        if u.save.interrupted { ", interrupted" } else { "" }
+                        if u.save.interrupted {
+                            ", interrupted"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 Err(_) => {
@@ -355,4 +363,3 @@ impl LogSink {
         self.unsaved.len()
     }
 }
-

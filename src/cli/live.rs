@@ -370,4 +370,3 @@ fn doubt_lines(set: &Set) -> String {
         .map(|d| format!("\n  check: {}", d.message))
         .collect()
 }
-

@@ -147,11 +147,16 @@ pub(crate) fn sensors(given: &[SensorSpec], cfg: &Config) -> anyhow::Result<Vec<
     let specs = if !given.is_empty() {
         given.to_vec()
     } else {
-        let placed: Vec<&config::SensorConfig> =
-            cfg.sensor.iter().filter(|s| s.placement.is_some()).collect();
+        let placed: Vec<&config::SensorConfig> = cfg
+            .sensor
+            .iter()
+            .filter(|s| s.placement.is_some())
+            .collect();
         let pair = placed.len() >= 2
             && placed.iter().any(|s| s.placement == Some(Placement::Ankle))
-            && placed.iter().any(|s| s.placement == Some(Placement::Pelvis));
+            && placed
+                .iter()
+                .any(|s| s.placement == Some(Placement::Pelvis));
         let chosen: Vec<&config::SensorConfig> = if pair {
             placed
         } else {
@@ -160,7 +165,8 @@ pub(crate) fn sensors(given: &[SensorSpec], cfg: &Config) -> anyhow::Result<Vec<
         chosen
             .into_iter()
             .map(|s| {
-                let mut spec = SensorSpec::parse(&s.address).map_err(|e| user_error(e.to_string()))?;
+                let mut spec =
+                    SensorSpec::parse(&s.address).map_err(|e| user_error(e.to_string()))?;
                 spec.role = s.placement;
                 Ok(spec)
             })
@@ -408,7 +414,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     loop {
         if stop.load(Ordering::SeqCst) {
             session.handle(Input::Stop, &mut out)?;
-            act(&mut out, &mut live, log.as_mut(), record_path.as_ref(), &stop);
+            act(
+                &mut out,
+                &mut live,
+                log.as_mut(),
+                record_path.as_ref(),
+                &stop,
+            );
             break;
         }
         let wait = TICK.saturating_sub(last_tick.elapsed());
@@ -447,7 +459,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 }
             }
             session.handle(input, &mut out)?;
-            act(&mut out, &mut live, log.as_mut(), record_path.as_ref(), &stop);
+            act(
+                &mut out,
+                &mut live,
+                log.as_mut(),
+                record_path.as_ref(),
+                &stop,
+            );
         }
         if session.is_over() {
             break;
@@ -456,7 +474,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             last_tick = Instant::now();
             let now_s = started.elapsed().as_secs_f64();
             session.handle(Input::Tick { now_s }, &mut out)?;
-            act(&mut out, &mut live, log.as_mut(), record_path.as_ref(), &stop);
+            act(
+                &mut out,
+                &mut live,
+                log.as_mut(),
+                record_path.as_ref(),
+                &stop,
+            );
             if let Some(log) = log.as_mut() {
                 log.tick();
                 for m in log.said.drain(..) {
@@ -522,10 +546,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    live.summary(
-        session.sets(),
-        log.as_ref().map(|l| l.saved.as_slice()),
-    );
+    live.summary(session.sets(), log.as_ref().map(|l| l.saved.as_slice()));
     if let Some(r) = ble {
         let r = r.lock().expect("report lock");
         let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();

@@ -49,8 +49,7 @@ impl Context {
     /// A change of exercise, placement or side needs a new analyser; a
     /// new load does not.
     fn needs_new_analyser(&self, other: &Context) -> bool {
-        (self.exercise, self.placement, self.side)
-            != (other.exercise, other.placement, other.side)
+        (self.exercise, self.placement, self.side) != (other.exercise, other.placement, other.side)
     }
 }
 

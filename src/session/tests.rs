@@ -83,7 +83,9 @@ fn two_sets_are_counted_announced_and_saved() {
     s.handle(Input::Ended, &mut out).unwrap();
     let saved = saves(&out);
     assert_eq!(saved.len(), spans.len());
-    assert!(saved.iter().all(|x| x.set.rep_count() == 6 && !x.interrupted));
+    assert!(saved
+        .iter()
+        .all(|x| x.set.rep_count() == 6 && !x.interrupted));
     let fb = said(&out);
     assert!(matches!(fb[0], Feedback::Watching(_)));
     let reps = fb
@@ -233,7 +235,12 @@ fn a_key_during_a_set_is_applied_after_it() {
             .count(),
         2
     );
-    assert!(out.iter().position(|o| matches!(o, Output::Note { .. })).unwrap() > first_save);
+    assert!(
+        out.iter()
+            .position(|o| matches!(o, Output::Note { .. }))
+            .unwrap()
+            > first_save
+    );
     match &out[note] {
         Output::Note { after_s, context } => {
             assert!(*after_s >= saved[0].set.end_s);
@@ -241,9 +248,9 @@ fn a_key_during_a_set_is_applied_after_it() {
         }
         _ => unreachable!(),
     }
-    assert!(out
-        .iter()
-        .any(|o| matches!(o, Output::Feedback(Feedback::ContextChanged(c)) if c.side == Side::Left)));
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Feedback(Feedback::ContextChanged(c)) if c.side == Side::Left)
+    ));
 }
 
 #[test]
@@ -283,8 +290,11 @@ fn a_refused_key_changes_nothing() {
     ));
     assert_eq!(s.snapshot().context, context());
     out.clear();
-    s.handle(Input::Key(KeyCommand::Placement(Placement::Pelvis)), &mut out)
-        .unwrap();
+    s.handle(
+        Input::Key(KeyCommand::Placement(Placement::Pelvis)),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(s.snapshot().context.placement, Placement::Pelvis);
     assert!(s.snapshot().pelvis, "the analyser now counts the pelvis");
     s.handle(Input::Key(KeyCommand::Quit), &mut out).unwrap();
