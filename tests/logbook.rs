@@ -2,8 +2,8 @@
 //! while writing, review, notes, progression, exchange, bad input.
 
 use medius::logbook::{
-    self, FlagRef, Load, LogFilter, Logbook, LogbookError, ManualSet, ReviewActions, SensorSet,
-    Verdict, MIGRATIONS, SCHEMA_VERSION,
+    self, FlagRef, Load, LogFilter, Logbook, LogbookError, ManualSet, NewRecording, ReviewActions,
+    SensorSet, Verdict, MIGRATIONS, SCHEMA_VERSION,
 };
 use medius::motion::{Flag, FlagKind, Rep, Set};
 use medius::{Placement, Side};
@@ -146,6 +146,10 @@ fn migrates_from_empty_and_from_every_earlier_version() {
                 lb.open_recordings().unwrap().is_empty(),
                 "old recordings count as closed"
             );
+            // Schema 5: the set is linked to the recording it came from.
+            let linked = lb.set_recordings(1).unwrap();
+            assert_eq!(linked.len(), 1, "{linked:?}");
+            assert_eq!(linked[0].path, "/r.csv");
         }
         assert!(lb.exercises().unwrap().len() >= 8);
         assert!(lb.check().unwrap().is_empty());
@@ -886,6 +890,99 @@ fn an_unsure_count_says_why_and_is_asked_first() {
 /// `import` brings a recording in whole or not at all, and once: the same
 /// file again is refused (exit 2) unless `--again`; a bad `--date` leaves
 /// no trace (it used to leave an orphan recording entry).
+fn recording(path: &str, sha: &str) -> NewRecording {
+    NewRecording {
+        path: path.into(),
+        sha256: Some(sha.into()),
+        sensor: "sim".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_set_from_two_sensors_is_linked_to_both_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let mut lb = Logbook::open(&book).unwrap();
+    let ankle = lb
+        .add_recording(&recording("/s/a.ankle.csv", "aa"))
+        .unwrap();
+    let pelvis = lb
+        .add_recording(&recording("/s/a.pelvis.csv", "bb"))
+        .unwrap();
+    let s = set(10, &[(3, FlagKind::HipHike, 4.0)]);
+    let sensor_set = SensorSet {
+        exercise: "standing-cable-abduction",
+        side: Side::Right,
+        placement: Placement::Ankle,
+        load: Some(Load::parse("15kg").unwrap()),
+        set: &s,
+        interrupted: false,
+        performed_at: Some("2026-11-20 18:00".into()),
+        source: medius::logbook::Source::Sensor,
+    };
+    let id = lb
+        .write_linked_set(
+            &sensor_set,
+            &[(ankle, Placement::Ankle), (pelvis, Placement::Pelvis)],
+        )
+        .unwrap();
+    let linked = lb.set_recordings(id).unwrap();
+    let got: Vec<(Placement, &str)> = linked
+        .iter()
+        .map(|r| (r.placement, r.path.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Placement::Ankle, "/s/a.ankle.csv"),
+            (Placement::Pelvis, "/s/a.pelvis.csv")
+        ],
+        "the counting recording first"
+    );
+    // A recording a set is linked to is never forgotten, not even the
+    // pelvis one the set was not counted from.
+    lb.forget_recording(pelvis).unwrap();
+    assert_eq!(lb.set_recordings(id).unwrap().len(), 2);
+    // Review names both files.
+    drop(lb);
+    let o = medius(&book, &["review", &id.to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("recordings: ankle /s/a.ankle.csv · pelvis /s/a.pelvis.csv"),
+        "{text}"
+    );
+
+    // A pair imported at once: every set linked to both, and a second
+    // import of either file refused with nothing added.
+    let mut lb = Logbook::open(&book).unwrap();
+    let pair = [
+        (recording("/t/b.ankle.csv", "cc"), Placement::Ankle),
+        (recording("/t/b.pelvis.csv", "dd"), Placement::Pelvis),
+    ];
+    let ids = lb
+        .import_recordings(&pair, &[sensor_set.clone(), sensor_set.clone()], false)
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert_eq!(lb.set_recordings(*id).unwrap().len(), 2);
+    }
+    let again = [(recording("/u/c.pelvis.csv", "dd"), Placement::Pelvis)];
+    let e = lb
+        .import_recordings(&again, std::slice::from_ref(&sensor_set), false)
+        .unwrap_err();
+    assert!(
+        matches!(e, LogbookError::AlreadyImported { sets: 2, .. }),
+        "{e}"
+    );
+    let sets: i64 = rusqlite::Connection::open(&book)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sets", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sets, 3);
+}
+
 #[test]
 fn import_is_whole_and_once() {
     let dir = tempfile::tempdir().unwrap();

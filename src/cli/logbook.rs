@@ -288,6 +288,16 @@ fn show_set(s: &PendingSet) -> String {
     if !s.side_notes.is_empty() {
         out.push_str(&format!("  sides: {}\n", printable(&s.side_notes)));
     }
+    // With two sensors, both files: the lifter checking a count or a flag
+    // knows which recording to open.
+    if s.recordings.len() > 1 {
+        let files: Vec<String> = s
+            .recordings
+            .iter()
+            .map(|r| format!("{} {}", r.placement, printable(&r.path)))
+            .collect();
+        out.push_str(&format!("  recordings: {}\n", files.join(" · ")));
+    }
     out
 }
 

@@ -21,7 +21,7 @@ pub use history::{parse_since, LogEntry, LogFilter, TrendWeek};
 pub use load::{Load, LoadUnit};
 pub use progress::Target;
 pub use review::{FlagRef, PendingFlag, PendingSet, ReviewActions, Verdict};
-pub use write::{ManualSet, NewRecording, OpenRecording, SensorSet, Source};
+pub use write::{LinkedRecording, ManualSet, NewRecording, OpenRecording, SensorSet, Source};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_recording_context.sql"),
     include_str!("migrations/003_count_doubts.sql"),
     include_str!("migrations/004_utc_and_sources.sql"),
+    include_str!("migrations/005_set_recordings.sql"),
 ];
 
 /// Schema version this build writes.

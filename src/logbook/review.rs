@@ -135,6 +135,9 @@ pub struct PendingSet {
     pub technique_notes: String,
     /// Side-to-side notes.
     pub side_notes: String,
+    /// The raw recordings it was judged from (two with two sensors), the
+    /// one it was counted from first.
+    pub recordings: Vec<super::LinkedRecording>,
 }
 
 pub(crate) fn load_from(
@@ -176,6 +179,7 @@ pub(crate) fn read_set(tx: &rusqlite::Connection, id: i64) -> Result<PendingSet>
                     flags: Vec::new(),
                     technique_notes: r.get(11)?,
                     side_notes: r.get(12)?,
+                    recordings: Vec::new(),
                 })
             },
         )
@@ -205,6 +209,7 @@ pub(crate) fn read_set(tx: &rusqlite::Connection, id: i64) -> Result<PendingSet>
     if !peaks.is_empty() {
         s.median_peak_deg = Some(peaks[peaks.len() / 2]);
     }
+    s.recordings = super::write::set_recordings(tx, id)?;
     Ok(s)
 }
 

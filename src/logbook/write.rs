@@ -240,7 +240,9 @@ impl Logbook {
     /// never received a sample).
     pub fn forget_recording(&mut self, id: i64) -> Result<()> {
         self.conn().execute(
-            "DELETE FROM recordings WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM sets WHERE recording_id = ?1)",
+            "DELETE FROM recordings WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM sets WHERE recording_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM set_recordings WHERE recording_id = ?1)",
             [id],
         )?;
         Ok(())
@@ -314,11 +316,33 @@ impl Logbook {
     /// Writes a sensor set, its reps and flags in one transaction, state
     /// pending. Returns the set id.
     pub fn write_sensor_set(&mut self, s: &SensorSet<'_>, recording: Option<i64>) -> Result<i64> {
+        let linked: Vec<(i64, Placement)> =
+            recording.map(|r| (r, s.placement)).into_iter().collect();
+        self.write_linked_set(s, &linked)
+    }
+
+    /// Writes a sensor set judged from several raw recordings (two
+    /// sensors: the ankle's counted it, the pelvis's judged its hikes,
+    /// drops and sway), linked to each with its sensor's placement, in one
+    /// transaction. The first recording is the one the set was counted
+    /// from (`sets.recording_id`). Returns the set id.
+    pub fn write_linked_set(
+        &mut self,
+        s: &SensorSet<'_>,
+        recordings: &[(i64, Placement)],
+    ) -> Result<i64> {
         self.exercise(s.exercise)?;
         let tx = self.write_tx()?;
-        let set_id = insert_sensor_set(&tx, s, recording)?;
+        let set_id = insert_sensor_set(&tx, s, recordings.first().map(|r| r.0))?;
+        link_recordings(&tx, set_id, recordings)?;
         tx.commit()?;
         Ok(set_id)
+    }
+
+    /// The raw recordings a set was judged from, with each sensor's
+    /// placement, the one it was counted from first.
+    pub fn set_recordings(&self, set_id: i64) -> Result<Vec<LinkedRecording>> {
+        set_recordings(self.conn(), set_id)
     }
 
     /// Brings a whole recording in (`medius import`): its entry and all its
@@ -332,30 +356,39 @@ impl Logbook {
         sets: &[SensorSet<'_>],
         again: bool,
     ) -> Result<Vec<i64>> {
+        let placement = sets
+            .first()
+            .map(|s| s.placement)
+            .or(r.context.as_ref().map(|c| c.1))
+            .unwrap_or(Placement::Ankle);
+        self.import_recordings(&[(r.clone(), placement)], sets, again)
+    }
+
+    /// Brings several recordings of one session in at once (two sensors:
+    /// `medius import` of a session file): every entry and every set in one
+    /// transaction, each set linked to all of them. The first recording is
+    /// the one the sets were counted from. Refused when any of them is in
+    /// the logbook already (same SHA-256), unless `again`.
+    pub fn import_recordings(
+        &mut self,
+        recordings: &[(NewRecording, Placement)],
+        sets: &[SensorSet<'_>],
+        again: bool,
+    ) -> Result<Vec<i64>> {
         for s in sets {
             self.exercise(s.exercise)?;
         }
         let tx = self.write_tx()?;
-        if let (Some(sha), false) = (&r.sha256, again) {
-            let known: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT coalesce(started_at, ''), (SELECT count(*) FROM sets s WHERE s.recording_id = r.id)
-                       FROM recordings r WHERE sha256 = ?1 ORDER BY id LIMIT 1",
-                    [sha],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            if let Some((_, n)) = known {
-                return Err(LogbookError::AlreadyImported {
-                    path: r.path.clone(),
-                    sets: n,
-                });
-            }
+        let mut linked = Vec::with_capacity(recordings.len());
+        for (r, placement) in recordings {
+            refuse_known(&tx, r, again)?;
+            linked.push((insert_recording(&tx, r)?, *placement));
         }
-        let rec = insert_recording(&tx, r)?;
         let mut ids = Vec::with_capacity(sets.len());
         for s in sets {
-            ids.push(insert_sensor_set(&tx, s, Some(rec))?);
+            let id = insert_sensor_set(&tx, s, linked.first().map(|l| l.0))?;
+            link_recordings(&tx, id, &linked)?;
+            ids.push(id);
         }
         tx.commit()?;
         Ok(ids)
@@ -369,6 +402,82 @@ impl Logbook {
         tx.commit()?;
         Ok(id)
     }
+}
+
+/// A raw recording a set was judged from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkedRecording {
+    /// Recording id.
+    pub id: i64,
+    /// Where its sensor was.
+    pub placement: Placement,
+    /// Path of the raw CSV.
+    pub path: String,
+}
+
+/// Refuses a recording whose SHA-256 is in the logbook already, unless
+/// `again`.
+fn refuse_known(tx: &Transaction<'_>, r: &NewRecording, again: bool) -> Result<()> {
+    let (Some(sha), false) = (&r.sha256, again) else {
+        return Ok(());
+    };
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT (SELECT count(*) FROM set_recordings l WHERE l.recording_id = r.id)
+               FROM recordings r WHERE sha256 = ?1 ORDER BY id LIMIT 1",
+            [sha],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match known {
+        Some(n) => Err(LogbookError::AlreadyImported {
+            path: r.path.clone(),
+            sets: n,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Links a set to the recordings it was judged from.
+fn link_recordings(
+    tx: &Transaction<'_>,
+    set_id: i64,
+    recordings: &[(i64, Placement)],
+) -> Result<()> {
+    let mut st = tx.prepare(
+        "INSERT OR IGNORE INTO set_recordings (set_id, recording_id, placement) VALUES (?1, ?2, ?3)",
+    )?;
+    for (rec, placement) in recordings {
+        st.execute(params![set_id, rec, placement.id()])?;
+    }
+    Ok(())
+}
+
+/// The recordings linked to a set, the counting one first.
+pub(crate) fn set_recordings(
+    conn: &rusqlite::Connection,
+    set_id: i64,
+) -> Result<Vec<LinkedRecording>> {
+    let mut st = conn.prepare(
+        "SELECT r.id, l.placement, r.path
+           FROM set_recordings l JOIN recordings r ON r.id = l.recording_id
+           JOIN sets s ON s.id = l.set_id
+          WHERE l.set_id = ?1
+          ORDER BY (r.id = s.recording_id) DESC, r.id",
+    )?;
+    let rows: Vec<(i64, String, String)> = st
+        .query_map([set_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, p, path)| {
+            Some(LinkedRecording {
+                id,
+                placement: p.parse().ok()?,
+                path,
+            })
+        })
+        .collect())
 }
 
 /// Inserts a recording's entry.

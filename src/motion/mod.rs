@@ -38,20 +38,6 @@ use signal::{Counted, Neutral, Reading, TooFar};
 
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
-/// Above this angular rate (°/s) a jump in |acc| is the swing itself, not a
-/// foot strike (a 50° rep in 0.25 s loads the ankle with ~5 g).
-const IMPACT_MAX_RATE_DPS: f64 = 150.0;
-/// After a foot strike, no pelvis rep starts for this long (s): steps come
-/// every 0.5-0.7 s while walking.
-const IMPACT_HOLDOFF_S: f64 = 1.5;
-/// An ankle movement whose rotation has less than this share along the set's
-/// axis (more than ~60° off it) is not a rep of the set.
-const OFF_AXIS_FRACTION: f64 = 0.5;
-/// A pelvis movement resting this long without coming back is a new stance (s).
-const STALE_REST_S: f64 = 3.0;
-/// A pelvis turning faster than this (°/s) is being handled (re-strapped,
-/// bumped) or turned round: no rep moves it half as fast.
-const PELVIS_HANDLING_DPS: f64 = 120.0;
 /// Time constant of the mean |acc| a foot strike stands out from (s).
 const IMPACT_TAU_S: f64 = 0.2;
 /// Time constant of the sensor's own reading of gravity (s). Cheap
@@ -397,16 +383,18 @@ impl Pipeline {
             // The pelvis never swings fast: every jolt counts, and so does
             // a turn only hands (or turning round) can make.
             RepSignal::Obliquity => {
-                peak_acc - self.acc_norm_mean > self.impact_mps2 || rate_norm > PELVIS_HANDLING_DPS
+                peak_acc - self.acc_norm_mean > self.impact_mps2
+                    || rate_norm > self.profile.reps.handling_dps
             }
             RepSignal::Rotation => {
-                peak_acc - self.acc_norm_mean > self.impact_mps2 && rate_norm < IMPACT_MAX_RATE_DPS
+                peak_acc - self.acc_norm_mean > self.impact_mps2
+                    && rate_norm < self.profile.reps.impact_max_rate_dps
             }
         };
         if impact {
             self.last_impact_t = s.t;
         } else if self.profile.reps.signal == RepSignal::Obliquity
-            && s.t - self.last_impact_t < IMPACT_HOLDOFF_S
+            && s.t - self.last_impact_t < self.profile.reps.impact_holdoff_s
         {
             // Walking: the pelvis rocks between foot strikes; no rep starts
             // until the steps have stopped.
@@ -449,7 +437,7 @@ impl Pipeline {
             } else {
                 0.0
             };
-            if self.rest_in_rep_s > STALE_REST_S {
+            if self.rest_in_rep_s > self.profile.reps.stale_rest_s {
                 // The pelvis rests away from where the movement began: a new
                 // stance after walking or turning, not a rep that will return.
                 self.detector.reset();
@@ -639,7 +627,9 @@ impl Pipeline {
                 let r = &set.reference;
                 let axis = r.axis_sum.try_normalize(1e-9).filter(|_| r.axis_reps >= 2);
                 if let Some(axis) = axis {
-                    if peak_rotation.dot(&axis) < OFF_AXIS_FRACTION * peak_rotation.norm() {
+                    if peak_rotation.dot(&axis)
+                        < self.profile.reps.off_axis_fraction * peak_rotation.norm()
+                    {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;

@@ -159,6 +159,72 @@ pub struct RepConfig {
     /// thresholds that fit.
     #[serde(default)]
     pub adaptive_fraction: f64,
+    /// A movement whose sensor rests below this fraction of its peak (above
+    /// where it rose from) is back down: its rep has returned.
+    #[serde(default = "default_rest_fraction")]
+    pub rest_fraction: f64,
+    /// After a rep came to rest short of its start, a movement that begins
+    /// within this long is measured from where that rep began (s): a lifter
+    /// who lowers only half-way between two slow reps still did two reps.
+    #[serde(default = "default_floor_hold_s")]
+    pub floor_hold_s: f64,
+    /// Ankle: above this angular rate (°/s) a jump in |acc| is the swing
+    /// itself, not a foot strike (a 50° rep in 0.25 s loads the ankle with
+    /// ~5 g).
+    #[serde(default = "default_impact_max_rate_dps")]
+    pub impact_max_rate_dps: f64,
+    /// Pelvis: after a foot strike no rep starts for this long (s); steps
+    /// come every 0.5-0.7 s while walking.
+    #[serde(default = "default_impact_holdoff_s")]
+    pub impact_holdoff_s: f64,
+    /// Pelvis: turning faster than this (°/s) is being handled (re-strapped,
+    /// bumped) or turning round; no rep moves the pelvis half as fast.
+    #[serde(default = "default_handling_dps")]
+    pub handling_dps: f64,
+    /// Ankle: a movement with less than this share of its rotation along the
+    /// set's axis (more than ~60° off it at 0.5) is not a rep of the set.
+    #[serde(default = "default_off_axis_fraction")]
+    pub off_axis_fraction: f64,
+    /// Pelvis: a movement resting this long without coming back is a new
+    /// stance, not a rep (s).
+    #[serde(default = "default_stale_rest_s")]
+    pub stale_rest_s: f64,
+    /// Pelvis: a resting level within this many `enter_deg` of the signal
+    /// follows it; farther, it waits.
+    #[serde(default = "default_level_gate")]
+    pub level_gate: f64,
+    /// Pelvis: resting this long away from the resting level re-takes the
+    /// level (s).
+    #[serde(default = "default_off_level_s")]
+    pub off_level_s: f64,
+}
+
+fn default_rest_fraction() -> f64 {
+    0.5
+}
+fn default_floor_hold_s() -> f64 {
+    1.5
+}
+fn default_impact_max_rate_dps() -> f64 {
+    150.0
+}
+fn default_impact_holdoff_s() -> f64 {
+    1.5
+}
+fn default_handling_dps() -> f64 {
+    120.0
+}
+fn default_off_axis_fraction() -> f64 {
+    0.5
+}
+fn default_stale_rest_s() -> f64 {
+    3.0
+}
+fn default_level_gate() -> f64 {
+    1.5
+}
+fn default_off_level_s() -> f64 {
+    1.0
 }
 
 /// Set segmentation.
@@ -178,6 +244,36 @@ pub struct SetConfig {
     /// (0: off).
     #[serde(default)]
     pub cadence_factor: f64,
+    /// A movement opening a set that is smaller than this share of the
+    /// set's median rep is a shuffle before the set (settling on the bench,
+    /// finding the stance), not its first rep. Partial reps reach 40 % or
+    /// more.
+    #[serde(default = "default_unlike_lead_fraction")]
+    pub unlike_lead_fraction: f64,
+    /// A set of two movements both smaller than this share of the lifter's
+    /// last set is shifting about between sets, not a set.
+    #[serde(default = "default_unlike_pair_fraction")]
+    pub unlike_pair_fraction: f64,
+    /// A movement ending a set after a break in its rhythm is not a rep if
+    /// it is smaller than this share of the set's median rep …
+    #[serde(default = "default_unlike_tail_size")]
+    pub unlike_tail_size: f64,
+    /// … or shorter than this share of its median length.
+    #[serde(default = "default_unlike_tail_length")]
+    pub unlike_tail_length: f64,
+}
+
+fn default_unlike_lead_fraction() -> f64 {
+    0.3
+}
+fn default_unlike_pair_fraction() -> f64 {
+    0.3
+}
+fn default_unlike_tail_size() -> f64 {
+    0.5
+}
+fn default_unlike_tail_length() -> f64 {
+    0.4
 }
 
 /// A one-sided pelvic flag (hip hike, pelvic drop): persistence + hysteresis.
@@ -458,6 +554,67 @@ impl Profile {
                 "0..600",
             ),
             ("reps.valley_fraction", r.valley_fraction, 0.0, 1.0, "0..1"),
+            (
+                "reps.rest_fraction",
+                r.rest_fraction,
+                0.05,
+                0.95,
+                "0.05..0.95",
+            ),
+            ("reps.floor_hold_s", r.floor_hold_s, 0.0, 30.0, "0..30"),
+            (
+                "reps.impact_max_rate_dps",
+                r.impact_max_rate_dps,
+                1.0,
+                5000.0,
+                "1..5000",
+            ),
+            (
+                "reps.impact_holdoff_s",
+                r.impact_holdoff_s,
+                0.0,
+                30.0,
+                "0..30",
+            ),
+            ("reps.handling_dps", r.handling_dps, 1.0, 5000.0, "1..5000"),
+            (
+                "reps.off_axis_fraction",
+                r.off_axis_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            ("reps.stale_rest_s", r.stale_rest_s, 0.1, 600.0, "0.1..600"),
+            ("reps.level_gate", r.level_gate, 0.1, 100.0, "0.1..100"),
+            ("reps.off_level_s", r.off_level_s, 0.0, 60.0, "0..60"),
+            (
+                "sets.unlike_lead_fraction",
+                self.sets.unlike_lead_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
+                "sets.unlike_pair_fraction",
+                self.sets.unlike_pair_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
+                "sets.unlike_tail_size",
+                self.sets.unlike_tail_size,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
+                "sets.unlike_tail_length",
+                self.sets.unlike_tail_length,
+                0.0,
+                1.0,
+                "0..1",
+            ),
             ("sets.gap_s", self.sets.gap_s, 0.5, 600.0, "0.5..600"),
             (
                 "sets.min_reps",
@@ -607,4 +764,72 @@ pub fn builtin_text(exercise: Exercise, placement: Placement) -> Option<&'static
         .iter()
         .find(|(e, p, _)| *e == exercise && *p == placement)
         .map(|(_, _, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys that moved out of the code keep their old values in every
+    /// built-in profile, a profile written before them still loads with
+    /// those values, and each is range-checked.
+    #[test]
+    fn the_rules_moved_out_of_the_code_are_keys_with_their_old_values() {
+        for (e, p) in Profile::supported() {
+            let text = builtin_text(e, p).unwrap();
+            let built = Profile::builtin(e, p).unwrap();
+            // Without the new keys, as a profile from `calibrate` before them.
+            let old: String = text
+                .lines()
+                .filter(|l| {
+                    ![
+                        "rest_fraction",
+                        "floor_hold_s",
+                        "impact_max_rate_dps",
+                        "impact_holdoff_s",
+                        "handling_dps",
+                        "off_axis_fraction",
+                        "stale_rest_s",
+                        "level_gate",
+                        "off_level_s",
+                        "unlike_",
+                    ]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_ne!(old.len(), text.len(), "{e} {p} carries the keys");
+            let parsed = Profile::parse(&old, "old.toml").unwrap();
+            let (a, b) = (&built.reps, &parsed.reps);
+            assert_eq!(
+                (a.rest_fraction, a.floor_hold_s, a.impact_max_rate_dps),
+                (b.rest_fraction, b.floor_hold_s, b.impact_max_rate_dps)
+            );
+            assert_eq!(
+                (a.impact_holdoff_s, a.handling_dps, a.off_axis_fraction),
+                (b.impact_holdoff_s, b.handling_dps, b.off_axis_fraction)
+            );
+            assert_eq!(
+                (a.stale_rest_s, a.level_gate, a.off_level_s),
+                (b.stale_rest_s, b.level_gate, b.off_level_s)
+            );
+            let (a, b) = (&built.sets, &parsed.sets);
+            assert_eq!(
+                (a.unlike_lead_fraction, a.unlike_pair_fraction),
+                (b.unlike_lead_fraction, b.unlike_pair_fraction)
+            );
+            assert_eq!(
+                (a.unlike_tail_size, a.unlike_tail_length),
+                (b.unlike_tail_size, b.unlike_tail_length)
+            );
+        }
+        let text = builtin_text(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
+        let bad = text.replace("rest_fraction = 0.5", "rest_fraction = 1.5");
+        let e = Profile::parse(&bad, "bad.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("reps.rest_fraction = 1.5 is out of range"),
+            "{e}"
+        );
+    }
 }

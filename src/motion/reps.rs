@@ -12,12 +12,6 @@ use nalgebra::Vector3;
 
 /// Time near rest after a return that makes a swing the other way a new rep (s).
 const PAUSE_S: f64 = 0.15;
-/// Below this fraction of its peak, a rep whose sensor is at rest has returned.
-const REST_FRACTION: f64 = 0.5;
-/// After a rep came to rest short of its start, a movement that begins
-/// within this long is measured from where that rep began (s): a lifter who
-/// lowers only half-way between two slow reps still did two reps.
-const FLOOR_HOLD_S: f64 = 1.5;
 
 /// One sample of an open rep, as the flags need it.
 #[derive(Debug, Clone, Copy)]
@@ -395,7 +389,7 @@ impl RepDetector {
                         let level = c.exit_deg.max(c.return_fraction * (*peak - base));
                         // Back down and at rest counts as returned even short of
                         // the old neutral: the leg came to rest somewhere new.
-                        let rested = still && x - base < REST_FRACTION * (*peak - base);
+                        let rested = still && x - base < self.cfg.rest_fraction * (*peak - base);
                         if x - base < level || rested {
                             *returned_t = Some(t);
                             if c.settle_s <= 0.0 {
@@ -496,7 +490,7 @@ impl RepDetector {
             trough: f64::INFINITY,
             leave_t: end_t,
             floor,
-            floor_until: end_t + FLOOR_HOLD_S,
+            floor_until: end_t + self.cfg.floor_hold_s,
         };
         let c = &self.cfg;
         let trace = std::mem::take(&mut self.trace);

@@ -10,19 +10,6 @@ use super::profile::{RepSignal, SetConfig};
 use super::{Event, Rep, Set};
 use std::collections::VecDeque;
 
-/// A movement opening a set that is smaller than this share of the set's
-/// median rep is a shuffle before the set (settling on the bench, finding
-/// the stance), not its first rep. Partial reps of a set reach 40 % or more.
-const UNLIKE_LEAD_FRACTION: f64 = 0.3;
-/// A set of two movements both smaller than this share of the lifter's last
-/// set is shifting about between sets, not a set.
-const UNLIKE_PAIR_FRACTION: f64 = 0.3;
-/// A movement ending a set after a break in its rhythm is not a rep if it is
-/// smaller than this share of the set's median rep, or shorter than
-/// `UNLIKE_TAIL_LENGTH` of its median length.
-const UNLIKE_TAIL_SIZE: f64 = 0.5;
-/// See [`UNLIKE_TAIL_SIZE`].
-const UNLIKE_TAIL_LENGTH: f64 = 0.4;
 /// Movements not counted are remembered this long (s) and at most this many.
 const SET_ASIDE_KEEP_S: f64 = 60.0;
 const SET_ASIDE_MAX: usize = 32;
@@ -158,8 +145,8 @@ impl Segmenter {
         // swing after it). They are not "uncounted reps" at its edges
         // either: the rule that dropped them has already judged them.
         let dropped = if self.signal == RepSignal::Rotation {
-            let mut d = Self::drop_unlike_lead(&mut set.reps);
-            d.extend(Self::drop_unlike_tail(&mut set.reps));
+            let mut d = Self::drop_unlike_lead(&mut set.reps, &self.cfg);
+            d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
         } else {
             Vec::new()
@@ -216,11 +203,11 @@ impl Segmenter {
 
     /// Drops the movements opening a set that are far smaller than its reps
     /// (at most two), renumbering the rest; returns those that went.
-    fn drop_unlike_lead(reps: &mut Vec<Rep>) -> Vec<Rep> {
+    fn drop_unlike_lead(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 4 {
             let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            if reps[0].peak_deg >= UNLIKE_LEAD_FRACTION * rest {
+            if reps[0].peak_deg >= cfg.unlike_lead_fraction * rest {
                 break;
             }
             dropped.push(reps.remove(0));
@@ -237,7 +224,7 @@ impl Segmenter {
     /// rhythm and are unlike its reps (far smaller or far quicker): a
     /// swing, shaking the leg out, leaning over to change the pin. At most
     /// two; returns those that went.
-    fn drop_unlike_tail(reps: &mut Vec<Rep>) -> Vec<Rep> {
+    fn drop_unlike_tail(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 5 {
             let n = reps.len();
@@ -247,8 +234,8 @@ impl Segmenter {
             let length = median(body.iter().map(|r| r.end_s - r.start_s));
             let last = &reps[n - 1];
             let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
-            let unlike = last.peak_deg < UNLIKE_TAIL_SIZE * size
-                || last.end_s - last.start_s < UNLIKE_TAIL_LENGTH * length;
+            let unlike = last.peak_deg < cfg.unlike_tail_size * size
+                || last.end_s - last.start_s < cfg.unlike_tail_length * length;
             if !(late && unlike) {
                 break;
             }
@@ -267,7 +254,7 @@ impl Segmenter {
         let (Some(scale), [a, b]) = (self.last_set_median_deg, reps) else {
             return false;
         };
-        a.peak_deg.max(b.peak_deg) < UNLIKE_PAIR_FRACTION * scale
+        a.peak_deg.max(b.peak_deg) < self.cfg.unlike_pair_fraction * scale
     }
 
     /// Two movements too unlike to be two reps of one set: a swing and a
@@ -295,6 +282,12 @@ mod tests {
     use super::*;
     use crate::{Exercise, Placement};
 
+    fn cfg() -> SetConfig {
+        crate::motion::Profile::builtin(Exercise::StandingCableAbduction, Placement::Ankle)
+            .unwrap()
+            .sets
+    }
+
     fn rep(start_s: f64, end_s: f64, peak_deg: f64) -> Rep {
         Rep {
             number: 1,
@@ -314,14 +307,20 @@ mod tests {
         // the bench, then reps of 60-75°.
         let mut reps = vec![rep(101.5, 103.0, 7.9)];
         reps.extend((0..10).map(|i| rep(103.6 + 3.0 * i as f64, 105.4 + 3.0 * i as f64, 70.0)));
-        assert_eq!(Segmenter::drop_unlike_lead(&mut reps).len(), 1);
+        assert_eq!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).len(), 1);
         assert_eq!(reps.len(), 10);
         assert_eq!((reps[0].number, reps[9].number), (1, 10));
         // A partial first rep (half the range) stays.
         let mut reps = vec![rep(0.0, 2.0, 35.0)];
         reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
-        assert!(Segmenter::drop_unlike_lead(&mut reps).is_empty());
+        assert!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).is_empty());
         assert_eq!(reps.len(), 10);
+        // The share is the profile's: at 0.6 the half-range rep goes too.
+        let wide = SetConfig {
+            unlike_lead_fraction: 0.6,
+            ..cfg()
+        };
+        assert_eq!(Segmenter::drop_unlike_lead(&mut reps, &wide).len(), 1);
     }
 
     #[test]
@@ -331,15 +330,15 @@ mod tests {
             .map(|i| rep(7.0 * i as f64, 7.0 * i as f64 + 5.0, 40.0))
             .collect();
         reps.push(rep(63.0, 63.8, 30.0));
-        assert_eq!(Segmenter::drop_unlike_tail(&mut reps).len(), 1);
+        assert_eq!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).len(), 1);
         assert_eq!(reps.len(), 8);
         // A full last rep after a pause stays: the rhythm cue doubts it.
         reps.push(rep(63.0, 68.0, 39.0));
-        assert!(Segmenter::drop_unlike_tail(&mut reps).is_empty());
+        assert!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).is_empty());
         // So does a quick last rep in the set's rhythm (a momentum rep).
         reps.pop();
         reps.push(rep(56.0, 56.8, 45.0));
-        assert!(Segmenter::drop_unlike_tail(&mut reps).is_empty());
+        assert!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).is_empty());
     }
 
     #[test]

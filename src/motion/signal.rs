@@ -18,10 +18,6 @@ use std::collections::VecDeque;
 /// The neutral is taken from the orientation this long before the rest was
 /// confirmed, so the first instant of a rep never leaks into it (s).
 pub const NEUTRAL_DELAY_S: f64 = 0.15;
-/// Resting this long away from the resting level re-takes the level (s).
-const OFF_LEVEL_S: f64 = 1.0;
-/// A pelvis level within this many `enter_deg` of the signal follows it.
-const LEVEL_GATE: f64 = 1.5;
 
 /// What the counted signal reads at one step.
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +120,10 @@ pub struct ObliquitySignal {
     free_sign: f64,
     enter_deg: f64,
     baseline_tau_s: f64,
+    /// `reps.level_gate`.
+    level_gate: f64,
+    /// `reps.off_level_s`.
+    off_level_limit_s: f64,
     baseline_rep_tau_s: f64,
     direction: RepDirection,
     /// The resting level (°).
@@ -177,7 +177,7 @@ impl ObliquitySignal {
             d += 360.0;
         }
         let o = d * self.free_sign;
-        let gate = LEVEL_GATE * self.enter_deg;
+        let gate = self.level_gate * self.enter_deg;
         // At rest away from the resting level for a while (the level was
         // taken mid-movement): take the level from here.
         self.off_level_s = if still && !in_rep && (o - self.level).abs() >= gate {
@@ -185,7 +185,7 @@ impl ObliquitySignal {
         } else {
             0.0
         };
-        if (self.rebase || self.off_level_s > OFF_LEVEL_S) && !in_rep {
+        if (self.rebase || self.off_level_s > self.off_level_limit_s) && !in_rep {
             self.level = o;
             self.rebase = false;
             self.off_level_s = 0.0;
@@ -234,6 +234,8 @@ impl Counted {
                 free_sign,
                 enter_deg: reps.enter_deg,
                 baseline_tau_s: reps.baseline_tau_s,
+                level_gate: reps.level_gate,
+                off_level_limit_s: reps.off_level_s,
                 baseline_rep_tau_s: reps.baseline_rep_tau_s,
                 direction: reps.direction,
                 level: 0.0,
