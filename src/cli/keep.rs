@@ -277,7 +277,7 @@ impl LogSink {
 
     fn write(&mut self, u: &UnsavedSet) -> crate::logbook::Result<i64> {
         let s = &u.save;
-        self.lb.write_sensor_set(
+        self.lb.write_linked_set(
             &SensorSet {
                 exercise: s.context.exercise.id(),
                 side: s.context.side,
@@ -288,8 +288,8 @@ impl LogSink {
                 performed_at: u.performed_at.clone(),
                 source: self.source,
             },
-            // The first recording: the logbook links one per set so far.
-            s.recordings.first().copied().or(self.recording),
+            // Each sensor's recording, as the session tied them to the set.
+            &s.recordings,
         )
     }
 

@@ -189,8 +189,9 @@ pub struct SaveSet {
     pub context: Context,
     /// Cut short by a stop.
     pub interrupted: bool,
-    /// The raw recordings it was analysed from (logbook ids).
-    pub recordings: Vec<i64>,
+    /// The raw recordings it was analysed from (logbook ids), each with
+    /// where its sensor was worn; the counting one first.
+    pub recordings: Vec<(i64, Placement)>,
 }
 
 /// What the session asks of the shell.
@@ -606,7 +607,14 @@ impl Session {
                         set,
                         context: self.context.clone(),
                         interrupted,
-                        recordings: self.sensors.iter().filter_map(|s| s.recording).collect(),
+                        recordings: self
+                            .sensors
+                            .iter()
+                            .filter_map(|s| {
+                                s.recording
+                                    .map(|r| (r, s.role.unwrap_or(self.context.placement)))
+                            })
+                            .collect(),
                     }));
                 }
                 Event::NotASet {

@@ -179,7 +179,7 @@ fn a_link_loss_mid_set_shows_in_the_snapshot_without_a_sample() {
     assert_eq!(saved.len(), 2, "{:?}", said(&out));
     assert!(saved[0].set.rep_count() <= 6);
     assert_eq!(saved[1].set.rep_count(), 6);
-    assert_eq!(saved[0].recordings, [9]);
+    assert_eq!(saved[0].recordings, [(9, Placement::Ankle)]);
 }
 
 #[test]
