@@ -160,7 +160,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         },
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Fed>(1024);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Fed>(64);
     let opened = feed::open_source(
         &spec,
         &ctx,
@@ -179,7 +179,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         stop.clone(),
         feed::link_into(SensorId(0), tx.clone()),
     )?;
-    let _feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, tx)?;
+    let _feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
     // The steps are said once the sensor streams: one that never answers
     // gets its error alone.
     let mut asked = false;
@@ -188,9 +188,9 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
     let mut peaks = Vec::new();
     let mut first_rep_start = None;
     let mut out = Vec::new();
-    while let Ok(fed) = rx.recv() {
-        let s = match fed {
-            Fed::Input(Input::Sample { sample, .. }) => sample,
+    'feed: while let Ok(fed) = rx.recv() {
+        let batch = match fed {
+            Fed::Samples(_, batch) => batch,
             Fed::Input(_) | Fed::BadKey(_) => continue,
             Fed::Failed(_, e) => {
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -198,33 +198,35 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             }
             Fed::Over(_) => break,
         };
-        if !std::mem::replace(&mut asked, true) {
-            etell!("step 1 of 2: stand still as you would before a set …");
-            etell!("step 2 of 2: then do three slow, clean reps, and stand still again.");
-        }
-        let first = *t0.get_or_insert(s.t);
-        if s.t - first > a.timeout {
-            break;
-        }
-        if first_rep_start.is_none() {
-            still.push((s.t, s.acc, s.gyr));
-        }
-        session.handle(
-            Input::Sample {
-                sensor: SensorId(0),
-                sample: s,
-            },
-            &mut out,
-        )?;
-        for o in out.drain(..) {
-            if let Output::Feedback(Feedback::Rep { rep, .. }) = o {
-                first_rep_start.get_or_insert(rep.start_s);
-                peaks.push(rep.peak_deg);
-                esay!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
+        for s in batch {
+            if !std::mem::replace(&mut asked, true) {
+                etell!("step 1 of 2: stand still as you would before a set …");
+                etell!("step 2 of 2: then do three slow, clean reps, and stand still again.");
             }
-        }
-        if peaks.len() >= 3 {
-            break;
+            let first = *t0.get_or_insert(s.t);
+            if s.t - first > a.timeout {
+                break 'feed;
+            }
+            if first_rep_start.is_none() {
+                still.push((s.t, s.acc, s.gyr));
+            }
+            session.handle(
+                Input::Sample {
+                    sensor: SensorId(0),
+                    sample: s,
+                },
+                &mut out,
+            )?;
+            for o in out.drain(..) {
+                if let Output::Feedback(Feedback::Rep { rep, .. }) = o {
+                    first_rep_start.get_or_insert(rep.start_s);
+                    peaks.push(rep.peak_deg);
+                    esay!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
+                }
+            }
+            if peaks.len() >= 3 {
+                break 'feed;
+            }
         }
     }
     // The source sees the channel close (a Bluetooth link, the flag).

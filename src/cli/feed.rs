@@ -66,17 +66,16 @@ impl Pacer {
         Pacer { speed, start: None }
     }
 
-    /// Sleeps until the sample at `t` is due.
-    pub(crate) fn wait(&mut self, t: f64) {
+    /// How long until the sample at `t` is due; none when it is due
+    /// now (within 5 ms) or the pace is flat out.
+    pub(crate) fn ahead(&mut self, t: f64) -> Option<Duration> {
         if self.speed <= 0.0 {
-            return;
+            return None;
         }
         let (started, first) = *self.start.get_or_insert((Instant::now(), t));
         let due = due_after(t - first, self.speed);
         let now = started.elapsed();
-        if due > now + Duration::from_millis(5) {
-            std::thread::sleep(due - now);
-        }
+        (due > now + Duration::from_millis(5)).then(|| due - now)
     }
 }
 
@@ -150,6 +149,8 @@ pub(crate) struct Opened {
     pub ble: Option<Arc<Mutex<LinkReport>>>,
     /// Pacing: the playback speed, 0 for a live sensor.
     pub speed: f64,
+    /// Samples sent together at most (1 for a live sensor).
+    pub batch: usize,
 }
 
 /// Opens `sim`, `replay:FILE` or a Bluetooth sensor; a Bluetooth link
@@ -188,6 +189,7 @@ pub(crate) fn open_source(
                 samples: Box::new(sim.map(Ok)),
                 ble: None,
                 speed: o.speed,
+                batch: 64,
             });
         }
         SensorKind::Replay(path) => {
@@ -197,6 +199,7 @@ pub(crate) fn open_source(
                 samples: Box::new(reader.map(|r| r.map_err(anyhow::Error::from))),
                 ble: None,
                 speed: o.speed,
+                batch: 64,
             });
         }
         SensorKind::Address(a) => {
@@ -222,8 +225,9 @@ pub(crate) fn open_source(
     Ok(Opened {
         samples: Box::new(BleSamples::new(link, o.rate, stop, report.clone()).on_link(on_link)),
         ble: Some(report),
-        // A live sensor is real time already.
+        // A live sensor is real time already, and each sample goes at once.
         speed: 0.0,
+        batch: 1,
     })
 }
 
@@ -231,6 +235,9 @@ pub(crate) fn open_source(
 pub(crate) enum Fed {
     /// For the session.
     Input(Input),
+    /// Samples from one sensor, in order (a source played faster than
+    /// real time sends them in batches: one hop per batch, not per sample).
+    Samples(SensorId, Vec<Sample>),
     /// A line typed that is no command: its error, to show at once.
     BadKey(String),
     /// A source failed (the sensor never showed up, a bad line in a replay).
@@ -240,33 +247,57 @@ pub(crate) enum Fed {
 }
 
 /// Feeds one source into `tx` on its own thread, paced at `speed`. Ends
-/// when the source does or the shell hangs up.
+/// when the source does or the shell hangs up. Up to `batch` samples go
+/// together, never one held back while the source waits: a live sensor
+/// (whose next sample may be a while) sends each at once.
 pub(crate) fn spawn_feed(
     sensor: SensorId,
     samples: Samples,
     speed: f64,
+    batch: usize,
     tx: SyncSender<Fed>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("medius-sensor-{}", sensor.0))
         .spawn(move || {
+            let batch = batch.max(1);
             let mut pacer = Pacer::new(speed);
+            let mut ready = Vec::with_capacity(batch);
+            let send = |ready: &mut Vec<Sample>| {
+                ready.is_empty()
+                    || tx
+                        .send(Fed::Samples(
+                            sensor,
+                            std::mem::replace(ready, Vec::with_capacity(batch)),
+                        ))
+                        .is_ok()
+            };
             for s in samples {
-                let fed = match s {
+                match s {
                     Ok(sample) => {
-                        pacer.wait(sample.t);
-                        Fed::Input(Input::Sample { sensor, sample })
+                        if let Some(wait) = pacer.ahead(sample.t) {
+                            // What is due goes before the wait.
+                            if !send(&mut ready) {
+                                return;
+                            }
+                            std::thread::sleep(wait);
+                        }
+                        ready.push(sample);
+                        if ready.len() >= batch && !send(&mut ready) {
+                            return;
+                        }
                     }
                     Err(e) => {
-                        let _ = tx.send(Fed::Failed(sensor, e));
+                        if send(&mut ready) {
+                            let _ = tx.send(Fed::Failed(sensor, e));
+                        }
                         return;
                     }
-                };
-                if tx.send(fed).is_err() {
-                    return;
                 }
             }
-            let _ = tx.send(Fed::Over(sensor));
+            if send(&mut ready) {
+                let _ = tx.send(Fed::Over(sensor));
+            }
         })
 }
 

@@ -263,8 +263,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             }
         })?;
     // The sources, the link events and the keyboard all send into one
-    // channel, bounded so a source played flat out waits for the loop.
-    let (tx, rx) = mpsc::sync_channel::<Fed>(1024);
+    // channel, bounded so a source played flat out waits for the loop
+    // (64 batches of up to 64 samples).
+    let (tx, rx) = mpsc::sync_channel::<Fed>(64);
     let opened = feed::open_source(
         &spec,
         &ctx,
@@ -403,7 +404,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if keys {
         feed::spawn_keyboard(cfg.session.load_unit.clone(), tx.clone());
     }
-    let feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, tx)?;
+    let feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
     let mut live = Live::new(a.bell || cfg.feedback.bell, super::quiet(), keys);
     let started = Instant::now();
     let mut last_flush = Instant::now();
@@ -424,11 +425,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             break;
         }
         let wait = TICK.saturating_sub(last_tick.elapsed());
-        let input = match rx.recv_timeout(wait) {
-            Ok(Fed::Input(input)) => Some(input),
+        let inputs = match rx.recv_timeout(wait) {
+            Ok(Fed::Input(input)) => vec![input],
+            Ok(Fed::Samples(sensor, samples)) => samples
+                .into_iter()
+                .map(|sample| Input::Sample { sensor, sample })
+                .collect(),
             Ok(Fed::BadKey(msg)) => {
                 live.line(&format!("  {msg}"));
-                None
+                vec![]
             }
             // A source that fails (the sensor never showed up, a bad line
             // in a replay) still gets the open set saved and the recording
@@ -437,17 +442,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 live.clear();
                 running.retain(|r| *r != id);
                 failure = Some(e);
-                Some(Input::Ended)
+                vec![Input::Ended]
             }
             // The session ends with its last source.
             Ok(Fed::Over(id)) => {
                 running.retain(|r| *r != id);
-                running.is_empty().then_some(Input::Ended)
+                if running.is_empty() {
+                    vec![Input::Ended]
+                } else {
+                    vec![]
+                }
             }
-            Err(RecvTimeoutError::Disconnected) => Some(Input::Ended),
-            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => vec![Input::Ended],
+            Err(RecvTimeoutError::Timeout) => vec![],
         };
-        if let Some(input) = input {
+        for input in inputs {
             if let (Input::Sample { sample, .. }, Some(w)) = (&input, record.as_mut()) {
                 w.write(sample)?;
                 if last_flush.elapsed() >= Duration::from_secs(1) {
