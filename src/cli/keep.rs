@@ -4,14 +4,152 @@
 //! an earlier run left open, analysed from its recording by the session
 //! core, [`crate::session::analyse`]).
 
-use crate::daemon::config::Config;
-use crate::logbook::{Load, Logbook, SensorSet, SessionLock};
+use super::logbook::LogbookArg;
+use super::user_error;
+use crate::daemon::config::{self, Config};
+use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
 use crate::session::{Context, SaveSet};
-use crate::source::csv::RawReader;
-use crate::Exercise;
+use crate::source::csv::{RawReader, RawWriter};
+use crate::{Exercise, Sample};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// The session's raw recording: flushed and synced every second (a power
+/// cut loses at most the last second), linked to the sets.
+pub(crate) struct Recorder {
+    path: PathBuf,
+    w: RawWriter<std::io::BufWriter<std::fs::File>>,
+    last_flush: Instant,
+}
+
+impl Recorder {
+    /// `--record FILE`, else a new file in the recordings folder, else
+    /// none (`--no-record`, `keep = false`, no folder). Never written
+    /// over: a file that exists (the logbook, the file being replayed, an
+    /// earlier session) is refused, and a default name that is taken gets
+    /// a counter.
+    pub(crate) fn create(
+        record: Option<&PathBuf>,
+        none: bool,
+        cfg: &Config,
+        sensor: &str,
+    ) -> anyhow::Result<Option<Recorder>> {
+        let (path, file) = match (record, none) {
+            (Some(p), _) => {
+                let f = create_recording(p).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => user_error(format!(
+                        "{} exists; give a new file name (--record never writes over a file)",
+                        p.display()
+                    )),
+                    _ => user_error(format!("cannot create {}: {e}", p.display())),
+                })?;
+                (p.clone(), f)
+            }
+            (None, true) => return Ok(None),
+            (None, false) => {
+                let Some(d) = cfg
+                    .recording
+                    .dir
+                    .clone()
+                    .or_else(config::default_recordings_dir)
+                else {
+                    return Ok(None);
+                };
+                new_recording_in(&d, &slug(sensor)).map_err(|e| {
+                    user_error(format!("cannot create a recording in {}: {e}", d.display()))
+                })?
+            }
+        };
+        let mut w = RawWriter::new(std::io::BufWriter::new(file))?;
+        w.flush()?;
+        w.get_ref().get_ref().sync_all()?;
+        // The new file's name is on the disk too.
+        sync_dir(&path);
+        Ok(Some(Recorder {
+            path,
+            w,
+            last_flush: Instant::now(),
+        }))
+    }
+
+    /// Where it is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one sample; once a second, to the disk.
+    pub(crate) fn write(&mut self, s: &Sample) -> anyhow::Result<()> {
+        self.w.write(s)?;
+        if self.last_flush.elapsed() >= Duration::from_secs(1) {
+            // On the disk, not only in the page cache.
+            self.w.flush()?;
+            self.w.get_ref().get_ref().sync_data()?;
+            self.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Flushed and synced: whole on the disk. Returns its path.
+    pub(crate) fn close(mut self) -> anyhow::Result<PathBuf> {
+        self.w.flush()?;
+        self.w.get_ref().get_ref().sync_all()?;
+        Ok(self.path)
+    }
+
+    /// Nothing came: no empty recording is left behind.
+    pub(crate) fn discard(self) {
+        let path = self.path.clone();
+        drop(self);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Opens the logbook for a session: locked for the whole of it (one
+/// session per logbook, whatever the socket, so the recordings still open
+/// now were left by writers that are gone), the sets earlier sessions
+/// left open recovered, and the new recording entered (open).
+pub(crate) fn open_log(
+    arg: LogbookArg,
+    cfg: &Config,
+    record: Option<&Path>,
+    sensor: &str,
+    ctx: &Context,
+) -> anyhow::Result<LogSink> {
+    let mut lb = arg.open()?;
+    lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
+    let lock = lb.lock_session()?;
+    recover(&mut lb, cfg);
+    let recording = match record {
+        Some(p) => Some(
+            lb.add_recording(&NewRecording {
+                path: std::path::absolute(p)
+                    .unwrap_or(p.to_path_buf())
+                    .display()
+                    .to_string(),
+                sha256: None,
+                sensor: sensor.to_string(),
+                sample_rate_hz: None,
+                samples: 0,
+                samples_lost: 0,
+                context: Some((
+                    ctx.exercise.id().to_string(),
+                    ctx.placement,
+                    ctx.side,
+                    ctx.load.clone(),
+                )),
+                open: true,
+            })?,
+        ),
+        None => None,
+    };
+    Ok(LogSink::new(
+        lb,
+        recording,
+        lock,
+        crate::logbook::Source::of_sensor(sensor),
+    ))
+}
 
 /// Syncs the folder holding `file`, so that a new file's entry survives a
 /// power cut. Best effort: some file systems refuse to sync a folder.
@@ -26,7 +164,7 @@ pub(crate) fn sync_dir(file: &std::path::Path) {
 }
 
 /// Creates a recording file that did not exist, readable by its owner only.
-pub(crate) fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::DirBuilder::new()
@@ -43,7 +181,7 @@ pub(crate) fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::
 
 /// A new recording in `dir`: named by the time to the millisecond and the
 /// sensor, with a counter when two sessions start in the same millisecond.
-pub(crate) fn new_recording_in(
+fn new_recording_in(
     dir: &std::path::Path,
     sensor: &str,
 ) -> std::io::Result<(PathBuf, std::fs::File)> {
@@ -74,7 +212,7 @@ pub(crate) fn new_recording_in(
     ))
 }
 
-pub(crate) fn slug(s: &str) -> String {
+fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect()
@@ -348,6 +486,33 @@ impl LogSink {
     pub(crate) fn tick(&mut self) {
         if !self.unsaved.is_empty() && self.last_retry.elapsed() >= Duration::from_secs(5) {
             self.retry();
+        }
+    }
+
+    /// The error that ends a session with sets still not saved: which,
+    /// and where they are kept (`record`, recovered by the next `run`).
+    pub(crate) fn unsaved_error(&self, record: Option<&Path>) -> anyhow::Error {
+        let n = super::live::plural(self.unsaved.len(), "set", "sets");
+        let lost = self
+            .unsaved
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} at {:.0} s",
+                    super::live::plural(u.save.set.rep_count(), "rep", "reps"),
+                    u.save.set.start_s
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match record {
+            Some(p) => anyhow::anyhow!(
+                "{n} could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                p.display()
+            ),
+            None => anyhow::anyhow!(
+                "{n} could not be saved in the logbook and there is no recording to recover them from ({lost})"
+            ),
         }
     }
 

@@ -265,6 +265,23 @@ impl Live {
     }
 }
 
+/// What the Bluetooth link did, for the end of the session.
+pub(crate) fn link_line(r: &super::live_ble::LinkReport) -> String {
+    let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();
+    format!(
+        "link: {} samples, {} lost, {}{}{}",
+        r.stream.samples,
+        r.stream.lost,
+        plural(r.dropouts as usize, "drop-out", "drop-outs"),
+        if recon.is_empty() {
+            String::new()
+        } else {
+            format!(", reconnected after {}", recon.join(", "))
+        },
+        if r.gave_up { ", gave up" } else { "" }
+    )
+}
+
 /// " · 12.5kg" when a load is set.
 fn load_part(ctx: &Context) -> String {
     ctx.load

@@ -7,14 +7,12 @@
 
 use super::feed::{self, Fed, SourceOptions};
 use super::keep::{self, LogSink};
-use super::live::{plural, Live};
+use super::live::{link_line, Live};
 use super::logbook::LogbookArg;
 use super::user_error;
 use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
-use crate::logbook::NewRecording;
 use crate::session::{key, Context, Input, Output, SensorId, SensorSetup, SensorSpec, Session};
-use crate::source::csv::RawWriter;
 use crate::{Exercise, Placement, Side};
 use clap::Args;
 use std::io::IsTerminal;
@@ -285,96 +283,28 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     )?;
     let ble = opened.ble.clone();
 
-    // The raw recording: flushed every second, linked to the sets. Never
-    // written over: a file that exists (the logbook, the file being
-    // replayed, an earlier session) is refused, and a default name that is
-    // taken gets a counter.
-    let (record_path, record_file) = match (&a.record, a.no_record || !cfg.recording.keep) {
-        (Some(p), _) => {
-            let f = keep::create_recording(p).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => user_error(format!(
-                    "{} exists; give a new file name (--record never writes over a file)",
-                    p.display()
-                )),
-                _ => user_error(format!("cannot create {}: {e}", p.display())),
-            })?;
-            (Some(p.clone()), Some(f))
-        }
-        (None, true) => (None, None),
-        (None, false) => match cfg
-            .recording
-            .dir
-            .clone()
-            .or_else(config::default_recordings_dir)
-        {
-            Some(d) => {
-                let (p, f) = keep::new_recording_in(&d, &keep::slug(&sensor)).map_err(|e| {
-                    user_error(format!("cannot create a recording in {}: {e}", d.display()))
-                })?;
-                (Some(p), Some(f))
-            }
-            None => (None, None),
-        },
-    };
-    let mut record = match record_file {
-        Some(f) => {
-            let mut w = RawWriter::new(std::io::BufWriter::new(f))?;
-            w.flush()?;
-            w.get_ref().get_ref().sync_all()?;
-            // The new file's name is on the disk too.
-            if let Some(p) = &record_path {
-                keep::sync_dir(p);
-            }
-            Some(w)
-        }
-        None => None,
-    };
-
+    let mut record = keep::Recorder::create(
+        a.record.as_ref(),
+        a.no_record || !cfg.recording.keep,
+        &cfg,
+        &sensor,
+    )?;
+    let record_path = record.as_ref().map(|r| r.path().to_path_buf());
     let mut log = if a.no_log {
         None
     } else {
-        let arg = LogbookArg {
-            logbook: a
-                .logbook
-                .logbook
-                .clone()
-                .or_else(|| cfg.logbook.path.clone()),
-        };
-        let mut lb = arg.open()?;
-        lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
-        // One session per logbook, whatever the socket: held to the end, so
-        // the recordings still open now were left by writers that are gone.
-        let lock = lb.lock_session()?;
-        keep::recover(&mut lb, &cfg);
-        let recording = match &record_path {
-            Some(p) => Some(
-                lb.add_recording(&NewRecording {
-                    path: std::path::absolute(p)
-                        .unwrap_or(p.clone())
-                        .display()
-                        .to_string(),
-                    sha256: None,
-                    sensor: sensor.clone(),
-                    sample_rate_hz: None,
-                    samples: 0,
-                    samples_lost: 0,
-                    context: Some((
-                        ctx.exercise.id().to_string(),
-                        ctx.placement,
-                        ctx.side,
-                        ctx.load.clone(),
-                    )),
-                    open: true,
-                })?,
-            ),
-            None => None,
-        };
-        Some(LogSink::new(
-            lb,
-            recording,
-            lock,
-            crate::logbook::Source::of_sensor(&sensor),
-        ))
+        let book = a
+            .logbook
+            .logbook
+            .clone()
+            .or_else(|| cfg.logbook.path.clone());
+        Some(keep::open_log(
+            LogbookArg { logbook: book },
+            &cfg,
+            record_path.as_deref(),
+            &sensor,
+            &ctx,
+        )?)
     };
     let mut session = Session::starting_with(
         ctx,
@@ -407,7 +337,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
     let mut live = Live::new(a.bell || cfg.feedback.bell, super::quiet(), keys);
     let started = Instant::now();
-    let mut last_flush = Instant::now();
     let mut last_tick = Instant::now();
     let mut out = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
@@ -457,15 +386,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             Err(RecvTimeoutError::Timeout) => vec![],
         };
         for input in inputs {
-            if let (Input::Sample { sample, .. }, Some(w)) = (&input, record.as_mut()) {
-                w.write(sample)?;
-                if last_flush.elapsed() >= Duration::from_secs(1) {
-                    // On the disk, not only in the page cache: a power cut
-                    // loses at most the last second.
-                    w.flush()?;
-                    w.get_ref().get_ref().sync_data()?;
-                    last_flush = Instant::now();
-                }
+            if let (Input::Sample { sample, .. }, Some(r)) = (&input, record.as_mut()) {
+                r.write(sample)?;
             }
             session.handle(input, &mut out)?;
             act(
@@ -515,9 +437,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         let e = failure.take().expect("checked");
         // Nothing ever arrived: leave no empty recording behind, and let the
         // error be the one line the lifter sees.
-        drop(record);
-        if let Some(p) = &record_path {
-            let _ = std::fs::remove_file(p);
+        if let Some(r) = record {
+            r.discard();
         }
         if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
             let _ = log.lb.forget_recording(id);
@@ -532,13 +453,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             live.line(&m);
         }
     }
-    if let Some(mut w) = record {
+    if let Some(r) = record {
         // Synced before it is hashed and marked closed: a closed recording
         // is whole on the disk.
-        w.flush()?;
-        w.get_ref().get_ref().sync_all()?;
-        drop(w);
-        let p = record_path.as_ref().expect("record path");
+        let p = &r.close()?;
         etell!("raw samples written to {}", p.display());
         if let Some((log, id)) = log
             .as_mut()
@@ -557,49 +475,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     live.summary(session.sets(), log.as_ref().map(|l| l.saved.as_slice()));
     if let Some(r) = ble {
-        let r = r.lock().expect("report lock");
-        let recon: Vec<String> = r.reconnect_s.iter().map(|s| format!("{s:.1} s")).collect();
-        tell!(
-            "link: {} samples, {} lost, {}{}{}",
-            r.stream.samples,
-            r.stream.lost,
-            plural(r.dropouts as usize, "drop-out", "drop-outs"),
-            if recon.is_empty() {
-                String::new()
-            } else {
-                format!(", reconnected after {}", recon.join(", "))
-            },
-            if r.gave_up { ", gave up" } else { "" }
-        );
+        tell!("{}", link_line(&r.lock().expect("report lock")));
     }
-    if unsaved > 0 {
-        let lost = log
-            .as_ref()
-            .map(|l| {
-                l.unsaved
-                    .iter()
-                    .map(|u| {
-                        format!(
-                            "{} at {:.0} s",
-                            plural(u.save.set.rep_count(), "rep", "reps"),
-                            u.save.set.start_s
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        return Err(match &record_path {
-            Some(p) => anyhow::anyhow!(
-                "{} could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
-                plural(unsaved, "set", "sets"),
-                p.display()
-            ),
-            None => anyhow::anyhow!(
-                "{} could not be saved in the logbook and there is no recording to recover them from ({lost})",
-                plural(unsaved, "set", "sets")
-            ),
-        });
+    if let Some(log) = log.as_ref().filter(|_| unsaved > 0) {
+        return Err(log.unsaved_error(record_path.as_deref()));
     }
     match failure {
         Some(e) => Err(e),
