@@ -54,6 +54,11 @@ pub(crate) fn due_after(elapsed_s: f64, speed: f64) -> Duration {
     Duration::try_from_secs_f64((elapsed_s / speed).max(0.0)).unwrap_or(Duration::ZERO)
 }
 
+/// How early a paced sample may go: the samples due within it go together
+/// (at 200 Hz about four), so a paced source wakes the session some 50
+/// times a second rather than 200; far below what a lifter can notice.
+pub(crate) const PACE_SLACK: Duration = Duration::from_millis(20);
+
 /// Plays samples at their own pace times `speed` (0: as fast as they come).
 pub(crate) struct Pacer {
     speed: f64,
@@ -67,7 +72,7 @@ impl Pacer {
     }
 
     /// How long until the sample at `t` is due; none when it is due
-    /// now (within 5 ms) or the pace is flat out.
+    /// now (within [`PACE_SLACK`]) or the pace is flat out.
     pub(crate) fn ahead(&mut self, t: f64) -> Option<Duration> {
         if self.speed <= 0.0 {
             return None;
@@ -75,7 +80,7 @@ impl Pacer {
         let (started, first) = *self.start.get_or_insert((Instant::now(), t));
         let due = due_after(t - first, self.speed);
         let now = started.elapsed();
-        (due > now + Duration::from_millis(5)).then(|| due - now)
+        (due > now + PACE_SLACK).then(|| due - now)
     }
 }
 
