@@ -8,7 +8,7 @@ use super::logbook::LogbookArg;
 use super::user_error;
 use crate::daemon::config::{self, Config};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
-use crate::session::{Context, SaveSet};
+use crate::session::{Context, SaveSet, SensorKind, SensorSpec};
 use crate::source::csv::{RawReader, RawWriter};
 use crate::{Exercise, Sample};
 use std::io::Write;
@@ -113,9 +113,10 @@ pub(crate) fn open_log(
     arg: LogbookArg,
     cfg: &Config,
     record: Option<&Path>,
-    sensor: &str,
+    spec: &SensorSpec,
     ctx: &Context,
 ) -> anyhow::Result<LogSink> {
+    let sensor = spec.to_string();
     let mut lb = arg.open()?;
     lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
     let lock = lb.lock_session()?;
@@ -147,7 +148,12 @@ pub(crate) fn open_log(
         lb,
         recording,
         lock,
-        crate::logbook::Source::of_sensor(sensor),
+        // Simulated and replayed sets are kept apart from the lifter's own.
+        match spec.kind {
+            SensorKind::Sim => crate::logbook::Source::Sim,
+            SensorKind::Replay(_) => crate::logbook::Source::Replay,
+            SensorKind::Address(_) | SensorKind::Name(_) => crate::logbook::Source::Sensor,
+        },
     ))
 }
 

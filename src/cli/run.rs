@@ -302,7 +302,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             LogbookArg { logbook: book },
             &cfg,
             record_path.as_deref(),
-            &sensor,
+            &spec,
             &ctx,
         )?)
     };
