@@ -246,6 +246,9 @@ pub struct Snapshot {
     pub battery: Option<u8>,
     /// Samples lost on the links.
     pub samples_lost: u64,
+    /// Each sensor's link, in [`SensorId`] order, with where it is worn
+    /// when said.
+    pub links: Vec<(Option<Placement>, LinkState)>,
 }
 
 struct SensorEntry {
@@ -410,6 +413,11 @@ impl Session {
             connected: self.sensors.iter().all(|s| s.link.connected),
             battery: self.sensors.iter().find_map(|s| s.link.battery),
             samples_lost: self.sensors.iter().map(|s| s.link.samples_lost).sum(),
+            links: self
+                .sensors
+                .iter()
+                .map(|s| (s.role, s.link.clone()))
+                .collect(),
         }
     }
 

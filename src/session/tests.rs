@@ -141,6 +141,7 @@ fn a_link_loss_mid_set_shows_in_the_snapshot_without_a_sample() {
             s.handle(Input::Tick { now_s: 100.0 }, &mut out).unwrap();
             let snap = s.snapshot();
             assert!(!snap.connected);
+            assert!(!snap.links[0].1.connected);
             assert!(snap.set_open);
             assert_eq!(snap.now_s, 100.0);
             s.handle(
