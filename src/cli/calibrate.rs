@@ -156,7 +156,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         Some(s) => s,
         None => match cfg.sensor.first() {
             Some(s) => SensorSpec::parse(&s.address).map_err(|e| user_error(e.to_string()))?,
-            None => SensorSpec::parse("sim").expect("sim"),
+            None => SensorSpec::SIM,
         },
     };
     let stop = Arc::new(AtomicBool::new(false));

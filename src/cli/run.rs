@@ -219,8 +219,19 @@ fn first_context(
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
     feed::check_speed(a.speed)?;
     let (cfg, _) = feed::load_config(a.config.as_ref())?;
-    let specs = sensors(&a.sensor, &cfg)?;
-    let spec = match specs.into_iter().next() {
+    let given = sensors(&a.sensor, &cfg)?.into_iter().next();
+    let ctx = first_context(
+        a.exercise,
+        a.placement,
+        a.side,
+        a.load.as_deref(),
+        given.as_ref(),
+        &cfg,
+    )?;
+    let mut build = feed::builder(a.profile.clone(), cfg.clone());
+    // The profile is checked before anything is opened.
+    let first = build(&ctx)?;
+    let spec = match given {
         Some(s) => s,
         None => {
             // Never silently: a systemd unit with no sensor configured
@@ -230,20 +241,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                  these sets are saved as simulated (source: sim) and kept out of log, next, trend \
                  and export unless --include-sim"
             );
-            SensorSpec::parse("sim").expect("sim")
+            SensorSpec::SIM
         }
     };
-    let ctx = first_context(
-        a.exercise,
-        a.placement,
-        a.side,
-        a.load.as_deref(),
-        Some(&spec),
-        &cfg,
-    )?;
-    let mut build = feed::builder(a.profile.clone(), cfg.clone());
-    // The profile is checked before anything is opened.
-    let first = build(&ctx)?;
     let sensor = spec.to_string();
     let rate = a.rate.unwrap_or(cfg.link.rate_hz);
     let stop = Arc::new(AtomicBool::new(false));

@@ -61,6 +61,12 @@ pub fn is_address(text: &str) -> bool {
 }
 
 impl SensorSpec {
+    /// The simulator, worn wherever the session says.
+    pub const SIM: SensorSpec = SensorSpec {
+        role: None,
+        kind: SensorKind::Sim,
+    };
+
     /// Parses `sim`, `replay:FILE`, an address or a name, each with an
     /// optional `ankle=` / `pelvis=` in front.
     pub fn parse(text: &str) -> Result<SensorSpec, SpecError> {
