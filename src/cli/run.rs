@@ -551,3 +551,59 @@ fn lead_in_seconds(s: &str) -> Result<f64, String> {
         _ => Err(format!("'{s}' is not a number of seconds from 0 to 600")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, "config.toml").unwrap()
+    }
+
+    #[test]
+    fn a_configured_sensor_brings_its_placement() {
+        let cfg = config(
+            "[session]\nplacement = \"ankle\"\n\n\
+             [[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"pelvis\"\n\n\
+             [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\n",
+        );
+        let specs = sensors(&[], &cfg).unwrap();
+        assert_eq!(specs.len(), 1, "one placed sensor is not a pair");
+        assert_eq!(specs[0].role, Some(Placement::Pelvis));
+        let ctx = first_context(None, None, None, None, specs.first(), &cfg).unwrap();
+        assert_eq!(ctx.placement, Placement::Pelvis);
+        // --placement wins when it agrees, and is refused when it does not.
+        assert!(first_context(
+            None,
+            Some(Placement::Ankle),
+            None,
+            None,
+            specs.first(),
+            &cfg
+        )
+        .is_err());
+        // --sensor replaces the config's sensors.
+        let given = [SensorSpec::parse("sim").unwrap()];
+        let specs = sensors(&given, &cfg).unwrap();
+        assert_eq!(specs, given);
+        let ctx = first_context(None, None, None, Some("20"), specs.first(), &cfg).unwrap();
+        assert_eq!(ctx.placement, Placement::Ankle);
+        assert_eq!(ctx.load.unwrap().to_string(), "20kg");
+    }
+
+    #[test]
+    fn a_configured_pair_is_not_built_yet() {
+        let cfg = config(
+            "[[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n\n\
+             [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n",
+        );
+        let e = sensors(&[], &cfg).unwrap_err();
+        assert!(super::super::is_user_error(&e));
+        assert!(
+            e.to_string().starts_with("two sensors at once are not built yet (ankle=C0:FF:EE:00:00:01, pelvis=C0:FF:EE:00:00:02)"),
+            "{e}"
+        );
+        // No sensor at all: none here, the simulator is the caller's word.
+        assert!(sensors(&[], &Config::default()).unwrap().is_empty());
+    }
+}
