@@ -17,6 +17,7 @@ pub mod motion;
 pub mod paths;
 pub mod report;
 pub mod sample;
+pub mod session;
 pub mod source;
 pub mod terminal;
 

@@ -126,6 +126,23 @@ fn run_live(
     seconds: f64,
     extra: &[&str],
 ) -> (Output, String) {
+    let child = spawn_run(bus, book, address, extra);
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    (o, text)
+}
+
+/// Starts `medius run --sensor ADDR`.
+fn spawn_run(
+    bus: &Bus,
+    book: &std::path::Path,
+    address: &str,
+    extra: &[&str],
+) -> std::process::Child {
     let mut args = vec![
         "run",
         "--sensor",
@@ -142,7 +159,7 @@ fn run_live(
         "10",
     ];
     args.extend_from_slice(extra);
-    let child = Command::new(env!("CARGO_BIN_EXE_medius"))
+    Command::new(env!("CARGO_BIN_EXE_medius"))
         .args(&args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .env("MEDIUS_LOGBOOK", book)
@@ -153,14 +170,7 @@ fn run_live(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let o = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    (o, text)
+        .unwrap()
 }
 
 fn pending_reps(bus: &Bus, book: &std::path::Path) -> Vec<u64> {
@@ -267,6 +277,78 @@ fn dropout_mid_set_reconnects_and_keeps_the_count() {
         .unwrap();
     assert!((200..=400).contains(&lost), "{line}");
     assert!(line.contains("1 drop-out, reconnected after"), "{line}");
+}
+
+/// `medius status --json` while `run` streams: whether the link is up,
+/// or None when nothing answers.
+fn link_up(bus: &Bus, book: &std::path::Path) -> Option<bool> {
+    let o = medius(bus, book, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+    v["connected"].as_bool()
+}
+
+/// Polls `link_up` until it says `want` or `until` passes.
+fn wait_for_link(bus: &Bus, book: &std::path::Path, want: bool, until: std::time::Instant) -> bool {
+    while std::time::Instant::now() < until {
+        if link_up(bus, book) == Some(want) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn status_says_the_link_is_down_during_a_dropout() {
+    use std::time::{Duration, Instant};
+    let bus = Bus::start();
+    let (s, truth_reps) = session(4);
+    // Away for 3 s in the middle of the second rep: no samples then.
+    let drop_at = (truth_reps[1].0 + truth_reps[1].1) / 2.0;
+    let mut dev = device(Kind::Medius, &s);
+    dev.drop_at = Some(drop_at);
+    dev.drop_for = 3.0;
+    let fake = FakeBluez::start(&bus.address, vec![dev]);
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("l.sqlite3");
+    let child = spawn_run(&bus, &book, MEDIUS_ADDR, &[]);
+    let start = Instant::now();
+    let up_before = wait_for_link(&bus, &book, true, start + Duration::from_secs(20));
+    // The fake notes when the sensor will be back as it drops the link.
+    let back = loop {
+        if let Some(t) = fake.back_at.lock().unwrap()[0] {
+            break Some(t);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // While the sensor is away, `status` must say so (it used to say
+    // `connected: true` until the next sample came).
+    let down = back
+        .is_some_and(|back| wait_for_link(&bus, &book, false, back - Duration::from_millis(300)));
+    let up_after = wait_for_link(&bus, &book, true, Instant::now() + Duration::from_secs(20));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        up_before,
+        "status never said connected before the drop\n{err}"
+    );
+    assert!(back.is_some(), "the fake never dropped the link\n{err}");
+    assert!(
+        down,
+        "status said connected all through the drop-out\n{err}"
+    );
+    assert!(up_after, "status did not say connected again\n{err}");
+    assert!(
+        err.contains("link lost") && err.contains("reconnected"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1081,3 +1081,83 @@ fn review_shows_flag_kinds_as_words_in_their_units() {
         serde_json::from_slice(&h.run(&["review", "1", "--json"]).stdout).unwrap();
     assert_eq!(set["flags"][0]["review"], "confirmed", "{set}");
 }
+
+#[test]
+fn two_sensors_at_once_are_refused_plainly_and_a_bad_sensor_is_one_line() {
+    let h = Home::new();
+    let two = [
+        "run",
+        "--sensor",
+        "ankle=C0:FF:EE:00:00:01",
+        "--sensor",
+        "pelvis=C0:FF:EE:00:00:02",
+        "--no-record",
+    ];
+    let o = h.run(&two);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("two sensors at once are not built yet"), "{e}");
+    assert!(
+        e.contains("ankle=C0:FF:EE:00:00:01, pelvis=C0:FF:EE:00:00:02"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(!e.contains("looking for"), "nothing opened first: {e}");
+    // The same pair from the config, each entry with its placement.
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n\n\
+         [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n",
+    )
+    .unwrap();
+    let o = h.run(&["run", "--no-record"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("two sensors at once are not built yet"));
+    // A sensor that is none: said by clap with what would work, exit 2.
+    for (bad, want) in [
+        ("knee=sim", "'knee' is not a placement"),
+        ("replay:", "replay: needs a file"),
+        ("C0:FF:EE:00:00:0G", "is not a Bluetooth address"),
+        ("", "no sensor given"),
+    ] {
+        let o = h.run(&["run", "--sensor", bad, "--no-record"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", err(&o));
+        assert!(err(&o).contains(want), "{bad}: {}", err(&o));
+    }
+    // A role and a --placement that disagree.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "pelvis=sim",
+        "-p",
+        "ankle",
+        "--no-record",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("say one place"), "{}", err(&o));
+}
+
+#[test]
+fn a_role_on_the_sensor_sets_where_it_is_worn() {
+    let h = Home::new();
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "pelvis=sim",
+        "-e",
+        "hip-hitch",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+        "--no-log",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("hip-hitch · sensor on the pelvis"),
+        "{}",
+        err(&o)
+    );
+    assert!(out(&o).contains("set 1 done"), "{}", out(&o));
+}

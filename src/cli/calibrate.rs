@@ -1,17 +1,22 @@
 //! `medius calibrate`: a still stand and three slow reps make the lifter's
 //! own profile (docs/training.md: per-user baselines beat fixed thresholds).
 
-use super::run::{open_source, pipeline_for, Context, SourceOptions};
+use super::feed::{self, Fed, SourceOptions};
 use super::user_error;
 use crate::daemon::config;
 use crate::motion::profile::RepSignal;
-use crate::motion::{Event, Profile};
+use crate::motion::Profile;
+use crate::session::{
+    Context, Feedback, Input, Output, SensorId, SensorSetup, SensorSpec, Session,
+};
 use crate::{Exercise, Placement, Side};
 use clap::Args;
 use nalgebra::Vector3;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+
+pub use super::feed::user_profile_path;
 
 /// Calibrate to you: stand still, then do three slow, clean reps.
 ///
@@ -36,8 +41,8 @@ pub struct CalibrateArgs {
     #[arg(short, long, value_enum)]
     pub side: Option<Side>,
     /// `sim`, `replay:FILE.csv` or a Bluetooth sensor [default: config, else sim].
-    #[arg(long)]
-    pub sensor: Option<String>,
+    #[arg(long, value_parser = SensorSpec::parse)]
+    pub sensor: Option<SensorSpec>,
     /// Simulated or replayed sensor: playback speed (0 = as fast as possible).
     #[arg(long, default_value_t = 4.0)]
     pub speed: f64,
@@ -50,15 +55,6 @@ pub struct CalibrateArgs {
     /// The config file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-}
-
-/// Where `calibrate` writes, and `run` looks for, the lifter's own profile.
-pub fn user_profile_path(exercise: Exercise, placement: Placement) -> Option<PathBuf> {
-    Some(
-        crate::paths::config_dir()?
-            .join("profiles")
-            .join(format!("{exercise}.{placement}.toml")),
-    )
 }
 
 /// What the still stand and the reps showed.
@@ -142,8 +138,8 @@ pub fn personalise(base: &Profile, m: &Measured) -> (Profile, Vec<String>) {
 
 /// Runs the command.
 pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
-    super::run::check_speed(a.speed)?;
-    let (cfg, _) = super::run::load_config(a.config.as_ref())?;
+    feed::check_speed(a.speed)?;
+    let (cfg, _) = feed::load_config(a.config.as_ref())?;
     let ctx = Context {
         exercise: a.exercise.unwrap_or(cfg.session.exercise),
         placement: a.placement,
@@ -151,15 +147,22 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         load: None,
     };
     let base = Profile::builtin(ctx.exercise, ctx.placement)?;
-    let mut pipeline = pipeline_for(&ctx, None, &config::Config::default())?;
-    let sensor = a
-        .sensor
-        .clone()
-        .or_else(|| cfg.sensor.first().map(|s| s.address.clone()))
-        .unwrap_or_else(|| "sim".into());
+    let mut session = Session::new(
+        ctx.clone(),
+        vec![SensorSetup::default()],
+        feed::builder(None, config::Config::default()),
+    )?;
+    let spec = match a.sensor.clone() {
+        Some(s) => s,
+        None => match cfg.sensor.first() {
+            Some(s) => SensorSpec::parse(&s.address).map_err(|e| user_error(e.to_string()))?,
+            None => SensorSpec::SIM,
+        },
+    };
     let stop = Arc::new(AtomicBool::new(false));
-    let (source, _report, speed) = open_source(
-        &sensor,
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Fed>(64);
+    let opened = feed::open_source(
+        &spec,
         &ctx,
         &SourceOptions {
             speed: a.speed,
@@ -173,49 +176,62 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
             give_up_s: cfg.link.give_up_s,
             allow: cfg.allowed(),
         },
-        stop,
+        stop.clone(),
+        feed::link_into(SensorId(0), tx.clone()),
     )?;
+    let _feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
     // The steps are said once the sensor streams: one that never answers
     // gets its error alone.
     let mut asked = false;
-    let started = std::time::Instant::now();
     let mut t0 = None;
     let mut still: Vec<(f64, Vector3<f64>, Vector3<f64>)> = Vec::new();
     let mut peaks = Vec::new();
     let mut first_rep_start = None;
-    let mut events = Vec::new();
-    for s in source {
-        let s = s?;
-        if !std::mem::replace(&mut asked, true) {
-            etell!("step 1 of 2: stand still as you would before a set …");
-            etell!("step 2 of 2: then do three slow, clean reps, and stand still again.");
-        }
-        let first = *t0.get_or_insert(s.t);
-        if s.t - first > a.timeout {
-            break;
-        }
-        if speed > 0.0 {
-            let due = super::run::due_after(s.t - first, speed);
-            let now = started.elapsed();
-            if due > now + std::time::Duration::from_millis(5) {
-                std::thread::sleep(due - now);
+    let mut out = Vec::new();
+    'feed: while let Ok(fed) = rx.recv() {
+        let batch = match fed {
+            Fed::Samples(_, batch) => batch,
+            Fed::Input(_) | Fed::BadKey(_) => continue,
+            Fed::Failed(_, e) => {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Err(e);
             }
-        }
-        if first_rep_start.is_none() {
-            still.push((s.t, s.acc, s.gyr));
-        }
-        pipeline.push(&s, &mut events);
-        for e in events.drain(..) {
-            if let Event::Rep { rep, .. } = e {
-                first_rep_start.get_or_insert(rep.start_s);
-                peaks.push(rep.peak_deg);
-                esay!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
+            Fed::Over(_) => break,
+        };
+        for s in batch {
+            if !std::mem::replace(&mut asked, true) {
+                etell!("step 1 of 2: stand still as you would before a set …");
+                etell!("step 2 of 2: then do three slow, clean reps, and stand still again.");
             }
-        }
-        if peaks.len() >= 3 {
-            break;
+            let first = *t0.get_or_insert(s.t);
+            if s.t - first > a.timeout {
+                break 'feed;
+            }
+            if first_rep_start.is_none() {
+                still.push((s.t, s.acc, s.gyr));
+            }
+            session.handle(
+                Input::Sample {
+                    sensor: SensorId(0),
+                    sample: s,
+                },
+                &mut out,
+            )?;
+            for o in out.drain(..) {
+                if let Output::Feedback(Feedback::Rep { rep, .. }) = o {
+                    first_rep_start.get_or_insert(rep.start_s);
+                    peaks.push(rep.peak_deg);
+                    esay!("  rep {}: {:.1}°", peaks.len(), rep.peak_deg);
+                }
+            }
+            if peaks.len() >= 3 {
+                break 'feed;
+            }
         }
     }
+    // The source sees the channel close (a Bluetooth link, the flag).
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(rx);
     if peaks.len() < 3 {
         return Err(user_error(format!(
             "saw {} in {:.0} s, need 3: is the sensor on the {} as --placement says? Try again with slow, full reps",

@@ -1,6 +1,7 @@
 //! A BLE sensor as a stream of samples for `run`: link events in, decoded
 //! samples out, drop-outs and losses told to the lifter as they happen.
 
+use crate::session::LinkChange;
 use crate::source::ble::{LinkEvent, SensorLink};
 use crate::source::decode::{Decoder, StreamStats};
 use crate::Sample;
@@ -37,6 +38,8 @@ pub struct BleSamples<L: SensorLink> {
     down_at: Option<f64>,
     done: bool,
     rate_hz: u16,
+    /// Told each change of the link as it happens (the session's input).
+    on_link: Option<Box<dyn FnMut(LinkChange) + Send>>,
 }
 
 impl<L: SensorLink> BleSamples<L> {
@@ -57,6 +60,20 @@ impl<L: SensorLink> BleSamples<L> {
             down_at: None,
             done: false,
             rate_hz,
+            on_link: None,
+        }
+    }
+
+    /// Tells `f` each change of the link (connected, lost, back, gave up,
+    /// samples lost) as it happens, before the samples after it.
+    pub fn on_link(mut self, f: Box<dyn FnMut(LinkChange) + Send>) -> Self {
+        self.on_link = Some(f);
+        self
+    }
+
+    fn tell(&mut self, change: LinkChange) {
+        if let Some(f) = self.on_link.as_mut() {
+            f(change);
         }
     }
 }
@@ -81,6 +98,7 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                 continue;
             };
             let mut report = self.report.lock().expect("report lock");
+            let mut told = None;
             match ev {
                 LinkEvent::Connected {
                     address,
@@ -93,6 +111,11 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                 } => {
                     report.battery = battery;
                     report.connected = true;
+                    told = Some(if reconnect {
+                        LinkChange::Back { battery }
+                    } else {
+                        LinkChange::Connected { battery }
+                    });
                     let batt = battery
                         .map(|b| format!(", battery {b}%"))
                         .unwrap_or_default();
@@ -123,6 +146,7 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                         let lost = report.stream.lost - lost_before;
                         if lost > 0 {
                             esay!("  {lost} samples lost on the link");
+                            told = Some(LinkChange::SamplesLost(lost));
                         }
                         self.buf.extend(self.scratch.drain(..));
                     }
@@ -130,11 +154,13 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                 LinkEvent::Disconnected { host_s } => {
                     report.dropouts += 1;
                     report.connected = false;
+                    told = Some(LinkChange::Lost);
                     self.down_at = Some(host_s);
                     esay!("link lost — reconnecting (the set goes on)");
                 }
                 LinkEvent::GaveUp { after_s } => {
                     report.gave_up = true;
+                    told = Some(LinkChange::GaveUp);
                     esay!("no link for {after_s:.0} s: giving up; what arrived is kept");
                     self.done = true;
                 }
@@ -142,6 +168,10 @@ impl<L: SensorLink> Iterator for BleSamples<L> {
                     self.done = true;
                     return Some(Err(e.into()));
                 }
+            }
+            drop(report);
+            if let Some(change) = told {
+                self.tell(change);
             }
         }
     }

@@ -100,8 +100,35 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// Runs `import`.
 pub fn import(a: ImportArgs) -> anyhow::Result<()> {
     let pipeline = a.training.pipeline()?;
-    // Read and analyse first: a bad file changes nothing in the logbook.
-    let (sets, stats) = super::analyze::analyze_file(pipeline, &a.file)?;
+    // Read and analyse first (the session core's one path, as crash
+    // recovery does): a bad file changes nothing in the logbook.
+    let context = crate::session::Context {
+        exercise: a.training.exercise,
+        placement: a.training.placement,
+        side: a.training.side,
+        load: a.load.clone(),
+    };
+    let reader = crate::source::csv::RawReader::open(&a.file)?;
+    let mut bad_line = None;
+    let samples = reader.map_while(|r| match r {
+        Ok(s) => Some(s),
+        Err(e) => {
+            bad_line = Some(e);
+            None
+        }
+    });
+    // No context changes in a plain file: the builder is never asked.
+    let analysed = crate::session::analyse_with(
+        crate::session::Analyser::one(pipeline),
+        context,
+        &[],
+        samples,
+        super::feed::builder(None, crate::daemon::Config::default()),
+    )?;
+    if let Some(e) = bad_line {
+        return Err(e.into());
+    }
+    let sets: Vec<crate::motion::Set> = analysed.sets.into_iter().map(|(s, _)| s).collect();
     let mut lb = a.logbook.open()?;
     let exercise = a.training.exercise.id();
     let path = std::fs::canonicalize(&a.file).unwrap_or(a.file.clone());
@@ -126,7 +153,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
             sha256: Some(sha256_file(&a.file)?),
             sensor: "import".into(),
             sample_rate_hz: None,
-            samples: stats.samples,
+            samples: analysed.samples,
             samples_lost: 0,
             context: None,
             open: false,

@@ -1,6 +1,7 @@
 //! The daemon's parts: the user's config, and the status/control socket.
-//! `medius run` (src/cli/run.rs) is the supervisor that ties them to the
-//! sources, the pipeline and the logbook.
+//! The daemon itself is the session core (`src/session/`, a pure state
+//! machine) and the thin shell of `medius run` (`src/cli/run.rs`) that ties
+//! it to the sources, these parts and the logbook.
 
 pub mod config;
 pub mod status;

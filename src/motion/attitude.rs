@@ -276,6 +276,11 @@ impl Stillness {
             // Once known, the bias moves only on long rests: a pause inside a
             // set is seldom still enough (sway, a slow lean) to teach it.
             (self.still_time - BIAS_SETTLED_S, BIAS_PRIOR_SETTLED_S)
+        } else if c.bias_memory_s > 0.0 && self.settled() {
+            // Learned once from a long rest: a short rest between reps,
+            // where a lifter on one leg sways at 2-6 °/s, moves it only by
+            // its share of this much rest.
+            (self.still_time, c.bias_memory_s)
         } else {
             // The first rest owes nothing to the zero the bias started at.
             (
@@ -444,6 +449,7 @@ mod tests {
             min_s: 0.1,
             gyro_settled_dps: 0.0,
             bias_ki: 0.0,
+            bias_memory_s: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -488,6 +494,7 @@ mod tests {
             min_s: 0.3,
             gyro_settled_dps: 1.5,
             bias_ki: 0.0,
+            bias_memory_s: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -513,5 +520,44 @@ mod tests {
             );
         }
         assert_abs_diff_eq!(s.bias().z, learned.z, epsilon = 1e-12);
+    }
+
+    /// An ankle profile's `bias_memory_s`: once a long rest has taught the
+    /// bias, a short rest between reps while the lifter sways on one leg
+    /// (2-6 °/s, under `gyro_abs_dps`) moves it by its share of that much
+    /// rest, not by half of the sway.
+    #[test]
+    fn a_short_rest_in_sway_moves_a_learned_bias_little() {
+        let moved = |memory_s: f64| {
+            let mut s = Stillness::new(StillConfig {
+                gyro_abs_dps: 8.0,
+                acc_dev_mps2: 0.6,
+                min_s: 0.12,
+                gyro_settled_dps: 0.0,
+                bias_ki: 0.0,
+                bias_memory_s: memory_s,
+            });
+            let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+            let bias = Vector3::new(0.5, -0.3, 0.2);
+            let mut t = 0.0;
+            for _ in 0..200 {
+                t += 0.01;
+                s.update(t, &acc, &bias, 0.01);
+            }
+            assert!(s.settled());
+            // A rep (not still), then 0.4 s of rest swaying at +4 °/s.
+            for _ in 0..50 {
+                t += 0.01;
+                s.update(t, &acc, &(bias + Vector3::new(0.0, 0.0, 60.0)), 0.01);
+            }
+            for _ in 0..40 {
+                t += 0.01;
+                s.update(t, &acc, &(bias + Vector3::new(0.0, 0.0, 4.0)), 0.01);
+            }
+            (s.bias() - bias).norm()
+        };
+        let (short, long) = (moved(0.0), moved(2.0));
+        assert!(short > 1.0, "the 0.5 s prior learns sway: {short}");
+        assert!(long < 0.6, "2 s of memory: {long}");
     }
 }

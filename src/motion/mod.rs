@@ -427,6 +427,7 @@ impl Pipeline {
             angle,
             rotation,
             rate: rate_norm,
+            still,
         };
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);

@@ -104,6 +104,13 @@ pub struct StillConfig {
     /// drifting within ~10 s.
     #[serde(default)]
     pub bias_ki: f64,
+    /// Once 1.5 s of unbroken rest have taught the gyro bias, each later
+    /// rest moves it as a running mean that starts with the old bias worth
+    /// this many seconds of rest (0: 0.5 s). A lifter standing on one leg
+    /// sways at 2-6 °/s between reps; a short rest then teaches sway, not
+    /// bias. Profiles with `gyro_settled_dps` learn their own way.
+    #[serde(default)]
+    pub bias_memory_s: f64,
 }
 
 /// The rep detector: a Schmitt trigger on the counted signal plus shape checks.
@@ -168,6 +175,12 @@ pub struct RepConfig {
     /// who lowers only half-way between two slow reps still did two reps.
     #[serde(default = "default_floor_hold_s")]
     pub floor_hold_s: f64,
+    /// A movement that runs past `max_duration_s` without coming back is
+    /// two reps, not none, if the leg rested part-way down after falling
+    /// this share of its rise (and `exit_deg`): it is split there (0: off,
+    /// the movement is thrown out).
+    #[serde(default = "default_split_fraction")]
+    pub split_fraction: f64,
     /// Ankle: above this angular rate (°/s) a jump in |acc| is the swing
     /// itself, not a foot strike (a 50° rep in 0.25 s loads the ankle with
     /// ~5 g).
@@ -204,6 +217,9 @@ fn default_rest_fraction() -> f64 {
 }
 fn default_floor_hold_s() -> f64 {
     1.5
+}
+fn default_split_fraction() -> f64 {
+    0.0
 }
 fn default_impact_max_rate_dps() -> f64 {
     150.0
@@ -244,12 +260,12 @@ pub struct SetConfig {
     /// (0: off).
     #[serde(default)]
     pub cadence_factor: f64,
-    /// A movement opening a set that is smaller than this share of the
-    /// set's median rep is a shuffle before the set (settling on the bench,
-    /// finding the stance), not its first rep. Partial reps reach 40 % or
-    /// more.
-    #[serde(default = "default_unlike_lead_fraction")]
-    pub unlike_lead_fraction: f64,
+    /// A movement opening or closing a set that is smaller than this share
+    /// of the set's median rep is a shuffle before the set (settling on the
+    /// bench, finding the stance) or a readjustment after it, not a rep.
+    /// Partial reps reach 40 % or more.
+    #[serde(default = "default_unlike_edge_fraction")]
+    pub unlike_edge_fraction: f64,
     /// A set of two movements both smaller than this share of the lifter's
     /// last set is shifting about between sets, not a set.
     #[serde(default = "default_unlike_pair_fraction")]
@@ -263,7 +279,7 @@ pub struct SetConfig {
     pub unlike_tail_length: f64,
 }
 
-fn default_unlike_lead_fraction() -> f64 {
+fn default_unlike_edge_fraction() -> f64 {
     0.3
 }
 fn default_unlike_pair_fraction() -> f64 {
@@ -499,6 +515,13 @@ impl Profile {
                 "0..gyro_abs_dps",
             ),
             ("still.bias_ki", self.still.bias_ki, 0.0, 1.0, "0..1"),
+            (
+                "still.bias_memory_s",
+                self.still.bias_memory_s,
+                0.0,
+                60.0,
+                "0..60",
+            ),
             ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
             (
                 "reps.exit_deg",
@@ -562,6 +585,7 @@ impl Profile {
                 "0.05..0.95",
             ),
             ("reps.floor_hold_s", r.floor_hold_s, 0.0, 30.0, "0..30"),
+            ("reps.split_fraction", r.split_fraction, 0.0, 1.0, "0..1"),
             (
                 "reps.impact_max_rate_dps",
                 r.impact_max_rate_dps,
@@ -588,8 +612,8 @@ impl Profile {
             ("reps.level_gate", r.level_gate, 0.1, 100.0, "0.1..100"),
             ("reps.off_level_s", r.off_level_s, 0.0, 60.0, "0..60"),
             (
-                "sets.unlike_lead_fraction",
-                self.sets.unlike_lead_fraction,
+                "sets.unlike_edge_fraction",
+                self.sets.unlike_edge_fraction,
                 0.0,
                 1.0,
                 "0..1",
@@ -816,8 +840,8 @@ mod tests {
             );
             let (a, b) = (&built.sets, &parsed.sets);
             assert_eq!(
-                (a.unlike_lead_fraction, a.unlike_pair_fraction),
-                (b.unlike_lead_fraction, b.unlike_pair_fraction)
+                (a.unlike_edge_fraction, a.unlike_pair_fraction),
+                (b.unlike_edge_fraction, b.unlike_pair_fraction)
             );
             assert_eq!(
                 (a.unlike_tail_size, a.unlike_tail_length),

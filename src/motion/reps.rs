@@ -26,6 +26,8 @@ pub struct TracePoint {
     pub rotation: Vector3<f64>,
     /// Bias-corrected angular rate magnitude (°/s).
     pub rate: f64,
+    /// The sensor was at rest.
+    pub still: bool,
 }
 
 impl TracePoint {
@@ -37,6 +39,7 @@ impl TracePoint {
             angle: 0.0,
             rotation: Vector3::zeros(),
             rate: 0.0,
+            still: false,
         }
     }
 }
@@ -314,6 +317,7 @@ impl RepDetector {
             State::InRep {
                 sign,
                 base,
+                floor,
                 start_t,
                 ref mut peak,
                 ref mut peak_t,
@@ -335,6 +339,32 @@ impl RepDetector {
                 if t - start_t > c.max_duration_s {
                     if let Some(end) = *returned_t {
                         return Some(self.close(end));
+                    }
+                    // Two slow reps with a half-way lowering between them
+                    // (a low set with holds): the rep ends at that valley
+                    // and the next begins there, rather than both lost.
+                    let split = (c.split_fraction > 0.0)
+                        .then(|| Self::deepest_valley(&self.trace, base, c))
+                        .flatten();
+                    if let Some((vi, v, vt)) = split {
+                        let rest = self.trace.split_off(vi + 1);
+                        // The first rep's own peak, before the valley.
+                        if let Some(p) = self.trace.iter().max_by(|a, b| a.x.total_cmp(&b.x)) {
+                            (*peak, *peak_t) = (p.x, p.t);
+                        }
+                        let out = self.close(vt);
+                        let peak_in = rest.iter().map(|p| (p.x, p.t)).fold((v, vt), |a, b| {
+                            if b.0 > a.0 {
+                                b
+                            } else {
+                                a
+                            }
+                        });
+                        self.trace = rest;
+                        // Its size counts from where the first began: it
+                        // rose from a half-way rest, as after `floor_hold_s`.
+                        self.state = State::open(sign, v, floor, vt, peak_in, (x, t));
+                        return Some(out);
                     }
                     self.reset();
                     return Some(RepOutcome::Rejected(Rejection::NoReturn, start_t, t, size));
@@ -471,6 +501,40 @@ impl RepDetector {
             .then_some((start_t, end, peak - floor))
     }
 
+    /// The valley that best splits an open movement into two reps: the
+    /// point at rest whose lower neighbouring peak stands highest above it,
+    /// if that is at least `split_fraction` of the peak's rise from `base`
+    /// and `exit_deg`: the leg was lowered part-way and rested there.
+    /// Returns (its index in `trace`, its value, its time).
+    fn deepest_valley(trace: &[TracePoint], base: f64, c: &RepConfig) -> Option<(usize, f64, f64)> {
+        let n = trace.len();
+        if n < 3 {
+            return None;
+        }
+        let mut right_max = vec![f64::NEG_INFINITY; n];
+        let mut m = f64::NEG_INFINITY;
+        for i in (0..n).rev() {
+            m = m.max(trace[i].x);
+            right_max[i] = m;
+        }
+        let mut left_max = f64::NEG_INFINITY;
+        let mut best: Option<(usize, f64)> = None;
+        for i in 1..n - 1 {
+            left_max = left_max.max(trace[i - 1].x);
+            let x = trace[i].x;
+            let lower_peak = left_max.min(right_max[i + 1]);
+            let depth = lower_peak - x;
+            if depth >= c.exit_deg
+                && depth >= c.split_fraction * (lower_peak - base)
+                && best.is_none_or(|(_, d)| depth > d)
+                && trace[i].still
+            {
+                best = Some((i, depth));
+            }
+        }
+        best.map(|(i, _)| (i, trace[i].x, trace[i].t))
+    }
+
     fn close(&mut self, end_t: f64) -> RepOutcome {
         let State::InRep {
             sign,
@@ -546,7 +610,11 @@ mod tests {
         };
         for i in 0..(secs * 50.0) as usize {
             let t = i as f64 / 50.0;
-            take(d.push(signal(t), false, still(t), TracePoint::at(t)));
+            let point = TracePoint {
+                still: still(t),
+                ..TracePoint::at(t)
+            };
+            take(d.push(signal(t), false, still(t), point));
         }
         take(d.finish());
         reps
@@ -570,6 +638,55 @@ mod tests {
         // 3° is under `min_peak_deg` (5°).
         let reps = run(&mut ankle(), 8.0, |t| bump(t, 1.0, 1.0, 3.0), |_| false);
         assert!(reps.is_empty(), "{reps:?}");
+    }
+
+    /// Real thigh recording (UCI subject 1, unit 3, low set): an 8° rep
+    /// held 5 s, lowered only to 4.5° and rested there, then raised to 9°
+    /// and held again, then lowered all the way. Two reps; the first never
+    /// comes back under half its peak, so the movement runs past
+    /// `max_duration_s` (12 s).
+    #[test]
+    fn two_slow_reps_with_a_half_way_rest_are_split_there_not_lost() {
+        let signal = |t: f64| match t {
+            t if t < 1.0 => 0.0,
+            t if t < 1.5 => 16.0 * (t - 1.0),
+            t if t < 7.0 => 8.0,
+            t if t < 7.5 => 8.0 - 7.0 * (t - 7.0),
+            t if t < 8.5 => 4.5,
+            t if t < 9.0 => 4.5 + 9.0 * (t - 8.5),
+            t if t < 14.0 => 9.0,
+            t if t < 14.5 => 9.0 - 18.0 * (t - 14.0),
+            _ => 0.0,
+        };
+        // At rest wherever the signal is flat.
+        let still = |t: f64| {
+            !((1.0..1.5).contains(&t)
+                || (7.0..7.5).contains(&t)
+                || (8.5..9.0).contains(&t)
+                || (14.0..14.5).contains(&t))
+        };
+        let reps = run(&mut ankle(), 20.0, signal, still);
+        assert_eq!(reps.len(), 2, "{reps:?}");
+        assert!(
+            (reps[0].0 - 1.0).abs() < 0.2 && (reps[0].1 - 8.0).abs() < 0.6,
+            "{reps:?}"
+        );
+        assert!((reps[0].2 - 8.0).abs() < 0.5, "its own peak: {reps:?}");
+        // The second rises from the rest (4.5° to 9°): under `min_peak_deg`
+        // (5°) from there, but it is sized against where the first began.
+        assert!(
+            (reps[1].0 - 7.5).abs() < 0.2 && (reps[1].2 - 4.5).abs() < 0.5,
+            "{reps:?}"
+        );
+        // Without the split (the profile's key at 0) the movement is thrown
+        // out at 12 s, and only the last lowering is left to count.
+        let mut p = Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
+        p.reps.split_fraction = 0.0;
+        let reps = run(&mut RepDetector::new(p.reps), 20.0, signal, still);
+        assert!(reps.len() < 2, "{reps:?}");
+        // Never at rest part-way (a slow wobble): not split either.
+        let reps = run(&mut ankle(), 20.0, signal, |t| !(1.0..=14.5).contains(&t));
+        assert!(reps.len() < 2, "{reps:?}");
     }
 
     #[test]

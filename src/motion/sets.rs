@@ -207,7 +207,7 @@ impl Segmenter {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 4 {
             let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            if reps[0].peak_deg >= cfg.unlike_lead_fraction * rest {
+            if reps[0].peak_deg >= cfg.unlike_edge_fraction * rest {
                 break;
             }
             dropped.push(reps.remove(0));
@@ -236,7 +236,12 @@ impl Segmenter {
             let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
             let unlike = last.peak_deg < cfg.unlike_tail_size * size
                 || last.end_s - last.start_s < cfg.unlike_tail_length * length;
-            if !(late && unlike) {
+            // Far smaller than the full rep just before it: settling the
+            // leg after the set, however soon it comes. (Tired reps shrink
+            // rep by rep; a last partial rep after partial reps stays.)
+            let tiny = last.peak_deg < cfg.unlike_edge_fraction * size
+                && reps[n - 2].peak_deg >= cfg.unlike_tail_size * size;
+            if !(tiny || late && unlike) {
                 break;
             }
             dropped.push(reps.pop().expect("checked above"));
@@ -317,10 +322,28 @@ mod tests {
         assert_eq!(reps.len(), 10);
         // The share is the profile's: at 0.6 the half-range rep goes too.
         let wide = SetConfig {
-            unlike_lead_fraction: 0.6,
+            unlike_edge_fraction: 0.6,
             ..cfg()
         };
         assert_eq!(Segmenter::drop_unlike_lead(&mut reps, &wide).len(), 1);
+    }
+
+    #[test]
+    fn settling_the_leg_right_after_the_last_full_rep_is_not_a_rep() {
+        // Real thigh recording (UCI subject 2, unit 3, fast set): ten reps of
+        // 64-78° every 2.9 s, then a 20° readjustment 3.6 s after the last.
+        let mut reps: Vec<Rep> = (0..10)
+            .map(|i| rep(103.6 + 2.9 * i as f64, 105.4 + 2.9 * i as f64, 70.0))
+            .collect();
+        reps.push(rep(133.3, 135.0, 20.0));
+        assert_eq!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).len(), 1);
+        assert_eq!(reps.len(), 10);
+        // A tired lifter's reps shrink: a last small rep after a partial
+        // one stays.
+        reps.pop();
+        reps.push(rep(129.7, 131.5, 30.0));
+        reps.push(rep(132.8, 134.6, 18.0));
+        assert!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).is_empty());
     }
 
     #[test]

@@ -1,0 +1,536 @@
+//! What a `run` keeps: the raw recording (never written over, synced
+//! every second), the context notes beside it, the logbook sink (a set the
+//! logbook refuses is kept and tried again) and crash recovery (the sets
+//! an earlier run left open, analysed from its recording by the session
+//! core, [`crate::session::analyse`]).
+
+use super::logbook::LogbookArg;
+use super::user_error;
+use crate::daemon::config::{self, Config};
+use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
+use crate::session::{Context, SaveSet, SensorKind, SensorSpec};
+use crate::source::csv::{RawReader, RawWriter};
+use crate::{Exercise, Sample};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The session's raw recording: flushed and synced every second (a power
+/// cut loses at most the last second), linked to the sets.
+pub(crate) struct Recorder {
+    path: PathBuf,
+    w: RawWriter<std::io::BufWriter<std::fs::File>>,
+    last_flush: Instant,
+}
+
+impl Recorder {
+    /// `--record FILE`, else a new file in the recordings folder, else
+    /// none (`--no-record`, `keep = false`, no folder). Never written
+    /// over: a file that exists (the logbook, the file being replayed, an
+    /// earlier session) is refused, and a default name that is taken gets
+    /// a counter.
+    pub(crate) fn create(
+        record: Option<&PathBuf>,
+        none: bool,
+        cfg: &Config,
+        sensor: &str,
+    ) -> anyhow::Result<Option<Recorder>> {
+        let (path, file) = match (record, none) {
+            (Some(p), _) => {
+                let f = create_recording(p).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => user_error(format!(
+                        "{} exists; give a new file name (--record never writes over a file)",
+                        p.display()
+                    )),
+                    _ => user_error(format!("cannot create {}: {e}", p.display())),
+                })?;
+                (p.clone(), f)
+            }
+            (None, true) => return Ok(None),
+            (None, false) => {
+                let Some(d) = cfg
+                    .recording
+                    .dir
+                    .clone()
+                    .or_else(config::default_recordings_dir)
+                else {
+                    return Ok(None);
+                };
+                new_recording_in(&d, &slug(sensor)).map_err(|e| {
+                    user_error(format!("cannot create a recording in {}: {e}", d.display()))
+                })?
+            }
+        };
+        let mut w = RawWriter::new(std::io::BufWriter::new(file))?;
+        w.flush()?;
+        w.get_ref().get_ref().sync_all()?;
+        // The new file's name is on the disk too.
+        sync_dir(&path);
+        Ok(Some(Recorder {
+            path,
+            w,
+            last_flush: Instant::now(),
+        }))
+    }
+
+    /// Where it is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one sample; once a second, to the disk.
+    pub(crate) fn write(&mut self, s: &Sample) -> anyhow::Result<()> {
+        self.w.write(s)?;
+        if self.last_flush.elapsed() >= Duration::from_secs(1) {
+            // On the disk, not only in the page cache.
+            self.w.flush()?;
+            self.w.get_ref().get_ref().sync_data()?;
+            self.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Flushed and synced: whole on the disk. Returns its path.
+    pub(crate) fn close(mut self) -> anyhow::Result<PathBuf> {
+        self.w.flush()?;
+        self.w.get_ref().get_ref().sync_all()?;
+        Ok(self.path)
+    }
+
+    /// Nothing came: no empty recording is left behind.
+    pub(crate) fn discard(self) {
+        let path = self.path.clone();
+        drop(self);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Opens the logbook for a session: locked for the whole of it (one
+/// session per logbook, whatever the socket, so the recordings still open
+/// now were left by writers that are gone), the sets earlier sessions
+/// left open recovered, and the new recording entered (open).
+pub(crate) fn open_log(
+    arg: LogbookArg,
+    cfg: &Config,
+    record: Option<&Path>,
+    spec: &SensorSpec,
+    ctx: &Context,
+) -> anyhow::Result<LogSink> {
+    let sensor = spec.to_string();
+    let mut lb = arg.open()?;
+    lb.set_busy_timeout(Duration::from_secs_f64(cfg.logbook.wait_s))?;
+    let lock = lb.lock_session()?;
+    recover(&mut lb, cfg);
+    let recording = match record {
+        Some(p) => Some(
+            lb.add_recording(&NewRecording {
+                path: std::path::absolute(p)
+                    .unwrap_or(p.to_path_buf())
+                    .display()
+                    .to_string(),
+                sha256: None,
+                sensor: sensor.to_string(),
+                sample_rate_hz: None,
+                samples: 0,
+                samples_lost: 0,
+                context: Some((
+                    ctx.exercise.id().to_string(),
+                    ctx.placement,
+                    ctx.side,
+                    ctx.load.clone(),
+                )),
+                open: true,
+            })?,
+        ),
+        None => None,
+    };
+    Ok(LogSink::new(
+        lb,
+        recording,
+        lock,
+        // Simulated and replayed sets are kept apart from the lifter's own.
+        match spec.kind {
+            SensorKind::Sim => crate::logbook::Source::Sim,
+            SensorKind::Replay(_) => crate::logbook::Source::Replay,
+            SensorKind::Address(_) | SensorKind::Name(_) => crate::logbook::Source::Sensor,
+        },
+    ))
+}
+
+/// Syncs the folder holding `file`, so that a new file's entry survives a
+/// power cut. Best effort: some file systems refuse to sync a folder.
+pub(crate) fn sync_dir(file: &std::path::Path) {
+    let dir = match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => std::path::Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Creates a recording file that did not exist, readable by its owner only.
+fn create_recording(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+}
+
+/// A new recording in `dir`: named by the time to the millisecond and the
+/// sensor, with a counter when two sessions start in the same millisecond.
+fn new_recording_in(
+    dir: &std::path::Path,
+    sensor: &str,
+) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let base = format!(
+        "{}.{:03}-{sensor}",
+        crate::daemon::stamp(now.as_secs()),
+        now.subsec_millis()
+    );
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{base}.csv")
+        } else {
+            format!("{base}-{n}.csv")
+        };
+        let p = dir.join(name);
+        match create_recording(&p) {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "every name for this moment is taken",
+    ))
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// Sets that were still open when an earlier run died (kill -9, power cut)
+/// are in its raw recording, flushed every second: analyse what is there and
+/// save the sets not yet in the logbook, marked interrupted. Problems are
+/// reported and skipped: recovery never stops a new session.
+pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
+    let open = match lb.open_recordings() {
+        Ok(v) => v,
+        Err(e) => {
+            esay!("medius: could not look for interrupted sessions: {e}");
+            return;
+        }
+    };
+    for r in open {
+        let path = std::path::Path::new(&r.path);
+        let mut samples = 0;
+        let mut failed = false;
+        if let (Ok(exercise), Ok(reader)) = (r.exercise.parse::<Exercise>(), RawReader::open(path))
+        {
+            let ctx = Context {
+                exercise,
+                placement: r.placement,
+                side: r.side,
+                load: r.load.clone(),
+            };
+            let changes = read_context_notes(path);
+            // A crash can cut the last line: keep everything before it.
+            if let Ok(found) = crate::session::analyse(
+                ctx,
+                &changes,
+                reader.map_while(Result::ok),
+                super::feed::builder(None, cfg.clone()),
+            ) {
+                samples = found.samples;
+                for (set, ctx) in found.sets {
+                    if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
+                        continue;
+                    }
+                    let w = lb.write_sensor_set(
+                        &SensorSet {
+                            exercise: ctx.exercise.id(),
+                            side: ctx.side,
+                            placement: ctx.placement,
+                            load: ctx.load.clone(),
+                            set: &set,
+                            interrupted: true,
+                            // The recording's start plus where the set began in it.
+                            performed_at: crate::logbook::time::from_stored(&r.started_at).map(
+                                |at| {
+                                    crate::logbook::time::stored(
+                                        crate::logbook::time::plus_seconds(
+                                            at,
+                                            set.start_s.clamp(0.0, 1e9) as i64,
+                                        ),
+                                    )
+                                },
+                            ),
+                            source: crate::logbook::Source::of_sensor(&r.sensor),
+                        },
+                        Some(r.id),
+                    );
+                    match w {
+                        Ok(id) => {
+                            etell!(
+                                "recovered logbook set #{id} ({}) from an interrupted session ({})",
+                                super::live::plural(set.reps.len(), "rep", "reps"),
+                                r.path
+                            );
+                        }
+                        Err(e) => {
+                            failed = true;
+                            esay!(
+                                "medius: could not recover a set from {} ({e}); the next `medius run` tries again",
+                                r.path
+                            );
+                        }
+                    }
+                }
+            }
+        } else {
+            esay!(
+                "medius: the recording {} of an interrupted session is gone; nothing to recover",
+                r.path
+            );
+        }
+        if failed {
+            // Left open: the next run tries again.
+            continue;
+        }
+        let sha = super::logbook::sha256_file(path).ok();
+        let _ = lb.update_recording(r.id, samples, 0, sha.as_deref());
+    }
+}
+
+/// The file beside a recording where each context change (`s`, `l 20kg`,
+/// `e hip-hitch` between sets) is noted with the time of the last sample
+/// before it, so recovery after a crash saves each set with the side, load
+/// and exercise the lifter had set.
+fn context_notes_path(recording: &std::path::Path) -> PathBuf {
+    let mut name = recording.as_os_str().to_owned();
+    name.push(".context");
+    PathBuf::from(name)
+}
+
+/// Appends one change (JSON line) and syncs it to the disk.
+pub(crate) fn note_context(
+    recording: &std::path::Path,
+    after_s: f64,
+    ctx: &Context,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(context_notes_path(recording))?;
+    let line = serde_json::json!({
+        "after_s": after_s,
+        "exercise": ctx.exercise.id(),
+        "placement": ctx.placement.id(),
+        "side": ctx.side.id(),
+        "load": ctx.load.as_ref().map(|l| l.to_string()),
+    });
+    writeln!(f, "{line}")?;
+    f.sync_all()?;
+    sync_dir(recording);
+    Ok(())
+}
+
+/// The changes noted beside a recording, in order; none when the file is
+/// missing. A line cut by a crash is skipped.
+pub(crate) fn read_context_notes(recording: &std::path::Path) -> Vec<(f64, Context)> {
+    let Ok(text) = std::fs::read_to_string(context_notes_path(recording)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let ctx = Context {
+                exercise: v["exercise"].as_str()?.parse().ok()?,
+                placement: v["placement"].as_str()?.parse().ok()?,
+                side: v["side"].as_str()?.parse().ok()?,
+                load: match v["load"].as_str() {
+                    Some(t) => Some(Load::parse(t).ok()?),
+                    None => None,
+                },
+            };
+            Some((v["after_s"].as_f64()?, ctx))
+        })
+        .collect()
+}
+
+/// Saves each set in the logbook as it ends. A set the logbook refuses
+/// (another process held the write lock longer than `[logbook] wait_s`, a
+/// full disk) is kept in memory and tried again: before the next set, every
+/// few seconds, and at the end of the session. It is never dropped.
+pub(crate) struct LogSink {
+    pub(crate) lb: Logbook,
+    _lock: SessionLock,
+    /// The session's recording (logbook id).
+    pub(crate) recording: Option<i64>,
+    /// The sets saved (logbook ids).
+    pub(crate) saved: Vec<i64>,
+    /// The sets not saved yet.
+    pub(crate) unsaved: Vec<UnsavedSet>,
+    last_retry: Instant,
+    /// What to tell the lifter (printed by the live view, between its lines).
+    pub(crate) said: Vec<String>,
+    source: crate::logbook::Source,
+}
+
+/// A set not in the logbook yet, with what it needs to be written later.
+pub(crate) struct UnsavedSet {
+    pub(crate) save: SaveSet,
+    performed_at: Option<String>,
+}
+
+impl LogSink {
+    pub(crate) fn new(
+        lb: Logbook,
+        recording: Option<i64>,
+        lock: SessionLock,
+        source: crate::logbook::Source,
+    ) -> Self {
+        LogSink {
+            source,
+            lb,
+            _lock: lock,
+            recording,
+            saved: Vec::new(),
+            unsaved: Vec::new(),
+            last_retry: Instant::now(),
+            said: Vec::new(),
+        }
+    }
+
+    fn write(&mut self, u: &UnsavedSet) -> crate::logbook::Result<i64> {
+        let s = &u.save;
+        self.lb.write_linked_set(
+            &SensorSet {
+                exercise: s.context.exercise.id(),
+                side: s.context.side,
+                placement: s.context.placement,
+                load: s.context.load.clone(),
+                set: &s.set,
+                interrupted: s.interrupted,
+                performed_at: u.performed_at.clone(),
+                source: self.source,
+            },
+            // Each sensor's recording, as the session tied them to the set.
+            &s.recordings,
+        )
+    }
+
+    pub(crate) fn save(&mut self, save: SaveSet) {
+        self.retry();
+        let interrupted = save.interrupted;
+        let u = UnsavedSet {
+            save,
+            // When it was done, even if it is written later.
+            performed_at: self.lb.now().ok(),
+        };
+        match self.write(&u) {
+            Ok(id) => {
+                self.saved.push(id);
+                let good = super::style::GOOD;
+                self.said.push(format!(
+                    "  {good}saved{good:#} in the logbook as #{id} (pending{}) — medius review {id}",
+                    if interrupted { ", interrupted" } else { "" }
+                ));
+            }
+            Err(e) => {
+                esay!("medius: set not saved in the logbook yet ({e}); kept, trying again");
+                self.unsaved.push(u);
+                self.last_retry = Instant::now();
+            }
+        }
+    }
+
+    /// Writes the sets kept in memory, oldest first; stops at the first
+    /// that fails again.
+    fn retry(&mut self) {
+        while !self.unsaved.is_empty() {
+            let u = self.unsaved.remove(0);
+            match self.write(&u) {
+                Ok(id) => {
+                    self.saved.push(id);
+                    self.said.push(format!(
+                        "  saved in the logbook as #{id} (pending{}) on a later try",
+                        if u.save.interrupted {
+                            ", interrupted"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                Err(_) => {
+                    self.unsaved.insert(0, u);
+                    break;
+                }
+            }
+        }
+        self.last_retry = Instant::now();
+    }
+
+    /// Between samples: try the kept sets again every few seconds.
+    pub(crate) fn tick(&mut self) {
+        if !self.unsaved.is_empty() && self.last_retry.elapsed() >= Duration::from_secs(5) {
+            self.retry();
+        }
+    }
+
+    /// The error that ends a session with sets still not saved: which,
+    /// and where they are kept (`record`, recovered by the next `run`).
+    pub(crate) fn unsaved_error(&self, record: Option<&Path>) -> anyhow::Error {
+        let n = super::live::plural(self.unsaved.len(), "set", "sets");
+        let lost = self
+            .unsaved
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} at {:.0} s",
+                    super::live::plural(u.save.set.rep_count(), "rep", "reps"),
+                    u.save.set.start_s
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match record {
+            Some(p) => anyhow::anyhow!(
+                "{n} could not be saved in the logbook ({lost}); they are in the recording {}, and the next `medius run` saves them",
+                p.display()
+            ),
+            None => anyhow::anyhow!(
+                "{n} could not be saved in the logbook and there is no recording to recover them from ({lost})"
+            ),
+        }
+    }
+
+    /// At the end of the session: a few more tries. Returns how many sets
+    /// are still not saved.
+    pub(crate) fn finish(&mut self) -> usize {
+        for _ in 0..3 {
+            if self.unsaved.is_empty() {
+                break;
+            }
+            self.retry();
+        }
+        self.unsaved.len()
+    }
+}
