@@ -179,7 +179,14 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<()> {
         stop.clone(),
         feed::link_into(SensorId(0), tx.clone()),
     )?;
-    let _feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
+    let _feeder = feed::spawn_feed(
+        SensorId(0),
+        opened.samples,
+        opened.speed,
+        opened.batch,
+        tx,
+        None,
+    )?;
     // The steps are said once the sensor streams: one that never answers
     // gets its error alone.
     let mut asked = false;

@@ -8,6 +8,7 @@ use super::live_ble::{BleSamples, LinkReport};
 use super::user_error;
 use crate::daemon::config::{self, Config};
 use crate::motion::profile::ProfileError;
+use crate::motion::fuse::FusedPipeline;
 use crate::motion::{Pipeline, Profile};
 use crate::session::{
     Analyser, Build, Context, Input, KeyCommand, LinkChange, SensorId, SensorKind, SensorSpec,
@@ -100,25 +101,57 @@ pub(crate) fn analyser_for(
     profile: Option<&PathBuf>,
     cfg: &Config,
 ) -> Result<Analyser, ProfileError> {
-    let calibrated = user_profile_path(ctx.exercise, ctx.placement)
+    let p = profile_for(ctx.exercise, ctx.placement, profile, cfg)?;
+    Ok(Analyser::one(Pipeline::new(p, ctx.side)))
+}
+
+/// The profile for an exercise at a placement: `profile` (`--profile`),
+/// else the config's, else the lifter's calibrated one, else the built-in.
+fn profile_for(
+    exercise: Exercise,
+    placement: Placement,
+    profile: Option<&PathBuf>,
+    cfg: &Config,
+) -> Result<Profile, ProfileError> {
+    let calibrated = user_profile_path(exercise, placement)
         .filter(|p| p.exists())
-        .filter(|_| profile.is_none() && cfg.profile_for(ctx.exercise, ctx.placement).is_none());
+        .filter(|_| profile.is_none() && cfg.profile_for(exercise, placement).is_none());
     if let Some(p) = &calibrated {
         etell!("using your calibrated profile {}", p.display());
     }
-    let p = match profile
-        .or_else(|| cfg.profile_for(ctx.exercise, ctx.placement))
+    match profile
+        .or_else(|| cfg.profile_for(exercise, placement))
         .or(calibrated.as_ref())
     {
-        Some(path) => Profile::load(path, ctx.exercise, ctx.placement)?,
-        None => Profile::builtin(ctx.exercise, ctx.placement)?,
-    };
-    Ok(Analyser::one(Pipeline::new(p, ctx.side)))
+        Some(path) => Profile::load(path, exercise, placement),
+        None => Profile::builtin(exercise, placement),
+    }
 }
 
 /// [`analyser_for`] as the session's [`Build`].
 pub(crate) fn builder(profile: Option<PathBuf>, cfg: Config) -> Build {
     Box::new(move |ctx: &Context| analyser_for(ctx, profile.as_ref(), &cfg))
+}
+
+/// Two sensors: the ankle counts and the pelvis judges, each with its
+/// profile (the config's, else the lifter's calibrated one, else the
+/// built-in). The context's placement plays no part; an exercise one
+/// sensor follows (the hip hitch, the seated machine) is refused.
+pub(crate) fn pair_builder(cfg: Config) -> Build {
+    Box::new(move |ctx: &Context| {
+        if !crate::source::sim::two_sensor_exercise(ctx.exercise) {
+            return Err(ProfileError::Unsupported {
+                exercise: ctx.exercise,
+                placement: Placement::Pelvis,
+                supported: "two sensors at once suit standing-cable-abduction and \
+                            side-lying-abduction"
+                    .into(),
+            });
+        }
+        let ankle = profile_for(ctx.exercise, Placement::Ankle, None, &cfg)?;
+        let pelvis = profile_for(ctx.exercise, Placement::Pelvis, None, &cfg)?;
+        Ok(Analyser::fused(FusedPipeline::new(ankle, pelvis, ctx.side)?))
+    })
 }
 
 /// How to open a source (simulator, replay, Bluetooth).
@@ -236,6 +269,147 @@ pub(crate) fn open_source(
     })
 }
 
+/// Opens two sensors worn at once, ankle first: two Bluetooth sensors, two
+/// replays, or the simulator playing both from one simulated lifter. Each
+/// Bluetooth link tells the shell's channel what it does, as its own sensor.
+pub(crate) fn open_pair(
+    specs: &[SensorSpec],
+    ctx: &Context,
+    o: &SourceOptions,
+    stop: Arc<AtomicBool>,
+    tx: &SyncSender<Fed>,
+) -> anyhow::Result<Vec<Opened>> {
+    let sims = specs.iter().filter(|s| s.kind == SensorKind::Sim).count();
+    if sims == 2 {
+        let mut sc = SimConfig::new(ctx.exercise, Placement::Ankle, ctx.side);
+        sc.sets = o.sets;
+        sc.reps_min = o.reps.0;
+        sc.reps_max = o.reps.1;
+        sc.rest_min_s = 20.0;
+        sc.rest_max_s = 30.0;
+        sc.seed = o.seed;
+        sc.lead_in_s = o.lead_in_s;
+        sc.compensation_rate = if o.reps.1 <= 3 { 0.0 } else { 0.2 };
+        sc.validate().map_err(user_error)?;
+        let (ankle, pelvis, truth) = crate::source::sim::open_pair(&sc).map_err(user_error)?;
+        let counts: Vec<String> = truth
+            .truth
+            .sets
+            .iter()
+            .map(|s| s.rep_count.to_string())
+            .collect();
+        etell!(
+            "simulated sensors: {} at the ankle and the pelvis, {} side, {} Hz; the simulated lifter will do {} of {} reps",
+            sc.exercise,
+            sc.side,
+            sc.rate_hz,
+            crate::terminal::plural(truth.truth.sets.len() as i64, "set", "sets"),
+            counts.join(", ")
+        );
+        return Ok([ankle, pelvis]
+            .into_iter()
+            .map(|sim| Opened {
+                samples: Box::new(sim.map(Ok)),
+                ble: None,
+                speed: o.speed,
+                batch: 64,
+            })
+            .collect());
+    }
+    if sims == 1 {
+        return Err(user_error(
+            "the simulator plays both sensors or neither: give --sensor sim --placement both",
+        ));
+    }
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            open_source(
+                spec,
+                ctx,
+                o,
+                stop.clone(),
+                link_into(SensorId(i), tx.clone()),
+            )
+        })
+        .collect()
+}
+
+/// Feeds two played sources (two replays, the simulated pair) on one
+/// thread, merged in time and paced together, so neither runs ahead of
+/// the other however fast they are played.
+pub(crate) fn spawn_merged_feed(
+    mut sources: Vec<Samples>,
+    speed: f64,
+    batch: usize,
+    tx: SyncSender<Fed>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("medius-sensors".into())
+        .spawn(move || {
+            let batch = batch.max(1);
+            let mut pacer = Pacer::new(speed);
+            let mut next: Vec<Option<Sample>> = vec![None; sources.len()];
+            let mut live: Vec<bool> = vec![true; sources.len()];
+            let mut ready: Vec<(usize, Sample)> = Vec::with_capacity(batch);
+            // Consecutive samples of one sensor go as one batch.
+            let send = |ready: &mut Vec<(usize, Sample)>| -> bool {
+                let mut runs: Vec<(usize, Vec<Sample>)> = Vec::new();
+                for (i, s) in ready.drain(..) {
+                    match runs.last_mut() {
+                        Some((j, v)) if *j == i => v.push(s),
+                        _ => runs.push((i, vec![s])),
+                    }
+                }
+                runs.into_iter()
+                    .all(|(i, v)| tx.send(Fed::Samples(SensorId(i), v)).is_ok())
+            };
+            loop {
+                for i in 0..sources.len() {
+                    if live[i] && next[i].is_none() {
+                        match sources[i].next() {
+                            Some(Ok(s)) => next[i] = Some(s),
+                            Some(Err(e)) => {
+                                if send(&mut ready) {
+                                    let _ = tx.send(Fed::Failed(SensorId(i), e));
+                                }
+                                live[i] = false;
+                            }
+                            None => {
+                                if !send(&mut ready) {
+                                    return;
+                                }
+                                let _ = tx.send(Fed::Over(SensorId(i)));
+                                live[i] = false;
+                            }
+                        }
+                    }
+                }
+                let Some(i) = (0..sources.len())
+                    .filter(|&i| next[i].is_some())
+                    .min_by(|&a, &b| {
+                        let (ta, tb) = (next[a].map(|s| s.t), next[b].map(|s| s.t));
+                        ta.partial_cmp(&tb).unwrap_or(std::cmp::Ordering::Equal)
+                    })
+                else {
+                    return;
+                };
+                let sample = next[i].take().expect("chosen above");
+                if let Some(wait) = pacer.ahead(sample.t) {
+                    if !send(&mut ready) {
+                        return;
+                    }
+                    std::thread::sleep(wait);
+                }
+                ready.push((i, sample));
+                if ready.len() >= batch && !send(&mut ready) {
+                    return;
+                }
+            }
+        })
+}
+
 /// What the feeding threads send the shell.
 pub(crate) enum Fed {
     /// For the session.
@@ -255,12 +429,19 @@ pub(crate) enum Fed {
 /// when the source does or the shell hangs up. Up to `batch` samples go
 /// together, never one held back while the source waits: a live sensor
 /// (whose next sample may be a while) sends each at once.
+///
+/// With `common_clock` (one of two live sensors), each sample's time is
+/// moved onto the shell's clock from `common_clock`, from when its first
+/// sample arrived: two links start at different moments, and a sensor's
+/// own clock may count from its power-on. The fused analysis refines the
+/// rest from the signals.
 pub(crate) fn spawn_feed(
     sensor: SensorId,
     samples: Samples,
     speed: f64,
     batch: usize,
     tx: SyncSender<Fed>,
+    common_clock: Option<Instant>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("medius-sensor-{}", sensor.0))
@@ -268,6 +449,17 @@ pub(crate) fn spawn_feed(
             let batch = batch.max(1);
             let mut pacer = Pacer::new(speed);
             let mut ready = Vec::with_capacity(batch);
+            let mut shift: Option<f64> = None;
+            let samples = samples.map(move |s| {
+                s.map(|mut sample| {
+                    if let Some(start) = common_clock {
+                        let k = *shift
+                            .get_or_insert_with(|| start.elapsed().as_secs_f64() - sample.t);
+                        sample.t += k;
+                    }
+                    sample
+                })
+            });
             let send = |ready: &mut Vec<Sample>| {
                 ready.is_empty()
                     || tx

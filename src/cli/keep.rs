@@ -10,7 +10,8 @@ use crate::daemon::config::{self, Config};
 use crate::logbook::{Load, Logbook, NewRecording, SensorSet, SessionLock};
 use crate::session::{Context, SaveSet, SensorKind, SensorSpec};
 use crate::source::csv::{RawReader, RawWriter};
-use crate::{Exercise, Sample};
+use crate::source::session_file::{SensorFile, SessionFile};
+use crate::{Exercise, Placement, Sample};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,6 +72,78 @@ impl Recorder {
             w,
             last_flush: Instant::now(),
         }))
+    }
+
+    /// Two sensors: `--record NAME` gives NAME.ankle.csv and
+    /// NAME.pelvis.csv, else two new files in the recordings folder; and a
+    /// session file beside them ties them (NAME.session.json; see
+    /// docs/formats.md), so `analyze` and `import` take the pair. None of
+    /// the three is ever written over.
+    pub(crate) fn create_pair(
+        record: Option<&PathBuf>,
+        none: bool,
+        cfg: &Config,
+        specs: &[SensorSpec],
+        ctx: &Context,
+    ) -> anyhow::Result<Vec<Option<Recorder>>> {
+        let stem = record.map(|p| {
+            let s = p.display().to_string();
+            PathBuf::from(s.strip_suffix(".csv").unwrap_or(&s))
+        });
+        let with = |stem: &Path, ext: &str| {
+            let mut s = stem.as_os_str().to_owned();
+            s.push(ext);
+            PathBuf::from(s)
+        };
+        if let Some(stem) = &stem {
+            let session = with(stem, ".session.json");
+            if session.exists() {
+                return Err(user_error(format!(
+                    "{} exists; give a new name (--record never writes over a file)",
+                    session.display()
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        for spec in specs {
+            let role = spec.role.unwrap_or(Placement::Ankle);
+            let r = match &stem {
+                Some(stem) => {
+                    let p = with(stem, &format!(".{role}.csv"));
+                    Recorder::create(Some(&p), false, cfg, "")?
+                }
+                None => Recorder::create(None, none, cfg, &format!("{spec}-{role}"))?,
+            };
+            out.push(r);
+        }
+        if let [Some(a), Some(p)] = &out[..] {
+            let session = match &stem {
+                Some(stem) => with(stem, ".session.json"),
+                None => a.path.with_extension("session.json"),
+            };
+            let name = |p: &Path| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            let file = SessionFile::new(
+                ctx.exercise,
+                ctx.side,
+                specs
+                    .iter()
+                    .zip([a, p])
+                    .map(|(spec, r)| SensorFile {
+                        role: spec.role.unwrap_or(Placement::Ankle),
+                        file: name(&r.path),
+                        sensor: spec.to_string(),
+                        offset_s: 0.0,
+                    })
+                    .collect(),
+            );
+            file.write(&session)
+                .map_err(|e| user_error(e.to_string()))?;
+        }
+        Ok(out)
     }
 
     /// Where it is.
@@ -155,6 +228,30 @@ pub(crate) fn open_log(
             SensorKind::Address(_) | SensorKind::Name(_) => crate::logbook::Source::Sensor,
         },
     ))
+}
+
+/// Enters the second sensor's recording (two sensors: the pelvis'): open
+/// until the session ends, linked to every set. It carries no context, so
+/// crash recovery does not count sets from it alone; the ankle's recording
+/// (the one the sets are counted from) carries them.
+pub(crate) fn add_partner_recording(
+    log: &mut LogSink,
+    path: &Path,
+    spec: &SensorSpec,
+) -> anyhow::Result<i64> {
+    Ok(log.lb.add_recording(&NewRecording {
+        path: std::path::absolute(path)
+            .unwrap_or(path.to_path_buf())
+            .display()
+            .to_string(),
+        sha256: None,
+        sensor: spec.to_string(),
+        sample_rate_hz: None,
+        samples: 0,
+        samples_lost: 0,
+        context: None,
+        open: true,
+    })?)
 }
 
 /// Syncs the folder holding `file`, so that a new file's entry survives a

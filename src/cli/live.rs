@@ -20,6 +20,8 @@ pub(crate) struct Live {
     status_line: bool,
     /// The status line is on the screen now (cleared before any other line).
     drawn: bool,
+    /// Two sensors.
+    pair: bool,
 }
 
 impl Live {
@@ -30,7 +32,14 @@ impl Live {
             keys,
             status_line: !quiet && std::io::stdout().is_terminal(),
             drawn: false,
+            pair: false,
         }
+    }
+
+    /// Two sensors: the ankle counts, the pelvis judges.
+    pub(crate) fn pair(mut self, pair: bool) -> Self {
+        self.pair = pair;
+        self
     }
 
     /// Prints a line, first wiping the status line if it is drawn.
@@ -137,9 +146,13 @@ impl Live {
         let count = super::style::COUNT;
         match f {
             Feedback::Watching(ctx) => etell!(
-                "{} · sensor on the {} · {} side{} — watching (Ctrl-C to stop{})",
+                "{} · {} · {} side{} — watching (Ctrl-C to stop{})",
                 ctx.exercise,
-                ctx.placement,
+                if self.pair {
+                    "sensors on the ankle (counts) and the pelvis (hike, drop, sway)".to_string()
+                } else {
+                    format!("sensor on the {}", ctx.placement)
+                },
                 ctx.side,
                 load_part(ctx),
                 if self.keys { "; ? for keys" } else { "" }

@@ -9,10 +9,12 @@ use super::feed::{self, Fed, SourceOptions};
 use super::keep::{self, LogSink};
 use super::live::{link_line, Live};
 use super::logbook::LogbookArg;
-use super::user_error;
+use super::{user_error, Placements};
 use crate::daemon::config::{self, Config};
 use crate::daemon::status::{self, Status, StatusServer};
-use crate::session::{key, Context, Input, Output, SensorId, SensorSetup, SensorSpec, Session};
+use crate::session::{
+    key, Context, Input, Output, SensorId, SensorKind, SensorSetup, SensorSpec, Session,
+};
 use crate::{Exercise, Placement, Side};
 use clap::Args;
 use std::io::IsTerminal;
@@ -56,9 +58,10 @@ pub struct RunArgs {
     /// Exercise [default: config, else standing-cable-abduction].
     #[arg(short, long, value_enum)]
     pub exercise: Option<Exercise>,
-    /// Where the sensor is: ankle or pelvis [default: config, else ankle].
+    /// Where the sensor is: ankle or pelvis, or both (two sensors; with
+    /// `--sensor sim`, both from one simulated lifter) [default: config, else ankle].
     #[arg(short, long, value_enum)]
-    pub placement: Option<Placement>,
+    pub placement: Option<Placements>,
     /// Working side: left or right [default: config, else right].
     #[arg(short, long, value_enum)]
     pub side: Option<Side>,
@@ -139,10 +142,15 @@ fn give_up_s(text: &str) -> Result<f64, String> {
 const TICK: Duration = Duration::from_millis(200);
 
 /// The sensors to use: `--sensor` (repeatable), else the config's (two
-/// with their placements are a pair), else the simulator, said loudly.
-/// Two at once are refused until the fused analysis is plugged in.
-pub(crate) fn sensors(given: &[SensorSpec], cfg: &Config) -> anyhow::Result<Vec<SensorSpec>> {
-    let specs = if !given.is_empty() {
+/// with their placements are a pair), else the simulator (`None`, said
+/// loudly). Two are one at the ankle and one at the pelvis;
+/// `--placement both` with one `sim` (or none) is the simulated pair.
+pub(crate) fn sensors(
+    given: &[SensorSpec],
+    placement: Option<Placements>,
+    cfg: &Config,
+) -> anyhow::Result<Vec<SensorSpec>> {
+    let mut specs = if !given.is_empty() {
         given.to_vec()
     } else {
         let placed: Vec<&config::SensorConfig> = cfg
@@ -155,10 +163,18 @@ pub(crate) fn sensors(given: &[SensorSpec], cfg: &Config) -> anyhow::Result<Vec<
             && placed
                 .iter()
                 .any(|s| s.placement == Some(Placement::Pelvis));
-        let chosen: Vec<&config::SensorConfig> = if pair {
+        let chosen: Vec<&config::SensorConfig> = if pair && placement != Some(Placements::Ankle)
+            && placement != Some(Placements::Pelvis)
+        {
             placed
         } else {
-            cfg.sensor.first().into_iter().collect()
+            // One placement asked for: the configured sensor worn there.
+            placement
+                .and_then(Placements::one)
+                .and_then(|p| cfg.sensor.iter().find(|s| s.placement == Some(p)))
+                .or(cfg.sensor.first())
+                .into_iter()
+                .collect()
         };
         chosen
             .into_iter()
@@ -170,18 +186,65 @@ pub(crate) fn sensors(given: &[SensorSpec], cfg: &Config) -> anyhow::Result<Vec<
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    if specs.len() > 1 {
-        return Err(user_error(format!(
-            "two sensors at once are not built yet ({}): give one --sensor, or keep one [[sensor]] with a placement in the config",
-            specs
-                .iter()
-                .map(|s| match s.role {
-                    Some(r) => format!("{r}={s}"),
-                    None => s.to_string(),
+    let shown = |specs: &[SensorSpec]| {
+        specs
+            .iter()
+            .map(|s| match s.role {
+                Some(r) => format!("{r}={s}"),
+                None => s.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if placement == Some(Placements::Both) && specs.len() < 2 {
+        match specs.first() {
+            None => {}
+            Some(s) if s.kind == SensorKind::Sim => specs.clear(),
+            Some(_) => {
+                return Err(user_error(format!(
+                    "--placement both needs two sensors, one at each: \
+                     --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
+                    shown(&specs)
+                )))
+            }
+        }
+        if specs.is_empty() && !given.is_empty() {
+            specs = [Placement::Ankle, Placement::Pelvis]
+                .into_iter()
+                .map(|role| SensorSpec {
+                    role: Some(role),
+                    ..SensorSpec::SIM
                 })
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+        }
+    }
+    if specs.len() > 2 {
+        return Err(user_error(format!(
+            "{} sensors given ({}): medius follows one, or two (one at the ankle, one at the pelvis)",
+            specs.len(),
+            shown(&specs)
         )));
+    }
+    if specs.len() == 2 {
+        let roles = (specs[0].role, specs[1].role);
+        match roles {
+            (Some(Placement::Ankle), Some(Placement::Pelvis)) => {}
+            (Some(Placement::Pelvis), Some(Placement::Ankle)) => specs.swap(0, 1),
+            _ => {
+                return Err(user_error(format!(
+                    "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
+                     --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
+                    shown(&specs)
+                )))
+            }
+        }
+        if let Some(p @ (Placements::Ankle | Placements::Pelvis)) = placement {
+            return Err(user_error(format!(
+                "--placement {} but two sensors are given ({}): leave --placement out, or say both",
+                p.one().map(|p| p.to_string()).unwrap_or_default(),
+                shown(&specs)
+            )));
+        }
     }
     Ok(specs)
 }
@@ -219,32 +282,63 @@ fn first_context(
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
     feed::check_speed(a.speed)?;
     let (cfg, _) = feed::load_config(a.config.as_ref())?;
-    let given = sensors(&a.sensor, &cfg)?.into_iter().next();
+    let given = sensors(&a.sensor, a.placement, &cfg)?;
+    let both = a.placement == Some(Placements::Both);
+    let pair = given.len() == 2 || both;
+    if pair && a.profile.is_some() {
+        return Err(user_error(
+            "--profile names one placement's profile; with two sensors give them in the config's [profiles]",
+        ));
+    }
     let ctx = first_context(
         a.exercise,
-        a.placement,
+        if pair {
+            Some(Placement::Ankle)
+        } else {
+            a.placement.and_then(Placements::one)
+        },
         a.side,
         a.load.as_deref(),
-        given.as_ref(),
+        given.first().filter(|_| !pair),
         &cfg,
     )?;
-    let mut build = feed::builder(a.profile.clone(), cfg.clone());
+    let mut build = if pair {
+        feed::pair_builder(cfg.clone())
+    } else {
+        feed::builder(a.profile.clone(), cfg.clone())
+    };
     // The profile is checked before anything is opened.
     let first = build(&ctx)?;
-    let spec = match given {
-        Some(s) => s,
-        None => {
-            // Never silently: a systemd unit with no sensor configured
-            // would otherwise fill the logbook with made-up sets.
-            esay!(
-                "medius: no sensor configured (--sensor, or [[sensor]] in the config): SIMULATING; \
-                 these sets are saved as simulated (source: sim) and kept out of log, next, trend \
-                 and export unless --include-sim"
-            );
-            SensorSpec::SIM
+    let specs = if given.is_empty() {
+        // Never silently: a systemd unit with no sensor configured
+        // would otherwise fill the logbook with made-up sets.
+        esay!(
+            "medius: no sensor configured (--sensor, or [[sensor]] in the config): SIMULATING; \
+             these sets are saved as simulated (source: sim) and kept out of log, next, trend \
+             and export unless --include-sim"
+        );
+        if pair {
+            [Placement::Ankle, Placement::Pelvis]
+                .into_iter()
+                .map(|role| SensorSpec {
+                    role: Some(role),
+                    ..SensorSpec::SIM
+                })
+                .collect()
+        } else {
+            vec![SensorSpec::SIM]
         }
+    } else {
+        given
     };
-    let sensor = spec.to_string();
+    let sensor = specs
+        .iter()
+        .map(|s| match (s.role, pair) {
+            (Some(r), true) => format!("{r}={s}"),
+            _ => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let rate = a.rate.unwrap_or(cfg.link.rate_hz);
     let stop = Arc::new(AtomicBool::new(false));
     let state = Arc::new(Mutex::new(Status {
@@ -264,32 +358,46 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     // channel, bounded so a source played flat out waits for the loop
     // (64 batches of up to 64 samples).
     let (tx, rx) = mpsc::sync_channel::<Fed>(64);
-    let opened = feed::open_source(
-        &spec,
-        &ctx,
-        &SourceOptions {
-            speed: a.speed,
-            sets: a.sets,
-            reps: (8, 12),
-            lead_in_s: a.lead_in,
-            seed: a.seed,
-            rate,
-            find_timeout_s: a.find_timeout.unwrap_or(cfg.link.find_timeout_s),
-            give_up_s: a.give_up.unwrap_or(cfg.link.give_up_s),
-            allow: cfg.allowed(),
-        },
-        stop.clone(),
-        feed::link_into(SensorId(0), tx.clone()),
-    )?;
-    let ble = opened.ble.clone();
+    let options = SourceOptions {
+        speed: a.speed,
+        sets: a.sets,
+        reps: (8, 12),
+        lead_in_s: a.lead_in,
+        seed: a.seed,
+        rate,
+        find_timeout_s: a.find_timeout.unwrap_or(cfg.link.find_timeout_s),
+        give_up_s: a.give_up.unwrap_or(cfg.link.give_up_s),
+        allow: cfg.allowed(),
+    };
+    let opened = if pair {
+        feed::open_pair(&specs, &ctx, &options, stop.clone(), &tx)?
+    } else {
+        vec![feed::open_source(
+            &specs[0],
+            &ctx,
+            &options,
+            stop.clone(),
+            feed::link_into(SensorId(0), tx.clone()),
+        )?]
+    };
+    let ble: Vec<_> = opened.iter().map(|o| o.ble.clone()).collect();
 
-    let mut record = keep::Recorder::create(
-        a.record.as_ref(),
-        a.no_record || !cfg.recording.keep,
-        &cfg,
-        &sensor,
-    )?;
-    let record_path = record.as_ref().map(|r| r.path().to_path_buf());
+    let none = a.no_record || !cfg.recording.keep;
+    let mut records = if pair {
+        keep::Recorder::create_pair(a.record.as_ref(), none, &cfg, &specs, &ctx)?
+    } else {
+        vec![keep::Recorder::create(
+            a.record.as_ref(),
+            none,
+            &cfg,
+            &sensor,
+        )?]
+    };
+    let record_paths: Vec<Option<PathBuf>> = records
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.path().to_path_buf()))
+        .collect();
+    let record_path = record_paths[0].clone();
     let mut log = if a.no_log {
         None
     } else {
@@ -302,17 +410,32 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             LogbookArg { logbook: book },
             &cfg,
             record_path.as_deref(),
-            &spec,
+            &specs[0],
             &ctx,
         )?)
     };
+    // Each sensor's recording in the logbook: the first (the one the sets
+    // are counted from) entered with the session's context, the pelvis'
+    // beside it, and every set linked to both.
+    let mut recordings = vec![log.as_ref().and_then(|l| l.recording)];
+    for (spec, path) in specs.iter().zip(&record_paths).skip(1) {
+        recordings.push(match (log.as_mut(), path) {
+            (Some(log), Some(p)) => Some(keep::add_partner_recording(log, p, spec)?),
+            _ => None,
+        });
+    }
     let mut session = Session::starting_with(
         ctx,
-        vec![SensorSetup {
-            role: spec.role,
-            recording: log.as_ref().and_then(|l| l.recording),
-            linked: ble.is_some(),
-        }],
+        specs
+            .iter()
+            .zip(&recordings)
+            .zip(&ble)
+            .map(|((spec, recording), ble)| SensorSetup {
+                role: spec.role,
+                recording: *recording,
+                linked: ble.is_some(),
+            })
+            .collect(),
         first,
         build,
     );
@@ -334,13 +457,34 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if keys {
         feed::spawn_keyboard(cfg.session.load_unit.clone(), tx.clone());
     }
-    let feeder = feed::spawn_feed(SensorId(0), opened.samples, opened.speed, opened.batch, tx)?;
-    let mut live = Live::new(a.bell || cfg.feedback.bell, super::quiet(), keys);
     let started = Instant::now();
+    let mut running: Vec<SensorId> = (0..opened.len()).map(SensorId).collect();
+    let live_sensors = opened.iter().all(|o| o.ble.is_some());
+    let feeders = if opened.len() == 2 && !live_sensors {
+        // Played (two replays, the simulated pair): merged in time on one
+        // thread, so neither runs ahead of the other.
+        let (speed, batch) = (opened[0].speed, opened[0].batch);
+        vec![feed::spawn_merged_feed(
+            opened.into_iter().map(|o| o.samples).collect(),
+            speed,
+            batch,
+            tx,
+        )?]
+    } else {
+        let common = (opened.len() == 2).then_some(started);
+        opened
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                feed::spawn_feed(SensorId(i), o.samples, o.speed, o.batch, tx.clone(), common)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?
+    };
+    let mut live = Live::new(a.bell || cfg.feedback.bell, super::quiet(), keys).pair(pair);
     let mut last_tick = Instant::now();
     let mut out = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
-    let mut running = vec![SensorId(0)];
+    let mut per_sensor = vec![0u64; specs.len()];
     loop {
         if stop.load(Ordering::SeqCst) {
             session.handle(Input::Stop, &mut out)?;
@@ -386,8 +530,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             Err(RecvTimeoutError::Timeout) => vec![],
         };
         for input in inputs {
-            if let (Input::Sample { sample, .. }, Some(r)) = (&input, record.as_mut()) {
-                r.write(sample)?;
+            if let Input::Sample { sensor, sample } = &input {
+                if let Some(n) = per_sensor.get_mut(sensor.0) {
+                    *n += 1;
+                }
+                if let Some(Some(r)) = records.get_mut(sensor.0) {
+                    r.write(sample)?;
+                }
             }
             session.handle(input, &mut out)?;
             act(
@@ -428,7 +577,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     // a Bluetooth link is given a moment to let go of the sensor.
     drop(rx);
     let until = Instant::now() + Duration::from_secs(2);
-    while !feeder.is_finished() && Instant::now() < until {
+    while !feeders.iter().all(|f| f.is_finished()) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(10));
     }
     live.clear();
@@ -437,11 +586,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         let e = failure.take().expect("checked");
         // Nothing ever arrived: leave no empty recording behind, and let the
         // error be the one line the lifter sees.
-        if let Some(r) = record {
+        for r in records.into_iter().flatten() {
             r.discard();
         }
-        if let Some((log, id)) = log.as_mut().and_then(|l| l.recording.map(|id| (l, id))) {
-            let _ = log.lb.forget_recording(id);
+        if let Some(log) = log.as_mut() {
+            for id in recordings.iter().flatten() {
+                let _ = log.lb.forget_recording(*id);
+            }
         }
         return Err(e);
     }
@@ -453,29 +604,32 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             live.line(&m);
         }
     }
-    if let Some(r) = record {
+    for (i, r) in records.into_iter().enumerate() {
+        let Some(r) = r else { continue };
         // Synced before it is hashed and marked closed: a closed recording
         // is whole on the disk.
         let p = &r.close()?;
         etell!("raw samples written to {}", p.display());
-        if let Some((log, id)) = log
-            .as_mut()
-            .filter(|_| unsaved == 0)
-            .and_then(|l| l.recording.map(|id| (l, id)))
-        {
-            let lost = session
-                .link(SensorId(0))
-                .map(|l| l.samples_lost)
-                .unwrap_or(0);
+        let id = recordings.get(i).copied().flatten();
+        if let Some((log, id)) = log.as_mut().filter(|_| unsaved == 0).zip(id) {
+            let link = session.link(SensorId(i));
+            let lost = link.map(|l| l.samples_lost).unwrap_or(0);
+            let n = if pair { per_sensor[i] } else { samples };
             let sha = super::logbook::sha256_file(p).ok();
-            if let Err(e) = log.lb.update_recording(id, samples, lost, sha.as_deref()) {
+            if let Err(e) = log.lb.update_recording(id, n, lost, sha.as_deref()) {
                 esay!("medius: could not update the recording's entry: {e}");
             }
         }
     }
     live.summary(session.sets(), log.as_ref().map(|l| l.saved.as_slice()));
-    if let Some(r) = ble {
-        tell!("{}", link_line(&r.lock().expect("report lock")));
+    for (spec, r) in specs.iter().zip(&ble) {
+        if let Some(r) = r {
+            let line = link_line(&r.lock().expect("report lock"));
+            match (pair, spec.role) {
+                (true, Some(role)) => tell!("{role} {line}"),
+                _ => tell!("{line}"),
+            }
+        }
     }
     if let Some(log) = log.as_ref().filter(|_| unsaved > 0) {
         return Err(log.unsaved_error(record_path.as_deref()));

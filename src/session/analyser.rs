@@ -1,9 +1,10 @@
-//! What turns a session's samples into reps and sets. Today one
-//! [`Pipeline`] fed by one sensor; a fused two-sensor pipeline (the ankle
-//! counts, the pelvis judges) goes in as another variant with the same
-//! `push(role, sample)` / `finish` shape and the same [`Event`]s, and the
-//! session around it does not change.
+//! What turns a session's samples into reps and sets: one [`Pipeline`] fed
+//! by one sensor, or a [`FusedPipeline`] fed by two (the ankle counts, the
+//! pelvis judges hike, drop and sway over each ankle rep). Both take
+//! `push(role, sample)` / `finish` and give the same [`Event`]s, so the
+//! session around them does not change.
 
+use crate::motion::fuse::FusedPipeline;
 use crate::motion::profile::RepSignal;
 use crate::motion::{Event, Pipeline, Profile};
 use crate::{Placement, Sample};
@@ -12,6 +13,8 @@ use crate::{Placement, Sample};
 pub enum Analyser {
     /// One sensor, one pipeline: every sample goes in, whatever its role.
     One(Pipeline),
+    /// Two sensors: each sample goes to its role's pipeline.
+    Fused(Box<FusedPipeline>),
 }
 
 impl Analyser {
@@ -20,11 +23,31 @@ impl Analyser {
         Analyser::One(pipeline)
     }
 
+    /// Two sensors' pipeline.
+    pub fn fused(pipeline: FusedPipeline) -> Self {
+        Analyser::Fused(Box::new(pipeline))
+    }
+
     /// Takes one sample from the sensor worn at `role`.
     pub fn push(&mut self, role: Placement, s: &Sample, out: &mut Vec<Event>) {
-        let _ = role;
         match self {
             Analyser::One(p) => p.push(s, out),
+            Analyser::Fused(p) => p.push(role, s, out),
+        }
+    }
+
+    /// The link of the sensor at `role` is down: with two sensors the other
+    /// carries on at once rather than waiting for its samples.
+    pub fn link_lost(&mut self, role: Placement, out: &mut Vec<Event>) {
+        if let Analyser::Fused(p) = self {
+            p.link_lost(role, out);
+        }
+    }
+
+    /// The link of the sensor at `role` is back.
+    pub fn link_back(&mut self, role: Placement) {
+        if let Analyser::Fused(p) = self {
+            p.link_back(role);
         }
     }
 
@@ -32,6 +55,7 @@ impl Analyser {
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Analyser::One(p) => p.finish(out),
+            Analyser::Fused(p) => p.finish(out),
         }
     }
 
@@ -39,6 +63,7 @@ impl Analyser {
     pub fn set_open(&self) -> bool {
         match self {
             Analyser::One(p) => p.set_open(),
+            Analyser::Fused(p) => p.set_open(),
         }
     }
 
@@ -46,6 +71,7 @@ impl Analyser {
     pub fn profile(&self) -> &Profile {
         match self {
             Analyser::One(p) => p.profile(),
+            Analyser::Fused(p) => p.ankle_profile(),
         }
     }
 
@@ -53,5 +79,10 @@ impl Analyser {
     /// range).
     pub fn counts_pelvis(&self) -> bool {
         self.profile().reps.signal == RepSignal::Obliquity
+    }
+
+    /// Two sensors.
+    pub fn is_fused(&self) -> bool {
+        matches!(self, Analyser::Fused(_))
     }
 }

@@ -364,6 +364,17 @@ impl Session {
             Input::Link { sensor, change } => {
                 if let Some(s) = self.sensors.get_mut(sensor.0) {
                     s.link.apply(&change);
+                    // With two sensors the other carries on at once: its
+                    // reps are not held back waiting for the lost one.
+                    let role = s.role.unwrap_or(self.context.placement);
+                    match change {
+                        LinkChange::Lost | LinkChange::GaveUp => {
+                            self.analyser.link_lost(role, &mut self.events);
+                            self.take_events(false, out);
+                        }
+                        LinkChange::Back { .. } => self.analyser.link_back(role),
+                        _ => {}
+                    }
                 }
             }
             Input::Key(KeyCommand::Help) => {

@@ -291,6 +291,11 @@ impl FusedPipeline {
         self.release(out, false);
     }
 
+    /// The ankle's profile (the one that counts).
+    pub fn ankle_profile(&self) -> &Profile {
+        self.ankle.profile()
+    }
+
     /// The caller knows a link is gone (the daemon sees a disconnect before
     /// samples stop): the other sensor carries on from now.
     pub fn link_lost(&mut self, role: Placement, out: &mut Vec<Event>) {
