@@ -1083,36 +1083,38 @@ fn review_shows_flag_kinds_as_words_in_their_units() {
 }
 
 #[test]
-fn two_sensors_at_once_are_refused_plainly_and_a_bad_sensor_is_one_line() {
+fn a_wrong_pair_of_sensors_and_a_bad_sensor_are_one_line() {
     let h = Home::new();
+    // Two sensors that do not say where each is worn.
     let two = [
         "run",
         "--sensor",
-        "ankle=C0:FF:EE:00:00:01",
+        "C0:FF:EE:00:00:01",
         "--sensor",
-        "pelvis=C0:FF:EE:00:00:02",
+        "C0:FF:EE:00:00:02",
         "--no-record",
     ];
     let o = h.run(&two);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     let e = err(&o);
-    assert!(e.contains("two sensors at once are not built yet"), "{e}");
-    assert!(
-        e.contains("ankle=C0:FF:EE:00:00:01, pelvis=C0:FF:EE:00:00:02"),
-        "{e}"
-    );
+    assert!(e.contains("one at the ankle and one at the pelvis"), "{e}");
+    assert!(e.contains("C0:FF:EE:00:00:01, C0:FF:EE:00:00:02"), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(!e.contains("looking for"), "nothing opened first: {e}");
-    // The same pair from the config, each entry with its placement.
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n\n\
-         [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n",
-    )
-    .unwrap();
-    let o = h.run(&["run", "--no-record"]);
+    // A pair on an exercise one sensor follows.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "-p",
+        "both",
+        "-e",
+        "hip-hitch",
+        "--no-record",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("two sensors at once are not built yet"));
+    assert!(err(&o).contains("two sensors at once suit"), "{}", err(&o));
+    assert_eq!(err(&o).trim().lines().count(), 1, "{}", err(&o));
     // A sensor that is none: said by clap with what would work, exit 2.
     for (bad, want) in [
         ("knee=sim", "'knee' is not a placement"),

@@ -165,3 +165,222 @@ fn two_links_stream_at_once_and_a_drop_on_one_leaves_the_other() {
     );
     assert!(seen[1].stats.samples > 100, "{seen:?}");
 }
+
+/// One simulated lifter seen by both sensors: `(ankle samples, pelvis
+/// samples, truth reps)`, each stream on a clock starting at 0 a few
+/// seconds before the first set (the pelvis one as it would arrive: by the
+/// body's time), and the truth's reps `(start, end, pelvic flags)` on it.
+#[allow(clippy::type_complexity)]
+fn pair_session(
+    seed: u64,
+) -> (
+    Vec<medius::Sample>,
+    Vec<medius::Sample>,
+    Vec<(f64, f64, Vec<medius::motion::FlagKind>)>,
+) {
+    use medius::motion::FlagKind;
+    let mut cfg = SimConfig::new(
+        Exercise::StandingCableAbduction,
+        Placement::Ankle,
+        Side::Right,
+    );
+    cfg.sets = 1;
+    cfg.reps_min = 10;
+    cfg.reps_max = 10;
+    cfg.rate_hz = 100.0;
+    cfg.seed = seed;
+    cfg.compensations = vec![FlagKind::HipHike, FlagKind::PelvicDrop, FlagKind::TrunkSway];
+    cfg.compensation_rate = 0.5;
+    cfg.drop_rate = 0.0;
+    cfg.gaps_per_min = 0.0;
+    cfg.walking = false;
+    cfg.fidgets = false;
+    let (ankle, pelvis, truth) = medius::source::sim::open_pair(&cfg).unwrap();
+    let set = &truth.truth.sets[0];
+    let clocks = truth.clocks;
+    // Body time, from 3 s before the set to 2 s after it.
+    let body = |ankle_s: f64| clocks.ankle.body_time(ankle_s);
+    let (from, to) = (body(set.start_s) - 3.0, body(set.end_s) + 2.0);
+    let a: Vec<medius::Sample> = ankle
+        .map(|s| medius::Sample {
+            t: clocks.ankle.body_time(s.t) - from,
+            ..s
+        })
+        .filter(|s| s.t >= 0.0 && s.t <= to - from)
+        .collect();
+    let p: Vec<medius::Sample> = pelvis
+        .map(|s| medius::Sample {
+            t: clocks.pelvis.body_time(s.t) - from,
+            ..s
+        })
+        .filter(|s| s.t >= 0.0 && s.t <= to - from)
+        .collect();
+    let reps = set
+        .reps
+        .iter()
+        .map(|r| {
+            let pelvic: Vec<FlagKind> = r
+                .flags
+                .iter()
+                .map(|f| f.kind)
+                .filter(|k| {
+                    matches!(
+                        k,
+                        FlagKind::HipHike | FlagKind::PelvicDrop | FlagKind::TrunkSway
+                    )
+                })
+                .collect();
+            (body(r.start_s) - from, body(r.end_s) - from, pelvic)
+        })
+        .collect();
+    (a, p, reps)
+}
+
+/// `medius run` with both sensors over Bluetooth, the pelvis link dropping
+/// for 2 s in the middle of the set: every rep is counted from the ankle,
+/// the reps the outage covered say their pelvic flags were not judged, and
+/// the others carry the pelvis' flags. One set in the log, linked to both
+/// recordings.
+#[test]
+fn run_with_both_sensors_counts_from_the_ankle_and_judges_the_pelvis_through_a_dropout() {
+    let bus = Bus::start();
+    let (a, p, truth) = pair_session(11);
+    let secs = a.last().unwrap().t.max(p.last().unwrap().t);
+    // The pelvis drops in the middle of rep 5 for 2 s.
+    let drop_at = (truth[4].0 + truth[4].1) / 2.0;
+    let _fake = FakeBluez::start(
+        &bus.address,
+        vec![
+            Device {
+                address: ANKLE.into(),
+                name: "medius-ankle".into(),
+                rssi: -50,
+                kind: Kind::Medius,
+                stream: medius_notifications(&a, &firmware_protocol::medius::Config::default(), 5),
+                drop_at: None,
+                drop_for: 0.0,
+            },
+            Device {
+                address: PELVIS.into(),
+                name: "WT901BLE-pelvis".into(),
+                rssi: -60,
+                kind: Kind::WitMotion,
+                stream: witmotion_notifications(&p),
+                drop_at: Some(drop_at),
+                drop_for: 2.0,
+            },
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("l.sqlite3");
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_medius"));
+        c.args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .env("MEDIUS_LOGBOOK", &book)
+            .env("MEDIUS_CONFIG", book.with_extension("toml"))
+            .env("MEDIUS_SOCKET", book.with_extension("sock"))
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path());
+        c
+    };
+    let child = run(&[
+        "run",
+        "--sensor",
+        &format!("ankle={ANKLE}"),
+        "--sensor",
+        &format!("pelvis={PELVIS}"),
+        "-e",
+        "standing-cable-abduction",
+        "-s",
+        "right",
+        "--find-timeout",
+        "5",
+        "--give-up",
+        "10",
+        "--rate",
+        "100",
+        "--record",
+        dir.path().join("pair").to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_secs_f64(secs + 3.0));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}\n{out}");
+    assert!(err.contains("link lost"), "{err}");
+    assert!(
+        out.contains(&format!("set 1 done: {} reps", truth.len())),
+        "truth {}\n{out}\n{err}",
+        truth.len()
+    );
+    // The set as the logbook has it.
+    let o = run(&["review", "1", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let set = if v.is_array() { &v[0] } else { &v };
+    assert_eq!(set["reps"].as_u64(), Some(truth.len() as u64), "{set}");
+    let files: Vec<&str> = set["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["placement"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["ankle", "pelvis"], "{set}");
+    // Which reps the outage kept from being judged: said as a doubt.
+    let unjudged: Vec<&serde_json::Value> = set["doubts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "pelvis_not_judged")
+        .collect();
+    assert_eq!(unjudged.len(), 1, "{set}");
+    let (from, to) = (
+        unjudged[0]["from_s"].as_f64().unwrap(),
+        unjudged[0]["to_s"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "pelvis out {drop_at:.1}-{:.1} s; not judged {from:.1}-{to:.1} s",
+        drop_at + 2.0
+    );
+    // Every rep the pelvis saw whole got the pelvis' flags, as the truth has them.
+    let flags_of = |rep: u64| -> Vec<String> {
+        let mut k: Vec<String> = set["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rep"].as_u64() == Some(rep))
+            .map(|f| f["kind"].as_str().unwrap().to_string())
+            .filter(|k| matches!(k.as_str(), "hip_hike" | "pelvic_drop" | "trunk_sway"))
+            .collect();
+        k.sort();
+        k
+    };
+    let mut judged = 0;
+    let mut flagged = 0;
+    for (i, (start, end, pelvic)) in truth.iter().enumerate() {
+        // Reps the outage (and the reconnect after it) touched are not checked.
+        if *end > drop_at - 0.5 && *start < drop_at + 4.0 {
+            continue;
+        }
+        let mut want: Vec<String> = pelvic.iter().map(|k| k.id().to_string()).collect();
+        want.sort();
+        want.dedup();
+        assert_eq!(flags_of(i as u64 + 1), want, "rep {}: {set}", i + 1);
+        judged += 1;
+        flagged += usize::from(!want.is_empty());
+    }
+    assert!(
+        judged >= 5 && flagged >= 1,
+        "judged {judged}, flagged {flagged}"
+    );
+}

@@ -163,7 +163,8 @@ pub(crate) fn sensors(
             && placed
                 .iter()
                 .any(|s| s.placement == Some(Placement::Pelvis));
-        let chosen: Vec<&config::SensorConfig> = if pair && placement != Some(Placements::Ankle)
+        let chosen: Vec<&config::SensorConfig> = if pair
+            && placement != Some(Placements::Ankle)
             && placement != Some(Placements::Pelvis)
         {
             placed
@@ -230,13 +231,11 @@ pub(crate) fn sensors(
         match roles {
             (Some(Placement::Ankle), Some(Placement::Pelvis)) => {}
             (Some(Placement::Pelvis), Some(Placement::Ankle)) => specs.swap(0, 1),
-            _ => {
-                return Err(user_error(format!(
-                    "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
+            _ => return Err(user_error(format!(
+                "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
                      --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
-                    shown(&specs)
-                )))
-            }
+                shown(&specs)
+            ))),
         }
         if let Some(p @ (Placements::Ankle | Placements::Pelvis)) = placement {
             return Err(user_error(format!(
@@ -721,7 +720,7 @@ mod tests {
              [[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"pelvis\"\n\n\
              [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\n",
         );
-        let specs = sensors(&[], &cfg).unwrap();
+        let specs = sensors(&[], None, &cfg).unwrap();
         assert_eq!(specs.len(), 1, "one placed sensor is not a pair");
         assert_eq!(specs[0].role, Some(Placement::Pelvis));
         let ctx = first_context(None, None, None, None, specs.first(), &cfg).unwrap();
@@ -738,7 +737,7 @@ mod tests {
         .is_err());
         // --sensor replaces the config's sensors.
         let given = [SensorSpec::parse("sim").unwrap()];
-        let specs = sensors(&given, &cfg).unwrap();
+        let specs = sensors(&given, None, &cfg).unwrap();
         assert_eq!(specs, given);
         let ctx = first_context(None, None, None, Some("20"), specs.first(), &cfg).unwrap();
         assert_eq!(ctx.placement, Placement::Ankle);
@@ -746,18 +745,68 @@ mod tests {
     }
 
     #[test]
-    fn a_configured_pair_is_not_built_yet() {
+    fn a_configured_pair_is_two_sensors_ankle_first() {
         let cfg = config(
-            "[[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n\n\
-             [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n",
+            "[[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n\n\
+             [[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n",
         );
-        let e = sensors(&[], &cfg).unwrap_err();
-        assert!(super::super::is_user_error(&e));
-        assert!(
-            e.to_string().starts_with("two sensors at once are not built yet (ankle=C0:FF:EE:00:00:01, pelvis=C0:FF:EE:00:00:02)"),
-            "{e}"
+        let specs = sensors(&[], None, &cfg).unwrap();
+        let shown: Vec<String> = specs
+            .iter()
+            .map(|s| format!("{}={s}", s.role.unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            ["ankle=C0:FF:EE:00:00:01", "pelvis=C0:FF:EE:00:00:02"]
         );
+        // Asked for one placement: the sensor worn there.
+        let one = sensors(&[], Some(Placements::Pelvis), &cfg).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].role, Some(Placement::Pelvis));
         // No sensor at all: none here, the simulator is the caller's word.
-        assert!(sensors(&[], &Config::default()).unwrap().is_empty());
+        assert!(sensors(&[], None, &Config::default()).unwrap().is_empty());
+        // `sim` with both: the simulated pair, ankle first.
+        let sim = [SensorSpec::parse("sim").unwrap()];
+        let pair = sensors(&sim, Some(Placements::Both), &Config::default()).unwrap();
+        assert_eq!(
+            pair.iter().map(|s| s.role).collect::<Vec<_>>(),
+            [Some(Placement::Ankle), Some(Placement::Pelvis)]
+        );
+        // Two without roles, two at one place, three, both with one sensor.
+        for (given, placement, want) in [
+            (
+                vec!["C0:FF:EE:00:00:01", "C0:FF:EE:00:00:02"],
+                None,
+                "must say where each is worn",
+            ),
+            (
+                vec!["ankle=C0:FF:EE:00:00:01", "ankle=C0:FF:EE:00:00:02"],
+                None,
+                "must say where each is worn",
+            ),
+            (
+                vec!["ankle=sim", "pelvis=sim", "sim"],
+                None,
+                "3 sensors given",
+            ),
+            (
+                vec!["C0:FF:EE:00:00:01"],
+                Some(Placements::Both),
+                "needs two sensors",
+            ),
+            (
+                vec!["ankle=C0:FF:EE:00:00:01", "pelvis=C0:FF:EE:00:00:02"],
+                Some(Placements::Ankle),
+                "leave --placement out",
+            ),
+        ] {
+            let given: Vec<SensorSpec> = given
+                .iter()
+                .map(|g| SensorSpec::parse(g).unwrap())
+                .collect();
+            let e = sensors(&given, placement, &Config::default()).unwrap_err();
+            assert!(super::super::is_user_error(&e));
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 }
