@@ -12,7 +12,7 @@ use crate::{Placement, Sample};
 /// The session's analysis.
 pub enum Analyser {
     /// One sensor, one pipeline: every sample goes in, whatever its role.
-    One(Pipeline),
+    One(Box<Pipeline>),
     /// Two sensors: each sample goes to its role's pipeline.
     Fused(Box<FusedPipeline>),
 }
@@ -20,7 +20,7 @@ pub enum Analyser {
 impl Analyser {
     /// One sensor's pipeline.
     pub fn one(pipeline: Pipeline) -> Self {
-        Analyser::One(pipeline)
+        Analyser::One(Box::new(pipeline))
     }
 
     /// Two sensors' pipeline.
