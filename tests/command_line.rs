@@ -343,10 +343,19 @@ fn quiet_prints_errors_only() {
 #[test]
 fn speed_defaults_to_real_time() {
     let h = Home::new();
-    let o = h.run(&["run", "--help"]);
+    let o = h.run(&["run", "-h"]);
     let text = out(&o);
     let line = text.lines().find(|l| l.contains("--speed")).unwrap();
     assert!(line.contains("[default: 1]"), "{line}");
+    // The long help says it too, under the option.
+    let o = h.run(&["run", "--help"]);
+    let text = out(&o);
+    let after: String = text
+        .lines()
+        .skip_while(|l| !l.contains("--speed"))
+        .take(4)
+        .collect();
+    assert!(after.contains("[default: 1]"), "{after}");
 }
 
 #[test]

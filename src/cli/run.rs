@@ -58,8 +58,7 @@ pub struct RunArgs {
     /// Exercise [default: config, else standing-cable-abduction].
     #[arg(short, long, value_enum)]
     pub exercise: Option<Exercise>,
-    /// Where the sensor is: ankle or pelvis, or both (two sensors; with
-    /// `--sensor sim`, both from one simulated lifter) [default: config, else ankle].
+    /// Where the sensor is: ankle, pelvis, or both (two sensors) [default: config, else ankle].
     #[arg(short, long, value_enum)]
     pub placement: Option<Placements>,
     /// Working side: left or right [default: config, else right].
