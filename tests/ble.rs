@@ -502,32 +502,10 @@ fn cpu_of_run(bus: &Bus) -> (f64, u64) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ticks = |pid: u32| -> (f64, u64) {
-        // utime + stime (clock ticks, 100/s) and VmRSS (kB) from /proc.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let f: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let cpu = (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let rss = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS"))
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        (cpu, rss)
-    };
     std::thread::sleep(std::time::Duration::from_secs(5));
-    let (c0, _) = ticks(child.id());
+    let (c0, _) = support::cpu_and_rss(child.id());
     std::thread::sleep(std::time::Duration::from_secs(20));
-    let (c1, rss) = ticks(child.id());
+    let (c1, rss) = support::cpu_and_rss(child.id());
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();

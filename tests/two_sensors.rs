@@ -173,6 +173,7 @@ fn two_links_stream_at_once_and_a_drop_on_one_leaves_the_other() {
 #[allow(clippy::type_complexity)]
 fn pair_session(
     seed: u64,
+    rate_hz: f64,
 ) -> (
     Vec<medius::Sample>,
     Vec<medius::Sample>,
@@ -187,7 +188,7 @@ fn pair_session(
     cfg.sets = 1;
     cfg.reps_min = 10;
     cfg.reps_max = 10;
-    cfg.rate_hz = 100.0;
+    cfg.rate_hz = rate_hz;
     cfg.seed = seed;
     cfg.compensations = vec![FlagKind::HipHike, FlagKind::PelvicDrop, FlagKind::TrunkSway];
     cfg.compensation_rate = 0.5;
@@ -244,7 +245,7 @@ fn pair_session(
 #[test]
 fn run_with_both_sensors_counts_from_the_ankle_and_judges_the_pelvis_through_a_dropout() {
     let bus = Bus::start();
-    let (a, p, truth) = pair_session(11);
+    let (a, p, truth) = pair_session(11, 100.0);
     let secs = a.last().unwrap().t.max(p.last().unwrap().t);
     // The pelvis drops in the middle of rep 5 for 2 s.
     let drop_at = (truth[4].0 + truth[4].1) / 2.0;
@@ -383,4 +384,69 @@ fn run_with_both_sensors_counts_from_the_ankle_and_judges_the_pelvis_through_a_d
         judged >= 5 && flagged >= 1,
         "judged {judged}, flagged {flagged}"
     );
+}
+
+/// CPU and memory of `medius run` with both sensors at 200 Hz through the
+/// fake BlueZ (the README's figures). Not a pass/fail test:
+///   cargo test --release --test two_sensors -- --ignored --nocapture measure
+#[test]
+#[ignore]
+fn measure_cpu_of_two_sensors_at_200_hz() {
+    let bus = Bus::start();
+    let (a, p, _) = pair_session(12, 200.0);
+    let cfg = firmware_protocol::medius::Config {
+        rate_hz: 200,
+        ..Default::default()
+    };
+    for per in [1usize, 10] {
+        let device = |address: &str, samples: &[medius::Sample]| Device {
+            address: address.into(),
+            name: format!("medius-{address}"),
+            rssi: -50,
+            kind: Kind::Medius,
+            stream: medius_notifications(samples, &cfg, per),
+            drop_at: None,
+            drop_for: 0.0,
+        };
+        let fake = FakeBluez::start(&bus.address, vec![device(ANKLE, &a), device(PELVIS, &p)]);
+        let dir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_medius"))
+            .args([
+                "run",
+                "--sensor",
+                &format!("ankle={ANKLE}"),
+                "--sensor",
+                &format!("pelvis={PELVIS}"),
+                "-e",
+                "standing-cable-abduction",
+                "--rate",
+                "200",
+                "--find-timeout",
+                "5",
+            ])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .env("MEDIUS_LOGBOOK", dir.path().join("l.sqlite3"))
+            .env("MEDIUS_CONFIG", dir.path().join("c.toml"))
+            .env("MEDIUS_SOCKET", dir.path().join("s.sock"))
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        let (c0, _) = support::cpu_and_rss(child.id());
+        std::thread::sleep(Duration::from_secs(20));
+        let (c1, rss) = support::cpu_and_rss(child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait_with_output();
+        eprintln!(
+            "medius run, two sensors at 200 Hz, {per} sample(s) per notification ({} notifications/s each): {:.2} % of one core over 20 s, RSS {rss} kB",
+            200 / per,
+            (c1 - c0) / 20.0 * 100.0
+        );
+        drop(fake);
+    }
 }
