@@ -308,7 +308,33 @@ fn run_with_both_sensors_counts_from_the_ankle_and_judges_the_pelvis_through_a_d
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_secs_f64(secs + 3.0));
+    // `medius status` through the session: each link's state, the
+    // pelvis' down during its outage while the ankle's stays up.
+    let end = Instant::now() + Duration::from_secs_f64(secs + 3.0);
+    let mut seen: Vec<(bool, bool)> = Vec::new();
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(250));
+        let o = run(&["status", "--json"]).output().unwrap();
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&o.stdout) else {
+            continue;
+        };
+        if let Some(l) = v["links"].as_array().filter(|l| l.len() == 2) {
+            assert_eq!(l[0]["placement"], "ankle", "{v}");
+            let up = |i: usize| l[i]["connected"].as_bool() == Some(true);
+            // From when both are first up (the links take a moment to connect).
+            if seen.is_empty() && !(up(0) && up(1)) {
+                continue;
+            }
+            if seen.last() != Some(&(up(0), up(1))) {
+                seen.push((up(0), up(1)));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [(true, true), (true, false), (true, true)],
+        "status: (ankle, pelvis) connected, as it changed"
+    );
     let _ = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();

@@ -132,6 +132,23 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             .map(|b| format!(" · battery {b}%"))
             .unwrap_or_default()
     );
+    // Two sensors: each link on its own line.
+    for l in s["links"].as_array().into_iter().flatten() {
+        say!(
+            "  {} sensor · {}{} · {} lost",
+            l["placement"].as_str().unwrap_or("?"),
+            if l["connected"].as_bool() == Some(true) {
+                "connected"
+            } else {
+                "not connected"
+            },
+            l["battery"]
+                .as_u64()
+                .map(|b| format!(" · battery {b}%"))
+                .unwrap_or_default(),
+            l["samples_lost"]
+        );
+    }
     say!(
         "{} · {} · {} side{load}",
         s["exercise"].as_str().unwrap_or("?"),

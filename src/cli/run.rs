@@ -230,11 +230,13 @@ pub(crate) fn sensors(
         match roles {
             (Some(Placement::Ankle), Some(Placement::Pelvis)) => {}
             (Some(Placement::Pelvis), Some(Placement::Ankle)) => specs.swap(0, 1),
-            _ => return Err(user_error(format!(
+            _ => {
+                return Err(user_error(format!(
                 "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
                      --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
                 shown(&specs)
-            ))),
+            )))
+            }
         }
         if let Some(p @ (Placements::Ankle | Placements::Pelvis)) = placement {
             return Err(user_error(format!(
@@ -691,6 +693,19 @@ fn publish(
     s.battery = snap.battery;
     s.samples_lost = snap.samples_lost;
     s.recording = record.map(|p| p.display().to_string());
+    s.links = if snap.links.len() > 1 {
+        snap.links
+            .iter()
+            .map(|(role, l)| status::LinkStatus {
+                placement: role.map(|r| r.id().to_string()).unwrap_or_default(),
+                connected: l.connected,
+                battery: l.battery,
+                samples_lost: l.samples_lost,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     if let Some(l) = log {
         s.sets_saved = l.saved.clone();
     }

@@ -42,6 +42,22 @@ pub struct Status {
     pub sets_saved: Vec<i64>,
     /// The raw recording.
     pub recording: Option<String>,
+    /// With two sensors, each one's link, ankle first (empty with one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkStatus>,
+}
+
+/// One sensor's link, as `medius status` shows it with two sensors.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkStatus {
+    /// Where it is worn: ankle or pelvis.
+    pub placement: String,
+    /// Link up.
+    pub connected: bool,
+    /// Battery %, when known.
+    pub battery: Option<u8>,
+    /// Samples lost on this link.
+    pub samples_lost: u64,
 }
 
 /// The socket path: `$XDG_RUNTIME_DIR/medius.sock`, else
