@@ -721,7 +721,7 @@ mod tests {
              [[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"pelvis\"\n\n\
              [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\n",
         );
-        let specs = sensors(&[], &cfg).unwrap();
+        let specs = sensors(&[], None, &cfg).unwrap();
         assert_eq!(specs.len(), 1, "one placed sensor is not a pair");
         assert_eq!(specs[0].role, Some(Placement::Pelvis));
         let ctx = first_context(None, None, None, None, specs.first(), &cfg).unwrap();
@@ -738,7 +738,7 @@ mod tests {
         .is_err());
         // --sensor replaces the config's sensors.
         let given = [SensorSpec::parse("sim").unwrap()];
-        let specs = sensors(&given, &cfg).unwrap();
+        let specs = sensors(&given, None, &cfg).unwrap();
         assert_eq!(specs, given);
         let ctx = first_context(None, None, None, Some("20"), specs.first(), &cfg).unwrap();
         assert_eq!(ctx.placement, Placement::Ankle);
@@ -746,18 +746,21 @@ mod tests {
     }
 
     #[test]
-    fn a_configured_pair_is_not_built_yet() {
+    fn a_configured_pair_is_a_pair() {
         let cfg = config(
             "[[sensor]]\naddress = \"C0:FF:EE:00:00:01\"\nplacement = \"ankle\"\n\n\
              [[sensor]]\naddress = \"C0:FF:EE:00:00:02\"\nplacement = \"pelvis\"\n",
         );
-        let e = sensors(&[], &cfg).unwrap_err();
-        assert!(super::super::is_user_error(&e));
-        assert!(
-            e.to_string().starts_with("two sensors at once are not built yet (ankle=C0:FF:EE:00:00:01, pelvis=C0:FF:EE:00:00:02)"),
-            "{e}"
+        let specs = sensors(&[], None, &cfg).unwrap();
+        let roles: Vec<_> = specs.iter().map(|s| (s.role, s.to_string())).collect();
+        assert_eq!(
+            roles,
+            [
+                (Some(Placement::Ankle), "C0:FF:EE:00:00:01".to_string()),
+                (Some(Placement::Pelvis), "C0:FF:EE:00:00:02".to_string())
+            ]
         );
         // No sensor at all: none here, the simulator is the caller's word.
-        assert!(sensors(&[], &Config::default()).unwrap().is_empty());
+        assert!(sensors(&[], None, &Config::default()).unwrap().is_empty());
     }
 }
