@@ -7,8 +7,8 @@
 use super::live_ble::{BleSamples, LinkReport};
 use super::user_error;
 use crate::daemon::config::{self, Config};
-use crate::motion::profile::ProfileError;
 use crate::motion::fuse::FusedPipeline;
+use crate::motion::profile::ProfileError;
 use crate::motion::{Pipeline, Profile};
 use crate::session::{
     Analyser, Build, Context, Input, KeyCommand, LinkChange, SensorId, SensorKind, SensorSpec,
@@ -150,7 +150,9 @@ pub(crate) fn pair_builder(cfg: Config) -> Build {
         }
         let ankle = profile_for(ctx.exercise, Placement::Ankle, None, &cfg)?;
         let pelvis = profile_for(ctx.exercise, Placement::Pelvis, None, &cfg)?;
-        Ok(Analyser::fused(FusedPipeline::new(ankle, pelvis, ctx.side)?))
+        Ok(Analyser::fused(FusedPipeline::new(
+            ankle, pelvis, ctx.side,
+        )?))
     })
 }
 
@@ -453,8 +455,8 @@ pub(crate) fn spawn_feed(
             let samples = samples.map(move |s| {
                 s.map(|mut sample| {
                     if let Some(start) = common_clock {
-                        let k = *shift
-                            .get_or_insert_with(|| start.elapsed().as_secs_f64() - sample.t);
+                        let k =
+                            *shift.get_or_insert_with(|| start.elapsed().as_secs_f64() - sample.t);
                         sample.t += k;
                     }
                     sample

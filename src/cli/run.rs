@@ -163,7 +163,8 @@ pub(crate) fn sensors(
             && placed
                 .iter()
                 .any(|s| s.placement == Some(Placement::Pelvis));
-        let chosen: Vec<&config::SensorConfig> = if pair && placement != Some(Placements::Ankle)
+        let chosen: Vec<&config::SensorConfig> = if pair
+            && placement != Some(Placements::Ankle)
             && placement != Some(Placements::Pelvis)
         {
             placed
@@ -230,13 +231,11 @@ pub(crate) fn sensors(
         match roles {
             (Some(Placement::Ankle), Some(Placement::Pelvis)) => {}
             (Some(Placement::Pelvis), Some(Placement::Ankle)) => specs.swap(0, 1),
-            _ => {
-                return Err(user_error(format!(
-                    "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
+            _ => return Err(user_error(format!(
+                "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
                      --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
-                    shown(&specs)
-                )))
-            }
+                shown(&specs)
+            ))),
         }
         if let Some(p @ (Placements::Ankle | Placements::Pelvis)) = placement {
             return Err(user_error(format!(
