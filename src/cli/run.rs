@@ -231,11 +231,13 @@ pub(crate) fn sensors(
         match roles {
             (Some(Placement::Ankle), Some(Placement::Pelvis)) => {}
             (Some(Placement::Pelvis), Some(Placement::Ankle)) => specs.swap(0, 1),
-            _ => return Err(user_error(format!(
+            _ => {
+                return Err(user_error(format!(
                 "two sensors must say where each is worn, one at the ankle and one at the pelvis: \
                      --sensor ankle=ADDR --sensor pelvis=ADDR (given: {})",
                 shown(&specs)
-            ))),
+            )))
+            }
         }
         if let Some(p @ (Placements::Ankle | Placements::Pelvis)) = placement {
             return Err(user_error(format!(
