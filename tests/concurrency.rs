@@ -606,7 +606,10 @@ fn a_killed_two_sensor_run_is_recovered_with_its_pelvic_flags_and_both_links() {
         })
         .collect();
     wanted.sort();
-    assert!(!wanted.is_empty(), "the open set has pelvic flags: {open_set:?}");
+    assert!(
+        !wanted.is_empty(),
+        "the open set has pelvic flags: {open_set:?}"
+    );
 
     let o = h.run(ONE_SIM_SET);
     assert!(o.status.success(), "{}", err(&o));
@@ -644,8 +647,14 @@ fn a_killed_two_sensor_run_is_recovered_with_its_pelvic_flags_and_both_links() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(links.len(), 2, "{links:?}");
-    assert!(links[0].0.ends_with("run.ankle.csv") && links[0].1 == "ankle", "{links:?}");
-    assert!(links[1].0.ends_with("run.pelvis.csv") && links[1].1 == "pelvis", "{links:?}");
+    assert!(
+        links[0].0.ends_with("run.ankle.csv") && links[0].1 == "ankle",
+        "{links:?}"
+    );
+    assert!(
+        links[1].0.ends_with("run.pelvis.csv") && links[1].1 == "pelvis",
+        "{links:?}"
+    );
     assert_eq!(
         h.count("SELECT count(*) FROM recordings WHERE closed = 0 OR sha256 IS NULL"),
         0,
