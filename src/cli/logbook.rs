@@ -72,7 +72,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     after_help = "Examples:\n  medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg\n  medius import pair.session.json --load 12.5kg"
 )]
 pub struct ImportArgs {
-    /// The raw recording (CSV), or a session file (`.json`) tying one CSV per sensor.
+    /// The raw recording (CSV), or a session file (`.json`) tying one CSV per
+    /// sensor: its exercise and side are used, and every set is linked to
+    /// both recordings.
     pub file: PathBuf,
     /// What was trained.
     #[command(flatten)]
