@@ -10,6 +10,8 @@ use crate::motion::{Event, Pipeline, Profile};
 use crate::{Placement, Sample};
 
 /// The session's analysis.
+// One per session, built when the context changes: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Analyser {
     /// One sensor, one pipeline: every sample goes in, whatever its role.
     One(Pipeline),
