@@ -673,6 +673,45 @@ fn a_killed_two_sensor_run_is_recovered_with_its_pelvic_flags_and_both_links() {
     assert!(!err(&o).contains("recovered"), "{}", err(&o));
 }
 
+/// A second sensor's recording left open (no context: its sets are counted
+/// from the ankle's) whose ankle entry is not open any more has nothing to
+/// recover from it alone: the next `run` closes it, with its samples and
+/// SHA-256, rather than leaving it open for ever.
+#[test]
+fn a_pelvis_recording_left_open_alone_is_closed_by_the_next_run() {
+    let h = Home::new();
+    let csv = simulate(&h, "pelvis.csv", 1, 4);
+    let lines = std::fs::read_to_string(&csv).unwrap().lines().count() as i64 - 1;
+    {
+        let mut lb = medius::logbook::Logbook::open(&h.book()).unwrap();
+        lb.add_recording(&medius::logbook::NewRecording {
+            path: csv.display().to_string(),
+            sensor: "sim".into(),
+            context: None,
+            open: true,
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1
+    );
+    let o = h.run(ONE_SIM_SET);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("recovered"), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT samples FROM recordings WHERE sha256 IS NOT NULL"),
+        lines
+    );
+    // Nothing was counted from it: only the simulated set of the run.
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 1);
+}
+
 /// Whatever sits at the socket path and is not our socket (a file, a
 /// symlink) is refused with exit 2 and left as it was; it used to be
 /// deleted.

@@ -1237,6 +1237,35 @@ fn a_session_file_imports_the_pair_once_linked_to_both() {
     let n = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(n("SELECT count(*) FROM sets"), 2 * ids.len() as i64);
     assert_eq!(n("SELECT count(*) FROM recordings"), 4);
+    drop(conn);
+
+    // A session file listing one sensor is that CSV alone, as `analyze`
+    // reads it: the ankle's sets, linked to its recording only.
+    let one = serde_json::json!({
+        "medius_session": 1,
+        "exercise": "side-lying-abduction",
+        "side": "left",
+        "sensors": [{"role": "ankle", "file": "pair.ankle.csv", "sensor": "sim"}],
+    });
+    let one = write("one.session.json", &one.to_string());
+    let o = medius(&book, &["analyze", one.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let alone: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = medius(
+        &book,
+        &["import", one.to_str().unwrap(), "--again", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let one_ids = doc["set_ids"].as_array().unwrap();
+    assert_eq!(one_ids.len(), alone["sets"].as_array().unwrap().len());
+    let lb = Logbook::open(&book).unwrap();
+    for id in one_ids {
+        let linked = lb.set_recordings(id.as_i64().unwrap()).unwrap();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].placement, Placement::Ankle);
+        assert!(linked[0].path.ends_with("pair.ankle.csv"));
+    }
 }
 
 /// Every table's rows, in order: what "nothing changed" compares.
