@@ -507,6 +507,211 @@ fn recovery_replays_the_context_changes() {
     assert_eq!((first.0.as_str(), first.1), ("right", 10.0));
 }
 
+/// A two-sensor `run` killed outright during a set: the next `run` finds
+/// the session file beside the ankle's recording and recovers the set from
+/// both files, with the pelvic flags the fused analysis of those files
+/// gives (the ankle's file alone has none), links it to both recordings and
+/// closes both entries.
+#[test]
+fn a_killed_two_sensor_run_is_recovered_with_its_pelvic_flags_and_both_links() {
+    use medius::motion::fuse::{analyze_pair, FusedPipeline};
+    use medius::source::csv::RawReader;
+    let h = Home::new();
+    let pair = h.path("pair");
+    // Every rep hikes or sways: the set open at the kill has pelvic flags.
+    let o = h.run(&[
+        "simulate",
+        "-e",
+        "side-lying-abduction",
+        "-p",
+        "both",
+        "-s",
+        "left",
+        "--sets",
+        "2",
+        "--reps",
+        "10",
+        "--rest",
+        "15..16",
+        "--rate",
+        "50",
+        "--compensations",
+        "hip-hike,trunk-sway",
+        "--compensation-rate",
+        "1",
+        "--seed",
+        "6",
+        "-o",
+        pair.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let (a, p) = (h.path("pair.ankle.csv"), h.path("pair.pelvis.csv"));
+    let record = h.path("run");
+    let mut child = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            &format!("ankle=replay:{}", a.display()),
+            "--sensor",
+            &format!("pelvis=replay:{}", p.display()),
+            "-e",
+            "side-lying-abduction",
+            "-s",
+            "left",
+            "--speed",
+            "8",
+            "--record",
+            record.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(&mut child);
+    wait_for(&out, "set 1 done", Duration::from_secs(60));
+    // Let set 2 get going and the once-a-second sync catch up, then die hard.
+    wait_for(&out, "set 2 · rep  3", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(1300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 1, "set 2 was open");
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        2,
+        "the ankle's and the pelvis' recordings were left open"
+    );
+    // What the two files as the kill left them hold, fused (a cut last
+    // line ends each, as in recovery).
+    let (ra, rp) = (h.path("run.ankle.csv"), h.path("run.pelvis.csv"));
+    assert!(h.path("run.session.json").exists());
+    let read = |f: &Path| RawReader::open(f).unwrap().map_while(Result::ok);
+    let (sets, _) = analyze_pair(
+        FusedPipeline::builtin(medius::Exercise::SideLyingAbduction, medius::Side::Left).unwrap(),
+        read(&ra),
+        read(&rp),
+    );
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    let open_set = &sets[1];
+    let pelvic = ["hip_hike", "pelvic_drop", "trunk_sway"];
+    let mut wanted: Vec<(i64, String)> = open_set
+        .reps
+        .iter()
+        .flat_map(|r| {
+            r.flags
+                .iter()
+                .map(|f| f.kind.id())
+                .filter(|k| pelvic.contains(k))
+                .map(|k| (r.number as i64, k.to_string()))
+        })
+        .collect();
+    wanted.sort();
+    assert!(
+        !wanted.is_empty(),
+        "the open set has pelvic flags: {open_set:?}"
+    );
+
+    let o = h.run(ONE_SIM_SET);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("recovered logbook set #2"), "{}", err(&o));
+    assert!(!err(&o).contains("recovered logbook set #3"), "{}", err(&o));
+    let conn = rusqlite::Connection::open(h.book()).unwrap();
+    let (reps, interrupted): (i64, bool) = conn
+        .query_row("SELECT reps, interrupted FROM sets WHERE id = 2", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(reps, open_set.rep_count() as i64);
+    assert!(interrupted);
+    let mut got: Vec<(i64, String)> = conn
+        .prepare(
+            "SELECT r.number, f.kind FROM reps r JOIN flags f ON f.rep_id = r.id
+              WHERE r.set_id = 2 AND f.kind IN ('hip_hike', 'pelvic_drop', 'trunk_sway')",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    got.sort();
+    assert_eq!(got, wanted, "the pelvic flags of the recovered set");
+    // Linked to both recordings, the ankle's first; both closed, hashed.
+    let links: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT r.path, l.placement FROM set_recordings l JOIN recordings r ON r.id = l.recording_id
+              WHERE l.set_id = 2 ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(
+        links[0].0.ends_with("run.ankle.csv") && links[0].1 == "ankle",
+        "{links:?}"
+    );
+    assert!(
+        links[1].0.ends_with("run.pelvis.csv") && links[1].1 == "pelvis",
+        "{links:?}"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0 OR sha256 IS NULL"),
+        0,
+        "both entries closed"
+    );
+    let o = h.run(&["review", "2"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("recordings: ankle ") && text.contains("run.ankle.csv · pelvis "),
+        "{text}"
+    );
+    // Recovered once: the next run finds nothing open.
+    let o = h.run(ONE_SIM_SET);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("recovered"), "{}", err(&o));
+}
+
+/// A second sensor's recording left open (no context: its sets are counted
+/// from the ankle's) whose ankle entry is not open any more has nothing to
+/// recover from it alone: the next `run` closes it, with its samples and
+/// SHA-256, rather than leaving it open for ever.
+#[test]
+fn a_pelvis_recording_left_open_alone_is_closed_by_the_next_run() {
+    let h = Home::new();
+    let csv = simulate(&h, "pelvis.csv", 1, 4);
+    let lines = std::fs::read_to_string(&csv).unwrap().lines().count() as i64 - 1;
+    {
+        let mut lb = medius::logbook::Logbook::open(&h.book()).unwrap();
+        lb.add_recording(&medius::logbook::NewRecording {
+            path: csv.display().to_string(),
+            sensor: "sim".into(),
+            context: None,
+            open: true,
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1
+    );
+    let o = h.run(ONE_SIM_SET);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("recovered"), "{}", err(&o));
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        0
+    );
+    assert_eq!(
+        h.count("SELECT samples FROM recordings WHERE sha256 IS NOT NULL"),
+        lines
+    );
+    // Nothing was counted from it: only the simulated set of the run.
+    assert_eq!(h.count("SELECT count(*) FROM sets"), 1);
+}
+
 /// Whatever sits at the socket path and is not our socket (a file, a
 /// symlink) is refused with exit 2 and left as it was; it used to be
 /// deleted.

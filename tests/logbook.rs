@@ -1047,6 +1047,227 @@ fn import_is_whole_and_once() {
     assert_eq!(counts(), (4, 2));
 }
 
+/// `import NAME.session.json` brings in a two-sensor session: the fused
+/// sets (`analyze` on the same file, the truth's count, with pelvic flags),
+/// both recordings with their SHA-256, each set linked to both (review
+/// names both files), in one go and once; a bad session file is one line,
+/// exit 2, and leaves the logbook as it was.
+#[test]
+fn a_session_file_imports_the_pair_once_linked_to_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("log.sqlite3");
+    let name = dir.path().join("pair");
+    let o = medius(
+        &book,
+        &[
+            "simulate",
+            "-e",
+            "side-lying-abduction",
+            "-p",
+            "both",
+            "-s",
+            "left",
+            "--sets",
+            "2",
+            "--rate",
+            "50",
+            "--compensation-rate",
+            "0.5",
+            "--seed",
+            "11",
+            "-o",
+            name.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let session = dir.path().join("pair.session.json");
+    let session_s = session.to_str().unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("pair.truth.json")).unwrap())
+            .unwrap();
+    let truth_counts: Vec<i64> = truth["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rep_count"].as_i64().unwrap())
+        .collect();
+    let o = medius(&book, &["analyze", session_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let analysed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pelvic = ["hip_hike", "pelvic_drop", "trunk_sway"];
+    // Per set: (reps, pelvic flags) as `analyze` finds them.
+    let wanted: Vec<(i64, i64)> = analysed["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let flags = s["reps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r["flags"].as_array().unwrap())
+                .filter(|f| pelvic.contains(&f["kind"].as_str().unwrap()))
+                .count();
+            (s["rep_count"].as_i64().unwrap(), flags as i64)
+        })
+        .collect();
+    assert_eq!(wanted.iter().map(|w| w.0).collect::<Vec<_>>(), truth_counts);
+    assert!(wanted.iter().map(|w| w.1).sum::<i64>() > 0, "{wanted:?}");
+
+    let o = medius(&book, &["import", session_s, "--load", "2kg", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<i64> = doc["set_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), truth_counts.len());
+    let conn = rusqlite::Connection::open(&book).unwrap();
+    let got: Vec<(i64, i64)> = ids
+        .iter()
+        .map(|id| {
+            conn.query_row(
+                "SELECT s.reps, (SELECT count(*) FROM flags f JOIN reps r ON r.id = f.rep_id
+                   WHERE r.set_id = s.id AND f.kind IN ('hip_hike', 'pelvic_drop', 'trunk_sway'))
+                   FROM sets s WHERE s.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(got, wanted, "the fused sets, as analyze gives them");
+    // Both recordings, each with its file's SHA-256, linked to every set.
+    let recs: Vec<(String, String)> = conn
+        .prepare("SELECT path, sha256 FROM recordings ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for ((path, sha), file) in recs.iter().zip(["pair.ankle.csv", "pair.pelvis.csv"]) {
+        assert!(path.ends_with(file), "{path}");
+        let real = medius::cli::logbook::sha256_file(&dir.path().join(file)).unwrap();
+        assert_eq!(sha, &real);
+    }
+    drop(conn);
+    let lb = Logbook::open(&book).unwrap();
+    for id in &ids {
+        let linked: Vec<Placement> = lb
+            .set_recordings(*id)
+            .unwrap()
+            .iter()
+            .map(|r| r.placement)
+            .collect();
+        assert_eq!(linked, [Placement::Ankle, Placement::Pelvis]);
+    }
+    drop(lb);
+    let o = medius(&book, &["review", &ids[0].to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("recordings: ankle ")
+            && text.contains("pair.ankle.csv · pelvis ")
+            && text.contains("pair.pelvis.csv"),
+        "{text}"
+    );
+
+    // Again: refused, nothing added.
+    let before = contents(&book);
+    let o = medius(&book, &["import", session_s]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("in the logbook already") && e.contains("--again"),
+        "{e}"
+    );
+    assert_eq!(contents(&book), before);
+
+    // Bad session files: one line, exit 2, nothing written.
+    let write = |file: &str, text: &str| {
+        let p = dir.path().join(file);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let good = std::fs::read_to_string(&session).unwrap();
+    let mut bad_csv = std::fs::read_to_string(dir.path().join("pair.pelvis.csv")).unwrap();
+    bad_csv.push_str("12.0,not,a,number,0,0,0\n");
+    write("badline.pelvis.csv", &bad_csv);
+    let cases = [
+        (
+            write(
+                "gone.session.json",
+                &good.replace("pair.pelvis.csv", "gone.csv"),
+            ),
+            "gone.csv",
+        ),
+        (write("list.json", "[1, 2]"), "not a medius session file"),
+        (
+            write(
+                "newer.session.json",
+                &good.replace("\"medius_session\": 1", "\"medius_session\": 2"),
+            ),
+            "update medius",
+        ),
+        (
+            write(
+                "badline.session.json",
+                &good.replace("pair.pelvis.csv", "badline.pelvis.csv"),
+            ),
+            "badline.pelvis.csv",
+        ),
+    ];
+    for (file, says) in &cases {
+        let o = medius(&book, &["import", file.to_str().unwrap(), "--again"]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{file:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(e.contains(says), "{file:?}: {e}");
+        assert_eq!(contents(&book), before, "{file:?} wrote something");
+    }
+
+    // --again brings the pair in once more.
+    let o = medius(&book, &["import", session_s, "--again"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conn = rusqlite::Connection::open(&book).unwrap();
+    let n = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(n("SELECT count(*) FROM sets"), 2 * ids.len() as i64);
+    assert_eq!(n("SELECT count(*) FROM recordings"), 4);
+    drop(conn);
+
+    // A session file listing one sensor is that CSV alone, as `analyze`
+    // reads it: the ankle's sets, linked to its recording only.
+    let one = serde_json::json!({
+        "medius_session": 1,
+        "exercise": "side-lying-abduction",
+        "side": "left",
+        "sensors": [{"role": "ankle", "file": "pair.ankle.csv", "sensor": "sim"}],
+    });
+    let one = write("one.session.json", &one.to_string());
+    let o = medius(&book, &["analyze", one.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let alone: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = medius(
+        &book,
+        &["import", one.to_str().unwrap(), "--again", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let one_ids = doc["set_ids"].as_array().unwrap();
+    assert_eq!(one_ids.len(), alone["sets"].as_array().unwrap().len());
+    let lb = Logbook::open(&book).unwrap();
+    for id in one_ids {
+        let linked = lb.set_recordings(id.as_i64().unwrap()).unwrap();
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0].placement, Placement::Ankle);
+        assert!(linked[0].path.ends_with("pair.ankle.csv"));
+    }
+}
+
 /// Every table's rows, in order: what "nothing changed" compares.
 fn contents(book: &Path) -> String {
     let conn =

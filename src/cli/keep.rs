@@ -142,6 +142,12 @@ impl Recorder {
             );
             file.write(&session)
                 .map_err(|e| user_error(e.to_string()))?;
+            // On the disk with the recordings: crash recovery finds the
+            // pelvis' recording through it.
+            if let Ok(f) = std::fs::File::open(&session) {
+                let _ = f.sync_all();
+            }
+            sync_dir(&session);
         }
         Ok(out)
     }
@@ -325,6 +331,13 @@ fn slug(s: &str) -> String {
 /// are in its raw recording, flushed every second: analyse what is there and
 /// save the sets not yet in the logbook, marked interrupted. Problems are
 /// reported and skipped: recovery never stops a new session.
+///
+/// Two sensors: the recording with the context is the ankle's; the session
+/// file beside it names the pelvis' CSV, whose entry carries no context.
+/// The pair is analysed together (the pelvis judges hike, drop and sway
+/// over each ankle rep), each recovered set is linked to both, and both
+/// entries are closed. A pelvis entry whose ankle entry is gone has nothing
+/// to count from: it is closed.
 pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
     let open = match lb.open_recordings() {
         Ok(v) => v,
@@ -333,9 +346,19 @@ pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
             return;
         }
     };
+    let mut partners = lb.open_partner_recordings().unwrap_or_else(|e| {
+        esay!("medius: could not look for interrupted two-sensor sessions: {e}");
+        Vec::new()
+    });
     for r in open {
         let path = std::path::Path::new(&r.path);
-        let mut samples = 0;
+        let pair = find_pair(path, &partners);
+        if let Some(id) = pair.as_ref().and_then(|p| p.entry) {
+            // Closed with its ankle's, or left open with it.
+            partners.retain(|(p, _)| *p != id);
+        }
+        let mut samples = vec![0];
+        let mut linked = vec![(r.id, r.placement)];
         let mut failed = false;
         if let (Ok(exercise), Ok(reader)) = (r.exercise.parse::<Exercise>(), RawReader::open(path))
         {
@@ -346,19 +369,44 @@ pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
                 load: r.load.clone(),
             };
             let changes = read_context_notes(path);
-            // A crash can cut the last line: keep everything before it.
-            if let Ok(found) = crate::session::analyse(
-                ctx,
-                &changes,
-                reader.map_while(Result::ok),
-                super::feed::builder(None, cfg.clone()),
-            ) {
-                samples = found.samples;
+            // A crash can cut the last line of either file: keep everything before it.
+            let ankle = reader.map_while(Result::ok);
+            let mut fused = None;
+            if let Some(pair) = &pair {
+                let mut build = super::feed::pair_builder(cfg.clone());
+                if let (Ok(first), Ok(pelvis)) = (build(&ctx), RawReader::open(&pair.pelvis)) {
+                    fused = Some((first.with_offset(pair.offset_s), pelvis, build));
+                }
+            }
+            let found = match fused {
+                Some((first, pelvis, build)) => {
+                    if let Some(id) = pair.as_ref().and_then(|p| p.entry) {
+                        linked.push((id, Placement::Pelvis));
+                    }
+                    crate::session::analyse_pair(
+                        first,
+                        ctx,
+                        &changes,
+                        ankle,
+                        pelvis.map_while(Result::ok),
+                        pair.as_ref().map_or(0.0, |p| p.offset_s),
+                        build,
+                    )
+                }
+                None => crate::session::analyse(
+                    ctx,
+                    &changes,
+                    ankle,
+                    super::feed::builder(None, cfg.clone()),
+                ),
+            };
+            if let Ok(found) = found {
+                samples = found.per_sensor;
                 for (set, ctx) in found.sets {
                     if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
                         continue;
                     }
-                    let w = lb.write_sensor_set(
+                    let w = lb.write_linked_set(
                         &SensorSet {
                             exercise: ctx.exercise.id(),
                             side: ctx.side,
@@ -379,7 +427,8 @@ pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
                             ),
                             source: crate::logbook::Source::of_sensor(&r.sensor),
                         },
-                        Some(r.id),
+                        // Two sensors: the ankle's recording, then the pelvis'.
+                        &linked,
                     );
                     match w {
                         Ok(id) => {
@@ -406,12 +455,80 @@ pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
             );
         }
         if failed {
-            // Left open: the next run tries again.
+            // Left open (the pelvis' too): the next run tries again.
             continue;
         }
         let sha = super::logbook::sha256_file(path).ok();
-        let _ = lb.update_recording(r.id, samples, 0, sha.as_deref());
+        let n = samples.first().copied().unwrap_or(0);
+        let _ = lb.update_recording(r.id, n, 0, sha.as_deref());
+        if let Some(pair) = &pair {
+            if let Some(id) = pair.entry {
+                let sha = super::logbook::sha256_file(&pair.pelvis).ok();
+                let n = samples.get(1).copied().unwrap_or(0);
+                let _ = lb.update_recording(id, n, 0, sha.as_deref());
+            }
+        }
     }
+    // A second sensor's recording whose counting one is not open (gone, or
+    // its session file lost): nothing to count from it alone. Closed, so it
+    // is not looked at again.
+    for (id, p) in partners {
+        let path = Path::new(&p);
+        let n = RawReader::open(path)
+            .map(|r| r.map_while(Result::ok).count() as u64)
+            .unwrap_or(0);
+        let sha = super::logbook::sha256_file(path).ok();
+        let _ = lb.update_recording(id, n, 0, sha.as_deref());
+    }
+}
+
+/// The pelvis of a two-sensor session, as recovery finds it.
+struct Pair {
+    /// Its raw CSV.
+    pelvis: PathBuf,
+    /// Its logbook entry, when it is open.
+    entry: Option<i64>,
+    /// `ankle time = pelvis time + offset_s`, as the session file says.
+    offset_s: f64,
+}
+
+/// The session file beside an ankle recording (`NAME.session.json` for
+/// `NAME.ankle.csv`, `X.session.json` for `X.csv`: see
+/// [`Recorder::create_pair`]) that names it as the ankle's, and the pelvis
+/// it names, with its open entry among `partners`.
+fn find_pair(ankle: &Path, partners: &[(i64, String)]) -> Option<Pair> {
+    let name = ankle.file_name()?.to_str()?;
+    let mut candidates = vec![ankle.with_extension("session.json")];
+    if let Some(stem) = name.strip_suffix(".ankle.csv") {
+        candidates.insert(0, ankle.with_file_name(format!("{stem}.session.json")));
+    }
+    let same = |a: &Path, b: &Path| {
+        a == b
+            || matches!(
+                (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+                (Ok(x), Ok(y)) if x == y
+            )
+    };
+    candidates.into_iter().find_map(|c| {
+        let s = SessionFile::read(&c).ok()?;
+        if !same(&s.file_path(&c, Placement::Ankle)?, ankle) {
+            return None;
+        }
+        let pelvis = s.file_path(&c, Placement::Pelvis)?;
+        let entry = partners
+            .iter()
+            .find(|(_, p)| same(Path::new(p), &pelvis))
+            .map(|(id, _)| *id);
+        let offset_s = match (s.sensor(Placement::Ankle), s.sensor(Placement::Pelvis)) {
+            (Some(a), Some(p)) => p.offset_s - a.offset_s,
+            _ => 0.0,
+        };
+        Some(Pair {
+            pelvis,
+            entry,
+            offset_s,
+        })
+    })
 }
 
 /// The file beside a recording where each context change (`s`, `l 20kg`,

@@ -60,12 +60,21 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 /// The same function the daemon uses writes each set, with its reps and
 /// flags, in one transaction. Prints the id of each set created; review them
 /// with `medius review`.
+///
+/// Two sensors: give the session file (`NAME.session.json`, written by `run`
+/// with two sensors and by `simulate -p both`). The ankle counts the reps,
+/// the pelvis judges hip hike, pelvic drop and trunk sway over each (the
+/// sets `analyze NAME.session.json` shows); both recordings are entered
+/// with their SHA-256 and linked to every set, all in one transaction. The
+/// exercise and side come from the session file.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg"
+    after_help = "Examples:\n  medius import session.csv -e standing-cable-abduction -p ankle -s right --load 12.5kg\n  medius import pair.session.json --load 12.5kg"
 )]
 pub struct ImportArgs {
-    /// The raw recording (CSV).
+    /// The raw recording (CSV), or a session file (`.json`) tying one CSV per
+    /// sensor: its exercise and side are used, and every set is linked to
+    /// both recordings.
     pub file: PathBuf,
     /// What was trained.
     #[command(flatten)]
@@ -80,7 +89,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub json: bool,
     /// Import a recording that is in the logbook already (same SHA-256)
-    /// once more; without it such a file is refused.
+    /// once more; without it such a file is refused (a session file: when
+    /// either of its recordings is in the logbook).
     #[arg(long)]
     pub again: bool,
     /// Where the logbook is.
@@ -97,30 +107,61 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Runs `import`.
-pub fn import(a: ImportArgs) -> anyhow::Result<()> {
-    let pipeline = a.training.pipeline()?;
-    // Read and analyse first (the session core's one path, as crash
-    // recovery does): a bad file changes nothing in the logbook.
-    let context = crate::session::Context {
-        exercise: a.training.exercise,
-        placement: a.training.placement,
-        side: a.training.side,
-        load: a.load.clone(),
-    };
-    let reader = crate::source::csv::RawReader::open(&a.file)?;
-    let mut bad_line = None;
-    let samples = reader.map_while(|r| match r {
+/// A recording's samples until its first bad line, which is kept in `bad`.
+fn samples_until_bad<'a>(
+    path: &Path,
+    bad: &'a mut Option<crate::source::csv::CsvError>,
+) -> anyhow::Result<impl Iterator<Item = crate::Sample> + 'a> {
+    let reader = crate::source::csv::RawReader::open(path)?;
+    Ok(reader.map_while(move |r| match r {
         Ok(s) => Some(s),
         Err(e) => {
-            bad_line = Some(e);
+            *bad = Some(e);
             None
         }
-    });
+    }))
+}
+
+/// What an import brings in: the sets (with the context they count in)
+/// and each recording, the one the sets were counted from first.
+struct Imported {
+    context: crate::session::Context,
+    sets: Vec<crate::motion::Set>,
+    recordings: Vec<(NewRecording, crate::Placement)>,
+}
+
+/// A recording's entry for `import`: closed, with its SHA-256.
+fn imported_recording(path: &Path, samples: u64) -> anyhow::Result<NewRecording> {
+    Ok(NewRecording {
+        path: std::fs::canonicalize(path)
+            .unwrap_or(path.to_path_buf())
+            .display()
+            .to_string(),
+        sha256: Some(sha256_file(path)?),
+        sensor: "import".into(),
+        sample_rate_hz: None,
+        samples,
+        samples_lost: 0,
+        context: None,
+        open: false,
+    })
+}
+
+/// One raw CSV, in the context given on the command line.
+fn import_csv(file: &Path, training: &Training, load: Option<Load>) -> anyhow::Result<Imported> {
+    let pipeline = training.pipeline()?;
+    let context = crate::session::Context {
+        exercise: training.exercise,
+        placement: training.placement,
+        side: training.side,
+        load,
+    };
+    let mut bad_line = None;
+    let samples = samples_until_bad(file, &mut bad_line)?;
     // No context changes in a plain file: the builder is never asked.
     let analysed = crate::session::analyse_with(
         crate::session::Analyser::one(pipeline),
-        context,
+        context.clone(),
         &[],
         samples,
         super::feed::builder(None, crate::daemon::Config::default()),
@@ -128,39 +169,145 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
     if let Some(e) = bad_line {
         return Err(e.into());
     }
-    let sets: Vec<crate::motion::Set> = analysed.sets.into_iter().map(|(s, _)| s).collect();
+    Ok(Imported {
+        context,
+        sets: analysed.sets.into_iter().map(|(s, _)| s).collect(),
+        recordings: vec![(
+            imported_recording(file, analysed.samples)?,
+            training.placement,
+        )],
+    })
+}
+
+/// A session file: the pair through the fused analysis (one sensor listed:
+/// that file alone), in the session file's exercise and side.
+fn import_session(
+    path: &Path,
+    training: &Training,
+    load: Option<Load>,
+) -> anyhow::Result<Imported> {
+    use crate::source::session_file::SessionFile;
+    use crate::Placement;
+    let s = SessionFile::read(path)?;
+    if training.profile.is_some() {
+        return Err(user_error(
+            "--profile holds one placement's thresholds; a session file is imported with the \
+             built-in profiles (import each CSV alone with -p and --profile)",
+        ));
+    }
+    // Every file it names is there before anything is analysed.
+    let file = |role: Placement| -> anyhow::Result<Option<PathBuf>> {
+        let Some(f) = s.file_path(path, role) else {
+            return Ok(None);
+        };
+        if !f.is_file() {
+            return Err(user_error(format!(
+                "{}: the {role} recording {} it names is not there; keep each CSV where the \
+                 session file says (paths are relative to it)",
+                path.display(),
+                f.display()
+            )));
+        }
+        Ok(Some(f))
+    };
+    let (ankle, pelvis) = (file(Placement::Ankle)?, file(Placement::Pelvis)?);
+    let (Some(ankle), Some(pelvis)) = (ankle.clone(), pelvis.clone()) else {
+        // One sensor listed: that CSV, as a plain import of it.
+        let (placement, csv) = match (ankle, pelvis) {
+            (Some(a), _) => (Placement::Ankle, a),
+            (_, Some(p)) => (Placement::Pelvis, p),
+            _ => unreachable!("a session file lists a sensor"),
+        };
+        let one = Training {
+            exercise: s.exercise,
+            placement,
+            side: s.side,
+            profile: None,
+        };
+        return import_csv(&csv, &one, load);
+    };
+    if !crate::source::sim::two_sensor_exercise(s.exercise) {
+        return Err(user_error(format!(
+            "{}: {} is followed by one sensor; two at once suit standing-cable-abduction and \
+             side-lying-abduction: import each CSV alone with -p",
+            path.display(),
+            s.exercise
+        )));
+    }
+    let offset_s = match (s.sensor(Placement::Ankle), s.sensor(Placement::Pelvis)) {
+        (Some(a), Some(p)) => p.offset_s - a.offset_s,
+        _ => 0.0,
+    };
+    let context = crate::session::Context {
+        exercise: s.exercise,
+        placement: Placement::Ankle,
+        side: s.side,
+        load,
+    };
+    let first = crate::session::Analyser::fused(crate::motion::fuse::FusedPipeline::builtin(
+        s.exercise, s.side,
+    )?)
+    .with_offset(offset_s);
+    let (mut bad_a, mut bad_p) = (None, None);
+    let a = samples_until_bad(&ankle, &mut bad_a)?;
+    let p = samples_until_bad(&pelvis, &mut bad_p)?;
+    // No context changes in a session file: the builder is never asked.
+    let analysed = crate::session::analyse_pair(
+        first,
+        context.clone(),
+        &[],
+        a,
+        p,
+        offset_s,
+        super::feed::pair_builder(crate::daemon::Config::default()),
+    )?;
+    if let Some(e) = bad_a.or(bad_p) {
+        return Err(e.into());
+    }
+    let n = |i: usize| analysed.per_sensor.get(i).copied().unwrap_or(0);
+    Ok(Imported {
+        context,
+        sets: analysed.sets.into_iter().map(|(s, _)| s).collect(),
+        recordings: vec![
+            (imported_recording(&ankle, n(0))?, Placement::Ankle),
+            (imported_recording(&pelvis, n(1))?, Placement::Pelvis),
+        ],
+    })
+}
+
+/// Runs `import`.
+pub fn import(a: ImportArgs) -> anyhow::Result<()> {
+    // Read and analyse first (the session core's one path, as crash
+    // recovery does): a bad file changes nothing in the logbook.
+    let session_file = a.file.extension().is_some_and(|e| e == "json");
+    let imported = if session_file {
+        import_session(&a.file, &a.training, a.load.clone())?
+    } else {
+        import_csv(&a.file, &a.training, a.load.clone())?
+    };
+    let Imported {
+        context,
+        sets,
+        recordings,
+    } = imported;
     let mut lb = a.logbook.open()?;
-    let exercise = a.training.exercise.id();
-    let path = std::fs::canonicalize(&a.file).unwrap_or(a.file.clone());
+    let exercise = context.exercise.id();
     let rows: Vec<SensorSet<'_>> = sets
         .iter()
         .map(|set| SensorSet {
             exercise,
-            side: a.training.side,
-            placement: a.training.placement,
-            load: a.load.clone(),
+            side: context.side,
+            placement: context.placement,
+            load: context.load.clone(),
             set,
             interrupted: false,
             performed_at: a.date.clone(),
             source: logbook::Source::Sensor,
         })
         .collect();
-    // The recording and all its sets in one transaction: a bad --date or a
-    // kill leaves nothing; a file already in the logbook is refused.
-    let ids = lb.import_recording(
-        &NewRecording {
-            path: path.display().to_string(),
-            sha256: Some(sha256_file(&a.file)?),
-            sensor: "import".into(),
-            sample_rate_hz: None,
-            samples: analysed.samples,
-            samples_lost: 0,
-            context: None,
-            open: false,
-        },
-        &rows,
-        a.again,
-    )?;
+    // The recordings and all their sets in one transaction: a bad --date
+    // or a kill leaves nothing; a file already in the logbook is refused.
+    let ids = lb.import_recordings(&recordings, &rows, a.again)?;
     if a.json {
         say!("{}", serde_json::json!({ "set_ids": ids }));
         return Ok(());

@@ -256,7 +256,7 @@ pub enum Command {
     Accuracy(accuracy::AccuracyArgs),
     /// Print a built-in threshold profile (a starting point for --profile).
     Profile(profile::ProfileArgs),
-    /// Analyse a raw recording and save its sets in the logbook as pending.
+    /// Analyse a raw recording, or a two-sensor session file, and save its sets in the logbook as pending.
     Import(logbook::ImportArgs),
     /// Review pending sets: confirm or dismiss flags, fix count or load, verify.
     Review(logbook::ReviewArgs),

@@ -298,6 +298,20 @@ impl Logbook {
         Ok(out)
     }
 
+    /// Recordings the daemon started and never closed that carry no
+    /// context (a two-sensor `run`'s second sensor, the pelvis): (id,
+    /// path). Their sets are counted from the partner that carries the
+    /// context; recovery closes them with it.
+    pub fn open_partner_recordings(&self) -> Result<Vec<(i64, String)>> {
+        let mut st = self.conn().prepare(
+            "SELECT id, path FROM recordings WHERE closed = 0 AND exercise_id IS NULL ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Updates a recording's counts (the daemon calls it as the file grows).
     pub fn update_recording(
         &mut self,

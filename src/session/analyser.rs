@@ -28,6 +28,16 @@ impl Analyser {
         Analyser::Fused(Box::new(pipeline))
     }
 
+    /// Two sensors: starts from a known offset between the clocks (`ankle
+    /// time = pelvis time + offset_s`, a session file's), which the reps
+    /// then refine. One sensor: unchanged.
+    pub fn with_offset(self, offset_s: f64) -> Self {
+        match self {
+            Analyser::Fused(p) => Analyser::fused((*p).with_offset(offset_s)),
+            one => one,
+        }
+    }
+
     /// Takes one sample from the sensor worn at `role`.
     pub fn push(&mut self, role: Placement, s: &Sample, out: &mut Vec<Event>) {
         match self {

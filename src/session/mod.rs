@@ -12,7 +12,8 @@
 //! retries), the terminal and the status socket.
 //!
 //! Crash recovery and `import` run recordings through the same core
-//! ([`analyse`]); `calibrate` feeds a session live like `run` does.
+//! ([`analyse`], and [`analyse_pair`] for the two recordings of a
+//! two-sensor session); `calibrate` feeds a session live like `run` does.
 //!
 //! The analysis is an [`Analyser`]: one [`crate::motion::Pipeline`] today;
 //! a fused two-sensor pipeline plugs in there. Samples carry a
@@ -673,6 +674,9 @@ pub struct Analysed {
     pub sets: Vec<(Set, Context)>,
     /// Samples read.
     pub samples: u64,
+    /// Samples read from each sensor, in [`SensorId`] order (one entry for
+    /// one recording; the ankle's, then the pelvis', for a pair).
+    pub per_sensor: Vec<u64>,
 }
 
 /// Runs a recording through a session as `run` did live: each noted
@@ -697,9 +701,61 @@ pub fn analyse_with(
     samples: impl IntoIterator<Item = Sample>,
     build: Build,
 ) -> Result<Analysed, ProfileError> {
-    let mut session = Session::starting_with(context, vec![SensorSetup::default()], first, build);
+    let session = Session::starting_with(context, vec![SensorSetup::default()], first, build);
+    drive(
+        session,
+        changes,
+        samples.into_iter().map(|s| (SensorId(0), s)),
+    )
+}
+
+/// Two recordings of one session (the ankle's and the pelvis'), as `run`
+/// with two sensors saw them: merged by time (the pelvis' times moved by
+/// `offset_s` to decide the order, `ankle time = pelvis time + offset_s`)
+/// into a session of two sensors, the ankle first. `first` is the fused
+/// analyser (see [`Analyser::with_offset`]); `build` makes the next ones
+/// when a noted change asks. The path of `import NAME.session.json` and of
+/// the crash recovery of a two-sensor `run`.
+pub fn analyse_pair(
+    first: Analyser,
+    context: Context,
+    changes: &[(f64, Context)],
+    ankle: impl IntoIterator<Item = Sample>,
+    pelvis: impl IntoIterator<Item = Sample>,
+    offset_s: f64,
+    build: Build,
+) -> Result<Analysed, ProfileError> {
+    let sensors = [Placement::Ankle, Placement::Pelvis]
+        .into_iter()
+        .map(|role| SensorSetup {
+            role: Some(role),
+            ..SensorSetup::default()
+        })
+        .collect();
+    let session = Session::starting_with(context, sensors, first, build);
+    let merged =
+        crate::motion::fuse::merge_by_time(ankle.into_iter(), pelvis.into_iter(), offset_s).map(
+            |(role, s)| {
+                let id = match role {
+                    Placement::Ankle => SensorId(0),
+                    Placement::Pelvis => SensorId(1),
+                };
+                (id, s)
+            },
+        );
+    drive(session, changes, merged)
+}
+
+/// Feeds a session every sample, each noted change after its sample, then
+/// the end; keeps the sets it saves.
+fn drive(
+    mut session: Session,
+    changes: &[(f64, Context)],
+    samples: impl Iterator<Item = (SensorId, Sample)>,
+) -> Result<Analysed, ProfileError> {
     let mut out = Vec::new();
     let mut sets = Vec::new();
+    let mut per_sensor = vec![0u64; session.sensors.len()];
     let mut next = 0;
     let mut keep = |out: &mut Vec<Output>| {
         for o in out.drain(..) {
@@ -708,18 +764,15 @@ pub fn analyse_with(
             }
         }
     };
-    for sample in samples {
+    for (sensor, sample) in samples {
         while next < changes.len() && sample.t > changes[next].0 {
             session.handle(Input::Context(changes[next].1.clone()), &mut out)?;
             next += 1;
         }
-        session.handle(
-            Input::Sample {
-                sensor: SensorId(0),
-                sample,
-            },
-            &mut out,
-        )?;
+        if let Some(n) = per_sensor.get_mut(sensor.0) {
+            *n += 1;
+        }
+        session.handle(Input::Sample { sensor, sample }, &mut out)?;
         keep(&mut out);
     }
     session.handle(Input::Ended, &mut out)?;
@@ -727,6 +780,7 @@ pub fn analyse_with(
     Ok(Analysed {
         sets,
         samples: session.samples(),
+        per_sensor,
     })
 }
 

@@ -357,3 +357,86 @@ fn a_recording_analysed_applies_each_noted_change_after_its_sample() {
     assert_eq!(counts(&plain), counts(&a));
     assert!(plain.sets.iter().all(|s| s.1 == context()));
 }
+
+/// A two-sensor session: the ankle's and the pelvis' samples apart.
+fn pair() -> (Vec<Sample>, Vec<Sample>, crate::source::sim::PairTruth) {
+    let mut c = SimConfig::new(
+        Exercise::StandingCableAbduction,
+        Placement::Ankle,
+        Side::Right,
+    );
+    c.sets = 2;
+    c.reps_min = 8;
+    c.reps_max = 10;
+    c.seed = 5;
+    c.rate_hz = 50.0;
+    c.compensation_rate = 0.5;
+    c.compensations = vec![
+        crate::motion::FlagKind::HipHike,
+        crate::motion::FlagKind::TrunkSway,
+    ];
+    let (a, p, truth) = crate::source::sim::open_pair(&c).unwrap();
+    (a.collect(), p.collect(), truth)
+}
+
+fn fused(offset_s: f64) -> Analyser {
+    Analyser::fused(
+        crate::motion::fuse::FusedPipeline::builtin(Exercise::StandingCableAbduction, Side::Right)
+            .unwrap(),
+    )
+    .with_offset(offset_s)
+}
+
+#[test]
+fn a_pair_of_recordings_analysed_gives_the_fused_sets() {
+    let (a, p, truth) = pair();
+    let offset = truth.clocks.pelvis_to_ankle_s(0.0);
+    let got = analyse_pair(
+        fused(offset),
+        context(),
+        &[],
+        a.iter().copied(),
+        p.iter().copied(),
+        offset,
+        builtin(),
+    )
+    .unwrap();
+    // The session gives what the fused pipeline gives on its own (what
+    // `analyze` prints), and the truth's count.
+    let (alone, _) = crate::motion::fuse::analyze_pair(
+        crate::motion::fuse::FusedPipeline::builtin(Exercise::StandingCableAbduction, Side::Right)
+            .unwrap()
+            .with_offset(offset),
+        a.iter().copied(),
+        p.iter().copied(),
+    );
+    let sets: Vec<Set> = got.sets.iter().map(|s| s.0.clone()).collect();
+    assert_eq!(sets, alone);
+    let counts: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+    let wanted: Vec<usize> = truth.truth.sets.iter().map(|s| s.rep_count).collect();
+    assert_eq!(counts, wanted);
+    let pelvic = |s: &Set| {
+        s.reps
+            .iter()
+            .flat_map(|r| &r.flags)
+            .filter(|f| {
+                matches!(
+                    f.kind,
+                    crate::motion::FlagKind::HipHike | crate::motion::FlagKind::TrunkSway
+                )
+            })
+            .count()
+    };
+    assert!(
+        sets.iter().map(pelvic).sum::<usize>() > 0,
+        "judged from the pelvis"
+    );
+    assert_eq!(got.per_sensor, vec![a.len() as u64, p.len() as u64]);
+    assert_eq!(got.samples, (a.len() + p.len()) as u64);
+    // The pelvis' file alone would lose the pelvic flags the sets have here.
+    let ankle_only = analyse(context(), &[], a.iter().copied(), builtin()).unwrap();
+    assert_eq!(
+        ankle_only.sets.iter().map(|s| pelvic(&s.0)).sum::<usize>(),
+        0
+    );
+}
