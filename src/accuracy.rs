@@ -269,6 +269,45 @@ pub fn run_session(cfg: &SimConfig) -> Result<Score, String> {
     Ok(score(&truth, &sets, &cfg.visible_compensations()))
 }
 
+/// Runs `score` over every session on `threads` threads, in order;
+/// `progress` is called after each session.
+fn on_threads<T: Send>(
+    configs: &[SimConfig],
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    score: impl Fn(&SimConfig) -> Result<T, String> + Sync,
+) -> Vec<Result<T, String>> {
+    let threads = threads.max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let score = &score;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let done = &done;
+                scope.spawn(move || {
+                    configs
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % threads == w)
+                        .map(|(i, c)| {
+                            let r = score(c);
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(n, configs.len());
+                            (i, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<T, String>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("scoring thread panicked"))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    })
+}
+
 /// The whole report: per exercise × placement and overall.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -284,34 +323,7 @@ pub fn evaluate(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, String> {
-    let threads = threads.max(1);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<Score, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|w| {
-                let done = &done;
-                scope.spawn(move || {
-                    configs
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % threads == w)
-                        .map(|(i, c)| {
-                            let r = run_session(c);
-                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            progress(n, configs.len());
-                            (i, r)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<Score, String>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("scoring thread panicked"))
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
-    });
+    let results = on_threads(configs, threads, progress, run_session);
     let mut combos: Vec<(Exercise, Placement, Score)> = Vec::new();
     let mut total = Score::default();
     for (cfg, r) in configs.iter().zip(results) {
@@ -699,34 +711,7 @@ pub fn evaluate_pairs(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<PairReport, String> {
-    let threads = threads.max(1);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<PairScore, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|w| {
-                let done = &done;
-                scope.spawn(move || {
-                    configs
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % threads == w)
-                        .map(|(i, c)| {
-                            let r = run_pair_session(c);
-                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            progress(n, configs.len());
-                            (i, r)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<PairScore, String>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("scoring thread panicked"))
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
-    });
+    let results = on_threads(configs, threads, progress, run_pair_session);
     let mut exercises: Vec<(Exercise, PairScore)> = Vec::new();
     let mut total = PairScore::default();
     for (cfg, r) in configs.iter().zip(results) {

@@ -481,9 +481,9 @@ fn measure_latency_and_cpu_at_200_hz() {
 }
 
 fn cpu_of_run(bus: &Bus) -> (f64, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_medius"))
-        .args([
+    support::cpu_of_run(
+        &bus.address,
+        &[
             "run",
             "--sensor",
             MEDIUS_ADDR,
@@ -491,24 +491,6 @@ fn cpu_of_run(bus: &Bus) -> (f64, u64) {
             "200",
             "--find-timeout",
             "5",
-        ])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
-        .env("MEDIUS_LOGBOOK", dir.path().join("l.sqlite3"))
-        .env("MEDIUS_CONFIG", dir.path().join("c.toml"))
-        .env("MEDIUS_SOCKET", dir.path().join("s.sock"))
-        .env("XDG_DATA_HOME", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    let (c0, _) = support::cpu_and_rss(child.id());
-    std::thread::sleep(std::time::Duration::from_secs(20));
-    let (c1, rss) = support::cpu_and_rss(child.id());
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let _ = child.wait_with_output();
-    ((c1 - c0) / 20.0 * 100.0, rss)
+        ],
+    )
 }

@@ -435,9 +435,9 @@ fn measure_cpu_of_two_sensors_at_200_hz() {
             drop_for: 0.0,
         };
         let fake = FakeBluez::start(&bus.address, vec![device(ANKLE, &a), device(PELVIS, &p)]);
-        let dir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_medius"))
-            .args([
+        let (cpu, rss) = support::cpu_of_run(
+            &bus.address,
+            &[
                 "run",
                 "--sensor",
                 &format!("ankle={ANKLE}"),
@@ -449,29 +449,11 @@ fn measure_cpu_of_two_sensors_at_200_hz() {
                 "200",
                 "--find-timeout",
                 "5",
-            ])
-            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
-            .env("MEDIUS_LOGBOOK", dir.path().join("l.sqlite3"))
-            .env("MEDIUS_CONFIG", dir.path().join("c.toml"))
-            .env("MEDIUS_SOCKET", dir.path().join("s.sock"))
-            .env("XDG_DATA_HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_secs(5));
-        let (c0, _) = support::cpu_and_rss(child.id());
-        std::thread::sleep(Duration::from_secs(20));
-        let (c1, rss) = support::cpu_and_rss(child.id());
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let _ = child.wait_with_output();
+            ],
+        );
         eprintln!(
-            "medius run, two sensors at 200 Hz, {per} sample(s) per notification ({} notifications/s each): {:.2} % of one core over 20 s, RSS {rss} kB",
-            200 / per,
-            (c1 - c0) / 20.0 * 100.0
+            "medius run, two sensors at 200 Hz, {per} sample(s) per notification ({} notifications/s each): {cpu:.2} % of one core over 20 s, RSS {rss} kB",
+            200 / per
         );
         drop(fake);
     }

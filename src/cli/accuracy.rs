@@ -121,6 +121,23 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
     }
 }
 
+/// Each flag kind seen, as "kind precision/recall (n=…)".
+fn flag_cells(s: &crate::accuracy::Score) -> Vec<String> {
+    s.flags
+        .iter()
+        .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
+        .map(|(k, c)| {
+            format!(
+                "{} {:.2}/{:.2} (n={})",
+                k.words(),
+                c.precision(),
+                c.recall(),
+                c.tp + c.fn_
+            )
+        })
+        .collect()
+}
+
 /// A report as a table (comfy-table, fitted to the terminal), then the
 /// certainty lines.
 fn table(r: &crate::accuracy::Report) -> String {
@@ -136,20 +153,7 @@ fn table(r: &crate::accuracy::Report) -> String {
         "flags: precision/recall",
     ]);
     let row = |name: &str, place: &str, s: &Score| {
-        let flags: Vec<String> = s
-            .flags
-            .iter()
-            .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
-            .map(|(k, c)| {
-                format!(
-                    "{} {:.2}/{:.2} (n={})",
-                    k.words(),
-                    c.precision(),
-                    c.recall(),
-                    c.tp + c.fn_
-                )
-            })
-            .collect();
+        let flags = flag_cells(s);
         vec![
             name.to_string(),
             place.to_string(),
@@ -227,20 +231,7 @@ fn pair_table(r: &crate::accuracy::PairReport) -> String {
         "flags: precision/recall",
     ]);
     let row = |name: &str, sensors: &str, s: &Score| {
-        let flags: Vec<String> = s
-            .flags
-            .iter()
-            .filter(|(_, c)| c.tp + c.fp + c.fn_ > 0)
-            .map(|(k, c)| {
-                format!(
-                    "{} {:.2}/{:.2} (n={})",
-                    k.words(),
-                    c.precision(),
-                    c.recall(),
-                    c.tp + c.fn_
-                )
-            })
-            .collect();
+        let flags = flag_cells(s);
         vec![
             name.to_string(),
             sensors.to_string(),
