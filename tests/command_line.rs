@@ -1110,6 +1110,39 @@ fn a_wrong_pair_of_sensors_and_a_bad_sensor_are_one_line() {
     assert!(e.contains("C0:FF:EE:00:00:01, C0:FF:EE:00:00:02"), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(!e.contains("looking for"), "nothing opened first: {e}");
+    // One replayed and one live: no shared clock.
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "ankle=replay:/nonexistent.csv",
+        "--sensor",
+        "pelvis=C0:FF:EE:00:00:02",
+        "--no-record",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("cannot share a clock"), "{}", err(&o));
+    // A pair that never gets a sample leaves none of its three files.
+    let stem = h.path().join("pair");
+    let o = h
+        .cmd(&[
+            "run",
+            "--sensor",
+            "ankle=C0:FF:EE:00:00:01",
+            "--sensor",
+            "pelvis=C0:FF:EE:00:00:02",
+            "--record",
+            stem.to_str().unwrap(),
+        ])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let left: Vec<String> = std::fs::read_dir(h.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pair"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     // A pair on an exercise one sensor follows.
     let o = h.run(&[
         "run",

@@ -323,6 +323,15 @@ pub(crate) fn open_pair(
             "the simulator plays both sensors or neither: give --sensor sim --placement both",
         ));
     }
+    let replays = specs
+        .iter()
+        .filter(|s| matches!(s.kind, SensorKind::Replay(_)))
+        .count();
+    if replays == 1 {
+        return Err(user_error(
+            "one sensor replayed and one live cannot share a clock: give two replays or two sensors",
+        ));
+    }
     specs
         .iter()
         .enumerate()

@@ -85,7 +85,7 @@ impl Recorder {
         cfg: &Config,
         specs: &[SensorSpec],
         ctx: &Context,
-    ) -> anyhow::Result<Vec<Option<Recorder>>> {
+    ) -> anyhow::Result<(Vec<Option<Recorder>>, Option<PathBuf>)> {
         let stem = record.map(|p| {
             let s = p.display().to_string();
             PathBuf::from(s.strip_suffix(".csv").unwrap_or(&s))
@@ -104,18 +104,29 @@ impl Recorder {
                 )));
             }
         }
-        let mut out = Vec::new();
+        let mut out: Vec<Option<Recorder>> = Vec::new();
         for spec in specs {
             let role = spec.role.unwrap_or(Placement::Ankle);
             let r = match &stem {
                 Some(stem) => {
                     let p = with(stem, &format!(".{role}.csv"));
-                    Recorder::create(Some(&p), false, cfg, "")?
+                    Recorder::create(Some(&p), false, cfg, "")
                 }
-                None => Recorder::create(None, none, cfg, &format!("{spec}-{role}"))?,
+                None => Recorder::create(None, none, cfg, &format!("{spec}-{role}")),
             };
-            out.push(r);
+            match r {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    // All or nothing: no lone empty file left to refuse the
+                    // next try with the same name.
+                    for r in out.into_iter().flatten() {
+                        r.discard();
+                    }
+                    return Err(e);
+                }
+            }
         }
+        let mut tie = None;
         if let [Some(a), Some(p)] = &out[..] {
             let session = match &stem {
                 Some(stem) => with(stem, ".session.json"),
@@ -140,16 +151,21 @@ impl Recorder {
                     })
                     .collect(),
             );
-            file.write(&session)
-                .map_err(|e| user_error(e.to_string()))?;
+            if let Err(e) = file.write(&session) {
+                for r in out.into_iter().flatten() {
+                    r.discard();
+                }
+                return Err(user_error(e.to_string()));
+            }
             // On the disk with the recordings: crash recovery finds the
             // pelvis' recording through it.
             if let Ok(f) = std::fs::File::open(&session) {
                 let _ = f.sync_all();
             }
             sync_dir(&session);
+            tie = Some(session);
         }
-        Ok(out)
+        Ok((out, tie))
     }
 
     /// Where it is.

@@ -383,15 +383,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let ble: Vec<_> = opened.iter().map(|o| o.ble.clone()).collect();
 
     let none = a.no_record || !cfg.recording.keep;
-    let mut records = if pair {
+    let (mut records, tie) = if pair {
         keep::Recorder::create_pair(a.record.as_ref(), none, &cfg, &specs, &ctx)?
     } else {
-        vec![keep::Recorder::create(
-            a.record.as_ref(),
-            none,
-            &cfg,
-            &sensor,
-        )?]
+        (
+            vec![keep::Recorder::create(
+                a.record.as_ref(),
+                none,
+                &cfg,
+                &sensor,
+            )?],
+            None,
+        )
     };
     let record_paths: Vec<Option<PathBuf>> = records
         .iter()
@@ -514,8 +517,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             Ok(Fed::Failed(id, e)) => {
                 live.clear();
                 running.retain(|r| *r != id);
-                failure = Some(e);
-                vec![Input::Ended]
+                if running.is_empty() {
+                    failure = Some(e);
+                    vec![Input::Ended]
+                } else {
+                    // Two sensors: the other carries on (the ankle alone
+                    // counts; the pelvis alone counts, marked as such).
+                    let role = specs.get(id.0).and_then(|s| s.role);
+                    esay!(
+                        "medius: the {} sensor: {e:#}; going on with the other one",
+                        role.map(|r| r.to_string()).unwrap_or_default()
+                    );
+                    vec![Input::Link {
+                        sensor: id,
+                        change: crate::session::LinkChange::GaveUp,
+                    }]
+                }
             }
             // The session ends with its last source.
             Ok(Fed::Over(id)) => {
@@ -588,6 +605,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         // error be the one line the lifter sees.
         for r in records.into_iter().flatten() {
             r.discard();
+        }
+        if let Some(t) = &tie {
+            let _ = std::fs::remove_file(t);
         }
         if let Some(log) = log.as_mut() {
             for id in recordings.iter().flatten() {

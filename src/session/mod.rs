@@ -484,7 +484,25 @@ impl Session {
 
     fn apply(&mut self, cmd: KeyCommand, out: &mut Vec<Output>) -> Result<(), ProfileError> {
         let mut next = self.context.clone();
+        let pair = self.analyser.is_fused();
         match cmd {
+            // Two sensors: the ankle counts and the pelvis judges, whatever
+            // the exercise; where a sensor sits does not change.
+            KeyCommand::Exercise {
+                placement: Some(_), ..
+            }
+            | KeyCommand::Placement(_)
+                if pair =>
+            {
+                out.push(Output::Feedback(Feedback::Message(
+                    "two sensors are worn: the ankle counts and the pelvis judges; give the exercise alone (`e side-lying-abduction`)".into(),
+                )));
+                return Ok(());
+            }
+            KeyCommand::Exercise {
+                exercise,
+                placement: None,
+            } if pair => next.exercise = exercise,
             KeyCommand::Exercise {
                 exercise,
                 placement,
@@ -528,13 +546,42 @@ impl Session {
                 return Ok(());
             }
         }
+        // A context whose analyser cannot be built (an exercise two
+        // sensors do not follow, a profile file gone bad) is refused with
+        // its reason: the session goes on as it was.
+        let fresh = if next.needs_new_analyser(&self.context) {
+            match (self.build)(&next) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    out.push(Output::Feedback(Feedback::Message(format!(
+                        "{e}; the next sets stay {}",
+                        self.context.exercise
+                    ))));
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
         out.push(Output::Note {
             after_s: self.last_t.unwrap_or(0.0),
             context: next.clone(),
         });
-        self.set_context(next.clone())?;
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+        }
+        self.context = next.clone();
         out.push(Output::Feedback(Feedback::ContextChanged(next)));
         Ok(())
+    }
+
+    /// Closes what the old analyser had open (between sets nothing is but
+    /// a lone movement or two, which are not a set: left unsaid, as they
+    /// always were) and starts the new one.
+    fn install(&mut self, fresh: Analyser) {
+        self.analyser.finish(&mut self.events);
+        self.events.clear();
+        self.analyser = fresh;
     }
 
     /// Takes a new context; a new exercise, placement or side closes what
@@ -542,11 +589,7 @@ impl Session {
     fn set_context(&mut self, next: Context) -> Result<(), ProfileError> {
         if next.needs_new_analyser(&self.context) {
             let fresh = (self.build)(&next)?;
-            // Between sets nothing is open but a lone movement or two,
-            // which are not a set: left unsaid, as they always were.
-            self.analyser.finish(&mut self.events);
-            self.events.clear();
-            self.analyser = fresh;
+            self.install(fresh);
         }
         self.context = next;
         Ok(())

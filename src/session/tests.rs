@@ -440,3 +440,90 @@ fn a_pair_of_recordings_analysed_gives_the_fused_sets() {
         0
     );
 }
+
+/// Two sensors: a key that would move a sensor is refused with why, and
+/// an exercise two sensors do not follow is refused with the builder's
+/// reason; the session goes on as it was (it used to end the daemon).
+#[test]
+fn keys_a_pair_cannot_follow_are_refused_and_the_session_goes_on() {
+    let (a, p, _) = pair();
+    let pair_build: Build = Box::new(|c: &Context| {
+        if !crate::source::sim::two_sensor_exercise(c.exercise) {
+            return Err(ProfileError::Unsupported {
+                exercise: c.exercise,
+                placement: Placement::Pelvis,
+                supported: "two sensors suit abduction".into(),
+            });
+        }
+        Ok(Analyser::fused(
+            crate::motion::fuse::FusedPipeline::builtin(c.exercise, c.side)?,
+        ))
+    });
+    let roles = [Placement::Ankle, Placement::Pelvis];
+    let mut s = Session::starting_with(
+        context(),
+        roles
+            .iter()
+            .map(|r| SensorSetup {
+                role: Some(*r),
+                ..SensorSetup::default()
+            })
+            .collect(),
+        fused(0.0),
+        pair_build,
+    );
+    let mut out = Vec::new();
+    s.handle(sample(&a[0]), &mut out).unwrap();
+    for (key, says) in [
+        (
+            KeyCommand::Exercise {
+                exercise: Exercise::HipHitch,
+                placement: Some(Placement::Pelvis),
+            },
+            "two sensors are worn",
+        ),
+        (
+            KeyCommand::Placement(Placement::Pelvis),
+            "two sensors are worn",
+        ),
+        (
+            KeyCommand::Exercise {
+                exercise: Exercise::HipHitch,
+                placement: None,
+            },
+            "the next sets stay standing-cable-abduction",
+        ),
+    ] {
+        out.clear();
+        s.handle(Input::Key(key), &mut out).unwrap();
+        assert!(
+            matches!(&out[..], [Output::Feedback(Feedback::Message(m))] if m.contains(says)),
+            "{says}: {out:?}"
+        );
+        assert_eq!(s.snapshot().context, context());
+    }
+    // An exercise the pair does follow is taken, at the ankle still.
+    out.clear();
+    s.handle(
+        Input::Key(KeyCommand::Exercise {
+            exercise: Exercise::SideLyingAbduction,
+            placement: None,
+        }),
+        &mut out,
+    )
+    .unwrap();
+    let now = s.snapshot().context;
+    assert_eq!(
+        (now.exercise, now.placement),
+        (Exercise::SideLyingAbduction, Placement::Ankle)
+    );
+    // Samples keep coming in.
+    s.handle(
+        Input::Sample {
+            sensor: SensorId(1),
+            sample: p[0],
+        },
+        &mut out,
+    )
+    .unwrap();
+}
