@@ -890,3 +890,61 @@ fn killed_anywhere_then_recovered_the_log_matches_an_uninterrupted_run() {
         "{rounds} rounds, {whole_sets} whole sets, {open_sets} open"
     );
 }
+
+/// A recording left open by a killed run whose profile has gone bad since
+/// (the config names a broken file) is not closed empty-handed: the next
+/// run says why it cannot recover it and leaves it open for a run that can.
+#[test]
+fn a_recording_that_cannot_be_analysed_is_left_open_and_said() {
+    let h = Home::new();
+    let rec = simulate(&h, "crashed.csv", 1, 21);
+    {
+        let mut lb = medius::logbook::Logbook::open(&h.book()).unwrap();
+        lb.add_recording(&medius::logbook::NewRecording {
+            path: rec.display().to_string(),
+            sensor: "sim".into(),
+            context: Some((
+                "side-lying-abduction".into(),
+                medius::Placement::Ankle,
+                medius::Side::Right,
+                None,
+            )),
+            open: true,
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    std::fs::create_dir_all(h.path("config/medius")).unwrap();
+    std::fs::write(h.path("bad.toml"), "not a profile").unwrap();
+    std::fs::write(
+        h.path("config/medius/config.toml"),
+        format!(
+            "[profiles]\n\"side-lying-abduction.ankle\" = \"{}\"\n",
+            h.path("bad.toml").display()
+        ),
+    )
+    .unwrap();
+    let o = h.run(&[
+        "run",
+        "--sensor",
+        "sim",
+        "-e",
+        "standing-cable-abduction",
+        "--speed",
+        "0",
+        "--sets",
+        "1",
+        "--no-record",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("could not analyse") && err(&o).contains("tries again"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM recordings WHERE closed = 0"),
+        1,
+        "left open for the next run"
+    );
+}

@@ -416,7 +416,20 @@ pub(crate) fn recover(lb: &mut Logbook, cfg: &Config) {
                     super::feed::builder(None, cfg.clone()),
                 ),
             };
-            if let Ok(found) = found {
+            let found = match found {
+                Ok(found) => Some(found),
+                Err(e) => {
+                    // A profile gone bad since the crash: said, and left
+                    // open for a run that can read it.
+                    failed = true;
+                    esay!(
+                        "medius: could not analyse {} to recover its sets ({e}); the next `medius run` tries again",
+                        r.path
+                    );
+                    None
+                }
+            };
+            if let Some(found) = found {
                 samples = found.per_sensor;
                 for (set, ctx) in found.sets {
                     if r.saved_starts.iter().any(|s| (s - set.start_s).abs() < 1.0) {
