@@ -193,6 +193,23 @@ pub(crate) struct Opened {
     pub batch: usize,
 }
 
+/// The simulated session `run` plays: the options' sets, reps and seed,
+/// rests of 20-30 s, compensations on a fifth of the reps (none in sets of
+/// three reps or fewer).
+fn sim_config(ctx: &Context, placement: Placement, o: &SourceOptions) -> anyhow::Result<SimConfig> {
+    let mut sc = SimConfig::new(ctx.exercise, placement, ctx.side);
+    sc.sets = o.sets;
+    sc.reps_min = o.reps.0;
+    sc.reps_max = o.reps.1;
+    sc.rest_min_s = 20.0;
+    sc.rest_max_s = 30.0;
+    sc.seed = o.seed;
+    sc.lead_in_s = o.lead_in_s;
+    sc.compensation_rate = if o.reps.1 <= 3 { 0.0 } else { 0.2 };
+    sc.validate().map_err(user_error)?;
+    Ok(sc)
+}
+
 /// Opens `sim`, `replay:FILE` or a Bluetooth sensor; a Bluetooth link
 /// tells `on_link` what it does.
 pub(crate) fn open_source(
@@ -204,16 +221,7 @@ pub(crate) fn open_source(
 ) -> anyhow::Result<Opened> {
     let target = match &spec.kind {
         SensorKind::Sim => {
-            let mut sc = SimConfig::new(ctx.exercise, ctx.placement, ctx.side);
-            sc.sets = o.sets;
-            sc.reps_min = o.reps.0;
-            sc.reps_max = o.reps.1;
-            sc.rest_min_s = 20.0;
-            sc.rest_max_s = 30.0;
-            sc.seed = o.seed;
-            sc.lead_in_s = o.lead_in_s;
-            sc.compensation_rate = if o.reps.1 <= 3 { 0.0 } else { 0.2 };
-            sc.validate().map_err(user_error)?;
+            let sc = sim_config(ctx, ctx.placement, o)?;
             let (sim, truth) = Simulator::new(&sc).map_err(user_error)?;
             let counts: Vec<String> = truth.sets.iter().map(|s| s.rep_count.to_string()).collect();
             etell!(
@@ -283,16 +291,7 @@ pub(crate) fn open_pair(
 ) -> anyhow::Result<Vec<Opened>> {
     let sims = specs.iter().filter(|s| s.kind == SensorKind::Sim).count();
     if sims == 2 {
-        let mut sc = SimConfig::new(ctx.exercise, Placement::Ankle, ctx.side);
-        sc.sets = o.sets;
-        sc.reps_min = o.reps.0;
-        sc.reps_max = o.reps.1;
-        sc.rest_min_s = 20.0;
-        sc.rest_max_s = 30.0;
-        sc.seed = o.seed;
-        sc.lead_in_s = o.lead_in_s;
-        sc.compensation_rate = if o.reps.1 <= 3 { 0.0 } else { 0.2 };
-        sc.validate().map_err(user_error)?;
+        let sc = sim_config(ctx, Placement::Ankle, o)?;
         let (ankle, pelvis, truth) = crate::source::sim::open_pair(&sc).map_err(user_error)?;
         let counts: Vec<String> = truth
             .truth

@@ -217,26 +217,17 @@ pub(crate) fn open_log(
     let lock = lb.lock_session()?;
     recover(&mut lb, cfg);
     let recording = match record {
-        Some(p) => Some(
-            lb.add_recording(&NewRecording {
-                path: std::path::absolute(p)
-                    .unwrap_or(p.to_path_buf())
-                    .display()
-                    .to_string(),
-                sha256: None,
-                sensor: sensor.to_string(),
-                sample_rate_hz: None,
-                samples: 0,
-                samples_lost: 0,
-                context: Some((
-                    ctx.exercise.id().to_string(),
-                    ctx.placement,
-                    ctx.side,
-                    ctx.load.clone(),
-                )),
-                open: true,
-            })?,
-        ),
+        Some(p) => Some(enter_open_recording(
+            &mut lb,
+            p,
+            &sensor,
+            Some((
+                ctx.exercise.id().to_string(),
+                ctx.placement,
+                ctx.side,
+                ctx.load.clone(),
+            )),
+        )?),
         None => None,
     };
     Ok(LogSink::new(
@@ -261,17 +252,28 @@ pub(crate) fn add_partner_recording(
     path: &Path,
     spec: &SensorSpec,
 ) -> anyhow::Result<i64> {
-    Ok(log.lb.add_recording(&NewRecording {
+    enter_open_recording(&mut log.lb, path, &spec.to_string(), None)
+}
+
+/// Enters a recording `run` is writing: by its absolute path, open until
+/// the session closes it with its counts and checksum.
+fn enter_open_recording(
+    lb: &mut Logbook,
+    path: &Path,
+    sensor: &str,
+    context: Option<(String, Placement, crate::Side, Option<Load>)>,
+) -> anyhow::Result<i64> {
+    Ok(lb.add_recording(&NewRecording {
         path: std::path::absolute(path)
             .unwrap_or(path.to_path_buf())
             .display()
             .to_string(),
         sha256: None,
-        sensor: spec.to_string(),
+        sensor: sensor.to_string(),
         sample_rate_hz: None,
         samples: 0,
         samples_lost: 0,
-        context: None,
+        context,
         open: true,
     })?)
 }
