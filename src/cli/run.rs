@@ -209,13 +209,7 @@ pub(crate) fn sensors(
             }
         }
         if specs.is_empty() && !given.is_empty() {
-            specs = [Placement::Ankle, Placement::Pelvis]
-                .into_iter()
-                .map(|role| SensorSpec {
-                    role: Some(role),
-                    ..SensorSpec::SIM
-                })
-                .collect();
+            specs = sim_pair();
         }
     }
     if specs.len() > 2 {
@@ -247,6 +241,17 @@ pub(crate) fn sensors(
         }
     }
     Ok(specs)
+}
+
+/// The simulator playing both sensors of one lifter, ankle first.
+fn sim_pair() -> Vec<SensorSpec> {
+    [Placement::Ankle, Placement::Pelvis]
+        .into_iter()
+        .map(|role| SensorSpec {
+            role: Some(role),
+            ..SensorSpec::SIM
+        })
+        .collect()
 }
 
 /// The context the session starts in: the command line, else the sensor's
@@ -318,13 +323,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
              and export unless --include-sim"
         );
         if pair {
-            [Placement::Ankle, Placement::Pelvis]
-                .into_iter()
-                .map(|role| SensorSpec {
-                    role: Some(role),
-                    ..SensorSpec::SIM
-                })
-                .collect()
+            sim_pair()
         } else {
             vec![SensorSpec::SIM]
         }
@@ -346,6 +345,20 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         sensor: sensor.clone(),
         ..Status::default()
     }));
+    // Before the socket answers: once `status` says running, a closed
+    // terminal can no longer end the session.
+    {
+        let stop = stop.clone();
+        // SIGINT and SIGTERM (the `termination` feature): finish cleanly.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+        // ctrlc's `termination` also ends the session on SIGHUP, but a
+        // closed terminal (or a dropped ssh link) must not end a set in
+        // progress: ignore it. `medius stop`, Ctrl-C and SIGTERM still end it.
+        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        }
+    }
     let _server = StatusServer::start(&status::socket_path(), state.clone(), stop.clone())
         .map_err(|e| {
             if e.is_user_error() {
@@ -444,18 +457,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     );
     publish(&state, &session, log.as_ref(), record_path.as_ref());
 
-    {
-        let stop = stop.clone();
-        // SIGINT and SIGTERM (the `termination` feature): finish cleanly.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-        // ctrlc's `termination` also ends the session on SIGHUP, but a
-        // closed terminal (or a dropped ssh link) must not end a set in
-        // progress: ignore it. `medius stop`, Ctrl-C and SIGTERM still end it.
-        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory.
-        unsafe {
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-        }
-    }
     let keys = a.keys || std::io::stdin().is_terminal();
     if keys {
         feed::spawn_keyboard(cfg.session.load_unit.clone(), tx.clone());
