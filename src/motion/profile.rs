@@ -277,6 +277,18 @@ pub struct SetConfig {
     /// … or shorter than this share of its median length.
     #[serde(default = "default_unlike_tail_length")]
     pub unlike_tail_length: f64,
+    /// Steps, not reps: a run of at least `step_run` movements (0: off),
+    /// each shorter than `step_max_s` and starting less than
+    /// `step_interval_s` after the one before, is walking. A rep takes
+    /// 2-4 s; a stride about 1 s.
+    #[serde(default = "default_step_run")]
+    pub step_run: usize,
+    /// See `step_run` (s).
+    #[serde(default = "default_step_max_s")]
+    pub step_max_s: f64,
+    /// See `step_run` (s).
+    #[serde(default = "default_step_interval_s")]
+    pub step_interval_s: f64,
 }
 
 fn default_unlike_edge_fraction() -> f64 {
@@ -290,6 +302,15 @@ fn default_unlike_tail_size() -> f64 {
 }
 fn default_unlike_tail_length() -> f64 {
     0.4
+}
+fn default_step_run() -> usize {
+    3
+}
+fn default_step_max_s() -> f64 {
+    0.7
+}
+fn default_step_interval_s() -> f64 {
+    1.4
 }
 
 /// A one-sided pelvic flag (hip hike, pelvic drop): persistence + hysteresis.
@@ -639,6 +660,21 @@ impl Profile {
                 1.0,
                 "0..1",
             ),
+            ("sets.step_max_s", self.sets.step_max_s, 0.0, 10.0, "0..10"),
+            (
+                "sets.step_interval_s",
+                self.sets.step_interval_s,
+                0.0,
+                10.0,
+                "0..10",
+            ),
+            (
+                "sets.step_run",
+                self.sets.step_run as f64,
+                0.0,
+                1000.0,
+                "0..1000",
+            ),
             ("sets.gap_s", self.sets.gap_s, 0.5, 600.0, "0.5..600"),
             (
                 "sets.min_reps",
@@ -846,6 +882,10 @@ mod tests {
             assert_eq!(
                 (a.unlike_tail_size, a.unlike_tail_length),
                 (b.unlike_tail_size, b.unlike_tail_length)
+            );
+            assert_eq!(
+                (a.step_run, a.step_max_s, a.step_interval_s),
+                (b.step_run, b.step_max_s, b.step_interval_s)
             );
         }
         let text = builtin_text(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();

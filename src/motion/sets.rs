@@ -144,13 +144,14 @@ impl Segmenter {
         // Judged not reps once the set is whole (a shuffle before it, a
         // swing after it). They are not "uncounted reps" at its edges
         // either: the rule that dropped them has already judged them.
-        let dropped = if self.signal == RepSignal::Rotation {
+        let mut dropped = Self::drop_steps(&mut set.reps, &self.cfg);
+        dropped.extend(if self.signal == RepSignal::Rotation {
             let mut d = Self::drop_unlike_lead(&mut set.reps, &self.cfg);
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
         } else {
             Vec::new()
-        };
+        });
         if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
             set.start_s = first.start_s;
             set.last_end = last.end_s;
@@ -199,6 +200,49 @@ impl Segmenter {
             doubts,
         }));
         dropped.len()
+    }
+
+    /// Drops the runs of quick movements in quick succession: steps of a
+    /// walk to the stack or a turn, not reps (see `SetConfig::step_run`).
+    /// Renumbers the rest; returns those that went.
+    fn drop_steps(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
+        if cfg.step_run == 0 {
+            return Vec::new();
+        }
+        let quick = |r: &Rep| r.end_s - r.start_s < cfg.step_max_s;
+        let mut step = vec![false; reps.len()];
+        let mut i = 0;
+        while i < reps.len() {
+            let mut j = i;
+            while quick(&reps[j])
+                && j + 1 < reps.len()
+                && quick(&reps[j + 1])
+                && reps[j + 1].start_s - reps[j].start_s < cfg.step_interval_s
+            {
+                j += 1;
+            }
+            if quick(&reps[i]) && j + 1 - i >= cfg.step_run {
+                step[i..=j].iter_mut().for_each(|s| *s = true);
+            }
+            i = j + 1;
+        }
+        if !step.contains(&true) {
+            return Vec::new();
+        }
+        let mut dropped = Vec::new();
+        let mut kept = Vec::new();
+        for (r, s) in reps.drain(..).zip(step) {
+            if s {
+                dropped.push(r);
+            } else {
+                kept.push(r);
+            }
+        }
+        for (i, r) in kept.iter_mut().enumerate() {
+            r.number = i + 1;
+        }
+        *reps = kept;
+        dropped
     }
 
     /// Drops the movements opening a set that are far smaller than its reps
