@@ -539,8 +539,9 @@ impl Pipeline {
                 }
             }
             RepOutcome::Rejected(why, start_s, end_s, size) => {
+                let step = self.sets.is_step(start_s, end_s, size, false);
                 // Turning round and walking are not lost reps.
-                if !matches!(why, Rejection::TooLarge | Rejection::Impact) {
+                if !step && !matches!(why, Rejection::TooLarge | Rejection::Impact) {
                     self.sets.set_aside(start_s, end_s, size);
                 }
                 let i = match why {
@@ -606,6 +607,15 @@ impl Pipeline {
                 RepOutcome::Rejected(Rejection::TooLarge, rep.start_t, rep.end_t, peak_deg),
                 out,
             );
+            return;
+        }
+        if self.sets.is_step(rep.start_t, rep.end_t, peak_deg, true) {
+            // A step of a walk (and the steps before it, taken out of the
+            // open set): the walk ends whatever set was open.
+            self.stats.not_reps[4] += 1;
+            if self.sets.open.is_some() {
+                self.close_set(out);
+            }
             return;
         }
         let near_peak = 0.9 * rep.peak_x;

@@ -64,6 +64,10 @@ pub struct Segmenter {
     /// Abduction counted at the pelvis: clean reps may go unseen
     /// ([`certainty::compensated_only`]).
     pelvis_abduction: bool,
+    /// Starts of the latest quick movements in quick succession (s).
+    steps: Vec<f64>,
+    /// A quick movement starting before this is a step of the walk (s).
+    walking_until: f64,
 }
 
 impl Segmenter {
@@ -80,6 +84,8 @@ impl Segmenter {
             last_set_median_deg: None,
             aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             pelvis_abduction: false,
+            steps: Vec::new(),
+            walking_until: f64::NEG_INFINITY,
         }
     }
 
@@ -144,14 +150,13 @@ impl Segmenter {
         // Judged not reps once the set is whole (a shuffle before it, a
         // swing after it). They are not "uncounted reps" at its edges
         // either: the rule that dropped them has already judged them.
-        let mut dropped = Self::drop_steps(&mut set.reps, &self.cfg);
-        dropped.extend(if self.signal == RepSignal::Rotation {
+        let dropped = if self.signal == RepSignal::Rotation {
             let mut d = Self::drop_unlike_lead(&mut set.reps, &self.cfg);
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
         } else {
             Vec::new()
-        });
+        };
         if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
             set.start_s = first.start_s;
             set.last_end = last.end_s;
@@ -202,47 +207,56 @@ impl Segmenter {
         dropped.len()
     }
 
-    /// Drops the runs of quick movements in quick succession: steps of a
-    /// walk to the stack or a turn, not reps (see `SetConfig::step_run`).
-    /// Renumbers the rest; returns those that went.
-    fn drop_steps(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
-        if cfg.step_run == 0 {
-            return Vec::new();
-        }
-        let quick = |r: &Rep| r.end_s - r.start_s < cfg.step_max_s;
-        let mut step = vec![false; reps.len()];
-        let mut i = 0;
-        while i < reps.len() {
-            let mut j = i;
-            while quick(&reps[j])
-                && j + 1 < reps.len()
-                && quick(&reps[j + 1])
-                && reps[j + 1].start_s - reps[j].start_s < cfg.step_interval_s
-            {
-                j += 1;
+    /// Notes a movement from `start_s` to `end_s` (`counted`: one the
+    /// detector took for a rep) and says whether it is a step of a walk to the stack or a turn: the
+    /// `step_run`-th quick movement in quick succession, or any quick one
+    /// soon after (see `SetConfig::step_run`). The steps that joined the
+    /// open set before the walk showed are taken back out of it.
+    pub fn is_step(&mut self, start_s: f64, end_s: f64, size_deg: f64, counted: bool) -> bool {
+        let c = &self.cfg;
+        if !counted {
+            // A movement the detector threw out (too quick, a jolt) goes on
+            // a walk but does not start one: a momentum rep's rebound.
+            let step = start_s < self.walking_until && end_s - start_s < c.step_max_s;
+            if step {
+                self.walking_until = start_s + c.step_interval_s;
             }
-            if quick(&reps[i]) && j + 1 - i >= cfg.step_run {
-                step[i..=j].iter_mut().for_each(|s| *s = true);
+            return step;
+        }
+        if c.step_run == 0 || size_deg < self.min_peak_deg {
+            // Too small to be a step (or a rep): it neither makes a walk
+            // nor breaks one.
+            return false;
+        }
+        if end_s - start_s >= c.step_max_s {
+            self.steps.clear();
+            return false;
+        }
+        if self
+            .steps
+            .last()
+            .is_some_and(|&t| start_s - t >= c.step_interval_s)
+        {
+            self.steps.clear();
+        }
+        self.steps.push(start_s);
+        let walking = start_s < self.walking_until || self.steps.len() >= c.step_run;
+        if !walking {
+            return false;
+        }
+        self.walking_until = start_s + c.step_interval_s;
+        let first = self.steps[0];
+        if let Some(set) = self.open.as_mut() {
+            set.reps.retain(|r| r.start_s < first);
+            match (set.reps.first(), set.reps.last()) {
+                (Some(a), Some(b)) => {
+                    set.start_s = a.start_s;
+                    set.last_end = b.end_s;
+                }
+                _ => self.open = None,
             }
-            i = j + 1;
         }
-        if !step.contains(&true) {
-            return Vec::new();
-        }
-        let mut dropped = Vec::new();
-        let mut kept = Vec::new();
-        for (r, s) in reps.drain(..).zip(step) {
-            if s {
-                dropped.push(r);
-            } else {
-                kept.push(r);
-            }
-        }
-        for (i, r) in kept.iter_mut().enumerate() {
-            r.number = i + 1;
-        }
-        *reps = kept;
-        dropped
+        true
     }
 
     /// Drops the movements opening a set that are far smaller than its reps
@@ -406,6 +420,48 @@ mod tests {
         reps.pop();
         reps.push(rep(56.0, 56.8, 45.0));
         assert!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).is_empty());
+    }
+
+    #[test]
+    fn three_quick_movements_in_quick_succession_are_a_walk_not_reps() {
+        let profile =
+            super::super::Profile::builtin(Exercise::StandingCableAbduction, Placement::Ankle)
+                .unwrap();
+        let mut p = Segmenter::new(profile.sets, profile.reps.signal, 5.0, 100.0);
+        let mut set = OpenSet::new(0.0, 2.5, 0.1);
+        set.reps = vec![rep(0.0, 2.5, 40.0), rep(3.5, 6.0, 41.0)];
+        p.open = Some(set);
+        // Walking off 5 s later: 50° swings of 0.36 s, one a second.
+        let steps = [11.0, 11.95, 12.9, 13.85];
+        let said: Vec<bool> = steps
+            .iter()
+            .map(|&t| {
+                let step = p.is_step(t, t + 0.36, 50.0, true);
+                if !step {
+                    let set = p.open.as_mut().unwrap();
+                    set.reps.push(rep(t, t + 0.36, 50.0));
+                    set.last_end = t + 0.36;
+                }
+                step
+            })
+            .collect();
+        assert_eq!(said, [false, false, true, true]);
+        let set = p.open.as_ref().unwrap();
+        assert_eq!(set.reps.len(), 2, "the first two steps are taken back out");
+        assert_eq!(set.last_end, 6.0);
+        // A quick jolt thrown out by the detector goes on the walk …
+        assert!(p.is_step(14.8, 15.0, 20.0, false));
+        // … but never starts one: two momentum reps and a rebound are reps.
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 5.0, 100.0);
+        assert!(!p.is_step(192.06, 192.73, 49.0, true));
+        assert!(!p.is_step(192.8, 193.0, 12.0, false));
+        assert!(!p.is_step(193.38, 194.06, 49.0, true));
+        assert!(!p.is_step(194.94, 198.18, 33.0, true));
+        // A slow rep breaks a run; a small wiggle neither makes nor breaks one.
+        assert!(!p.is_step(200.0, 200.4, 45.0, true));
+        assert!(!p.is_step(200.9, 201.1, 2.0, true));
+        assert!(!p.is_step(201.3, 201.7, 45.0, true));
+        assert!(p.is_step(202.3, 202.7, 45.0, true));
     }
 
     #[test]
