@@ -186,6 +186,12 @@ pub struct RepConfig {
     /// ~5 g).
     #[serde(default = "default_impact_max_rate_dps")]
     pub impact_max_rate_dps: f64,
+    /// A jolt during a rep throws it out only while the signal is below
+    /// this share of the rep's size so far (1: always). Lying or seated
+    /// the foot is off the ground: a jolt high in a rep is the leg stopping
+    /// hard at the top.
+    #[serde(default = "default_impact_top_fraction")]
+    pub impact_top_fraction: f64,
     /// Pelvis: after a foot strike no rep starts for this long (s); steps
     /// come every 0.5-0.7 s while walking.
     #[serde(default = "default_impact_holdoff_s")]
@@ -223,6 +229,9 @@ fn default_split_fraction() -> f64 {
 }
 fn default_impact_max_rate_dps() -> f64 {
     150.0
+}
+fn default_impact_top_fraction() -> f64 {
+    1.0
 }
 fn default_impact_holdoff_s() -> f64 {
     1.5
@@ -591,6 +600,13 @@ impl Profile {
             ("reps.settle_deg", r.settle_deg, 0.0, 90.0, "0..90"),
             ("reps.impact_g", r.impact_g, 0.05, 100.0, "0.05..100"),
             (
+                "reps.impact_top_fraction",
+                r.impact_top_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
                 "reps.baseline_tau_s",
                 r.baseline_tau_s,
                 0.0,
@@ -874,6 +890,7 @@ mod tests {
                 (a.stale_rest_s, a.level_gate, a.off_level_s),
                 (b.stale_rest_s, b.level_gate, b.off_level_s)
             );
+            assert_eq!(a.impact_top_fraction, b.impact_top_fraction);
             let (a, b) = (&built.sets, &parsed.sets);
             assert_eq!(
                 (a.unlike_edge_fraction, a.unlike_pair_fraction),

@@ -332,7 +332,9 @@ impl RepDetector {
                 let x = sign * s;
                 point.x = x;
                 let size = *peak - base;
-                if impact {
+                if impact
+                    && (c.impact_top_fraction >= 1.0 || x - base < c.impact_top_fraction * size)
+                {
                     self.reset();
                     return Some(RepOutcome::Rejected(Rejection::Impact, start_t, t, size));
                 }
@@ -775,22 +777,30 @@ mod tests {
 
     #[test]
     fn a_jolt_drops_the_movement_so_far_and_never_makes_two_reps_of_one() {
-        let mut d = ankle();
-        let mut outcomes = Vec::new();
-        for i in 0..200 {
-            let t = i as f64 / 50.0;
-            // A foot strike at the top of the movement.
-            let jolt = (1.99..2.03).contains(&t);
-            outcomes.extend(d.push(bump(t, 1.0, 1.0, 30.0), jolt, false, TracePoint::at(t)));
-        }
-        outcomes.extend(d.finish());
-        let reps: Vec<(f64, f64, f64)> = outcomes
-            .iter()
-            .filter_map(|o| match o {
-                RepOutcome::Rep(r) => Some((r.start_t, r.end_t, r.size)),
-                _ => None,
-            })
-            .collect();
+        // A 30° movement with a jolt at `jolt_t`, through `d`.
+        let jolted = |mut d: RepDetector, jolt_t: f64| {
+            let mut outcomes = Vec::new();
+            for i in 0..200 {
+                let t = i as f64 / 50.0;
+                let jolt = (jolt_t - 0.01..jolt_t + 0.03).contains(&t);
+                outcomes.extend(d.push(bump(t, 1.0, 1.0, 30.0), jolt, false, TracePoint::at(t)));
+            }
+            outcomes.extend(d.finish());
+            outcomes
+        };
+        let reps_of = |outcomes: &[RepOutcome]| -> Vec<(f64, f64, f64)> {
+            outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    RepOutcome::Rep(r) => Some((r.start_t, r.end_t, r.size)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Standing, a jolt at the top of the movement is a foot strike.
+        let p = Profile::builtin(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
+        let outcomes = jolted(RepDetector::new(p.reps), 2.0);
+        let reps = reps_of(&outcomes);
         // What came before the jolt is dropped as an impact; the lowering
         // after it may still count, once: a rep with a clank at the top is
         // one rep, never two.
@@ -798,6 +808,17 @@ mod tests {
             .iter()
             .any(|o| matches!(o, RepOutcome::Rejected(Rejection::Impact, ..))));
         assert!(reps.len() <= 1, "{reps:?}");
+        // Lying down the foot is off the ground: a jolt at the top is the
+        // leg stopping hard (a fast lifter, 60° in 0.25 s loads the ankle
+        // with 4-5 g), and the rep counts …
+        let outcomes = jolted(ankle(), 2.0);
+        assert_eq!(reps_of(&outcomes).len(), 1, "{outcomes:?}");
+        // … but low in the movement (here a third of the way up, on the
+        // way down) it still throws the movement out.
+        let outcomes = jolted(ankle(), 2.6);
+        assert!(outcomes
+            .iter()
+            .any(|o| matches!(o, RepOutcome::Rejected(Rejection::Impact, ..))));
         // A jolt before anything has moved opens nothing.
         let mut d = ankle();
         let mut n = 0;
