@@ -7,7 +7,7 @@
 //! or with a foot strike inside: not a rep. Every sample of an open rep is
 //! kept (bounded by `max_duration_s`) so the flags can look at the whole rep.
 
-use super::profile::{RepConfig, RepDirection};
+use super::profile::{RepConfig, RepDirection, RepSignal};
 use nalgebra::Vector3;
 
 /// Time near rest after a return that makes a swing the other way a new rep (s).
@@ -291,7 +291,11 @@ impl RepDetector {
                 // downward rep (pelvic drop) is big, so going down takes
                 // half of `down_min_peak_deg`.
                 let enter = Self::enter_for(c, s.signum());
-                if x > trough + enter && !impact {
+                // The ankle cannot start a rep without turning: a signal that
+                // rises while the gyro says the sensor rests is the tilt
+                // estimate settling after a walk or a turn, not the leg.
+                let resting = still && c.signal == RepSignal::Rotation;
+                if x > trough + enter && !impact && !resting {
                     let sign = match c.direction {
                         RepDirection::Up => 1.0,
                         RepDirection::Down => -1.0,
@@ -689,6 +693,32 @@ mod tests {
         // Never at rest part-way (a slow wobble): not split either.
         let reps = run(&mut ankle(), 20.0, signal, |t| !(1.0..=14.5).contains(&t));
         assert!(reps.len() < 2, "{reps:?}");
+    }
+
+    #[test]
+    fn a_signal_rising_while_the_ankle_rests_is_no_rep() {
+        // After a turn the tilt estimate settles by 35° over 2 s while the
+        // gyro says the sensor rests: no movement opens (an open one would
+        // hold the neutral where it was, and the next set's reps with it).
+        let settling = |t: f64| 35.0 * (1.0 - (-(t - 1.0).max(0.0) / 0.7).exp());
+        let mut d = ankle();
+        for i in 0..300 {
+            let t = i as f64 / 50.0;
+            let point = TracePoint {
+                still: true,
+                ..TracePoint::at(t)
+            };
+            assert!(d.push(settling(t), false, true, point).is_none());
+            assert!(!d.in_rep(), "opened at {t} s");
+        }
+        // … while the same rise with the sensor turning would open one.
+        let reps = run(
+            &mut ankle(),
+            6.0,
+            |t| bump(t, 1.0, 1.0, 35.0),
+            |t| !(1.0..3.0).contains(&t),
+        );
+        assert_eq!(reps.len(), 1, "{reps:?}");
     }
 
     #[test]
