@@ -81,7 +81,8 @@ pub enum DoubtKind {
     NearThreshold,
     /// Too few reps to judge the rhythm and agreement.
     ShortSet,
-    /// A rep-sized movement just before or after the set was not counted.
+    /// A rep-sized movement just before or after the set, or between two
+    /// of its reps, was not counted.
     UncountedNearby,
     /// Pelvis abduction: most reps counted hiked or dropped the pelvis, so
     /// the clean ones may have moved it too little to be seen.
@@ -105,6 +106,9 @@ pub struct SetAside {
     pub end_s: f64,
     /// How far it went (°; 0 when not known).
     pub size_deg: f64,
+    /// Thrown out for a jolt: a foot strike between sets, but inside a
+    /// set perhaps a momentum rep landing hard. Only doubted inside one.
+    pub jolted: bool,
 }
 
 /// One reason a count may be wrong, in the lifter's words.
@@ -235,10 +239,13 @@ pub fn judge(
         RepSignal::Obliquity => size >= min_peak_deg && size <= max_peak_deg,
     };
     let reach = EDGE_INTERVALS * pace;
+    let last_start = reps.last().map_or(last, |r| r.start_s);
     for m in set_aside {
-        let before = m.end_s <= first && m.end_s > first - reach;
-        let after = m.start_s >= last && m.start_s < last + reach;
-        if (before || after) && rep_sized(m.size_deg) {
+        let before = !m.jolted && m.end_s <= first && m.end_s > first - reach;
+        let after = !m.jolted && m.start_s >= last && m.start_s < last + reach;
+        // Between two counted reps (a rep lost to a rule inside the set).
+        let inside = m.start_s > first && m.start_s < last_start;
+        if (before || after || inside) && rep_sized(m.size_deg) {
             doubts.push(Doubt {
                 kind: DoubtKind::UncountedNearby,
                 from_s: m.start_s,
@@ -248,7 +255,13 @@ pub fn judge(
                     "a {:.1}° movement {} the set ({:.1}-{:.1} s into the recording) was not \
                      counted: the count may be one short",
                     m.size_deg,
-                    if before { "just before" } else { "just after" },
+                    if before {
+                        "just before"
+                    } else if after {
+                        "just after"
+                    } else {
+                        "inside"
+                    },
                     m.start_s,
                     m.end_s,
                 ),
@@ -482,6 +495,7 @@ mod tests {
             start_s: 6.0,
             end_s: 8.0,
             size_deg: 28.0,
+            jolted: false,
         };
         let (c, d) = judge(&r, &[before], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c <= 0.5, "{c}");
@@ -497,6 +511,12 @@ mod tests {
                 start_s: -60.0,
                 end_s: -58.0,
                 size_deg: 28.0,
+                jolted: false,
+            },
+            // A foot strike before the set: walking up to it.
+            SetAside {
+                jolted: true,
+                ..before
             },
             SetAside {
                 size_deg: 5.0,
@@ -511,11 +531,32 @@ mod tests {
             start_s: 24.0,
             end_s: 26.0,
             size_deg: 146.0,
+            jolted: false,
         };
         let r = reps(&[10.0, 13.0, 16.0, 19.0, 22.0], 2.0, 2.5);
         let (_, d) = judge(&r, &[rolled], 0.1, 0.8, 40.0, RepSignal::Obliquity);
         assert!(
             d.iter().all(|d| d.kind != DoubtKind::UncountedNearby),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_rep_sized_movement_thrown_out_inside_the_set_makes_it_one_short_perhaps() {
+        // Reps every 3 s with one missing at 16 s: a 30° fling that landed
+        // with a jolt (a momentum rep), thrown out by the detector.
+        let r = reps(&[10.0, 13.0, 19.0, 22.0, 25.0, 28.0], 2.0, 30.0);
+        let jolted = SetAside {
+            start_s: 16.0,
+            end_s: 16.8,
+            size_deg: 30.0,
+            jolted: true,
+        };
+        let (c, d) = judge(&r, &[jolted], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        assert!(
+            d.iter()
+                .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains("inside")),
             "{d:?}"
         );
     }

@@ -540,9 +540,11 @@ impl Pipeline {
             }
             RepOutcome::Rejected(why, start_s, end_s, size) => {
                 let step = self.sets.is_step(start_s, end_s, size, false);
-                // Turning round and walking are not lost reps.
-                if !step && !matches!(why, Rejection::TooLarge | Rejection::Impact) {
-                    self.sets.set_aside(start_s, end_s, size);
+                // Turning round and walking are not lost reps; a jolt is
+                // doubted only inside a set (see `SetAside::jolted`).
+                if !step && why != Rejection::TooLarge {
+                    self.sets
+                        .set_aside(start_s, end_s, size, why == Rejection::Impact);
                 }
                 let i = match why {
                     Rejection::TooShort => 0,
@@ -645,7 +647,7 @@ impl Pipeline {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;
-                        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg);
+                        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
                         return;
                     }
                 }

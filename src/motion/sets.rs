@@ -98,7 +98,7 @@ impl Segmenter {
 
     /// Remembers a movement that was not counted, for the certainty of the
     /// set it turns out to border.
-    pub fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64) {
+    pub fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64, jolted: bool) {
         while self
             .aside
             .front()
@@ -113,6 +113,7 @@ impl Segmenter {
             start_s,
             end_s,
             size_deg: size,
+            jolted,
         });
     }
 
@@ -167,7 +168,7 @@ impl Segmenter {
             || self.small_pair(&set.reps)
         {
             for r in &set.reps {
-                self.set_aside(r.start_s, r.end_s, r.peak_deg);
+                self.set_aside(r.start_s, r.end_s, r.peak_deg, false);
             }
             out.push(Event::NotASet {
                 start_s: set.start_s,
