@@ -118,6 +118,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Chain => {
             "a segment-chain body model built after the others, never run while the counter was tuned (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Balance => {
+            "a balance-loop body model with rep shapes from real recordings, built after all four, never run while the counter was tuned (the hold-out)".into()
+        }
     }
 }
 
