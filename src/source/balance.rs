@@ -209,14 +209,14 @@ impl Lifter {
         let height = rng.gen_range(1.55..1.95);
         let (range_deg, rise_s, hold_s, lower_s) = match exercise {
             Exercise::SideLyingAbduction => (
-                rng.gen_range(22.0..50.0),
-                rng.gen_range(0.4..1.1),
+                rng.gen_range(15.0..45.0),
+                rng.gen_range(0.7..1.4),
                 rng.gen_range(0.1..2.2),
                 rng.gen_range(1.0..3.5),
             ),
             Exercise::SeatedMachineAbduction => (
                 rng.gen_range(20.0..40.0),
-                rng.gen_range(0.5..1.2),
+                rng.gen_range(0.6..1.3),
                 rng.gen_range(0.0..0.8),
                 rng.gen_range(0.8..2.2),
             ),
@@ -228,7 +228,7 @@ impl Lifter {
             ),
             _ => (
                 rng.gen_range(25.0..45.0),
-                rng.gen_range(0.5..1.3),
+                rng.gen_range(0.7..1.4),
                 rng.gen_range(0.0..1.0),
                 rng.gen_range(0.9..2.5),
             ),
@@ -465,7 +465,11 @@ impl Body {
             } else {
                 0.0
             },
-            effort: 0.25,
+            effort: if self.posture == Posture::Standing {
+                0.1
+            } else {
+                0.03
+            },
             ..Intent::default()
         };
         let Some(act) = self.acts.get(self.cursor) else {
@@ -624,7 +628,7 @@ impl Body {
         let l = &self.lifter;
 
         // Tremor: 8–12 Hz physiological plus a slower 3–5 Hz unsteadiness.
-        let amps = [0.11, 0.022, 0.015];
+        let amps = [0.05, 0.004, 0.003];
         let mut tremor = 0.0;
         for k in 0..3 {
             tremor += amps[k] * (2.0 * PI * self.tremor_hz[k] * t + self.tremor_phase[k]).sin();
@@ -656,7 +660,7 @@ impl Body {
         }
         let seen = self.history[0];
         let tau = 0.4;
-        let quiet = if i.in_set { 1.0 } else { 0.6 };
+        let quiet = if i.in_set { 1.0 } else { 0.35 };
         let kick = l.sway_noise * quiet * (2.0 * DT / tau).sqrt();
         self.torque_f += -self.torque_f * DT / tau + kick * gauss(&mut self.rng);
         self.torque_s += -self.torque_s * DT / tau + 0.7 * kick * gauss(&mut self.rng);
@@ -677,8 +681,8 @@ impl Body {
             Posture::SideLying | Posture::Seated => {
                 let w = 2.0 * PI * 0.9;
                 (
-                    -w * w * self.phi - 2.0 * 0.6 * w * self.phi_v + 0.3 * self.torque_f,
-                    -w * w * self.theta - 2.0 * 0.6 * w * self.theta_v + 0.3 * self.torque_s,
+                    -w * w * self.phi - 2.0 * 0.6 * w * self.phi_v + 0.6 * self.torque_f,
+                    -w * w * self.theta - 2.0 * 0.6 * w * self.theta_v + 0.6 * self.torque_s,
                 )
             }
         };
@@ -717,10 +721,11 @@ impl Body {
                 (centre, r_pelvis, UnitQuaternion::identity())
             }
             Posture::SideLying => {
-                let r_pelvis = rz(lean + i.rock + i.pelvis_yaw)
-                    * ry(-fs * i.obliquity)
+                // Rocking in the body's frontal plane is up and down in the room.
+                let r_pelvis = rz(lean + i.pelvis_yaw)
+                    * ry(i.rock - fs * i.obliquity)
                     * rx(-pitch + i.pelvis_tilt);
-                let centre = self.shift + i.shift + Vector3::new(0.0, 0.0, 0.0);
+                let centre = self.shift + i.shift + Vector3::new(fs * i.side_shift, 0.0, 0.0);
                 (centre, r_pelvis, ry(-fs * 90.0) * rz(-fs * i.roll))
             }
             Posture::Seated => {
@@ -808,7 +813,7 @@ impl SensorErrors {
         };
         let n = cfg.noise;
         let b = cfg.gyro_bias_dps;
-        // Noise densities of a consumer MEMS IMU: 0.012 °/s/√Hz, 1.2 mm/s²/√Hz,
+        // Noise densities of a consumer MEMS IMU: 0.03 °/s/√Hz, 2.5 mm/s²/√Hz,
         // over the bandwidth of the output rate.
         let band = (cfg.rate_hz / 2.0).sqrt();
         SensorErrors {
@@ -823,8 +828,8 @@ impl SensorErrors {
                 &random_axis(rng),
                 (0.5 * n * rng.gen_range(0.0..1.0f64)).to_radians(),
             ),
-            gyro_sd: 0.012 * band * n,
-            acc_sd: 0.0012 * band * n,
+            gyro_sd: 0.03 * band * n,
+            acc_sd: 0.0025 * band * n,
             quantise: n > 0.0,
             drift: if n > 0.0 {
                 rng.gen_range(-40.0..40.0) * 1e-6
