@@ -431,7 +431,6 @@ struct Intent {
     /// Re-strapping: how far to the new mounting (0..1) and the handling wobble.
     restrap: Option<(f64, UnitQuaternion<f64>)>,
     effort: f64,
-    in_set: bool,
 }
 
 /// One step of the body: where the sensor is and what the truth needs.
@@ -456,6 +455,9 @@ struct Body {
     acts: Vec<Act>,
     cursor: usize,
     entered: Option<usize>,
+    /// First rep's start and last rep's end of each set, and the set now or next.
+    set_spans: Vec<(f64, f64)>,
+    set_cursor: usize,
     step: u64,
     // The balance loop (radians): frontal (+: top toward +X) and sagittal (+: forward).
     phi: f64,
@@ -509,7 +511,6 @@ impl Body {
         match act {
             Act::Rep(r) => {
                 let s = r.level(t);
-                i.in_set = true;
                 // Tremor grows from the rest's into the rep's, most in the
                 // hold and the lowering, and back: never a step.
                 let ramp = mj((t - r.t0) / 0.3).min(mj((r.end() - t) / 0.3));
@@ -690,7 +691,16 @@ impl Body {
         }
         let seen = self.history[0];
         let tau = 0.4;
-        let quiet = if i.in_set { 1.0 } else { 0.35 };
+        // On one leg through a set (the foot stays up between reps), on
+        // two, and steadier, between sets.
+        while self.set_cursor < self.set_spans.len() && self.set_spans[self.set_cursor].1 < t {
+            self.set_cursor += 1;
+        }
+        let in_set = self
+            .set_spans
+            .get(self.set_cursor)
+            .is_some_and(|(a, _)| *a <= t);
+        let quiet = if in_set { 1.0 } else { 0.35 };
         let kick = l.sway_noise * quiet * (2.0 * DT / tau).sqrt();
         self.torque_f += -self.torque_f * DT / tau + kick * gauss(&mut self.rng);
         self.torque_s += -self.torque_s * DT / tau + 0.7 * kick * gauss(&mut self.rng);
@@ -999,7 +1009,9 @@ impl BalanceSimulator {
                     tremor: 1.0 + 0.8 * fatigue,
                     meant: None,
                 };
-                let p = (cfg.compensation_rate * (0.6 + 0.8 * progress)).min(1.0);
+                // Weighted 0.6…1.4 over the set, averaging to the rate (1 stays 1).
+                let rate = cfg.compensation_rate;
+                let p = (rate + (0.8 * progress - 0.4) * rate.min(1.0 - rate)).clamp(0.0, 1.0);
                 if !comps.is_empty() && rng.gen_bool(p) {
                     let allowed: Vec<FlagKind> = comps
                         .iter()
@@ -1046,6 +1058,11 @@ impl BalanceSimulator {
             acts,
             cursor: 0,
             entered: None,
+            set_spans: sets
+                .iter()
+                .map(|s| (s.reps[0].t0, s.reps.last().expect("a set has reps").end()))
+                .collect(),
+            set_cursor: 0,
             step: 0,
             phi: 0.0,
             phi_v: 0.0,
@@ -1635,6 +1652,34 @@ mod tests {
         }
         // Half the reps compensated: flags were drawn for every placement.
         assert!(seen > 20, "{seen} flags");
+    }
+
+    #[test]
+    fn compensations_come_at_the_configured_rate() {
+        let share = |rate: f64| {
+            let (mut flagged, mut reps) = (0, 0);
+            for seed in 0..6 {
+                let mut c = short(
+                    Exercise::SideLyingAbduction,
+                    Placement::Ankle,
+                    Side::Left,
+                    seed,
+                );
+                c.compensation_rate = rate;
+                c.reps_min = 8;
+                c.reps_max = 12;
+                let (_, truth) = BalanceSimulator::new(&c).expect("valid");
+                for r in truth.sets.iter().flat_map(|s| &s.reps) {
+                    reps += 1;
+                    flagged += usize::from(!r.flags.is_empty());
+                }
+            }
+            flagged as f64 / reps as f64
+        };
+        assert_eq!(share(0.0), 0.0);
+        assert_eq!(share(1.0), 1.0);
+        let some = share(0.3);
+        assert!((0.2..0.4).contains(&some), "{some}");
     }
 
     #[test]
