@@ -34,23 +34,26 @@
 //!   forward with the lift; in a hip hitch a hike is a pull past level with
 //!   the trunk, a drop a stance hip that lets the pelvis sink fast and deep.
 //!   The share of compensated reps is the configured rate, weighted toward
-//!   the end of each set (fatigue).
+//!   the end of each set (fatigue). Now and then a lifter takes a breather
+//!   of a few seconds mid-set (still one set).
 //! - **Between sets**, as the config allows: walking away and back with
 //!   gait (steps, pelvic rotation, heel strikes), turning round, sitting
 //!   down and standing up (standing exercises); rolling onto the back and
 //!   shifting on the bench (side-lying); re-strapping (the sensor is
 //!   handled and ends in a new orientation), fidgets, leg shakes and single
-//!   swings. Each is listed in the truth's `distractions`. Seated lifters
-//!   stay on the machine.
+//!   swings, and settling into position just before a set. Each is listed
+//!   in the truth's `distractions`. Seated lifters stay on the machine.
 //! - **The sensor**, strapped any way on the shank (or within ±15° on the
 //!   sacrum), slipping a little with each rep; white noise scaled to the
 //!   sample rate's bandwidth, gyro bias with a warm-up drift and a random
 //!   walk, accelerometer bias, per-axis scale errors and misalignment,
-//!   16-bit quantisation, saturation at ±2000 °/s and ±16 g, a clock that
+//!   16-bit quantisation, saturation at the full scale (±2000 °/s and ±16 g
+//!   for most, ±1000/500 °/s and ±8/4 g for some), a clock that
 //!   drifts by tens of ppm, host time stamps with jitter, dropped samples in
 //!   short bursts, 200 ms BLE gaps. `noise 0` is an ideal sensor (no noise,
-//!   scale, misalignment, quantisation, drift or jitter); `gyro_bias 0` no
-//!   gyro bias of any kind.
+//!   accelerometer bias, scale, misalignment, quantisation, finer full
+//!   scale, clock drift or jitter); `gyro_bias 0` no gyro bias of any kind;
+//!   `drop_rate 0` and `gaps_per_min 0` no losses.
 //!
 //! The body is stepped at 500 Hz; each pose is placed by a segment chain
 //! (stance foot, pelvis, thigh, shank, sensor), and the sensor's specific
