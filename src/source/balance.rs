@@ -43,8 +43,10 @@
 //!   handled and ends in a new orientation), fidgets, leg shakes and single
 //!   swings, and settling into position just before a set. Each is listed
 //!   in the truth's `distractions`. Seated lifters stay on the machine.
-//! - **The sensor**, strapped any way on the shank (or within ±15° on the
-//!   sacrum), slipping a little with each rep; white noise scaled to the
+//! - **The sensor**, strapped any way and anywhere round the shank (or
+//!   within ±15° on the sacrum), slipping a little with each rep, on soft
+//!   tissue that tilts against the acceleration across it and rings at
+//!   10–18 Hz after a heel strike or a flung leg; white noise scaled to the
 //!   sample rate's bandwidth, gyro bias with a warm-up drift and a random
 //!   walk, accelerometer bias, per-axis scale errors and misalignment,
 //!   16-bit quantisation, saturation at the full scale (±2000 °/s and ±16 g
@@ -205,6 +207,15 @@ struct Lifter {
     foot_fixed: f64,
     /// Slight knee bend kept while standing, °.
     knee_bend: f64,
+    /// Where round the shank the sensor sits (rad from the outside, toward
+    /// the front) and how far from the bone's axis (m).
+    strap_angle: f64,
+    strap_radius_m: f64,
+    /// Soft tissue under the sensor: natural frequency (Hz), damping ratio,
+    /// tilt per m/s² of acceleration across it (°).
+    tissue_hz: f64,
+    tissue_damping: f64,
+    tissue_gain: f64,
 }
 
 impl Lifter {
@@ -247,7 +258,7 @@ impl Lifter {
             kp: g_over_h * rng.gen_range(1.6..2.0),
             kd: g_over_h * rng.gen_range(0.45..0.55),
             delay_s: rng.gen_range(0.08..0.14),
-            sway_noise: rng.gen_range(0.15..0.3),
+            sway_noise: rng.gen_range(0.1..0.2),
             counter_roll: rng.gen_range(0.5..1.6),
             obliquity_coupling: rng.gen_range(0.5..2.0),
             yaw_coupling: rng.gen_range(1.0..4.0) * if rng.gen_bool(0.5) { 1.0 } else { -1.0 },
@@ -264,6 +275,11 @@ impl Lifter {
             fatigue: rng.gen_range(0.0..1.0),
             foot_fixed: rng.gen_range(0.2..0.8),
             knee_bend: rng.gen_range(0.0..6.0),
+            strap_angle: rng.gen_range(-PI..PI),
+            strap_radius_m: rng.gen_range(0.035..0.055),
+            tissue_hz: rng.gen_range(10.0..18.0),
+            tissue_damping: rng.gen_range(0.25..0.5),
+            tissue_gain: rng.gen_range(0.008..0.02),
         }
     }
 }
@@ -479,6 +495,10 @@ struct Body {
     slip_axis: Unit<Vector3<f64>>,
     tremor_phase: [f64; 3],
     tremor_hz: [f64; 3],
+    /// The sensor's last two places (m) and its tissue's tilt (°) and rate (°/s).
+    tissue_at: [Vector3<f64>; 2],
+    tissue: [f64; 2],
+    tissue_v: [f64; 2],
     rng: ChaCha8Rng,
 }
 
@@ -739,7 +759,35 @@ impl Body {
         let forward = rz(self.heading) * Vector3::new(0.0, i.speed, 0.0);
         self.anchor += forward * DT;
 
-        self.place(&i)
+        let mut pose = self.place(&i);
+        self.wobble(&mut pose);
+        pose
+    }
+
+    /// Soft tissue (or the belt clip) under the sensor: it tilts against the
+    /// acceleration across it and rings at its own frequency, after a heel
+    /// strike or a flung leg.
+    fn wobble(&mut self, pose: &mut Pose) {
+        let [p0, p1] = self.tissue_at;
+        self.tissue_at = [p1, pose.pos];
+        if self.step < 3 {
+            return;
+        }
+        let a = pose.rot.inverse() * ((pose.pos - 2.0 * p1 + p0) / (DT * DT));
+        let l = &self.lifter;
+        let w = 2.0 * PI * l.tissue_hz;
+        let gain = match self.placement {
+            Placement::Ankle => l.tissue_gain,
+            Placement::Pelvis => 0.4 * l.tissue_gain,
+        } * w
+            * w;
+        let drive = [a.y, -a.x];
+        for ((tilt, rate), push) in self.tissue.iter_mut().zip(&mut self.tissue_v).zip(drive) {
+            let acc = -w * w * *tilt - 2.0 * l.tissue_damping * w * *rate + gain * push;
+            *rate += acc * DT;
+            *tilt += *rate * DT;
+        }
+        pose.rot = pose.rot * rx(self.tissue[0]) * ry(self.tissue[1]);
     }
 
     /// The sensor's mounting on its segment now (strap slip included).
@@ -798,7 +846,12 @@ impl Body {
                 let knee = hip + r_leg * Vector3::new(0.0, 0.0, -l.thigh_m);
                 let r_shank = r_leg * rx(-i.knee) * ry(fs * tilt);
                 let pos = knee
-                    + r_shank * Vector3::new(fs * 0.045, 0.0, -l.sensor_at * l.shank_m)
+                    + r_shank
+                        * Vector3::new(
+                            fs * l.strap_radius_m * l.strap_angle.cos(),
+                            l.strap_radius_m * l.strap_angle.sin(),
+                            -l.sensor_at * l.shank_m,
+                        )
                     + r_world.inverse() * Vector3::new(0.0, 0.0, i.impact);
                 (pos, r_shank * self.sensor_mount(i))
             }
@@ -1087,6 +1140,9 @@ impl BalanceSimulator {
             },
             tremor_phase,
             tremor_hz,
+            tissue_at: [Vector3::zeros(); 2],
+            tissue: [0.0; 2],
+            tissue_v: [0.0; 2],
             rng: ChaCha8Rng::seed_from_u64(rng.gen()),
         };
 
@@ -1970,31 +2026,42 @@ mod tests {
         for side in [Side::Left, Side::Right] {
             let mut c = short(Exercise::StandingCableAbduction, Placement::Ankle, side, 5);
             c.compensation_rate = 0.0;
+            c.reps_min = 10;
+            c.reps_max = 12;
             let (sim, _) = BalanceSimulator::new(&c).expect("valid");
             let mut body = sim.body;
-            let tops: Vec<(f64, f64)> = body
+            // Each rep: the moment before it starts, and its top.
+            let reps: Vec<(f64, f64, f64)> = body
                 .acts
                 .iter()
                 .filter_map(|a| match a {
-                    Act::Rep(r) => Some((r.t0 + r.rise, r.t0 + r.rise + r.hold.max(0.2))),
+                    Act::Rep(r) => Some((r.t0 - 0.05, r.t0 + r.rise, r.t0 + r.rise + r.hold)),
                     _ => None,
                 })
                 .collect();
-            let (mut at_top, mut n) = (0.0, 0);
-            let end = tops.last().unwrap().1;
-            loop {
-                let pose = body.next_pose();
-                if pose.t > end {
-                    break;
+            let mut leans = Vec::new();
+            let mut pose = body.next_pose();
+            for (before, top, top_end) in reps {
+                while pose.t < before {
+                    pose = body.next_pose();
                 }
-                if tops.iter().any(|(a, b)| (*a..*b).contains(&pose.t)) {
-                    at_top += body.phi.to_degrees();
-                    n += 1;
+                let rest = body.phi;
+                let (mut sum, mut n) = (0.0, 0);
+                while pose.t < top_end.max(top + 0.2) {
+                    pose = body.next_pose();
+                    if pose.t >= top {
+                        sum += body.phi - rest;
+                        n += 1;
+                    }
                 }
+                leans.push((sum / n as f64).to_degrees() * side.sign());
             }
-            // Toward the stance side: against the working side's sign, by about 1–4°.
-            let lean = at_top / n as f64 * side.sign();
-            assert!((-5.0..-0.5).contains(&lean), "{side}: {lean}°");
+            // Toward the stance side (against the working side's sign), by
+            // up to about 2°, in most reps.
+            let mean = leans.iter().sum::<f64>() / leans.len() as f64;
+            let toward = leans.iter().filter(|l| **l < 0.0).count();
+            assert!((-3.0..-0.3).contains(&mean), "{side}: {leans:?}");
+            assert!(toward * 2 > leans.len(), "{side}: {leans:?}");
         }
     }
 }
