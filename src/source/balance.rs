@@ -1168,8 +1168,9 @@ impl BalanceSimulator {
             count: (duration * cfg.rate_hz) as u64,
             gaps,
             gap_cursor: 0,
-            // Drops come in bursts of 1–3 (mean 2): start one this often.
-            drop_start: if d > 0.0 { d / (2.0 * (1.0 - d)) } else { 0.0 },
+            // Drops come in bursts of 1–3 (mean 2): started with chance p at
+            // each kept sample, they take 2p / (1 + p) of all samples.
+            drop_start: d / (2.0 - d),
             burst_left: 0,
             errors,
             last_t: f64::NEG_INFINITY,
@@ -1870,6 +1871,18 @@ mod tests {
         assert!(s
             .iter()
             .any(|x| (x.t * c.rate_hz - (x.t * c.rate_hz).round()).abs() > 1e-3));
+    }
+
+    #[test]
+    fn samples_are_dropped_at_the_configured_share() {
+        for drop in [0.01, 0.2, 0.5] {
+            let mut c = still_start(1.0, 2.0, drop, 0.0);
+            c.rate_hz = 400.0;
+            let (s, truth) = samples(&c);
+            let ticks = (truth.duration_s * c.rate_hz).floor();
+            let lost = 1.0 - s.len() as f64 / ticks;
+            assert!((lost - drop).abs() < 0.1 * drop + 0.005, "{drop}: {lost}");
+        }
     }
 
     #[test]
