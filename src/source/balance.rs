@@ -12,7 +12,8 @@
 //!   down), as the leg is let go near the bottom. Each phase here is a
 //!   minimum-jerk move run through a quadratic time warp that puts its speed
 //!   peak where the lifter's does; every lifter draws their own warps,
-//!   tempo, hold and sag, and fatigue slows the rise, shortens the hold and
+//!   tempo, hold and sag (some train a 2–5 s pause at the top or a slow
+//!   eccentric), and fatigue slows the rise, shortens the hold and
 //!   shrinks the range over a set and a session. Tremor is 8–12 Hz plus a
 //!   slower 3–5 Hz unsteadiness that grows in the hold, the lowering and
 //!   with fatigue.
@@ -90,11 +91,13 @@ const SEED_SALT: u64 = 0xba1a_2ce5_0f1f_7e55;
 const OBLIQUITY_FLAG_DEG: f64 = 5.0;
 /// How long the obliquity must stay past it, s.
 const OBLIQUITY_HOLD_S: f64 = 0.15;
-/// Full scales a sensor may be set to: gyro °/s, accelerometer g (the
-/// widest is the vendors' default; the 16-bit step follows the scale).
+/// Gyro full scales a sensor may be set to, °/s (the widest is the
+/// vendors' default; the 16-bit step follows the scale).
 const GYRO_FULL_DPS: [f64; 3] = [2000.0, 1000.0, 500.0];
+/// Accelerometer full scales, g.
 const ACC_FULL_G: [f64; 3] = [16.0, 8.0, 4.0];
 
+/// The minimum-jerk path from 0 to 1 over `u` in 0..1.
 fn mj(u: f64) -> f64 {
     let u = u.clamp(0.0, 1.0);
     u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
@@ -246,6 +249,18 @@ impl Lifter {
                 rng.gen_range(0.0..1.0),
                 rng.gen_range(0.9..2.5),
             ),
+        };
+        // Some train a pause at the top or a slow eccentric (DOMAIN's
+        // progression when the load step is too big).
+        let hold_s = if exercise != Exercise::HipHitch && rng.gen_bool(0.15) {
+            rng.gen_range(2.0..5.0)
+        } else {
+            hold_s
+        };
+        let lower_s = if rng.gen_bool(0.15) {
+            lower_s * rng.gen_range(1.4..1.8)
+        } else {
+            lower_s
         };
         let g_over_h = STANDARD_GRAVITY / (0.55 * height);
         Lifter {
