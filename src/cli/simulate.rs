@@ -92,7 +92,10 @@ pub struct SimulateArgs {
     /// use it to test, never to tune) or `torque` (a second held-out model,
     /// driven by muscle torques, gravity and the cable's stack, never tuned on)
     /// or `chain` (a segment chain with per-lifter builds, tempos, balance
-    /// strategies and sensor errors: the newest hold-out, never tuned on).
+    /// strategies and sensor errors: a hold-out, never tuned on) or `balance`
+    /// (a body held up by a delayed balance loop, doing rep shapes taken from
+    /// real recordings: the newest hold-out, never run while the counter was
+    /// tuned).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

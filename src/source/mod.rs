@@ -1,6 +1,17 @@
 //! Where samples come from: raw CSV recordings and the simulators. (The BLE
 //! transport joins here behind the same `Sample` stream.)
 
+/// A fifth body model, the newest held out: a body held up by a delayed
+/// balance loop, doing rep shapes taken from real recordings.
+///
+/// An inverted pendulum over the stance foot under a PD controller with a
+/// reflex delay and a noise torque, the working leg's mass pulling it, a
+/// pelvis that counter-rolls per lifter; reps whose speed profiles, holds
+/// and tremor follow the real UCI side-lying reps, time-warped per lifter
+/// and slowed by fatigue; walks, turns, sitting, re-straps and shakes
+/// between sets; a full sensor error model. Built after the other four
+/// without reading the counter: never tuned on.
+pub mod balance;
 pub mod ble;
 /// A fourth body model, the newest held out: a segment chain.
 ///

@@ -80,6 +80,9 @@ pub struct SimConfig {
 /// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
 /// held out. `Chain` ([`crate::source::chain`]) is a fourth, a segment chain
 /// built after the others: the hold-out the counter is judged on, never tuned on.
+/// `Balance` ([`crate::source::balance`]) is a fifth, built after all four: a
+/// body held up by a delayed balance loop, doing rep shapes taken from real
+/// recordings; the newest hold-out, never run while the counter was tuned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -92,6 +95,9 @@ pub enum SimModel {
     Torque,
     /// The held-out segment-chain model ([`crate::source::chain::ChainSimulator`]).
     Chain,
+    /// The held-out balance-loop model with rep shapes from real recordings
+    /// ([`crate::source::balance::BalanceSimulator`]).
+    Balance,
 }
 
 impl SimModel {
@@ -101,6 +107,7 @@ impl SimModel {
         SimModel::Pivot,
         SimModel::Torque,
         SimModel::Chain,
+        SimModel::Balance,
     ];
 
     /// The id used on the command line and in files.
@@ -110,6 +117,7 @@ impl SimModel {
             SimModel::Pivot => "pivot",
             SimModel::Torque => "torque",
             SimModel::Chain => "chain",
+            SimModel::Balance => "balance",
         }
     }
 }
@@ -303,6 +311,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Chain => {
             let (sim, truth) = crate::source::chain::ChainSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Balance => {
+            let (sim, truth) = crate::source::balance::BalanceSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
