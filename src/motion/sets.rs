@@ -266,7 +266,13 @@ impl Segmenter {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 4 {
             let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            if reps[0].peak_deg >= cfg.unlike_edge_fraction * rest {
+            let length = median(reps[1..].iter().map(|r| r.end_s - r.start_s));
+            let first = &reps[0];
+            let ratio = first.peak_deg / rest.max(1e-9);
+            // Settling into position: quick, and unlike the reps in size.
+            let settling = first.end_s - first.start_s < cfg.unlike_tail_length * length
+                && !(0.6..=1.4).contains(&ratio);
+            if ratio >= cfg.unlike_edge_fraction && !settling {
                 break;
             }
             dropped.push(reps.remove(0));
@@ -379,6 +385,21 @@ mod tests {
         reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
         assert!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).is_empty());
         assert_eq!(reps.len(), 10);
+        // Settling into position just before the set: a quick movement
+        // (0.8 s against reps of 2-3 s) unlike the reps in size, bigger …
+        let mut reps = vec![rep(144.7, 145.5, 41.2)];
+        reps.extend((0..8).map(|i| rep(147.3 + 3.0 * i as f64, 149.8 + 3.0 * i as f64, 27.0)));
+        assert_eq!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).len(), 1);
+        // … or smaller; but a quick first rep of the reps' size (a momentum
+        // rep) stays.
+        let mut reps = vec![rep(70.3, 71.2, 13.6)];
+        reps.extend((0..8).map(|i| rep(72.9 + 3.8 * i as f64, 76.0 + 3.8 * i as f64, 40.0)));
+        assert_eq!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).len(), 1);
+        let mut reps = vec![rep(147.3, 148.0, 29.9)];
+        reps.extend((0..8).map(|i| rep(149.0 + 7.0 * i as f64, 155.8 + 7.0 * i as f64, 27.0)));
+        assert!(Segmenter::drop_unlike_lead(&mut reps, &cfg()).is_empty());
+        let mut reps = vec![rep(0.0, 2.0, 35.0)];
+        reps.extend((1..10).map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 70.0)));
         // The share is the profile's: at 0.6 the half-range rep goes too.
         let wide = SetConfig {
             unlike_edge_fraction: 0.6,
