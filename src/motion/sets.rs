@@ -64,6 +64,9 @@ pub struct Segmenter {
     /// Abduction counted at the pelvis: clean reps may go unseen
     /// ([`certainty::compensated_only`]).
     pelvis_abduction: bool,
+    /// The last lone rep thrown out as not a set: the first rep of the next
+    /// set if that set turns out to be like it, after a long first pause.
+    lone: Option<Rep>,
     /// Starts of the latest quick movements in quick succession (s).
     steps: Vec<f64>,
     /// A quick movement starting before this is a step of the walk (s).
@@ -84,6 +87,7 @@ impl Segmenter {
             last_set_median_deg: None,
             aside: VecDeque::with_capacity(SET_ASIDE_MAX),
             pelvis_abduction: false,
+            lone: None,
             steps: Vec::new(),
             walking_until: f64::NEG_INFINITY,
         }
@@ -170,12 +174,26 @@ impl Segmenter {
             for r in &set.reps {
                 self.set_aside(r.start_s, r.end_s, r.peak_deg, false);
             }
+            self.lone = match set.reps.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            };
             out.push(Event::NotASet {
                 start_s: set.start_s,
                 end_s,
                 reps: set.reps.len(),
             });
             return dropped.len();
+        }
+        if let Some(lone) = self.lone.take() {
+            if Self::takes_lone_lead(&set.reps, &lone, self.cfg.gap_s) {
+                self.aside.retain(|m| m.start_s != lone.start_s);
+                set.start_s = lone.start_s;
+                set.reps.insert(0, lone);
+                for (i, r) in set.reps.iter_mut().enumerate() {
+                    r.number = i + 1;
+                }
+            }
         }
         let aside: Vec<certainty::SetAside> = self.aside.iter().copied().collect();
         let (mut confidence, mut doubts) = certainty::judge(
@@ -258,6 +276,23 @@ impl Segmenter {
             }
         }
         true
+    }
+
+    /// Whether a lone rep thrown out as not a set, within `gap_s` before
+    /// `reps`, was their first: a lifter who paused after rep 1 longer than
+    /// `start_gap_s`. It must be like them in size and in length (a swing,
+    /// a shuffle or settling in is not), and the set long enough to say so.
+    fn takes_lone_lead(reps: &[Rep], lone: &Rep, gap_s: f64) -> bool {
+        let Some(first) = reps.first() else {
+            return false;
+        };
+        if reps.len() < 4 || lone.end_s > first.start_s || first.start_s - lone.end_s > gap_s {
+            return false;
+        }
+        let size = lone.peak_deg / median(reps.iter().map(|r| r.peak_deg)).max(1e-9);
+        let length = (lone.end_s - lone.start_s)
+            / median(reps.iter().map(|r| r.end_s - r.start_s)).max(1e-9);
+        (0.7..=1.4).contains(&size) && (0.6..=1.6).contains(&length)
     }
 
     /// Drops the movements opening a set that are far smaller than its reps
@@ -484,6 +519,35 @@ mod tests {
         assert!(!p.is_step(200.9, 201.1, 2.0, true));
         assert!(!p.is_step(201.3, 201.7, 45.0, true));
         assert!(p.is_step(202.3, 202.7, 45.0, true));
+    }
+
+    #[test]
+    fn a_first_rep_left_alone_by_a_long_pause_joins_the_set_like_it() {
+        // Balance model: rep 1 (39°, 4.9 s), a 7.9 s pause, then reps of
+        // 36-43° every 6 s, each about 4.5 s long.
+        let reps: Vec<Rep> = (0..10)
+            .map(|i| rep(15.7 + 6.0 * i as f64, 20.0 + 6.0 * i as f64, 38.5))
+            .collect();
+        let first = rep(2.96, 7.86, 39.3);
+        assert!(Segmenter::takes_lone_lead(&reps, &first, 10.0));
+        // Not a quick swing, not a movement half the size, not one from
+        // longer ago than a set's gap, not before a set too short to judge.
+        assert!(!Segmenter::takes_lone_lead(
+            &reps,
+            &rep(6.9, 7.9, 39.0),
+            10.0
+        ));
+        assert!(!Segmenter::takes_lone_lead(
+            &reps,
+            &rep(3.0, 7.9, 18.0),
+            10.0
+        ));
+        assert!(!Segmenter::takes_lone_lead(
+            &reps,
+            &rep(0.0, 4.9, 39.0),
+            10.0
+        ));
+        assert!(!Segmenter::takes_lone_lead(&reps[..3], &first, 10.0));
     }
 
     #[test]
