@@ -333,7 +333,10 @@ impl Segmenter {
             let size = median(body.iter().map(|r| r.peak_deg));
             let length = median(body.iter().map(|r| r.end_s - r.start_s));
             let last = &reps[n - 1];
-            let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace;
+            // After a break in the rhythm, or a rest longer than a whole
+            // rep of the set takes from start to start.
+            let late = last.start_s - reps[n - 2].start_s > certainty::RHYTHM_GAP_FACTOR * pace
+                || last.start_s - reps[n - 2].end_s > pace;
             let unlike = last.peak_deg < cfg.unlike_tail_size * size
                 || last.end_s - last.start_s < cfg.unlike_tail_length * length;
             // Far smaller than the full rep just before it: settling the
