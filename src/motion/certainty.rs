@@ -39,6 +39,9 @@ pub const SMALL_REP_FRACTION: f64 = 0.4;
 /// A rep larger than this many times the set's median (ankle) may be two
 /// reps run together (the leg went up again before it came down).
 pub const LARGE_REP_FACTOR: f64 = 1.35;
+/// A first rep (ankle) shorter than this share of the set's median length
+/// may be settling into position, not a rep.
+pub const QUICK_START_FRACTION: f64 = 0.4;
 /// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
@@ -73,6 +76,9 @@ pub enum DoubtKind {
     RhythmRush,
     /// A rep far smaller than the others: perhaps not a rep.
     SmallRep,
+    /// Ankle: the first rep far quicker than the others, whatever its
+    /// size: perhaps settling into position just before the set.
+    QuickStart,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
     /// The reps stand barely above the resting noise.
@@ -353,6 +359,22 @@ pub fn judge(
         }
     }
     if signal == RepSignal::Rotation {
+        if let Some(r) = reps.first() {
+            let d = r.end_s - r.start_s;
+            if d < QUICK_START_FRACTION * median_duration {
+                doubts.push(Doubt {
+                    kind: DoubtKind::QuickStart,
+                    from_s: r.start_s,
+                    to_s: r.end_s,
+                    reps: -1,
+                    message: format!(
+                        "rep 1 took {d:.1} s against the set's usual {median_duration:.1} s: \
+                         if it was settling into position, the count is one over"
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            }
+        }
         for r in reps {
             if r.peak_deg < SMALL_REP_FRACTION * median_peak {
                 doubts.push(Doubt {
@@ -559,6 +581,25 @@ mod tests {
                 .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains("inside")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn a_quick_first_movement_of_rep_size_may_be_settling_in() {
+        // Balance model: a 1 s, 32° movement 1.5 s before reps of 4.2 s.
+        let mut r = reps(&[164.6, 170.7, 176.7, 183.4, 189.3, 196.0], 4.2, 32.0);
+        r.insert(0, reps(&[162.0], 1.06, 32.1).remove(0));
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::QuickStart), "{d:?}");
+        // A first rep as long as the others raises nothing; nor does a
+        // quick rep later in the set (a momentum rep).
+        let r = reps(&[162.0, 167.0, 172.0, 177.0, 182.0], 4.2, 32.0);
+        let (c, _) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c}");
+        let mut r = reps(&[162.0, 167.0, 172.0, 177.0, 182.0], 4.2, 32.0);
+        r[2].end_s = r[2].start_s + 0.6;
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c} {d:?}");
     }
 
     #[test]
