@@ -209,25 +209,58 @@ fn accuracy_names_the_model_it_scores() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("standard, pivot, torque"));
 }
 
-/// On body models the counter was not tuned on (the pivot model, seen only
-/// for a few rules, and the chain model, the hold-out), counting falls far
-/// short of the bars above; what must hold there is the certainty: at least
-/// 90 % of the sets counted wrong are not marked sure (the bar over
-/// every corpus). Sets marked sure are exact in only about 9 of 10 there:
-/// that bar is not met off the tuned model, and the README says so.
+/// On body models the counter was not tuned on, or was tuned on only a
+/// little (pivot and torque, read for a few rules; chain, read in session 8
+/// for the walking and jolt rules; balance, read in session 8 for the
+/// settling-in and lone-first-rep rules), counting falls far short of the
+/// bars above; what must hold there is the certainty: at least 90 % of the
+/// sets counted wrong are not marked sure (the bar over every
+/// corpus). Sets marked sure are exact in only about 8 of 10 there: that bar
+/// is not met off the tuned model, and the README says so. What session 8
+/// won on chain and balance is held too: walking between sets makes no false
+/// set on chain's first 72 sets (it made 11 before), and their exact counts
+/// stay at today's level.
 #[test]
 fn held_out_models_rarely_call_a_wrong_count_sure() {
     use medius::accuracy::corpus_of;
     use medius::source::sim::SimModel;
     let mut wrong = 0;
     let mut wrong_not_sure = 0;
-    for model in [SimModel::Pivot, SimModel::Chain] {
+    for model in [SimModel::Pivot, SimModel::Chain, SimModel::Balance] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
-        let (not_sure, all_wrong) = report.total.wrong_not_sure();
-        println!("{model:?}: {not_sure} of {all_wrong} wrong sets not marked sure");
+        let total = &report.total;
+        let (not_sure, all_wrong) = total.wrong_not_sure();
+        println!(
+            "{model:?}: exact {:.3}, {} false sets, {not_sure} of {all_wrong} wrong sets not marked sure",
+            total.exact_rate(),
+            total.false_sets
+        );
         wrong += all_wrong;
         wrong_not_sure += not_sure;
+        match model {
+            SimModel::Chain => {
+                assert_eq!(total.false_sets, 0, "chain: walking counted as sets");
+                assert!(
+                    total.exact_rate() >= 0.42,
+                    "chain: {:.3}",
+                    total.exact_rate()
+                );
+            }
+            SimModel::Balance => {
+                assert!(
+                    total.false_sets <= 5,
+                    "balance: {} false sets",
+                    total.false_sets
+                );
+                assert!(
+                    total.exact_rate() >= 0.55,
+                    "balance: {:.3}",
+                    total.exact_rate()
+                );
+            }
+            _ => {}
+        }
     }
     assert!(wrong >= 20, "too few wrong sets to judge: {wrong}");
     assert!(
