@@ -183,6 +183,10 @@ pub struct Pipeline {
     last_impact_t: f64,
 }
 
+/// A quick movement whose rotation lies within about 25° of the axis of
+/// the open set's reps (this cosine) is a rep done fast, never a step.
+const STEP_ON_AXIS: f64 = 0.9;
+
 /// What the pipeline computed from the last sample, for diagnostics and plots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Probe {
@@ -611,7 +615,25 @@ impl Pipeline {
             );
             return;
         }
-        if self.sets.is_step(rep.start_t, rep.end_t, peak_deg, true) {
+        // A quick movement about the axis of a set of slower reps is a rep
+        // done fast (momentum reps may come in a run at the end of a set),
+        // not a step of a walk.
+        let step_max_s = self.profile.sets.step_max_s;
+        let on_axis = self.sets.open.as_ref().is_some_and(|set| {
+            let slow = set
+                .reps
+                .iter()
+                .filter(|r| r.end_s - r.start_s >= step_max_s)
+                .count();
+            let r = &set.reference;
+            slow >= 2
+                && r.axis_sum.try_normalize(1e-9).is_some_and(|axis| {
+                    peak_rotation.dot(&axis) >= STEP_ON_AXIS * peak_rotation.norm()
+                })
+        });
+        if on_axis {
+            self.sets.not_a_step();
+        } else if self.sets.is_step(rep.start_t, rep.end_t, peak_deg, true) {
             // A step of a walk (and the steps before it, taken out of the
             // open set): the walk ends whatever set was open.
             self.stats.not_reps[4] += 1;

@@ -295,6 +295,12 @@ impl Segmenter {
         (0.7..=1.4).contains(&size) && (0.6..=1.6).contains(&length)
     }
 
+    /// Notes a movement that is no step (a rep about the set's own axis):
+    /// it breaks any run of quick movements.
+    pub fn not_a_step(&mut self) {
+        self.steps.clear();
+    }
+
     /// Drops the movements opening a set that are far smaller than its reps
     /// (at most two), renumbering the rest; returns those that went.
     fn drop_unlike_lead(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
