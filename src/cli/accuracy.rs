@@ -123,6 +123,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Balance => {
             "a balance-loop body model with rep shapes from real recordings, built after all four, never run while the counter was tuned (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Muscle => {
+            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never run while the counter was tuned (the hold-out)".into()
+        }
     }
 }
 
