@@ -136,8 +136,9 @@ impl Muscle {
         let tau = if u > self.a { 0.018 } else { 0.055 };
         self.a += (u - self.a) * DT / tau;
         let recovering = (0.25 - self.a).max(0.0) * 4.0;
-        self.fatigue +=
-            DT * (self.tire * self.a * (1.0 - self.fatigue) - self.recover * recovering * self.fatigue);
+        self.fatigue += DT
+            * (self.tire * self.a * (1.0 - self.fatigue)
+                - self.recover * recovering * self.fatigue);
         self.fatigue = self.fatigue.clamp(0.0, 0.9);
     }
 
@@ -352,13 +353,25 @@ struct Seen {
 /// Where the lifter's motor program is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
-    Pause { until: f64 },
-    Rise { since: f64 },
-    Hold { until: f64 },
-    Lower { since: f64 },
-    Settle { until: f64 },
+    Pause {
+        until: f64,
+    },
+    Rise {
+        since: f64,
+    },
+    Hold {
+        until: f64,
+    },
+    Lower {
+        since: f64,
+    },
+    Settle {
+        until: f64,
+    },
     /// Hip hitch: the free side drops, waits, is pulled back.
-    Hitch { since: f64 },
+    Hitch {
+        since: f64,
+    },
 }
 
 /// A rep's motor program start and end as the program ran them.
@@ -429,6 +442,8 @@ struct Body {
     scene: Scene,
     done: bool,
     knee_extra: f64,
+    /// Where the leg rested when this rep began, rad.
+    rest_q: f64,
 }
 
 impl Plan {
@@ -456,8 +471,8 @@ impl Plan {
         let thigh = 0.245 * height;
         let shank = 0.285 * height;
         let leg = thigh + shank;
-        let strength = rng.gen_range(1.3..2.4); // N·m per kg of the abductors
-        let tire = rng.gen_range(0.008..0.02);
+        let strength = rng.gen_range(1.4..2.6); // N·m per kg of the abductors
+        let tire = rng.gen_range(0.002..0.007);
         let recover = rng.gen_range(0.015..0.04);
         let range = match cfg.exercise {
             Exercise::HipHitch => rad(rng.gen_range(6.0..11.0)),
@@ -498,7 +513,12 @@ impl Plan {
             },
             roll_per_lean: rng.gen_range(0.4..1.3),
             lean_habit: rng.gen_range(0.0..1.0),
-            hike_habit: rad(rng.gen_range(-0.3..2.6)),
+            // Lying, the pelvis follows the leg more (Cynn et al.: ~6° even held).
+            hike_habit: if home == Posture::Lying {
+                rad(rng.gen_range(1.0..4.0))
+            } else {
+                rad(rng.gen_range(-0.3..2.6))
+            },
             reaction: rng.gen_range(0.01..0.05),
             motor_noise: rng.gen_range(0.02..0.06),
             range,
@@ -507,19 +527,31 @@ impl Plan {
             tire,
             recover,
         };
+        // Lifters pick a load they can move 10-20 times: a share of their
+        // abductors' best torque, in whole plates where there are plates.
+        let tmax = mass * strength;
+        let work = tmax * rng.gen_range(0.3..0.5);
+        let lever = 0.9 * leg;
+        let leg_moment = leg_mass * 0.43 * leg * STANDARD_GRAVITY;
         let load = match cfg.exercise {
             Exercise::StandingCableAbduction => Load::Cable {
-                stack: rng.gen_range(2.5..10.0),
+                stack: ((work - 0.5 * leg_moment) / (STANDARD_GRAVITY * lever) / 1.25)
+                    .round()
+                    .max(1.0)
+                    * 1.25,
                 friction: rng.gen_range(3.0..10.0),
-                lever: 0.9 * leg,
+                lever,
                 lift_at: rad(rng.gen_range(1.0..4.0)),
             },
-            Exercise::SideLyingAbduction => {
-                Load::AnkleWeight(if rng.gen_bool(0.5) { rng.gen_range(0.5..3.0) } else { 0.0 })
-            }
+            Exercise::SideLyingAbduction => Load::AnkleWeight(
+                ((work - leg_moment) / (STANDARD_GRAVITY * leg) / 0.5)
+                    .round()
+                    .max(0.0)
+                    * 0.5,
+            ),
             Exercise::SeatedMachineAbduction => Load::Pads {
                 inertia: rng.gen_range(0.8..2.0),
-                weight: rng.gen_range(25.0..60.0),
+                weight: work,
                 stiffness: rng.gen_range(1200.0..3000.0),
                 damping: rng.gen_range(15.0..40.0),
                 friction: rng.gen_range(2.0..6.0),
@@ -543,7 +575,11 @@ impl Plan {
             let set_range = lifter.range * rng.gen_range(0.92..1.08);
             let mut reps = Vec::with_capacity(n);
             for k in 0..n {
-                let late = if n > 1 { k as f64 / (n - 1) as f64 } else { 0.5 };
+                let late = if n > 1 {
+                    k as f64 / (n - 1) as f64
+                } else {
+                    0.5
+                };
                 let mut strategy = Strategy::Clean;
                 let p = (cfg.compensation_rate * (0.6 + 0.8 * late)).min(1.0);
                 let kind = if comps.is_empty() {
@@ -555,7 +591,7 @@ impl Plan {
                     strategy = match kind {
                         Some(FlagKind::HipHike) => Strategy::Hike(rad(rng.gen_range(7.0..14.0))),
                         Some(FlagKind::PelvicDrop) => Strategy::Drop(rad(rng.gen_range(7.0..12.0))),
-                        Some(FlagKind::TrunkSway) => Strategy::Sway(rad(rng.gen_range(7.0..11.0))),
+                        Some(FlagKind::TrunkSway) => Strategy::Sway(rad(rng.gen_range(6.0..9.0))),
                         Some(FlagKind::Momentum) => Strategy::Momentum,
                         Some(FlagKind::PartialRange) => Strategy::Partial(rng.gen_range(0.3..0.55)),
                         Some(FlagKind::HipFlexionDrift) => {
@@ -580,22 +616,23 @@ impl Plan {
             blocks.push(Block::Set(reps));
         }
         let tail = rng.gen_range(1.0..6.0);
-        let nominal_pelvis = UnitQuaternion::from_rotation_matrix(
-            &Rotation3::from_matrix_unchecked(Matrix3::new(
+        let nominal_pelvis =
+            UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(Matrix3::new(
                 1.0, 0.0, 0.0, //
                 0.0, 0.0, -1.0, //
                 0.0, 1.0, 0.0,
-            )),
-        );
+            )));
         let mut mounts = Vec::new();
         for _ in 0..=n_restraps {
             let m = match (cfg.placement, cfg.random_mounting) {
-                (Placement::Ankle, true) => UnitQuaternion::new_normalize(nalgebra::Quaternion::new(
-                    gauss(&mut rng),
-                    gauss(&mut rng),
-                    gauss(&mut rng),
-                    gauss(&mut rng),
-                )),
+                (Placement::Ankle, true) => {
+                    UnitQuaternion::new_normalize(nalgebra::Quaternion::new(
+                        gauss(&mut rng),
+                        gauss(&mut rng),
+                        gauss(&mut rng),
+                        gauss(&mut rng),
+                    ))
+                }
                 (Placement::Ankle, false) => UnitQuaternion::identity(),
                 (Placement::Pelvis, true) => {
                     let axis = Vector3::new(gauss(&mut rng), gauss(&mut rng), gauss(&mut rng))
@@ -645,9 +682,19 @@ fn plan_rest(rng: &mut ChaCha8Rng, cfg: &SimConfig, home: Posture, rest: f64) ->
         if up != Act::Still {
             take(&mut acts, up, rng.gen_range(2.0..3.0), &mut left);
         }
-        take(&mut acts, Act::Walk { turn: PI }, rng.gen_range(4.0..8.0), &mut left);
+        take(
+            &mut acts,
+            Act::Walk { turn: PI },
+            rng.gen_range(4.0..8.0),
+            &mut left,
+        );
         take(&mut acts, Act::Still, rng.gen_range(1.0..3.0), &mut left);
-        take(&mut acts, Act::Turn(PI * rng.gen_range(0.8..1.2)), rng.gen_range(1.2..2.0), &mut left);
+        take(
+            &mut acts,
+            Act::Turn(PI * rng.gen_range(0.8..1.2)),
+            rng.gen_range(1.2..2.0),
+            &mut left,
+        );
         if down != Act::Still {
             take(&mut acts, down, rng.gen_range(2.0..3.0), &mut left);
         }
@@ -683,7 +730,7 @@ impl Body {
     fn new(plan: Plan) -> Body {
         let l = &plan.lifter;
         let strength = l.mass * l.strength;
-        let abd = Muscle::new(strength, 6.0, l.tire, l.recover);
+        let abd = Muscle::new(strength, 8.0, l.tire, l.recover);
         let add = Muscle::new(strength * 1.1, 6.0, l.tire * 0.3, l.recover);
         let stance = Muscle::new(strength * 1.3, 4.0, l.tire * 0.3, l.recover);
         let rng = ChaCha8Rng::seed_from_u64(plan.motor_seed);
@@ -739,6 +786,7 @@ impl Body {
             },
             done: false,
             knee_extra: 0.0,
+            rest_q: 0.0,
             plan,
         }
     }
@@ -758,8 +806,13 @@ impl Body {
                 lever,
                 lift_at,
                 ..
-            } => lf.leg_mass * g * lf.leg_com * q.sin() + stack * g * lever * smooth((q - lift_at) / 0.03 + 0.5),
-            Load::AnkleWeight(kg) => (lf.leg_mass * lf.leg_com + kg * (lf.thigh + lf.shank)) * g * q.cos(),
+            } => {
+                lf.leg_mass * g * lf.leg_com * q.sin()
+                    + stack * g * lever * smooth((q - lift_at) / 0.03 + 0.5)
+            }
+            Load::AnkleWeight(kg) => {
+                (lf.leg_mass * lf.leg_com + kg * (lf.thigh + lf.shank)) * g * q.cos()
+            }
             Load::Pads { weight, .. } => weight * smooth(q / 0.03 + 0.5),
             Load::None => 0.0,
         }
@@ -775,8 +828,11 @@ impl Body {
         let seen = self.delayed(self.plan.lifter.delay);
         let lf = self.plan.lifter.clone();
         let fresh_guess = 1.0 - 0.5 * self.abd.fatigue;
+        // The lifter's sense of what holding the leg here takes (knowing the
+        // muscle is weaker when short, not quite knowing the load).
         let ff = |b: &Body, q: f64| {
-            b.static_load(q) * lf.load_sense / (b.abd.tmax * fresh_guess)
+            let fl = (1.0 - 0.3 * (q / 0.9).powi(2)).max(0.2);
+            b.static_load(q) * lf.load_sense / (b.abd.tmax * fresh_guess * fl)
         };
         let mut u_abd;
         let mut u_add = lf.cocontraction * 0.5;
@@ -786,7 +842,16 @@ impl Body {
         self.stance_let_go = 0.0;
         self.knee_extra = 0.0;
         // At rest the leg is held in gently.
-        let rest_hold = |b: &Body| ff(b, seen.q) * 0.9 + 1.5 * (0.0 - seen.q) - 0.15 * seen.qd;
+        // (On the machine the arm rests on its stop and the legs relax.)
+        let rest_hold = |b: &Body| {
+            // Lying, the leg rests on the other one.
+            let carried = if matches!(b.plan.load, Load::Cable { .. }) {
+                0.9
+            } else {
+                0.0
+            };
+            ff(b, seen.q) * carried + lf.cocontraction * 0.5 + 0.8 * (0.0 - seen.q) - 0.12 * seen.qd
+        };
         u_abd = rest_hold(self);
         if self.done {
             return (u_abd, u_add);
@@ -796,7 +861,10 @@ impl Body {
                 while self.act < acts.len() && t >= self.act_start + acts[self.act].1 {
                     self.act_start += acts[self.act].1;
                     self.act += 1;
-                    self.start_act(acts.get(self.act).map(|a| a.0), acts.get(self.act).map_or(0.0, |a| a.1));
+                    self.start_act(
+                        acts.get(self.act).map(|a| a.0),
+                        acts.get(self.act).map_or(0.0, |a| a.1),
+                    );
                 }
                 if self.act >= acts.len() {
                     self.next_block();
@@ -826,7 +894,8 @@ impl Body {
                         Act::Walk { .. } => {
                             let ph = self.scene.gait_phase;
                             self.f_set = rad(22.0) * (2.0 * PI * ph).sin();
-                            self.knee_extra = rad(55.0) * (((2.0 * PI * ph).sin() * 1.0 - 0.3).max(0.0) / 0.7);
+                            self.knee_extra =
+                                rad(55.0) * (((2.0 * PI * ph).sin() * 1.0 - 0.3).max(0.0) / 0.7);
                         }
                         _ => {}
                     }
@@ -851,20 +920,21 @@ impl Body {
                     // The strategy's set points, in time with the leg.
                     let lift = progress.max(0.0);
                     self.o_set = lf.hike_habit * lift;
-                    self.l_set = rad(2.0) * lf.lean_habit * lift;
                     match r.strategy {
                         Strategy::Hike(h) => {
                             self.o_set = h * smooth(lift * 1.4);
                         }
                         Strategy::Drop(d) => {
                             self.o_set = -d * smooth(lift * 1.4);
-                            self.stance_let_go = 0.5 * smooth(lift * 1.4);
+                            self.stance_let_go = 0.2 * smooth(lift * 1.4);
                         }
                         Strategy::Sway(s) => {
                             let since = self.marks.last().map_or(t, |m| m.begin);
                             let period = r.up + r.hold + r.down;
                             let w = (2.0 * PI * (t - since) / period).sin();
-                            self.l_set = 1.3 * s / lf.roll_per_lean.max(0.6) * w;
+                            let (lean, roll) = sway_split(s, lf.roll_per_lean);
+                            self.l_set = lean * w;
+                            self.o_set = -roll * w;
                         }
                         Strategy::Drift(d) => self.f_set = d * smooth(lift * 1.3),
                         _ => {}
@@ -875,14 +945,18 @@ impl Body {
                     Phase::Pause { until } => {
                         if t >= until {
                             self.phase = Phase::Rise { since: t };
+                            self.rest_q = seen.q;
                             self.marks.push(Mark { begin: t, end: t });
                         }
                     }
                     Phase::Rise { since } => {
+                        // A burst sized from the lifter's sense of the load at the
+                        // top and of what moving it in their tempo takes.
                         let inertia = self.leg_inertia_total();
-                        let needed = inertia * 4.0 * target / (r.up * r.up)
-                            + self.static_load(target * 0.6) * lf.load_sense;
-                        let mut drive = needed / (self.abd.tmax * fresh_guess) * lf.eagerness * 1.15;
+                        let accel =
+                            inertia * 4.0 * target / (r.up * r.up) / (self.abd.tmax * fresh_guess);
+                        let mut drive =
+                            (1.1 * ff(self, target) + accel / 0.8 + 0.08) * lf.eagerness;
                         let mut lead = 0.14;
                         if r.strategy == Strategy::Momentum {
                             drive = 1.0;
@@ -891,13 +965,20 @@ impl Body {
                         let ramp = ((t - since) / 0.08).min(1.0);
                         u_abd = drive * ramp;
                         u_add = cc * 0.5;
-                        if seen.q + seen.qd * lead >= target || t - since > 3.5 {
-                            let hold = if r.strategy == Strategy::Momentum { 0.0 } else { r.hold };
-                            self.phase = Phase::Hold { until: t + hold.max(0.15) };
+                        if seen.q + seen.qd * lead >= 0.97 * target || t - since > 3.5 {
+                            let hold = if r.strategy == Strategy::Momentum {
+                                0.0
+                            } else {
+                                r.hold
+                            };
+                            self.phase = Phase::Hold {
+                                until: t + hold.max(0.15),
+                            };
                         }
                     }
                     Phase::Hold { until } => {
-                        let v = ff(self, seen.q) + 3.0 * (target - seen.q) - 0.4 * seen.qd;
+                        let v =
+                            ff(self, seen.q) + 1.1 * cc + 1.5 * (target - seen.q) - 0.25 * seen.qd;
                         u_abd = v;
                         u_add = cc + (-v).max(0.0);
                         if r.strategy == Strategy::Momentum {
@@ -910,20 +991,24 @@ impl Body {
                     Phase::Lower { since } => {
                         let speed = target / r.down * 1.4;
                         let ramp = ((t - since) / 0.25).min(1.0);
-                        let near = (seen.q / (0.3 * target)).clamp(0.15, 1.0);
+                        let near = ((seen.q - self.rest_q) / (0.3 * target)).clamp(0.15, 1.0);
                         let v_want = -speed * ramp * near;
-                        u_abd = ff(self, seen.q) - 2.5 * (seen.qd - v_want);
+                        u_abd = ff(self, seen.q) + 0.55 * cc - 0.3 * (seen.qd - v_want);
                         u_add = cc * 0.5;
                         if r.strategy == Strategy::Momentum {
                             u_abd = 0.02;
                         }
-                        if seen.q < 0.07 * target || t - since > 6.0 {
-                            self.phase = Phase::Settle { until: t + 0.35 };
+                        let down = seen.q - self.rest_q;
+                        let stopped =
+                            down < 0.5 * target && seen.qd.abs() < 0.03 && t - since > 0.8;
+                        if down < 0.1 * target || stopped || t - since > 6.0 {
+                            self.phase = Phase::Settle { until: t + 0.25 };
                         }
                     }
                     Phase::Settle { until } => {
                         // The reflex stop: brake whichever way the leg still goes.
-                        let v = ff(self, seen.q) + 2.5 * (0.0 - seen.q) - 0.5 * seen.qd;
+                        let v = ff(self, seen.q) + 1.1 * cc + 1.2 * (self.rest_q - seen.q)
+                            - 0.25 * seen.qd;
                         u_abd = v;
                         u_add = cc + (-v).max(0.0);
                         if t >= until {
@@ -974,9 +1059,10 @@ impl Body {
                 };
                 if let Strategy::Sway(w) = r.strategy {
                     let period = d + b + u;
-                    self.l_set = 1.3 * w / lf.roll_per_lean.max(0.6)
-                        * (2.0 * PI * s / period).sin()
-                        * if s < period { 1.0 } else { 0.0 };
+                    let (lean, roll) = sway_split(w, lf.roll_per_lean);
+                    let wave = (2.0 * PI * s / period).sin() * if s < period { 1.0 } else { 0.0 };
+                    self.l_set = lean * wave;
+                    self.o_set -= roll * wave;
                 }
                 if s > d + b + u + 0.8 + 0.3 {
                     if let Some(m) = self.marks.last_mut() {
@@ -994,9 +1080,12 @@ impl Body {
     fn leg_inertia_total(&self) -> f64 {
         let lf = &self.plan.lifter;
         match self.plan.load {
-            Load::Cable { stack, lever, lift_at, .. } => {
-                lf.leg_inertia + stack * lever * lever * smooth((self.q - lift_at) / 0.03 + 0.5)
-            }
+            Load::Cable {
+                stack,
+                lever,
+                lift_at,
+                ..
+            } => lf.leg_inertia + stack * lever * lever * smooth((self.q - lift_at) / 0.03 + 0.5),
             Load::AnkleWeight(kg) => lf.leg_inertia + kg * (lf.thigh + lf.shank).powi(2),
             Load::Pads { inertia, .. } => lf.leg_inertia * 0.35 + inertia,
             Load::None => lf.leg_inertia,
@@ -1066,7 +1155,9 @@ impl Body {
         let fl_abd = 1.0 - 0.3 * (self.q / 0.9).powi(2);
         let t_abd = self.abd.torque(self.qd) * fl_abd.max(0.2);
         let t_add = self.add.torque(-self.qd);
-        let mut torque = t_abd - t_add - 2.0 * self.qd - 8.0 * self.q;
+        // Muscle viscosity grows with activation and needs no reflex.
+        let viscous = 2.0 + 8.0 * (self.abd.a + self.add.a);
+        let mut torque = t_abd - t_add - viscous * self.qd - 8.0 * self.q;
         let mut inertia = self.leg_inertia_total();
         match self.plan.load {
             Load::Cable {
@@ -1076,7 +1167,8 @@ impl Body {
                 lift_at,
             } => {
                 let on = smooth((self.q - lift_at) / 0.03 + 0.5);
-                torque -= lf.leg_mass * g * lf.leg_com * self.q.sin() * if standing { 1.0 } else { 0.3 };
+                torque -=
+                    lf.leg_mass * g * lf.leg_com * self.q.sin() * if standing { 1.0 } else { 0.3 };
                 torque -= on * (stack * g + friction * (self.qd / 0.05).tanh()) * lever;
                 if self.q < -0.12 {
                     torque += 600.0 * (-0.12 - self.q) - 20.0 * self.qd.min(0.0);
@@ -1084,7 +1176,8 @@ impl Body {
             }
             Load::AnkleWeight(kg) => {
                 if posture == Posture::Lying {
-                    torque -= (lf.leg_mass * lf.leg_com + kg * (lf.thigh + lf.shank)) * g * self.q.cos();
+                    torque -=
+                        (lf.leg_mass * lf.leg_com + kg * (lf.thigh + lf.shank)) * g * self.q.cos();
                 }
                 if self.q < 0.0 {
                     torque += 1500.0 * -self.q - 40.0 * self.qd;
@@ -1100,7 +1193,11 @@ impl Body {
                 inertia = lf.leg_inertia * 0.35;
                 // The pads are pushed, never pulled.
                 let squeeze = self.q - self.arm;
-                let pad = if squeeze > 0.0 { stiffness * squeeze + damping * (self.qd - self.armd) } else { 0.0 };
+                let pad = if squeeze > 0.0 {
+                    stiffness * squeeze + damping * (self.qd - self.armd)
+                } else {
+                    0.0
+                };
                 let pad = pad.max(0.0);
                 torque -= pad;
                 let mut arm_t = pad - weight - friction * (self.armd / 0.05).tanh();
@@ -1122,43 +1219,69 @@ impl Body {
         self.qd += torque / inertia * DT;
         self.q += self.qd * DT;
 
-        // Flexion: flexors against extensors, a lumped pair on a delayed loop.
-        let u_f = 2.0 * (self.f_set - seen.f) - 0.25 * seen.fd;
+        // Flexion: flexors against extensors, a lumped pair. The delayed loop
+        // is gentle; co-contraction gives the stiffness that needs no delay.
+        let f_tmax = lf.mass * 1.5;
+        let f_grav = if standing {
+            lf.leg_mass * g * lf.leg_com
+        } else {
+            0.0
+        };
+        let u_f =
+            (10.0 + f_grav) * self.f_set / f_tmax + 0.5 * (self.f_set - seen.f) - 0.08 * seen.fd;
         self.flexors.excite(u_f);
-        let t_f = self.flexors.a * lf.mass * 1.5 - 3.0 * self.fd - 10.0 * self.f
-            - if standing { lf.leg_mass * g * lf.leg_com * self.f.sin() } else { 0.0 };
+        let t_f = self.flexors.a * f_tmax + 40.0 * (self.f_set - self.f)
+            - (3.0 + 6.0) * self.fd
+            - 10.0 * self.f
+            - f_grav * self.f.sin();
         self.fd += t_f / lf.leg_inertia * DT;
         self.f += self.fd * DT;
 
-        // Obliquity over the stance hip.
+        // Obliquity over the stance hip: the stance abductors hold the body's
+        // weight, their short-range stiffness holds the posture they are set
+        // to, a delayed loop corrects what is left.
         let i_o = 0.09 * lf.mass;
-        let hold = 0.55 * (1.0 - self.stance_let_go);
-        let u_st = hold + 4.0 * (self.o_set - seen.o) - 0.6 * seen.od;
+        let hold = 0.45;
+        let u_st = hold * (1.0 - self.stance_let_go) + 0.8 * (self.o_set - seen.o) - 0.08 * seen.od;
         self.stance.excite(u_st);
-        let bender = if self.o_set > rad(3.0) { (self.o_set / rad(14.0)).min(1.0) * 0.4 } else { 0.0 };
+        let bender = if self.o_set > rad(3.0) {
+            (self.o_set / rad(14.0)).min(1.0) * 0.4
+        } else {
+            0.0
+        };
         self.side_bender.excite(bender);
-        let weight_t = 0.55 * self.stance.tmax * 0.85;
-        let mut t_o = self.stance.torque(self.od) - weight_t + self.side_bender.a * 0.3 * lf.mass
+        let weight_t = hold * self.stance.tmax;
+        let stiff = 250.0 + 300.0 * self.stance.a;
+        let mut t_o = self.stance.torque(self.od) - weight_t
+            + stiff * (self.o_set - self.o)
+            + self.side_bender.a * 0.15 * lf.mass
             - lf.reaction * t_abd
-            - 120.0 * self.o
-            - 25.0 * self.od;
+            - 40.0 * self.od;
         if !standing {
-            // Lying or sitting the pelvis rests on its support.
-            t_o = -600.0 * self.o - 60.0 * self.od + 0.4 * (t_o + 600.0 * self.o).clamp(-50.0, 50.0);
+            // Lying or sitting nothing stands on the hip: the support holds the
+            // pelvis, the trunk's muscles still tilt it toward what they are set to.
+            t_o = stiff * (self.o_set - self.o) + self.side_bender.a * 0.15 * lf.mass
+                - 0.5 * lf.reaction * t_abd
+                - 150.0 * self.o
+                - 40.0 * self.od;
         }
         self.od += t_o / i_o * DT;
         self.o += self.od * DT;
 
         // Whole-body lean: hips over the stance foot, a delayed balance loop.
-        self.noise_torque += (-self.noise_torque * DT / 0.4) + gauss(&mut self.rng) * 0.9 * (DT / 0.4f64).sqrt() * 8.0;
+        self.noise_torque += (-self.noise_torque * DT / 0.4)
+            + gauss(&mut self.rng) * 0.9 * (DT / 0.4f64).sqrt() * 8.0;
         let h = 0.55 * lf.pelvis_height / 0.53;
         let i_l = lf.mass * h * h;
         let mgh = lf.mass * g * h;
         let leg_pull = lf.leg_mass * g * lf.leg_com * self.q.sin();
         let anticipate = leg_pull / mgh * lf.lean_habit;
-        let u_l = (2.2 * (self.l_set + anticipate - seen.l) - 0.7 * seen.ld) * mgh / (1.5 * mgh);
+        let u_l = (1.2 * (self.l_set + anticipate - seen.l) - 0.5 * seen.ld) / 1.5;
         self.balance.excite(u_l);
-        let mut t_l = self.balance.a * 1.5 * mgh - 5.0 * self.ld + self.noise_torque;
+        // Ankle and hip tissue: stiffness and damping that need no reflex.
+        let mut t_l =
+            self.balance.a * 1.5 * mgh - 0.25 * mgh * (self.l - self.l_set) - 0.05 * mgh * self.ld
+                + self.noise_torque;
         if standing {
             t_l += mgh * self.l.sin() - leg_pull * 0.8;
         } else {
@@ -1169,11 +1292,14 @@ impl Body {
 
         // Small turns about the vertical from the cable and the rocking.
         let drive = match self.plan.load {
-            Load::Cable { stack, lever, lift_at, .. } => {
-                stack * g * 0.06 * smooth((self.q - lift_at) / 0.03 + 0.5) * self.plan.ws * lever
-            }
+            Load::Cable {
+                stack,
+                lever,
+                lift_at,
+                ..
+            } => stack * g * 0.06 * smooth((self.q - lift_at) / 0.03 + 0.5) * self.plan.ws * lever,
             _ => 0.0,
-        } + 25.0 * self.ld;
+        } + 10.0 * self.ld;
         let u_y = -1.5 * self.y - 0.2 * self.yd;
         self.twist.excite(u_y);
         let t_y = drive + self.twist.a * 60.0 - 10.0 * self.yd - 40.0 * self.y;
@@ -1221,8 +1347,18 @@ impl Body {
         let post = |p: Posture| -> (UnitQuaternion<f64>, Vector3<f64>, f64, f64) {
             // Orientation, pelvis offset from the base (body frame), hip and knee flexion.
             match p {
-                Posture::Standing => (UnitQuaternion::identity(), Vector3::new(0.0, 0.0, lf.pelvis_height), 0.0, 0.0),
-                Posture::Seated => (UnitQuaternion::identity(), Vector3::new(0.0, 0.0, 0.12), PI / 2.0, PI / 2.0),
+                Posture::Standing => (
+                    UnitQuaternion::identity(),
+                    Vector3::new(0.0, 0.0, lf.pelvis_height),
+                    0.0,
+                    0.0,
+                ),
+                Posture::Seated => (
+                    UnitQuaternion::identity(),
+                    Vector3::new(0.0, 0.0, 0.12),
+                    PI / 2.0,
+                    PI / 2.0,
+                ),
                 Posture::Lying => {
                     let m = Matrix3::new(0.0, ws, 0.0, 0.0, 0.0, 1.0, ws, 0.0, 0.0);
                     (
@@ -1246,7 +1382,11 @@ impl Body {
             // Bob, side-to-side and heel strikes.
             let ph = sc.gait_phase * 2.0 * PI;
             let step = (2.0 * sc.gait_phase).fract() / 0.06;
-            let strike = if step < 1.0 { (PI * step).sin().powi(2) } else { 0.0 };
+            let strike = if step < 1.0 {
+                (PI * step).sin().powi(2)
+            } else {
+                0.0
+            };
             base.z += 0.02 * (2.0 * ph).cos() - 0.0008 * strike;
             base.x += 0.02 * ph.sin();
             r_yaw *= rot_z(rad(4.0) * ph.sin());
@@ -1256,7 +1396,10 @@ impl Body {
         let pelvis_pos = base + frame * (lean * offset);
         let r_pelvis = frame * rot_y(-fs * self.pelvis_roll());
         if placement == Placement::Pelvis {
-            return (pelvis_pos + r_pelvis * Vector3::new(0.0, -0.1, 0.0), r_pelvis);
+            return (
+                pelvis_pos + r_pelvis * Vector3::new(0.0, -0.1, 0.0),
+                r_pelvis,
+            );
         }
         let hip = pelvis_pos + r_pelvis * Vector3::new(ws * 0.09, 0.0, 0.0);
         // Seated (hip flexed 90°) the same rotation turns the thigh about the vertical.
@@ -1281,6 +1424,14 @@ impl Scene {
     }
 }
 
+/// A whole-body rock of `amplitude` (roll of the sacrum, rad): how much is
+/// lean (at most 6°, rolling the sacrum by `roll_per_lean` of it) and how
+/// much the pelvis rolls on the stance hip.
+fn sway_split(amplitude: f64, roll_per_lean: f64) -> (f64, f64) {
+    let lean = (0.5 * amplitude / roll_per_lean).min(rad(6.0));
+    (lean, amplitude - roll_per_lean * lean)
+}
+
 /// One point of the labeller's motion-capture trace.
 #[derive(Debug, Clone, Copy)]
 struct TracePoint {
@@ -1291,6 +1442,8 @@ struct TracePoint {
     f: f64,
     /// Pelvis roll in the world, free side up, °.
     roll: f64,
+    /// The part of it the whole-body lean makes, °.
+    lean_roll: f64,
     /// The sensor's segment in the world.
     seg: UnitQuaternion<f64>,
 }
@@ -1321,6 +1474,7 @@ fn read_truth(plan: &Plan) -> (Truth, f64) {
                 q: deg(body.q),
                 f: deg(body.f),
                 roll: deg(body.pelvis_roll()),
+                lean_roll: -deg(plan.lifter.roll_per_lean * body.l),
                 seg: body.segment_pose(plan.cfg.placement).1,
             };
             if in_set {
@@ -1382,7 +1536,11 @@ fn label_set(
     before: &std::collections::VecDeque<TracePoint>,
     trace: &[TracePoint],
 ) -> TruthSet {
-    let all: Vec<TracePoint> = before.iter().copied().chain(trace.iter().copied()).collect();
+    let all: Vec<TracePoint> = before
+        .iter()
+        .copied()
+        .chain(trace.iter().copied())
+        .collect();
     let at = |t: f64| all.partition_point(|p| p.t < t).min(all.len() - 1);
     let hitch = plan.hitch;
     let first = marks.first().map_or(0.0, |m| m.begin);
@@ -1410,6 +1568,15 @@ fn label_set(
         while e < hi && signal(&all[e]) > thr {
             e += 1;
         }
+        if hitch {
+            // A pull past level belongs to the rep until the pelvis is level again.
+            let back = (0.15 * top).max(1.5);
+            let lo_e = e;
+            e = (lo_e..=hi)
+                .rev()
+                .find(|&j| signal(&all[j]).abs() > back)
+                .map_or(lo_e, |j| (j + 1).min(hi));
+        }
         floor_t = all[e].t;
         let span = &all[s..=e];
         let peak = match plan.cfg.placement {
@@ -1417,7 +1584,10 @@ fn label_set(
                 .iter()
                 .map(|p| deg(rest.angle_to(&p.seg)))
                 .fold(0.0, f64::max),
-            Placement::Pelvis => span.iter().map(|p| (p.roll - neutral).abs()).fold(0.0, f64::max),
+            Placement::Pelvis => span
+                .iter()
+                .map(|p| (p.roll - neutral).abs())
+                .fold(0.0, f64::max),
         };
         let strategy = reps.get(i).map_or(Strategy::Clean, |r| r.strategy);
         let mut flags = Vec::new();
@@ -1432,6 +1602,16 @@ fn label_set(
         };
         let hi_roll = rel.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lo_roll = rel.iter().copied().fold(f64::INFINITY, f64::min);
+        // In a hitch the pelvis goes down and up by design: a rock is the lean's.
+        let (rock_hi, rock_lo) = if hitch {
+            let l0 = all[b].lean_roll;
+            span.iter()
+                .fold((f64::NEG_INFINITY, f64::INFINITY), |(h, l), p| {
+                    (h.max(p.lean_roll - l0), l.min(p.lean_roll - l0))
+                })
+        } else {
+            (hi_roll, lo_roll)
+        };
         if !hitch && strategy == Strategy::Momentum {
             flags.push(TruthFlag {
                 kind: FlagKind::Momentum,
@@ -1445,10 +1625,10 @@ fn label_set(
                 value_deg: round1(drift),
             });
         }
-        if hi_roll > OBLIQUITY_FLAG_DEG && lo_roll < -OBLIQUITY_FLAG_DEG {
+        if rock_hi > OBLIQUITY_FLAG_DEG && rock_lo < -OBLIQUITY_FLAG_DEG {
             flags.push(TruthFlag {
                 kind: FlagKind::TrunkSway,
-                value_deg: round1(hi_roll.max(-lo_roll)),
+                value_deg: round1(rock_hi.max(-rock_lo)),
             });
         } else if held(&|x| x >= OBLIQUITY_FLAG_DEG) {
             flags.push(TruthFlag {
@@ -1534,7 +1714,8 @@ impl SensorErrors {
         let acc_scale = Vector3::repeat(1.0) + v(0.03 * n.min(2.0));
         let gyro_scale = Vector3::repeat(1.0) + v(0.02 * n.min(2.0));
         let axis = v(1.0).try_normalize(1e-9).unwrap_or(Vector3::x());
-        let misalign = UnitQuaternion::from_scaled_axis(axis * rad(rng.gen_range(0.0..1.0) * n.min(2.0)));
+        let misalign =
+            UnitQuaternion::from_scaled_axis(axis * rad(rng.gen_range(0.0..1.0) * n.min(2.0)));
         // White noise densities of a consumer MEMS IMU, over the output bandwidth.
         let bw = (cfg.rate_hz / 2.0).sqrt();
         let small_range = rng.gen_bool(0.2);
@@ -1553,7 +1734,11 @@ impl SensorErrors {
             gyro_range: if small_range { 500.0 } else { 2000.0 },
             acc_range: STANDARD_GRAVITY * if small_range { 4.0 } else { 16.0 },
             real,
-            drift_ppm: if real { rng.gen_range(-40.0..40.0) } else { 0.0 },
+            drift_ppm: if real {
+                rng.gen_range(-40.0..40.0)
+            } else {
+                0.0
+            },
             jitter_s: if real { 0.12 / cfg.rate_hz } else { 0.0 },
         }
     }
@@ -1677,8 +1862,11 @@ impl Iterator for MuscleSimulator {
             let (acc, gyr) = self.ideal(tb);
             let e = self.errors.clone();
             // The bias wanders whether or not the sample gets through.
-            self.walk += Vector3::new(gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng))
-                * e.walk_sd
+            self.walk += Vector3::new(
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+            ) * e.walk_sd
                 / self.rate.sqrt();
             while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor] + 0.2 < t {
                 self.gap_cursor += 1;
@@ -1715,7 +1903,11 @@ impl Iterator for MuscleSimulator {
             }
             ts = ts.max(self.last_t);
             self.last_t = ts;
-            return Some(Sample { t: ts, acc: a, gyr: g });
+            return Some(Sample {
+                t: ts,
+                acc: a,
+                gyr: g,
+            });
         }
     }
 }
@@ -1723,4 +1915,374 @@ impl Iterator for MuscleSimulator {
 fn quantise(x: f64, range: f64) -> f64 {
     let lsb = range / 32768.0;
     (x.clamp(-range, range - lsb) / lsb).round() * lsb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Side;
+
+    fn config(exercise: Exercise, placement: Placement, seed: u64) -> SimConfig {
+        let mut c = SimConfig::new(exercise, placement, Side::Right);
+        c.model = crate::source::sim::SimModel::Muscle;
+        c.seed = seed;
+        c.sets = 2;
+        c.reps_min = 5;
+        c.reps_max = 5;
+        c.rest_min_s = 20.0;
+        c.rest_max_s = 25.0;
+        c.rate_hz = 50.0;
+        c
+    }
+
+    /// Every exercise × placement the simulator accepts.
+    fn combinations() -> Vec<(Exercise, Placement)> {
+        crate::motion::Profile::supported()
+            .filter(|&(e, p)| config(e, p, 1).validate().is_ok())
+            .collect()
+    }
+
+    /// One set whose reps are done the way `strategies` says, by the lifter of `seed`.
+    fn plan_with(
+        exercise: Exercise,
+        placement: Placement,
+        seed: u64,
+        strategies: &[Strategy],
+    ) -> Plan {
+        let mut c = config(exercise, placement, seed);
+        c.sets = 1;
+        c.reps_min = strategies.len();
+        c.reps_max = strategies.len();
+        c.compensation_rate = 0.0;
+        let mut plan = Plan::new(&c).unwrap();
+        for block in &mut plan.blocks {
+            if let Block::Set(reps) = block {
+                let first = reps[0].clone();
+                for (r, s) in reps.iter_mut().zip(strategies) {
+                    // Same tempo and range every rep: only the strategy differs.
+                    *r = RepPlan {
+                        strategy: *s,
+                        ..first.clone()
+                    };
+                }
+            }
+        }
+        plan
+    }
+
+    fn kinds(rep: &TruthRep) -> Vec<FlagKind> {
+        rep.flags.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_samples() {
+        let c = config(Exercise::StandingCableAbduction, Placement::Ankle, 7);
+        let (a, ta) = MuscleSimulator::new(&c).unwrap();
+        let (b, tb) = MuscleSimulator::new(&c).unwrap();
+        assert_eq!(ta, tb);
+        let a: Vec<Sample> = a.collect();
+        let b: Vec<Sample> = b.collect();
+        assert!(!a.is_empty());
+        assert!(a == b, "same seed, different samples");
+        let mut other = c.clone();
+        other.seed = 8;
+        let (o, _) = MuscleSimulator::new(&other).unwrap();
+        assert!(
+            o.take(a.len()).collect::<Vec<_>>() != a,
+            "another seed, the same samples"
+        );
+    }
+
+    #[test]
+    fn every_exercise_and_placement_has_a_consistent_truth() {
+        let combos = combinations();
+        assert_eq!(combos.len(), 6, "{combos:?}");
+        for (e, p) in combos {
+            let mut c = config(e, p, 11);
+            c.compensation_rate = 0.4;
+            let (sim, truth) = MuscleSimulator::new(&c).unwrap();
+            let visible = c.visible_compensations();
+            assert_eq!(truth.config, c);
+            assert_eq!(truth.sets.len(), 2, "{e} {p}");
+            let mut last_end = 0.0;
+            for set in &truth.sets {
+                assert_eq!(set.rep_count, 5, "{e} {p}");
+                assert_eq!(set.reps.len(), 5, "{e} {p}");
+                assert!(set.start_s >= last_end, "{e} {p}: sets overlap");
+                assert_eq!(set.start_s, set.reps[0].start_s);
+                assert_eq!(set.end_s, set.reps[4].end_s);
+                let mut rep_end = 0.0;
+                for r in &set.reps {
+                    assert!(
+                        r.start_s >= rep_end && r.end_s > r.start_s + 0.3,
+                        "{e} {p}: {r:?}"
+                    );
+                    assert!(r.peak_deg > 0.0);
+                    for f in &r.flags {
+                        assert!(
+                            visible.contains(&f.kind),
+                            "{e} {p}: {f:?} not seen from here"
+                        );
+                    }
+                    rep_end = r.end_s;
+                }
+                assert!(set.end_s < truth.duration_s);
+                last_end = set.end_s;
+            }
+            // The leg (or, in a hitch, the pelvis) moves a working range.
+            let peaks: Vec<f64> = truth
+                .sets
+                .iter()
+                .flat_map(|s| s.reps.iter().map(|r| r.peak_deg))
+                .collect();
+            let top = peaks.iter().copied().fold(0.0, f64::max);
+            let least = if p == Placement::Ankle { 15.0 } else { 1.0 };
+            assert!(top > least, "{e} {p}: peaks {peaks:?}");
+            let samples: Vec<Sample> = sim.collect();
+            assert!(samples.len() as f64 > 0.8 * truth.duration_s * c.rate_hz);
+            assert!(samples.windows(2).all(|w| w[1].t >= w[0].t));
+            assert!(samples.last().unwrap().t <= truth.duration_s);
+            assert!(samples
+                .iter()
+                .all(|s| s.acc.norm().is_finite() && s.gyr.norm().is_finite()));
+        }
+    }
+
+    #[test]
+    fn the_sensor_errors_are_there_when_asked_and_gone_when_not() {
+        let mut ideal = config(Exercise::SideLyingAbduction, Placement::Ankle, 3);
+        ideal.sets = 1;
+        ideal.noise = 0.0;
+        ideal.gyro_bias_dps = 0.0;
+        ideal.drop_rate = 0.0;
+        ideal.gaps_per_min = 0.0;
+        let (sim, truth) = MuscleSimulator::new(&ideal).unwrap();
+        let clean: Vec<Sample> = sim.collect();
+        // Every sample, on time.
+        assert_eq!(
+            clean.len() as u64,
+            (truth.duration_s * ideal.rate_hz) as u64
+        );
+        assert!(clean
+            .iter()
+            .enumerate()
+            .all(|(i, s)| (s.t - i as f64 / ideal.rate_hz).abs() < 1e-9));
+
+        let mut noisy = ideal.clone();
+        noisy.noise = 1.0;
+        noisy.gyro_bias_dps = 2.0;
+        let (sim, _) = MuscleSimulator::new(&noisy).unwrap();
+        let rough: Vec<Sample> = sim.collect();
+        assert_eq!(rough.len(), clean.len());
+        let n = clean.len() as f64;
+        let mean: Vector3<f64> = clean
+            .iter()
+            .zip(&rough)
+            .map(|(a, b)| b.gyr - a.gyr)
+            .sum::<Vector3<f64>>()
+            / n;
+        let spread = (clean
+            .iter()
+            .zip(&rough)
+            .map(|(a, b)| (b.gyr - a.gyr - mean).norm_squared())
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        assert!(mean.norm() > 0.05, "no gyro bias: {mean:?}");
+        assert!(spread > 0.1, "no gyro noise: {spread}");
+        // Time stamps jitter off the grid, readings sit on the converter's steps.
+        assert!(rough
+            .iter()
+            .enumerate()
+            .any(|(i, s)| (s.t - i as f64 / noisy.rate_hz).abs() > 1e-6));
+
+        let mut lossy = ideal.clone();
+        lossy.drop_rate = 0.05;
+        lossy.gaps_per_min = 10.0;
+        let (sim, _) = MuscleSimulator::new(&lossy).unwrap();
+        let holed: Vec<Sample> = sim.collect();
+        let lost = 1.0 - holed.len() as f64 / n;
+        assert!(lost > 0.03 && lost < 0.15, "lost {lost}");
+        assert!(
+            holed.windows(2).any(|w| w[1].t - w[0].t >= 0.19),
+            "no BLE gap"
+        );
+    }
+
+    #[test]
+    fn distractions_are_listed_between_sets() {
+        let mut c = config(Exercise::StandingCableAbduction, Placement::Pelvis, 4);
+        c.sets = 3;
+        c.rest_min_s = 30.0;
+        c.rest_max_s = 40.0;
+        let (_, truth) = MuscleSimulator::new(&c).unwrap();
+        assert!(
+            truth.distractions.iter().any(|d| d.starts_with("walk")),
+            "{:?}",
+            truth.distractions
+        );
+        for d in &truth.distractions {
+            let at: f64 = d
+                .rsplit(" at ")
+                .next()
+                .unwrap()
+                .trim_end_matches(" s")
+                .parse()
+                .unwrap();
+            assert!(
+                truth.sets.iter().all(|s| at < s.start_s || at > s.end_s),
+                "{d} inside a set"
+            );
+        }
+        c.walking = false;
+        c.fidgets = false;
+        let (_, truth) = MuscleSimulator::new(&c).unwrap();
+        assert!(truth.distractions.is_empty(), "{:?}", truth.distractions);
+    }
+
+    #[test]
+    fn pelvic_compensations_move_the_pelvis_the_way_they_should() {
+        use Strategy::*;
+        let plan = plan_with(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            21,
+            &[
+                Clean,
+                Clean,
+                Hike(rad(10.0)),
+                Clean,
+                Drop(rad(10.0)),
+                Clean,
+                Sway(rad(8.0)),
+                Clean,
+            ],
+        );
+        let (truth, _) = read_truth(&plan);
+        let reps = &truth.sets[0].reps;
+        let clean = reps[3].peak_deg.max(reps[5].peak_deg);
+        assert!(clean < 5.0, "a clean rep rolls the sacrum {clean}°");
+        assert!(
+            kinds(&reps[3]).is_empty() && kinds(&reps[5]).is_empty(),
+            "{reps:?}"
+        );
+        assert_eq!(kinds(&reps[2]), [FlagKind::HipHike], "{:?}", reps[2]);
+        assert!(
+            reps[2].peak_deg > clean + 3.0,
+            "hike {} against clean {clean}",
+            reps[2].peak_deg
+        );
+        assert_eq!(kinds(&reps[4]), [FlagKind::PelvicDrop], "{:?}", reps[4]);
+        assert!(reps[4].peak_deg > clean + 3.0);
+        assert_eq!(kinds(&reps[6]), [FlagKind::TrunkSway], "{:?}", reps[6]);
+
+        // In a hitch the hike is a pull past level.
+        let plan = plan_with(
+            Exercise::HipHitch,
+            Placement::Pelvis,
+            21,
+            &[Clean, Clean, Hike(rad(10.0)), Clean],
+        );
+        let (truth, _) = read_truth(&plan);
+        let reps = &truth.sets[0].reps;
+        assert!(
+            kinds(&reps[1]).is_empty() && kinds(&reps[3]).is_empty(),
+            "{reps:?}"
+        );
+        assert_eq!(kinds(&reps[2]), [FlagKind::HipHike], "{reps:?}");
+    }
+
+    #[test]
+    fn ankle_compensations_change_the_leg_the_way_they_should() {
+        use Strategy::*;
+        for exercise in [
+            Exercise::StandingCableAbduction,
+            Exercise::SideLyingAbduction,
+            Exercise::SeatedMachineAbduction,
+        ] {
+            let plan = plan_with(
+                exercise,
+                Placement::Ankle,
+                5,
+                &[
+                    Clean,
+                    Clean,
+                    Momentum,
+                    Clean,
+                    Partial(0.4),
+                    Clean,
+                    Drift(rad(20.0)),
+                    Clean,
+                ],
+            );
+            let (truth, _) = read_truth(&plan);
+            let reps = &truth.sets[0].reps;
+            let clean = &reps[3];
+            assert!(
+                kinds(clean).is_empty() && kinds(&reps[5]).is_empty(),
+                "{exercise}: {reps:?}"
+            );
+            let length = |r: &TruthRep| r.end_s - r.start_s;
+            assert!(kinds(&reps[2]).contains(&FlagKind::Momentum));
+            assert!(
+                length(&reps[2]) < 0.6 * length(clean),
+                "{exercise}: momentum {:?} clean {clean:?}",
+                reps[2]
+            );
+            assert!(
+                kinds(&reps[4]).contains(&FlagKind::PartialRange),
+                "{exercise}: {:?}",
+                reps[4]
+            );
+            assert!(reps[4].peak_deg < 0.7 * clean.peak_deg);
+            let visible = config(exercise, Placement::Ankle, 1).visible_compensations();
+            if visible.contains(&FlagKind::HipFlexionDrift) {
+                assert!(
+                    kinds(&reps[6]).contains(&FlagKind::HipFlexionDrift),
+                    "{exercise}: {:?}",
+                    reps[6]
+                );
+            }
+        }
+    }
+
+    /// Seconds from each rep's burst to the hold, as the body ran them.
+    fn rise_times(plan: Plan) -> Vec<f64> {
+        let mut body = Body::new(plan);
+        let mut out = Vec::new();
+        let mut since = None;
+        while !body.done {
+            match (body.phase, since) {
+                (Phase::Rise { since: s }, None) => since = Some(s),
+                (Phase::Hold { .. }, Some(s)) => {
+                    out.push(body.t - s);
+                    since = None;
+                }
+                _ => {}
+            }
+            body.step();
+        }
+        out
+    }
+
+    #[test]
+    fn fatigue_slows_the_late_reps() {
+        let strategies = [Strategy::Clean; 14];
+        let mut tiring = plan_with(
+            Exercise::SideLyingAbduction,
+            Placement::Ankle,
+            9,
+            &strategies,
+        );
+        let mut fresh = tiring.clone();
+        tiring.lifter.tire = 0.02;
+        fresh.lifter.tire = 0.0;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let tired = rise_times(tiring);
+        let rested = rise_times(fresh);
+        assert_eq!(tired.len(), 14);
+        let slowing = mean(&tired[11..]) / mean(&tired[..3]);
+        let steady = mean(&rested[11..]) / mean(&rested[..3]);
+        assert!(slowing > 1.1 * steady, "tiring {tired:?}, fresh {rested:?}");
+    }
 }
