@@ -841,18 +841,15 @@ impl Body {
         self.f_set = 0.0;
         self.stance_let_go = 0.0;
         self.knee_extra = 0.0;
-        // At rest the leg is held in gently.
-        // (On the machine the arm rests on its stop and the legs relax.)
-        let rest_hold = |b: &Body| {
-            // Lying, the leg rests on the other one.
-            let carried = if matches!(b.plan.load, Load::Cable { .. }) {
-                0.9
-            } else {
-                0.0
-            };
-            ff(b, seen.q) * carried + lf.cocontraction * 0.5 + 0.8 * (0.0 - seen.q) - 0.12 * seen.qd
+        // At rest the leg is held in gently. Lying, it rests on the other
+        // one; on the machine the arm rests on its stop and the legs relax.
+        let carried = if matches!(self.plan.load, Load::Cable { .. }) {
+            0.9
+        } else {
+            0.0
         };
-        u_abd = rest_hold(self);
+        u_abd = ff(self, seen.q) * carried + lf.cocontraction * 0.5 + 0.8 * (0.0 - seen.q)
+            - 0.12 * seen.qd;
         if self.done {
             return (u_abd, u_add);
         }
@@ -1468,7 +1465,7 @@ fn read_truth(plan: &Plan) -> (Truth, f64) {
     let mut marks_from = 0;
     while !body.done {
         let in_set = matches!(plan.blocks.get(body.block), Some(Block::Set(_)));
-        if n % every == 0 {
+        if n.is_multiple_of(every) {
             let p = TracePoint {
                 t: body.t,
                 q: deg(body.q),
@@ -1769,7 +1766,7 @@ impl MuscleSimulator {
     pub fn new(cfg: &SimConfig) -> Result<(MuscleSimulator, Truth), String> {
         let plan = Plan::new(cfg)?;
         let (truth, duration) = read_truth(&plan);
-        let mut rng = ChaCha8Rng::seed_from_u64(plan.motor_seed ^ 0x5e45_0a);
+        let mut rng = ChaCha8Rng::seed_from_u64(plan.motor_seed ^ 0x005e_450a);
         let errors = SensorErrors::draw(&mut rng, cfg);
         let n_gaps = (cfg.gaps_per_min * duration / 60.0).round() as usize;
         let mut gaps: Vec<f64> = (0..n_gaps).map(|_| rng.gen_range(0.0..duration)).collect();
