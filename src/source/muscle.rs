@@ -65,6 +65,8 @@ use std::f64::consts::PI;
 const DT: f64 = 0.001;
 /// Length of the feedback delay line, steps (the longest delay is 150 ms).
 const DELAY_STEPS: usize = 256;
+/// The body settles this long before the recording starts, s.
+const WARMUP_S: f64 = 3.0;
 /// Truth traces are kept at this step, s.
 const TRACE_S: f64 = 0.01;
 /// DOMAIN's hike/drop threshold, °, and how long it must hold, s.
@@ -393,6 +395,9 @@ struct Scene {
     walk_speed: f64,
     gait_phase: f64,
     turn_rate: f64,
+    /// When the current act began and how long it lasts, s.
+    act_t0: f64,
+    act_len: f64,
     mount_index: usize,
     /// Handling jiggle while re-strapping, 0..1.
     handling: f64,
@@ -562,7 +567,7 @@ impl Plan {
         let mut blocks = Vec::new();
         let drawn = rng.gen_range(0.5..3.0);
         let lead = cfg.lead_in_s.unwrap_or(drawn);
-        blocks.push(Block::Rest(vec![(Act::Still, lead)]));
+        blocks.push(Block::Rest(vec![(Act::Still, lead + WARMUP_S)]));
         let mut n_restraps = 0;
         for set_i in 0..cfg.sets {
             if set_i > 0 {
@@ -735,9 +740,9 @@ impl Body {
         let stance = Muscle::new(strength * 1.3, 4.0, l.tire * 0.3, l.recover);
         let rng = ChaCha8Rng::seed_from_u64(plan.motor_seed);
         let home = plan.home;
-        Body {
+        let mut body = Body {
             rng,
-            t: 0.0,
+            t: -WARMUP_S,
             q: 0.0,
             qd: 0.0,
             arm: 0.0,
@@ -765,7 +770,7 @@ impl Body {
             rep: 0,
             phase: Phase::Pause { until: 0.0 },
             act: 0,
-            act_start: 0.0,
+            act_start: -WARMUP_S,
             marks: Vec::new(),
             o_set: 0.0,
             l_set: 0.0,
@@ -781,6 +786,8 @@ impl Body {
                 walk_speed: 0.0,
                 gait_phase: 0.0,
                 turn_rate: 0.0,
+                act_t0: 0.0,
+                act_len: 1.0,
                 mount_index: 0,
                 handling: 0.0,
             },
@@ -788,7 +795,13 @@ impl Body {
             knee_extra: 0.0,
             rest_q: 0.0,
             plan,
+        };
+        // Let muscles, balance and posture settle before the recording starts.
+        while body.t < -0.5 * DT {
+            body.step();
         }
+        body.t = 0.0;
+        body
     }
 
     fn delayed(&self, delay: f64) -> Seen {
@@ -848,8 +861,8 @@ impl Body {
         } else {
             0.0
         };
-        u_abd = ff(self, seen.q) * carried + lf.cocontraction * 0.5 + 0.8 * (0.0 - seen.q)
-            - 0.12 * seen.qd;
+        u_abd = ff(self, seen.q) * carried + lf.cocontraction * 0.5 + 0.4 * (0.0 - seen.q)
+            - 0.05 * seen.qd;
         if self.done {
             return (u_abd, u_add);
         }
@@ -890,9 +903,10 @@ impl Body {
                         }
                         Act::Walk { .. } => {
                             let ph = self.scene.gait_phase;
-                            self.f_set = rad(22.0) * (2.0 * PI * ph).sin();
+                            let env = self.scene.envelope(t);
+                            self.f_set = env * rad(22.0) * (2.0 * PI * ph).sin();
                             self.knee_extra =
-                                rad(55.0) * (((2.0 * PI * ph).sin() * 1.0 - 0.3).max(0.0) / 0.7);
+                                env * rad(50.0) * (0.5 - 0.5 * (2.0 * PI * ph).cos()).powi(2);
                         }
                         _ => {}
                     }
@@ -1111,6 +1125,9 @@ impl Body {
         s.walk_speed = 0.0;
         s.turn_rate = 0.0;
         s.handling = 0.0;
+        s.act_t0 = self.t;
+        s.act_len = dur.max(0.1);
+        s.gait_phase = 0.0;
         let Some(act) = act else { return };
         let posture = s.to;
         let blend = |s: &mut Scene, to: Posture, t: f64| {
@@ -1153,7 +1170,7 @@ impl Body {
         let t_abd = self.abd.torque(self.qd) * fl_abd.max(0.2);
         let t_add = self.add.torque(-self.qd);
         // Muscle viscosity grows with activation and needs no reflex.
-        let viscous = 2.0 + 8.0 * (self.abd.a + self.add.a);
+        let viscous = 6.0 + 10.0 * (self.abd.a + self.add.a);
         let mut torque = t_abd - t_add - viscous * self.qd - 8.0 * self.q;
         let mut inertia = self.leg_inertia_total();
         match self.plan.load {
@@ -1305,11 +1322,13 @@ impl Body {
 
         // Scene.
         let s = &mut self.scene;
-        s.heading += s.turn_rate * DT;
+        // Turns speed up and slow down; walks start and stop.
+        let u = ((self.t - s.act_t0) / s.act_len).clamp(0.0, 1.0);
+        s.heading += s.turn_rate * 2.0 * (PI * u).sin().powi(2) * DT;
         if s.walk_speed > 0.0 {
             s.gait_phase += DT * 0.9;
             let dir = Vector3::new(-s.heading.sin(), s.heading.cos(), 0.0);
-            s.base += dir * s.walk_speed * DT;
+            s.base += dir * s.walk_speed * s.envelope(self.t) * DT;
         }
         if s.handling > 0.0 {
             s.handling = (s.handling - DT / 5.0).max(0.0);
@@ -1384,9 +1403,10 @@ impl Body {
             } else {
                 0.0
             };
-            base.z += 0.02 * (2.0 * ph).cos() - 0.0008 * strike;
-            base.x += 0.02 * ph.sin();
-            r_yaw *= rot_z(rad(4.0) * ph.sin());
+            let env = sc.envelope(self.t);
+            base.z += env * (0.02 * ((2.0 * ph).cos() - 1.0) - 0.0008 * strike);
+            base.x += env * 0.02 * ph.sin();
+            r_yaw *= rot_z(env * rad(4.0) * ph.sin());
         }
         let frame = r_yaw * r_post;
         let lean = rot_y(ss * self.l);
@@ -1409,6 +1429,11 @@ impl Body {
 }
 
 impl Scene {
+    /// 0 → 1 → 0 over the current act, eased in and out over 0.6 s.
+    fn envelope(&self, t: f64) -> f64 {
+        smooth((t - self.act_t0) / 0.6) * smooth((self.act_t0 + self.act_len - t) / 0.6)
+    }
+
     fn blend(&self, t: f64) -> f64 {
         if self.from == self.to {
             return 1.0;
@@ -1545,10 +1570,13 @@ fn label_set(
     let (a, b) = (at(first - 0.35), at(first - 0.05));
     let neutral = all[a..=b.max(a)].iter().map(|p| p.roll).sum::<f64>() / (b.max(a) - a + 1) as f64;
     let rest = all[b].seg;
-    let signal = |p: &TracePoint| if hitch { neutral - p.roll } else { p.q };
     let mut out: Vec<(TruthRep, Strategy)> = Vec::new();
     let mut floor_t = all[0].t;
     for (i, m) in marks.iter().enumerate() {
+        // The leg's own rest before this rep (it may rest where the stack
+        // touches down, or against the pads).
+        let base = all[at(m.begin)].q;
+        let signal = |p: &TracePoint| if hitch { neutral - p.roll } else { p.q - base };
         let next_begin = marks.get(i + 1).map_or(f64::INFINITY, |n| n.begin);
         let lo = at((m.begin - 0.3).max(floor_t));
         let hi = at((m.end + 0.3).min(next_begin));
@@ -1778,6 +1806,10 @@ impl MuscleSimulator {
             body.step();
             *p = sensor_pose(&body);
         }
+        // The step before the first, extrapolated, so the first samples are smooth.
+        let (p1, r1) = poses[1];
+        let (p2, r2) = poses[2];
+        poses[0] = (2.0 * p1 - p2, r1 * (r1.inverse() * r2).inverse());
         let sim = MuscleSimulator {
             body,
             rng,
