@@ -13,9 +13,12 @@ use std::io::IsTerminal;
 /// model, built apart from both (its failures since read to find their
 /// cause, no rule taken from it yet); the chain model, built after those
 /// and never run while the counter was tuned (the hold-out the counter is
-/// judged on); and the balance model (a body held up by a delayed balance
+/// judged on); the balance model (a body held up by a delayed balance
 /// loop, rep shapes from real recordings), built after all four and never
-/// run while the counter was tuned: the newest hold-out.
+/// run while the counter was tuned; and the muscle model (a lifter moved by
+/// lagging, fatiguing muscles and motor programs against the load), built
+/// after all five and never run while the counter was tuned: the newest
+/// hold-out.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -30,7 +33,7 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot and torque: seen;
-    /// chain and balance: held out).
+    /// chain, balance and muscle: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -122,6 +125,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         }
         crate::source::sim::SimModel::Balance => {
             "a balance-loop body model with rep shapes from real recordings, built after all four, never run while the counter was tuned (the hold-out)".into()
+        }
+        crate::source::sim::SimModel::Muscle => {
+            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never run while the counter was tuned (the hold-out)".into()
         }
     }
 }

@@ -94,8 +94,10 @@ pub struct SimulateArgs {
     /// or `chain` (a segment chain with per-lifter builds, tempos, balance
     /// strategies and sensor errors: a hold-out, never tuned on) or `balance`
     /// (a body held up by a delayed balance loop, doing rep shapes taken from
-    /// real recordings: the newest hold-out, never run while the counter was
-    /// tuned).
+    /// real recordings: a hold-out, never run while the counter was
+    /// tuned) or `muscle` (a lifter moved by lagging, fatiguing muscles and a
+    /// motor program per rep against the load: the newest hold-out, never run
+    /// while the counter was tuned).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -23,6 +23,16 @@ pub mod ble;
 pub mod chain;
 pub mod csv;
 pub mod decode;
+/// A sixth body model, the newest held out: a lifter moved by muscles.
+///
+/// Rigid degrees of freedom driven by Hill-type muscles with activation
+/// dynamics, force–length, force–velocity and fatigue, against gravity and
+/// the load (a cable stack with inertia and friction, an ankle weight,
+/// machine pads with their own stiffness); each rep a motor program with
+/// delayed feedback, compensations as other activation strategies, a full
+/// sensor error model. Built after the other five without reading the
+/// counter: never tuned on.
+pub mod muscle;
 /// A second, held-out body model for the simulator.
 ///
 /// The whole body pivots as an inverted pendulum over the stance foot, leans

@@ -82,7 +82,10 @@ pub struct SimConfig {
 /// built after the others: the hold-out the counter is judged on, never tuned on.
 /// `Balance` ([`crate::source::balance`]) is a fifth, built after all four: a
 /// body held up by a delayed balance loop, doing rep shapes taken from real
-/// recordings; the newest hold-out, never run while the counter was tuned.
+/// recordings; a hold-out, never run while the counter was tuned. `Muscle`
+/// ([`crate::source::muscle`]) is a sixth, built after all five: a lifter
+/// moved by lagging, fatiguing muscles and motor programs against the load;
+/// the newest hold-out, never run while the counter was tuned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -98,6 +101,9 @@ pub enum SimModel {
     /// The held-out balance-loop model with rep shapes from real recordings
     /// ([`crate::source::balance::BalanceSimulator`]).
     Balance,
+    /// The held-out musculoskeletal model: muscles with activation dynamics
+    /// driving the body against the load ([`crate::source::muscle::MuscleSimulator`]).
+    Muscle,
 }
 
 impl SimModel {
@@ -108,6 +114,7 @@ impl SimModel {
         SimModel::Torque,
         SimModel::Chain,
         SimModel::Balance,
+        SimModel::Muscle,
     ];
 
     /// The id used on the command line and in files.
@@ -118,6 +125,7 @@ impl SimModel {
             SimModel::Torque => "torque",
             SimModel::Chain => "chain",
             SimModel::Balance => "balance",
+            SimModel::Muscle => "muscle",
         }
     }
 }
@@ -315,6 +323,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Balance => {
             let (sim, truth) = crate::source::balance::BalanceSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Muscle => {
+            let (sim, truth) = crate::source::muscle::MuscleSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
