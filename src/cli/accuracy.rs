@@ -10,15 +10,12 @@ use std::io::IsTerminal;
 /// between sets. The same corpus is played by each body model, scored
 /// apart: the standard model, which the thresholds were tuned on; the
 /// pivot model, built separately (read once for a few rules); the torque
-/// model, built apart from both (its failures since read to find their
-/// cause, no rule taken from it yet); the chain model, built after those
-/// and never run while the counter was tuned (the hold-out the counter is
-/// judged on); the balance model (a body held up by a delayed balance
-/// loop, rep shapes from real recordings), built after all four and never
-/// run while the counter was tuned; and the muscle model (a lifter moved by
-/// lagging, fatiguing muscles and motor programs against the load), built
-/// after all five and never run while the counter was tuned: the newest
-/// hold-out.
+/// model, built apart from both; the chain model (a segment chain) and the
+/// balance model (a body held up by a delayed balance loop, rep shapes from
+/// real recordings), each built apart and read for rules once first scored;
+/// and the muscle model (a lifter moved by lagging, fatiguing muscles and
+/// motor programs against the load), built after all five and never tuned
+/// on: the hold-out.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -32,8 +29,8 @@ pub struct AccuracyArgs {
     /// Worker threads.
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
-    /// Only this body model (standard: tuned on; pivot and torque: seen;
-    /// chain, balance and muscle: held out).
+    /// Only this body model (standard: tuned on; pivot, torque, chain and
+    /// balance: seen; muscle: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -121,13 +118,13 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
                 .into()
         }
         crate::source::sim::SimModel::Chain => {
-            "a segment-chain body model built after the others, never run while the counter was tuned (the hold-out)".into()
+            "a segment-chain body model built apart, read for rules once first scored (seen)".into()
         }
         crate::source::sim::SimModel::Balance => {
-            "a balance-loop body model with rep shapes from real recordings, built after all four, never run while the counter was tuned (the hold-out)".into()
+            "a balance-loop body model with rep shapes from real recordings, built apart, read for rules once first scored (seen)".into()
         }
         crate::source::sim::SimModel::Muscle => {
-            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never run while the counter was tuned (the hold-out)".into()
+            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never tuned on (the hold-out)".into()
         }
     }
 }

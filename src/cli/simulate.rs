@@ -87,17 +87,15 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Body model: `standard` (the one the counter was developed on), `pivot`
-    /// (a held-out, independently written body model that nothing is tuned on:
-    /// use it to test, never to tune) or `torque` (a second held-out model,
-    /// driven by muscle torques, gravity and the cable's stack, never tuned on)
-    /// or `chain` (a segment chain with per-lifter builds, tempos, balance
-    /// strategies and sensor errors: a hold-out, never tuned on) or `balance`
-    /// (a body held up by a delayed balance loop, doing rep shapes taken from
-    /// real recordings: a hold-out, never run while the counter was
-    /// tuned) or `muscle` (a lifter moved by lagging, fatiguing muscles and a
-    /// motor program per rep against the load: the newest hold-out, never run
-    /// while the counter was tuned).
+    /// Body model: `standard` (the one the counter was developed on), or one
+    /// built apart to test it: `pivot` (the whole body pivots over the stance
+    /// foot), `torque` (driven by muscle torques, gravity and the cable's
+    /// stack), `chain` (a segment chain with per-lifter builds, tempos,
+    /// balance strategies and sensor errors), `balance` (a body held up by a
+    /// delayed balance loop, doing rep shapes taken from real recordings),
+    /// all four since read for rules; or `muscle` (a lifter moved by
+    /// lagging, fatiguing muscles and a motor program per rep against the
+    /// load): the hold-out, never tuned on.
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

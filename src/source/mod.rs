@@ -1,8 +1,8 @@
 //! Where samples come from: raw CSV recordings and the simulators. (The BLE
 //! transport joins here behind the same `Sample` stream.)
 
-/// A fifth body model, the newest held out: a body held up by a delayed
-/// balance loop, doing rep shapes taken from real recordings.
+/// A fifth body model, built apart: a body held up by a delayed balance
+/// loop, doing rep shapes taken from real recordings.
 ///
 /// An inverted pendulum over the stance foot under a PD controller with a
 /// reflex delay and a noise torque, the working leg's mass pulling it, a
@@ -10,20 +10,21 @@
 /// and tremor follow the real UCI side-lying reps, time-warped per lifter
 /// and slowed by fatigue; walks, turns, sitting, re-straps and shakes
 /// between sets; a full sensor error model. Built after the other four
-/// without reading the counter: never tuned on.
+/// without reading the counter; a hold-out until it was first scored, then
+/// read for rules (session 8).
 pub mod balance;
 pub mod ble;
-/// A fourth body model, the newest held out: a segment chain.
+/// A fourth body model, built apart: a segment chain.
 ///
 /// Pelvis, trunk lean and the working leg as a chain of rigid segments moved
 /// by minimum-jerk joint tracks, per-lifter builds, tempos and balance
 /// strategies, a sensor strapped any way that slips and wobbles, and a full
-/// error model. Built last, from the exercise notes and real recordings
-/// alone: the corpus the counter is judged on, never tuned on.
+/// error model. Built from the exercise notes and real recordings alone; a
+/// hold-out until session 8 read it for rules.
 pub mod chain;
 pub mod csv;
 pub mod decode;
-/// A sixth body model, the newest held out: a lifter moved by muscles.
+/// A sixth body model, the hold-out: a lifter moved by muscles.
 ///
 /// Rigid degrees of freedom driven by Hill-type muscles with activation
 /// dynamics, force–length, force–velocity and fatigue, against gravity and
@@ -50,5 +51,5 @@ pub mod sim;
 /// muscle torques from lagging, noisy controllers, gravity and the cable's
 /// weight stack, integrated at a millisecond step; the sensor has its own
 /// error model. Written without reading the counter or the other body
-/// models: the final held-out corpus, never tuned on.
+/// models; since read for rules.
 pub mod torque;

