@@ -1584,10 +1584,7 @@ impl Iterator for BalanceSimulator {
             let i = self.index;
             self.index += 1;
             let t = i as f64 / self.rate;
-            while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor] + 0.2 < t {
-                self.gap_cursor += 1;
-            }
-            if self.gap_cursor < self.gaps.len() && t >= self.gaps[self.gap_cursor] {
+            if crate::source::sim::in_ble_gap(&self.gaps, &mut self.gap_cursor, t) {
                 continue;
             }
             if self.burst_left > 0 {

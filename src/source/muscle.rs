@@ -1897,10 +1897,7 @@ impl Iterator for MuscleSimulator {
                 gauss(&mut self.rng),
             ) * e.walk_sd
                 / self.rate.sqrt();
-            while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor] + 0.2 < t {
-                self.gap_cursor += 1;
-            }
-            if self.gap_cursor < self.gaps.len() && t >= self.gaps[self.gap_cursor] {
+            if crate::source::sim::in_ble_gap(&self.gaps, &mut self.gap_cursor, t) {
                 continue;
             }
             if self.drop_rate > 0.0 {

@@ -1392,6 +1392,16 @@ fn plan_rest(
     }
 }
 
+/// Whether `t` falls in one of the 200 ms BLE gaps starting at `gaps`
+/// (sorted, s), with `cursor` the first gap not yet over; every simulated
+/// sensor loses its samples there.
+pub(crate) fn in_ble_gap(gaps: &[f64], cursor: &mut usize, t: f64) -> bool {
+    while *cursor < gaps.len() && gaps[*cursor] + 0.2 < t {
+        *cursor += 1;
+    }
+    *cursor < gaps.len() && t >= gaps[*cursor]
+}
+
 impl Iterator for Simulator {
     type Item = Sample;
 
@@ -1403,10 +1413,7 @@ impl Iterator for Simulator {
             let i = self.index;
             self.index += 1;
             let t = i as f64 / self.rate;
-            while self.gap_cursor < self.gaps.len() && self.gaps[self.gap_cursor] + 0.2 < t {
-                self.gap_cursor += 1;
-            }
-            if self.gap_cursor < self.gaps.len() && t >= self.gaps[self.gap_cursor] {
+            if in_ble_gap(&self.gaps, &mut self.gap_cursor, t) {
                 continue;
             }
             if self.drop_rate > 0.0 && self.rng.gen_bool(self.drop_rate) {
