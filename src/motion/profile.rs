@@ -187,9 +187,10 @@ pub struct RepConfig {
     #[serde(default = "default_impact_max_rate_dps")]
     pub impact_max_rate_dps: f64,
     /// A jolt during a rep throws it out only while the signal is below
-    /// this share of the rep's size so far (1: always). Lying or seated
-    /// the foot is off the ground: a jolt high in a rep is the leg stopping
-    /// hard at the top.
+    /// this share of the rep's size so far (1: always): in practice on the
+    /// way back down, near the bottom. Lying or seated the foot is off the
+    /// ground: a jolt while the leg rises (a hard start) or at the top (a
+    /// hard stop) is the leg's own acceleration.
     #[serde(default = "default_impact_top_fraction")]
     pub impact_top_fraction: f64,
     /// Pelvis: after a foot strike no rep starts for this long (s); steps

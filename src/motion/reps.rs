@@ -336,6 +336,9 @@ impl RepDetector {
                 let x = sign * s;
                 point.x = x;
                 let size = *peak - base;
+                // Below the share of the rep's size so far: only ever on the
+                // way back down (rising, the leg is always at its size so
+                // far, and a hard start jolts the ankle as much as a stop).
                 if impact
                     && (c.impact_top_fraction >= 1.0 || x - base < c.impact_top_fraction * size)
                 {

@@ -272,9 +272,13 @@ impl Segmenter {
                     set.start_s = a.start_s;
                     set.last_end = b.end_s;
                 }
-                _ => self.open = None,
+                // Nothing but steps: left empty for the caller to close as
+                // not a set, so the reps already announced are withdrawn.
+                _ => {}
             }
         }
+        // The steps the set had set aside are no uncounted reps either.
+        self.aside.retain(|m| m.start_s < first);
         true
     }
 
@@ -301,8 +305,9 @@ impl Segmenter {
         self.steps.clear();
     }
 
-    /// Drops the movements opening a set that are far smaller than its reps
-    /// (at most two), renumbering the rest; returns those that went.
+    /// Drops the movements opening a set that are far smaller than its reps,
+    /// or quick and unlike them in size (settling into position), at most
+    /// two, renumbering the rest; returns those that went.
     fn drop_unlike_lead(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 4 {
@@ -515,6 +520,23 @@ mod tests {
         let set = p.open.as_ref().unwrap();
         assert_eq!(set.reps.len(), 2, "the first two steps are taken back out");
         assert_eq!(set.last_end, 6.0);
+        // A walk from rest leaves the set it opened empty, and closing it
+        // says "not a set": the steps announced as reps are withdrawn.
+        let mut q = Segmenter::new(cfg(), RepSignal::Rotation, 5.0, 100.0);
+        let mut walk = OpenSet::new(30.0, 30.36, 0.1);
+        walk.reps = vec![rep(30.0, 30.36, 50.0), rep(30.95, 31.31, 50.0)];
+        q.open = Some(walk);
+        q.set_aside(30.95, 31.31, 50.0, false);
+        assert!(!q.is_step(30.0, 30.36, 50.0, true) && !q.is_step(30.95, 31.31, 50.0, true));
+        assert!(q.is_step(31.9, 32.26, 50.0, true));
+        assert!(q.open.as_ref().unwrap().reps.is_empty());
+        assert!(q.aside.is_empty(), "the steps set aside are no lost reps");
+        let mut out = Vec::new();
+        q.close(&mut out);
+        assert!(
+            matches!(out[..], [Event::NotASet { reps: 0, .. }]),
+            "{out:?}"
+        );
         // A quick jolt thrown out by the detector goes on the walk …
         assert!(p.is_step(14.8, 15.0, 20.0, false));
         // … but never starts one: two momentum reps and a rebound are reps.
