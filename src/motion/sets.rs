@@ -267,14 +267,11 @@ impl Segmenter {
         let first = self.steps[0];
         if let Some(set) = self.open.as_mut() {
             set.reps.retain(|r| r.start_s < first);
-            match (set.reps.first(), set.reps.last()) {
-                (Some(a), Some(b)) => {
-                    set.start_s = a.start_s;
-                    set.last_end = b.end_s;
-                }
-                // Nothing but steps: left empty for the caller to close as
-                // not a set, so the reps already announced are withdrawn.
-                _ => {}
+            // Nothing but steps leaves it empty, for the caller to close as
+            // not a set, so the reps already announced are withdrawn.
+            if let (Some(a), Some(b)) = (set.reps.first(), set.reps.last()) {
+                set.start_s = a.start_s;
+                set.last_end = b.end_s;
             }
         }
         // The steps the set had set aside are no uncounted reps either.
