@@ -195,6 +195,14 @@ pub struct SetReference {
 }
 
 impl SetReference {
+    /// How far `rotation` (°) goes along the set's rep axis (°), once its
+    /// reps have given one.
+    pub fn along_axis(&self, rotation: &Vector3<f64>) -> Option<f64> {
+        self.axis_sum
+            .try_normalize(1e-9)
+            .map(|axis| rotation.dot(&axis))
+    }
+
     /// The working range: median peak of the full-range reps so far.
     pub fn working_range(&self) -> Option<f64> {
         median(&self.peaks)

@@ -625,11 +625,11 @@ impl Pipeline {
                 .iter()
                 .filter(|r| r.end_s - r.start_s >= step_max_s)
                 .count();
-            let r = &set.reference;
             slow >= 2
-                && r.axis_sum.try_normalize(1e-9).is_some_and(|axis| {
-                    peak_rotation.dot(&axis) >= STEP_ON_AXIS * peak_rotation.norm()
-                })
+                && set
+                    .reference
+                    .along_axis(&peak_rotation)
+                    .is_some_and(|along| along >= STEP_ON_AXIS * peak_rotation.norm())
         });
         if on_axis {
             self.sets.not_a_step();
@@ -661,11 +661,9 @@ impl Pipeline {
         if self.profile.reps.signal == RepSignal::Rotation {
             if let Some(set) = self.sets.open.as_ref() {
                 let r = &set.reference;
-                let axis = r.axis_sum.try_normalize(1e-9).filter(|_| r.axis_reps >= 2);
-                if let Some(axis) = axis {
-                    if peak_rotation.dot(&axis)
-                        < self.profile.reps.off_axis_fraction * peak_rotation.norm()
-                    {
+                let along = r.along_axis(&peak_rotation).filter(|_| r.axis_reps >= 2);
+                if let Some(along) = along {
+                    if along < self.profile.reps.off_axis_fraction * peak_rotation.norm() {
                         // Turning about another axis than every rep of the set
                         // (a shank roll, settling the leg): not a rep.
                         self.stats.not_reps[1] += 1;
