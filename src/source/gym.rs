@@ -61,7 +61,9 @@ const TREM: usize = 16; // tremor envelope, 0..1
 const SLIP_ROT: usize = 17; // strap turned about the limb, °
 const SLIP_SLIDE: usize = 18; // strap slid along the limb, m
 const JOLT: usize = 19; // shank-only vertical jolt (heel strikes, strap pulls), m
-const NCH: usize = 20;
+const OBLC: usize = 20; // compensating obliquity (hike, drop), free side up, °
+const YAWC: usize = 21; // compensating pelvis yaw (trunk sway), °
+const NCH: usize = 22;
 
 /// Minimum-jerk blend.
 fn smooth(s: f64) -> f64 {
@@ -74,6 +76,9 @@ fn smooth(s: f64) -> f64 {
 struct Track {
     t: Vec<f64>,
     v: Vec<f64>,
+    /// Skew of the segment ending at each key: progress is `s^g` before the
+    /// minimum-jerk blend (g < 1: the speed peaks early, g > 1: late).
+    g: Vec<f64>,
     linear: bool,
 }
 
@@ -82,6 +87,7 @@ impl Track {
         Track {
             t: vec![0.0],
             v: vec![v0],
+            g: vec![1.0],
             linear,
         }
     }
@@ -90,15 +96,25 @@ impl Track {
     }
     /// Holds the current value until `t0`, then moves to `v` by `t1`.
     fn mv(&mut self, t0: f64, t1: f64, v: f64) {
+        self.mv_skewed(t0, t1, v, 1.0);
+    }
+    fn mv_skewed(&mut self, t0: f64, t1: f64, v: f64, g: f64) {
         let (lt, lv) = self.last();
         if t0 > lt + 1e-4 {
             self.t.push(t0);
             self.v.push(lv);
+            self.g.push(1.0);
         }
         let (lt, _) = self.last();
-        let t1 = t1.max(lt + 1e-3);
+        // A move whose window has mostly passed still takes its time: never a jump.
+        let t1 = if t1 < lt + 0.05 {
+            lt + (t1 - t0).clamp(0.05, 0.3)
+        } else {
+            t1
+        };
         self.t.push(t1);
         self.v.push(v);
+        self.g.push(g);
     }
     fn at(&self, t: f64) -> f64 {
         let i = self.t.partition_point(|&x| x <= t);
@@ -109,7 +125,11 @@ impl Track {
             return self.v[self.v.len() - 1];
         }
         let (t0, t1, v0, v1) = (self.t[i - 1], self.t[i], self.v[i - 1], self.v[i]);
-        let s = (t - t0) / (t1 - t0);
+        let mut s = (t - t0) / (t1 - t0);
+        let g = self.g[i];
+        if g != 1.0 {
+            s = s.powf(g);
+        }
         v0 + (v1 - v0) * if self.linear { s } else { smooth(s) }
     }
 }
@@ -168,6 +188,9 @@ struct Lifter {
     slip_m: f64,
     tremor_deg: f64,
     tremor_hz: f64,
+    /// Slow corrections while holding, ° and Hz.
+    wobble_deg: f64,
+    wobble_hz: f64,
 }
 
 /// Everything the body does, as channels over time.
@@ -230,7 +253,7 @@ impl Plan {
 
     /// True obliquity (free side up, °) before subtracting the set's neutral.
     fn obliquity(c: &[f64; NCH]) -> f64 {
-        c[OBL] - c[LEAN] + c[ROCK]
+        c[OBL] + c[OBLC] - c[LEAN] + c[ROCK]
     }
 
     /// The sensor's static mount at `t` (re-straps blend over a second or two).
@@ -254,7 +277,7 @@ impl Plan {
         let lie = rz(s * c[LIE]);
         let upright = (1.0 - c[LIE] / 90.0).clamp(0.0, 1.0);
         let roll = f * Plan::obliquity(&c);
-        let pelvis_q = head * lie * rz(roll) * rx(-c[TILT]) * ry(c[PYAW]);
+        let pelvis_q = head * lie * rz(roll) * rx(-c[TILT]) * ry(c[PYAW] + c[YAWC]);
         let h = 0.95 - 0.45 * c[SIT].clamp(0.0, 1.0) - 0.8 * (1.0 - upright);
         let side = -f * (c[SHIFT] + 0.9 * c[ROCK].to_radians().sin()) * upright;
         let root =
@@ -301,6 +324,8 @@ struct Builder<'a> {
     set_bounds: Vec<(usize, usize, f64)>,
     rest_abd: f64,
     comp_rate: f64,
+    /// This movement's skew (see [`Track::g`]).
+    skew: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -361,7 +386,8 @@ impl Builder<'_> {
         let l = self.lifter.clone();
         if self.leg_exercise() {
             let abd = self.rest_abd + frac * range;
-            self.mv(ABD, t0, t1, abd);
+            let g = self.skew;
+            self.tr(ABD).mv_skewed(t0, t1, abd, g);
             let r = frac * range / l.range.max(1.0);
             self.mv(OBL, t0, t1, l.obl_gain * r);
             if self.standing() {
@@ -528,6 +554,8 @@ impl Builder<'_> {
             }
             let start = self.t;
             let flex0 = self.val(FLEX);
+            // The UCI reps' concentric speed peaks at 0.4-0.6 of the rise, rep to rep ±0.3.
+            self.skew = u(self.rng, 0.8, 1.25);
             // Concentric (maybe in two pushes).
             if two_push && kind != Some(FlagKind::Momentum) {
                 let mid = u(self.rng, 0.45, 0.7) * frac;
@@ -543,6 +571,11 @@ impl Builder<'_> {
                 self.t = start + up;
             }
             let top = self.t;
+            if self.exercise == Exercise::SeatedMachineAbduction {
+                // The machine's arm carries on past the knees for a moment.
+                let (a, hz) = (u(self.rng, 0.3, 1.0) * frac, u(self.rng, 2.5, 3.5));
+                self.imp(top, ABD, a, hz, 0.15);
+            }
             self.mv(FLEX, start, top, flex0 + flex_peak);
             // Top hold: sag and tremor growing with the hold and fatigue.
             if hold > 0.05 {
@@ -556,26 +589,22 @@ impl Builder<'_> {
             // Compensations on the pelvis (standing/lying leg work and the hip hitch).
             let ts = self.t;
             match kind {
-                Some(FlagKind::HipHike) => {
+                Some(FlagKind::HipHike) if self.leg_exercise() => {
+                    // The side of the trunk lifts the leg: obliquity rises with it.
                     let v = u(self.rng, 6.5, 14.0);
                     value = v;
-                    if self.leg_exercise() {
-                        self.mv(OBL, start + 0.1 * up, top, v + l.lean_gain);
-                        self.mv(OBL, ts, ts + 0.05, v + l.lean_gain);
-                    } else {
-                        // Hitched too high with the trunk: past level.
-                        self.mv(OBL, top - 0.01, top + 0.5, v + 0.3 * l.lean_gain);
-                        self.mv(OBL, top + 0.5 + hold * 0.2, ts + 0.6, v);
-                        self.t = ts + 0.6;
-                    }
+                    self.mv(OBLC, start + 0.1 * up, top, v);
+                    self.mv(OBLC, ts, ts + down, 0.0);
                 }
                 Some(FlagKind::PelvicDrop) => {
+                    // The stance glute med lets go while the leg is up.
                     let v = u(self.rng, 6.5, 10.0);
                     value = v;
-                    self.mv(OBL, start + 0.3 * up, top + 0.1, -v);
-                    self.mv(OBL, ts - 0.01, ts, -v);
+                    self.mv(OBLC, start + 0.3 * up, top + 0.1, -v);
+                    self.mv(OBLC, ts, ts + down, 0.0);
                 }
                 Some(FlagKind::TrunkSway) => {
+                    // The whole body rocks away from the stack and back, with yaw.
                     let a = u(self.rng, 6.5, 9.5);
                     let b = u(self.rng, 6.5, 9.5);
                     value = a.min(b);
@@ -583,22 +612,32 @@ impl Builder<'_> {
                     let y = u(self.rng, 2.0, 5.0);
                     self.mv(ROCK, start, t_a, a);
                     self.mv(ROCK, t_a, t_a + 0.25, a);
-                    self.mv(PYAW, start, t_a, y);
-                    let t_b = self.t + 0.5 * down;
+                    self.mv(YAWC, start, t_a, y);
+                    let t_b = ts + 0.5 * down;
                     self.mv(ROCK, t_a + 0.25, t_b, -b);
                     self.mv(ROCK, t_b, t_b + 0.25, -b);
-                    self.mv(PYAW, t_a + 0.25, t_b, -y);
+                    self.mv(YAWC, t_a + 0.25, t_b, -y);
                     self.mv(ROCK, t_b + 0.25, t_b + 0.25 + 0.5 * down, 0.0);
-                    self.mv(PYAW, t_b + 0.25, t_b + 0.25 + 0.5 * down, 0.0);
+                    self.mv(YAWC, t_b + 0.25, t_b + 0.25 + 0.5 * down, 0.0);
                 }
                 _ => {}
             }
-            // Eccentric.
+            // Eccentric (in the hip hitch: pulling the free side back up).
             let e0 = self.t;
+            self.skew = u(self.rng, 0.8, 1.25);
             self.rep_to(e0, e0 + down, 0.0, range);
             let fl = flex0 + u(self.rng, -0.5, 0.5);
             self.mv(FLEX, e0, e0 + down, fl);
             self.t = e0 + down;
+            if kind == Some(FlagKind::HipHike) && !self.leg_exercise() {
+                // Hip hitch: hitched past level with the trunk, held, let down.
+                let v = u(self.rng, 6.5, 10.0);
+                value = v;
+                let held = u(self.rng, 0.3, 0.8);
+                self.mv(OBLC, e0 + 0.3 * down, e0 + down + 0.3, v);
+                self.mv(OBLC, e0 + down + 0.3 + held, e0 + down + 0.9 + held, 0.0);
+                self.t = e0 + down + 0.9 + held;
+            }
             let end = if kind == Some(FlagKind::TrunkSway) {
                 self.t.max(self.plan.tracks[ROCK].last().0)
             } else {
@@ -716,10 +755,11 @@ impl Builder<'_> {
     fn walk(&mut self, steps: usize, turn: f64) {
         let t = self.t;
         let h = self.val(HEAD) + turn;
-        self.mv(HEAD, t, t + 1.2, h);
-        self.imp(t + 0.5, HEIGHT, 0.002, 10.0, 0.04);
-        self.imp(t + 1.0, JOLT, 0.002, 14.0, 0.03);
-        let t = t + 1.2;
+        let td = u(self.rng, 1.3, 2.0);
+        self.mv(HEAD, t, t + td, h);
+        self.imp(t + 0.4 * td, HEIGHT, 0.002, 10.0, 0.04);
+        self.imp(t + 0.8 * td, JOLT, 0.0015, 14.0, 0.03);
+        let t = t + td;
         let cad = u(self.rng, 0.5, 0.6);
         let len = u(self.rng, 0.55, 0.75) * steps as f64;
         let dir = ry(h) * Vector3::new(0.0, 0.0, -1.0);
@@ -820,7 +860,12 @@ impl Builder<'_> {
         self.add(PYAW, t, t + 0.8, y);
         self.add(HEIGHT, t + 0.6, t + 1.0, -0.02);
         self.imp(t + 1.0, HEIGHT, 0.003, 7.0, 0.05);
-        self.note(t, "shifted on the bench at {t} s".into());
+        let on = if self.exercise == Exercise::SideLyingAbduction {
+            "shifted on the mat"
+        } else {
+            "shifted on the bench"
+        };
+        self.note(t, format!("{on} at {{t}} s"));
         self.t = t + 1.5;
     }
 
@@ -952,7 +997,7 @@ impl Builder<'_> {
         // swing: budget the activities, dropping optional ones that do not fit.
         let est = |a: u8| -> f64 {
             match a {
-                0 | 1 => 2.0 + 0.6 * steps as f64,
+                0 | 1 => 2.5 + 0.6 * steps as f64,
                 2 | 3 => 2.3,
                 4 => 5.5,
                 5 => 3.5,
@@ -1101,8 +1146,10 @@ fn draw_lifter(rng: &mut ChaCha8Rng, exercise: Exercise, placement: Placement) -
         strap_couple: u(rng, 0.4, 1.0),
         slip_deg: slip_deg * more * if rng.gen_bool(0.5) { 1.0 } else { -1.0 },
         slip_m: u(rng, 0.0002, 0.0015) * more,
-        tremor_deg: u(rng, 0.2, 0.9),
+        tremor_deg: u(rng, 0.03, 0.12),
         tremor_hz: u(rng, 7.0, 11.0),
+        wobble_deg: u(rng, 0.15, 0.5),
+        wobble_hz: u(rng, 1.2, 3.0),
     }
 }
 
@@ -1241,11 +1288,18 @@ impl GymSimulator {
             hz: breath,
             phase: 1.0,
         });
-        for k in 0..2 {
+        // Holding: physiological tremor and slower corrections; the UCI holds
+        // show 4-11 °/s of rate wobble (three axes, 25 Hz).
+        for (amp, hz) in [
+            (lifter.tremor_deg, lifter.tremor_hz),
+            (lifter.tremor_deg * 0.5, lifter.tremor_hz * 1.37),
+            (lifter.wobble_deg, lifter.wobble_hz),
+            (lifter.wobble_deg * 0.6, lifter.wobble_hz * 0.53),
+        ] {
             waves.push(Wave {
                 ch: ABD,
-                amp: lifter.tremor_deg * if k == 0 { 1.0 } else { 0.5 },
-                hz: lifter.tremor_hz * if k == 0 { 1.0 } else { 1.37 },
+                amp,
+                hz,
                 phase: rng.gen_range(0.0..std::f64::consts::TAU),
             });
         }
@@ -1281,6 +1335,7 @@ impl GymSimulator {
             set_bounds: Vec::new(),
             rest_abd,
             comp_rate: cfg.compensation_rate,
+            skew: 1.0,
         };
         for k in 0..cfg.sets {
             let n = b.rng.gen_range(cfg.reps_min..=cfg.reps_max);
@@ -1649,6 +1704,7 @@ mod tests {
             set_bounds: Vec::new(),
             rest_abd: 0.0,
             comp_rate: 0.0,
+            skew: 1.0,
         }
     }
 
