@@ -481,6 +481,7 @@ impl Builder<'_> {
             (hold0, l.range)
         };
         let mut since_breath = 0;
+        let mut paused_long = false;
         let mut done = 0;
         let set_start = self.t;
         while done < n {
@@ -495,15 +496,17 @@ impl Builder<'_> {
                 (1.0 + l.consistency * z).clamp(0.6, 1.5)
             };
             let careless = 1.6 - l.attention;
-            // Occasional events between reps.
-            if done > 0 && self.rng.gen_bool((0.045 * careless).min(0.2)) {
-                self.aborted(range);
-            }
-            if done > 0 && self.rng.gen_bool((0.025 * careless).min(0.2)) {
-                self.reset_foot();
-            }
-            if done > 0 && self.rng.gen_bool((0.015 * careless).min(0.2)) {
-                self.phone();
+            // Occasional events between reps, at most one at a time, after a
+            // short pause: the gap stays under DOMAIN.md's ~10 s within a set.
+            if done > 0 && !paused_long {
+                let x: f64 = self.rng.gen();
+                if x < 0.045 * careless {
+                    self.aborted(range);
+                } else if x < 0.07 * careless {
+                    self.reset_foot();
+                } else if x < 0.085 * careless {
+                    self.phone();
+                }
             }
             // Compensation, more likely near the end.
             let pc = (self.cfg_rate() * (0.5 + p)).min(1.0);
@@ -524,6 +527,9 @@ impl Builder<'_> {
             });
             if dropped {
                 down = u(self.rng, 0.3, 0.5);
+            } else if self.rng.gen_bool(0.1) {
+                // A deliberately slow eccentric.
+                down *= u(self.rng, 1.4, 2.0);
             }
             let long_hold = self.rng.gen_bool(0.08);
             if long_hold {
@@ -679,6 +685,7 @@ impl Builder<'_> {
                     Style::RestPause => since_breath >= self.rng.gen_range(3..7),
                     _ => self.rng.gen_bool(0.03 + 0.1 * p),
                 };
+                paused_long = breath_due;
                 let pause = if breath_due {
                     since_breath = 0;
                     u(self.rng, 2.0, 4.0)
@@ -1146,9 +1153,9 @@ fn draw_lifter(rng: &mut ChaCha8Rng, exercise: Exercise, placement: Placement) -
         strap_couple: u(rng, 0.4, 1.0),
         slip_deg: slip_deg * more * if rng.gen_bool(0.5) { 1.0 } else { -1.0 },
         slip_m: u(rng, 0.0002, 0.0015) * more,
-        tremor_deg: u(rng, 0.03, 0.12),
+        tremor_deg: u(rng, 0.05, 0.15),
         tremor_hz: u(rng, 7.0, 11.0),
-        wobble_deg: u(rng, 0.15, 0.5),
+        wobble_deg: u(rng, 0.25, 0.8),
         wobble_hz: u(rng, 1.2, 3.0),
     }
 }
@@ -1743,6 +1750,27 @@ mod tests {
                     }
                 }
                 assert!(t.duration_s >= last);
+            }
+        }
+    }
+
+    #[test]
+    fn reps_in_a_set_follow_closely_and_sets_stand_apart() {
+        for (e, p) in COMBOS {
+            for seed in 1..6 {
+                let mut c = cfg(e, p, seed);
+                c.reps_min = 12;
+                c.reps_max = 16;
+                let (_, t) = GymSimulator::new(&c).unwrap();
+                for s in &t.sets {
+                    for w in s.reps.windows(2) {
+                        let gap = w[1].start_s - w[0].end_s;
+                        assert!((0.0..10.0).contains(&gap), "{e} {p} {seed}: {gap}");
+                    }
+                }
+                for w in t.sets.windows(2) {
+                    assert!(w[1].start_s - w[0].end_s > 12.0, "{e} {p} {seed}");
+                }
             }
         }
     }
