@@ -940,6 +940,8 @@ impl Builder<'_> {
         let t_end = self.t + rest;
         self.t += u(self.rng, 1.0, 2.5);
         if last {
+            // The recording ends a few seconds after the last rep (UCI: 1-6 s).
+            self.t = self.t.max(t_end);
             return;
         }
         let mut acts: Vec<u8> = Vec::new();
@@ -1169,6 +1171,9 @@ struct Errors {
     gyr_bias: Vector3<f64>,
     gyr_warm: Vector3<f64>,
     warm_tau: f64,
+    /// Bias instability: random-walk step per √s, °/s, and its bound.
+    gyr_walk: f64,
+    gyr_walk_max: f64,
     acc_sd: f64,
     gyr_sd: f64,
     quantise: bool,
@@ -1199,9 +1204,11 @@ fn draw_errors(rng: &mut ChaCha8Rng, cfg: &SimConfig) -> Errors {
         acc_m: small_matrix(rng, 0.005 * n, 0.3 * n),
         gyr_m: small_matrix(rng, 0.01 * n, 0.3 * n),
         acc_bias: v3(rng, 0.08 * n),
-        gyr_bias: v3(rng, 0.8 * g),
+        gyr_bias: v3(rng, 0.7 * g),
         gyr_warm: v3(rng, 0.2 * g),
         warm_tau: u(rng, 120.0, 600.0),
+        gyr_walk: 0.004 * g,
+        gyr_walk_max: 0.1 * g,
         // The UCI MTx lying still: 0.4-0.5 °/s and 0.01-0.04 m/s² per axis.
         acc_sd: 0.02 * n,
         gyr_sd: 0.35 * n,
@@ -1234,6 +1241,7 @@ pub struct GymSimulator {
     t_body: f64,
     last_pose: (UnitQuaternion<f64>, Vector3<f64>),
     last_t: f64,
+    walk: Vector3<f64>,
 }
 
 const MAX_STEP: f64 = 0.002;
@@ -1407,6 +1415,7 @@ impl GymSimulator {
             t_body: 0.0,
             last_pose: (qs0, p0),
             last_t: f64::NEG_INFINITY,
+            walk: Vector3::zeros(),
             plan,
         };
         Ok((sim, truth))
@@ -1630,13 +1639,19 @@ impl Iterator for GymSimulator {
             };
             let na = nz();
             let ng = nz();
+            let nw = nz();
+            if self.err.gyr_walk > 0.0 {
+                let m = self.err.gyr_walk_max;
+                self.walk += nw * (self.err.gyr_walk / self.rate.sqrt());
+                self.walk = self.walk.map(|v| v.clamp(-m, m));
+            }
             if dropped || in_ble_gap(&self.gaps, &mut self.gap_cursor, t_sensor) {
                 continue;
             }
             let e = &self.err;
             let warm = 1.0 - (-t_body / e.warm_tau).exp();
             let mut acc = e.acc_m * f + e.acc_bias + na * e.acc_sd;
-            let mut gyr = e.gyr_m * w + e.gyr_bias + e.gyr_warm * warm + ng * e.gyr_sd;
+            let mut gyr = e.gyr_m * w + e.gyr_bias + e.gyr_warm * warm + self.walk + ng * e.gyr_sd;
             let (amax, gmax) = (16.0 * STANDARD_GRAVITY, 2000.0);
             for v in acc.iter_mut() {
                 if e.quantise {
