@@ -1992,6 +1992,35 @@ mod tests {
     }
 
     #[test]
+    fn odd_but_valid_settings_give_finite_samples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(77);
+        for i in 0..12 {
+            let (e, p) = COMBOS[i % COMBOS.len()];
+            let mut c = cfg(e, p, i as u64);
+            c.sets = 1;
+            c.reps_min = 1;
+            c.reps_max = rng.gen_range(1..4);
+            c.rate_hz = [10.0, 25.0, 400.0, 2000.0][i % 4];
+            c.noise = rng.gen_range(0.0..10.0);
+            c.gyro_bias_dps = rng.gen_range(0.0..20.0);
+            c.drop_rate = rng.gen_range(0.0..0.5);
+            c.gaps_per_min = rng.gen_range(0.0..60.0);
+            c.lead_in_s = Some([0.0, 0.1, 5.0][i % 3]);
+            c.walking = i % 2 == 0;
+            c.fidgets = i % 3 != 0;
+            c.random_mounting = i % 4 != 0;
+            let (sim, t) = GymSimulator::new(&c).unwrap();
+            assert!(t.sets[0].reps[0].start_s >= 0.0);
+            let mut last = 0.0;
+            for s in sim.take(4000) {
+                assert!(s.is_finite() && s.t >= last, "{c:?}");
+                assert!(s.acc.amax() <= 16.0 * STANDARD_GRAVITY && s.gyr.amax() <= 2000.0);
+                last = s.t;
+            }
+        }
+    }
+
+    #[test]
     fn bad_settings_are_errors_not_panics() {
         let base = cfg(Exercise::StandingCableAbduction, Placement::Ankle, 1);
         let mut bad = Vec::new();
