@@ -90,6 +90,8 @@ fn simulate_with_the_balance_and_muscle_models_writes_a_recording_and_its_truth(
     for (model, exercise, placement, seed) in [
         ("balance", "side-lying-abduction", "ankle", "9"),
         ("muscle", "standing-cable-abduction", "pelvis", "13"),
+        ("gym", "hip-hitch", "pelvis", "5"),
+        ("gym", "seated-machine-abduction", "ankle", "6"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

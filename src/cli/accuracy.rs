@@ -126,6 +126,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Muscle => {
             "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never tuned on (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Gym => model.to_string(),
     }
 }
 

@@ -95,7 +95,9 @@ pub struct SimulateArgs {
     /// delayed balance loop, doing rep shapes taken from real recordings),
     /// all four since read for rules; or `muscle` (a lifter moved by
     /// lagging, fatiguing muscles and a motor program per rep against the
-    /// load): the hold-out, never tuned on.
+    /// load): the hold-out, never tuned on; or `gym` (a lifter's behaviour as
+    /// a semi-Markov process, the sensor on soft tissue and a slipping
+    /// strap): a hold-out built apart, never tuned on.
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -24,6 +24,16 @@ pub mod ble;
 pub mod chain;
 pub mod csv;
 pub mod decode;
+/// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.
+///
+/// What the lifter does is a semi-Markov grammar (bracing, concentric, top
+/// holds with sag and tremor, eccentrics slow or dropped, touch-and-go or
+/// breathing pauses, aborted reps, two-push reps, re-sets, phone glances,
+/// fatigue); the sensor sits on soft tissue behind a spring–damper and a
+/// strap that slips and is re-tightened; a full sensor error model. Built
+/// from the exercise notes and real recordings without reading the counter
+/// or the other models: never tuned on.
+pub mod gym;
 /// A sixth body model, the hold-out: a lifter moved by muscles.
 ///
 /// Rigid degrees of freedom driven by Hill-type muscles with activation

@@ -84,7 +84,9 @@ pub struct SimConfig {
 /// recordings: each built apart, a hold-out until it was first scored, then
 /// read for rules (session 8). `Muscle` ([`crate::source::muscle`]) is a
 /// sixth, built after all five: a lifter moved by lagging, fatiguing muscles
-/// and motor programs against the load; the hold-out, never tuned on.
+/// and motor programs against the load. `Gym` ([`crate::source::gym`]) is a
+/// seventh, built apart: a lifter's behaviour as a semi-Markov process, the
+/// sensor on soft tissue and a slipping strap; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -103,6 +105,10 @@ pub enum SimModel {
     /// The held-out musculoskeletal model: muscles with activation dynamics
     /// driving the body against the load ([`crate::source::muscle::MuscleSimulator`]).
     Muscle,
+    /// A seventh body model built apart: a lifter's behaviour as a
+    /// semi-Markov process, the sensor on soft tissue and a slipping strap;
+    /// the hold-out, never tuned on ([`crate::source::gym::GymSimulator`]).
+    Gym,
 }
 
 impl SimModel {
@@ -114,6 +120,7 @@ impl SimModel {
         SimModel::Chain,
         SimModel::Balance,
         SimModel::Muscle,
+        SimModel::Gym,
     ];
 
     /// The id used on the command line and in files.
@@ -125,6 +132,7 @@ impl SimModel {
             SimModel::Chain => "chain",
             SimModel::Balance => "balance",
             SimModel::Muscle => "muscle",
+            SimModel::Gym => "gym",
         }
     }
 }
@@ -326,6 +334,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Muscle => {
             let (sim, truth) = crate::source::muscle::MuscleSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Gym => {
+            let (sim, truth) = crate::source::gym::GymSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
