@@ -834,6 +834,68 @@ mod tests {
         sets.iter().map(Set::rep_count).sum()
     }
 
+    /// Seated machine abduction, sensor on the shank at 100 Hz with a gyro
+    /// bias: 4 s of rest, then `reps` reps of 25° about the vertical, each
+    /// 3 s up, 1 s held, 3 s down and 1 s at rest (7-12 °/s: a slow lifter).
+    fn slow_seated(reps: usize) -> Vec<Sample> {
+        use std::f64::consts::PI;
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let bias = Vector3::new(0.9, -0.7, 0.8);
+        let angle = |t: f64| {
+            let u = (t - 4.0).rem_euclid(8.0);
+            let done = t >= 4.0 + 8.0 * reps as f64 || t < 4.0;
+            let ramp = |x: f64| 0.5 - 0.5 * (PI * x).cos();
+            if done {
+                0.0
+            } else if u < 3.0 {
+                25.0 * ramp(u / 3.0)
+            } else if u < 4.0 {
+                25.0
+            } else if u < 7.0 {
+                25.0 * ramp(1.0 - (u - 4.0) / 3.0)
+            } else {
+                0.0
+            }
+        };
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(angle(t))) * mount
+        };
+        let (h, rate) = (1e-4, 100.0);
+        let n = ((4.0 + 8.0 * reps as f64 + 4.0) * rate) as usize;
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / rate;
+                let q = pose(t);
+                let gyr = (q.inverse() * pose(t + h)).scaled_axis() / h;
+                Sample {
+                    t,
+                    acc: q.inverse_transform_vector(&Vector3::new(0.0, 0.0, STANDARD_GRAVITY)),
+                    gyr: gyr.map(f64::to_degrees) + bias,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slow_seated_reps_are_not_taken_for_rest_and_keep_their_size() {
+        // The knees part about the vertical, which the accelerometer cannot
+        // see; under `gyro_abs_dps` the rising leg used to pass for rest and
+        // teach the bias its own rate, and each rep read smaller.
+        let p = Pipeline::builtin(
+            Exercise::SeatedMachineAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, slow_seated(8));
+        let peaks: Vec<f64> = sets
+            .iter()
+            .flat_map(|s| s.reps.iter().map(|r| r.peak_deg))
+            .collect();
+        assert_eq!(peaks.len(), 8, "{peaks:?}");
+        assert!(peaks.iter().all(|p| (p - 25.0).abs() < 2.0), "{peaks:?}");
+    }
+
     #[test]
     fn fast_samples_are_averaged_but_a_one_sample_jolt_still_counts() {
         for rate in [25.0, 100.0, 400.0] {
