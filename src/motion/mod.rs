@@ -673,6 +673,21 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(set) = self.sets.open.as_ref() {
+            let fraction = self.profile.reps.rebound_fraction;
+            let within = self.profile.reps.rebound_s;
+            if fraction > 0.0
+                && set.reps.len() >= 2
+                && rep.start_t - set.last_end < within
+                && rep.end_t - rep.start_t < within
+                && peak_deg < fraction * sets::median(set.reps.iter().map(|r| r.peak_deg))
+            {
+                // The leg bouncing back off the bottom of the rep before
+                // (a momentum rep let go on the way down): part of that rep.
+                self.stats.not_reps[1] += 1;
+                return;
+            }
+        }
         let set = self
             .sets
             .open
@@ -834,35 +849,15 @@ mod tests {
         sets.iter().map(Set::rep_count).sum()
     }
 
-    /// Seated machine abduction, sensor on the shank at 100 Hz with a gyro
-    /// bias: 4 s of rest, then `reps` reps of 25° about the vertical, each
-    /// 3 s up, 1 s held, 3 s down and 1 s at rest (7-12 °/s: a slow lifter).
-    fn slow_seated(reps: usize) -> Vec<Sample> {
-        use std::f64::consts::PI;
+    /// A shank sensor at 100 Hz with a gyro bias, turned `angle(t)` degrees
+    /// about the world axis `axis` for `secs` s.
+    fn shank(axis: Vector3<f64>, angle: impl Fn(f64) -> f64, secs: f64) -> Vec<Sample> {
         let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
         let bias = Vector3::new(0.9, -0.7, 0.8);
-        let angle = |t: f64| {
-            let u = (t - 4.0).rem_euclid(8.0);
-            let done = t >= 4.0 + 8.0 * reps as f64 || t < 4.0;
-            let ramp = |x: f64| 0.5 - 0.5 * (PI * x).cos();
-            if done {
-                0.0
-            } else if u < 3.0 {
-                25.0 * ramp(u / 3.0)
-            } else if u < 4.0 {
-                25.0
-            } else if u < 7.0 {
-                25.0 * ramp(1.0 - (u - 4.0) / 3.0)
-            } else {
-                0.0
-            }
-        };
-        let pose = |t: f64| {
-            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(angle(t))) * mount
-        };
+        let axis = nalgebra::Unit::new_normalize(axis);
+        let pose = |t: f64| UnitQuaternion::from_axis_angle(&axis, angle(t).to_radians()) * mount;
         let (h, rate) = (1e-4, 100.0);
-        let n = ((4.0 + 8.0 * reps as f64 + 4.0) * rate) as usize;
-        (0..n)
+        (0..(secs * rate) as usize)
             .map(|i| {
                 let t = i as f64 / rate;
                 let q = pose(t);
@@ -874,6 +869,61 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// 0 → 1 → 0 over `u` in 0..1 (a raised cosine); 0 outside.
+    fn bump(u: f64) -> f64 {
+        if (0.0..1.0).contains(&u) {
+            0.5 - 0.5 * (2.0 * std::f64::consts::PI * u).cos()
+        } else {
+            0.0
+        }
+    }
+
+    /// Seated machine abduction: 4 s of rest, then `reps` reps of 25° about
+    /// the vertical, each 3 s up, 1 s held, 3 s down and 1 s at rest (7-12
+    /// °/s: a slow lifter).
+    fn slow_seated(reps: usize) -> Vec<Sample> {
+        use std::f64::consts::PI;
+        let ramp = |x: f64| 0.5 - 0.5 * (PI * x).cos();
+        let angle = move |t: f64| {
+            let u = (t - 4.0).rem_euclid(8.0);
+            if t >= 4.0 + 8.0 * reps as f64 || t < 4.0 {
+                0.0
+            } else if u < 3.0 {
+                25.0 * ramp(u / 3.0)
+            } else if u < 4.0 {
+                25.0
+            } else if u < 7.0 {
+                25.0 * ramp(1.0 - (u - 4.0) / 3.0)
+            } else {
+                0.0
+            }
+        };
+        shank(Vector3::z(), angle, 4.0 + 8.0 * reps as f64 + 4.0)
+    }
+
+    #[test]
+    fn the_leg_bouncing_off_the_bottom_of_a_rep_is_part_of_that_rep() {
+        // Side-lying: 5 reps of 40° about a horizontal axis, 2.5 s each, 1 s
+        // apart; rep 3 is let go and the leg bounces 9° for 0.55 s as it
+        // lands. Without `rebound_fraction` the bounce is a sixth rep.
+        let angle = |t: f64| {
+            let reps: f64 = (0..5)
+                .map(|i| 40.0 * bump((t - 3.0 - 3.5 * i as f64) / 2.5))
+                .sum();
+            reps + 9.0 * bump((t - 3.0 - 3.5 * 2.0 - 2.5) / 0.55)
+        };
+        let run = |rebound_fraction: f64| {
+            let mut profile =
+                Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
+            profile.reps.rebound_fraction = rebound_fraction;
+            let p = Pipeline::new(profile, Side::Right);
+            let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 25.0));
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>()
+        };
+        assert_eq!(run(0.25), vec![5]);
+        assert_eq!(run(0.0), vec![6]);
     }
 
     #[test]

@@ -217,6 +217,16 @@ pub struct RepConfig {
     /// level (s).
     #[serde(default = "default_off_level_s")]
     pub off_level_s: f64,
+    /// Ankle: once a set has 2 reps, a movement that starts within
+    /// `rebound_s` of the last rep's end, lasts less than that and is
+    /// smaller than this share of the set's median rep is the leg bouncing
+    /// back off the bottom of that rep (a momentum rep let go on the way
+    /// down), not a rep (0: off).
+    #[serde(default)]
+    pub rebound_fraction: f64,
+    /// See `rebound_fraction` (s).
+    #[serde(default = "default_rebound_s")]
+    pub rebound_s: f64,
 }
 
 fn default_rest_fraction() -> f64 {
@@ -251,6 +261,9 @@ fn default_level_gate() -> f64 {
 }
 fn default_off_level_s() -> f64 {
     1.0
+}
+fn default_rebound_s() -> f64 {
+    0.6
 }
 
 /// Set segmentation.
@@ -649,6 +662,14 @@ impl Profile {
             ("reps.stale_rest_s", r.stale_rest_s, 0.1, 600.0, "0.1..600"),
             ("reps.level_gate", r.level_gate, 0.1, 100.0, "0.1..100"),
             ("reps.off_level_s", r.off_level_s, 0.0, 60.0, "0..60"),
+            (
+                "reps.rebound_fraction",
+                r.rebound_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            ("reps.rebound_s", r.rebound_s, 0.0, 10.0, "0..10"),
             (
                 "sets.unlike_edge_fraction",
                 self.sets.unlike_edge_fraction,

@@ -384,7 +384,7 @@ impl Segmenter {
 }
 
 /// The median of some values (the upper one of an even count); 0 for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     if v.is_empty() {
         return 0.0;
