@@ -212,8 +212,9 @@ fn accuracy_names_the_model_it_scores() {
 /// On body models the counter was not tuned on, or was tuned on only a
 /// little (pivot and torque, read for a few rules; chain, read in session 8
 /// for the walking and jolt rules; balance, read in session 8 for the
-/// settling-in and lone-first-rep rules; muscle, the hold-out, never tuned
-/// on), counting falls far short of the bars above; what must hold there is
+/// settling-in and lone-first-rep rules; muscle, read in session 9 for the
+/// seated-rest and rebound rules; gym, the hold-out, never tuned on),
+/// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the
 /// sets counted wrong are not marked sure (the bar over every
 /// corpus). Sets marked sure are exact in only about 8 of 10 there: that bar
@@ -221,7 +222,8 @@ fn accuracy_names_the_model_it_scores() {
 /// won on chain and balance is held too: walking between sets makes at most
 /// 2 false sets on chain's first 72 sets (1 today; walking was most of
 /// chain's 33 false sets in 216 before), and their exact counts stay at
-/// today's level.
+/// today's level; so does what session 9 won on muscle (0.486 exact on
+/// these 72 sets, 2 false sets).
 #[test]
 fn held_out_models_rarely_call_a_wrong_count_sure() {
     use medius::accuracy::corpus_of;
@@ -233,6 +235,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         SimModel::Chain,
         SimModel::Balance,
         SimModel::Muscle,
+        SimModel::Gym,
     ] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
@@ -267,6 +270,18 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
                 assert!(
                     total.exact_rate() >= 0.55,
                     "balance: {:.3}",
+                    total.exact_rate()
+                );
+            }
+            SimModel::Muscle => {
+                assert!(
+                    total.false_sets <= 3,
+                    "muscle: {} false sets",
+                    total.false_sets
+                );
+                assert!(
+                    total.exact_rate() >= 0.45,
+                    "muscle: {:.3}",
                     total.exact_rate()
                 );
             }

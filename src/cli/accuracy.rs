@@ -14,10 +14,10 @@ use std::io::IsTerminal;
 /// balance model (a body held up by a delayed balance loop, rep shapes from
 /// real recordings), each built apart and read for rules once first scored;
 /// the muscle model (a lifter moved by lagging, fatiguing muscles and
-/// motor programs against the load), built after all five and never tuned
-/// on; and the gym model (a lifter's behaviour as a semi-Markov process, the
-/// sensor on soft tissue and a slipping strap), built after all six and
-/// never tuned on: the hold-outs.
+/// motor programs against the load), built after all five and read for
+/// rules in session 9; and the gym model (a lifter's behaviour as a
+/// semi-Markov process, the sensor on soft tissue and a slipping strap),
+/// built after all six and never tuned on: the hold-out.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -31,8 +31,8 @@ pub struct AccuracyArgs {
     /// Worker threads.
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
-    /// Only this body model (standard: tuned on; pivot, torque, chain and
-    /// balance: seen; muscle and gym: held out).
+    /// Only this body model (standard: tuned on; pivot, torque, chain,
+    /// balance and muscle: seen; gym: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -126,7 +126,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a balance-loop body model with rep shapes from real recordings, built apart, read for rules once first scored (seen)".into()
         }
         crate::source::sim::SimModel::Muscle => {
-            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built after all five, never tuned on (the hold-out)".into()
+            "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built apart, read for rules once first scored (seen)".into()
         }
         crate::source::sim::SimModel::Gym => {
             "a lifter's behaviour as a semi-Markov process, the sensor on soft tissue and a slipping strap; built after all six, never tuned on (the hold-out)".into()

@@ -93,11 +93,11 @@ pub struct SimulateArgs {
     /// stack), `chain` (a segment chain with per-lifter builds, tempos,
     /// balance strategies and sensor errors), `balance` (a body held up by a
     /// delayed balance loop, doing rep shapes taken from real recordings),
-    /// all four since read for rules; or `muscle` (a lifter moved by
-    /// lagging, fatiguing muscles and a motor program per rep against the
-    /// load): the hold-out, never tuned on; or `gym` (a lifter's behaviour as
-    /// a semi-Markov process, the sensor on soft tissue and a slipping
-    /// strap): a hold-out built apart, never tuned on.
+    /// `muscle` (a lifter moved by lagging, fatiguing muscles and a motor
+    /// program per rep against the load), all five since read for rules;
+    /// or `gym` (a lifter's behaviour as a semi-Markov process, the sensor
+    /// on soft tissue and a slipping strap): the hold-out, built apart and
+    /// never tuned on.
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

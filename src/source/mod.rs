@@ -34,7 +34,7 @@ pub mod decode;
 /// from the exercise notes and real recordings without reading the counter
 /// or the other models: never tuned on.
 pub mod gym;
-/// A sixth body model, the hold-out: a lifter moved by muscles.
+/// A sixth body model: a lifter moved by muscles.
 ///
 /// Rigid degrees of freedom driven by Hill-type muscles with activation
 /// dynamics, force–length, force–velocity and fatigue, against gravity and
@@ -42,7 +42,7 @@ pub mod gym;
 /// machine pads with their own stiffness); each rep a motor program with
 /// delayed feedback, compensations as other activation strategies, a full
 /// sensor error model. Built after the other five without reading the
-/// counter: never tuned on.
+/// counter; the hold-out until session 9 read it for two rules.
 pub mod muscle;
 /// A second, held-out body model for the simulator.
 ///

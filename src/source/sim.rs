@@ -84,7 +84,7 @@ pub struct SimConfig {
 /// recordings: each built apart, a hold-out until it was first scored, then
 /// read for rules (session 8). `Muscle` ([`crate::source::muscle`]) is a
 /// sixth, built after all five: a lifter moved by lagging, fatiguing muscles
-/// and motor programs against the load. `Gym` ([`crate::source::gym`]) is a
+/// and motor programs against the load, read for rules in session 9. `Gym` ([`crate::source::gym`]) is a
 /// seventh, built apart: a lifter's behaviour as a semi-Markov process, the
 /// sensor on soft tissue and a slipping strap; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -102,8 +102,8 @@ pub enum SimModel {
     /// The held-out balance-loop model with rep shapes from real recordings
     /// ([`crate::source::balance::BalanceSimulator`]).
     Balance,
-    /// The held-out musculoskeletal model: muscles with activation dynamics
-    /// driving the body against the load ([`crate::source::muscle::MuscleSimulator`]).
+    /// The musculoskeletal model: muscles with activation dynamics driving
+    /// the body against the load (read for rules in session 9) ([`crate::source::muscle::MuscleSimulator`]).
     Muscle,
     /// A seventh body model built apart: a lifter's behaviour as a
     /// semi-Markov process, the sensor on soft tissue and a slipping strap;
