@@ -84,7 +84,7 @@ fn simulate_with_the_chain_model_writes_a_recording_and_its_truth() {
 }
 
 #[test]
-fn simulate_with_the_balance_and_muscle_models_writes_a_recording_and_its_truth() {
+fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
     // Only written and read here: the counter is never run on a model in a
     // test, so none is tuned on one by accident.
     for (model, exercise, placement, seed) in [

@@ -95,6 +95,20 @@ pub fn personalise(base: &Profile, m: &Measured) -> (Profile, Vec<String>) {
     // Rest must still be seen on a noisier sensor: at least 4 × its noise.
     let gyro = p.still.gyro_abs_dps.max(4.0 * m.still_gyro_rms_dps);
     set("still.gyro_abs_dps", &mut p.still.gyro_abs_dps, gyro);
+    if p.still.gyro_settled_dps > 0.0 {
+        // The tighter limit once the bias is known: at least 3 × the noise
+        // (its steadiness check takes half of it), never over the first.
+        let settled = p
+            .still
+            .gyro_settled_dps
+            .max(3.0 * m.still_gyro_rms_dps)
+            .min(p.still.gyro_abs_dps);
+        set(
+            "still.gyro_settled_dps",
+            &mut p.still.gyro_settled_dps,
+            settled,
+        );
+    }
     let range = median(&m.peaks);
     match base.reps.signal {
         RepSignal::Obliquity if base.exercise == Exercise::HipHitch => {
@@ -380,6 +394,13 @@ mod tests {
         // A noisy sensor widens what counts as rest.
         let (p, _) = personalise(&ankle, &measured(&[40.0; 3], 5.0));
         assert_eq!(p.still.gyro_abs_dps, 20.0);
+        // And, where rest tightens once the bias is known, that limit too.
+        let seated = Profile::builtin(Exercise::SeatedMachineAbduction, Placement::Ankle).unwrap();
+        let (p, _) = personalise(&seated, &measured(&[40.0; 3], 2.0));
+        assert_eq!(p.still.gyro_settled_dps, 6.0);
+        let (p, _) = personalise(&seated, &measured(&[40.0; 3], 0.3));
+        assert_eq!(p.still.gyro_settled_dps, seated.still.gyro_settled_dps);
+        p.validate("test").unwrap();
         // Pelvis abduction: the hike threshold sits 3° over the clean excursion, 4-8°.
         let pelvis = Profile::builtin(Exercise::StandingCableAbduction, Placement::Pelvis).unwrap();
         let (p, _) = personalise(&pelvis, &measured(&[2.0, 2.5, 3.0], 0.3));

@@ -46,6 +46,9 @@ const IMPACT_TAU_S: f64 = 0.2;
 /// sensor read 10.5 m/s² at rest): rest and the attitude's gravity checks are
 /// judged against what this sensor reads at rest, not against 9.81.
 const GRAVITY_TAU_S: f64 = 2.0;
+/// A rep lowered in under this share of the set's usual lowering time was
+/// let go: only such a rep bounces off the bottom (`reps.rebound_fraction`).
+const REBOUND_LET_GO: f64 = 0.6;
 /// The widest accelerometer scale error accepted (a share of 1 g).
 const GRAVITY_SCALE_MAX: f64 = 0.15;
 /// One counted rep.
@@ -676,14 +679,20 @@ impl Pipeline {
         if let Some(set) = self.sets.open.as_ref() {
             let fraction = self.profile.reps.rebound_fraction;
             let within = self.profile.reps.rebound_s;
+            // Only a rep let go on the way down bounces.
+            let let_go = set.reps.last().is_some_and(|last| {
+                last.eccentric_s
+                    < REBOUND_LET_GO * sets::median(set.reps.iter().map(|r| r.eccentric_s))
+            });
             if fraction > 0.0
                 && set.reps.len() >= 2
+                && let_go
                 && rep.start_t - set.last_end < within
                 && rep.end_t - rep.start_t < within
                 && peak_deg < fraction * sets::median(set.reps.iter().map(|r| r.peak_deg))
             {
-                // The leg bouncing back off the bottom of the rep before
-                // (a momentum rep let go on the way down): part of that rep.
+                // The leg bouncing back off the bottom of the rep before:
+                // part of that rep.
                 self.stats.not_reps[1] += 1;
                 return;
             }
@@ -905,16 +914,27 @@ mod tests {
 
     #[test]
     fn the_leg_bouncing_off_the_bottom_of_a_rep_is_part_of_that_rep() {
-        // Side-lying: 5 reps of 40° about a horizontal axis, 2.5 s each, 1 s
-        // apart; rep 3 is let go and the leg bounces 9° for 0.55 s as it
-        // lands. Without `rebound_fraction` the bounce is a sixth rep.
-        let angle = |t: f64| {
-            let reps: f64 = (0..5)
-                .map(|i| 40.0 * bump((t - 3.0 - 3.5 * i as f64) / 2.5))
-                .sum();
-            reps + 9.0 * bump((t - 3.0 - 3.5 * 2.0 - 2.5) / 0.55)
-        };
-        let run = |rebound_fraction: f64| {
+        // Side-lying: 5 reps of 40° about a horizontal axis, 2.5 s each (1.25
+        // s up, 1.25 s down), 1 s apart; rep 3 is let go (down in 0.4 s) and
+        // the leg bounces 9° for 0.55 s as it lands. Without
+        // `rebound_fraction`, or when rep 3 was lowered like the others, the
+        // bounce is a sixth rep.
+        let run = |rebound_fraction: f64, let_go: bool| {
+            let angle = move |t: f64| {
+                let reps: f64 = (0..5)
+                    .map(|i| {
+                        let u = t - 3.0 - 3.5 * i as f64;
+                        let down = if i == 2 && let_go { 0.4 } else { 1.25 };
+                        40.0 * if u < 1.25 {
+                            bump(u / 2.5)
+                        } else {
+                            bump(0.5 + 0.5 * (u - 1.25) / down)
+                        }
+                    })
+                    .sum();
+                let landed = 3.0 + 3.5 * 2.0 + 1.25 + if let_go { 0.4 } else { 1.25 };
+                reps + 9.0 * bump((t - landed) / 0.55)
+            };
             let mut profile =
                 Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
             profile.reps.rebound_fraction = rebound_fraction;
@@ -922,8 +942,9 @@ mod tests {
             let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 25.0));
             sets.iter().map(Set::rep_count).collect::<Vec<_>>()
         };
-        assert_eq!(run(0.25), vec![5]);
-        assert_eq!(run(0.0), vec![6]);
+        assert_eq!(run(0.25, true), vec![5]);
+        assert_eq!(run(0.0, true), vec![6]);
+        assert_eq!(run(0.25, false), vec![6]);
     }
 
     #[test]
@@ -931,19 +952,23 @@ mod tests {
         // The knees part about the vertical, which the accelerometer cannot
         // see; under `gyro_abs_dps` the rising leg used to pass for rest and
         // teach the bias its own rate, and each rep read smaller.
-        let p = Pipeline::builtin(
-            Exercise::SeatedMachineAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, slow_seated(8));
-        let peaks: Vec<f64> = sets
-            .iter()
-            .flat_map(|s| s.reps.iter().map(|r| r.peak_deg))
-            .collect();
-        assert_eq!(peaks.len(), 8, "{peaks:?}");
-        assert!(peaks.iter().all(|p| (p - 25.0).abs() < 2.0), "{peaks:?}");
+        let peaks = |gyro_settled_dps: Option<f64>| {
+            let mut profile =
+                Profile::builtin(Exercise::SeatedMachineAbduction, Placement::Ankle).unwrap();
+            if let Some(dps) = gyro_settled_dps {
+                profile.still.gyro_settled_dps = dps;
+            }
+            let p = Pipeline::new(profile, Side::Right);
+            let (sets, _) = analyze_samples(p, slow_seated(8));
+            sets.iter()
+                .flat_map(|s| s.reps.iter().map(|r| r.peak_deg))
+                .collect::<Vec<f64>>()
+        };
+        let kept = peaks(None);
+        assert_eq!(kept.len(), 8, "{kept:?}");
+        assert!(kept.iter().all(|p| (p - 25.0).abs() < 2.0), "{kept:?}");
+        let lost = peaks(Some(0.0));
+        assert!(lost.iter().any(|p| *p < 23.0), "{lost:?}");
     }
 
     #[test]

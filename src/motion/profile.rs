@@ -94,8 +94,9 @@ pub struct StillConfig {
     pub min_s: f64,
     /// Once the gyro bias has been learned from `BIAS_SETTLED_S` of rest, the
     /// largest bias-corrected rate that still counts as still (°/s; 0: keep
-    /// `gyro_abs_dps`). Lets a pelvis sensor tell a slow 3 °/s rep from rest
-    /// without refusing to rest before it knows a 2 °/s bias.
+    /// `gyro_abs_dps`). Lets a pelvis sensor tell a slow 3 °/s rep from rest,
+    /// and a seated ankle a slow 7 °/s turn about the vertical, without
+    /// refusing to rest before it knows a 2 °/s bias.
     #[serde(default)]
     pub gyro_settled_dps: f64,
     /// Integral gain (1/s²) with which gravity corrects the gyro bias about
@@ -563,8 +564,17 @@ impl Profile {
                 "still.bias_memory_s",
                 self.still.bias_memory_s,
                 0.0,
-                60.0,
-                "0..60",
+                // Unused once `gyro_settled_dps` is set: say so, not ignore it.
+                if self.still.gyro_settled_dps > 0.0 {
+                    0.0
+                } else {
+                    60.0
+                },
+                if self.still.gyro_settled_dps > 0.0 {
+                    "0 while still.gyro_settled_dps is set: that one decides how the bias is learned"
+                } else {
+                    "0..60"
+                },
             ),
             ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
             (

@@ -1,7 +1,7 @@
 //! The gym model: a lifter's behaviour as a semi-Markov process, the sensor
 //! on soft tissue behind a slipping strap.
 //!
-//! Built apart from the counter and the other body models, from DOMAIN.md and
+//! Built apart from the counter and the other body models, from the exercise notes and
 //! the real UCI side-lying recordings only: the hold-out, never tuned on.
 //!
 //! Three layers:
@@ -28,7 +28,7 @@
 //! The truth is read off the generated motion: rep bounds where the leg
 //! leaves and regains its rest, the peak from the bone's rotation (ankle) or
 //! the pelvis' obliquity (pelvis), pelvis flags from the true obliquity
-//! against DOMAIN.md's thresholds.
+//! against the exercise notes' thresholds.
 
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
@@ -497,7 +497,7 @@ impl Builder<'_> {
             };
             let careless = 1.6 - l.attention;
             // Occasional events between reps, at most one at a time, after a
-            // short pause: the gap stays under DOMAIN.md's ~10 s within a set.
+            // short pause: the gap stays under the exercise notes' ~10 s within a set.
             if done > 0 && !paused_long {
                 let x: f64 = self.rng.gen();
                 if x < 0.045 * careless {
@@ -1758,7 +1758,7 @@ mod tests {
                     assert_eq!(s.rep_count, s.reps.len());
                     for r in &s.reps {
                         assert!(r.start_s >= last && r.end_s > r.start_s, "{e} {p}");
-                        // Over the sacrum a clean rep may barely roll the pelvis (DOMAIN.md).
+                        // Over the sacrum a clean rep may barely roll the pelvis (the exercise notes).
                         let least = if p == Placement::Ankle { 2.0 } else { 0.0 };
                         assert!(r.peak_deg > least, "{e} {p} {}", r.peak_deg);
                         last = r.end_s;

@@ -47,8 +47,8 @@
 //! 150 ms, trunk sway where it passes ±5° to both sides, partial range below
 //! 70 % of the set's working range, drift where the leg flexes over 8°.
 //!
-//! Built from DOMAIN.md and real recordings without reading the counter or
-//! the other models: a hold-out, never tuned on. The whole session runs
+//! Built from the exercise notes and real recordings without reading the counter or
+//! the other models: the hold-out until session 9 read it for two rules. The whole session runs
 //! twice, deterministically: once to read the truth, once to sample.
 
 use crate::motion::FlagKind;

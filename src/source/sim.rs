@@ -67,7 +67,7 @@ pub struct SimConfig {
     /// Seconds of standing still before the first set (default: 0.5-3 s at random).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_in_s: Option<f64>,
-    /// Which body model does the exercise (the standard one, or the held-out pivot model).
+    /// Which body model does the exercise (the standard one, or one built apart to test the counter).
     #[serde(default)]
     pub model: SimModel,
 }
@@ -75,8 +75,8 @@ pub struct SimConfig {
 /// Which body model a simulated session comes from.
 ///
 /// `Standard` is the simulator the counter was developed against. `Pivot`
-/// ([`crate::source::pivot`]) is a second, independently written body model
-/// kept as a held-out test corpus: nothing in the counter may be tuned on it.
+/// ([`crate::source::pivot`]) is a second, independently written body model,
+/// a held-out test corpus until session 5 read it for a few rules.
 /// `Torque` ([`crate::source::torque`]) is a third, torque-driven body model,
 /// since read for rules. `Chain` ([`crate::source::chain`]) is a fourth, a
 /// segment chain, and `Balance` ([`crate::source::balance`]) a fifth, a body
