@@ -24,6 +24,9 @@ const KP_SLOW: f64 = 0.3;
 const SLOW_RATE_DPS: f64 = 30.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
+/// How far (°/s) rests shorter than the longest so far may move the gyro
+/// bias from what that longest rest taught.
+const BIAS_WANDER_DPS: f64 = 1.5;
 /// Unbroken rest needed before the bias counts as learned and `gyro_settled_dps` applies (s).
 pub const BIAS_SETTLED_S: f64 = 1.5;
 /// Weight of the old bias when a new still period starts (s of stillness it is worth).
@@ -178,6 +181,10 @@ pub struct Stillness {
     learned_s: f64,
     /// Whether any rest has taught the bias yet.
     taught: bool,
+    /// The bias the longest unbroken rest so far taught (once it lasted
+    /// [`BIAS_SETTLED_S`]): shorter rests move the bias at most
+    /// [`BIAS_WANDER_DPS`] from it.
+    anchor: Option<Vector3<f64>>,
     /// Mean gyro over the last ~0.25 s (°/s): while the bias is unknown, a
     /// rate that keeps changing is a slow movement, not a bias.
     gyr_mean: Vector3<f64>,
@@ -197,6 +204,7 @@ impl Stillness {
             still_time: 0.0,
             learned_s: 0.0,
             taught: false,
+            anchor: None,
             unstill_s: 0.0,
             gyr_mean: Vector3::zeros(),
             initialized: false,
@@ -263,6 +271,7 @@ impl Stillness {
                 // No rest for this long with the tight threshold: the bias
                 // may have been learned wrong (or drifted); learn it again.
                 self.learned_s = 0.0;
+                self.anchor = None;
             }
             return false;
         }
@@ -294,6 +303,21 @@ impl Stillness {
         let a = (dt / (learning_s + prior).max(dt)).min(1.0);
         self.bias += (gyr - self.bias) * a;
         self.taught = true;
+        if self.learned_s >= BIAS_SETTLED_S && self.still_time >= self.learned_s {
+            // The longest rest so far: the best word on the bias.
+            self.anchor = Some(self.bias);
+        } else if let Some(anchor) = self.anchor {
+            // A shorter "rest" that would move the bias far from it was a
+            // slow steady turn (lying down, a slow rep about the vertical):
+            // a gyro's bias wanders by a fraction of a degree per second,
+            // and a bias learned from movement would lock itself in, every
+            // later rest then reading as a turn.
+            let d = self.bias - anchor;
+            let n = d.norm();
+            if n > BIAS_WANDER_DPS {
+                self.bias = anchor + d * (BIAS_WANDER_DPS / n);
+            }
+        }
         true
     }
 }
@@ -520,6 +544,49 @@ mod tests {
             );
         }
         assert_abs_diff_eq!(s.bias().z, learned.z, epsilon = 1e-12);
+    }
+
+    /// A turn about the vertical that starts slowly and speeds up passes for rest (the
+    /// accelerometer does not see it) until it runs `gyro_abs_dps` ahead of
+    /// the bias. A bias that followed it would then be so far off that no
+    /// rest would ever be still again to correct it: rests shorter than the
+    /// longest so far move it at most [`BIAS_WANDER_DPS`].
+    #[test]
+    fn a_slow_turn_passed_for_rest_cannot_lock_in_a_wrong_bias() {
+        let mut s = Stillness::new(StillConfig {
+            gyro_abs_dps: 8.0,
+            acc_dev_mps2: 0.6,
+            min_s: 0.12,
+            gyro_settled_dps: 0.0,
+            bias_ki: 0.0,
+            bias_memory_s: 2.0,
+        });
+        let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        let bias = Vector3::new(1.0, -0.5, 0.8);
+        let mut t = 0.0;
+        let mut step = |s: &mut Stillness, rate: f64| {
+            t += 0.01;
+            s.update(t, &acc, &(bias + Vector3::new(0.0, 0.0, rate)), 0.01)
+        };
+        for _ in 0..500 {
+            step(&mut s, 0.0);
+        }
+        // A quick movement (not rest), then a turn from 4 °/s speeding up
+        // to 20 °/s over 8 s: from its start it passes for rest.
+        for _ in 0..30 {
+            step(&mut s, 50.0);
+        }
+        for i in 0..900 {
+            step(&mut s, (4.0 + i as f64 * 0.02).min(20.0));
+        }
+        assert!(
+            (s.bias() - bias).norm() <= BIAS_WANDER_DPS + 1e-9,
+            "{}",
+            s.bias()
+        );
+        // Standing still again is rest again.
+        let still = (0..100).map(|_| step(&mut s, 0.0)).last().unwrap();
+        assert!(still);
     }
 
     /// An ankle profile's `bias_memory_s`: once a long rest has taught the
