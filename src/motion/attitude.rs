@@ -546,6 +546,18 @@ mod tests {
         assert_abs_diff_eq!(s.bias().z, learned.z, epsilon = 1e-12);
     }
 
+    /// The ankle profiles' rest, with `bias_memory_s` = `memory_s`.
+    fn ankle_still(memory_s: f64) -> StillConfig {
+        StillConfig {
+            gyro_abs_dps: 8.0,
+            acc_dev_mps2: 0.6,
+            min_s: 0.12,
+            gyro_settled_dps: 0.0,
+            bias_ki: 0.0,
+            bias_memory_s: memory_s,
+        }
+    }
+
     /// A turn about the vertical that starts slowly and speeds up passes for rest (the
     /// accelerometer does not see it) until it runs `gyro_abs_dps` ahead of
     /// the bias. A bias that followed it would then be so far off that no
@@ -553,14 +565,7 @@ mod tests {
     /// longest so far move it at most [`BIAS_WANDER_DPS`].
     #[test]
     fn a_slow_turn_passed_for_rest_cannot_lock_in_a_wrong_bias() {
-        let mut s = Stillness::new(StillConfig {
-            gyro_abs_dps: 8.0,
-            acc_dev_mps2: 0.6,
-            min_s: 0.12,
-            gyro_settled_dps: 0.0,
-            bias_ki: 0.0,
-            bias_memory_s: 2.0,
-        });
+        let mut s = Stillness::new(ankle_still(2.0));
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
         let bias = Vector3::new(1.0, -0.5, 0.8);
         let mut t = 0.0;
@@ -596,14 +601,7 @@ mod tests {
     #[test]
     fn a_short_rest_in_sway_moves_a_learned_bias_little() {
         let moved = |memory_s: f64| {
-            let mut s = Stillness::new(StillConfig {
-                gyro_abs_dps: 8.0,
-                acc_dev_mps2: 0.6,
-                min_s: 0.12,
-                gyro_settled_dps: 0.0,
-                bias_ki: 0.0,
-                bias_memory_s: memory_s,
-            });
+            let mut s = Stillness::new(ankle_still(memory_s));
             let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
             let bias = Vector3::new(0.5, -0.3, 0.2);
             let mut t = 0.0;
