@@ -808,24 +808,30 @@ mod tests {
                 * mount
                 * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), f64::to_radians(roll(t)))
         };
-        let h = 1e-4;
         let n = (27.0 * rate_hz) as usize;
         (0..n)
             .map(|i| {
                 let t = i as f64 / rate_hz;
-                let q = pose(t);
-                let gyr = (q.inverse() * pose(t + h)).scaled_axis() / h;
-                let mut acc = q.inverse_transform_vector(&Vector3::new(0.0, 0.0, STANDARD_GRAVITY));
+                let mut s = sensed(&pose, t);
                 if jolt_t.is_some_and(|j| (t - j).abs() < 0.5 / rate_hz) {
-                    acc *= 1.6;
+                    s.acc *= 1.6;
                 }
-                Sample {
-                    t,
-                    acc,
-                    gyr: gyr.map(f64::to_degrees),
-                }
+                s
             })
             .collect()
+    }
+
+    /// What an ideal sensor posed `pose(t)` (sensor → world, world +Z up)
+    /// reads at `t` when only gravity acts: the rate by finite difference.
+    fn sensed(pose: &impl Fn(f64) -> UnitQuaternion<f64>, t: f64) -> Sample {
+        let h = 1e-4;
+        let q = pose(t);
+        let gyr = (q.inverse() * pose(t + h)).scaled_axis() / h;
+        Sample {
+            t,
+            acc: q.inverse_transform_vector(&Vector3::new(0.0, 0.0, STANDARD_GRAVITY)),
+            gyr: gyr.map(f64::to_degrees),
+        }
     }
 
     /// 6° hip-hitch drops, each `(start, duration)` in s.
@@ -865,17 +871,12 @@ mod tests {
         let bias = Vector3::new(0.9, -0.7, 0.8);
         let axis = nalgebra::Unit::new_normalize(axis);
         let pose = |t: f64| UnitQuaternion::from_axis_angle(&axis, angle(t).to_radians()) * mount;
-        let (h, rate) = (1e-4, 100.0);
+        let rate = 100.0;
         (0..(secs * rate) as usize)
             .map(|i| {
-                let t = i as f64 / rate;
-                let q = pose(t);
-                let gyr = (q.inverse() * pose(t + h)).scaled_axis() / h;
-                Sample {
-                    t,
-                    acc: q.inverse_transform_vector(&Vector3::new(0.0, 0.0, STANDARD_GRAVITY)),
-                    gyr: gyr.map(f64::to_degrees) + bias,
-                }
+                let mut s = sensed(&pose, i as f64 / rate);
+                s.gyr += bias;
+                s
             })
             .collect()
     }
