@@ -518,10 +518,19 @@ fn writer_killed_at_any_point_never_leaves_half_a_set() {
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("log.sqlite3");
     let mut rng = 0x2545_f491_4f6c_dd1du64;
+    // This very test binary, run again as the child writer. On Linux through
+    // /proc/self/exe, which the kernel keeps pointing at the running file even
+    // if its path has gone (a fresh-clone run once saw current_exe() fail
+    // with NotFound there); elsewhere the path current_exe() gives.
+    let me = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe().unwrap()
+    };
     let mut before = 0usize;
     let mut grew = 0;
     for _ in 0..20 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new(&me)
             .args([
                 "--exact",
                 "kill_test_child_writer",
