@@ -428,6 +428,16 @@ impl Pipeline {
             self.detector.reset();
             self.counted.rebase();
         }
+        if still && self.detector.in_rep() && self.lowered_past_neutral(&rotation) {
+            // At rest beyond the neutral, the other way from every rep of
+            // the set: the neutral was taken with the leg still raised (a
+            // rest with the cable kept taut) and it has now been lowered all
+            // the way. That is the new rest, not a rep.
+            self.detector.reset();
+            self.neutral.take_delayed();
+            self.close_set_if_due(s.t, out);
+            return;
+        }
         let point = TracePoint {
             t: s.t,
             x: 0.0,
@@ -591,6 +601,19 @@ impl Pipeline {
         if due {
             self.close_set(out);
         }
+    }
+
+    /// Ankle: whether `rotation` (from the neutral, °) goes back along the
+    /// open set's rep axis by more than `enter_deg`, once two reps have
+    /// given the axis.
+    fn lowered_past_neutral(&self, rotation: &Vector3<f64>) -> bool {
+        self.profile.reps.signal == RepSignal::Rotation
+            && self.sets.open.as_ref().is_some_and(|set| {
+                let r = &set.reference;
+                r.axis_reps >= 2
+                    && r.along_axis(rotation)
+                        .is_some_and(|along| along < -self.profile.reps.enter_deg)
+            })
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
@@ -946,6 +969,65 @@ mod tests {
         assert_eq!(run(0.25, true), vec![5]);
         assert_eq!(run(0.0, true), vec![6]);
         assert_eq!(run(0.25, false), vec![6]);
+    }
+
+    #[test]
+    fn a_leg_kept_raised_between_reps_then_lowered_all_the_way_loses_no_rep() {
+        // Standing cable abduction: 4 reps of 35° that come back only to 10°
+        // (the cable kept taut, 1.5 s there: the neutral is re-taken up
+        // there), then the leg goes all the way down, rests, and does 3
+        // partial reps of 12° from the bottom. Read from the raised neutral,
+        // the lowering and the partial reps turn the other way from the set's
+        // reps, and the lowering used to hold a rep open through the rest at
+        // the bottom, so no neutral was taken there and the partials were lost.
+        let phase = |u: f64, from: f64, to: f64| from + (to - from) * bump(0.5 * u.clamp(0.0, 1.0));
+        let angle = |t: f64| {
+            let mut a = 0.0;
+            for i in 0..4 {
+                let t0 = 4.0 + 4.0 * i as f64;
+                let (from, to) = (
+                    if i == 0 { 0.0 } else { 10.0 },
+                    if i == 3 { 0.0 } else { 10.0 },
+                );
+                if t >= t0 && t < t0 + 4.0 {
+                    let u = t - t0;
+                    a = if u < 1.25 {
+                        phase(u / 1.25, from, 35.0)
+                    } else if u < 2.5 {
+                        phase((u - 1.25) / 1.25, 35.0, to)
+                    } else {
+                        to
+                    };
+                }
+            }
+            for i in 0..3 {
+                let u = t - 21.5 - 3.0 * i as f64;
+                if (0.0..2.0).contains(&u) {
+                    a = 12.0 * bump(u / 2.0);
+                }
+            }
+            a
+        };
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 35.0));
+        let peaks: Vec<Vec<f64>> = sets
+            .iter()
+            .map(|s| s.reps.iter().map(|r| r.peak_deg.round()).collect())
+            .collect();
+        assert_eq!(sets.len(), 1, "{peaks:?}");
+        assert_eq!(sets[0].rep_count(), 7, "{peaks:?}");
+        // The partials are measured from the bottom, where they started.
+        assert!(
+            sets[0].reps[4..]
+                .iter()
+                .all(|r| (r.peak_deg - 12.0).abs() < 2.0),
+            "{peaks:?}"
+        );
     }
 
     #[test]
