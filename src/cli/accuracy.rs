@@ -128,7 +128,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Muscle => {
             "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built apart, read for rules once first scored (seen)".into()
         }
-        crate::source::sim::SimModel::Gym => {
+        crate::source::sim::SimModel::Gym | crate::source::sim::SimModel::Clinic => {
             "a lifter's behaviour as a semi-Markov process, the sensor on soft tissue and a slipping strap; built after all six, never tuned on (the hold-out)".into()
         }
     }

@@ -22,6 +22,19 @@ pub mod ble;
 /// error model. Built from the exercise notes and real recordings alone; a
 /// hold-out until session 8 read it for rules.
 pub mod chain;
+/// An eighth body model, the hold-out: a physiotherapy clinic and home population.
+///
+/// Older adults, patients after surgery, with low-back pain or returning
+/// from injury, doing the exercises with guarded, variable range, holding on
+/// to a chair or rail, against bands, ankle weights, a cable or a machine.
+/// Each rep is an intention followed by a saturating controller through the
+/// leg's dynamics (pain revises the goal, weakness slows it, a let-go
+/// descent snaps back); therapist's cues, abandoned reps, sitting, walking
+/// with a stick and table changes between sets; a cheap consumer IMU with
+/// batched BLE stamps, low full-scale ranges, a warming gyro, a loose strap
+/// or a waistband clip. Built without reading the counter or the other
+/// models: never tuned on.
+pub mod clinic;
 pub mod csv;
 pub mod decode;
 /// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.

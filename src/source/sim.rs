@@ -87,6 +87,8 @@ pub struct SimConfig {
 /// and motor programs against the load, read for rules in session 9. `Gym` ([`crate::source::gym`]) is a
 /// seventh, built apart: a lifter's behaviour as a semi-Markov process, the
 /// sensor on soft tissue and a slipping strap; the hold-out, never tuned on.
+/// `Clinic` ([`crate::source::clinic`]) is an eighth, built apart: the
+/// physiotherapy clinic and home population, the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -109,6 +111,11 @@ pub enum SimModel {
     /// semi-Markov process, the sensor on soft tissue and a slipping strap;
     /// the hold-out, never tuned on ([`crate::source::gym::GymSimulator`]).
     Gym,
+    /// An eighth body model built apart: the physiotherapy clinic and home
+    /// population (guarded, variable reps against bands and weights, a cheap
+    /// consumer sensor); the hold-out, never tuned on
+    /// ([`crate::source::clinic::ClinicSimulator`]).
+    Clinic,
 }
 
 impl SimModel {
@@ -121,6 +128,7 @@ impl SimModel {
         SimModel::Balance,
         SimModel::Muscle,
         SimModel::Gym,
+        SimModel::Clinic,
     ];
 
     /// The id used on the command line and in files.
@@ -133,6 +141,7 @@ impl SimModel {
             SimModel::Balance => "balance",
             SimModel::Muscle => "muscle",
             SimModel::Gym => "gym",
+            SimModel::Clinic => "clinic",
         }
     }
 }
@@ -338,6 +347,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Gym => {
             let (sim, truth) = crate::source::gym::GymSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Clinic => {
+            let (sim, truth) = crate::source::clinic::ClinicSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
