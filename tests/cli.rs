@@ -92,6 +92,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("muscle", "standing-cable-abduction", "pelvis", "13"),
         ("gym", "hip-hitch", "pelvis", "5"),
         ("gym", "seated-machine-abduction", "ankle", "6"),
+        ("clinic", "side-lying-abduction", "pelvis", "7"),
+        ("clinic", "standing-cable-abduction", "ankle", "8"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [
