@@ -719,6 +719,21 @@ impl Pipeline {
                 self.stats.not_reps[1] += 1;
                 return;
             }
+            let aborted = self.profile.reps.aborted_fraction;
+            let length = self.profile.reps.aborted_length;
+            if aborted > 0.0
+                && set.reps.len() >= 3
+                && peak_deg < aborted * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                && rep.end_t - rep.start_t
+                    < length * sets::median(set.reps.iter().map(|r| r.end_s - r.start_s))
+            {
+                // A rep begun and given up: part-way up and straight back,
+                // quicker than the set's reps. Kept aside, so the set's
+                // certainty still hears of it.
+                self.stats.not_reps[1] += 1;
+                self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+                return;
+            }
         }
         let set = self
             .sets
@@ -962,6 +977,9 @@ mod tests {
             let mut profile =
                 Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
             profile.reps.rebound_fraction = rebound_fraction;
+            // Quick and small, the bounce is also a rep given up: this test
+            // is about the rebound rule alone.
+            profile.reps.aborted_fraction = 0.0;
             let p = Pipeline::new(profile, Side::Right);
             let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 25.0));
             sets.iter().map(Set::rep_count).collect::<Vec<_>>()
@@ -1027,6 +1045,45 @@ mod tests {
                 .iter()
                 .all(|r| (r.peak_deg - 12.0).abs() < 2.0),
             "{peaks:?}"
+        );
+    }
+
+    #[test]
+    fn a_rep_begun_and_given_up_is_not_a_rep_but_a_partial_rep_is() {
+        // Standing: 6 reps of 35°, 2.5 s each, 4 s apart; the 5th is a
+        // partial rep of 10° at the same tempo. Between reps 4 and 5 the leg
+        // goes up 8° and straight back in 0.6 s: a rep begun and given up.
+        let run = |aborted_fraction: f64| {
+            let angle = |t: f64| {
+                let reps: f64 = (0..6)
+                    .map(|i| {
+                        let size = if i == 4 { 10.0 } else { 35.0 };
+                        size * bump((t - 4.0 - 4.0 * i as f64) / 2.5)
+                    })
+                    .sum();
+                reps + 8.0 * bump((t - 18.8) / 0.6)
+            };
+            let mut profile =
+                Profile::builtin(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
+            profile.reps.aborted_fraction = aborted_fraction;
+            let p = Pipeline::new(profile, Side::Right);
+            let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 32.0));
+            sets.iter()
+                .map(|s| s.reps.iter().map(|r| r.peak_deg.round()).collect())
+                .collect::<Vec<Vec<f64>>>()
+        };
+        let kept = run(0.35);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].len(), 6, "{kept:?}");
+        assert!(
+            (kept[0][4] - 10.0).abs() <= 1.0,
+            "the partial rep: {kept:?}"
+        );
+        let counted = run(0.0);
+        assert_eq!(
+            counted.iter().map(Vec::len).sum::<usize>(),
+            7,
+            "{counted:?}"
         );
     }
 

@@ -228,6 +228,16 @@ pub struct RepConfig {
     /// See `rebound_fraction` (s).
     #[serde(default = "default_rebound_s")]
     pub rebound_s: f64,
+    /// Ankle: once a set has 3 reps, a movement smaller than this share of
+    /// the set's median rep and shorter than `aborted_length` of its median
+    /// duration is a rep begun and given up (the leg goes part-way and
+    /// straight back), not a rep (0: off). A partial rep done at the set's
+    /// tempo is kept.
+    #[serde(default)]
+    pub aborted_fraction: f64,
+    /// See `aborted_fraction` (a share of the set's median rep duration).
+    #[serde(default = "default_aborted_length")]
+    pub aborted_length: f64,
 }
 
 fn default_rest_fraction() -> f64 {
@@ -265,6 +275,9 @@ fn default_off_level_s() -> f64 {
 }
 fn default_rebound_s() -> f64 {
     0.6
+}
+fn default_aborted_length() -> f64 {
+    0.5
 }
 
 /// Set segmentation.
@@ -680,6 +693,14 @@ impl Profile {
                 "0..1",
             ),
             ("reps.rebound_s", r.rebound_s, 0.0, 10.0, "0..10"),
+            (
+                "reps.aborted_fraction",
+                r.aborted_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            ("reps.aborted_length", r.aborted_length, 0.0, 1.0, "0..1"),
             (
                 "sets.unlike_edge_fraction",
                 self.sets.unlike_edge_fraction,
