@@ -86,8 +86,8 @@ pub struct SimConfig {
 /// sixth, built after all five: a lifter moved by lagging, fatiguing muscles
 /// and motor programs against the load, read for rules in session 9. `Gym` ([`crate::source::gym`]) is a
 /// seventh, built apart: a lifter's behaviour as a semi-Markov process, the
-/// sensor on soft tissue and a slipping strap; the hold-out, never tuned on.
-/// `Clinic` ([`crate::source::clinic`]) is an eighth, built apart: the
+/// sensor on soft tissue and a slipping strap; read for a rule in session
+/// 10, once clinic stood ready. `Clinic` ([`crate::source::clinic`]) is an eighth, built apart: the
 /// physiotherapy clinic and home population, the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,7 +109,7 @@ pub enum SimModel {
     Muscle,
     /// A seventh body model built apart: a lifter's behaviour as a
     /// semi-Markov process, the sensor on soft tissue and a slipping strap;
-    /// the hold-out, never tuned on ([`crate::source::gym::GymSimulator`]).
+    /// read for a rule in session 10 ([`crate::source::gym::GymSimulator`]).
     Gym,
     /// An eighth body model built apart: the physiotherapy clinic and home
     /// population (guarded, variable reps against bands and weights, a cheap
