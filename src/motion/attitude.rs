@@ -20,6 +20,9 @@ const MAX_MOVING_ERR: f64 = 0.035;
 const MAX_BIAS_CORRECTION: f64 = 5.0 * std::f64::consts::PI / 180.0;
 /// Gain while moving slowly with |acc| near g (1/s).
 const KP_SLOW: f64 = 0.3;
+/// Time constant of the mean disagreement with gravity (s): the
+/// accelerations of a sway reverse within it, drift does not.
+const ERR_MEAN_S: f64 = 1.0;
 /// Above this rate (°/s) centripetal acceleration makes the accelerometer useless for tilt.
 const SLOW_RATE_DPS: f64 = 30.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
@@ -54,6 +57,9 @@ pub struct Attitude {
     integral: Vector3<f64>,
     /// Whether, while moving, a large disagreement with gravity is ignored.
     gate: bool,
+    /// The disagreement with gravity over the last ~[`ERR_MEAN_S`] (the
+    /// sine of the angle, as a rotation axis).
+    err_mean: Vector3<f64>,
 }
 
 impl Default for Attitude {
@@ -80,6 +86,7 @@ impl Attitude {
             prev_rate: Vector3::zeros(),
             ki,
             integral: Vector3::zeros(),
+            err_mean: Vector3::zeros(),
         }
     }
 
@@ -127,12 +134,20 @@ impl Attitude {
         };
         if kp > 0.0 && acc_norm > 1e-6 {
             let up_est = up_in_body(&self.q);
-            let err = (acc / acc_norm).cross(&up_est);
+            let mut err = (acc / acc_norm).cross(&up_est);
+            self.err_mean += (err - self.err_mean) * (dt / ERR_MEAN_S).min(1.0);
             if self.gate && !still && err.norm_squared() > MAX_MOVING_ERR * MAX_MOVING_ERR {
-                // Moving, and gravity seems far from where the gyro says:
-                // that is acceleration (the turn of a sway), not drift.
-                self.integrate(w, dt);
-                return;
+                if self.err_mean.norm_squared() <= MAX_MOVING_ERR * MAX_MOVING_ERR {
+                    // Moving, and gravity seems far from where the gyro
+                    // says, but not for long: that is acceleration (the
+                    // turn of a sway), not drift.
+                    self.integrate(w, dt);
+                    return;
+                }
+                // Far off for a second and more: the estimate has drifted
+                // (a bias never learned, the lifter never still); the
+                // sway's accelerations average out of the mean.
+                err = self.err_mean;
             }
             // At most half the error per step (a long gap, a high gain).
             w += err * if kp * dt > 0.5 { 0.5 / dt } else { kp };
@@ -456,6 +471,42 @@ mod tests {
                 .angle(&Vector3::z())
                 .to_degrees();
         assert!(tilt < 0.5, "tilt left {tilt}");
+    }
+
+    #[test]
+    fn a_pelvis_never_still_does_not_drift_away_on_an_unlearned_bias() {
+        // A lifter on one leg sways and never rests, so the gyro bias is
+        // never learned: 2 °/s about the roll axis for a minute. The sway's
+        // accelerations (0.5 m/s², 1.3 Hz, sideways) put gravity more than
+        // 2° off every moment, which the gated estimate ignores as
+        // acceleration; the disagreement that lasts is drift and is pulled
+        // back, where it used to grow by 2° a second.
+        let mut a = Attitude::new(0.1, true);
+        let rate = 100.0;
+        let mut truth_roll = 0.0f64;
+        for i in 0..(60.0 * rate) as usize {
+            let t = i as f64 / rate;
+            // The true pelvis rolls ±1° with the sway.
+            let roll_rate = 1.0
+                * 2.0
+                * std::f64::consts::PI
+                * 1.3
+                * (2.0 * std::f64::consts::PI * 1.3 * t).cos();
+            truth_roll += roll_rate / rate;
+            let q = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), truth_roll.to_radians());
+            let sway = Vector3::new(0.0, 0.5 * (2.0 * std::f64::consts::PI * 1.3 * t).sin(), 0.0);
+            let acc =
+                q.inverse_transform_vector(&(Vector3::new(0.0, 0.0, STANDARD_GRAVITY) + sway));
+            a.update(
+                &Vector3::new(roll_rate + 2.0, 0.0, 0.0),
+                &acc,
+                1.0 / rate,
+                false,
+            );
+        }
+        let q = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), truth_roll.to_radians());
+        let err = a.orientation().angle_to(&q).to_degrees();
+        assert!(err < 4.0, "the estimate drifted {err}° off");
     }
 
     #[test]
