@@ -213,9 +213,9 @@ fn accuracy_names_the_model_it_scores() {
 /// little (pivot and torque, read for a few rules; chain, read in session 8
 /// for the walking and jolt rules; balance, read in session 8 for the
 /// settling-in and lone-first-rep rules; muscle, read in session 9 for the
-/// seated-rest and rebound rules; gym, never tuned on, its failures read
-/// only from session 10; clinic, the hold-out, built in session 10, neither
-/// tuned on nor read),
+/// seated-rest and rebound rules; gym, read in session 10 for the
+/// given-up-rep and first-rest rules; clinic, the hold-out, built in
+/// session 10, neither tuned on nor read),
 /// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the
 /// sets counted wrong are not marked sure (the bar over every

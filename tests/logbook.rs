@@ -520,8 +520,8 @@ fn writer_killed_at_any_point_never_leaves_half_a_set() {
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     // This very test binary, run again as the child writer. On Linux through
     // /proc/self/exe, which the kernel keeps pointing at the running file even
-    // if its path has gone (a fresh-clone run once saw current_exe() fail
-    // with NotFound there); elsewhere the path current_exe() gives.
+    // if its path has gone or been replaced (a fresh-clone run once failed to
+    // spawn the path current_exe() gave, NotFound); elsewhere that path.
     let me = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")
     } else {

@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 /// motor programs against the load), built after all five and read for
 /// rules in session 9; the gym model (a lifter's behaviour as a
 /// semi-Markov process, the sensor on soft tissue and a slipping strap),
-/// built after all six and never tuned on; and the clinic model (rehab and
+/// built after all six and read for rules in session 10; and the clinic model (rehab and
 /// home patients with bands and a therapist's cues, a cheap batched
 /// sensor), built after all seven: the hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
@@ -34,7 +34,7 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance and muscle: seen; gym and clinic: held out).
+    /// balance, muscle and gym: seen; clinic: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -131,7 +131,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a musculoskeletal body model (lagging, fatiguing muscles and motor programs against the load), built apart, read for rules once first scored (seen)".into()
         }
         crate::source::sim::SimModel::Gym => {
-            "a lifter's behaviour as a semi-Markov process, the sensor on soft tissue and a slipping strap; built after all six, never tuned on; its failures not read yet (held out)".into()
+            "a lifter's behaviour as a semi-Markov process, the sensor on soft tissue and a slipping strap; built after all six, read for rules once clinic was scored (seen)".into()
         }
         crate::source::sim::SimModel::Clinic => {
             "rehab and home patients (guarded range, bands, a therapist's cues) on a cheap batched sensor; built after all seven, never tuned on or read (the hold-out)".into()

@@ -14,7 +14,8 @@ use nalgebra::{Quaternion, UnitQuaternion, Vector3};
 /// Gain of the gravity correction while still (1/s): tilt error halves in ~0.35 s.
 const KP_STILL: f64 = 2.0;
 /// Moving, a disagreement with gravity beyond this (sine of the angle) is
-/// acceleration and is not corrected.
+/// acceleration and is not corrected (with the gate), unless its mean over
+/// [`ERR_MEAN_S`] is beyond it too.
 const MAX_MOVING_ERR: f64 = 0.035;
 /// Largest bias the gravity integral may correct (rad/s, 5 °/s).
 const MAX_BIAS_CORRECTION: f64 = 5.0 * std::f64::consts::PI / 180.0;
@@ -77,7 +78,9 @@ impl Attitude {
 
     /// As [`Attitude::with_bias_gain`]; with `gate`, while moving, gravity
     /// more than 2° from the estimate is taken for acceleration and ignored
-    /// (a pelvis swaying 10° each way: its turns read as tilt).
+    /// (a pelvis swaying 10° each way: its turns read as tilt), unless the
+    /// disagreement's mean over the last ~1 s is beyond 2° too: that is
+    /// drift, and the estimate is pulled toward that mean.
     pub fn new(ki: f64, gate: bool) -> Self {
         Attitude {
             gate,
@@ -103,6 +106,7 @@ impl Attitude {
     /// Forgets the orientation; the next sample re-initialises it from gravity.
     pub fn reset(&mut self) {
         self.initialized = false;
+        self.err_mean = Vector3::zeros();
     }
 
     /// Advances by `dt` seconds with bias-corrected rate `rate_dps` (°/s) and
@@ -118,6 +122,7 @@ impl Attitude {
                     });
                 self.initialized = true;
                 self.prev_rate = rate;
+                self.err_mean = Vector3::zeros();
             }
             return;
         }
@@ -132,6 +137,11 @@ impl Attitude {
         } else {
             0.0
         };
+        if kp <= 0.0 || acc_norm <= 1e-6 {
+            // No word from gravity (turning fast, or accelerating): what
+            // disagreement there was ages away.
+            self.err_mean *= 1.0 - (dt / ERR_MEAN_S).min(1.0);
+        }
         if kp > 0.0 && acc_norm > 1e-6 {
             let up_est = up_in_body(&self.q);
             let mut err = (acc / acc_norm).cross(&up_est);
@@ -477,10 +487,10 @@ mod tests {
     fn a_pelvis_never_still_does_not_drift_away_on_an_unlearned_bias() {
         // A lifter on one leg sways and never rests, so the gyro bias is
         // never learned: 2 °/s about the roll axis for a minute. The sway's
-        // accelerations (0.5 m/s², 1.3 Hz, sideways) put gravity more than
-        // 2° off every moment, which the gated estimate ignores as
-        // acceleration; the disagreement that lasts is drift and is pulled
-        // back, where it used to grow by 2° a second.
+        // accelerations (0.5 m/s², 1.3 Hz, sideways) put gravity up to 2.9°
+        // off, which the gated estimate ignores as acceleration once the
+        // error passes 2°; the disagreement that lasts is drift and is
+        // pulled back, where it used to grow by 2° a second.
         let mut a = Attitude::new(0.1, true);
         let rate = 100.0;
         let mut truth_roll = 0.0f64;

@@ -422,6 +422,13 @@ impl Pipeline {
             // the set: the neutral was taken with the leg still raised (a
             // rest with the cable kept taut) and it has now been lowered all
             // the way. That is the new rest, not a rep.
+            if self.detector.has_returned() {
+                // A rep already back (a profile that lets reps settle):
+                // it stands; only what came after it goes.
+                if let Some(outcome) = self.detector.finish() {
+                    self.handle(outcome, out);
+                }
+            }
             self.detector.reset();
             self.neutral.take_delayed();
             self.close_set_if_due(s.t, out);
@@ -711,6 +718,7 @@ impl Pipeline {
             let aborted = self.profile.reps.aborted_fraction;
             let length = self.profile.reps.aborted_length;
             if aborted > 0.0
+                && self.profile.reps.signal == RepSignal::Rotation
                 && set.reps.len() >= 3
                 && peak_deg < aborted * sets::median(set.reps.iter().map(|r| r.peak_deg))
                 && rep.end_t - rep.start_t
@@ -1199,13 +1207,27 @@ mod tests {
                 s
             })
             .collect();
-        let p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
-        let (sets, stats) = analyze_samples(p, samples);
+        let mut p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
+        p.probe();
+        let (mut events, mut sets) = (Vec::new(), Vec::new());
+        let mut ended = |events: &mut Vec<Event>| {
+            sets.extend(events.drain(..).filter_map(|e| match e {
+                Event::SetEnded(set) => Some(set),
+                _ => None,
+            }))
+        };
+        for s in &samples {
+            p.push(s, &mut events);
+            assert!(!p.probe().still, "the sensor rested at {} s", s.t);
+            ended(&mut events);
+        }
+        p.finish(&mut events);
+        ended(&mut events);
         let sizes: Vec<f64> = sets
             .iter()
             .flat_map(|s| s.reps.iter().map(|r| r.peak_deg))
             .collect();
-        assert_eq!(sizes.len(), 3, "{sizes:?} {stats:?}");
+        assert_eq!(sizes.len(), 3, "{sizes:?}");
         assert!(sizes.iter().all(|p| (p - 6.0).abs() < 1.5), "{sizes:?}");
     }
 

@@ -231,8 +231,9 @@ pub struct RepConfig {
     /// Ankle: once a set has 3 reps, a movement smaller than this share of
     /// the set's median rep and shorter than `aborted_length` of its median
     /// duration is a rep begun and given up (the leg goes part-way and
-    /// straight back), not a rep (0: off). A partial rep done at the set's
-    /// tempo is kept.
+    /// straight back), not a rep (0: off). A partial rep that lasts at least
+    /// `aborted_length` of the set's median rep is kept. Pelvis profiles
+    /// ignore it.
     #[serde(default)]
     pub aborted_fraction: f64,
     /// See `aborted_fraction` (a share of the set's median rep duration).
