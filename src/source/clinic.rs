@@ -362,32 +362,15 @@ fn draw_patient(rng: &mut ChaCha8Rng, ex: Exercise, posture: Posture) -> Patient
         ],
     };
     let tempo = pick(rng, tempos);
-    let (tremor_deg, shake_deg, uneven, spread) = match pop {
-        Population::Older => (
-            uni(rng, 0.1, 0.35),
-            uni(rng, 0.1, 0.6),
-            uni(rng, 0.2, 0.6),
-            uni(rng, 0.06, 0.12),
-        ),
-        Population::PostSurgery => (
-            uni(rng, 0.05, 0.2),
-            uni(rng, 0.2, 0.8),
-            uni(rng, 0.2, 0.7),
-            uni(rng, 0.08, 0.15),
-        ),
-        Population::LowBack => (
-            uni(rng, 0.05, 0.15),
-            uni(rng, 0.0, 0.3),
-            uni(rng, 0.1, 0.4),
-            uni(rng, 0.05, 0.1),
-        ),
-        Population::Athlete => (
-            uni(rng, 0.03, 0.1),
-            uni(rng, 0.0, 0.15),
-            uni(rng, 0.0, 0.25),
-            uni(rng, 0.04, 0.08),
-        ),
+    // (low, high) of tremor (°), effort shakes (°), uneven speed and
+    // rep-to-rep spread, drawn in that order.
+    let ranges = match pop {
+        Population::Older => [(0.1, 0.35), (0.1, 0.6), (0.2, 0.6), (0.06, 0.12)],
+        Population::PostSurgery => [(0.05, 0.2), (0.2, 0.8), (0.2, 0.7), (0.08, 0.15)],
+        Population::LowBack => [(0.05, 0.15), (0.0, 0.3), (0.1, 0.4), (0.05, 0.1)],
+        Population::Athlete => [(0.03, 0.1), (0.0, 0.15), (0.0, 0.25), (0.04, 0.08)],
     };
+    let [tremor_deg, shake_deg, uneven, spread] = ranges.map(|(lo, hi)| uni(rng, lo, hi));
     let holds_p = match pop {
         Population::Older => 0.85,
         Population::PostSurgery => 0.8,
