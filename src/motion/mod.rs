@@ -599,17 +599,21 @@ impl Pipeline {
         }
     }
 
+    /// Ankle: how far `rotation` (°) goes along the open set's rep axis,
+    /// once two reps have given the axis.
+    fn along_set_axis(&self, rotation: &Vector3<f64>) -> Option<f64> {
+        if self.profile.reps.signal != RepSignal::Rotation {
+            return None;
+        }
+        let r = &self.sets.open.as_ref()?.reference;
+        r.along_axis(rotation).filter(|_| r.axis_reps >= 2)
+    }
+
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
-    /// open set's rep axis by more than `enter_deg`, once two reps have
-    /// given the axis.
+    /// open set's rep axis by more than `enter_deg`.
     fn lowered_past_neutral(&self, rotation: &Vector3<f64>) -> bool {
-        self.profile.reps.signal == RepSignal::Rotation
-            && self.sets.open.as_ref().is_some_and(|set| {
-                let r = &set.reference;
-                r.axis_reps >= 2
-                    && r.along_axis(rotation)
-                        .is_some_and(|along| along < -self.profile.reps.enter_deg)
-            })
+        self.along_set_axis(rotation)
+            .is_some_and(|along| along < -self.profile.reps.enter_deg)
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
@@ -680,19 +684,13 @@ impl Pipeline {
             // This rep came too late to belong to the open set.
             self.close_set(out);
         }
-        if self.profile.reps.signal == RepSignal::Rotation {
-            if let Some(set) = self.sets.open.as_ref() {
-                let r = &set.reference;
-                let along = r.along_axis(&peak_rotation).filter(|_| r.axis_reps >= 2);
-                if let Some(along) = along {
-                    if along < self.profile.reps.off_axis_fraction * peak_rotation.norm() {
-                        // Turning about another axis than every rep of the set
-                        // (a shank roll, settling the leg): not a rep.
-                        self.stats.not_reps[1] += 1;
-                        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
-                        return;
-                    }
-                }
+        if let Some(along) = self.along_set_axis(&peak_rotation) {
+            if along < self.profile.reps.off_axis_fraction * peak_rotation.norm() {
+                // Turning about another axis than every rep of the set
+                // (a shank roll, settling the leg): not a rep.
+                self.stats.not_reps[1] += 1;
+                self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+                return;
             }
         }
         if let Some(set) = self.sets.open.as_ref() {
