@@ -609,6 +609,21 @@ impl Pipeline {
         r.along_axis(rotation).filter(|_| r.axis_reps >= 2)
     }
 
+    /// Ankle: whether `rotation` (from the neutral, in the neutral's frame)
+    /// turns less about the vertical than `reps.vertical_axis_min` of it.
+    fn off_vertical(&self, rotation: &Vector3<f64>) -> bool {
+        let min = self.profile.reps.vertical_axis_min;
+        let Some(neutral_inv) = self.neutral.inv() else {
+            return false;
+        };
+        if min <= 0.0 || self.profile.reps.signal != RepSignal::Rotation {
+            return false;
+        }
+        // World up, seen from the neutral the rotation is measured from.
+        let up = neutral_inv.transform_vector(&Vector3::z());
+        rotation.dot(&up).abs() < min * rotation.norm()
+    }
+
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
     /// open set's rep axis by more than `enter_deg`.
     fn lowered_past_neutral(&self, rotation: &Vector3<f64>) -> bool {
@@ -639,6 +654,13 @@ impl Pipeline {
                 RepOutcome::Rejected(Rejection::TooLarge, rep.start_t, rep.end_t, peak_deg),
                 out,
             );
+            return;
+        }
+        if self.off_vertical(&peak_rotation) {
+            // The shank turned about a level axis in an exercise whose reps
+            // turn it about the vertical: a step, standing up, a swing.
+            self.stats.not_reps[1] += 1;
+            self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
             return;
         }
         // A quick movement about the axis of a set of slower reps is a rep
@@ -944,6 +966,38 @@ mod tests {
             }
         };
         shank(Vector3::z(), angle, 4.0 + 8.0 * reps as f64 + 4.0)
+    }
+
+    #[test]
+    fn a_seated_rep_turns_the_shank_about_the_vertical_and_a_swing_about_a_level_axis_is_not_one() {
+        // 4 s of rest, then 4 movements of 25° (1.5 s up, 1.5 s down, 1 s
+        // apart) about a world axis `deg` from the vertical. Knees pushed
+        // apart turn the shank about the vertical; a step, standing up or
+        // swinging the lower leg turns it about a level axis.
+        let run = |deg: f64, vertical_axis_min: f64| {
+            let angle = |t: f64| {
+                (0..4)
+                    .map(|i| 25.0 * bump((t - 4.0 - 4.0 * i as f64) / 3.0))
+                    .sum::<f64>()
+            };
+            let tilt = deg.to_radians();
+            let axis = Vector3::new(tilt.sin(), 0.0, tilt.cos());
+            let mut profile =
+                Profile::builtin(Exercise::SeatedMachineAbduction, Placement::Ankle).unwrap();
+            profile.reps.vertical_axis_min = vertical_axis_min;
+            let p = Pipeline::new(profile, Side::Right);
+            let (sets, _) = analyze_samples(p, shank(axis, angle, 24.0));
+            sets.iter().map(Set::rep_count).sum::<usize>()
+        };
+        let builtin = Profile::builtin(Exercise::SeatedMachineAbduction, Placement::Ankle)
+            .unwrap()
+            .reps
+            .vertical_axis_min;
+        assert_eq!(builtin, 0.7);
+        assert_eq!(run(0.0, builtin), 4, "about the vertical");
+        assert_eq!(run(30.0, builtin), 4, "30° off the vertical");
+        assert_eq!(run(70.0, builtin), 0, "70° off: a swing, not a rep");
+        assert_eq!(run(70.0, 0.0), 4, "the rule off");
     }
 
     #[test]

@@ -206,6 +206,13 @@ pub struct RepConfig {
     /// set's axis (more than ~60° off it at 0.5) is not a rep of the set.
     #[serde(default = "default_off_axis_fraction")]
     pub off_axis_fraction: f64,
+    /// Ankle, an exercise whose reps turn the shank about the vertical (the
+    /// seated machine: the knees pushed apart): a movement with less than
+    /// this share of its rotation about the vertical (its axis more than
+    /// ~45° from it at 0.7) is not a rep, from the first rep of a set on (a
+    /// step of a walk, standing up, swinging the lower leg). 0: off.
+    #[serde(default)]
+    pub vertical_axis_min: f64,
     /// Pelvis: a movement resting this long without coming back is a new
     /// stance, not a rep (s).
     #[serde(default = "default_stale_rest_s")]
@@ -679,6 +686,13 @@ impl Profile {
             (
                 "reps.off_axis_fraction",
                 r.off_axis_fraction,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
+                "reps.vertical_axis_min",
+                r.vertical_axis_min,
                 0.0,
                 1.0,
                 "0..1",
