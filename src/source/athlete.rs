@@ -294,6 +294,7 @@ impl RepTrack {
         let (tau1, tau2) = (0.4, 0.1);
         let mut e1 = gauss(&mut rng) * spec.sigma;
         let mut e2 = e1;
+        let mut e3 = e1;
         let tr_phase = uni(&mut rng, 0.0, 2.0 * PI);
         let tr2 = uni(&mut rng, 1.1, 1.4);
         let mut theta = 0.0f64;
@@ -312,16 +313,30 @@ impl RepTrack {
             e1 += -e1 / tau1 * TRACK_DT
                 + spec.sigma * (2.0 / tau1).sqrt() * TRACK_DT.sqrt() * gauss(&mut rng);
             e2 += (e1 - e2) / tau2 * TRACK_DT;
-            let speed = e2.exp();
-            let seg = theta.floor().clamp(0.0, 3.0) as usize;
-            let u = theta - seg as f64;
-            let dur = spec.t[seg].max(0.02);
-            let w = match seg {
-                0 => norm_c * (1.0 - stick * u * u) / dur,
-                2 if spec.let_go => (1.0 + 2.0 * u) / (1.1 * dur),
-                _ => 1.0 / dur,
-            };
-            theta = (theta + w * speed * TRACK_DT).min(4.0);
+            e3 += (e2 - e3) / tau2 * TRACK_DT;
+            let speed = e3.exp();
+            // Advance the phase by one step, carrying the time left over at a
+            // phase boundary into the next phase at that phase's own speed.
+            let mut left = TRACK_DT;
+            while left > 1e-12 && theta < 4.0 {
+                let seg = theta.floor().clamp(0.0, 3.0) as usize;
+                let u = theta - seg as f64;
+                let dur = spec.t[seg].max(0.02);
+                let w = match seg {
+                    0 => norm_c * (1.0 - stick * u * u) / dur,
+                    2 if spec.let_go => (1.0 + u) / (std::f64::consts::LN_2.recip() * dur),
+                    _ => 1.0 / dur,
+                } * speed;
+                let to_edge = (seg as f64 + 1.0 - theta) / w;
+                if to_edge > left {
+                    theta += w * left;
+                    left = 0.0;
+                } else {
+                    theta = seg as f64 + 1.0;
+                    left -= to_edge;
+                }
+            }
+            theta = theta.min(4.0);
             let t = k as f64 * TRACK_DT;
             let seg = theta.floor().clamp(0.0, 3.0) as usize;
             let u = if theta >= 4.0 {
@@ -339,10 +354,7 @@ impl RepTrack {
                         / 1.5;
                     spec.amp - (spec.amp - top) * u + tremor
                 }
-                2 => {
-                    let v = if spec.let_go { u.powf(0.65) } else { u };
-                    top * (1.0 + (PI * v).cos()) / 2.0
-                }
+                2 => top * (1.0 + (PI * u).cos()) / 2.0,
                 _ => 0.0,
             };
             m.push(val);
@@ -488,14 +500,14 @@ impl Plan {
         i.min(self.segs.len() - 1)
     }
 
-    fn postural_sway(&self, t: f64, seg: &Segment) -> (f64, f64, f64) {
+    fn postural_sway(&self, t: f64, pivot: f64) -> (f64, f64, f64) {
         let mut out = [0.0; 3];
         for (k, o) in out.iter_mut().enumerate() {
             for &(a, hz, ph) in &self.sway[k] {
                 *o += a * (2.0 * PI * hz * t + ph).sin();
             }
         }
-        let standing = (seg.b0.pivot / STAND_HEIGHT).clamp(0.25, 1.0);
+        let standing = (pivot / STAND_HEIGHT).clamp(0.25, 1.0);
         (out[0] * standing, out[1] * standing, out[2] * standing)
     }
 
@@ -506,10 +518,6 @@ impl Plan {
         let tau = (t - seg.t0).clamp(0.0, dur);
         let x = tau / dur;
         let mut p = Pose::default();
-        let (sr, sp, sy) = self.postural_sway(t, seg);
-        p.roll += sr;
-        p.pitch += sp;
-        p.yaw += sy;
         let mut base = seg.b0;
         let roll_mount = seg.roll0 + (seg.roll1 - seg.roll0) * ramp(x);
         match &seg.act {
@@ -590,9 +598,13 @@ impl Plan {
                 let s = (2.0 * PI * hz * tau).sin() * w;
                 p.abd += amp * s;
                 p.flex += amp * 0.6 * (2.0 * PI * hz * tau + 1.0).sin() * w;
-                p.knee += amp * (1.0 + s);
+                p.knee += amp * 0.5 * w * (1.0 + (2.0 * PI * hz * tau - 0.5).sin());
             }
         }
+        let (sr, sp, sy) = self.postural_sway(t, base.pivot);
+        p.roll += sr;
+        p.pitch += sp;
+        p.yaw += sy;
         (base, p, roll_mount)
     }
 
@@ -905,8 +917,8 @@ impl AthleteSimulator {
         };
         let stick = uni(&mut rng, 0.1, 0.5);
         let tremor_deg = match population {
-            Population::Physique | Population::Powerlifter => uni(&mut rng, 0.3, 0.8),
-            _ => uni(&mut rng, 0.15, 0.45),
+            Population::Physique | Population::Powerlifter => uni(&mut rng, 0.04, 0.1),
+            _ => uni(&mut rng, 0.02, 0.06),
         };
         let tremor_hz = uni(&mut rng, 8.0, 11.0);
         let (amp_lo, amp_hi) = match cfg.exercise {
@@ -952,7 +964,7 @@ impl AthleteSimulator {
 
         let mut pl = Planner {
             cfg,
-            rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_0F_A7B1_E7E5),
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_A7B1_E7E5),
             segs: Vec::new(),
             base: Base::new(posture, 0.0, (0.0, 0.0), s, raised),
             roll: roll0,
@@ -992,11 +1004,13 @@ impl AthleteSimulator {
                             },
                         );
                     } else {
+                        pl.distractions
+                            .push((0.0, "recording opens mid shake-out".into()));
                         pl.hold(
                             uni(&mut rng, 2.0, 4.0),
                             Act::Shake {
                                 hz: uni(&mut rng, 2.5, 4.0),
-                                amp: rad(uni(&mut rng, 3.0, 6.0)),
+                                amp: rad(uni(&mut rng, 2.0, 4.0)),
                             },
                         );
                     }
@@ -1026,6 +1040,7 @@ impl AthleteSimulator {
             let set_amp = lifter_amp * uni(&mut rng, 0.93, 1.05);
             let fatigue = uni(&mut rng, 0.1, 0.5);
             let mut ids = Vec::new();
+            let mut last_rep_end = pl.t;
             let mut since_pause = 0usize;
             let cluster_size = rng.gen_range(3..=5usize);
             for k in 0..n {
@@ -1072,7 +1087,7 @@ impl AthleteSimulator {
                                 amp = set_amp * uni(&mut rng, 0.4, 0.62);
                             }
                             FlagKind::Momentum => {
-                                t[0] = uni(&mut rng, 0.18, 0.32);
+                                t[0] = uni(&mut rng, 0.25, 0.4);
                                 t[1] = uni(&mut rng, 0.0, 0.05);
                                 t[2] = uni(&mut rng, 0.3, 0.5);
                                 amp *= uni(&mut rng, 1.05, 1.2);
@@ -1174,6 +1189,7 @@ impl AthleteSimulator {
                 });
                 let idx = reps.len() - 1;
                 ids.push(idx);
+                last_rep_end = pl.t + end;
                 pl.hold(dur, Act::Rep(idx));
             }
             set_reps.push(ids);
@@ -1187,7 +1203,7 @@ impl AthleteSimulator {
                 break;
             }
             let rest = uni(&mut rng, cfg.rest_min_s, cfg.rest_max_s);
-            let rest_end = pl.t - after + rest;
+            let rest_end = last_rep_end + rest;
             let pre = uni(&mut rng, 1.2, 2.5);
             plan_rest(&mut pl, &mut rng, rest_end - pre, cfg, stack);
             let pre = (rest_end - pl.t).max(0.8);
@@ -1215,8 +1231,6 @@ impl AthleteSimulator {
                 }
                 let d = uni(&mut rng, 0.5, 3.0);
                 gaps.push((t, t + d));
-                pl.distractions
-                    .push((t, format!("Bluetooth drops for {d:.1} s (no samples)")));
             }
             gaps.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
@@ -1694,7 +1708,7 @@ fn plan_rest(pl: &mut Planner, rng: &mut ChaCha8Rng, until: f64, cfg: &SimConfig
                 }
                 pl.note("shakes the leg out".into());
                 let hz = uni(rng, 2.5, 4.5);
-                let amp = rad(uni(rng, 3.0, 7.0));
+                let amp = rad(uni(rng, 2.0, 4.0));
                 pl.hold(d, Act::Shake { hz, amp });
             }
         }
@@ -2011,6 +2025,36 @@ mod tests {
                 assert!(f.value_deg > 5.0, "{:?} {}", f.kind, f.value_deg);
             }
         }
+    }
+
+    #[test]
+    fn reps_within_a_set_stay_close_and_rests_keep_sets_apart() {
+        let mut long_hold = false;
+        for seed in 1..25 {
+            let mut c = SimConfig::new(Exercise::SideLyingAbduction, Placement::Ankle, Side::Left);
+            c.model = SimModel::Athlete;
+            c.seed = seed;
+            c.sets = 3;
+            c.reps_min = 6;
+            c.reps_max = 12;
+            c.rest_min_s = 20.0;
+            c.rest_max_s = 40.0;
+            let (_, truth) = AthleteSimulator::new(&c).unwrap();
+            for s in &truth.sets {
+                for w in s.reps.windows(2) {
+                    assert!(w[1].start_s - w[0].end_s < 9.0, "seed {seed}");
+                }
+                long_hold |= s.reps.iter().any(|r| r.end_s - r.start_s > 6.0);
+            }
+            for w in truth.sets.windows(2) {
+                let rest = w[1].start_s - w[0].end_s;
+                assert!(
+                    (20.0..=40.0 + 1e-6).contains(&rest),
+                    "seed {seed}: rest {rest}"
+                );
+            }
+        }
+        assert!(long_hold, "no held rep in 24 sessions");
     }
 
     #[test]
