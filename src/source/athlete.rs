@@ -905,8 +905,14 @@ impl AthleteSimulator {
         let buzz_acc = uni(&mut rng, 0.08, 0.35);
 
         // Per-lifter form.
-        let clean_obl = rad(uni(&mut rng, 0.5, 3.0));
-        let lean = rad(uni(&mut rng, 0.0, 2.0));
+        // Standing, the whole body leans up to ~2 deg toward the stance foot and rolls
+        // the pelvis back against its 0.5-3 deg; lying on the floor nothing leans,
+        // and a clean lifted leg still tilts the pelvis 1-4 deg.
+        let (clean_obl, lean) = if posture == Posture::Standing {
+            (rad(uni(&mut rng, 0.5, 3.0)), rad(uni(&mut rng, 0.0, 2.0)))
+        } else {
+            (rad(uni(&mut rng, 1.0, 4.0)), 0.0)
+        };
         let shift = uni(&mut rng, 0.01, 0.03);
         let yaw_k = rad(uni(&mut rng, 0.5, 2.0)) * if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
         let clean_flex = rad(uni(&mut rng, 0.0, 3.5));
@@ -948,6 +954,9 @@ impl AthleteSimulator {
                         k,
                         FlagKind::HipHike | FlagKind::PelvicDrop | FlagKind::TrunkSway
                     ),
+                    // Lying on the side there is no stance hip to let go: the
+                    // top side of the pelvis is hiked toward the ribs.
+                    Exercise::SideLyingAbduction => k == FlagKind::HipHike,
                     _ => matches!(k, FlagKind::HipHike | FlagKind::PelvicDrop),
                 },
             }
@@ -1222,7 +1231,7 @@ impl AthleteSimulator {
                 }
                 gaps.push((t, t + 0.2));
             }
-            let per_min = cfg.gaps_per_min * 0.08;
+            let per_min = cfg.gaps_per_min * 0.15;
             let mut t = 0.0;
             loop {
                 t += -(1.0 - rng.gen::<f64>()).ln() * 60.0 / per_min;
@@ -1323,19 +1332,18 @@ impl AthleteSimulator {
         }
         let mut distractions = pl.distractions;
         distractions.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut dlist: Vec<String> = vec![format!(
-            "0.0 s: lifter is a {}{}",
+        let dlist: Vec<String> = distractions
+            .into_iter()
+            .map(|(t, w)| format!("{:.1} s: {w}", t.max(0.0)))
+            .collect();
+        tracing::debug!(
+            "athlete: a {}{}",
             population.words(),
             if belt {
-                ", sensor on a lifting belt"
+                ", the sensor on a lifting belt"
             } else {
                 ""
             }
-        )];
-        dlist.extend(
-            distractions
-                .into_iter()
-                .map(|(t, w)| format!("{:.1} s: {w}", t.max(0.0))),
         );
         let truth = Truth {
             config: cfg.clone(),
@@ -1409,6 +1417,12 @@ impl AthleteSimulator {
         plan.kin(&b, &p, mr)
     }
 
+    /// The sensor's own low-pass (a second-order filter near 0.4 × the output rate).
+    fn dlpf(&self, hz: f64) -> f64 {
+        let r = hz / (0.4 * self.rate);
+        1.0 / (1.0 + r.powi(4)).sqrt()
+    }
+
     /// Equipment vibration and impacts, sensor frame: (acc m/s², gyr deg/s).
     fn extras(&mut self, t: f64) -> (Vector3<f64>, Vector3<f64>) {
         let plan = self.plan.clone();
@@ -1438,7 +1452,9 @@ impl AthleteSimulator {
                     for jo in &r.jolts {
                         let dt = t - (seg.t0 + jo.t);
                         if (0.0..8.0 * jo.decay).contains(&dt) {
-                            let e = (-dt / jo.decay).exp() * (2.0 * PI * jo.hz * dt).sin();
+                            let e = (-dt / jo.decay).exp()
+                                * (2.0 * PI * jo.hz * dt).sin()
+                                * self.dlpf(jo.hz);
                             acc += axis * (jo.acc * e * damp);
                             gyr += along.cross(&axis) * (jo.gyr * e * damp);
                         }
@@ -1448,7 +1464,8 @@ impl AthleteSimulator {
                         let tr = self.track(i);
                         let tau = t - seg.t0;
                         let v = ((tr.at(tau + 0.01) - tr.at(tau - 0.01)) / 0.02).abs();
-                        let a = plan.buzz_acc * (v / 60.0).min(1.5) * damp;
+                        let a =
+                            plan.buzz_acc * (v / 60.0).min(1.5) * damp * self.dlpf(plan.buzz_hz);
                         let ph = 2.0 * PI * plan.buzz_hz * t + 0.8 * (2.0 * PI * 0.7 * t).sin();
                         acc += axis * (a * ph.sin()) + along * (0.5 * a * (1.3 * ph).sin());
                         gyr += along * (6.0 * a * (ph + 0.5).sin());
@@ -1464,7 +1481,8 @@ impl AthleteSimulator {
                     } else {
                         3.0
                     };
-                    let e = (-since / 0.018).exp() * (2.0 * PI * 28.0 * since).cos();
+                    let e =
+                        (-since / 0.018).exp() * (2.0 * PI * 28.0 * since).cos() * self.dlpf(28.0);
                     acc += along * (a * w * e);
                 }
                 _ => {}
