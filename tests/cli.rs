@@ -94,6 +94,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("gym", "seated-machine-abduction", "ankle", "6"),
         ("clinic", "side-lying-abduction", "pelvis", "7"),
         ("clinic", "standing-cable-abduction", "ankle", "8"),
+        ("athlete", "standing-cable-abduction", "ankle", "10"),
+        ("athlete", "hip-hitch", "pelvis", "11"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

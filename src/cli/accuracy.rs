@@ -136,6 +136,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Clinic => {
             "rehab and home patients (guarded range, bands, a therapist's cues) on a cheap batched sensor; built after all seven, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Athlete => {
+            "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, never tuned on or read (the hold-out)".into()
+        }
     }
 }
 

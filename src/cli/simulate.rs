@@ -99,7 +99,9 @@ pub struct SimulateArgs {
     /// strap), all six since read for rules; or the hold-out, built apart
     /// and never tuned on: `clinic` (a physiotherapy clinic and home
     /// population: guarded, variable reps against bands and weights, cheap
-    /// consumer sensors).
+    /// consumer sensors) and `athlete` (trained athletes at a serious gym:
+    /// fast, held and clustered reps, the cable cuff and stack, a
+    /// higher-end sensor).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

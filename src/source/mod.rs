@@ -1,6 +1,17 @@
 //! Where samples come from: raw CSV recordings and the simulators. (The BLE
 //! transport joins here behind the same `Sample` stream.)
 
+/// A ninth body model, the hold-out: trained athletes at a serious gym.
+///
+/// Sprinters, powerlifters, physique competitors and coached classes doing
+/// prescribed tempos (explosive, slow eccentrics, squeezes, long holds,
+/// clusters, pump sets, burnout partials); each rep one cycle of a
+/// stochastic phase oscillator; a cable cuff that rolls on the shank, stack
+/// buzz and clunks, a lifting belt; warm-up swings, the other leg's set,
+/// pin changes and re-straps between sets; a higher-end sensor with scale
+/// errors and Bluetooth disconnects. Built without reading the counter or
+/// the other models: never tuned on.
+pub mod athlete;
 /// A fifth body model, built apart: a body held up by a delayed balance
 /// loop, doing rep shapes taken from real recordings.
 ///

@@ -89,6 +89,9 @@ pub struct SimConfig {
 /// sensor on soft tissue and a slipping strap; read for a rule in session
 /// 10, once clinic stood ready. `Clinic` ([`crate::source::clinic`]) is an eighth, built apart: the
 /// physiotherapy clinic and home population, the hold-out, never tuned on.
+/// `Athlete` ([`crate::source::athlete`]) is a ninth, built apart after all
+/// eight: trained athletes and the equipment of a serious gym, the hold-out,
+/// never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -116,6 +119,11 @@ pub enum SimModel {
     /// consumer sensor); the hold-out, never tuned on
     /// ([`crate::source::clinic::ClinicSimulator`]).
     Clinic,
+    /// A ninth body model built apart: trained athletes doing coached,
+    /// fast and held reps with the equipment of a serious gym (the cable
+    /// cuff and stack, a lifting belt, a higher-end sensor); the hold-out,
+    /// never tuned on ([`crate::source::athlete::AthleteSimulator`]).
+    Athlete,
 }
 
 impl SimModel {
@@ -129,6 +137,7 @@ impl SimModel {
         SimModel::Muscle,
         SimModel::Gym,
         SimModel::Clinic,
+        SimModel::Athlete,
     ];
 
     /// The id used on the command line and in files.
@@ -142,6 +151,7 @@ impl SimModel {
             SimModel::Muscle => "muscle",
             SimModel::Gym => "gym",
             SimModel::Clinic => "clinic",
+            SimModel::Athlete => "athlete",
         }
     }
 }
@@ -351,6 +361,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Clinic => {
             let (sim, truth) = crate::source::clinic::ClinicSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Athlete => {
+            let (sim, truth) = crate::source::athlete::AthleteSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
