@@ -17,9 +17,12 @@ use std::io::IsTerminal;
 /// motor programs against the load), built after all five and read for
 /// rules in session 9; the gym model (a lifter's behaviour as a
 /// semi-Markov process, the sensor on soft tissue and a slipping strap),
-/// built after all six and read for rules in session 10; and the clinic model (rehab and
+/// built after all six and read for rules in session 10; the clinic model (rehab and
 /// home patients with bands and a therapist's cues, a cheap batched
-/// sensor), built after all seven: the hold-out, neither tuned on nor read.
+/// sensor), built after all seven and read for rules in session 11; and the
+/// athlete model (trained lifters, coached tempos, the cable cuff and stack,
+/// a higher-end sensor), built after all eight: the hold-out, neither tuned
+/// on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -34,7 +37,7 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle and gym: seen; clinic: held out).
+    /// balance, muscle, gym and clinic: seen; athlete: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -134,7 +137,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a lifter's behaviour as a semi-Markov process, the sensor on soft tissue and a slipping strap; built after all six, read for rules once clinic was scored (seen)".into()
         }
         crate::source::sim::SimModel::Clinic => {
-            "rehab and home patients (guarded range, bands, a therapist's cues) on a cheap batched sensor; built after all seven, never tuned on or read (the hold-out)".into()
+            "rehab and home patients (guarded range, bands, a therapist's cues) on a cheap batched sensor; built after all seven, read for rules once athlete was scored (seen)".into()
         }
         crate::source::sim::SimModel::Athlete => {
             "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, never tuned on or read (the hold-out)".into()

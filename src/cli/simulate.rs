@@ -94,12 +94,12 @@ pub struct SimulateArgs {
     /// balance strategies and sensor errors), `balance` (a body held up by a
     /// delayed balance loop, doing rep shapes taken from real recordings),
     /// `muscle` (a lifter moved by lagging, fatiguing muscles and a motor
-    /// program per rep against the load) and `gym` (a lifter's behaviour as
+    /// program per rep against the load), `gym` (a lifter's behaviour as
     /// a semi-Markov process, the sensor on soft tissue and a slipping
-    /// strap), all six since read for rules; or the hold-out, built apart
-    /// and never tuned on: `clinic` (a physiotherapy clinic and home
-    /// population: guarded, variable reps against bands and weights, cheap
-    /// consumer sensors) and `athlete` (trained athletes at a serious gym:
+    /// strap) and `clinic` (a physiotherapy clinic and home population:
+    /// guarded, variable reps against bands and weights, cheap consumer
+    /// sensors), all seven since read for rules; or the hold-out, built
+    /// apart and never tuned on: `athlete` (trained athletes at a serious gym:
     /// fast, held and clustered reps, the cable cuff and stack, a
     /// higher-end sensor).
     #[arg(long, default_value = "standard")]

@@ -88,7 +88,8 @@ pub struct SimConfig {
 /// seventh, built apart: a lifter's behaviour as a semi-Markov process, the
 /// sensor on soft tissue and a slipping strap; read for a rule in session
 /// 10, once clinic stood ready. `Clinic` ([`crate::source::clinic`]) is an eighth, built apart: the
-/// physiotherapy clinic and home population, the hold-out, never tuned on.
+/// physiotherapy clinic and home population, read for a rule in session 11,
+/// once athlete stood ready and was scored.
 /// `Athlete` ([`crate::source::athlete`]) is a ninth, built apart after all
 /// eight: trained athletes and the equipment of a serious gym, the hold-out,
 /// never tuned on.
@@ -116,7 +117,7 @@ pub enum SimModel {
     Gym,
     /// An eighth body model built apart: the physiotherapy clinic and home
     /// population (guarded, variable reps against bands and weights, a cheap
-    /// consumer sensor); the hold-out, never tuned on
+    /// consumer sensor); read for a rule in session 11
     /// ([`crate::source::clinic::ClinicSimulator`]).
     Clinic,
     /// A ninth body model built apart: trained athletes doing coached,
