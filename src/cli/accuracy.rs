@@ -142,6 +142,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Athlete => {
             "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Class => {
+            "group classes and home workout videos (reps paced by music and an instructor, mini-bands, a waistband clip); built after all nine, never tuned on or read (the hold-out)".into()
+        }
     }
 }
 

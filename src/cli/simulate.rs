@@ -98,10 +98,12 @@ pub struct SimulateArgs {
     /// a semi-Markov process, the sensor on soft tissue and a slipping
     /// strap) and `clinic` (a physiotherapy clinic and home population:
     /// guarded, variable reps against bands and weights, cheap consumer
-    /// sensors), all seven since read for rules; or the hold-out, built
-    /// apart and never tuned on: `athlete` (trained athletes at a serious gym:
-    /// fast, held and clustered reps, the cable cuff and stack, a
-    /// higher-end sensor).
+    /// sensors), all seven since read for rules; `athlete` (trained athletes
+    /// at a serious gym: fast, held and clustered reps, the cable cuff and
+    /// stack, a higher-end sensor); or the hold-out, built apart and never
+    /// tuned on: `class` (group classes and home workout videos: reps paced
+    /// by music and an instructor, mini-bands, a waistband clip, the sensors
+    /// people own).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -33,6 +33,18 @@ pub mod ble;
 /// error model. Built from the exercise notes and real recordings alone; a
 /// hold-out until session 8 read it for rules.
 pub mod chain;
+/// A tenth body model, the hold-out: group exercise classes and home workout videos.
+///
+/// Ordinary people (beginners and regulars, older adults holding a chair,
+/// heavier bodies, rushing teenagers) doing the exercises to music: each
+/// rep is timed by the beat through a phase-correcting timekeeper and
+/// shaped by a Gaussian process conditioned on via-points (neutral, top,
+/// holds, pulses); mini-bands, soft mats, a waistband clip, soft tissue
+/// that wobbles; the instructor's other moves, side switches and drinks
+/// between sets; the sensors people own with a warming accelerometer,
+/// timestamp jitter and stream drops. Built without reading the counter or
+/// the other models: never tuned on.
+pub mod class;
 /// An eighth body model, the hold-out: a physiotherapy clinic and home population.
 ///
 /// Older adults, patients after surgery, with low-back pain or returning

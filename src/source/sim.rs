@@ -93,6 +93,9 @@ pub struct SimConfig {
 /// `Athlete` ([`crate::source::athlete`]) is a ninth, built apart after all
 /// eight: trained athletes and the equipment of a serious gym, the hold-out,
 /// never tuned on.
+/// `Class` ([`crate::source::class`]) is a tenth, built apart after all nine:
+/// ordinary people in group classes and home workout videos, reps paced by
+/// music and an instructor; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -125,6 +128,11 @@ pub enum SimModel {
     /// cuff and stack, a lifting belt, a higher-end sensor); the hold-out,
     /// never tuned on ([`crate::source::athlete::AthleteSimulator`]).
     Athlete,
+    /// A tenth body model built apart: ordinary people in group exercise
+    /// classes and home workout videos, reps paced by the music's beat and
+    /// an instructor (mini-bands, a waistband clip, the sensors people
+    /// own); the hold-out, never tuned on ([`crate::source::class::ClassSimulator`]).
+    Class,
 }
 
 impl SimModel {
@@ -139,6 +147,7 @@ impl SimModel {
         SimModel::Gym,
         SimModel::Clinic,
         SimModel::Athlete,
+        SimModel::Class,
     ];
 
     /// The id used on the command line and in files.
@@ -153,6 +162,7 @@ impl SimModel {
             SimModel::Gym => "gym",
             SimModel::Clinic => "clinic",
             SimModel::Athlete => "athlete",
+            SimModel::Class => "class",
         }
     }
 }
@@ -366,6 +376,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Athlete => {
             let (sim, truth) = crate::source::athlete::AthleteSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Class => {
+            let (sim, truth) = crate::source::class::ClassSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
