@@ -860,9 +860,9 @@ impl Planner {
                 Some(FlagKind::HipHike) => {
                     if e == Exercise::HipHitch {
                         // Pulled past level after the return.
-                        if u > 0.7 {
-                            let s = ((u - 0.7) / 0.3 * std::f64::consts::PI).sin();
-                            v[OBL] += hike * 0.8 * s * s;
+                        if u > 0.6 {
+                            let s = ((u - 0.6) / 0.4 * std::f64::consts::PI).sin();
+                            v[OBL] += hike * 1.15 * (1.6 * s * s).min(1.0);
                         }
                     } else {
                         v[OBL] += hike * qq.powf(1.5);
@@ -1954,7 +1954,10 @@ impl ClassSimulator {
         };
         let wob_axis = random_axis(rng);
         let wob_dir = random_axis(rng).into_inner();
-        let tremor_ph = [uni(rng, 0.0, std::f64::consts::TAU), uni(rng, 0.0, std::f64::consts::TAU)];
+        let tremor_ph = [
+            uni(rng, 0.0, std::f64::consts::TAU),
+            uni(rng, 0.0, std::f64::consts::TAU),
+        ];
         let thigh = 0.45 * p.person.height;
         let shank = 0.33 * p.person.height;
         let body = Body {
@@ -2150,7 +2153,8 @@ fn truth_sets(body: &Body, sets: &[SetMeta], allowed: &[FlagKind], e: Exercise) 
             .zip(&ms)
             .map(|(r, m)| {
                 let mut flags = Vec::new();
-                let sway = m.hi >= 5.0 && m.lo <= -5.0;
+                // The hitch's own drop is not half of a rocking.
+                let sway = m.hi >= 5.0 && m.lo <= -5.0 && e != Exercise::HipHitch;
                 for &k in allowed {
                     let v = match k {
                         FlagKind::TrunkSway if sway => Some(m.hi.min(-m.lo)),
