@@ -96,6 +96,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("clinic", "standing-cable-abduction", "ankle", "8"),
         ("athlete", "standing-cable-abduction", "ankle", "10"),
         ("athlete", "hip-hitch", "pelvis", "11"),
+        ("class", "side-lying-abduction", "ankle", "12"),
+        ("class", "standing-cable-abduction", "pelvis", "13"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

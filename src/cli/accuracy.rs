@@ -19,10 +19,12 @@ use std::io::IsTerminal;
 /// semi-Markov process, the sensor on soft tissue and a slipping strap),
 /// built after all six and read for rules in session 10; the clinic model (rehab and
 /// home patients with bands and a therapist's cues, a cheap batched
-/// sensor), built after all seven and read for rules in session 11; and the
+/// sensor), built after all seven and read for rules in session 11; the
 /// athlete model (trained lifters, coached tempos, the cable cuff and stack,
-/// a higher-end sensor), built after all eight: the hold-out, neither tuned
-/// on nor read.
+/// a higher-end sensor), built after all eight and read in session 12; and
+/// the class model (group classes and home workout videos, reps paced by
+/// music, mini-bands, a waistband clip), built after all nine: the
+/// hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -37,7 +39,7 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle, gym and clinic: seen; athlete: held out).
+    /// balance, muscle, gym, clinic and athlete: seen; class: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -140,7 +142,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "rehab and home patients (guarded range, bands, a therapist's cues) on a cheap batched sensor; built after all seven, read for rules once athlete was scored (seen)".into()
         }
         crate::source::sim::SimModel::Athlete => {
-            "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, never tuned on or read (the hold-out)".into()
+            "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, read once class was scored (seen)".into()
         }
         crate::source::sim::SimModel::Class => {
             "group classes and home workout videos (reps paced by music and an instructor, mini-bands, a waistband clip); built after all nine, never tuned on or read (the hold-out)".into()

@@ -96,11 +96,11 @@ pub struct SimulateArgs {
     /// `muscle` (a lifter moved by lagging, fatiguing muscles and a motor
     /// program per rep against the load), `gym` (a lifter's behaviour as
     /// a semi-Markov process, the sensor on soft tissue and a slipping
-    /// strap) and `clinic` (a physiotherapy clinic and home population:
+    /// strap), `clinic` (a physiotherapy clinic and home population:
     /// guarded, variable reps against bands and weights, cheap consumer
-    /// sensors), all seven since read for rules; `athlete` (trained athletes
-    /// at a serious gym: fast, held and clustered reps, the cable cuff and
-    /// stack, a higher-end sensor); or the hold-out, built apart and never
+    /// sensors) and `athlete` (trained athletes at a serious gym: fast, held
+    /// and clustered reps, the cable cuff and stack, a higher-end sensor),
+    /// all eight since read; or the hold-out, built apart and never
     /// tuned on: `class` (group classes and home workout videos: reps paced
     /// by music and an instructor, mini-bands, a waistband clip, the sensors
     /// people own).

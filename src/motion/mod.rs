@@ -620,8 +620,15 @@ impl Pipeline {
             return false;
         }
         // World up, seen from the neutral the rotation is measured from.
-        let up = neutral_inv.transform_vector(&Vector3::z());
+        let up = attitude::up_in_body(&neutral_inv.inverse());
         rotation.dot(&up).abs() < min * rotation.norm()
+    }
+
+    /// A movement about the wrong axis is not a rep: counted as such and
+    /// set aside (a doubt if a set forms around it).
+    fn set_aside_off_axis(&mut self, rep: &RepTrace, peak_deg: f64) {
+        self.stats.not_reps[1] += 1;
+        self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
     }
 
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
@@ -659,8 +666,7 @@ impl Pipeline {
         if self.off_vertical(&peak_rotation) {
             // The shank turned about a level axis in an exercise whose reps
             // turn it about the vertical: a step, standing up, a swing.
-            self.stats.not_reps[1] += 1;
-            self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+            self.set_aside_off_axis(&rep, peak_deg);
             return;
         }
         // A quick movement about the axis of a set of slower reps is a rep
@@ -710,8 +716,7 @@ impl Pipeline {
             if along < self.profile.reps.off_axis_fraction * peak_rotation.norm() {
                 // Turning about another axis than every rep of the set
                 // (a shank roll, settling the leg): not a rep.
-                self.stats.not_reps[1] += 1;
-                self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+                self.set_aside_off_axis(&rep, peak_deg);
                 return;
             }
         }

@@ -1,7 +1,8 @@
 //! Where samples come from: raw CSV recordings and the simulators. (The BLE
 //! transport joins here behind the same `Sample` stream.)
 
-/// A ninth body model, the hold-out: trained athletes at a serious gym.
+/// A ninth body model, built apart and read in session 12: trained
+/// athletes at a serious gym.
 ///
 /// Sprinters, powerlifters, physique competitors and coached classes doing
 /// prescribed tempos (explosive, slow eccentrics, squeezes, long holds,
@@ -10,7 +11,7 @@
 /// buzz and clunks, a lifting belt; warm-up swings, the other leg's set,
 /// pin changes and re-straps between sets; a higher-end sensor with scale
 /// errors and Bluetooth disconnects. Built without reading the counter or
-/// the other models: never tuned on.
+/// the other models.
 pub mod athlete;
 /// A fifth body model, built apart: a body held up by a delayed balance
 /// loop, doing rep shapes taken from real recordings.

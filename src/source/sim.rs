@@ -91,8 +91,8 @@ pub struct SimConfig {
 /// physiotherapy clinic and home population, read for a rule in session 11,
 /// once athlete stood ready and was scored.
 /// `Athlete` ([`crate::source::athlete`]) is a ninth, built apart after all
-/// eight: trained athletes and the equipment of a serious gym, the hold-out,
-/// never tuned on.
+/// eight: trained athletes and the equipment of a serious gym, read in
+/// session 12 once class stood ready and was scored.
 /// `Class` ([`crate::source::class`]) is a tenth, built apart after all nine:
 /// ordinary people in group classes and home workout videos, reps paced by
 /// music and an instructor; the hold-out, never tuned on.
@@ -125,8 +125,8 @@ pub enum SimModel {
     Clinic,
     /// A ninth body model built apart: trained athletes doing coached,
     /// fast and held reps with the equipment of a serious gym (the cable
-    /// cuff and stack, a lifting belt, a higher-end sensor); the hold-out,
-    /// never tuned on ([`crate::source::athlete::AthleteSimulator`]).
+    /// cuff and stack, a lifting belt, a higher-end sensor); read in session
+    /// 12 ([`crate::source::athlete::AthleteSimulator`]).
     Athlete,
     /// A tenth body model built apart: ordinary people in group exercise
     /// classes and home workout videos, reps paced by the music's beat and
