@@ -173,6 +173,54 @@ pub fn compensated_only(reps: &[Rep]) -> Option<(f64, Doubt)> {
     ))
 }
 
+/// A movement taken off a set's edge by the rules that know a shuffle, a
+/// swing or a rep given up (quicker than the reps, or after a pause, or
+/// let go) is still doubted when its size is within this factor of the
+/// reps' median either way: a fast rep after a pause looks just like it.
+pub const DROPPED_LIKE: f64 = 0.75;
+/// Confidence left then: likely, not sure (the count may be one off).
+const DROPPED_CAP: f64 = 0.85;
+
+/// The movements `dropped` from the edges of the set of `reps` that are as
+/// large as its reps ([`DROPPED_LIKE`]): a doubt for each, and the
+/// confidence they leave. The rules that dropped them are right far more
+/// often than not, so the set stays "likely".
+pub fn dropped_like_reps(reps: &[Rep], dropped: &[Rep]) -> Option<(f64, Vec<Doubt>)> {
+    let first = reps.first()?;
+    let size = median(&reps.iter().map(|r| r.peak_deg).collect::<Vec<_>>());
+    let length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
+    let doubts: Vec<Doubt> = dropped
+        .iter()
+        .filter(|d| d.peak_deg >= DROPPED_LIKE * size && d.peak_deg * DROPPED_LIKE <= size)
+        .map(|d| {
+            let before = d.end_s <= first.start_s;
+            let why = if d.end_s - d.start_s < DROPPED_LIKE * length {
+                "quicker than them"
+            } else if before {
+                "apart from them"
+            } else {
+                "after a pause"
+            };
+            Doubt {
+                kind: DoubtKind::UncountedNearby,
+                from_s: d.start_s,
+                to_s: d.end_s,
+                reps: 1,
+                message: format!(
+                    "a {:.1}° movement just {} the set ({:.1}-{:.1} s into the recording), as \
+                     large as its reps but {why}, was not counted: if it was a rep, the count \
+                     is one short",
+                    d.peak_deg,
+                    if before { "before" } else { "after" },
+                    d.start_s,
+                    d.end_s,
+                ),
+            }
+        })
+        .collect();
+    (!doubts.is_empty()).then_some((DROPPED_CAP, doubts))
+}
+
 /// Judges a finished set: its confidence (0..1) and the doubts behind it.
 ///
 /// `set_aside` are the movements lately not counted, `noise_rms` is the
@@ -447,6 +495,27 @@ mod tests {
                 flags: Vec::new(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_dropped_edge_movement_as_large_as_the_reps_keeps_the_set_from_sure() {
+        let set = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.2, 30.0);
+        // A quick 28° movement after a pause: a swing, or a fast last rep.
+        let quick = reps(&[19.0], 0.6, 28.0);
+        let (cap, d) = dropped_like_reps(&set, &quick).expect("doubted");
+        assert!(cap < SURE && cap >= 0.6, "likely, not sure: {cap}");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].kind, DoubtKind::UncountedNearby);
+        assert!(d[0].message.contains("just after") && d[0].message.contains("quicker"));
+        // A shuffle a third the reps' size before the set: the rule that
+        // dropped it is trusted.
+        assert!(dropped_like_reps(&set, &reps(&[-3.0], 1.0, 10.0)).is_none());
+        // Nor one much larger (a re-strap), nor when nothing was dropped.
+        assert!(dropped_like_reps(&set, &reps(&[16.0], 1.0, 60.0)).is_none());
+        assert!(dropped_like_reps(&set, &[]).is_none());
+        // A rep-sized one before the set, as long as the reps.
+        let (_, d) = dropped_like_reps(&set, &reps(&[-9.0], 2.2, 25.0)).expect("doubted");
+        assert!(d[0].message.contains("just before"), "{}", d[0].message);
     }
 
     #[test]

@@ -154,7 +154,9 @@ impl Segmenter {
         // pelvis moves with each rep, is the same in the next set.
         // Judged not reps once the set is whole (a shuffle before it, a
         // swing after it). They are not "uncounted reps" at its edges
-        // either: the rule that dropped them has already judged them.
+        // either: the rule that dropped them has already judged them; only
+        // one as large as the reps keeps the set from being sure
+        // (`certainty::dropped_like_reps`).
         let dropped = if self.signal == RepSignal::Rotation {
             let mut d = Self::drop_unlike_lead(&mut set.reps, &self.cfg);
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
@@ -213,6 +215,14 @@ impl Segmenter {
                 confidence = confidence.min(cap);
                 doubts.push(doubt);
             }
+        }
+        if let Some((cap, dropped_doubts)) = certainty::dropped_like_reps(&set.reps, &dropped) {
+            if confidence >= certainty::SURE {
+                // A set judged sure carries no doubts of its own.
+                doubts.clear();
+            }
+            confidence = confidence.min(cap);
+            doubts.extend(dropped_doubts);
         }
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
