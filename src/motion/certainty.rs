@@ -76,8 +76,8 @@ pub enum DoubtKind {
     RhythmRush,
     /// A rep far smaller than the others: perhaps not a rep.
     SmallRep,
-    /// Ankle: the first rep far quicker than the others, whatever its
-    /// size: perhaps settling into position just before the set.
+    /// The first rep far quicker than the others, whatever its size:
+    /// perhaps settling into position just before the set.
     QuickStart,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
@@ -406,23 +406,25 @@ pub fn judge(
             confidence = confidence.min(MERGED_CAP);
         }
     }
-    if signal == RepSignal::Rotation {
-        if let Some(r) = reps.first() {
-            let d = r.end_s - r.start_s;
-            if d < QUICK_START_FRACTION * median_duration {
-                doubts.push(Doubt {
-                    kind: DoubtKind::QuickStart,
-                    from_s: r.start_s,
-                    to_s: r.end_s,
-                    reps: -1,
-                    message: format!(
-                        "rep 1 took {d:.1} s against the set's usual {median_duration:.1} s: \
-                         if it was settling into position, the count is one over"
-                    ),
-                });
-                confidence = confidence.min(SMALL_CAP);
-            }
+    // At either placement (a shuffle before a side-lying set rolls the
+    // pelvis in a second where its reps take four).
+    if let Some(r) = reps.first() {
+        let d = r.end_s - r.start_s;
+        if d < QUICK_START_FRACTION * median_duration {
+            doubts.push(Doubt {
+                kind: DoubtKind::QuickStart,
+                from_s: r.start_s,
+                to_s: r.end_s,
+                reps: -1,
+                message: format!(
+                    "rep 1 took {d:.1} s against the set's usual {median_duration:.1} s: \
+                     if it was settling into position, the count is one over"
+                ),
+            });
+            confidence = confidence.min(SMALL_CAP);
         }
+    }
+    if signal == RepSignal::Rotation {
         for r in reps {
             if r.peak_deg < SMALL_REP_FRACTION * median_peak {
                 doubts.push(Doubt {
@@ -669,6 +671,13 @@ mod tests {
         r[2].end_s = r[2].start_s + 0.6;
         let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c >= SURE, "{c} {d:?}");
+        // At the pelvis too (balance model, side-lying: a 1.2 s, 5° roll
+        // 3 s before reps of 4.4 s and 2°).
+        let mut r = reps(&[82.8, 89.0, 94.8, 99.6, 106.7, 111.6], 4.4, 2.0);
+        r.insert(0, reps(&[79.7], 1.2, 5.0).remove(0));
+        let (c, d) = judge(&r, &[], 0.1, 1.0, 40.0, RepSignal::Obliquity);
+        assert!(c < SURE, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::QuickStart), "{d:?}");
     }
 
     #[test]
