@@ -505,7 +505,7 @@ mod tests {
         // A quick 28° movement after a pause: a swing, or a fast last rep.
         let quick = reps(&[19.0], 0.6, 28.0);
         let (cap, d) = dropped_like_reps(&set, &quick).expect("doubted");
-        assert!(cap < SURE && cap >= 0.6, "likely, not sure: {cap}");
+        assert!((0.6..SURE).contains(&cap), "likely, not sure: {cap}");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].kind, DoubtKind::UncountedNearby);
         assert!(d[0].message.contains("just after") && d[0].message.contains("quicker"));
