@@ -10,9 +10,11 @@ use super::profile::{RepSignal, SetConfig};
 use super::{Event, Rep, Set};
 use std::collections::VecDeque;
 
-/// Movements not counted are remembered this long (s) and at most this many.
+/// Movements not counted are remembered this long (s) before the open set
+/// began (or before the latest one, with no set open), and at most this
+/// many: a set longer than this keeps what came just before its first rep.
 const SET_ASIDE_KEEP_S: f64 = 60.0;
-const SET_ASIDE_MAX: usize = 32;
+const SET_ASIDE_MAX: usize = 128;
 
 /// The set reps are joining.
 pub struct OpenSet {
@@ -103,10 +105,11 @@ impl Segmenter {
     /// Remembers a movement that was not counted, for the certainty of the
     /// set it turns out to border.
     pub fn set_aside(&mut self, start_s: f64, end_s: f64, size: f64, jolted: bool) {
+        let since = self.open.as_ref().map_or(end_s, |o| o.start_s.min(end_s));
         while self
             .aside
             .front()
-            .is_some_and(|m| m.end_s < end_s - SET_ASIDE_KEEP_S)
+            .is_some_and(|m| m.end_s < since - SET_ASIDE_KEEP_S)
         {
             self.aside.pop_front();
         }
@@ -557,6 +560,42 @@ mod tests {
         assert!(!p.is_step(200.9, 201.1, 2.0, true));
         assert!(!p.is_step(201.3, 201.7, 45.0, true));
         assert!(p.is_step(202.3, 202.7, 45.0, true));
+    }
+
+    #[test]
+    fn a_set_longer_than_a_minute_still_hears_of_a_rep_lost_just_before_it() {
+        // Athlete model: a 31° rep thrown out 1.6 s before a set of 13
+        // reps every 5.6 s (73 s), with a small movement set aside late in
+        // the set; the lost rep used to be forgotten 60 s after it.
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 5.0, 100.0);
+        p.set_aside(82.2, 87.5, 30.8, false);
+        let mut set = OpenSet::new(89.2, 94.0, 0.1);
+        set.reps = (0..13)
+            .map(|i| {
+                let t = 89.2 + 5.6 * i as f64;
+                rep(t, t + 4.8, 30.0)
+            })
+            .collect();
+        p.open = Some(set);
+        p.set_aside(150.1, 150.4, 3.0, false);
+        let mut out = Vec::new();
+        p.close(&mut out);
+        let Some(Event::SetEnded(set)) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert!(set.confidence < certainty::SURE, "{}", set.confidence);
+        assert!(
+            set.doubts
+                .iter()
+                .any(|d| d.kind == certainty::DoubtKind::UncountedNearby && d.from_s == 82.2),
+            "{:?}",
+            set.doubts
+        );
+        // With no set open, what is older than a minute goes.
+        let mut q = Segmenter::new(cfg(), RepSignal::Rotation, 5.0, 100.0);
+        q.set_aside(10.0, 11.0, 30.0, false);
+        q.set_aside(80.0, 81.0, 30.0, false);
+        assert_eq!(q.aside.len(), 1);
     }
 
     #[test]
