@@ -539,9 +539,14 @@ impl Planner<'_> {
             mount1,
             act,
         };
-        if let Some(l) = label {
-            self.distractions
-                .push((self.t, self.t + dur, l.to_string()));
+        if let Some(l) = label.filter(|_| dur >= 0.3) {
+            let l = if self.gym {
+                l.replace("the grass", "the mat")
+                    .replace("back to the line", "back to the station")
+            } else {
+                l.to_string()
+            };
+            self.distractions.push((self.t, self.t + dur, l));
         }
         self.segs.push(seg);
         self.t += dur;
@@ -596,7 +601,7 @@ impl Planner<'_> {
                 knee_mid: 55.0,
                 knee_amp: 45.0,
                 abd_amp: 0.0,
-                bob: 0.04,
+                bob: 0.035,
                 pitch: 6.0,
                 a_imp: uni(r, 25.0, 40.0),
                 sideways: false,
@@ -608,7 +613,7 @@ impl Planner<'_> {
                 knee_mid: 65.0,
                 knee_amp: 55.0,
                 abd_amp: 0.0,
-                bob: 0.05,
+                bob: 0.02,
                 pitch: 14.0,
                 a_imp: uni(r, 40.0, 70.0),
                 sideways: false,
@@ -620,7 +625,7 @@ impl Planner<'_> {
                 knee_mid: 55.0,
                 knee_amp: 50.0,
                 abd_amp: 0.0,
-                bob: 0.05,
+                bob: 0.03,
                 pitch: 3.0,
                 a_imp: uni(r, 25.0, 45.0),
                 sideways: false,
@@ -632,7 +637,7 @@ impl Planner<'_> {
                 knee_mid: 30.0,
                 knee_amp: 10.0,
                 abd_amp: uni(r, 14.0, 24.0),
-                bob: 0.03,
+                bob: 0.02,
                 pitch: 10.0,
                 a_imp: uni(r, 18.0, 30.0),
                 sideways: true,
@@ -659,7 +664,14 @@ impl Planner<'_> {
         let ht = if d.xy().norm() < 0.5 {
             self.place.heading
         } else if gait.sideways {
-            d.y.atan2(d.x)
+            {
+                let h = d.y.atan2(d.x);
+                if wrap(h - self.place.heading).abs() > FRAC_PI_2 {
+                    h + PI
+                } else {
+                    h
+                }
+            }
         } else {
             (-d.x).atan2(d.y)
         };
@@ -737,10 +749,7 @@ impl Planner<'_> {
             let back_root =
                 V3::new(spot.root.x, spot.root.y, 0.0) + rz(spot.heading) * V3::new(0.0, -0.6, 0.0);
             let dist = (self.place.root - back_root).norm();
-            let left = end
-                - self.t
-                - if down { 3.2 } else { 0.0 }
-                - if spot.root.z > 0.05 { 1.5 } else { 0.0 };
+            let left = end - self.t - if down { 3.2 } else { 1.5 };
             if dist > 0.5 {
                 let dur = (dist / 1.3 + 1.5).min(left.max(0.0));
                 if dur > 1.0 {
@@ -754,12 +763,9 @@ impl Planner<'_> {
                     );
                 }
             }
-            let left = end
-                - self.t
-                - if down { 3.2 } else { 0.0 }
-                - if spot.root.z > 0.05 { 1.5 } else { 0.0 };
+            let left = end - self.t - if down { 3.2 } else { 1.5 };
             if left > 0.0 {
-                self.still(left, fid || true, Some("stands listening to the coach"));
+                self.still(left, true, Some("stands listening to the coach"));
             }
             if down {
                 let l = match spot.posture {
@@ -1394,14 +1400,24 @@ impl TeamSimulator {
                 let ht = if len < 0.5 {
                     seg.from.heading
                 } else if g.sideways {
-                    d.y.atan2(d.x)
+                    {
+                        let h = d.y.atan2(d.x);
+                        if wrap(h - seg.from.heading).abs() > FRAC_PI_2 {
+                            h + PI
+                        } else {
+                            h
+                        }
+                    }
                 } else {
                     (-d.x).atan2(d.y)
                 };
-                let tr = (dur / 4.0).min(0.8).max(1e-3);
+                // turns take about a second per 100°, squeezed only by short moves
+                let turn = |a: f64| (a.abs() / 1.8).max(0.5).min(dur / 3.0).max(1e-3);
+                let (d0, d1) = (wrap(ht - seg.from.heading), wrap(seg.to.heading - ht));
+                let (tr0, tr1) = (turn(d0), turn(d1));
                 b.heading = seg.from.heading
-                    + wrap(ht - seg.from.heading) * smooth(tau / tr)
-                    + wrap(seg.to.heading - ht) * smooth((tau - (dur - tr)) / tr);
+                    + d0 * smooth(tau / tr0)
+                    + d1 * smooth((tau - (dur - tr1)) / tr1);
                 let ph = g.cad * tau;
                 let w = TAU * ph;
                 b.flex += e * (g.hip_mid + g.hip_amp * w.sin());
@@ -1432,13 +1448,16 @@ impl TeamSimulator {
                 for kk in 0..j.n {
                     let tl = kk as f64 * cyc + j.landing();
                     let dt = tau - tl;
-                    let a = if ankle { j.a_imp } else { 0.5 * j.a_imp };
+                    let a = if ankle { j.a_imp } else { 0.35 * j.a_imp };
                     let (f, tc) = if ankle { (22.0, 0.018) } else { (12.0, 0.03) };
                     b.imp.z += impact(dt, a, f, tc);
                 }
             }
             Act::Kick { own_leg, a_imp } => {
                 if *own_leg {
+                    b.yaw += -s * 18.0 * bump(tau, 0.8, 0.35);
+                    b.pitch += -6.0 * bump(tau, 0.55, 0.3) + 8.0 * bump(tau, 0.9, 0.3);
+                    b.lean += 4.0 * bump(tau, 0.85, 0.35);
                     b.flex += -30.0 * bump(tau, 0.55, 0.3) + 70.0 * bump(tau, 0.85, 0.22);
                     b.knee += 100.0 * bump(tau, 0.6, 0.3) + 15.0 * bump(tau, 1.0, 0.3);
                     let fwd = rz(b.heading) * V3::new(0.0, 1.0, 0.0);
@@ -1506,7 +1525,6 @@ impl TeamSimulator {
         b.yaw += b.sway * (sw(3) + sw(4));
         b.pitch += b.sway * sw(5);
         b.shift.x += b.sway * 0.004 * (sw(0) - sw(2));
-        let _ = s;
         b
     }
 
@@ -1591,7 +1609,7 @@ impl TeamSimulator {
                 let (a, f, tc) = match (ankle, own) {
                     (true, true) => (a_imp, 24.0, 0.016),
                     (true, false) => (0.25 * a_imp, 15.0, 0.03),
-                    (false, _) => (0.45 * a_imp, 12.0, 0.03),
+                    (false, _) => (0.3 * a_imp, 12.0, 0.03),
                 };
                 let v = e * impact(tau - ts, a, f, tc);
                 z += v;
@@ -1823,8 +1841,8 @@ impl Planner<'_> {
         let a = match self.drill {
             Drill::Standing => uni(r, 28.0, 42.0),
             Drill::SideLying => uni(r, 32.0, 48.0),
-            Drill::Seated => uni(r, 22.0, 36.0),
-            Drill::Hitch => uni(r, 6.0, 11.0),
+            Drill::Seated => uni(r, 26.0, 42.0),
+            Drill::Hitch => uni(r, 7.5, 14.0),
             Drill::StepUp => uni(r, 30.0, 45.0),
             Drill::Bridge => uni(r, 18.0, 28.0),
         };
@@ -1834,6 +1852,12 @@ impl Planner<'_> {
             Player::Keeper => uni(r, 0.9, 1.05),
             Player::Forward => uni(r, 0.95, 1.08),
             Player::Returning => uni(r, 0.7, 0.85),
+        };
+        // a hitch's drop is the exercise: even a guarded player drops 5° or more
+        let p = if self.drill == Drill::Hitch {
+            p.max(0.9)
+        } else {
+            p
         };
         a * p
     }
@@ -1862,9 +1886,9 @@ impl Planner<'_> {
         }
         let partner = if resist == Resist::Partner {
             [
-                (uni(r, 0.5, 2.0), uni(r, 0.7, 1.6), uni(r, 0.0, TAU)),
-                (uni(r, 0.3, 1.2), uni(r, 1.6, 3.0), uni(r, 0.0, TAU)),
-                (uni(r, 0.2, 0.8), uni(r, 3.0, 5.0), uni(r, 0.0, TAU)),
+                (uni(r, 0.5, 2.0), uni(r, 0.6, 1.4), uni(r, 0.0, TAU)),
+                (uni(r, 0.2, 0.6), uni(r, 1.4, 2.5), uni(r, 0.0, TAU)),
+                (uni(r, 0.05, 0.2), uni(r, 3.0, 4.5), uni(r, 0.0, TAU)),
             ]
         } else {
             [(0.0, 1.0, 0.0); 3]
@@ -2238,6 +2262,49 @@ mod tests {
         let rate = (v.len() - 1) as f64 / (v.last().unwrap().t - v[0].t);
         assert!((rate / 50.0 - 1.0).abs() < 0.05, "rate {rate}");
         assert!((v.last().unwrap().t - t.duration_s).abs() < 0.1);
+    }
+
+    #[test]
+    fn sacral_sensor_reads_gravity_on_plus_y_when_mounted_square() {
+        let mut c = clean(Exercise::StandingCableAbduction, Placement::Pelvis);
+        c.random_mounting = false;
+        c.lead_in_s = Some(2.0);
+        let (sim, _) = TeamSimulator::new(&c).unwrap();
+        for smp in sim.take_while(|s| s.t < 1.5) {
+            assert!((smp.acc.y - STANDARD_GRAVITY).abs() < 0.1, "{:?}", smp.acc);
+            assert!(
+                smp.acc.x.abs() < 0.3 && smp.acc.z.abs() < 0.3,
+                "{:?}",
+                smp.acc
+            );
+        }
+    }
+
+    #[test]
+    fn long_drops_fall_between_sets_only() {
+        for seed in 1..6 {
+            let mut c = SimConfig::new(
+                Exercise::StandingCableAbduction,
+                Placement::Ankle,
+                Side::Right,
+            );
+            c.model = crate::source::sim::SimModel::Team;
+            c.seed = seed;
+            c.rate_hz = 25.0;
+            let (sim, t) = TeamSimulator::new(&c).unwrap();
+            let v: Vec<Sample> = sim.collect();
+            for w in v.windows(2) {
+                if w[1].t - w[0].t > 0.5 {
+                    for s in &t.sets {
+                        assert!(
+                            w[1].t < s.start_s - 1.0 || w[0].t > s.end_s,
+                            "gap {} in a set",
+                            w[0].t
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
