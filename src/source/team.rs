@@ -161,7 +161,7 @@ fn random_rotation(rng: &mut ChaCha8Rng) -> Q {
 /// and acceleration, rings at `f` Hz, decays in ~`tau` s; peak acceleration
 /// about `acc` m/s².
 fn impact(dt: f64, acc: f64, f: f64, tau: f64) -> f64 {
-    if dt <= 0.0 || dt > 8.0 * tau {
+    if dt <= 0.0 || dt > 16.0 * tau {
         return 0.0;
     }
     let w = TAU * f;
@@ -1009,7 +1009,7 @@ impl Planner<'_> {
     fn other_leg(&mut self, avail: f64) {
         let period = uni(&mut self.rng, 1.6, 2.8);
         let n = ((avail - 3.0) / period).floor().clamp(1.0, 15.0) as usize;
-        let n = self.rng.gen_range(n.min(8).max(1)..=n);
+        let n = self.rng.gen_range(n.clamp(1, 8)..=n);
         let dur = n as f64 * period + 1.0;
         let p = self.place;
         let m = self.mount;
@@ -1436,13 +1436,11 @@ impl TeamSimulator {
                 let xl = x - k as f64 * cyc;
                 let z = j.z(xl);
                 b.shift.z += z;
-                let bend = (-z).max(0.0);
-                b.knee += bend * 300.0
-                    + if z > 0.0 {
-                        25.0 * (z / 0.2).min(1.0)
-                    } else {
-                        0.0
-                    };
+                // a softplus bend (m) so the knee's speed has no kink at z = 0,
+                // and a tuck in the air
+                let eps = 0.02;
+                let bend = eps * ((-z / eps).exp().ln_1p() - std::f64::consts::LN_2);
+                b.knee += bend * 300.0 + 25.0 * smooth(z / 0.2);
                 b.flex += bend * 150.0;
                 b.pitch += bend * 60.0;
                 for kk in 0..j.n {
@@ -1599,7 +1597,7 @@ impl TeamSimulator {
         let k0 = ph.floor() as i64;
         let mut z = 0.0;
         let mut fwd = 0.0;
-        for k in (k0 - 1)..=k0 {
+        for k in (k0 - 2)..=k0 {
             for (off, own) in [(0.25, true), (0.75, false)] {
                 let ts = (k as f64 + off) / cad;
                 if ts < 0.0 {
@@ -1770,7 +1768,11 @@ impl Planner<'_> {
                 let post = self.after_set(count_period);
                 let budget = (t_end - self.t - pre).max(0.0);
                 let (w0, w1) = self.between_sets(budget);
-                if cfg.walking && w1 - w0 > 5.0 && chance(&mut self.rng, 0.45) {
+                if cfg.walking
+                    && cfg.gaps_per_min > 0.0
+                    && w1 - w0 > 5.0
+                    && chance(&mut self.rng, 0.45)
+                {
                     let len = uni(&mut self.rng, 1.0, 10.0).min(w1 - w0 - 3.0);
                     let g0 = uni(&mut self.rng, w0 + 1.0, (w1 - 1.0 - len).max(w0 + 1.0));
                     gaps.push((g0, g0 + len));
