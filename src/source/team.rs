@@ -2310,6 +2310,49 @@ mod tests {
     }
 
     #[test]
+    fn edge_configs_never_panic_and_keep_the_truth_in_range() {
+        let mut n = 0;
+        for &ex in Exercise::ALL {
+            for &pl in Placement::ALL {
+                for seed in 0..3u64 {
+                    let mut c = SimConfig::new(ex, pl, Side::Left);
+                    if c.validate().is_err() {
+                        continue;
+                    }
+                    c.seed = seed;
+                    c.sets = 2;
+                    (c.reps_min, c.reps_max) = if seed == 0 { (1, 1) } else { (3, 4) };
+                    c.rest_min_s = 12.0;
+                    c.rest_max_s = if seed == 2 { 12.0 } else { 40.0 };
+                    c.rate_hz = if seed == 1 { 10.0 } else { 25.0 };
+                    c.noise = 10.0;
+                    c.drop_rate = 0.5;
+                    c.gaps_per_min = 60.0;
+                    c.gyro_bias_dps = 20.0;
+                    c.compensation_rate = 1.0;
+                    c.walking = seed != 1;
+                    c.fidgets = seed != 2;
+                    c.lead_in_s = if seed == 0 { Some(0.0) } else { None };
+                    let (sim, t) = TeamSimulator::new(&c).unwrap();
+                    assert_eq!(t.sets.len(), 2);
+                    for s in &t.sets {
+                        assert!((c.reps_min..=c.reps_max).contains(&s.rep_count));
+                    }
+                    let rest = t.sets[1].start_s - t.sets[0].end_s;
+                    assert!(rest >= 12.0 - 1e-6 && rest <= c.rest_max_s + 1e-6, "{ex} {pl} rest {rest}");
+                    let mut last = f64::MIN;
+                    for smp in sim {
+                        assert!(smp.is_finite() && smp.t >= last);
+                        last = smp.t;
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 0);
+    }
+
+    #[test]
     fn bad_config_is_an_error() {
         let mut c = SimConfig::new(
             Exercise::StandingCableAbduction,
