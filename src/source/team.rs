@@ -77,6 +77,23 @@
 //! stream resumes on the same clock). The recording may start during the
 //! jog to the line.
 //!
+//! # Truth
+//!
+//! A rep runs from leaving neutral (the first instant of its profile) to
+//! being back at neutral (profile and speed zero). Its peak, for the ankle,
+//! is the largest rotation of the sensor from its orientation 0.25 s before
+//! the set's first rep (in the still neutral), read off the model's pose at
+//! 400 points per rep; for the pelvis it is the obliquity change of largest
+//! size, signed (positive: free side up), where obliquity is the pelvis'
+//! own roll about the body's front-back axis (the long axis in a bridge)
+//! from the set's neutral: the whole-body lean and sway that also roll a
+//! sacral sensor are not obliquity. Flag values: hip hike the rep's highest
+//! obliquity, pelvic drop its lowest (negative), trunk sway the rocking
+//! amplitude, flexion drift the forward swing at the top, momentum and
+//! partial range the rep's own peak. Abandoned reps at the whistle, single
+//! swings, the other leg's set and everything between sets are
+//! distractions, each with its time span.
+//!
 //! Specific force and angular rate come from the sensor's pose by central
 //! finite differences (1 ms), so they are exactly the kinematics' and the
 //! ground truth is read off the same pose function.
@@ -1745,11 +1762,11 @@ impl Planner<'_> {
             }
         }
         let count_period = match self.player {
-            Player::Youth => uni(&mut self.rng, 1.5, 2.1),
-            Player::Forward => uni(&mut self.rng, 1.7, 2.4),
-            Player::Adult => uni(&mut self.rng, 2.0, 2.8),
-            Player::Keeper => uni(&mut self.rng, 2.2, 3.0),
-            Player::Returning => uni(&mut self.rng, 2.3, 3.2),
+            Player::Youth => uni(&mut self.rng, 1.7, 2.3),
+            Player::Forward => uni(&mut self.rng, 1.9, 2.6),
+            Player::Adult => uni(&mut self.rng, 2.1, 3.0),
+            Player::Keeper => uni(&mut self.rng, 2.3, 3.2),
+            Player::Returning => uni(&mut self.rng, 2.5, 3.4),
         } * if self.drill == Drill::Hitch || self.drill == Drill::StepUp {
             1.15
         } else {
@@ -1957,7 +1974,7 @@ impl Planner<'_> {
             period *= 1.08;
         }
         let slow_last = chance(&mut self.rng, 0.3) && n >= 6;
-        let duty = uni(&mut self.rng, 0.72, 0.92);
+        let duty = uni(&mut self.rng, 0.75, 0.92);
         let lim_ratio = uni(&mut self.rng, 1.05, 1.35);
         let lag_sd = match self.player {
             Player::Youth => 0.12,
@@ -2018,7 +2035,7 @@ impl Planner<'_> {
                 lim = a_set * 1.6;
                 dur = uni(&mut self.rng, 0.65, 1.0);
             } else {
-                dur = dur.max(1.3);
+                dur = dur.max(1.4);
             }
             let mut r = self.rep_shape(amp, lim);
             match comp {
@@ -2339,7 +2356,10 @@ mod tests {
                         assert!((c.reps_min..=c.reps_max).contains(&s.rep_count));
                     }
                     let rest = t.sets[1].start_s - t.sets[0].end_s;
-                    assert!(rest >= 12.0 - 1e-6 && rest <= c.rest_max_s + 1e-6, "{ex} {pl} rest {rest}");
+                    assert!(
+                        rest >= 12.0 - 1e-6 && rest <= c.rest_max_s + 1e-6,
+                        "{ex} {pl} rest {rest}"
+                    );
                     let mut last = f64::MIN;
                     for smp in sim {
                         assert!(smp.is_finite() && smp.t >= last);
