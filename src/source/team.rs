@@ -1861,7 +1861,7 @@ impl Planner<'_> {
             Drill::Standing => uni(r, 28.0, 42.0),
             Drill::SideLying => uni(r, 32.0, 48.0),
             Drill::Seated => uni(r, 26.0, 42.0),
-            Drill::Hitch => uni(r, 7.5, 14.0),
+            Drill::Hitch => uni(r, 7.5, 13.0),
             Drill::StepUp => uni(r, 30.0, 45.0),
             Drill::Bridge => uni(r, 18.0, 28.0),
         };
@@ -1872,9 +1872,9 @@ impl Planner<'_> {
             Player::Forward => uni(r, 0.95, 1.08),
             Player::Returning => uni(r, 0.7, 0.85),
         };
-        // a hitch's drop is the exercise: even a guarded player drops 5° or more
+        // a hitch's drop is the exercise: 5-12° whoever does it
         let p = if self.drill == Drill::Hitch {
-            p.max(0.9)
+            p.clamp(0.9, 1.0)
         } else {
             p
         };
