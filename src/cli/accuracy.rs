@@ -147,6 +147,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Class => {
             "group classes and home workout videos (reps paced by music and an instructor, mini-bands, a waistband clip); built after all nine, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Team => {
+            "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, never tuned on or read (the next hold-out)".into()
+        }
     }
 }
 

@@ -100,10 +100,12 @@ pub struct SimulateArgs {
     /// guarded, variable reps against bands and weights, cheap consumer
     /// sensors) and `athlete` (trained athletes at a serious gym: fast, held
     /// and clustered reps, the cable cuff and stack, a higher-end sensor),
-    /// all eight since read; or the hold-out, built apart and never
+    /// all eight since read; or the hold-outs, built apart and never
     /// tuned on: `class` (group classes and home workout videos: reps paced
     /// by music and an instructor, mini-bands, a waistband clip, the sensors
-    /// people own).
+    /// people own) and `team` (team-sport players on the pitch and in the
+    /// club gym: a squad counting out loud, partner resistance, running,
+    /// jumping and landing between sets).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

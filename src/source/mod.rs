@@ -92,6 +92,20 @@ pub mod muscle;
 pub mod pivot;
 pub mod session_file;
 pub mod sim;
+/// An eleventh body model, the next hold-out: team-sport injury-prevention
+/// work on the pitch and in the club gym.
+///
+/// Youth and adult amateur players, goalkeepers, forwards and a player back
+/// from a groin or ankle injury, doing the exercises to a squad's shared
+/// count, against a partner's hands, loop bands or ankle weights; each rep a
+/// random Fourier series bounded by a soft joint limit and placed on a
+/// planted body; jogging, shuffles, jumps and landings, kicks, sprints and
+/// cuts, getting down on the grass, the other leg's set between sets; a
+/// shin-guard or sock-taped sensor that shifts, a sacral belt clip, the
+/// sensors people own and team trackers that saturate on landings, BLE drops
+/// on the touchline. Built without reading the counter or the other models:
+/// never tuned on.
+pub mod team;
 /// A third, held-out body model driven by torques.
 ///
 /// The working leg, the pelvis and the whole body are rigid bodies moved by

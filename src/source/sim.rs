@@ -96,6 +96,9 @@ pub struct SimConfig {
 /// `Class` ([`crate::source::class`]) is a tenth, built apart after all nine:
 /// ordinary people in group classes and home workout videos, reps paced by
 /// music and an instructor; the hold-out, never tuned on.
+/// `Team` ([`crate::source::team`]) is an eleventh, built apart after all
+/// ten: team-sport injury-prevention work on the pitch and in the club gym;
+/// a hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -133,6 +136,11 @@ pub enum SimModel {
     /// an instructor (mini-bands, a waistband clip, the sensors people
     /// own); the hold-out, never tuned on ([`crate::source::class::ClassSimulator`]).
     Class,
+    /// An eleventh body model built apart: team-sport injury-prevention
+    /// work on the pitch and in the club gym (a squad counting out loud,
+    /// partner resistance, running, jumping and landing between sets); a
+    /// hold-out, never tuned on ([`crate::source::team::TeamSimulator`]).
+    Team,
 }
 
 impl SimModel {
@@ -148,6 +156,7 @@ impl SimModel {
         SimModel::Clinic,
         SimModel::Athlete,
         SimModel::Class,
+        SimModel::Team,
     ];
 
     /// The id used on the command line and in files.
@@ -163,6 +172,7 @@ impl SimModel {
             SimModel::Clinic => "clinic",
             SimModel::Athlete => "athlete",
             SimModel::Class => "class",
+            SimModel::Team => "team",
         }
     }
 }
@@ -380,6 +390,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Class => {
             let (sim, truth) = crate::source::class::ClassSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Team => {
+            let (sim, truth) = crate::source::team::TeamSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
