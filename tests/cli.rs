@@ -98,6 +98,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("athlete", "hip-hitch", "pelvis", "11"),
         ("class", "side-lying-abduction", "ankle", "12"),
         ("class", "standing-cable-abduction", "pelvis", "13"),
+        ("team", "standing-cable-abduction", "ankle", "14"),
+        ("team", "hip-hitch", "pelvis", "15"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -24,7 +24,9 @@ use std::io::IsTerminal;
 /// a higher-end sensor), built after all eight and read in session 12; and
 /// the class model (group classes and home workout videos, reps paced by
 /// music, mini-bands, a waistband clip), built after all nine: the
-/// hold-out, neither tuned on nor read.
+/// hold-out, neither tuned on nor read; and the team model (team-sport
+/// players on the pitch and in the club gym), built after all ten: the
+/// next hold-out, scored once on arrival.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -39,7 +41,8 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle, gym, clinic and athlete: seen; class: held out).
+    /// balance, muscle, gym, clinic and athlete: seen; class and team: held
+    /// out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
