@@ -417,6 +417,23 @@ impl Pipeline {
                 bias: self.still.bias(),
             };
         }
+        if still && self.detector.in_rep() && self.rested_past_any_top(angle) {
+            // At rest farther from the neutral than the top of any rep: a
+            // new posture (lying down on the mat, getting up), not a rep.
+            // Like turning round, it is no lost rep; and whatever set was
+            // open has ended.
+            let start_s = self.detector.start_t().unwrap_or(s.t);
+            self.detector.reset();
+            self.handle(
+                RepOutcome::Rejected(Rejection::TooLarge, start_s, s.t, angle),
+                out,
+            );
+            self.neutral.take_delayed();
+            if self.sets.open.is_some() {
+                self.close_set(out);
+            }
+            return;
+        }
         if still && self.detector.in_rep() && self.lowered_past_neutral(&rotation) {
             // At rest beyond the neutral, the other way from every rep of
             // the set: the neutral was taken with the leg still raised (a
@@ -629,6 +646,13 @@ impl Pipeline {
     fn set_aside_off_axis(&mut self, rep: &RepTrace, peak_deg: f64) {
         self.stats.not_reps[1] += 1;
         self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+    }
+
+    /// Ankle: whether a rest `angle` (°) from the neutral lies past
+    /// `reps.rest_max_deg`.
+    fn rested_past_any_top(&self, angle: f64) -> bool {
+        let max = self.profile.reps.rest_max_deg;
+        self.profile.reps.signal == RepSignal::Rotation && max > 0.0 && angle > max
     }
 
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
@@ -1100,6 +1124,47 @@ mod tests {
                 .all(|r| (r.peak_deg - 12.0).abs() < 2.0),
             "{peaks:?}"
         );
+    }
+
+    #[test]
+    fn lying_down_on_the_mat_is_a_new_neutral_and_not_a_rep_held_open() {
+        // Side-lying ankle: 3 s standing, then 4 marching steps of 18°
+        // (0.6 s, 1 s apart), 2 s standing still, lying down (the shank
+        // turns 90° in 2 s and rests there 2.5 s), then 8 reps of 30°
+        // (1.8 s, 0.4 s apart) about a level axis, and 4 s of rest. The
+        // rest at 90° used to pass for the top of a rep that never came
+        // back, so the whole set was lost inside it.
+        let run = |rest_max_deg: f64| {
+            let lie = |t: f64| 90.0 * bump(0.25 * (t - 9.0).clamp(0.0, 2.0));
+            let step = |t: f64| {
+                (0..4)
+                    .map(|i| 18.0 * bump((t - 3.0 - i as f64) / 0.6))
+                    .sum::<f64>()
+            };
+            let rep = |t: f64| {
+                (0..8)
+                    .map(|i| 30.0 * bump((t - 13.5 - 2.2 * i as f64) / 1.8))
+                    .sum::<f64>()
+            };
+            let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+            let pose = |t: f64| {
+                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), rep(t).to_radians())
+                    * UnitQuaternion::from_axis_angle(&Vector3::y_axis(), lie(t).to_radians())
+                    * UnitQuaternion::from_axis_angle(&Vector3::y_axis(), step(t).to_radians())
+                    * mount
+            };
+            let samples: Vec<Sample> = (0..3300).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+            let mut profile =
+                Profile::builtin(Exercise::SideLyingAbduction, Placement::Ankle).unwrap();
+            profile.reps.rest_max_deg = rest_max_deg;
+            let (sets, _) = analyze_samples(Pipeline::new(profile, Side::Right), samples);
+            sets.iter()
+                .filter(|s| s.start_s > 11.0)
+                .map(Set::rep_count)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(70.0), vec![8]);
+        assert_ne!(run(0.0), vec![8], "the rule is off at 0");
     }
 
     #[test]

@@ -213,6 +213,12 @@ pub struct RepConfig {
     /// step of a walk, standing up, swinging the lower leg). 0: off.
     #[serde(default)]
     pub vertical_axis_min: f64,
+    /// Ankle: a movement that comes to rest farther than this from the
+    /// neutral (°) has not reached the top of a rep but a new posture
+    /// (lying down on the mat, getting up): it is not a rep, and the rest
+    /// there is the new neutral. 0: off.
+    #[serde(default)]
+    pub rest_max_deg: f64,
     /// Pelvis: a movement resting this long without coming back is a new
     /// stance, not a rep (s).
     #[serde(default = "default_stale_rest_s")]
@@ -697,6 +703,7 @@ impl Profile {
                 1.0,
                 "0..1",
             ),
+            ("reps.rest_max_deg", r.rest_max_deg, 0.0, 180.0, "0..180"),
             ("reps.stale_rest_s", r.stale_rest_s, 0.1, 600.0, "0.1..600"),
             ("reps.level_gate", r.level_gate, 0.1, 100.0, "0.1..100"),
             ("reps.off_level_s", r.off_level_s, 0.0, 60.0, "0..60"),

@@ -221,6 +221,14 @@ impl RepDetector {
         )
     }
 
+    /// When the open movement left rest (s), if one is open.
+    pub fn start_t(&self) -> Option<f64> {
+        match self.state {
+            State::InRep { start_t, .. } => Some(start_t),
+            State::Idle { .. } => None,
+        }
+    }
+
     /// Back to rest at the current level, dropping any open movement.
     pub fn reset(&mut self) {
         self.state = State::idle(0.0, f64::NEG_INFINITY);
