@@ -43,6 +43,9 @@ pub const LARGE_REP_FACTOR: f64 = 1.35;
 /// may be settling into position, not a rep.
 pub const QUICK_START_FRACTION: f64 = 0.4;
 /// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
+/// … and, for the last rep, smaller than this share of the set's median
+/// rep (a momentum rep to finish a set is quick but full-sized).
+pub const QUICK_END_SIZE: f64 = 0.6;
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
 const MISSED_CAP: f64 = 0.3;
@@ -79,6 +82,9 @@ pub enum DoubtKind {
     /// The first rep far quicker than the others, whatever its size:
     /// perhaps settling into position just before the set.
     QuickStart,
+    /// The last rep far quicker than the others, whatever its size:
+    /// perhaps a swing or settling the leg just after the set.
+    QuickEnd,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
     /// The reps stand barely above the resting noise.
@@ -424,6 +430,22 @@ pub fn judge(
             confidence = confidence.min(SMALL_CAP);
         }
     }
+    if let Some(r) = reps.last().filter(|_| reps.len() > 1) {
+        let d = r.end_s - r.start_s;
+        if d < QUICK_START_FRACTION * median_duration && r.peak_deg < QUICK_END_SIZE * median_peak {
+            doubts.push(Doubt {
+                kind: DoubtKind::QuickEnd,
+                from_s: r.start_s,
+                to_s: r.end_s,
+                reps: -1,
+                message: format!(
+                    "the last rep took {d:.1} s against the set's usual {median_duration:.1} s: \
+                     if it was a swing or settling the leg after the set, the count is one over"
+                ),
+            });
+            confidence = confidence.min(SMALL_CAP);
+        }
+    }
     if signal == RepSignal::Rotation {
         for r in reps {
             if r.peak_deg < SMALL_REP_FRACTION * median_peak {
@@ -678,6 +700,33 @@ mod tests {
         let (c, d) = judge(&r, &[], 0.1, 1.0, 40.0, RepSignal::Obliquity);
         assert!(c < SURE, "{c}");
         assert!(d.iter().any(|d| d.kind == DoubtKind::QuickStart), "{d:?}");
+    }
+
+    #[test]
+    fn a_quick_small_last_movement_may_be_a_swing_after_the_set() {
+        // Class model: reps of 3 s and 29°, then a 0.9 s, 15° movement
+        // 1.1 s after the last (a swing of the leg after the set).
+        let mut r = reps(&[12.2, 16.3, 20.5, 24.6, 28.8, 32.9, 37.0, 41.2], 3.0, 29.0);
+        r.push(reps(&[45.3], 0.9, 15.0).remove(0));
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        let end = d
+            .iter()
+            .find(|d| d.kind == DoubtKind::QuickEnd)
+            .expect("doubted");
+        assert_eq!(end.reps, -1);
+        assert!(end.message.contains("last rep"), "{}", end.message);
+        // A quick last rep as large as the others (a momentum rep to end
+        // the set) raises nothing, nor does a small one of the set's length
+        // (a tired partial rep).
+        let mut r = reps(&[12.2, 16.3, 20.5, 24.6, 28.8, 32.9, 37.0, 41.2], 3.0, 29.0);
+        r.push(reps(&[45.3], 0.9, 31.0).remove(0));
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c} {d:?}");
+        let mut r = reps(&[12.2, 16.3, 20.5, 24.6, 28.8, 32.9, 37.0, 41.2], 3.0, 29.0);
+        r.push(reps(&[45.3], 2.8, 15.0).remove(0));
+        let (_, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(d.iter().all(|d| d.kind != DoubtKind::QuickEnd), "{d:?}");
     }
 
     #[test]
