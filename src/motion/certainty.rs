@@ -39,13 +39,13 @@ pub const SMALL_REP_FRACTION: f64 = 0.4;
 /// A rep larger than this many times the set's median (ankle) may be two
 /// reps run together (the leg went up again before it came down).
 pub const LARGE_REP_FACTOR: f64 = 1.35;
-/// A first rep (ankle) shorter than this share of the set's median length
-/// may be settling into position, not a rep.
+/// A first rep shorter than this share of the set's median length may be
+/// settling into position, not a rep; a last one, a swing after the set.
 pub const QUICK_START_FRACTION: f64 = 0.4;
-/// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 /// … and, for the last rep, smaller than this share of the set's median
 /// rep (a momentum rep to finish a set is quick but full-sized).
 pub const QUICK_END_SIZE: f64 = 0.6;
+/// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
 const MISSED_CAP: f64 = 0.3;
