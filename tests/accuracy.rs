@@ -216,8 +216,9 @@ fn accuracy_names_the_model_it_scores() {
 /// seated-rest and rebound rules; gym, read in session 10 for the
 /// given-up-rep and first-rest rules; clinic, read in session 11 for the
 /// seated vertical-axis rule; athlete, built in session 11 and read in
-/// session 12; class, the hold-out, and team, the next one, built in
-/// session 12, neither tuned on nor read),
+/// session 12; class, built in session 12 and read in session 13 for the
+/// posture-change rule; team, the hold-out, built in session 12 and
+/// neither tuned on nor read),
 /// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the
 /// sets counted wrong are not marked sure (the bar over every
@@ -262,6 +263,10 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
             SimModel::Chain => Some((2, 0.42)),
             SimModel::Balance => Some((5, 0.55)),
             SimModel::Muscle => Some((3, 0.45)),
+            // Session 13: lying down after a warm-up no longer holds a rep
+            // open through the whole first side-lying set (0.486 without
+            // `reps.rest_max_deg`, 0.514 with it, on these 72 sets).
+            SimModel::Class => Some((11, 0.50)),
             _ => None,
         };
         if let Some((most_false, least_exact)) = held {
