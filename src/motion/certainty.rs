@@ -82,8 +82,8 @@ pub enum DoubtKind {
     /// The first rep far quicker than the others, whatever its size:
     /// perhaps settling into position just before the set.
     QuickStart,
-    /// The last rep far quicker than the others, whatever its size:
-    /// perhaps a swing or settling the leg just after the set.
+    /// The last rep far quicker and smaller than the others: perhaps a
+    /// swing or settling the leg just after the set.
     QuickEnd,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
