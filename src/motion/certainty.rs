@@ -99,6 +99,10 @@ pub enum DoubtKind {
     /// Pelvis abduction: most reps counted hiked or dropped the pelvis, so
     /// the clean ones may have moved it too little to be seen.
     CompensatedOnly,
+    /// The reps moved the sensor so little (under the profile's
+    /// `sets.sure_min_peak_deg`) that a breath or a shift on the mat moves
+    /// it as much: a rep may be missed or one counted that was none.
+    FaintReps,
     /// Two sensors: some reps were counted from the pelvis alone (the
     /// ankle sensor was out).
     PelvisOnly,
@@ -174,6 +178,36 @@ pub fn compensated_only(reps: &[Rep]) -> Option<(f64, Doubt)> {
                 "{k} of the {n} reps counted hiked or dropped the pelvis: clean reps may move \
                  it too little to be seen from there, so the count may be short \
                  (an ankle sensor counts every rep)"
+            ),
+        },
+    ))
+}
+
+/// Confidence left when the reps' median is under the profile's
+/// `sets.sure_min_peak_deg`: likely, not sure.
+const FAINT_CAP: f64 = 0.85;
+
+/// A set whose median rep is under `sure_min_peak_deg` (0: off) is never
+/// sure: the doubt that says so, and the confidence it leaves. Side-lying,
+/// a clean abduction rolls the pelvis 1–3°, and so do breathing and
+/// settling on the mat; the counter finds most such reps, but not surely.
+pub fn faint_reps(reps: &[Rep], sure_min_peak_deg: f64) -> Option<(f64, Doubt)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    let size = median(&reps.iter().map(|r| r.peak_deg).collect::<Vec<_>>());
+    if size >= sure_min_peak_deg {
+        return None;
+    }
+    Some((
+        FAINT_CAP,
+        Doubt {
+            kind: DoubtKind::FaintReps,
+            from_s: first.start_s,
+            to_s: last.end_s,
+            reps: 0,
+            message: format!(
+                "the reps moved the sensor only {size:.1}° (a sure count needs \
+                 {sure_min_peak_deg:.1}°): a breath or a shift moves it as much, so a rep may \
+                 be missed or one counted that was none (an ankle sensor counts every rep)"
             ),
         },
     ))

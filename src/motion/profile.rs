@@ -328,6 +328,11 @@ pub struct SetConfig {
     /// … or shorter than this share of its median length.
     #[serde(default = "default_unlike_tail_length")]
     pub unlike_tail_length: f64,
+    /// A set whose median rep is smaller than this (°) is never marked
+    /// sure: its reps move the sensor no more than breathing and settling
+    /// do (0: off).
+    #[serde(default)]
+    pub sure_min_peak_deg: f64,
     /// Steps, not reps: a run of at least `step_run` movements (0: off),
     /// each shorter than `step_max_s` and starting less than
     /// `step_interval_s` after the one before, is walking. A rep takes
@@ -751,6 +756,13 @@ impl Profile {
                 1.0,
                 "0..1",
             ),
+            (
+                "sets.sure_min_peak_deg",
+                self.sets.sure_min_peak_deg,
+                0.0,
+                90.0,
+                "0..90",
+            ),
             ("sets.step_max_s", self.sets.step_max_s, 0.0, 10.0, "0..10"),
             (
                 "sets.step_interval_s",
@@ -979,6 +991,7 @@ mod tests {
                 (a.step_run, a.step_max_s, a.step_interval_s),
                 (b.step_run, b.step_max_s, b.step_interval_s)
             );
+            assert_eq!(a.sure_min_peak_deg, b.sure_min_peak_deg);
         }
         let text = builtin_text(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
         let bad = text.replace("rest_fraction = 0.5", "rest_fraction = 1.5");

@@ -219,6 +219,14 @@ impl Segmenter {
                 doubts.push(doubt);
             }
         }
+        if let Some((cap, doubt)) = certainty::faint_reps(&set.reps, self.cfg.sure_min_peak_deg) {
+            if confidence >= certainty::SURE {
+                // A set judged sure carries no doubts of its own.
+                doubts.clear();
+            }
+            confidence = confidence.min(cap);
+            doubts.push(doubt);
+        }
         if let Some((cap, dropped_doubts)) = certainty::dropped_like_reps(&set.reps, &dropped) {
             if confidence >= certainty::SURE {
                 // A set judged sure carries no doubts of its own.
@@ -501,6 +509,44 @@ mod tests {
         reps.pop();
         reps.push(rep(56.0, 56.8, 45.0));
         assert!(Segmenter::drop_unlike_tail(&mut reps, &cfg()).is_empty());
+    }
+
+    #[test]
+    fn a_set_of_faint_pelvis_reps_is_counted_but_never_sure() {
+        let profile =
+            super::super::Profile::builtin(Exercise::SideLyingAbduction, Placement::Pelvis)
+                .unwrap();
+        let sure_min = profile.sets.sure_min_peak_deg;
+        assert!(
+            sure_min > 0.0,
+            "side-lying pelvis sets need a floor to be sure"
+        );
+        let judged = |peak: f64| {
+            let mut p = Segmenter::new(profile.sets.clone(), profile.reps.signal, 0.45, 40.0);
+            let mut set = OpenSet::new(0.0, 2.5, 0.05);
+            set.reps = (0..10)
+                .map(|i| rep(3.5 * i as f64, 3.5 * i as f64 + 2.5, peak))
+                .collect();
+            p.open = Some(set);
+            let mut out = Vec::new();
+            p.close(&mut out);
+            match out.pop() {
+                Some(Event::SetEnded(s)) => s,
+                e => panic!("no set: {e:?}"),
+            }
+        };
+        // Ten even 1.4° reps well above the noise: all counted, likely.
+        let faint = judged(1.4);
+        assert_eq!(faint.rep_count(), 10);
+        assert!(faint.confidence < certainty::SURE, "{}", faint.confidence);
+        assert!(faint.confidence >= 0.6, "{}", faint.confidence);
+        assert!(faint
+            .doubts
+            .iter()
+            .any(|d| d.kind == certainty::DoubtKind::FaintReps && d.message.contains("1.4°")));
+        // The same set with reps past the floor is sure.
+        let plain = judged(sure_min + 1.0);
+        assert!(plain.confidence >= certainty::SURE, "{:?}", plain.doubts);
     }
 
     #[test]
