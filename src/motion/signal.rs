@@ -132,8 +132,53 @@ pub struct ObliquitySignal {
     rebase: bool,
     /// How long the pelvis has rested away from the level (s).
     off_level_s: f64,
-    /// The neutral's roll (°), kept with the neutral it belongs to.
-    neutral_roll: Option<(Vector4<f64>, f64)>,
+    /// The neutral's frame, kept with the neutral it belongs to.
+    neutral_roll: Option<(Vector4<f64>, PelvisFrame)>,
+}
+
+/// Where the pelvis' front-back axis and up lie in the sensor at the neutral.
+#[derive(Debug, Clone, Copy)]
+struct PelvisFrame {
+    /// World up in the sensor at the neutral.
+    up: Vector3<f64>,
+    /// The sensor's Z laid level: the front-back axis obliquity turns
+    /// about; `None` when Z stands within ~12° of the vertical and has no
+    /// level direction (then the roll about Z is read as it is).
+    front: Option<Vector3<f64>>,
+    /// [`roll_z_deg`] at the neutral, for the fallback.
+    roll_z: f64,
+}
+
+impl PelvisFrame {
+    fn at(neutral: &UnitQuaternion<f64>) -> Self {
+        let up = attitude::up_in_body(neutral);
+        let level = Vector3::z() - up * up.z;
+        let norm = level.norm();
+        PelvisFrame {
+            up,
+            front: (norm > 0.2).then(|| level / norm),
+            roll_z: roll_z_deg(neutral),
+        }
+    }
+
+    /// The roll since the neutral about the front-back axis (°, in
+    /// (−180, 180]), positive the way [`roll_z_deg`] is.
+    fn roll_deg(&self, q: &UnitQuaternion<f64>) -> f64 {
+        let d = match self.front {
+            Some(front) => {
+                let up = attitude::up_in_body(q);
+                -attitude::atan2(front.dot(&self.up.cross(&up)), self.up.dot(&up)).to_degrees()
+            }
+            None => roll_z_deg(q) - self.roll_z,
+        };
+        if d > 180.0 {
+            d - 360.0
+        } else if d <= -180.0 {
+            d + 360.0
+        } else {
+            d
+        }
+    }
 }
 
 impl ObliquitySignal {
@@ -158,24 +203,22 @@ impl ObliquitySignal {
         in_rep: bool,
         dt: f64,
     ) -> Reading {
-        // How far the pelvis has rolled about its front-back axis (sensor
-        // Z) since the neutral, seen in the direction of gravity. Heading
-        // plays no part, so turning round and a drifting yaw cannot leak in.
+        // How far the pelvis has rolled about its front-back axis since the
+        // neutral, seen in the direction of gravity. The front-back axis is
+        // the sensor's Z laid level at the neutral: a clip pitched up or
+        // down on the belt would otherwise read each degree of obliquity as
+        // 1/cos(pitch) degrees (a clip 70° off level, three). Heading plays
+        // no part, so turning round and a drifting yaw cannot leak in.
         let n = neutral_inv.coords;
-        let neutral_roll = match self.neutral_roll {
-            Some((c, r)) if c == n => r,
+        let frame = match self.neutral_roll {
+            Some((c, f)) if c == n => f,
             _ => {
-                let r = roll_z_deg(&neutral_inv.inverse());
-                self.neutral_roll = Some((n, r));
-                r
+                let f = PelvisFrame::at(&neutral_inv.inverse());
+                self.neutral_roll = Some((n, f));
+                f
             }
         };
-        let mut d = roll_z_deg(q) - neutral_roll;
-        if d > 180.0 {
-            d -= 360.0;
-        } else if d <= -180.0 {
-            d += 360.0;
-        }
+        let d = frame.roll_deg(q);
         let o = d * self.free_sign;
         let gate = self.level_gate * self.enter_deg;
         // At rest away from the resting level for a while (the level was
@@ -308,6 +351,46 @@ mod tests {
         let r = o.read(&neutral, &at(2.2), false, true, 0.01);
         assert!((r.signal.abs() - 2.0).abs() < 0.05, "{}", r.signal);
         assert!((r.angle.abs() - 2.2).abs() < 1e-6, "{}", r.angle);
+    }
+
+    #[test]
+    fn a_clip_pitched_on_the_belt_reads_the_obliquity_it_sees() {
+        let p = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+        let Counted::Obliquity(mut o) = Counted::new(&p.reps, 1.0) else {
+            panic!("pelvis counts obliquity")
+        };
+        // World X points forward. The clip's Z lies `pitch` above level,
+        // forward; the pelvis then rolls 6° about the forward axis.
+        for pitch in [0.0, 30.0, 60.0, 75.0] {
+            let clip = about(Vector3::y(), 90.0 - pitch);
+            let neutral = clip.inverse();
+            for roll in [-6.0, 6.0] {
+                let r = o.read(
+                    &neutral,
+                    &(about(Vector3::x(), roll) * clip),
+                    false,
+                    true,
+                    0.01,
+                );
+                // Read about Z as it is, a 75° pitch made 6° read 23°.
+                assert!(
+                    (r.angle.abs() - 6.0).abs() < 0.01,
+                    "pitch {pitch}: {}",
+                    r.angle
+                );
+                // The sign is roll_z_deg's: free side up positive.
+                let about_z = roll_z_deg(&(about(Vector3::x(), roll) * clip)) - roll_z_deg(&clip);
+                let about_z = (about_z + 540.0) % 360.0 - 180.0;
+                assert_eq!(
+                    r.angle.signum(),
+                    about_z.signum(),
+                    "pitch {pitch}: {about_z}"
+                );
+            }
+            // Pitching further forward (bending over) is no obliquity.
+            let bent = about(Vector3::y(), 10.0) * clip;
+            assert!(o.read(&neutral, &bent, false, true, 0.01).angle.abs() < 0.01);
+        }
     }
 
     #[test]
