@@ -865,21 +865,28 @@ impl Body {
     /// The agenda: starts activities, runs reps through their via-points,
     /// fires program commands; reports events.
     fn run_agenda(&mut self) {
+        // Lent out while it runs, so its plans are read in place, not copied every step.
+        let agenda = std::mem::take(&mut self.agenda);
+        self.run_agenda_in(&agenda);
+        self.agenda = agenda;
+    }
+
+    fn run_agenda_in(&mut self, agenda: &[Act]) {
         let t = self.t;
         loop {
             match self.run.clone() {
                 Run::Done => return,
-                Run::Start => self.begin_act(t),
+                Run::Start => self.begin_act(agenda, t),
                 Run::Still { end } => {
                     if t >= end {
                         self.act += 1;
-                        self.begin_act(t);
+                        self.begin_act(agenda, t);
                     } else {
                         return;
                     }
                 }
                 Run::Prog { t0, mut next } => {
-                    let Some(Act::Prog(p)) = self.agenda.get(self.act).cloned() else {
+                    let Some(Act::Prog(p)) = agenda.get(self.act) else {
                         self.run = Run::Done;
                         return;
                     };
@@ -894,14 +901,14 @@ impl Body {
                             p.label, t0, t
                         )));
                         self.act += 1;
-                        self.begin_act(t);
+                        self.begin_act(agenda, t);
                     } else {
                         self.run = Run::Prog { t0, next };
                         return;
                     }
                 }
                 Run::Reps { .. } => {
-                    if !self.step_reps(t) {
+                    if !self.step_reps(agenda, t) {
                         return;
                     }
                 }
@@ -909,8 +916,8 @@ impl Body {
         }
     }
 
-    fn begin_act(&mut self, t: f64) {
-        self.run = match self.agenda.get(self.act) {
+    fn begin_act(&mut self, agenda: &[Act], t: f64) {
+        self.run = match agenda.get(self.act) {
             None => Run::Done,
             Some(Act::Still(d)) => Run::Still { end: t + d },
             Some(Act::Prog(_)) => Run::Prog { t0: t, next: 0 },
@@ -927,8 +934,8 @@ impl Body {
     }
 
     /// Advances the rep block; true when the block is over and the next act began.
-    fn step_reps(&mut self, t: f64) -> bool {
-        let Some(Act::Reps(block)) = self.agenda.get(self.act).cloned() else {
+    fn step_reps(&mut self, agenda: &[Act], t: f64) -> bool {
+        let Some(Act::Reps(block)) = agenda.get(self.act) else {
             self.run = Run::Done;
             return false;
         };
@@ -1007,7 +1014,6 @@ impl Body {
                     }
                     via = 0;
                     prev_goal = 0.0;
-                    let next = next.clone();
                     self.start_via(&next, 0);
                     stage = Stage::Going { since: t };
                 }
@@ -1040,7 +1046,6 @@ impl Body {
                     prev_goal = goal_of(&plan.vias[via]);
                     via += 1;
                     if via < plan.vias.len() {
-                        let plan = plan.clone();
                         self.start_via(&plan, via);
                         stage = Stage::Going { since: t };
                     } else {
@@ -1074,7 +1079,7 @@ impl Body {
                 )));
             }
             self.act += 1;
-            self.begin_act(t);
+            self.begin_act(agenda, t);
             return true;
         }
         self.run = Run::Reps {
@@ -1255,7 +1260,7 @@ impl Body {
         Frame {
             t: self.t,
             p: p + q * self.dp,
-            q,
+            q: q * Q::from_scaled_axis(self.dth),
             rigid: q,
             roll: self.j[ROLL].q,
             flex: self.j[FLEX].q,
