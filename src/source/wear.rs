@@ -1014,7 +1014,7 @@ impl Body {
                     }
                     via = 0;
                     prev_goal = 0.0;
-                    self.start_via(&next, 0);
+                    self.start_via(next, 0);
                     stage = Stage::Going { since: t };
                 }
                 Stage::Going { since } => {
@@ -1046,7 +1046,7 @@ impl Body {
                     prev_goal = goal_of(&plan.vias[via]);
                     via += 1;
                     if via < plan.vias.len() {
-                        self.start_via(&plan, via);
+                        self.start_via(plan, via);
                         stage = Stage::Going { since: t };
                     } else {
                         stage = Stage::Settle { deadline: t + 2.0 };
