@@ -1763,10 +1763,10 @@ impl Planner<'_> {
         let shift = l.shift_c * around(rng, 1.0, 0.2);
         // Keep the standing foot planted: the hip adducts as the hips shift over it.
         let lean = (shift / (THIGH_M + SHANK_M)).to_degrees();
-        let (primary, targets, tol, v) = if self.cfg.exercise == Exercise::HipHitch {
+        // The pelvis leads (its roll is what settles); the working leg only stands.
+        let (targets, tol, v) = if self.cfg.exercise == Exercise::HipHitch {
             let d = l.range * around(rng, 1.0, 0.08);
             (
-                ROLL,
                 vec![(ROLL, d), (SHIFT, 0.5 * shift)],
                 (0.12 * d).max(0.8),
                 6.0,
@@ -1774,7 +1774,6 @@ impl Planner<'_> {
         } else {
             let roll = -rng.gen_range(0.5..3.0);
             (
-                ABD,
                 vec![
                     (ROLL, roll),
                     (ABD, -roll - lean),
@@ -1786,7 +1785,6 @@ impl Planner<'_> {
             )
         };
         let back: Vec<(usize, f64)> = targets.iter().map(|&(c, _)| (c, 0.0)).collect();
-        let _ = primary;
         RepPlan {
             primary: ROLL,
             vias: vec![
