@@ -100,6 +100,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("class", "standing-cable-abduction", "pelvis", "13"),
         ("team", "standing-cable-abduction", "ankle", "14"),
         ("team", "hip-hitch", "pelvis", "15"),
+        ("wear", "side-lying-abduction", "ankle", "16"),
+        ("wear", "standing-cable-abduction", "pelvis", "17"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -153,6 +153,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Team => {
             "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, never tuned on or read (the next hold-out)".into()
         }
+        crate::source::sim::SimModel::Wear => {
+            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the next hold-out)".into()
+        }
     }
 }
 

@@ -114,3 +114,18 @@ pub mod team;
 /// error model. Written without reading the counter or the other body
 /// models; since read for rules.
 pub mod torque;
+/// A twelfth body model, the next hold-out: the wearables people really
+/// use and how they sit on the body.
+///
+/// Foot pods on the laces, smartwatch-class ankle bands, thigh straps, a
+/// phone in a sock or a trouser pocket, a sacral or hip-belt clip, a
+/// waistband clip: each with its own mounting, its own fabric or soft-tissue
+/// suspension (a pocket phone swings, a strap slips and is re-tightened),
+/// its own error model (temperature-driven bias, scale and cross-axis
+/// errors, saturation, quantisation, timing jitter, drops). The body is a
+/// kinematic chain whose joints follow an equilibrium point through a
+/// spring–damper with signal-dependent noise, reps as state-driven
+/// via-point programs with per-lifter tempo, holds, dropped eccentrics and
+/// fatigue. Built after all eleven without reading the counter or the
+/// other models: never tuned on.
+pub mod wear;

@@ -99,6 +99,10 @@ pub struct SimConfig {
 /// `Team` ([`crate::source::team`]) is an eleventh, built apart after all
 /// ten: team-sport injury-prevention work on the pitch and in the club gym;
 /// a hold-out, never tuned on.
+/// `Wear` ([`crate::source::wear`]) is a twelfth, built apart after all
+/// eleven: the wearables people really use (foot pods, ankle bands, thigh
+/// straps, phones in a sock or pocket, belt and waistband clips) and how
+/// they sit on the body; the next hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -141,6 +145,12 @@ pub enum SimModel {
     /// partner resistance, running, jumping and landing between sets); a
     /// hold-out, never tuned on ([`crate::source::team::TeamSimulator`]).
     Team,
+    /// A twelfth body model built apart: the wearables people really use
+    /// and how they sit on the body (mountings, fabric and soft-tissue
+    /// suspension, slipping straps, phones in pockets, each device's own
+    /// errors), on a kinematic chain driven by equilibrium-point reaching;
+    /// a hold-out, never tuned on ([`crate::source::wear::WearSimulator`]).
+    Wear,
 }
 
 impl SimModel {
@@ -157,6 +167,7 @@ impl SimModel {
         SimModel::Athlete,
         SimModel::Class,
         SimModel::Team,
+        SimModel::Wear,
     ];
 
     /// The id used on the command line and in files.
@@ -173,6 +184,7 @@ impl SimModel {
             SimModel::Athlete => "athlete",
             SimModel::Class => "class",
             SimModel::Team => "team",
+            SimModel::Wear => "wear",
         }
     }
 }
@@ -394,6 +406,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Team => {
             let (sim, truth) = crate::source::team::TeamSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Wear => {
+            let (sim, truth) = crate::source::wear::WearSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
