@@ -23,10 +23,11 @@ use std::io::IsTerminal;
 /// athlete model (trained lifters, coached tempos, the cable cuff and stack,
 /// a higher-end sensor), built after all eight and read in session 12; and
 /// the class model (group classes and home workout videos, reps paced by
-/// music, mini-bands, a waistband clip), built after all nine: the
-/// hold-out, neither tuned on nor read; and the team model (team-sport
-/// players on the pitch and in the club gym), built after all ten: the
-/// next hold-out, scored once on arrival.
+/// music, mini-bands, a waistband clip), built after all nine and read in
+/// session 13; the team model (team-sport players on the pitch and in the
+/// club gym), built after all ten and read in session 14; and the wear
+/// model (the wearables people really use and how they sit on the body),
+/// built after all eleven: the hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -41,8 +42,8 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle, gym, clinic and athlete: seen; class and team: held
-    /// out).
+    /// balance, muscle, gym, clinic, athlete, class and team: seen; wear:
+    /// held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -148,13 +149,13 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "trained athletes at a serious gym (fast and held reps, the cable cuff and stack); built after all eight, read once class was scored (seen)".into()
         }
         crate::source::sim::SimModel::Class => {
-            "group classes and home workout videos (reps paced by music and an instructor, mini-bands, a waistband clip); built after all nine, never tuned on or read (the hold-out)".into()
+            "group classes and home workout videos (reps paced by music and an instructor, mini-bands, a waistband clip); built after all nine, read once wear was under way (seen)".into()
         }
         crate::source::sim::SimModel::Team => {
-            "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, never tuned on or read (the next hold-out)".into()
+            "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, read once wear was scored (seen)".into()
         }
         crate::source::sim::SimModel::Wear => {
-            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the next hold-out)".into()
+            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the hold-out)".into()
         }
     }
 }

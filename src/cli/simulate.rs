@@ -100,12 +100,12 @@ pub struct SimulateArgs {
     /// guarded, variable reps against bands and weights, cheap consumer
     /// sensors) and `athlete` (trained athletes at a serious gym: fast, held
     /// and clustered reps, the cable cuff and stack, a higher-end sensor),
-    /// all eight since read; or the hold-outs, built apart and never
-    /// tuned on: `class` (group classes and home workout videos: reps paced
-    /// by music and an instructor, mini-bands, a waistband clip, the sensors
-    /// people own), `team` (team-sport players on the pitch and in the
-    /// club gym: a squad counting out loud, partner resistance, running,
-    /// jumping and landing between sets) and `wear` (the wearables people
+    /// `class` (group classes and home workout videos: reps paced by music
+    /// and an instructor, mini-bands, a waistband clip, the sensors people
+    /// own) and `team` (team-sport players on the pitch and in the club
+    /// gym: a squad counting out loud, partner resistance, running, jumping
+    /// and landing between sets), all ten since read; or the hold-out, built
+    /// apart and never tuned on: `wear` (the wearables people
     /// really use and how they sit on the body: foot pods, ankle bands,
     /// thigh straps, phones in a sock or pocket, belt and waistband clips,
     /// each with its own mounting, suspension and errors).

@@ -34,7 +34,7 @@ pub mod ble;
 /// error model. Built from the exercise notes and real recordings alone; a
 /// hold-out until session 8 read it for rules.
 pub mod chain;
-/// A tenth body model, the hold-out: group exercise classes and home workout videos.
+/// A tenth body model, built apart and read in session 13: group exercise classes and home workout videos.
 ///
 /// Ordinary people (beginners and regulars, older adults holding a chair,
 /// heavier bodies, rushing teenagers) doing the exercises to music: each
@@ -44,7 +44,7 @@ pub mod chain;
 /// that wobbles; the instructor's other moves, side switches and drinks
 /// between sets; the sensors people own with a warming accelerometer,
 /// timestamp jitter and stream drops. Built without reading the counter or
-/// the other models: never tuned on.
+/// the other models; read for rules in session 13.
 pub mod class;
 /// An eighth body model, the hold-out: a physiotherapy clinic and home population.
 ///
@@ -92,7 +92,7 @@ pub mod muscle;
 pub mod pivot;
 pub mod session_file;
 pub mod sim;
-/// An eleventh body model, the next hold-out: team-sport injury-prevention
+/// An eleventh body model, built apart and read in session 14: team-sport injury-prevention
 /// work on the pitch and in the club gym.
 ///
 /// Youth and adult amateur players, goalkeepers, forwards and a player back
@@ -103,8 +103,8 @@ pub mod sim;
 /// cuts, getting down on the grass, the other leg's set between sets; a
 /// shin-guard or sock-taped sensor that shifts, a sacral belt clip, the
 /// sensors people own and team trackers that saturate on landings, BLE drops
-/// on the touchline. Built without reading the counter or the other models:
-/// never tuned on.
+/// on the touchline. Built without reading the counter or the other models;
+/// read in session 14, once wear stood ready and was scored.
 pub mod team;
 /// A third, held-out body model driven by torques.
 ///
@@ -114,7 +114,7 @@ pub mod team;
 /// error model. Written without reading the counter or the other body
 /// models; since read for rules.
 pub mod torque;
-/// A twelfth body model, the next hold-out: the wearables people really
+/// A twelfth body model, the hold-out: the wearables people really
 /// use and how they sit on the body.
 ///
 /// Foot pods on the laces, smartwatch-class ankle bands, thigh straps, a

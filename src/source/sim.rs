@@ -95,14 +95,14 @@ pub struct SimConfig {
 /// session 12 once class stood ready and was scored.
 /// `Class` ([`crate::source::class`]) is a tenth, built apart after all nine:
 /// ordinary people in group classes and home workout videos, reps paced by
-/// music and an instructor; the hold-out, never tuned on.
+/// music and an instructor; read in session 13 once wear was under way.
 /// `Team` ([`crate::source::team`]) is an eleventh, built apart after all
 /// ten: team-sport injury-prevention work on the pitch and in the club gym;
-/// a hold-out, never tuned on.
+/// read in session 14 once wear stood ready and was scored.
 /// `Wear` ([`crate::source::wear`]) is a twelfth, built apart after all
 /// eleven: the wearables people really use (foot pods, ankle bands, thigh
 /// straps, phones in a sock or pocket, belt and waistband clips) and how
-/// they sit on the body; the next hold-out, never tuned on.
+/// they sit on the body; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -138,18 +138,18 @@ pub enum SimModel {
     /// A tenth body model built apart: ordinary people in group exercise
     /// classes and home workout videos, reps paced by the music's beat and
     /// an instructor (mini-bands, a waistband clip, the sensors people
-    /// own); the hold-out, never tuned on ([`crate::source::class::ClassSimulator`]).
+    /// own); read in session 13 ([`crate::source::class::ClassSimulator`]).
     Class,
     /// An eleventh body model built apart: team-sport injury-prevention
     /// work on the pitch and in the club gym (a squad counting out loud,
-    /// partner resistance, running, jumping and landing between sets); a
-    /// hold-out, never tuned on ([`crate::source::team::TeamSimulator`]).
+    /// partner resistance, running, jumping and landing between sets); read
+    /// in session 14 ([`crate::source::team::TeamSimulator`]).
     Team,
     /// A twelfth body model built apart: the wearables people really use
     /// and how they sit on the body (mountings, fabric and soft-tissue
     /// suspension, slipping straps, phones in pockets, each device's own
     /// errors), on a kinematic chain driven by equilibrium-point reaching;
-    /// a hold-out, never tuned on ([`crate::source::wear::WearSimulator`]).
+    /// the hold-out, never tuned on ([`crate::source::wear::WearSimulator`]).
     Wear,
 }
 
