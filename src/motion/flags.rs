@@ -192,15 +192,76 @@ pub struct SetReference {
     pub axis_reps: usize,
     /// Peak angular rates of the set's reps without momentum so far (°/s).
     pub rates: Vec<f64>,
+    /// The set's second movement turned about another axis than its first
+    /// (its unit axis, weight and start, s): the third says which of the
+    /// two was a rep.
+    pub contested: Option<(Vector3<f64>, f64, f64)>,
+    /// Start (s) of the first movement in `axis_sum`.
+    pub first_start_s: f64,
+    /// Start (s) of one of the set's first two movements that turned about
+    /// another axis than the reps after it (a step into place, settling the
+    /// foot): not a rep ([`ODD_AXIS_COS`]).
+    pub odd_start_s: Option<f64>,
 }
+
+/// Two movements whose rotation axes are farther apart than this cosine
+/// (60°) turn about different axes: the share the off-axis rule
+/// (`reps.off_axis_fraction`) asks of a rep along the set's axis.
+pub const ODD_AXIS_COS: f64 = 0.5;
 
 impl SetReference {
     /// How far `rotation` (°) goes along the set's rep axis (°), once its
     /// reps have given one.
+    /// While the set's first two movements disagree, along whichever of
+    /// the two it follows better.
     pub fn along_axis(&self, rotation: &Vector3<f64>) -> Option<f64> {
-        self.axis_sum
+        let along = self
+            .axis_sum
             .try_normalize(1e-9)
-            .map(|axis| rotation.dot(&axis))
+            .map(|axis| rotation.dot(&axis))?;
+        Some(match self.contested {
+            Some((second, _, _)) => along.max(rotation.dot(&second)),
+            None => along,
+        })
+    }
+
+    /// Whether the set's reps have shown their axis: two that agree, or
+    /// two that do not (a rep then has to follow one of them).
+    pub fn axis_known(&self) -> bool {
+        self.axis_reps >= 2 || self.contested.is_some()
+    }
+
+    /// Adds a rep turning about `unit` by `weight` (°), starting at
+    /// `start_s`, to the set's axis. Of the set's first two movements, one
+    /// about another axis than the next rep is `odd_start_s`, and its axis
+    /// is left out: a step into place before the set would otherwise set
+    /// an axis the reps are then judged off.
+    fn learn_axis(&mut self, unit: Vector3<f64>, weight: f64, start_s: f64) {
+        let axis = self.axis_sum.try_normalize(1e-9);
+        match (self.axis_reps, self.contested.take(), axis) {
+            (1, None, Some(a)) if a.dot(&unit) < ODD_AXIS_COS => {
+                // Which of the two is the rep, the next one will say.
+                self.contested = Some((unit, weight, start_s));
+                return;
+            }
+            (1, Some((second, w2, s2)), Some(a)) => {
+                let with_first = a.dot(&unit) >= ODD_AXIS_COS;
+                let with_second = second.dot(&unit) >= ODD_AXIS_COS;
+                if with_second && !with_first {
+                    self.odd_start_s = Some(self.first_start_s);
+                    self.axis_sum = second * w2;
+                } else if with_first && !with_second {
+                    self.odd_start_s = Some(s2);
+                } else {
+                    self.axis_sum += second * w2;
+                    self.axis_reps += 1;
+                }
+            }
+            (0, _, _) | (_, _, None) => self.first_start_s = start_s,
+            _ => {}
+        }
+        self.axis_sum += unit * weight;
+        self.axis_reps += 1;
     }
 
     /// The working range: median peak of the full-range reps so far.
@@ -228,6 +289,7 @@ fn median(v: &[f64]) -> Option<f64> {
 /// `peak_rotation` the rotation vector at that peak. Updates `reference`.
 pub fn ankle_flags(
     cfg: &FlagsConfig,
+    start_s: f64,
     trace: &[TracePoint],
     peak_deg: f64,
     peak_t: f64,
@@ -299,8 +361,7 @@ pub fn ankle_flags(
     if !drifted {
         if let Some(unit) = peak_rotation.try_normalize(1e-9) {
             // Weighted by size: a small stray movement barely turns the axis.
-            reference.axis_sum += unit * peak_deg;
-            reference.axis_reps += 1;
+            reference.learn_axis(unit, peak_deg, start_s);
         }
     }
 }
@@ -316,6 +377,40 @@ mod tests {
             hold_s: 0.15,
             hysteresis_deg: 1.0,
         }
+    }
+
+    #[test]
+    fn of_the_first_two_movements_the_one_off_the_reps_axis_is_odd() {
+        let (x, y) = (Vector3::x(), Vector3::y());
+        // A step about y, then reps about x: the step was odd.
+        let mut r = SetReference::default();
+        r.learn_axis(y, 50.0, 1.0);
+        r.learn_axis(x, 30.0, 4.0);
+        assert!(r.axis_known() && r.axis_reps == 1, "contested");
+        assert_eq!(
+            r.along_axis(&(y * 20.0)),
+            Some(20.0),
+            "either axis, meanwhile"
+        );
+        r.learn_axis(x, 30.0, 7.0);
+        assert_eq!(r.odd_start_s, Some(1.0));
+        assert!(
+            r.along_axis(&(y * 20.0)).unwrap().abs() < 1e-9,
+            "the step's axis is gone"
+        );
+        // A rep about x, a step about y, reps about x: the step was odd.
+        let mut r = SetReference::default();
+        for (axis, start) in [(x, 1.0), (y, 4.0), (x, 7.0), (x, 10.0)] {
+            r.learn_axis(axis, 30.0, start);
+        }
+        assert_eq!(r.odd_start_s, Some(4.0));
+        assert_eq!(r.axis_reps, 3);
+        // Reps that agree leave nothing odd.
+        let mut r = SetReference::default();
+        for start in [1.0, 4.0, 7.0] {
+            r.learn_axis(x, 30.0, start);
+        }
+        assert_eq!((r.odd_start_s, r.axis_reps), (None, 3));
     }
 
     #[test]
@@ -366,6 +461,7 @@ mod tests {
         let mut out = Vec::new();
         ankle_flags(
             cfg,
+            0.0,
             &trace,
             peak,
             phase_s,

@@ -188,6 +188,11 @@ pub struct Pipeline {
 /// the open set's reps (this cosine) is a rep done fast, never a step.
 const STEP_ON_AXIS: f64 = 0.9;
 
+/// A movement smaller than `sets.unlike_edge_fraction` of the open set's
+/// reps is no rep unless this share of its rotation (the cosine of ~45°)
+/// lies along the set's axis.
+const SMALL_ON_AXIS: f64 = 0.7;
+
 /// What the pipeline computed from the last sample, for diagnostics and plots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Probe {
@@ -623,7 +628,7 @@ impl Pipeline {
             return None;
         }
         let r = &self.sets.open.as_ref()?.reference;
-        r.along_axis(rotation).filter(|_| r.axis_reps >= 2)
+        r.along_axis(rotation).filter(|_| r.axis_known())
     }
 
     /// Ankle: whether `rotation` (from the neutral, in the neutral's frame)
@@ -737,7 +742,20 @@ impl Pipeline {
             self.close_set(out);
         }
         if let Some(along) = self.along_set_axis(&peak_rotation) {
-            if along < self.profile.reps.off_axis_fraction * peak_rotation.norm() {
+            // A movement far smaller than the set's reps must keep closer to
+            // their axis (within ~45°): a partial rep does, settling the
+            // leg after the set turns it every which way.
+            let small = self.sets.open.as_ref().is_some_and(|set| {
+                peak_deg
+                    < self.profile.sets.unlike_edge_fraction
+                        * sets::median(set.reps.iter().map(|r| r.peak_deg))
+            });
+            let share = if small {
+                SMALL_ON_AXIS.max(self.profile.reps.off_axis_fraction)
+            } else {
+                self.profile.reps.off_axis_fraction
+            };
+            if along < share * peak_rotation.norm() {
                 // Turning about another axis than every rep of the set
                 // (a shank roll, settling the leg): not a rep.
                 self.set_aside_off_axis(&rep, peak_deg);
@@ -789,6 +807,7 @@ impl Pipeline {
         match self.profile.reps.signal {
             RepSignal::Rotation => flags::ankle_flags(
                 &self.profile.flags,
+                rep.start_t,
                 trace,
                 peak_deg,
                 peak_t,
@@ -995,6 +1014,45 @@ mod tests {
             }
         };
         shank(Vector3::z(), angle, 4.0 + 8.0 * reps as f64 + 4.0)
+    }
+
+    #[test]
+    fn a_step_into_place_before_the_set_is_no_rep_and_sets_no_axis() {
+        // 4 s of rest; a 50° step into place in 1 s about the level left-right
+        // axis; then eight 30° reps about the front-back axis (2 s each,
+        // every 3 s) and two small moves settling the foot after the set,
+        // 50° off the reps' axis (a partial rep would follow it).
+        let step = |t: f64| 50.0 * bump((t - 4.0) / 1.0);
+        let reps = |t: f64| {
+            (0..8)
+                .map(|i| 30.0 * bump((t - 7.0 - 3.0 * i as f64) / 2.0))
+                .sum::<f64>()
+        };
+        let settle = |t: f64| 8.0 * bump((t - 32.0) / 2.0) + 7.0 * bump((t - 35.0) / 2.0);
+        let off = 50f64.to_radians();
+        let settle_axis = nalgebra::Unit::new_normalize(Vector3::new(off.cos(), 0.0, off.sin()));
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), step(t).to_radians())
+                * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians())
+                * UnitQuaternion::from_axis_angle(&settle_axis, settle(t).to_radians())
+                * mount
+        };
+        let samples: Vec<Sample> = (0..4000).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, samples);
+        assert_eq!(sets.len(), 1, "{sets:?}");
+        assert_eq!(sets[0].rep_count(), 8, "{:?}", sets[0].reps);
+        assert!(
+            sets[0].start_s > 6.5,
+            "the step opened the set: {}",
+            sets[0].start_s
+        );
     }
 
     #[test]

@@ -161,7 +161,8 @@ impl Segmenter {
         // one as large as the reps keeps the set from being sure
         // (`certainty::dropped_like_reps`).
         let dropped = if self.signal == RepSignal::Rotation {
-            let mut d = Self::drop_unlike_lead(&mut set.reps, &self.cfg);
+            let mut d = Self::drop_odd_axis(&mut set);
+            d.extend(Self::drop_unlike_lead(&mut set.reps, &self.cfg));
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
         } else {
@@ -321,6 +322,26 @@ impl Segmenter {
     /// it breaks any run of quick movements.
     pub fn not_a_step(&mut self) {
         self.steps.clear();
+    }
+
+    /// Drops the one of a set's first two movements that turned about
+    /// another axis than its reps (`SetReference::odd_start_s`: a step into
+    /// place, settling the foot), once the set has 4 reps with it.
+    fn drop_odd_axis(set: &mut OpenSet) -> Vec<Rep> {
+        let Some(start_s) = set.reference.odd_start_s else {
+            return Vec::new();
+        };
+        let Some(i) = set.reps.iter().position(|r| r.start_s == start_s) else {
+            return Vec::new();
+        };
+        if set.reps.len() < 4 {
+            return Vec::new();
+        }
+        let odd = set.reps.remove(i);
+        for (i, r) in set.reps.iter_mut().enumerate() {
+            r.number = i + 1;
+        }
+        vec![odd]
     }
 
     /// Drops the movements opening a set that are far smaller than its reps,
