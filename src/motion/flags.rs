@@ -236,7 +236,7 @@ impl SetReference {
     /// about another axis than the next rep is `odd_start_s`, and its axis
     /// is left out: a step into place before the set would otherwise set
     /// an axis the reps are then judged off.
-    fn learn_axis(&mut self, unit: Vector3<f64>, weight: f64, start_s: f64) {
+    pub fn learn_axis(&mut self, unit: Vector3<f64>, weight: f64, start_s: f64) {
         let axis = self.axis_sum.try_normalize(1e-9);
         match (self.axis_reps, self.contested.take(), axis) {
             (1, None, Some(a)) if a.dot(&unit) < ODD_AXIS_COS => {
@@ -285,18 +285,19 @@ fn median(v: &[f64]) -> Option<f64> {
     })
 }
 
-/// Ankle flags of one rep. `peak_deg` is the rep's peak rotation from neutral;
-/// `peak_rotation` the rotation vector at that peak. Updates `reference`.
+/// Ankle flags of one rep. `peak_deg` is the rep's peak rotation from
+/// neutral, reached at `peak_t`. Updates `reference`'s
+/// working range and rates, and returns whether the rep stayed in the set's
+/// plane (then its axis may join the set's: [`SetReference::learn_axis`]).
+#[must_use]
 pub fn ankle_flags(
     cfg: &FlagsConfig,
-    start_s: f64,
     trace: &[TracePoint],
     peak_deg: f64,
     peak_t: f64,
-    peak_rotation: Vector3<f64>,
     reference: &mut SetReference,
     out: &mut Vec<Flag>,
-) {
+) -> bool {
     if cfg.momentum.enabled && peak_deg > 0.0 {
         let rise = trace
             .iter()
@@ -358,12 +359,7 @@ pub fn ankle_flags(
             }
         }
     }
-    if !drifted {
-        if let Some(unit) = peak_rotation.try_normalize(1e-9) {
-            // Weighted by size: a small stray movement barely turns the axis.
-            reference.learn_axis(unit, peak_deg, start_s);
-        }
-    }
+    !drifted
 }
 
 #[cfg(test)]
@@ -459,16 +455,7 @@ mod tests {
     ) -> bool {
         let trace = rep_trace(peak, phase_s);
         let mut out = Vec::new();
-        ankle_flags(
-            cfg,
-            0.0,
-            &trace,
-            peak,
-            phase_s,
-            Vector3::zeros(),
-            reference,
-            &mut out,
-        );
+        let _ = ankle_flags(cfg, &trace, peak, phase_s, reference, &mut out);
         out.iter().any(|f| f.kind == FlagKind::Momentum)
     }
 

@@ -805,16 +805,20 @@ impl Pipeline {
             .get_or_insert_with(|| OpenSet::new(rep.start_t, rep.end_t, noise_rms));
         let mut flags = Vec::new();
         match self.profile.reps.signal {
-            RepSignal::Rotation => flags::ankle_flags(
-                &self.profile.flags,
-                rep.start_t,
-                trace,
-                peak_deg,
-                peak_t,
-                peak_rotation,
-                &mut set.reference,
-                &mut flags,
-            ),
+            RepSignal::Rotation => {
+                let in_plane = flags::ankle_flags(
+                    &self.profile.flags,
+                    trace,
+                    peak_deg,
+                    peak_t,
+                    &mut set.reference,
+                    &mut flags,
+                );
+                if let Some(unit) = peak_rotation.try_normalize(1e-9).filter(|_| in_plane) {
+                    // Weighted by size: a small stray movement barely turns the axis.
+                    set.reference.learn_axis(unit, peak_deg, rep.start_t);
+                }
+            }
             RepSignal::Obliquity => {
                 if tail.is_empty() {
                     flags::pelvic_flags(&self.profile.flags, trace, &mut flags)
