@@ -141,10 +141,11 @@ pub struct ObliquitySignal {
 struct PelvisFrame {
     /// World up in the sensor at the neutral.
     up: Vector3<f64>,
-    /// The sensor's Z laid level: the front-back axis obliquity turns
-    /// about; `None` when Z stands within ~12° of the vertical and has no
-    /// level direction (then the roll about Z is read as it is).
-    front: Option<Vector3<f64>>,
+    /// front × up, where front is the sensor's Z laid level: the
+    /// front-back axis obliquity turns about. `None` when Z stands within
+    /// ~12° of the vertical and has no level direction (then the roll
+    /// about Z is read as it is).
+    side: Option<Vector3<f64>>,
     /// [`roll_z_deg`] at the neutral, for the fallback.
     roll_z: f64,
 }
@@ -156,7 +157,7 @@ impl PelvisFrame {
         let norm = level.norm();
         PelvisFrame {
             up,
-            front: (norm > 0.2).then(|| level / norm),
+            side: (norm > 0.2).then(|| (level / norm).cross(&up)),
             roll_z: roll_z_deg(neutral),
         }
     }
@@ -164,10 +165,12 @@ impl PelvisFrame {
     /// The roll since the neutral about the front-back axis (°, in
     /// (−180, 180]), positive the way [`roll_z_deg`] is.
     fn roll_deg(&self, q: &UnitQuaternion<f64>) -> f64 {
-        let d = match self.front {
-            Some(front) => {
+        let d = match self.side {
+            Some(side) => {
+                // The angle about front from the neutral's up to today's:
+                // front · (up₀ × up) = (front × up₀) · up.
                 let up = attitude::up_in_body(q);
-                -attitude::atan2(front.dot(&self.up.cross(&up)), self.up.dot(&up)).to_degrees()
+                -attitude::atan2(side.dot(&up), self.up.dot(&up)).to_degrees()
             }
             None => roll_z_deg(q) - self.roll_z,
         };
