@@ -289,3 +289,36 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         "{wrong_not_sure} of {wrong} wrong sets not marked sure"
     );
 }
+
+/// Session 14, read on team: a recording that starts as the player jogs to
+/// the line has its tilt start from a sample in motion; the first rest
+/// came before the gravity pull had caught up, the catching up read as a
+/// 70° rest (a new posture), and the whole first set was lost. The tilt is
+/// now set to gravity at the first rest. Team's session 11 (standing
+/// ankle, seed 2026): 0 of its first set's 9 reps without, 9 with.
+#[test]
+fn a_recording_that_starts_mid_jog_counts_its_first_set() {
+    use medius::accuracy::corpus_of;
+    use medius::motion::{analyze_samples, Pipeline};
+    use medius::source::sim::SimModel;
+    let cfg = &corpus_of(SimModel::Team, 12, 2026)[11];
+    assert_eq!(
+        (cfg.exercise, cfg.placement),
+        (Exercise::StandingCableAbduction, Placement::Ankle)
+    );
+    let (samples, truth) = medius::source::sim::open(cfg).expect("team simulates");
+    assert!(
+        truth.distractions.iter().any(|d| d.contains("jog")),
+        "the session starts mid-jog: {:?}",
+        truth.distractions
+    );
+    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
+    let (sets, _) = analyze_samples(pipeline, samples);
+    let first = &truth.sets[0];
+    let counted: usize = sets
+        .iter()
+        .filter(|s| s.start_s < first.end_s + 1.0 && s.end_s > first.start_s - 1.0)
+        .map(|s| s.rep_count())
+        .sum();
+    assert_eq!(counted, first.rep_count, "{sets:?}");
+}

@@ -26,6 +26,10 @@ const KP_SLOW: f64 = 0.3;
 const ERR_MEAN_S: f64 = 1.0;
 /// Above this rate (°/s) centripetal acceleration makes the accelerometer useless for tilt.
 const SLOW_RATE_DPS: f64 = 30.0;
+/// At rest, a tilt this far from gravity (°) is no drift the gravity pull
+/// should take its time over: the estimate started from a sample taken in
+/// motion, and [`Attitude::snap_to_gravity`] sets it right at once.
+pub const SNAP_DEG: f64 = 8.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
 /// How far (°/s) rests shorter than the longest so far may move the gyro
@@ -170,6 +174,29 @@ impl Attitude {
             }
         }
         self.integrate(w, dt);
+    }
+
+    /// At rest with the tilt more than [`SNAP_DEG`] from gravity `acc`:
+    /// turns the estimate by the least rotation that puts its up on
+    /// gravity (its heading kept as far as a tilt allows) and returns true.
+    /// The caller drops whatever was measured from the old estimate.
+    pub fn snap_to_gravity(&mut self, acc: &Vector3<f64>) -> bool {
+        let n = acc.norm();
+        if !self.initialized || n <= 1e-6 {
+            return false;
+        }
+        let a = acc / n;
+        let up = up_in_body(&self.q);
+        if a.dot(&up) >= SNAP_DEG.to_radians().cos() {
+            return false;
+        }
+        // q' = q·R with R⁻¹·up = a: then up_in_body(q') = a.
+        let Some(r) = UnitQuaternion::rotation_between(&a, &up) else {
+            return false;
+        };
+        self.q *= r;
+        self.err_mean = Vector3::zeros();
+        true
     }
 
     /// Turns the estimate by the corrected rate `w` (rad/s) over `dt`.
@@ -430,6 +457,21 @@ pub fn atan2(y: f64, x: f64) -> f64 {
 mod tests {
     use super::*;
     use approx::assert_abs_diff_eq;
+
+    #[test]
+    fn a_tilt_far_from_gravity_at_rest_snaps_to_it_and_a_near_one_does_not() {
+        let mut a = Attitude::default();
+        let g = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        // Started from a sample 30° off (a jog's sideways push).
+        let pushed = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), 0.52) * g;
+        a.update(&Vector3::zeros(), &pushed, 0.02, false);
+        assert!(a.is_initialized());
+        assert!(a.snap_to_gravity(&g));
+        assert_abs_diff_eq!(up_in_body(&a.orientation()), Vector3::z(), epsilon = 1e-9);
+        // Within SNAP_DEG the gravity pull is left to do it.
+        let near = UnitQuaternion::from_axis_angle(&Vector3::y_axis(), 0.1) * g;
+        assert!(!a.snap_to_gravity(&near));
+    }
 
     #[test]
     fn up_in_body_is_the_inverse_rotation_of_up() {

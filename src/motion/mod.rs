@@ -325,10 +325,17 @@ impl Pipeline {
         if !self.attitude.is_initialized() {
             return;
         }
+        let in_rep = self.detector.in_rep();
+        if still && !in_rep && self.neutral.inv().is_none() && self.attitude.snap_to_gravity(&s.acc)
+        {
+            // Before the first neutral, the tilt may still be far off (it
+            // started from a sample in motion): what was recorded from it
+            // would pass for a rep.
+            self.neutral.clear();
+        }
         let q = self.attitude.orientation();
         self.neutral.record(s.t, q);
 
-        let in_rep = self.detector.in_rep();
         if still && !in_rep {
             // The pelvis count runs on obliquity less its resting level, so a
             // pelvis neutral is only worth re-taking from a rest the gyro can
