@@ -82,7 +82,16 @@ impl Resampler {
     pub fn push(&mut self, s: &Sample, stats: &mut Stats) -> Pushed {
         let mut pushed = Pushed::default();
         stats.samples += 1;
-        if !s.is_finite() || s.acc.amax() > MAX_ACC_MPS2 || s.gyr.amax() > MAX_RATE_DPS {
+        // One pass: NaN fails every comparison, infinities the bounds.
+        let (a, g) = (&s.acc, &s.gyr);
+        let sane = s.t.is_finite()
+            && a.x.abs() <= MAX_ACC_MPS2
+            && a.y.abs() <= MAX_ACC_MPS2
+            && a.z.abs() <= MAX_ACC_MPS2
+            && g.x.abs() <= MAX_RATE_DPS
+            && g.y.abs() <= MAX_RATE_DPS
+            && g.z.abs() <= MAX_RATE_DPS;
+        if !sane {
             stats.non_finite += 1;
             return pushed;
         }
