@@ -196,9 +196,7 @@ impl Segmenter {
                 self.aside.retain(|m| m.start_s != lone.start_s);
                 set.start_s = lone.start_s;
                 set.reps.insert(0, lone);
-                for (i, r) in set.reps.iter_mut().enumerate() {
-                    r.number = i + 1;
-                }
+                renumber(&mut set.reps);
             }
         }
         let aside: Vec<certainty::SetAside> = self.aside.iter().copied().collect();
@@ -210,32 +208,22 @@ impl Segmenter {
             self.max_peak_deg,
             self.signal,
         );
-        if self.pelvis_abduction {
-            if let Some((cap, doubt)) = certainty::compensated_only(&set.reps) {
+        // The set-level cues: each caps the confidence and adds its doubts.
+        let mut cap = |found: Option<(f64, Vec<certainty::Doubt>)>| {
+            if let Some((cap, more)) = found {
                 if confidence >= certainty::SURE {
                     // A set judged sure carries no doubts of its own.
                     doubts.clear();
                 }
                 confidence = confidence.min(cap);
-                doubts.push(doubt);
+                doubts.extend(more);
             }
+        };
+        if self.pelvis_abduction {
+            cap(certainty::compensated_only(&set.reps).map(|(c, d)| (c, vec![d])));
         }
-        if let Some((cap, doubt)) = certainty::faint_reps(&set.reps, self.cfg.sure_min_peak_deg) {
-            if confidence >= certainty::SURE {
-                // A set judged sure carries no doubts of its own.
-                doubts.clear();
-            }
-            confidence = confidence.min(cap);
-            doubts.push(doubt);
-        }
-        if let Some((cap, dropped_doubts)) = certainty::dropped_like_reps(&set.reps, &dropped) {
-            if confidence >= certainty::SURE {
-                // A set judged sure carries no doubts of its own.
-                doubts.clear();
-            }
-            confidence = confidence.min(cap);
-            doubts.extend(dropped_doubts);
-        }
+        cap(certainty::faint_reps(&set.reps, self.cfg.sure_min_peak_deg).map(|(c, d)| (c, vec![d])));
+        cap(certainty::dropped_like_reps(&set.reps, &dropped));
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
         out.push(Event::SetEnded(Set {
@@ -338,9 +326,7 @@ impl Segmenter {
             return Vec::new();
         }
         let odd = set.reps.remove(i);
-        for (i, r) in set.reps.iter_mut().enumerate() {
-            r.number = i + 1;
-        }
+        renumber(&mut set.reps);
         vec![odd]
     }
 
@@ -363,9 +349,7 @@ impl Segmenter {
             dropped.push(reps.remove(0));
         }
         if !dropped.is_empty() {
-            for (i, r) in reps.iter_mut().enumerate() {
-                r.number = i + 1;
-            }
+            renumber(reps);
         }
         dropped
     }
@@ -422,6 +406,13 @@ impl Segmenter {
         let [a, b] = reps else { return false };
         let ratio = |x: f64, y: f64| x.max(y) / x.min(y).max(1e-9);
         ratio(a.peak_deg, b.peak_deg) > 2.0 || ratio(a.end_s - a.start_s, b.end_s - b.start_s) > 2.0
+    }
+}
+
+/// Numbers a set's reps 1, 2, … again after some were taken out or put in.
+fn renumber(reps: &mut [Rep]) {
+    for (i, r) in reps.iter_mut().enumerate() {
+        r.number = i + 1;
     }
 }
 
