@@ -116,8 +116,20 @@ impl Attitude {
     /// Advances by `dt` seconds with bias-corrected rate `rate_dps` (°/s) and
     /// specific force `acc` (m/s²). `still` selects the stronger gravity pull.
     pub fn update(&mut self, rate_dps: &Vector3<f64>, acc: &Vector3<f64>, dt: f64, still: bool) {
-        let rate = rate_dps * std::f64::consts::PI / 180.0;
-        let acc_norm = acc.norm();
+        self.update_normed(rate_dps, acc, acc.norm(), dt, still);
+    }
+
+    /// [`Attitude::update`] with `|acc|` already taken (the pipeline takes
+    /// it once a step for every stage).
+    pub fn update_normed(
+        &mut self,
+        rate_dps: &Vector3<f64>,
+        acc: &Vector3<f64>,
+        acc_norm: f64,
+        dt: f64,
+        still: bool,
+    ) {
+        let rate = rate_dps * (std::f64::consts::PI / 180.0);
         if !self.initialized {
             if acc_norm > 0.5 * STANDARD_GRAVITY && acc_norm < 1.5 * STANDARD_GRAVITY {
                 self.q = UnitQuaternion::rotation_between(&(acc / acc_norm), &Vector3::z())
@@ -148,7 +160,7 @@ impl Attitude {
         }
         if kp > 0.0 && acc_norm > 1e-6 {
             let up_est = up_in_body(&self.q);
-            let mut err = (acc / acc_norm).cross(&up_est);
+            let mut err = (acc * (1.0 / acc_norm)).cross(&up_est);
             self.err_mean += (err - self.err_mean) * (dt / ERR_MEAN_S).min(1.0);
             if self.gate && !still && err.norm_squared() > MAX_MOVING_ERR * MAX_MOVING_ERR {
                 if self.err_mean.norm_squared() <= MAX_MOVING_ERR * MAX_MOVING_ERR {
@@ -288,6 +300,18 @@ impl Stillness {
     /// Feeds one sample taken `dt` s after the previous one; returns whether
     /// the sensor has been still for at least `min_s`.
     pub fn update(&mut self, t: f64, acc: &Vector3<f64>, gyr: &Vector3<f64>, dt: f64) -> bool {
+        self.update_normed(t, acc, acc.norm(), gyr, dt)
+    }
+
+    /// [`Stillness::update`] with `|acc|` already taken.
+    pub fn update_normed(
+        &mut self,
+        t: f64,
+        acc: &Vector3<f64>,
+        acc_norm: f64,
+        gyr: &Vector3<f64>,
+        dt: f64,
+    ) -> bool {
         if !self.initialized {
             self.acc_mean = *acc;
             self.gyr_mean = *gyr;
@@ -308,7 +332,7 @@ impl Stillness {
         };
         let raw = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
             && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2
-            && (acc.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
+            && (acc_norm - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
             && (settled
                 || c.gyro_settled_dps <= 0.0
                 || (gyr - self.gyr_mean).norm_squared()

@@ -171,6 +171,8 @@ pub struct Pipeline {
     acc_norm_mean: f64,
     /// What this accelerometer reads for 1 g at rest (m/s²), once seen.
     gravity_mps2: Option<f64>,
+    /// `STANDARD_GRAVITY / gravity_mps2` as learned up to the last step.
+    gravity_k: f64,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
     /// A closed pelvis rep whose flags wait for `flags.tail_s` more samples.
@@ -250,6 +252,7 @@ impl Pipeline {
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
             gravity_mps2: None,
+            gravity_k: 1.0,
             placement,
             profile,
         }
@@ -319,9 +322,11 @@ impl Pipeline {
             gyr: s.gyr,
         };
         let peak_acc = peak_acc * k;
-        let still = self.still.update(s.t, &s.acc, &s.gyr, dt);
+        let acc_norm = raw_norm * k;
+        let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
-        self.attitude.update(&rate, &s.acc, dt, still);
+        self.attitude
+            .update_normed(&rate, &s.acc, acc_norm, dt, still);
         if !self.attitude.is_initialized() {
             return;
         }
@@ -391,7 +396,6 @@ impl Pipeline {
             self.noise_ms +=
                 (signal * signal - self.noise_ms) * (dt * (1.0 / NOISE_TAU_S)).min(1.0);
         }
-        let acc_norm = raw_norm * k;
         // A foot strike jolts a sensor that is hardly turning; a fast swing
         // of the leg (a momentum rep) loads the ankle as much, but while
         // turning fast.
@@ -520,21 +524,30 @@ impl Pipeline {
 
     /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
     /// and returns the factor that brings its readings to standard gravity.
+    ///
+    /// The factor a step uses is the one learned up to the step before (the
+    /// first sample's own): the division for the next one then runs beside
+    /// the rest of the step instead of ahead of all of it, and one sample's
+    /// share of a 1 g estimate that moves over seconds is nothing.
     fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
         let lo = (1.0 - GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let hi = (1.0 + GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let quiet_dps = self.profile.still.gyro_abs_dps;
-        match self.gravity_mps2 {
-            None if (lo..hi).contains(&norm) => self.gravity_mps2 = Some(norm),
-            Some(g)
-                if (lo..hi).contains(&norm)
-                    && (s.gyr - self.still.bias()).norm_squared() < quiet_dps * quiet_dps =>
-            {
-                self.gravity_mps2 = Some(g + (norm - g) * (dt * (1.0 / GRAVITY_TAU_S)).min(1.0));
+        let Some(g) = self.gravity_mps2 else {
+            if (lo..hi).contains(&norm) {
+                self.gravity_mps2 = Some(norm);
+                self.gravity_k = STANDARD_GRAVITY / norm;
             }
-            _ => {}
+            return self.gravity_k;
+        };
+        if (lo..hi).contains(&norm)
+            && (s.gyr - self.still.bias()).norm_squared() < quiet_dps * quiet_dps
+        {
+            let g = g + (norm - g) * (dt * (1.0 / GRAVITY_TAU_S)).min(1.0);
+            self.gravity_mps2 = Some(g);
+            self.gravity_k = STANDARD_GRAVITY / g;
         }
-        self.gravity_mps2.map_or(1.0, |g| STANDARD_GRAVITY / g)
+        self.gravity_k
     }
 
     /// Ends the stream: closes a rep that has returned and the open set.

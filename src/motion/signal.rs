@@ -90,6 +90,7 @@ pub struct TooFar(pub f64);
 impl RotationSignal {
     /// Reads `rel` (neutral⁻¹ × orientation). Beyond `max_peak_deg` the
     /// rotation is off the plane of the set (turning round, re-strapping).
+    #[inline]
     pub fn read(&self, rel: &UnitQuaternion<f64>) -> Result<Reading, TooFar> {
         // Rotation vector in degrees with one square root and one atan2
         // (nalgebra's scaled_axis normalises and takes acos).
@@ -141,13 +142,19 @@ pub struct ObliquitySignal {
 struct PelvisFrame {
     /// World up in the sensor at the neutral.
     up: Vector3<f64>,
+    /// How obliquity is read from this neutral.
+    about: About,
+}
+
+/// The axis a [`PelvisFrame`] reads obliquity about.
+#[derive(Debug, Clone, Copy)]
+enum About {
     /// front × up, where front is the sensor's Z laid level: the
-    /// front-back axis obliquity turns about. `None` when Z stands within
-    /// ~12° of the vertical and has no level direction (then the roll
-    /// about Z is read as it is).
-    side: Option<Vector3<f64>>,
-    /// [`roll_z_deg`] at the neutral, for the fallback.
-    roll_z: f64,
+    /// front-back axis obliquity turns about.
+    Side(Vector3<f64>),
+    /// Z stands within ~12° of the vertical and has no level direction:
+    /// the roll about Z is read as it is, from [`roll_z_deg`] at the neutral.
+    Z(f64),
 }
 
 impl PelvisFrame {
@@ -157,22 +164,27 @@ impl PelvisFrame {
         let norm = level.norm();
         PelvisFrame {
             up,
-            side: (norm > 0.2).then(|| (level / norm).cross(&up)),
-            roll_z: roll_z_deg(neutral),
+            // The neutral's roll is only taken when it is needed: the frame
+            // is re-made at every resting step.
+            about: if norm > 0.2 {
+                About::Side((level * (1.0 / norm)).cross(&up))
+            } else {
+                About::Z(roll_z_deg(neutral))
+            },
         }
     }
 
     /// The roll since the neutral about the front-back axis (°, in
     /// (−180, 180]), positive the way [`roll_z_deg`] is.
     fn roll_deg(&self, q: &UnitQuaternion<f64>) -> f64 {
-        let d = match self.side {
-            Some(side) => {
+        let d = match self.about {
+            About::Side(side) => {
                 // The angle about front from the neutral's up to today's:
                 // front · (up₀ × up) = (front × up₀) · up.
                 let up = attitude::up_in_body(q);
                 -attitude::atan2(side.dot(&up), self.up.dot(&up)).to_degrees()
             }
-            None => roll_z_deg(q) - self.roll_z,
+            About::Z(roll_z) => roll_z_deg(q) - roll_z,
         };
         if d > 180.0 {
             d - 360.0
@@ -198,6 +210,7 @@ impl ObliquitySignal {
 
     /// Reads the pelvis at orientation `q` against neutral `neutral_inv`.
     /// `still` and `in_rep` decide how the resting level may follow.
+    #[inline]
     pub fn read(
         &mut self,
         neutral_inv: &UnitQuaternion<f64>,
