@@ -102,7 +102,8 @@ impl RotationSignal {
             return Err(TooFar(angle));
         }
         let rotation = if s_half > 1e-12 {
-            v * (angle / s_half)
+            // 1/|v| is taken beside the atan2, not after it.
+            v * (angle * (1.0 / s_half))
         } else {
             Vector3::zeros()
         };

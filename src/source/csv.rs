@@ -150,7 +150,17 @@ struct LineCap<R> {
 impl<R: Read> Read for LineCap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for piece in buf[..n].split_inclusive(|b| *b == b'\n' || *b == b'\r') {
+        let read = &buf[..n];
+        if self.in_line + n <= MAX_LINE_BYTES {
+            // No line can have run past the cap in this read: only the
+            // line it ends in matters, found from the end.
+            self.in_line = match read.iter().rposition(|b| *b == b'\n' || *b == b'\r') {
+                Some(i) => n - i - 1,
+                None => self.in_line + n,
+            };
+            return Ok(n);
+        }
+        for piece in read.split_inclusive(|b| *b == b'\n' || *b == b'\r') {
             let ended = matches!(piece.last(), Some(b'\n' | b'\r'));
             self.in_line += piece.len() - usize::from(ended);
             if self.in_line > MAX_LINE_BYTES {
