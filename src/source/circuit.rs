@@ -143,12 +143,23 @@ impl Track {
         let (a, b) = (self.keys[i - 1], self.keys[i]);
         let dt = b.t - a.t;
         let u = (t - a.t) / dt;
-        let (u2, u3) = (u * u, u * u * u);
-        (2.0 * u3 - 3.0 * u2 + 1.0) * a.v
-            + (u3 - 2.0 * u2 + u) * dt * self.vel[i - 1]
-            + (-2.0 * u3 + 3.0 * u2) * b.v
-            + (u3 - u2) * dt * self.vel[i]
+        // Quintic Hermite with no acceleration at the keys: the body's
+        // acceleration stays continuous (between two still keys this is a
+        // minimum-jerk move).
+        let (u3, u4, u5) = (u * u * u, u * u * u * u, u * u * u * u * u);
+        let s = 10.0 * u3 - 15.0 * u4 + 6.0 * u5;
+        (1.0 - s) * a.v
+            + (u - 6.0 * u3 + 8.0 * u4 - 3.0 * u5) * dt * self.vel[i - 1]
+            + s * b.v
+            + (-4.0 * u3 + 7.0 * u4 - 3.0 * u5) * dt * self.vel[i]
     }
+}
+
+/// How far along a move is at time fraction `m` of it: a minimum-jerk
+/// move's share plus the lifter's lead (`k` > 0: fast start, slow finish).
+fn along(m: f64, k: f64) -> f64 {
+    let m = m.clamp(0.0, 1.0);
+    (m * m * m * (10.0 - 15.0 * m + 6.0 * m * m) + k).clamp(0.1, 0.9)
 }
 
 // ---------------------------------------------------------------------------
@@ -301,12 +312,12 @@ impl Lifter {
             },
             down: rng.gen_range(0.9..2.4),
             bottom: rng.gen_range(0.1..0.9),
-            tension: rng.gen_range(-0.3..0.5),
+            tension: rng.gen_range(-0.2..0.4),
             bias: rng.gen_range(-0.3..0.3),
             mid_up: rng.gen_range(0.35..0.65),
-            skew_up: rng.gen_range(-0.2..0.2),
+            skew_up: rng.gen_range(-0.12..0.12),
             mid_down: rng.gen_range(0.35..0.65),
-            skew_down: rng.gen_range(-0.2..0.2),
+            skew_down: rng.gen_range(-0.12..0.12),
             hold_prob: rng.gen_range(0.0..0.15),
             slow_ecc_prob: rng.gen_range(0.0..0.2),
             pause_prob: rng.gen_range(0.0..0.1),
@@ -397,7 +408,7 @@ impl Builder<'_> {
             let a = self.cur[ch];
             self.key(ch, t0, a, true);
             if (v - a).abs() > 1e-9 && dur > 0.3 {
-                self.key(ch, t0 + m * dur, a + (v - a) * (0.5 + 0.6 * k), false);
+                self.key(ch, t0 + m * dur, a + (v - a) * along(m, k), false);
             }
             self.key(ch, t0 + dur, v, true);
         }
@@ -497,12 +508,15 @@ impl Builder<'_> {
     }
 
     fn plant_end(&mut self) {
+        // The anchor stays put until the foot is free again.
+        self.hold(&[AX, AY, AZ]);
         let d = self.sk.fk(&self.cur).plant_shift;
         let (x, y, z) = (self.cur[PX] + d.x, self.cur[PY] + d.y, self.cur[PZ] + d.z);
         self.key(PX, self.t, x, true);
         self.key(PY, self.t, y, true);
         self.key(PZ, self.t, z, true);
         self.go(0.2, &[(PLANT, 0.0)]);
+        self.hold(&[AX, AY, AZ]);
     }
 
     fn forward(&self) -> Vector3<f64> {
@@ -532,7 +546,7 @@ impl Builder<'_> {
         for &(ch, d) in deltas {
             let a = self.cur[ch];
             self.key(ch, t0, a, true);
-            self.key(ch, t0 + mu * up, a + d * (0.5 + ku), false);
+            self.key(ch, t0 + mu * up, a + d * along(mu, ku), false);
             self.key(ch, t0 + up, a + d, true);
             let top = a + d * sag;
             if hold > 0.05 {
@@ -541,7 +555,7 @@ impl Builder<'_> {
             self.key(
                 ch,
                 t0 + up + hold + md * down,
-                a + (top - a) * (0.5 - kd),
+                top + (a - top) * along(md, kd),
                 false,
             );
             self.key(ch, t0 + up + hold + down, a, true);
@@ -803,6 +817,8 @@ impl Builder<'_> {
                     (PX, fwd.x),
                     (PY, fwd.y),
                     (TILT, 5.0),
+                    (OBL, -2.0),
+                    (TWIST, 3.0),
                 ]
             } else {
                 vec![
@@ -811,7 +827,9 @@ impl Builder<'_> {
                     (PZ, -drop),
                     (PX, fwd.x),
                     (PY, fwd.y),
-                    (TILT, 5.0),
+                    (TILT, 8.0),
+                    (OBL, 2.0),
+                    (TWIST, -3.0),
                 ]
             };
             let end = self.excursion(s, down, 0.15, up, 1.0, &deltas);
@@ -848,7 +866,16 @@ impl Builder<'_> {
             if work {
                 // Foot onto the box, push up, stand, step down.
                 let d = self.r(0.5, 0.7) / pace;
-                self.go(d, &[(FLEX, 70.0), (KNEE, 90.0)]);
+                self.go(
+                    d,
+                    &[
+                        (FLEX, 70.0),
+                        (KNEE, 90.0),
+                        (TILT, 12.0),
+                        (OBL, -3.0),
+                        (TWIST, 3.0),
+                    ],
+                );
                 let t = self.t;
                 self.impacts.push(Impact {
                     t,
@@ -865,6 +892,8 @@ impl Builder<'_> {
                         (PX, x + fwd.x),
                         (PY, y + fwd.y),
                         (TILT, 0.0),
+                        (OBL, 2.0),
+                        (TWIST, 0.0),
                     ],
                 );
             } else {
@@ -877,10 +906,22 @@ impl Builder<'_> {
                         (PY, y + fwd.y),
                         (KNEE, 30.0),
                         (FLEX, 25.0),
+                        (TILT, 10.0),
+                        (OBL, 3.0),
+                        (TWIST, -3.0),
                     ],
                 );
                 let d = self.r(0.4, 0.6) / pace;
-                self.go(d, &[(KNEE, 0.0), (FLEX, 0.0)]);
+                self.go(
+                    d,
+                    &[
+                        (KNEE, 0.0),
+                        (FLEX, 0.0),
+                        (TILT, 0.0),
+                        (OBL, 0.0),
+                        (TWIST, 0.0),
+                    ],
+                );
                 let t = self.t;
                 self.impacts.push(Impact {
                     t,
@@ -899,6 +940,8 @@ impl Builder<'_> {
                     (PY, y),
                     (FLEX, if work { -15.0 } else { 0.0 }),
                     (KNEE, if work { 20.0 } else { 0.0 }),
+                    (OBL, -2.0),
+                    (TILT, 6.0),
                 ],
             );
             let t = self.t;
@@ -907,7 +950,7 @@ impl Builder<'_> {
                 ankle: 1.8 * STANDARD_GRAVITY,
                 pelvis: 0.5 * STANDARD_GRAVITY,
             });
-            self.go(0.4, &[(FLEX, 0.0), (KNEE, 0.0)]);
+            self.go(0.4, &[(FLEX, 0.0), (KNEE, 0.0), (OBL, 0.0), (TILT, 0.0)]);
             let w = self.r(0.1, 0.5);
             self.wait(w);
             if self.chance(0.6) {
@@ -1128,9 +1171,30 @@ impl Builder<'_> {
         for _ in 0..k {
             let (a, f, r) = (self.r(-8.0, 12.0), self.r(-10.0, 20.0), self.r(-15.0, 15.0));
             let kn = self.r(0.0, 30.0);
-            self.go(0.4, &[(ABD, a), (FLEX, f), (ROT, r), (KNEE, kn)]);
+            let (o, w) = (self.r(-1.5, 1.5), self.r(-2.0, 2.0));
+            self.go(
+                0.4,
+                &[
+                    (ABD, a),
+                    (FLEX, f),
+                    (ROT, r),
+                    (KNEE, kn),
+                    (OBL, o),
+                    (TWIST, w),
+                ],
+            );
         }
-        self.go(0.5, &[(ABD, 0.0), (FLEX, 0.0), (ROT, 0.0), (KNEE, 0.0)]);
+        self.go(
+            0.5,
+            &[
+                (ABD, 0.0),
+                (FLEX, 0.0),
+                (ROT, 0.0),
+                (KNEE, 0.0),
+                (OBL, 0.0),
+                (TWIST, 0.0),
+            ],
+        );
         self.label("shake the leg out", t0);
     }
 
@@ -1138,7 +1202,14 @@ impl Builder<'_> {
         let t0 = self.t;
         let a = self.r(15.0, 30.0);
         let (u, d) = (self.r(0.4, 0.8), self.r(0.5, 1.0));
-        let end = self.excursion(t0, u, 0.0, d, 1.0, &[(ABD, a)]);
+        let end = self.excursion(
+            t0,
+            u,
+            0.0,
+            d,
+            1.0,
+            &[(ABD, a), (OBL, 1.5), (LEAN, 1.0), (TWIST, 2.0)],
+        );
         self.t = end;
         self.label("single swing", t0);
     }
@@ -1301,12 +1372,16 @@ impl Builder<'_> {
         let n = self.rng.gen_range(cfg.reps_min..=cfg.reps_max);
         let l = self.lifter.clone();
         let rate = cfg.compensation_rate;
-        let shrink_floor =
-            if finisher && rate > 0.0 && self.repertoire.contains(&FlagKind::PartialRange) {
-                self.r(0.5, 0.62)
-            } else {
-                self.r(0.82, 0.9)
-            };
+        // How far a finisher's range shrinks by its last rep: well short of
+        // the working range only for a lifter who lets range go (a shallow
+        // hitch still drops the pelvis a few degrees).
+        let shrink_floor = if cfg.exercise == Exercise::HipHitch {
+            self.r(0.7, 0.8)
+        } else if finisher && rate > 0.0 && self.repertoire.contains(&FlagKind::PartialRange) {
+            self.r(0.5, 0.62)
+        } else {
+            self.r(0.82, 0.9)
+        };
         let standing = matches!(cfg.exercise, Exercise::StandingCableAbduction);
         let lying = matches!(cfg.exercise, Exercise::SideLyingAbduction);
         let mut reps = Vec::with_capacity(n);
@@ -1380,13 +1455,18 @@ impl Builder<'_> {
             match intent {
                 Some(FlagKind::Momentum) => {
                     amp *= self.r(1.05, 1.2);
-                    up = self.r(0.22, 0.35);
+                    up = self.r(0.3, 0.45);
                     hold = 0.0;
-                    down = self.r(0.35, 0.5);
+                    down = self.r(0.4, 0.6);
                     rebound = true;
                 }
                 Some(FlagKind::PartialRange) => {
-                    amp *= self.r(0.35, 0.58);
+                    amp *= if cfg.exercise == Exercise::HipHitch {
+                        // A shallow hitch is still a hitch.
+                        self.r(0.6, 0.75)
+                    } else {
+                        self.r(0.35, 0.58)
+                    };
                 }
                 Some(FlagKind::HipFlexionDrift) => {
                     flex += self.r(12.0, 25.0);
