@@ -1471,13 +1471,12 @@ impl Builder<'_> {
                 Some(FlagKind::HipFlexionDrift) => {
                     flex += self.r(12.0, 25.0);
                 }
-                Some(FlagKind::HipHike) => {
-                    if cfg.exercise != Exercise::HipHitch {
-                        obl = self.r(6.5, 14.0);
-                        lean *= 0.3;
-                        hold = hold.max(self.r(0.4, 0.8));
-                        sag = 1.0;
-                    }
+                // (A hitch's hike is the pull past level, after the rep.)
+                Some(FlagKind::HipHike) if cfg.exercise != Exercise::HipHitch => {
+                    obl = self.r(6.5, 14.0);
+                    lean *= 0.3;
+                    hold = hold.max(self.r(0.4, 0.8));
+                    sag = 1.0;
                 }
                 Some(FlagKind::PelvicDrop) => {
                     obl = -self.r(6.5, 12.0);
@@ -2231,7 +2230,7 @@ mod tests {
         let mut c = SimConfig::new(
             e,
             p,
-            if seed % 2 == 0 {
+            if seed.is_multiple_of(2) {
                 Side::Right
             } else {
                 Side::Left
