@@ -1050,10 +1050,18 @@ impl Builder<'_> {
         if on_top {
             self.posture(Posture::Clamshell);
         } else {
-            // Lying on the working side: the bottom leg barely moves.
-            self.posture(Posture::Clamshell);
-            let q = -self.cur[POSE_Q];
-            self.go(1.5, &[(POSE_Q, q)]);
+            // Lying on the working side (from kneeling, not rolling over
+            // through upright): the bottom leg barely moves.
+            self.posture(Posture::Kneeling);
+            let mut k = self.posture_targets(Posture::Clamshell);
+            for (ch, v) in k.iter_mut() {
+                if *ch == POSE_Q {
+                    *v = -*v;
+                }
+            }
+            let d = self.r(1.2, 2.0) / self.lifter.pace;
+            self.go(d, &k);
+            self.posture = Posture::Clamshell;
         }
         let amp = self.r(35.0, 50.0);
         let (up, down) = (0.8 / self.lifter.pace, 1.1 / self.lifter.pace);
@@ -1068,8 +1076,10 @@ impl Builder<'_> {
             );
         } else {
             self.cycle(n, up, 0.3, down, 0.2, &[(TWIST, 3.0), (HABD, 2.0)]);
-            let q = -self.cur[POSE_Q];
-            self.go(1.5, &[(POSE_Q, q)]);
+            let k = self.posture_targets(Posture::Kneeling);
+            let d = self.r(1.2, 2.0) / self.lifter.pace;
+            self.go(d, &k);
+            self.posture = Posture::Kneeling;
         }
         self.label("clamshells", t0);
         true
@@ -2413,6 +2423,35 @@ mod tests {
         }
         for want in ["squats", "band walk", "clamshells", "walk and turn"] {
             assert!(names.contains(want), "{names:?}");
+        }
+        // Without walking and fidgets: the other exercises, but no walks,
+        // swings, shakes or straps.
+        for (e, p) in pairs() {
+            let mut c = cfg(e, p, 9);
+            c.walking = false;
+            c.fidgets = false;
+            let t = plan(&c).unwrap().truth;
+            for d in &t.distractions {
+                for no in ["walk ", "swing", "shake", "strap"] {
+                    assert!(!d.contains(no) || d.starts_with("band walk"), "{d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sets_are_rested_apart() {
+        for (e, p) in pairs() {
+            for seed in 0..4 {
+                let mut c = cfg(e, p, seed);
+                c.rest_min_s = 12.0;
+                c.rest_max_s = 20.0;
+                let t = plan(&c).unwrap().truth;
+                for w in t.sets.windows(2) {
+                    let gap = w[1].start_s - w[0].end_s;
+                    assert!(gap >= 10.0, "{e} {p} {seed}: {gap}");
+                }
+            }
         }
     }
 
