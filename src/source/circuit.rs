@@ -1731,7 +1731,13 @@ fn repertoire(cfg: &SimConfig) -> Vec<FlagKind> {
 
 fn plan(cfg: &SimConfig) -> Result<Planned, String> {
     cfg.validate()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6369_7263_7569_7431);
+    // The seed, the exercise, placement and side: one seed gives a different
+    // lifter and workout on each pair instead of the same warm-up six times.
+    let what = format!("{}/{}/{}", cfg.exercise, cfg.placement, cfg.side);
+    let mix = what.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ mix);
     let sk = skeleton(cfg, &mut rng);
     let lifter = Lifter::draw(&mut rng, cfg.exercise);
     let mut b = Builder {
@@ -1791,11 +1797,29 @@ fn plan(cfg: &SimConfig) -> Result<Planned, String> {
     let mut last_end: Option<f64> = None;
     for s in 0..cfg.sets {
         let rest = b.r(cfg.rest_min_s, cfg.rest_max_s);
-        // Filler between the sets: other exercises, walking, sitting.
-        if let Some(end) = last_end {
-            let mut budget = rest - (b.t - end) - 20.0;
+        // Between the sets: the circuit's other exercises (one or two, at
+        // their own length), then the rest itself (`rest` from the config:
+        // walking, sitting, shaking out, standing), then the next station.
+        if last_end.is_some() {
+            let k = match b.rng.gen_range(0..10) {
+                0 | 1 => 0,
+                2..=6 => 1,
+                _ => 2,
+            };
+            for _ in 0..k {
+                let budget = b.r(25.0, 70.0);
+                if b.other_exercise(budget) {
+                    let w = b.r(3.0, 10.0);
+                    b.stand_still(w);
+                }
+            }
+        }
+        let rest_from = b.t;
+        if last_end.is_some() {
+            let end = rest_from;
+            let mut budget = rest - 10.0;
             let mut tries = 0;
-            while budget > 12.0 && tries < 6 {
+            while budget > 8.0 && tries < 6 {
                 tries += 1;
                 let t0 = b.t;
                 let pick = b.rng.gen_range(0..10);
@@ -1809,6 +1833,10 @@ fn plan(cfg: &SimConfig) -> Result<Planned, String> {
                         b.sit(d);
                     }
                     3 if cfg.fidgets => b.fidget(),
+                    4 | 5 => {
+                        let w = b.r(4.0, 12.0f64.min(budget));
+                        b.stand_still(w);
+                    }
                     _ => {
                         b.other_exercise(budget);
                     }
@@ -1843,8 +1871,8 @@ fn plan(cfg: &SimConfig) -> Result<Planned, String> {
             b.stand_still(w);
         } else {
             let mut w = b.r(1.2, 3.5);
-            if let Some(end) = last_end {
-                w = w.max(rest - (b.t - end));
+            if last_end.is_some() {
+                w = w.max(rest - (b.t - rest_from));
             }
             b.stand_still(w);
         }
@@ -2529,9 +2557,23 @@ mod tests {
             let mut clean = Vec::new();
             let mut flagged = std::collections::BTreeMap::<String, Vec<f64>>::new();
             let mut dur = Vec::new();
+            let mut names = std::collections::BTreeMap::<String, usize>::new();
+            let mut close = 0;
             for seed in 0..40 {
                 let t = plan(&cfg(e, p, seed)).unwrap().truth;
                 dur.push(t.duration_s);
+                for d in &t.distractions {
+                    let (a, b) = span(d);
+                    let name = d.rsplit_once(' ').unwrap().0.rsplit_once(' ').unwrap().0;
+                    *names.entry(name.to_string()).or_default() += 1;
+                    // Within 5 s of a set: a superset or the setting up.
+                    if t.sets
+                        .iter()
+                        .any(|s| (a - s.end_s).abs() < 5.0 || (s.start_s - b).abs() < 5.0)
+                    {
+                        close += 1;
+                    }
+                }
                 for r in t.sets.iter().flat_map(|s| &s.reps) {
                     if r.flags.is_empty() {
                         clean.push(r.peak_deg);
@@ -2557,6 +2599,7 @@ mod tests {
                 dur.iter().cloned().fold(f64::INFINITY, f64::min),
                 dur.iter().cloned().fold(0.0, f64::max)
             );
+            println!("    distractions within 5 s of a set: {close}; {names:?}");
             for (k, mut v) in flagged {
                 v.sort_by(|a, b| a.total_cmp(b));
                 println!(
