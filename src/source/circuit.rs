@@ -90,6 +90,9 @@ struct Key {
     v: f64,
     /// Zero velocity here (a rest, a turning point); otherwise the spline passes through.
     still: bool,
+    /// The speed of the move this key is the middle of (units/s), if it
+    /// is one: a bell-shaped move peaks there instead of slowing down.
+    speed: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,6 +108,7 @@ impl Track {
                 // Same instant (or a builder that went back): the newer key wins.
                 last.v = k.v;
                 last.still = k.still || last.still;
+                last.speed = k.speed;
                 return;
             }
         }
@@ -119,6 +123,10 @@ impl Track {
                 let k = self.keys[i];
                 if k.still || i == 0 || i + 1 == n {
                     return 0.0;
+                }
+                if let Some(speed) = k.speed {
+                    // A tense lifter moves a little slower through the middle.
+                    return speed * (1.0 - 0.3 * tension);
                 }
                 let (a, c) = (self.keys[i - 1], self.keys[i + 1]);
                 let s0 = (k.v - a.v) / (k.t - a.t);
@@ -388,7 +396,27 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn key(&mut self, ch: usize, t: f64, v: f64, still: bool) {
-        self.tracks[ch].push(Key { t, v, still });
+        self.tracks[ch].push(Key {
+            t,
+            v,
+            still,
+            speed: None,
+        });
+        self.cur[ch] = v;
+    }
+
+    /// The middle key of a move from `from` to `to` over `dur`, at time
+    /// fraction `m`: passes at a minimum-jerk move's speed there.
+    #[allow(clippy::too_many_arguments)]
+    fn mid_key(&mut self, ch: usize, t0: f64, dur: f64, m: f64, from: f64, to: f64, lead: f64) {
+        let speed = (to - from) / dur * 30.0 * m * m * (1.0 - m) * (1.0 - m);
+        let v = from + (to - from) * along(m, lead);
+        self.tracks[ch].push(Key {
+            t: t0 + m * dur,
+            v,
+            still: false,
+            speed: Some(speed),
+        });
         self.cur[ch] = v;
     }
 
@@ -408,7 +436,7 @@ impl Builder<'_> {
             let a = self.cur[ch];
             self.key(ch, t0, a, true);
             if (v - a).abs() > 1e-9 && dur > 0.3 {
-                self.key(ch, t0 + m * dur, a + (v - a) * along(m, k), false);
+                self.mid_key(ch, t0, dur, m, a, v, k);
             }
             self.key(ch, t0 + dur, v, true);
         }
@@ -546,18 +574,13 @@ impl Builder<'_> {
         for &(ch, d) in deltas {
             let a = self.cur[ch];
             self.key(ch, t0, a, true);
-            self.key(ch, t0 + mu * up, a + d * along(mu, ku), false);
+            self.mid_key(ch, t0, up, mu, a, a + d, ku);
             self.key(ch, t0 + up, a + d, true);
             let top = a + d * sag;
             if hold > 0.05 {
                 self.key(ch, t0 + up + hold, top, true);
             }
-            self.key(
-                ch,
-                t0 + up + hold + md * down,
-                top + (a - top) * along(md, kd),
-                false,
-            );
+            self.mid_key(ch, t0 + up + hold, down, md, top, a, kd);
             self.key(ch, t0 + up + hold + down, a, true);
         }
         t0 + up + hold + down
@@ -1924,6 +1947,7 @@ fn plan(cfg: &SimConfig) -> Result<Planned, String> {
             let e: f64 = Normal::new(0.0, 1.0).expect("sd").sample(&mut rng);
             x = 0.85 * x + (1.0f64 - 0.85 * 0.85).sqrt() * sd * e;
             tracks[ch].push(Key {
+                speed: None,
                 t: i as f64 * 0.5,
                 v: x,
                 still: false,
