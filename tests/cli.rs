@@ -102,6 +102,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("team", "hip-hitch", "pelvis", "15"),
         ("wear", "side-lying-abduction", "ankle", "16"),
         ("wear", "standing-cable-abduction", "pelvis", "17"),
+        ("circuit", "side-lying-abduction", "ankle", "18"),
+        ("circuit", "standing-cable-abduction", "pelvis", "19"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

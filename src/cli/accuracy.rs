@@ -155,7 +155,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, read once wear was scored (seen)".into()
         }
         crate::source::sim::SimModel::Wear => {
-            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the hold-out)".into()
+            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the previous hold-out)".into()
+        }
+        crate::source::sim::SimModel::Circuit => {
+            "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, never tuned on or read (the hold-out)".into()
         }
     }
 }

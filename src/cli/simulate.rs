@@ -104,11 +104,14 @@ pub struct SimulateArgs {
     /// and an instructor, mini-bands, a waistband clip, the sensors people
     /// own) and `team` (team-sport players on the pitch and in the club
     /// gym: a squad counting out loud, partner resistance, running, jumping
-    /// and landing between sets), all ten since read; or the hold-out, built
-    /// apart and never tuned on: `wear` (the wearables people
-    /// really use and how they sit on the body: foot pods, ankle bands,
-    /// thigh straps, phones in a sock or pocket, belt and waistband clips,
-    /// each with its own mounting, suspension and errors).
+    /// and landing between sets), all ten since read; `wear` (the wearables
+    /// people really use and how they sit on the body: foot pods, ankle
+    /// bands, thigh straps, phones in a sock or pocket, belt and waistband
+    /// clips, each with its own mounting, suspension and errors), the
+    /// previous hold-out; or the hold-out, built apart and never tuned on:
+    /// `circuit` (a whole lower-body workout with the sensor left on:
+    /// squats, lunges, band walks, clamshells, fire hydrants, bridges and
+    /// step-ups between the abduction sets, supersets and finishers).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -34,6 +34,21 @@ pub mod ble;
 /// error model. Built from the exercise notes and real recordings alone; a
 /// hold-out until session 8 read it for rules.
 pub mod chain;
+/// A thirteenth body model, the hold-out: a whole lower-body workout with
+/// the sensor left on.
+///
+/// The lifter wears the sensor through the whole glute session: squats,
+/// split squats and lunges, band walks, clamshells, fire hydrants, bridges
+/// and hip thrusts, step-ups, hinges, calf raises, kickbacks, walking and
+/// sitting between the abduction sets, supersets done back to back with a
+/// set and a fast finisher to failure. Every joint of a lower-body skeleton
+/// (stance foot, shank, thigh, pelvis, posture) follows a keyframe track
+/// interpolated by Kochanek–Bartels splines in the lifter's own style
+/// (range, tempo, asymmetry, holds, smoothness); the sensor's pose comes
+/// from forward kinematics, differentiated at a high internal rate, then
+/// gets a full error model. Built after all twelve without reading the
+/// counter or the other models: never tuned on.
+pub mod circuit;
 /// A tenth body model, built apart and read in session 13: group exercise classes and home workout videos.
 ///
 /// Ordinary people (beginners and regulars, older adults holding a chair,

@@ -102,7 +102,11 @@ pub struct SimConfig {
 /// `Wear` ([`crate::source::wear`]) is a twelfth, built apart after all
 /// eleven: the wearables people really use (foot pods, ankle bands, thigh
 /// straps, phones in a sock or pocket, belt and waistband clips) and how
-/// they sit on the body; the hold-out, never tuned on.
+/// they sit on the body; the previous hold-out.
+/// `Circuit` ([`crate::source::circuit`]) is a thirteenth, built apart after
+/// all twelve: a whole lower-body workout with the sensor left on, squats,
+/// lunges, band walks, clamshells and bridges between the abduction sets;
+/// the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -149,8 +153,14 @@ pub enum SimModel {
     /// and how they sit on the body (mountings, fabric and soft-tissue
     /// suspension, slipping straps, phones in pockets, each device's own
     /// errors), on a kinematic chain driven by equilibrium-point reaching;
-    /// the hold-out, never tuned on ([`crate::source::wear::WearSimulator`]).
+    /// the previous hold-out ([`crate::source::wear::WearSimulator`]).
     Wear,
+    /// A thirteenth body model built apart: a whole lower-body workout with
+    /// the sensor left on (squats, lunges, band walks, clamshells, fire
+    /// hydrants, bridges, step-ups, hinges between the abduction sets;
+    /// supersets and finishers), keyframed joint tracks through a skeleton;
+    /// the hold-out, never tuned on ([`crate::source::circuit::CircuitSimulator`]).
+    Circuit,
 }
 
 impl SimModel {
@@ -168,6 +178,7 @@ impl SimModel {
         SimModel::Class,
         SimModel::Team,
         SimModel::Wear,
+        SimModel::Circuit,
     ];
 
     /// The id used on the command line and in files.
@@ -185,6 +196,7 @@ impl SimModel {
             SimModel::Class => "class",
             SimModel::Team => "team",
             SimModel::Wear => "wear",
+            SimModel::Circuit => "circuit",
         }
     }
 }
@@ -410,6 +422,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Wear => {
             let (sim, truth) = crate::source::wear::WearSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Circuit => {
+            let (sim, truth) = crate::source::circuit::CircuitSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
