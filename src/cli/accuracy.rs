@@ -25,9 +25,11 @@ use std::io::IsTerminal;
 /// the class model (group classes and home workout videos, reps paced by
 /// music, mini-bands, a waistband clip), built after all nine and read in
 /// session 13; the team model (team-sport players on the pitch and in the
-/// club gym), built after all ten and read in session 14; and the wear
-/// model (the wearables people really use and how they sit on the body),
-/// built after all eleven: the hold-out, neither tuned on nor read.
+/// club gym), built after all ten and read in session 14; the wear model
+/// (the wearables people really use and how they sit on the body), built
+/// after all eleven and read in session 15; and the circuit model (a whole
+/// lower-body workout with the sensor left on), built after all twelve: the
+/// hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -42,8 +44,8 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle, gym, clinic, athlete, class and team: seen; wear:
-    /// held out).
+    /// balance, muscle, gym, clinic, athlete, class, team and wear: seen;
+    /// circuit: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -155,7 +157,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "team-sport players on the pitch and in the club gym (squad counting, partner resistance, running and landing between sets); built after all ten, read once wear was scored (seen)".into()
         }
         crate::source::sim::SimModel::Wear => {
-            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, never tuned on or read (the previous hold-out)".into()
+            "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, read once circuit was scored (seen)".into()
         }
         crate::source::sim::SimModel::Circuit => {
             "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, never tuned on or read (the hold-out)".into()

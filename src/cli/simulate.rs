@@ -107,8 +107,8 @@ pub struct SimulateArgs {
     /// and landing between sets), all ten since read; `wear` (the wearables
     /// people really use and how they sit on the body: foot pods, ankle
     /// bands, thigh straps, phones in a sock or pocket, belt and waistband
-    /// clips, each with its own mounting, suspension and errors), the
-    /// previous hold-out; or the hold-out, built apart and never tuned on:
+    /// clips, each with its own mounting, suspension and errors), read in
+    /// session 15; or the hold-out, built apart and never tuned on:
     /// `circuit` (a whole lower-body workout with the sensor left on:
     /// squats, lunges, band walks, clamshells, fire hydrants, bridges and
     /// step-ups between the abduction sets, supersets and finishers).

@@ -177,6 +177,7 @@ impl PelvisFrame {
 
     /// The roll since the neutral about the front-back axis (°, in
     /// (−180, 180]), positive the way [`roll_z_deg`] is.
+    #[inline]
     fn roll_deg(&self, q: &UnitQuaternion<f64>) -> f64 {
         let d = match self.about {
             About::Side(side) => {

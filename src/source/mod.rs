@@ -129,8 +129,8 @@ pub mod team;
 /// error model. Written without reading the counter or the other body
 /// models; since read for rules.
 pub mod torque;
-/// A twelfth body model, the hold-out: the wearables people really
-/// use and how they sit on the body.
+/// A twelfth body model, built apart and read in session 15: the
+/// wearables people really use and how they sit on the body.
 ///
 /// Foot pods on the laces, smartwatch-class ankle bands, thigh straps, a
 /// phone in a sock or a trouser pocket, a sacral or hip-belt clip, a
@@ -142,5 +142,6 @@ pub mod torque;
 /// spring–damper with signal-dependent noise, reps as state-driven
 /// via-point programs with per-lifter tempo, holds, dropped eccentrics and
 /// fatigue. Built after all eleven without reading the counter or the
-/// other models: never tuned on.
+/// other models; read in session 15, once circuit stood ready and was
+/// scored.
 pub mod wear;

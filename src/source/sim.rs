@@ -102,7 +102,8 @@ pub struct SimConfig {
 /// `Wear` ([`crate::source::wear`]) is a twelfth, built apart after all
 /// eleven: the wearables people really use (foot pods, ankle bands, thigh
 /// straps, phones in a sock or pocket, belt and waistband clips) and how
-/// they sit on the body; the previous hold-out.
+/// they sit on the body; read in session 15 once circuit stood ready and
+/// was scored.
 /// `Circuit` ([`crate::source::circuit`]) is a thirteenth, built apart after
 /// all twelve: a whole lower-body workout with the sensor left on, squats,
 /// lunges, band walks, clamshells and bridges between the abduction sets;
@@ -153,7 +154,7 @@ pub enum SimModel {
     /// and how they sit on the body (mountings, fabric and soft-tissue
     /// suspension, slipping straps, phones in pockets, each device's own
     /// errors), on a kinematic chain driven by equilibrium-point reaching;
-    /// the previous hold-out ([`crate::source::wear::WearSimulator`]).
+    /// read in session 15 ([`crate::source::wear::WearSimulator`]).
     Wear,
     /// A thirteenth body model built apart: a whole lower-body workout with
     /// the sensor left on (squats, lunges, band walks, clamshells, fire
