@@ -195,6 +195,17 @@ const STEP_ON_AXIS: f64 = 0.9;
 /// lies along the set's axis.
 const SMALL_ON_AXIS: f64 = 0.7;
 
+/// A set's last movement, come after a pause of more than [`LATE_GAP`]
+/// times the set's usual pause between reps (once it has 3), is no rep
+/// unless this share of its rotation (the cosine of ~32°) lies along the
+/// set's axis: the set's reps keep within a few degrees of it, changing the
+/// pin or shifting in the seat after the set does not
+/// ([`sets::OpenSet::late_odd_start_s`]).
+const LATE_ON_AXIS: f64 = 0.85;
+
+/// See [`LATE_ON_AXIS`].
+const LATE_GAP: f64 = 2.0;
+
 /// What the pipeline computed from the last sample, for diagnostics and plots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Probe {
@@ -819,6 +830,18 @@ impl Pipeline {
                 return;
             }
         }
+        // After a pause of more than LATE_GAP times the set's usual one, a
+        // movement farther off the set's axis than its reps keep: changing
+        // the pin or shifting in the seat once the set is done, unless an
+        // on-axis rep follows it (then a rep after a rest).
+        let late_odd = self.sets.open.as_ref().is_some_and(|set| {
+            set.reps.len() >= 3
+                && rep.start_t - set.last_end
+                    > LATE_GAP
+                        * sets::median(set.reps.windows(2).map(|w| w[1].start_s - w[0].end_s))
+        }) && self
+            .along_set_axis(&peak_rotation)
+            .is_some_and(|along| along < LATE_ON_AXIS * peak_rotation.norm());
         let set = self
             .sets
             .open
@@ -859,6 +882,7 @@ impl Pipeline {
             flags,
         };
         set.last_end = rep.end_t;
+        set.late_odd_start_s = late_odd.then_some(rep.start_t);
         set.reps.push(r.clone());
         if set.reps.len() >= 2 {
             // Kept here, not worked out per sample: the set's end is checked
@@ -1077,6 +1101,45 @@ mod tests {
             "the step opened the set: {}",
             sets[0].start_s
         );
+    }
+
+    #[test]
+    fn a_last_move_after_a_long_pause_off_the_reps_axis_is_no_rep() {
+        // 4 s of rest; six 30° reps about the front-back axis (2 s each, a
+        // pause of 1 s between); 6 s later one more 30° move, about an axis
+        // `off` degrees from theirs (changing the pin, shifting in the seat);
+        // then rest.
+        let count = |off_deg: f64| {
+            let reps = |t: f64| {
+                (0..6)
+                    .map(|i| 30.0 * bump((t - 4.0 - 3.0 * i as f64) / 2.0))
+                    .sum::<f64>()
+            };
+            let late = |t: f64| 30.0 * bump((t - 27.0) / 2.0);
+            let off = off_deg.to_radians();
+            let late_axis = nalgebra::Unit::new_normalize(Vector3::new(off.cos(), 0.0, off.sin()));
+            let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+            let pose = |t: f64| {
+                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians())
+                    * UnitQuaternion::from_axis_angle(&late_axis, late(t).to_radians())
+                    * mount
+            };
+            let samples: Vec<Sample> = (0..3600).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+            let p = Pipeline::builtin(
+                Exercise::StandingCableAbduction,
+                Placement::Ankle,
+                Side::Right,
+            )
+            .unwrap();
+            let (sets, _) = analyze_samples(p, samples);
+            sets.iter().map(Set::rep_count).sum::<usize>()
+        };
+        assert_eq!(
+            count(45.0),
+            6,
+            "the move 45° off the reps' axis was counted"
+        );
+        assert_eq!(count(10.0), 7, "a rep after a rest, on the axis, is a rep");
     }
 
     #[test]

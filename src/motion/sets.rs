@@ -32,6 +32,10 @@ pub struct OpenSet {
     pub sizes: Vec<f64>,
     /// Median time from one rep's start to the next (s); 0 until two reps.
     pub median_interval_s: f64,
+    /// Start (s) of the last rep when it came after a long pause and
+    /// turned farther off the set's axis than its reps (the pipeline's
+    /// `LATE_ON_AXIS`): dropped if the set ends with it.
+    pub late_odd_start_s: Option<f64>,
 }
 
 impl OpenSet {
@@ -45,6 +49,7 @@ impl OpenSet {
             noise_rms,
             sizes: Vec::new(),
             median_interval_s: 0.0,
+            late_odd_start_s: None,
         }
     }
 }
@@ -162,6 +167,7 @@ impl Segmenter {
         // (`certainty::dropped_like_reps`).
         let dropped = if self.signal == RepSignal::Rotation {
             let mut d = Self::drop_odd_axis(&mut set);
+            d.extend(Self::drop_late_odd(&mut set));
             d.extend(Self::drop_unlike_lead(&mut set.reps, &self.cfg));
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
@@ -328,6 +334,18 @@ impl Segmenter {
         let odd = set.reps.remove(i);
         renumber(&mut set.reps);
         vec![odd]
+    }
+
+    /// Drops the set's last movement when it came after a long pause about
+    /// another axis than its reps (`OpenSet::late_odd_start_s`) and the set
+    /// keeps 3 reps without it.
+    fn drop_late_odd(set: &mut OpenSet) -> Vec<Rep> {
+        match (set.late_odd_start_s, set.reps.last()) {
+            (Some(start_s), Some(last)) if last.start_s == start_s && set.reps.len() >= 4 => {
+                set.reps.pop().into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Drops the movements opening a set that are far smaller than its reps,
