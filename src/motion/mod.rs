@@ -1458,6 +1458,35 @@ mod tests {
     }
 
     #[test]
+    fn a_small_shift_set_apart_before_the_first_hitch_is_no_rep() {
+        // A 4° shift of the weight at 2 s, then 4 s of rest, then five 6°
+        // hitches of 2 s, 1.2 s apart. The shift is a rep only with
+        // `sets.apart_lead_size` off, or when it is as large as the hitches.
+        let count = |lead_deg: f64, apart_lead_size: Option<f64>| {
+            let hitches: Vec<(f64, f64)> = (0..5).map(|i| (7.0 + 3.2 * i as f64, 2.0)).collect();
+            let roll = move |t: f64| {
+                let u = (t - 2.0) / 1.5;
+                let lead = if (0.0..1.0).contains(&u) {
+                    lead_deg * (std::f64::consts::PI * u).sin().powi(2)
+                } else {
+                    0.0
+                };
+                lead + drops(&hitches)(t)
+            };
+            let mut profile = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+            if let Some(f) = apart_lead_size {
+                profile.sets.apart_lead_size = f;
+            }
+            let p = Pipeline::new(profile, Side::Right);
+            let (sets, _) = analyze_samples(p, rolled(100.0, roll, None, None));
+            sets.iter().map(Set::rep_count).sum::<usize>()
+        };
+        assert_eq!(count(4.0, None), 5);
+        assert_eq!(count(4.0, Some(0.0)), 6);
+        assert_eq!(count(6.0, None), 6);
+    }
+
+    #[test]
     fn a_hip_hitch_on_a_lifter_who_never_rests_is_counted() {
         // On one leg the pelvis sways (a 0.6° turn and a 0.3° roll each
         // way, 0.7 and 1.1 Hz: 2-3 °/s that never settle) and the gyro has

@@ -333,6 +333,12 @@ pub struct SetConfig {
     /// do (0: off).
     #[serde(default)]
     pub sure_min_peak_deg: f64,
+    /// Pelvis: a set's first movement smaller than this share of its reps,
+    /// followed by a pause more than twice the set's usual one, is no rep
+    /// (stepping onto the box, shifting the weight before the first
+    /// hitch; 0: off).
+    #[serde(default)]
+    pub apart_lead_size: f64,
     /// Steps, not reps: a run of at least `step_run` movements (0: off),
     /// each shorter than `step_max_s` and starting less than
     /// `step_interval_s` after the one before, is walking. A rep takes
@@ -763,6 +769,13 @@ impl Profile {
                 90.0,
                 "0..90",
             ),
+            (
+                "sets.apart_lead_size",
+                self.sets.apart_lead_size,
+                0.0,
+                1.0,
+                "0..1",
+            ),
             ("sets.step_max_s", self.sets.step_max_s, 0.0, 10.0, "0..10"),
             (
                 "sets.step_interval_s",
@@ -992,6 +1005,7 @@ mod tests {
                 (b.step_run, b.step_max_s, b.step_interval_s)
             );
             assert_eq!(a.sure_min_peak_deg, b.sure_min_peak_deg);
+            assert_eq!(a.apart_lead_size, b.apart_lead_size);
         }
         let text = builtin_text(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
         let bad = text.replace("rest_fraction = 0.5", "rest_fraction = 1.5");

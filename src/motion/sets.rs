@@ -38,6 +38,9 @@ pub struct OpenSet {
     pub late_odd_start_s: Option<f64>,
 }
 
+/// See [`Segmenter::drop_apart_lead`].
+const APART_LEAD_GAP: f64 = 2.0;
+
 impl OpenSet {
     /// A set opened by a rep from `start_s` to `end_s`.
     pub fn new(start_s: f64, end_s: f64, noise_rms: f64) -> OpenSet {
@@ -171,6 +174,8 @@ impl Segmenter {
             d.extend(Self::drop_unlike_lead(&mut set.reps, &self.cfg));
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
+        } else if self.cfg.apart_lead_size > 0.0 {
+            Self::drop_apart_lead(&mut set.reps, self.cfg.apart_lead_size)
         } else {
             Vec::new()
         };
@@ -345,6 +350,29 @@ impl Segmenter {
                 set.reps.pop().into_iter().collect()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Pelvis: drops the set's first movement when it is unlike its reps
+    /// in size (under `size` of them: `sets.apart_lead_size`) and stands
+    /// apart from them: a pause before the second more than
+    /// [`APART_LEAD_GAP`] times the set's usual one (shifting the weight,
+    /// stepping onto the box before the first hitch).
+    fn drop_apart_lead(reps: &mut Vec<Rep>, size_fraction: f64) -> Vec<Rep> {
+        if reps.len() < 4 {
+            return Vec::new();
+        }
+        let size = median(reps[1..].iter().map(|r| r.peak_deg));
+        let pause = median(reps[1..].windows(2).map(|w| w[1].start_s - w[0].end_s));
+        let first = &reps[0];
+        if first.peak_deg < size_fraction * size
+            && reps[1].start_s - first.end_s > APART_LEAD_GAP * pause.max(0.25)
+        {
+            let first = reps.remove(0);
+            renumber(reps);
+            vec![first]
+        } else {
+            Vec::new()
         }
     }
 
