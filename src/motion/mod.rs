@@ -184,6 +184,9 @@ pub struct Pipeline {
     rest_in_rep_s: f64,
     /// When the last foot strike was felt (s).
     last_impact_t: f64,
+    /// Ankle: when the sensor last turned faster than
+    /// `reps.impact_max_rate_dps` (s).
+    last_fast_t: f64,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -205,6 +208,15 @@ const LATE_ON_AXIS: f64 = 0.85;
 
 /// See [`LATE_ON_AXIS`].
 const LATE_GAP: f64 = 2.0;
+
+/// Ankle: a jolt within this long (s) of turning faster than
+/// `reps.impact_max_rate_dps`, with the leg raised past [`TOP_STOP_FRACTION`]
+/// of the open set's reps, is a thrown rep stopped at the top of its range,
+/// not a foot strike.
+const TOP_STOP_S: f64 = 0.15;
+
+/// See [`TOP_STOP_S`].
+const TOP_STOP_FRACTION: f64 = 0.5;
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -259,6 +271,7 @@ impl Pipeline {
             probe: None,
             rest_in_rep_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
+            last_fast_t: f64::NEG_INFINITY,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -419,8 +432,23 @@ impl Pipeline {
                     || rate_norm > self.profile.reps.handling_dps
             }
             RepSignal::Rotation => {
-                peak_acc - self.acc_norm_mean > self.impact_mps2
-                    && rate_norm < self.profile.reps.impact_max_rate_dps
+                let max_rate = self.profile.reps.impact_max_rate_dps;
+                let jolt = peak_acc - self.acc_norm_mean > self.impact_mps2;
+                if rate_norm >= max_rate {
+                    self.last_fast_t = s.t;
+                }
+                // A thrown rep stopped at the top of its range (the cable's
+                // end, the machine's stop) turns fast until the jolt and is
+                // raised as far as the set's reps; a foot strike lands the
+                // foot.
+                let stopped_at_top = s.t - self.last_fast_t < TOP_STOP_S
+                    && self.sets.open.as_ref().is_some_and(|set| {
+                        set.reps.len() >= 3
+                            && angle
+                                > TOP_STOP_FRACTION
+                                    * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                    });
+                jolt && rate_norm < max_rate && !stopped_at_top
             }
         };
         if impact {
@@ -1140,6 +1168,43 @@ mod tests {
             "the move 45° off the reps' axis was counted"
         );
         assert_eq!(count(10.0), 7, "a rep after a rest, on the axis, is a rep");
+    }
+
+    #[test]
+    fn a_thrown_rep_jolted_at_the_top_of_its_range_is_a_rep() {
+        // Standing: five 35° reps of 2 s, 1 s apart, then a rep thrown to
+        // 45° and back in 0.6 s, the cable's end jolting the ankle (+6 g for
+        // one sample) at its top; then rest. The same jolt with the foot
+        // down (a stamp, 3 s later) is no rep.
+        let reps = |t: f64| {
+            (0..5)
+                .map(|i| 35.0 * bump((t - 4.0 - 3.0 * i as f64) / 2.0))
+                .sum::<f64>()
+                + 45.0 * bump((t - 19.0) / 0.6)
+        };
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians()) * mount
+        };
+        let samples: Vec<Sample> = (0..3000)
+            .map(|i| {
+                let t = i as f64 / 100.0;
+                let mut s = sensed(&pose, t);
+                if i == 1930 || i == 2230 {
+                    s.acc += s.acc.normalize() * (6.0 * STANDARD_GRAVITY);
+                }
+                s
+            })
+            .collect();
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, samples);
+        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [6], "{sets:?}");
     }
 
     #[test]
