@@ -218,8 +218,9 @@ fn accuracy_names_the_model_it_scores() {
 /// seated vertical-axis rule; athlete, built in session 11 and read in
 /// session 12; class, built in session 12 and read in session 13 for the
 /// posture-change rule; team, built in session 12 and read in session 14;
-/// wear, built in session 14 and read in session 15; circuit, the
-/// hold-out, built in session 15 and neither tuned on nor read),
+/// wear, built in session 14 and read in session 15 for the bounce, pin
+/// and box rules; circuit, the hold-out, built in session 15 and neither
+/// tuned on nor read),
 /// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the
 /// sets counted wrong are not marked sure (the bar over every
@@ -270,6 +271,12 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
             // open through the whole first side-lying set (0.486 without
             // `reps.rest_max_deg`, 0.514 with it, on these 72 sets).
             SimModel::Class => Some((11, 0.50)),
+            // Session 15: a thrown rep jolted at the top of its range is a
+            // rep (team 0.444 on these 72 sets, 0.417 before), and wear's
+            // rules (a bounce off the stop, the pin changed after the set,
+            // stepping onto the box: 0.667, 0.625 before).
+            SimModel::Team => Some((2, 0.44)),
+            SimModel::Wear => Some((2, 0.66)),
             _ => None,
         };
         if let Some((most_false, least_exact)) = held {
