@@ -272,7 +272,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
             // `reps.rest_max_deg`, 0.514 with it, on these 72 sets).
             SimModel::Class => Some((11, 0.50)),
             // Session 15: a thrown rep jolted at the top of its range is a
-            // rep (team 0.444 on these 72 sets, 0.417 before), and wear's
+            // rep (team 0.444 on these 72 sets, 0.403 before), and wear's
             // rules (a bounce off the stop, the pin changed after the set,
             // stepping onto the box: 0.667, 0.625 before).
             SimModel::Team => Some((2, 0.44)),
