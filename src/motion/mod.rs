@@ -211,8 +211,8 @@ const LATE_GAP: f64 = 2.0;
 
 /// Ankle: a jolt within this long (s) of turning faster than
 /// `reps.impact_max_rate_dps`, with the leg raised past [`TOP_STOP_FRACTION`]
-/// of the open set's reps, is a thrown rep stopped at the top of its range,
-/// not a foot strike.
+/// of the open set's reps (once it has one), is a thrown rep stopped at the
+/// top of its range, not a foot strike.
 const TOP_STOP_S: f64 = 0.15;
 
 /// See [`TOP_STOP_S`].
@@ -443,7 +443,7 @@ impl Pipeline {
                 // foot.
                 let stopped_at_top = s.t - self.last_fast_t < TOP_STOP_S
                     && self.sets.open.as_ref().is_some_and(|set| {
-                        set.reps.len() >= 3
+                        !set.reps.is_empty()
                             && angle
                                 > TOP_STOP_FRACTION
                                     * sets::median(set.reps.iter().map(|r| r.peak_deg))
@@ -1172,39 +1172,48 @@ mod tests {
 
     #[test]
     fn a_thrown_rep_jolted_at_the_top_of_its_range_is_a_rep() {
-        // Standing: five 35° reps of 2 s, 1 s apart, then a rep thrown to
-        // 45° and back in 0.6 s, the cable's end jolting the ankle (+6 g for
-        // one sample) at its top; then rest. The same jolt with the foot
-        // down (a stamp, 3 s later) is no rep.
-        let reps = |t: f64| {
-            (0..5)
-                .map(|i| 35.0 * bump((t - 4.0 - 3.0 * i as f64) / 2.0))
-                .sum::<f64>()
-                + 45.0 * bump((t - 19.0) / 0.6)
+        // Standing: five 35° reps of 2 s, 1 s apart, with a rep thrown to
+        // 45° and back in 0.6 s after rep `thrown_after`, the cable's end
+        // jolting the ankle (+6 g for one sample) at its top; then rest. The
+        // same jolt with the foot down (a stamp, 3 s after the set) is no
+        // rep.
+        let count = |thrown_after: usize| {
+            let t_thrown = 4.0 + 3.0 * thrown_after as f64;
+            let reps = move |t: f64| {
+                (0..5)
+                    .map(|i| {
+                        let late = if i >= thrown_after { 1.5 } else { 0.0 };
+                        35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
+                    })
+                    .sum::<f64>()
+                    + 45.0 * bump((t - t_thrown) / 0.6)
+            };
+            let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+            let pose = |t: f64| {
+                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians()) * mount
+            };
+            let top = (t_thrown * 100.0) as usize + 30;
+            let samples: Vec<Sample> = (0..3000)
+                .map(|i| {
+                    let mut s = sensed(&pose, i as f64 / 100.0);
+                    if i == top || i == 2500 {
+                        s.acc += s.acc.normalize() * (6.0 * STANDARD_GRAVITY);
+                    }
+                    s
+                })
+                .collect();
+            let p = Pipeline::builtin(
+                Exercise::StandingCableAbduction,
+                Placement::Ankle,
+                Side::Right,
+            )
+            .unwrap();
+            let (sets, _) = analyze_samples(p, samples);
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>()
         };
-        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
-        let pose = |t: f64| {
-            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians()) * mount
-        };
-        let samples: Vec<Sample> = (0..3000)
-            .map(|i| {
-                let t = i as f64 / 100.0;
-                let mut s = sensed(&pose, t);
-                if i == 1930 || i == 2230 {
-                    s.acc += s.acc.normalize() * (6.0 * STANDARD_GRAVITY);
-                }
-                s
-            })
-            .collect();
-        let p = Pipeline::builtin(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, samples);
-        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
-        assert_eq!(counted, [6], "{sets:?}");
+        // At the end of the set, and as its second rep.
+        assert_eq!(count(5), [6]);
+        assert_eq!(count(1), [6]);
     }
 
     #[test]
