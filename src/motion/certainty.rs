@@ -45,6 +45,15 @@ pub const QUICK_START_FRACTION: f64 = 0.4;
 /// … and, for the last rep, smaller than this share of the set's median
 /// rep (a momentum rep to finish a set is quick but full-sized).
 pub const QUICK_END_SIZE: f64 = 0.6;
+/// A rep (ankle, not the first) shorter than this share of the set's
+/// median length, smaller than [`SPLIT_SIZE`] of its median rep and begun
+/// within [`SPLIT_GAP_S`] of the end of the rep before may be that rep's
+/// lowering counted again.
+pub const SPLIT_LENGTH: f64 = 0.5;
+/// See [`SPLIT_LENGTH`].
+pub const SPLIT_SIZE: f64 = 0.75;
+/// See [`SPLIT_LENGTH`] (s).
+pub const SPLIT_GAP_S: f64 = 0.5;
 /// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
@@ -87,6 +96,9 @@ pub enum DoubtKind {
     QuickEnd,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
+    /// A rep far quicker and smaller than the others, begun as the one
+    /// before it ended (ankle): perhaps that rep's lowering counted again.
+    SplitRep,
     /// The reps stand barely above the resting noise.
     LowSignal,
     /// The smallest rep is close to the smallest movement counted at all.
@@ -481,6 +493,31 @@ pub fn judge(
         }
     }
     if signal == RepSignal::Rotation {
+        for w in reps.windows(2) {
+            let (before, r) = (&w[0], &w[1]);
+            if r.end_s - r.start_s < SPLIT_LENGTH * median_duration
+                && r.peak_deg < SPLIT_SIZE * median_peak
+                && r.peak_deg >= SMALL_REP_FRACTION * median_peak
+                && r.start_s - before.end_s < SPLIT_GAP_S
+            {
+                doubts.push(Doubt {
+                    kind: DoubtKind::SplitRep,
+                    from_s: before.start_s,
+                    to_s: r.end_s,
+                    reps: -1,
+                    message: format!(
+                        "rep {} ({:.1}°, {:.1} s) began as rep {} ended: it may be the lowering of \
+                         rep {} counted again, and the count one over",
+                        r.number,
+                        r.peak_deg,
+                        r.end_s - r.start_s,
+                        before.number,
+                        before.number
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            }
+        }
         for r in reps {
             if r.peak_deg < SMALL_REP_FRACTION * median_peak {
                 doubts.push(Doubt {
@@ -582,6 +619,41 @@ mod tests {
         let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c >= 0.9, "{c} {d:?}");
         assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_quick_small_rep_begun_as_the_last_ended_may_be_its_lowering() {
+        // Reps of 1.3 s every 2 s; after the fourth (8.0-9.3 s), a 0.5 s
+        // movement from 9.4 s: the lowering caught twice.
+        let with = |peak: f64| {
+            let mut r = reps(&[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0], 1.3, 35.0);
+            r.insert(4, reps(&[9.4], 0.5, peak).remove(0));
+            for (i, rep) in r.iter_mut().enumerate() {
+                rep.number = i + 1;
+            }
+            judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation)
+        };
+        let (c, d) = with(20.0);
+        assert!(c < SURE, "{c} {d:?}");
+        let split = d
+            .iter()
+            .find(|d| d.kind == DoubtKind::SplitRep)
+            .expect("split");
+        assert_eq!(split.reps, -1);
+        assert!(
+            split
+                .message
+                .starts_with("rep 5 (20.0°, 0.5 s) began as rep 4 ended"),
+            "{}",
+            split.message
+        );
+        // A full-sized quick rep right after (a momentum rep) is no split.
+        let (_, d) = with(36.0);
+        assert!(d.iter().all(|d| d.kind != DoubtKind::SplitRep), "{d:?}");
+        // Nor is the same set without it in doubt.
+        let r = reps(&[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0], 1.3, 35.0);
+        let (c, _) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c}");
     }
 
     #[test]
