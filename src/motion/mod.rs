@@ -187,6 +187,9 @@ pub struct Pipeline {
     /// Ankle: when the sensor last turned faster than
     /// `reps.impact_max_rate_dps` (s).
     last_fast_t: f64,
+    /// Ankle: start of the movement whose jolt was taken for a stop at the
+    /// top ([`TOP_STOP_S`]); it must prove a quick rep when it ends.
+    top_stop_of: Option<f64>,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -211,12 +214,50 @@ const LATE_GAP: f64 = 2.0;
 
 /// Ankle: a jolt within this long (s) of turning faster than
 /// `reps.impact_max_rate_dps`, with the leg raised past [`TOP_STOP_FRACTION`]
-/// of the open set's reps (once it has one), is a thrown rep stopped at the
-/// top of its range, not a foot strike.
+/// of the open set's reps (once it has one) and turned about their axis
+/// (within ~25°, [`STEP_ON_AXIS`]), is a thrown rep stopped at the top of
+/// its range, not a foot strike, if the movement then ends within
+/// [`TOP_STOP_LENGTH`] of the set's reps (a shuffle's steps go on).
 const TOP_STOP_S: f64 = 0.15;
 
 /// See [`TOP_STOP_S`].
 const TOP_STOP_FRACTION: f64 = 0.5;
+
+/// See [`TOP_STOP_S`]: a movement let through for a stop at the top that
+/// lasts longer than this many of the set's median reps was steps.
+const TOP_STOP_LENGTH: f64 = 1.5;
+
+/// Ankle: a movement that rises, falls back by more than this share of its
+/// peak and rises again, [`SHUFFLE_HUMPS`] times or more without coming
+/// back to rest, is steps (a lateral shuffle), not a rep.
+const HUMP_DEPTH: f64 = 0.3;
+
+/// See [`HUMP_DEPTH`]. Two humps may be two reps run together; three and
+/// more are steps.
+const SHUFFLE_HUMPS: usize = 3;
+
+/// How many times `trace`'s angle rises to a top it then falls back from
+/// by more than `depth` (°), counting the last top whether or not it fell.
+fn humps(trace: &[TracePoint], depth: f64) -> usize {
+    let (mut count, mut rising, mut top, mut bottom) = (0, true, f64::NEG_INFINITY, 0.0);
+    for p in trace {
+        if rising {
+            top = top.max(p.angle);
+            if p.angle < top - depth {
+                count += 1;
+                rising = false;
+                bottom = p.angle;
+            }
+        } else {
+            bottom = f64::min(bottom, p.angle);
+            if p.angle > bottom + depth {
+                rising = true;
+                top = p.angle;
+            }
+        }
+    }
+    count + usize::from(rising && top > f64::NEG_INFINITY)
+}
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -272,6 +313,7 @@ impl Pipeline {
             rest_in_rep_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
             last_fast_t: f64::NEG_INFINITY,
+            top_stop_of: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -447,8 +489,21 @@ impl Pipeline {
                             && angle
                                 > TOP_STOP_FRACTION
                                     * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                            // About the reps' axis: a stride turns the shank
+                            // about another.
+                            && set
+                                .reference
+                                .along_axis(&rotation)
+                                .is_some_and(|along| along >= STEP_ON_AXIS * angle)
                     });
-                jolt && rate_norm < max_rate && !stopped_at_top
+                let impact = jolt && rate_norm < max_rate;
+                if impact && stopped_at_top && self.detector.in_rep() {
+                    // Judged when the movement ends (`accept`).
+                    self.top_stop_of = self.detector.start_t();
+                    false
+                } else {
+                    impact
+                }
             }
         };
         if impact {
@@ -749,6 +804,29 @@ impl Pipeline {
                 RepOutcome::Rejected(Rejection::TooLarge, rep.start_t, rep.end_t, peak_deg),
                 out,
             );
+            return;
+        }
+        if self.top_stop_of.take() == Some(rep.start_t)
+            && self.sets.open.as_ref().is_some_and(|set| {
+                rep.end_t - rep.start_t
+                    > TOP_STOP_LENGTH * sets::median(set.reps.iter().map(|r| r.end_s - r.start_s))
+            })
+        {
+            // Let through a jolt as a rep stopped at the top, the movement
+            // went on longer than the set's reps: a shuffle or a stride,
+            // the foot struck. Thrown out for the jolt, as before.
+            self.handle(
+                RepOutcome::Rejected(Rejection::Impact, rep.start_t, rep.end_t, peak_deg),
+                out,
+            );
+            return;
+        }
+        if self.profile.reps.signal == RepSignal::Rotation
+            && humps(trace, HUMP_DEPTH * peak_deg) >= SHUFFLE_HUMPS
+        {
+            // Up and down again and again without coming back to rest: a
+            // shuffle or a run of steps sideways, not a rep.
+            self.set_aside_off_axis(&rep, peak_deg);
             return;
         }
         if self.off_vertical(&peak_rotation) {
@@ -1214,6 +1292,36 @@ mod tests {
         // At the end of the set, and as its second rep.
         assert_eq!(count(5), [6]);
         assert_eq!(count(1), [6]);
+    }
+
+    #[test]
+    fn a_lateral_shuffle_after_the_set_is_no_rep() {
+        // Standing: five 35° reps of 2 s, 1 s apart; 1.5 s later a lateral
+        // shuffle: the leg swings out to ~40° and back to ~20° six times in
+        // 3.6 s without coming to rest. Counted as a sixth rep, it would
+        // hold the set open into whatever follows.
+        let angle = |t: f64| {
+            let reps: f64 = (0..5)
+                .map(|i| 35.0 * bump((t - 4.0 - 3.0 * i as f64) / 2.0))
+                .sum();
+            let u = t - 19.5;
+            let shuffle = if (0.0..3.6).contains(&u) {
+                let envelope = bump(u / 3.6).powf(0.3);
+                envelope * (20.0 + 20.0 * (std::f64::consts::PI * u / 0.6).sin().powi(2))
+            } else {
+                0.0
+            };
+            reps + shuffle
+        };
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 30.0));
+        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [5], "{sets:?}");
     }
 
     #[test]
