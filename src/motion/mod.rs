@@ -1138,6 +1138,17 @@ mod tests {
             .collect()
     }
 
+    /// The sets the built-in standing cable abduction ankle pipeline finds.
+    fn standing_ankle(samples: Vec<Sample>) -> Vec<Set> {
+        let p = Pipeline::builtin(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        analyze_samples(p, samples).0
+    }
+
     /// 0 → 1 → 0 over `u` in 0..1 (a raised cosine); 0 outside.
     fn bump(u: f64) -> f64 {
         if (0.0..1.0).contains(&u) {
@@ -1193,13 +1204,7 @@ mod tests {
                 * mount
         };
         let samples: Vec<Sample> = (0..4000).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
-        let p = Pipeline::builtin(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, samples);
+        let sets = standing_ankle(samples);
         assert_eq!(sets.len(), 1, "{sets:?}");
         assert_eq!(sets[0].rep_count(), 8, "{:?}", sets[0].reps);
         assert!(
@@ -1231,13 +1236,7 @@ mod tests {
                     * mount
             };
             let samples: Vec<Sample> = (0..3600).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
-            let p = Pipeline::builtin(
-                Exercise::StandingCableAbduction,
-                Placement::Ankle,
-                Side::Right,
-            )
-            .unwrap();
-            let (sets, _) = analyze_samples(p, samples);
+            let sets = standing_ankle(samples);
             sets.iter().map(Set::rep_count).sum::<usize>()
         };
         assert_eq!(
@@ -1280,13 +1279,7 @@ mod tests {
                     s
                 })
                 .collect();
-            let p = Pipeline::builtin(
-                Exercise::StandingCableAbduction,
-                Placement::Ankle,
-                Side::Right,
-            )
-            .unwrap();
-            let (sets, _) = analyze_samples(p, samples);
+            let sets = standing_ankle(samples);
             sets.iter().map(Set::rep_count).collect::<Vec<_>>()
         };
         // At the end of the set, and as its second rep.
@@ -1313,13 +1306,7 @@ mod tests {
             };
             reps + shuffle
         };
-        let p = Pipeline::builtin(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 30.0));
+        let sets = standing_ankle(shank(Vector3::x(), angle, 30.0));
         let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
         assert_eq!(counted, [5], "{sets:?}");
     }
@@ -1437,13 +1424,7 @@ mod tests {
             }
             a
         };
-        let p = Pipeline::builtin(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 35.0));
+        let sets = standing_ankle(shank(Vector3::x(), angle, 35.0));
         let peaks: Vec<Vec<f64>> = sets
             .iter()
             .map(|s| s.reps.iter().map(|r| r.peak_deg.round()).collect())
