@@ -171,7 +171,8 @@ pub struct Pipeline {
     acc_norm_mean: f64,
     /// What this accelerometer reads for 1 g at rest (m/s²), once seen.
     gravity_mps2: Option<f64>,
-    /// `STANDARD_GRAVITY / gravity_mps2` as learned up to the last step.
+    /// `STANDARD_GRAVITY / gravity_mps2`, divided out again only when the
+    /// 1 g estimate moves.
     gravity_k: f64,
     /// Start of the rep last announced by [`Event::RepReturned`].
     announced_return: Option<f64>,
@@ -211,6 +212,10 @@ const LATE_ON_AXIS: f64 = 0.85;
 
 /// See [`LATE_ON_AXIS`].
 const LATE_GAP: f64 = 2.0;
+
+/// See [`LATE_ON_AXIS`]: the usual pause is taken as at least this (s), so
+/// reps done back to back do not make any pause "long".
+const LATE_MIN_PAUSE_S: f64 = 0.5;
 
 /// Ankle: a jolt within this long (s) of turning faster than
 /// `reps.impact_max_rate_dps`, with the leg raised past [`TOP_STOP_FRACTION`]
@@ -483,7 +488,10 @@ impl Pipeline {
                 // end, the machine's stop) turns fast until the jolt and is
                 // raised as far as the set's reps; a foot strike lands the
                 // foot.
-                let stopped_at_top = s.t - self.last_fast_t < TOP_STOP_S
+                let impact = jolt && rate_norm < max_rate;
+                let stopped_at_top = impact
+                    && self.detector.in_rep()
+                    && s.t - self.last_fast_t < TOP_STOP_S
                     && self.sets.open.as_ref().is_some_and(|set| {
                         !set.reps.is_empty()
                             && angle
@@ -496,8 +504,7 @@ impl Pipeline {
                                 .along_axis(&rotation)
                                 .is_some_and(|along| along >= STEP_ON_AXIS * angle)
                     });
-                let impact = jolt && rate_norm < max_rate;
-                if impact && stopped_at_top && self.detector.in_rep() {
+                if stopped_at_top {
                     // Judged when the movement ends (`accept`).
                     self.top_stop_of = self.detector.start_t();
                     false
@@ -619,10 +626,9 @@ impl Pipeline {
     /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
     /// and returns the factor that brings its readings to standard gravity.
     ///
-    /// The factor a step uses is the one learned up to the step before (the
-    /// first sample's own): the division for the next one then runs beside
-    /// the rest of the step instead of ahead of all of it, and one sample's
-    /// share of a 1 g estimate that moves over seconds is nothing.
+    /// The factor is kept, and divided out again only on the steps that move
+    /// the 1 g estimate (the sensor quiet, its reading in range): a
+    /// division at every step sat ahead of everything the step does.
     fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
         let lo = (1.0 - GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let hi = (1.0 + GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
@@ -782,6 +788,8 @@ impl Pipeline {
     }
 
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
+        // Whatever movement the let-through was for, it ends here.
+        let top_stop = self.top_stop_of.take();
         let trace = &rep.trace;
         let (peak_deg, peak_rotation, peak_t) = match self.profile.reps.signal {
             RepSignal::Rotation => trace
@@ -806,7 +814,7 @@ impl Pipeline {
             );
             return;
         }
-        if self.top_stop_of.take() == Some(rep.start_t)
+        if top_stop == Some(rep.start_t)
             && self.sets.open.as_ref().is_some_and(|set| {
                 rep.end_t - rep.start_t
                     > TOP_STOP_LENGTH * sets::median(set.reps.iter().map(|r| r.end_s - r.start_s))
@@ -814,7 +822,8 @@ impl Pipeline {
         {
             // Let through a jolt as a rep stopped at the top, the movement
             // went on longer than the set's reps: a shuffle or a stride,
-            // the foot struck. Thrown out for the jolt, as before.
+            // the foot struck. The whole movement is thrown out for the
+            // jolt (without the let-through it would have ended there).
             self.handle(
                 RepOutcome::Rejected(Rejection::Impact, rep.start_t, rep.end_t, peak_deg),
                 out,
@@ -945,6 +954,7 @@ impl Pipeline {
                 && rep.start_t - set.last_end
                     > LATE_GAP
                         * sets::median(set.reps.windows(2).map(|w| w[1].start_s - w[0].end_s))
+                            .max(LATE_MIN_PAUSE_S)
         }) && self
             .along_set_axis(&peak_rotation)
             .is_some_and(|along| along < LATE_ON_AXIS * peak_rotation.norm());
@@ -1253,8 +1263,10 @@ mod tests {
         // 45° and back in 0.6 s after rep `thrown_after`, the cable's end
         // jolting the ankle (+6 g for one sample) at its top; then rest. The
         // same jolt with the foot down (a stamp, 3 s after the set) is no
-        // rep.
-        let count = |thrown_after: usize| {
+        // rep. Held at the top for `hold_s`, the movement is no quick rep
+        // stopped there: longer than 1.5 of the set's reps, it is thrown
+        // out for the jolt.
+        let count = |thrown_after: usize, hold_s: f64| {
             let t_thrown = 4.0 + 3.0 * thrown_after as f64;
             let reps = move |t: f64| {
                 (0..5)
@@ -1263,7 +1275,16 @@ mod tests {
                         35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
                     })
                     .sum::<f64>()
-                    + 45.0 * bump((t - t_thrown) / 0.6)
+                    + 45.0 * {
+                        let u = t - t_thrown;
+                        if u < 0.3 {
+                            bump(u / 0.6)
+                        } else if u < 0.3 + hold_s {
+                            1.0
+                        } else {
+                            bump((u - hold_s) / 0.6)
+                        }
+                    }
             };
             let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
             let pose = |t: f64| {
@@ -1283,8 +1304,33 @@ mod tests {
             sets.iter().map(Set::rep_count).collect::<Vec<_>>()
         };
         // At the end of the set, and as its second rep.
-        assert_eq!(count(5), [6]);
-        assert_eq!(count(1), [6]);
+        assert_eq!(count(5, 0.0), [6]);
+        assert_eq!(count(1, 0.0), [6]);
+        assert_eq!(count(5, 4.0), [5]);
+    }
+
+    #[test]
+    fn humps_count_the_tops_a_movement_falls_back_from() {
+        let trace = |angles: &[f64]| -> Vec<TracePoint> {
+            angles
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| TracePoint {
+                    angle: a,
+                    ..TracePoint::at(i as f64 * 0.02)
+                })
+                .collect()
+        };
+        // One rep; two run together (still a rep, perhaps two); a shuffle.
+        assert_eq!(humps(&trace(&[0.0, 20.0, 40.0, 20.0, 0.0]), 12.0), 1);
+        assert_eq!(humps(&trace(&[0.0, 40.0, 20.0, 40.0, 0.0]), 12.0), 2);
+        let shuffle = [0.0, 40.0, 20.0, 40.0, 20.0, 40.0, 0.0];
+        assert_eq!(humps(&trace(&shuffle), 12.0), SHUFFLE_HUMPS);
+        // A wobble at the top smaller than the depth is one top; a rise
+        // that never falls back is one too; nothing is none.
+        assert_eq!(humps(&trace(&[0.0, 40.0, 35.0, 40.0, 0.0]), 12.0), 1);
+        assert_eq!(humps(&trace(&[0.0, 20.0, 40.0]), 12.0), 1);
+        assert_eq!(humps(&[], 12.0), 0);
     }
 
     #[test]

@@ -1005,7 +1005,6 @@ mod tests {
                 (b.step_run, b.step_max_s, b.step_interval_s)
             );
             assert_eq!(a.sure_min_peak_deg, b.sure_min_peak_deg);
-            assert_eq!(a.apart_lead_size, b.apart_lead_size);
         }
         let text = builtin_text(Exercise::StandingCableAbduction, Placement::Ankle).unwrap();
         let bad = text.replace("rest_fraction = 0.5", "rest_fraction = 1.5");

@@ -1,8 +1,9 @@
 //! A twelfth body model: the wearables people really use and how they sit
 //! on the body.
 //!
-//! Built after the eleven other models without reading them or the counter:
-//! a hold-out that the counter is never tuned on.
+//! Built after the eleven other models without reading them or the counter;
+//! the hold-out until session 15 read it, once the circuit model stood
+//! ready and was scored.
 //!
 //! # The body
 //!
