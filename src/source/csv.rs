@@ -607,6 +607,45 @@ mod tests {
     }
 
     #[test]
+    fn the_line_cap_holds_whatever_the_read_sizes() {
+        // One byte a time, and everything in one read larger than the cap.
+        struct Trickle<R>(R);
+        impl<R: Read> Read for Trickle<R> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(1);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let drain = |mut r: LineCap<Box<dyn Read>>, chunk: usize| -> std::io::Result<usize> {
+            let mut buf = vec![0u8; chunk];
+            let mut total = 0;
+            loop {
+                match r.read(&mut buf)? {
+                    0 => return Ok(total),
+                    n => total += n,
+                }
+            }
+        };
+        let line = |len: usize| format!("0,{}\n1,2\n", "1".repeat(len - 2)).into_bytes();
+        let cap = |bytes: Vec<u8>, trickle: bool| -> LineCap<Box<dyn Read>> {
+            let inner: Box<dyn Read> = if trickle {
+                Box::new(Trickle(std::io::Cursor::new(bytes)))
+            } else {
+                Box::new(std::io::Cursor::new(bytes))
+            };
+            LineCap { inner, in_line: 0 }
+        };
+        for (trickle, chunk) in [(true, 64), (false, 3 * MAX_LINE_BYTES)] {
+            assert!(drain(cap(line(MAX_LINE_BYTES), trickle), chunk).is_ok());
+            let e = drain(cap(line(MAX_LINE_BYTES + 1), trickle), chunk).unwrap_err();
+            assert!(
+                e.get_ref().is_some_and(|i| i.is::<LineTooLongMark>()),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn small_step_back_is_tolerated() {
         let text = format!(
             "{H}0,0,9.8,0,0,0,0\n0.01,0,9.8,0,0,0,0\n0.02,0,9.8,0,0,0,0\n0.015,0,9.8,0,0,0,0\n"
