@@ -496,7 +496,7 @@ impl Pipeline {
                         !set.reps.is_empty()
                             && angle
                                 > TOP_STOP_FRACTION
-                                    * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                                    * sets::median_peak(&set.reps)
                             // About the reps' axis: a stride turns the shank
                             // about another.
                             && set
@@ -816,8 +816,7 @@ impl Pipeline {
         }
         if top_stop == Some(rep.start_t)
             && self.sets.open.as_ref().is_some_and(|set| {
-                rep.end_t - rep.start_t
-                    > TOP_STOP_LENGTH * sets::median(set.reps.iter().map(|r| r.end_s - r.start_s))
+                rep.end_t - rep.start_t > TOP_STOP_LENGTH * sets::median_length(&set.reps)
             })
         {
             // Let through a jolt as a rep stopped at the top, the movement
@@ -892,9 +891,7 @@ impl Pipeline {
             // their axis (within ~45°): a partial rep does, settling the
             // leg after the set turns it every which way.
             let small = self.sets.open.as_ref().is_some_and(|set| {
-                peak_deg
-                    < self.profile.sets.unlike_edge_fraction
-                        * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                peak_deg < self.profile.sets.unlike_edge_fraction * sets::median_peak(&set.reps)
             });
             let share = if small {
                 SMALL_ON_AXIS.max(self.profile.reps.off_axis_fraction)
@@ -921,7 +918,7 @@ impl Pipeline {
                 && let_go
                 && rep.start_t - set.last_end < within
                 && rep.end_t - rep.start_t < within
-                && peak_deg < fraction * sets::median(set.reps.iter().map(|r| r.peak_deg))
+                && peak_deg < fraction * sets::median_peak(&set.reps)
             {
                 // The leg bouncing back off the bottom of the rep before:
                 // part of that rep.
@@ -933,9 +930,8 @@ impl Pipeline {
             if aborted > 0.0
                 && self.profile.reps.signal == RepSignal::Rotation
                 && set.reps.len() >= 3
-                && peak_deg < aborted * sets::median(set.reps.iter().map(|r| r.peak_deg))
-                && rep.end_t - rep.start_t
-                    < length * sets::median(set.reps.iter().map(|r| r.end_s - r.start_s))
+                && peak_deg < aborted * sets::median_peak(&set.reps)
+                && rep.end_t - rep.start_t < length * sets::median_length(&set.reps)
             {
                 // A rep begun and given up: part-way up and straight back,
                 // quicker than the set's reps. Kept aside, so the set's
@@ -952,9 +948,7 @@ impl Pipeline {
         let late_odd = self.sets.open.as_ref().is_some_and(|set| {
             set.reps.len() >= 3
                 && rep.start_t - set.last_end
-                    > LATE_GAP
-                        * sets::median(set.reps.windows(2).map(|w| w[1].start_s - w[0].end_s))
-                            .max(LATE_MIN_PAUSE_S)
+                    > LATE_GAP * sets::median_pause(&set.reps).max(LATE_MIN_PAUSE_S)
         }) && self
             .along_set_axis(&peak_rotation)
             .is_some_and(|along| along < LATE_ON_AXIS * peak_rotation.norm());

@@ -362,8 +362,8 @@ impl Segmenter {
         if reps.len() < 4 {
             return Vec::new();
         }
-        let size = median(reps[1..].iter().map(|r| r.peak_deg));
-        let pause = median(reps[1..].windows(2).map(|w| w[1].start_s - w[0].end_s));
+        let size = median_peak(&reps[1..]);
+        let pause = median_pause(&reps[1..]);
         let first = &reps[0];
         if first.peak_deg < size_fraction * size
             && reps[1].start_s - first.end_s > APART_LEAD_GAP * pause.max(0.25)
@@ -382,8 +382,8 @@ impl Segmenter {
     fn drop_unlike_lead(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
         let mut dropped = Vec::new();
         while dropped.len() < 2 && reps.len() >= 4 {
-            let rest = median(reps[1..].iter().map(|r| r.peak_deg));
-            let length = median(reps[1..].iter().map(|r| r.end_s - r.start_s));
+            let rest = median_peak(&reps[1..]);
+            let length = median_length(&reps[1..]);
             let first = &reps[0];
             let ratio = first.peak_deg / rest.max(1e-9);
             // Settling into position: quick, and unlike the reps in size.
@@ -410,8 +410,8 @@ impl Segmenter {
             let n = reps.len();
             let body = &reps[..n - 1];
             let pace = median(body.windows(2).map(|w| w[1].start_s - w[0].start_s));
-            let size = median(body.iter().map(|r| r.peak_deg));
-            let length = median(body.iter().map(|r| r.end_s - r.start_s));
+            let size = median_peak(body);
+            let length = median_length(body);
             let last = &reps[n - 1];
             // After a break in the rhythm, or a rest longer than a whole
             // rep of the set takes from start to start.
@@ -470,6 +470,22 @@ pub(crate) fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The median peak of `reps` (°); 0 for none.
+pub(crate) fn median_peak(reps: &[Rep]) -> f64 {
+    median(reps.iter().map(|r| r.peak_deg))
+}
+
+/// The median length of `reps`, start to return (s); 0 for none.
+pub(crate) fn median_length(reps: &[Rep]) -> f64 {
+    median(reps.iter().map(|r| r.end_s - r.start_s))
+}
+
+/// The median pause between `reps`, one's return to the next's start (s);
+/// 0 for fewer than two.
+pub(crate) fn median_pause(reps: &[Rep]) -> f64 {
+    median(reps.windows(2).map(|w| w[1].start_s - w[0].end_s))
 }
 
 #[cfg(test)]
