@@ -862,6 +862,10 @@ impl Pipeline {
         if on_axis {
             self.sets.not_a_step();
         } else if self.sets.is_step(rep.start_t, rep.end_t, peak_deg, true) {
+            if let Some(unit) = peak_rotation.try_normalize(1e-9) {
+                self.sets
+                    .learn_stride(unit, peak_deg, rep.start_t, rep.end_t);
+            }
             // A step of a walk (and the steps before it, taken out of the
             // open set): the walk ends whatever set was open.
             self.stats.not_reps[4] += 1;

@@ -8,6 +8,7 @@ use super::certainty;
 use super::flags::SetReference;
 use super::profile::{RepSignal, SetConfig};
 use super::{Event, Rep, Set};
+use nalgebra::Vector3;
 use std::collections::VecDeque;
 
 /// Movements not counted are remembered this long (s) before the open set
@@ -40,6 +41,76 @@ pub struct OpenSet {
 
 /// See [`Segmenter::drop_apart_lead`].
 const APART_LEAD_GAP: f64 = 2.0;
+
+/// A walk whose strides turned the shank about one axis gives that axis
+/// once it has this many strides ([`Stride`]).
+const STRIDE_MIN_STEPS: usize = 4;
+/// A stride more than this after the one before starts another walk (s).
+const STRIDE_BOUT_GAP_S: f64 = 5.0;
+/// A set whose reps turn within ~30° of the stride axis (this cosine) is
+/// no abduction set ([`Stride`]).
+const STRIDE_SET_COS: f64 = 0.87;
+/// The stride axis is trusted only when it lies more than 60° (this
+/// cosine) from the axis of the last set ([`Stride`]).
+const STRIDE_APART_COS: f64 = 0.5;
+/// A set with at least this many reps gives the axis the stride is checked against.
+const STRIDE_SET_MIN_REPS: usize = 6;
+
+/// Ankle: the axis the shank turns about in a walk, in the sensor's own
+/// frame. A stride swings the shank forward and back, about the body's
+/// left-right axis; every exercise medius counts at the ankle turns it
+/// about another (abduction about the front-back axis, the seated machine
+/// about the vertical). A "set" whose reps turn about the stride axis is
+/// another exercise or more walking: squats, lunges, marching, step-ups.
+/// Gravity cannot tell these from abduction (both turn about a level
+/// axis); the walk can, for as long as the strap stays put. Side steps and
+/// leg swings pass for a walk too and turn about the abduction axis, so the
+/// stride axis is trusted only when it lies far from the last set's.
+#[derive(Debug, Clone, Default)]
+struct Stride {
+    /// Sign-aligned, size-weighted sum of the current walk's stride axes.
+    bout: Vector3<f64>,
+    /// Strides in the current walk.
+    bout_steps: usize,
+    /// End of the current walk's last stride (s).
+    last_s: f64,
+    /// The axis of the latest walk with enough strides.
+    known: Option<Vector3<f64>>,
+    /// The rep axis of the last set with enough reps.
+    last_set: Option<Vector3<f64>>,
+}
+
+impl Stride {
+    fn learn(&mut self, unit: Vector3<f64>, size_deg: f64, start_s: f64, end_s: f64) {
+        if self.bout_steps > 0 && start_s - self.last_s > STRIDE_BOUT_GAP_S {
+            self.bout = Vector3::zeros();
+            self.bout_steps = 0;
+        }
+        // Forward and back swings turn opposite ways about the same axis.
+        let signed = if self.bout.dot(&unit) < 0.0 {
+            -unit
+        } else {
+            unit
+        };
+        self.bout += signed * size_deg;
+        self.bout_steps += 1;
+        self.last_s = end_s;
+        if self.bout_steps >= STRIDE_MIN_STEPS {
+            self.known = self.bout.try_normalize(1e-9);
+        }
+    }
+
+    /// Whether reps turning about `axis_sum` turn about a trusted stride axis.
+    fn along(&self, axis_sum: &Vector3<f64>) -> bool {
+        match (self.known, self.last_set, axis_sum.try_normalize(1e-9)) {
+            (Some(stride), Some(set), Some(axis)) => {
+                stride.dot(&set).abs() < STRIDE_APART_COS
+                    && stride.dot(&axis).abs() >= STRIDE_SET_COS
+            }
+            _ => false,
+        }
+    }
+}
 
 impl OpenSet {
     /// A set opened by a rep from `start_s` to `end_s`.
@@ -81,6 +152,8 @@ pub struct Segmenter {
     steps: Vec<f64>,
     /// A quick movement starting before this is a step of the walk (s).
     walking_until: f64,
+    /// Ankle: the axis of the latest walk's strides.
+    stride: Stride,
 }
 
 impl Segmenter {
@@ -100,7 +173,14 @@ impl Segmenter {
             lone: None,
             steps: Vec::new(),
             walking_until: f64::NEG_INFINITY,
+            stride: Stride::default(),
         }
+    }
+
+    /// Ankle: a movement taken for a stride of a walk turned about `unit`
+    /// (the sensor's frame) by `size_deg`.
+    pub fn learn_stride(&mut self, unit: Vector3<f64>, size_deg: f64, start_s: f64, end_s: f64) {
+        self.stride.learn(unit, size_deg, start_s, end_s);
     }
 
     /// Says the reps are abduction counted at the pelvis (see
@@ -184,6 +264,23 @@ impl Segmenter {
             set.last_end = last.end_s;
         }
         let end_s = set.last_end;
+        if self.signal == RepSignal::Rotation
+            && set.reps.len() >= self.cfg.min_reps
+            && set.reference.axis_known()
+            && self.stride.along(&set.reference.axis_sum)
+        {
+            // Turning the shank the way a stride does: another exercise
+            // (squats, lunges, marching), and no lost reps either.
+            out.push(Event::NotASet {
+                start_s: set.start_s,
+                end_s,
+                reps: set.reps.len(),
+            });
+            return dropped.len();
+        }
+        if set.reps.len() >= STRIDE_SET_MIN_REPS && set.reference.axis_known() {
+            self.stride.last_set = set.reference.axis_sum.try_normalize(1e-9);
+        }
         if set.reps.len() < self.cfg.min_reps
             || Self::unlike_pair(&set.reps)
             || self.small_pair(&set.reps)
@@ -510,6 +607,71 @@ mod tests {
             eccentric_s: 0.0,
             flags: Vec::new(),
         }
+    }
+
+    /// An open set of `n` reps, 3 s apart, turning about `axis`.
+    fn open_set(axis: Vector3<f64>, start_s: f64, n: usize) -> OpenSet {
+        let mut set = OpenSet::new(start_s, start_s + 2.0, 0.2);
+        for i in 0..n {
+            let t = start_s + 3.0 * i as f64;
+            set.reference.learn_axis(axis, 30.0, t);
+            set.reps.push(rep(t, t + 2.0, 30.0));
+        }
+        renumber(&mut set.reps);
+        set.last_end = start_s + 3.0 * (n - 1) as f64 + 2.0;
+        set
+    }
+
+    #[test]
+    fn a_set_turning_about_the_walks_stride_axis_is_no_set() {
+        let (front_back, left_right) = (Vector3::x(), Vector3::y());
+        let walk = |p: &mut Segmenter, t0: f64| {
+            // Forward and back swings: opposite signs about one axis.
+            for i in 0..6 {
+                let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                let t = t0 + 0.6 * i as f64;
+                p.learn_stride(left_right * sign, 40.0, t, t + 0.4);
+            }
+        };
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
+        // A set of abduction, a walk, then four squats.
+        p.open = Some(open_set(front_back, 0.0, 8));
+        let mut out = Vec::new();
+        p.close(&mut out);
+        walk(&mut p, 40.0);
+        p.open = Some(open_set(left_right, 60.0, 4));
+        p.close(&mut out);
+        assert!(matches!(out[0], Event::SetEnded(_)));
+        assert!(
+            matches!(out[1], Event::NotASet { reps: 4, .. }),
+            "{:?}",
+            out[1]
+        );
+        // The next abduction set after another walk counts.
+        walk(&mut p, 80.0);
+        p.open = Some(open_set(front_back, 100.0, 8));
+        p.close(&mut out);
+        assert!(matches!(out[2], Event::SetEnded(_)));
+        // Side steps pass for a walk but turn about the abduction axis: the
+        // stride axis is then not trusted, and a set about another axis counts.
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
+        let mut out = Vec::new();
+        p.open = Some(open_set(front_back, 0.0, 8));
+        p.close(&mut out);
+        for i in 0..6 {
+            let t = 40.0 + 0.6 * i as f64;
+            p.learn_stride(front_back, 15.0, t, t + 0.4);
+        }
+        p.open = Some(open_set(front_back, 60.0, 8));
+        p.close(&mut out);
+        assert!(matches!(out[1], Event::SetEnded(_)));
+        // Without a set before it, a walk alone says nothing.
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
+        let mut out = Vec::new();
+        walk(&mut p, 0.0);
+        p.open = Some(open_set(left_right, 20.0, 4));
+        p.close(&mut out);
+        assert!(matches!(out[0], Event::SetEnded(_)));
     }
 
     #[test]
