@@ -104,6 +104,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("wear", "standing-cable-abduction", "pelvis", "17"),
         ("circuit", "side-lying-abduction", "ankle", "18"),
         ("circuit", "standing-cable-abduction", "pelvis", "19"),
+        ("home", "hip-hitch", "pelvis", "20"),
+        ("home", "seated-machine-abduction", "ankle", "21"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

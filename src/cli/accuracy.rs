@@ -162,6 +162,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Circuit => {
             "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Home => {
+            "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, never tuned on or read (the hold-out)".into()
+        }
     }
 }
 

@@ -111,7 +111,11 @@ pub struct SimulateArgs {
     /// session 15; or the hold-out, built apart and never tuned on:
     /// `circuit` (a whole lower-body workout with the sensor left on:
     /// squats, lunges, band walks, clamshells, fire hydrants, bridges and
-    /// step-ups between the abduction sets, supersets and finishers).
+    /// step-ups between the abduction sets, supersets and finishers), and the
+    /// newest hold-out, `home` (people training at home, with a body moved
+    /// by physics: a rigid multibody on contact springs under PD and balance
+    /// control, bands on a table leg, a sofa, a chair, a step, interruptions
+    /// and life in the flat between sets).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -86,6 +86,23 @@ pub mod decode;
 /// from the exercise notes and real recordings without reading the counter
 /// or the other models: never tuned on.
 pub mod gym;
+/// A fourteenth body model, the hold-out: people training at home, and a
+/// body whose motion comes from physics.
+///
+/// A floating-base rigid multibody (pelvis, trunk, thighs, shanks, feet)
+/// integrated at 1 kHz, feet and body on the floor, a sofa, a bed, a mat, a
+/// chair or a stair step through stiff or sinking contact springs with
+/// friction, joints driven by torque-limited PD controllers and a balance
+/// loop tracking a per-lifter motor plan against gravity, bands tied to a
+/// table leg (that slip), loop bands and ankle weights; compensations arise
+/// from the controller's choices. Home exercisers with pauses, abandoned
+/// reps, interruptions, lost counts and the other leg's sets; walking,
+/// stairs, the sofa, picking up, a laundry basket, stretching and the
+/// sensor laid on a table between sets; the sensors people own with
+/// temperature-driven bias, scale and cross-axis errors, clipping,
+/// quantisation, clock drift, drops, strap slip and soft-tissue wobble.
+/// Built without reading the counter or the other models: never tuned on.
+pub mod home;
 /// A sixth body model: a lifter moved by muscles.
 ///
 /// Rigid degrees of freedom driven by Hill-type muscles with activation

@@ -108,6 +108,10 @@ pub struct SimConfig {
 /// all twelve: a whole lower-body workout with the sensor left on, squats,
 /// lunges, band walks, clamshells and bridges between the abduction sets;
 /// the hold-out, never tuned on.
+/// `Home` ([`crate::source::home`]) is a fourteenth, built apart after all
+/// thirteen: people training at home, with a body whose motion comes from
+/// physics (a rigid multibody on contact springs, driven by torque-limited
+/// PD and balance controllers); the new hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -162,6 +166,13 @@ pub enum SimModel {
     /// supersets and finishers), keyframed joint tracks through a skeleton;
     /// the hold-out, never tuned on ([`crate::source::circuit::CircuitSimulator`]).
     Circuit,
+    /// A fourteenth body model built apart: people training at home (bands
+    /// tied to a table leg, ankle weights, a sofa, a chair, a stair step,
+    /// interruptions and the other leg's sets, life in the flat between
+    /// sets), the body a rigid multibody moved by physics under
+    /// torque-limited PD and balance controllers; the hold-out, never tuned
+    /// on ([`crate::source::home::HomeSimulator`]).
+    Home,
 }
 
 impl SimModel {
@@ -180,6 +191,7 @@ impl SimModel {
         SimModel::Team,
         SimModel::Wear,
         SimModel::Circuit,
+        SimModel::Home,
     ];
 
     /// The id used on the command line and in files.
@@ -198,6 +210,7 @@ impl SimModel {
             SimModel::Team => "team",
             SimModel::Wear => "wear",
             SimModel::Circuit => "circuit",
+            SimModel::Home => "home",
         }
     }
 }
@@ -427,6 +440,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Circuit => {
             let (sim, truth) = crate::source::circuit::CircuitSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Home => {
+            let (sim, truth) = crate::source::home::HomeSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
