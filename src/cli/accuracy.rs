@@ -27,9 +27,11 @@ use std::io::IsTerminal;
 /// session 13; the team model (team-sport players on the pitch and in the
 /// club gym), built after all ten and read in session 14; the wear model
 /// (the wearables people really use and how they sit on the body), built
-/// after all eleven and read in session 15; and the circuit model (a whole
-/// lower-body workout with the sensor left on), built after all twelve: the
-/// hold-out, neither tuned on nor read.
+/// after all eleven and read in session 15; the circuit model (a whole
+/// lower-body workout with the sensor left on), built after all twelve and
+/// read in session 16; and the home model (people training at home, a body
+/// moved by physics), built after all thirteen: the hold-out, neither tuned
+/// on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -44,8 +46,8 @@ pub struct AccuracyArgs {
     #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
-    /// balance, muscle, gym, clinic, athlete, class, team and wear: seen;
-    /// circuit: held out).
+    /// balance, muscle, gym, clinic, athlete, class, team, wear and
+    /// circuit: seen; home: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -160,7 +162,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "the wearables people really use (foot pods, ankle bands, thigh straps, phones in a sock or pocket, belt clips) and how they sit and slip on the body; built after all eleven, read once circuit was scored (seen)".into()
         }
         crate::source::sim::SimModel::Circuit => {
-            "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, never tuned on or read (the hold-out)".into()
+            "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, read once home was scored (seen)".into()
         }
         crate::source::sim::SimModel::Home => {
             "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, never tuned on or read (the hold-out)".into()

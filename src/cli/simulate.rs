@@ -108,11 +108,11 @@ pub struct SimulateArgs {
     /// people really use and how they sit on the body: foot pods, ankle
     /// bands, thigh straps, phones in a sock or pocket, belt and waistband
     /// clips, each with its own mounting, suspension and errors), read in
-    /// session 15; or the hold-out, built apart and never tuned on:
-    /// `circuit` (a whole lower-body workout with the sensor left on:
-    /// squats, lunges, band walks, clamshells, fire hydrants, bridges and
-    /// step-ups between the abduction sets, supersets and finishers), and the
-    /// newest hold-out, `home` (people training at home, with a body moved
+    /// session 15; `circuit` (a whole lower-body workout with the sensor
+    /// left on: squats, lunges, band walks, clamshells, fire hydrants,
+    /// bridges and step-ups between the abduction sets, supersets and
+    /// finishers), read in session 16; or the hold-out, built apart and
+    /// never tuned on: `home` (people training at home, with a body moved
     /// by physics: a rigid multibody on contact springs under PD and balance
     /// control, bands on a table leg, a sofa, a chair, a step, interruptions
     /// and life in the flat between sets).

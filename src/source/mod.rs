@@ -34,8 +34,8 @@ pub mod ble;
 /// error model. Built from the exercise notes and real recordings alone; a
 /// hold-out until session 8 read it for rules.
 pub mod chain;
-/// A thirteenth body model, the hold-out: a whole lower-body workout with
-/// the sensor left on.
+/// A thirteenth body model, built apart and read in session 16: a whole
+/// lower-body workout with the sensor left on.
 ///
 /// The lifter wears the sensor through the whole glute session: squats,
 /// split squats and lunges, band walks, clamshells, fire hydrants, bridges
@@ -47,7 +47,8 @@ pub mod chain;
 /// (range, tempo, asymmetry, holds, smoothness); the sensor's pose comes
 /// from forward kinematics, differentiated at a high internal rate, then
 /// gets a full error model. Built after all twelve without reading the
-/// counter or the other models: never tuned on.
+/// counter or the other models; read in session 16, once home stood ready
+/// and was scored.
 pub mod circuit;
 /// A tenth body model, built apart and read in session 13: group exercise classes and home workout videos.
 ///

@@ -107,7 +107,7 @@ pub struct SimConfig {
 /// `Circuit` ([`crate::source::circuit`]) is a thirteenth, built apart after
 /// all twelve: a whole lower-body workout with the sensor left on, squats,
 /// lunges, band walks, clamshells and bridges between the abduction sets;
-/// the hold-out, never tuned on.
+/// read in session 16 once home stood ready and was scored.
 /// `Home` ([`crate::source::home`]) is a fourteenth, built apart after all
 /// thirteen: people training at home, with a body whose motion comes from
 /// physics (a rigid multibody on contact springs, driven by torque-limited
@@ -164,7 +164,7 @@ pub enum SimModel {
     /// the sensor left on (squats, lunges, band walks, clamshells, fire
     /// hydrants, bridges, step-ups, hinges between the abduction sets;
     /// supersets and finishers), keyframed joint tracks through a skeleton;
-    /// the hold-out, never tuned on ([`crate::source::circuit::CircuitSimulator`]).
+    /// read in session 16 ([`crate::source::circuit::CircuitSimulator`]).
     Circuit,
     /// A fourteenth body model built apart: people training at home (bands
     /// tied to a table leg, ankle weights, a sofa, a chair, a stair step,
