@@ -20,6 +20,7 @@ pub mod profile;
 pub mod reps;
 pub mod resample;
 pub mod sets;
+pub mod shake;
 pub mod signal;
 
 use crate::sample::STANDARD_GRAVITY;
@@ -191,6 +192,9 @@ pub struct Pipeline {
     /// Ankle: start of the movement whose jolt was taken for a stop at the
     /// top ([`TOP_STOP_S`]); it must prove a quick rep when it ends.
     top_stop_of: Option<f64>,
+    /// Pelvis: how hard the sensor was shaken, step by step
+    /// (`sets.shake_max_mps2`; empty when that is off).
+    shake: shake::ShakeLog,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -319,6 +323,7 @@ impl Pipeline {
             last_impact_t: f64::NEG_INFINITY,
             last_fast_t: f64::NEG_INFINITY,
             top_stop_of: None,
+            shake: shake::ShakeLog::default(),
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -394,6 +399,9 @@ impl Pipeline {
         };
         let peak_acc = peak_acc * k;
         let acc_norm = raw_norm * k;
+        if self.profile.sets.shake_max_mps2 > 0.0 {
+            self.shake.push(s.t, acc_norm - STANDARD_GRAVITY);
+        }
         let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
         self.attitude
@@ -995,6 +1003,9 @@ impl Pipeline {
             eccentric_s: (rep.end_t - last).max(0.0),
             flags,
         };
+        if let Some(rms) = self.shake.rms(rep.start_t, rep.end_t) {
+            set.shakes.push((rep.start_t, rms));
+        }
         set.last_end = rep.end_t;
         set.late_odd_start_s = late_odd.then_some(rep.start_t);
         set.reps.push(r.clone());

@@ -339,6 +339,13 @@ pub struct SetConfig {
     /// hitch; 0: off).
     #[serde(default)]
     pub apart_lead_size: f64,
+    /// Pelvis: a set whose reps shake the sensor more than this (the
+    /// median over its reps of the root mean square departure of |acc|
+    /// from 1 g during each, m/s²) is another exercise: squats, lunges,
+    /// bridges and walking move the pelvis bodily, a hitch or an abduction
+    /// only tilts it (0: off).
+    #[serde(default)]
+    pub shake_max_mps2: f64,
     /// Steps, not reps: a run of at least `step_run` movements (0: off),
     /// each shorter than `step_max_s` and starting less than
     /// `step_interval_s` after the one before, is walking. A rep takes
@@ -775,6 +782,13 @@ impl Profile {
                 0.0,
                 1.0,
                 "0..1",
+            ),
+            (
+                "sets.shake_max_mps2",
+                self.sets.shake_max_mps2,
+                0.0,
+                10.0,
+                "0..10",
             ),
             ("sets.step_max_s", self.sets.step_max_s, 0.0, 10.0, "0..10"),
             (

@@ -37,6 +37,9 @@ pub struct OpenSet {
     /// turned farther off the set's axis than its reps (the pipeline's
     /// `LATE_ON_AXIS`): dropped if the set ends with it.
     pub late_odd_start_s: Option<f64>,
+    /// Pelvis: how hard each rep shook the sensor (its start, s; the root
+    /// mean square departure of |acc| from 1 g, m/s²).
+    pub shakes: Vec<(f64, f64)>,
 }
 
 /// See [`Segmenter::drop_apart_lead`].
@@ -124,6 +127,7 @@ impl OpenSet {
             sizes: Vec::new(),
             median_interval_s: 0.0,
             late_odd_start_s: None,
+            shakes: Vec::new(),
         }
     }
 }
@@ -264,6 +268,16 @@ impl Segmenter {
             set.last_end = last.end_s;
         }
         let end_s = set.last_end;
+        if self.shaken(&set) {
+            // The pelvis moved bodily with every rep: squats, lunges,
+            // bridges, walking. Another exercise, and no lost reps either.
+            out.push(Event::NotASet {
+                start_s: set.start_s,
+                end_s,
+                reps: set.reps.len(),
+            });
+            return dropped.len();
+        }
         if self.signal == RepSignal::Rotation
             && set.reps.len() >= self.cfg.min_reps
             && set.reference.axis_known()
@@ -412,6 +426,26 @@ impl Segmenter {
         let length = (lone.end_s - lone.start_s)
             / median(reps.iter().map(|r| r.end_s - r.start_s)).max(1e-9);
         (0.7..=1.4).contains(&size) && (0.6..=1.6).contains(&length)
+    }
+
+    /// Pelvis: whether the set's reps shook the sensor harder than
+    /// `sets.shake_max_mps2` (their median).
+    fn shaken(&self, set: &OpenSet) -> bool {
+        let max = self.cfg.shake_max_mps2;
+        if max <= 0.0 || set.reps.is_empty() {
+            return false;
+        }
+        let shakes: Vec<f64> = set
+            .reps
+            .iter()
+            .filter_map(|r| {
+                set.shakes
+                    .iter()
+                    .find(|(start_s, _)| *start_s == r.start_s)
+                    .map(|&(_, rms)| rms)
+            })
+            .collect();
+        !shakes.is_empty() && median(shakes.iter().copied()) > max
     }
 
     /// Notes a movement that is no step (a rep about the set's own axis):
@@ -620,6 +654,49 @@ mod tests {
         renumber(&mut set.reps);
         set.last_end = start_s + 3.0 * (n - 1) as f64 + 2.0;
         set
+    }
+
+    #[test]
+    fn a_pelvis_set_that_shakes_the_sensor_is_another_exercise() {
+        let cfg = crate::motion::Profile::builtin(Exercise::HipHitch, Placement::Pelvis)
+            .unwrap()
+            .sets;
+        assert!(cfg.shake_max_mps2 > 0.0);
+        let set = |shake: f64| {
+            let mut set = OpenSet::new(0.0, 2.0, 0.2);
+            for i in 0..8 {
+                let t = 3.0 * i as f64;
+                set.reps.push(rep(t, t + 2.0, 8.0));
+                // One rep in eight jolted (stepping off the box) does not
+                // make the set shake.
+                set.shakes.push((t, if i == 3 { 3.0 } else { shake }));
+            }
+            renumber(&mut set.reps);
+            set.last_end = 23.0;
+            set
+        };
+        let mut p = Segmenter::new(cfg.clone(), RepSignal::Obliquity, 3.0, 60.0);
+        let mut out = Vec::new();
+        p.open = Some(set(0.05));
+        p.close(&mut out);
+        assert!(matches!(out[0], Event::SetEnded(_)), "{:?}", out[0]);
+        // Squats between the sets: the pelvis moves bodily with every rep.
+        p.open = Some(set(0.9));
+        p.close(&mut out);
+        assert!(
+            matches!(out[1], Event::NotASet { reps: 8, .. }),
+            "{:?}",
+            out[1]
+        );
+        // Off in a profile without it.
+        let off = SetConfig {
+            shake_max_mps2: 0.0,
+            ..cfg
+        };
+        let mut p = Segmenter::new(off, RepSignal::Obliquity, 3.0, 60.0);
+        p.open = Some(set(0.9));
+        p.close(&mut out);
+        assert!(matches!(out[2], Event::SetEnded(_)));
     }
 
     #[test]
