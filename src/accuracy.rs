@@ -84,6 +84,9 @@ pub struct Score {
     pub within_one: usize,
     /// Detected sets where the truth has none.
     pub false_sets: usize,
+    /// False sets marked sure (confidence ≥ 0.9): logged as real sets and
+    /// never shown for checking.
+    pub false_sure: usize,
     /// Flag counts per kind.
     pub flags: BTreeMap<FlagKind, FlagCounts>,
     /// |peak − true peak| of matched reps (°).
@@ -103,20 +106,27 @@ impl Score {
     pub fn within_one_rate(&self) -> f64 {
         self.within_one as f64 / self.sets.max(1) as f64
     }
-    /// Share of the sets marked sure that were counted exactly (1 when none).
+    /// Share of the sets marked sure that were counted exactly (1 when
+    /// none). A false set marked sure is a sure set that is wrong.
     pub fn sure_exact_rate(&self) -> f64 {
         let (exact, total) = self.by_confidence[0];
+        let total = total + self.false_sure;
         if total == 0 {
             1.0
         } else {
             exact as f64 / total as f64
         }
     }
-    /// Sets counted wrong, and how many of them were not marked sure.
+    /// Sets that are wrong (counted wrong, or false sets), and how many of
+    /// them were not marked sure.
     pub fn wrong_not_sure(&self) -> (usize, usize) {
-        let wrong = self.sets - self.exact;
+        let counted_wrong = self.sets - self.exact;
         let (exact, total) = self.by_confidence[0];
-        (wrong - (total - exact).min(wrong), wrong)
+        let not_sure = counted_wrong - (total - exact).min(counted_wrong);
+        (
+            not_sure + self.false_sets - self.false_sure.min(self.false_sets),
+            counted_wrong + self.false_sets,
+        )
     }
     /// Share of the wrong sets not marked sure (1 when none was wrong).
     pub fn wrong_not_sure_rate(&self) -> f64 {
@@ -142,6 +152,7 @@ impl Score {
         self.exact += other.exact;
         self.within_one += other.within_one;
         self.false_sets += other.false_sets;
+        self.false_sure += other.false_sure;
         for (k, c) in &other.flags {
             let e = self.flags.entry(*k).or_default();
             e.tp += c.tp;
@@ -178,6 +189,9 @@ pub fn score(truth: &Truth, detected: &[Set], kinds: &[FlagKind]) -> Score {
             .any(|t| overlap(d.start_s, d.end_s, t.start_s - 1.0, t.end_s + 1.0) > 0.0)
         {
             s.false_sets += 1;
+            if d.confidence >= 0.9 {
+                s.false_sure += 1;
+            }
             for r in &d.reps {
                 for f in &r.flags {
                     if let Some(c) = s.flags.get_mut(&f.kind) {
@@ -386,13 +400,13 @@ impl Report {
         let b = &self.total.by_confidence;
         let _ = writeln!(
             out,
-            "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6-0.9) {}/{}, unsure (<0.6) {}/{}",
-            b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
+            "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6-0.9) {}/{}, unsure (<0.6) {}/{}; false sets marked sure {}",
+            b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1, self.total.false_sure
         );
         let (n, wrong) = self.total.wrong_not_sure();
         let _ = writeln!(
             out,
-            "certainty: sets marked sure exact {:.1} %; wrong sets not marked sure {n}/{wrong}",
+            "certainty: sets marked sure exact {:.1} % (false sets count as wrong); wrong sets not marked sure {n}/{wrong}",
             100.0 * self.total.sure_exact_rate()
         );
         out
@@ -723,4 +737,72 @@ pub fn evaluate_pairs(
         }
     }
     Ok(PairReport { exercises, total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::sim::{SimModel, TruthRep, TruthSet};
+
+    fn rep(start_s: f64) -> crate::motion::Rep {
+        crate::motion::Rep {
+            number: 1,
+            start_s,
+            end_s: start_s + 2.0,
+            peak_deg: 30.0,
+            concentric_s: 1.0,
+            pause_s: 0.0,
+            eccentric_s: 1.0,
+            flags: Vec::new(),
+        }
+    }
+
+    fn set(start_s: f64, n: usize, confidence: f64) -> Set {
+        Set {
+            start_s,
+            end_s: start_s + 3.0 * n as f64 - 1.0,
+            reps: (0..n).map(|i| rep(start_s + 3.0 * i as f64)).collect(),
+            confidence,
+            doubts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_false_set_marked_sure_counts_against_the_certainty() {
+        let config = corpus_of(SimModel::Standard, 1, 1).remove(0);
+        let truth_set = |start_s: f64, n: usize| TruthSet {
+            start_s,
+            end_s: start_s + 3.0 * n as f64 - 1.0,
+            rep_count: n,
+            reps: (0..n)
+                .map(|i| TruthRep {
+                    start_s: start_s + 3.0 * i as f64,
+                    end_s: start_s + 3.0 * i as f64 + 2.0,
+                    peak_deg: 30.0,
+                    flags: Vec::new(),
+                })
+                .collect(),
+        };
+        let truth = Truth {
+            config,
+            duration_s: 300.0,
+            distractions: Vec::new(),
+            sets: vec![truth_set(10.0, 8), truth_set(100.0, 8)],
+        };
+        // Both real sets exact and sure; squats between them, counted as a
+        // set of 6 and marked sure; a second false set not marked sure.
+        let detected = [
+            set(10.0, 8, 1.0),
+            set(50.0, 6, 0.95),
+            set(100.0, 8, 1.0),
+            set(200.0, 4, 0.5),
+        ];
+        let s = score(&truth, &detected, &[]);
+        assert_eq!((s.exact, s.false_sets, s.false_sure), (2, 2, 1));
+        assert_eq!(s.by_confidence[0], (2, 2));
+        // Three sets marked sure, two of them right.
+        assert!((s.sure_exact_rate() - 2.0 / 3.0).abs() < 1e-12);
+        // Two sets wrong (both false), one of them not marked sure.
+        assert_eq!(s.wrong_not_sure(), (1, 2));
+    }
 }

@@ -227,12 +227,12 @@ fn table(r: &crate::accuracy::Report) -> String {
     let mut out = crate::terminal::render(&t);
     let b = &r.total.by_confidence;
     out.push_str(&format!(
-        "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6–0.9) {}/{}, unsure (<0.6) {}/{}\n",
-        b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1
+        "\nexact by confidence: sure (≥0.9) {}/{}, likely ±1 (0.6–0.9) {}/{}, unsure (<0.6) {}/{}; false sets marked sure {}\n",
+        b[0].0, b[0].1, b[1].0, b[1].1, b[2].0, b[2].1, r.total.false_sure
     ));
     let (n, wrong) = r.total.wrong_not_sure();
     out.push_str(&format!(
-        "certainty: sets marked sure exact {:.1} %; wrong sets not marked sure {n}/{wrong}\n",
+        "certainty: sets marked sure exact {:.1} % (false sets count as wrong); wrong sets not marked sure {n}/{wrong} (false sets included)\n",
         100.0 * r.total.sure_exact_rate()
     ));
     out
