@@ -106,6 +106,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("circuit", "standing-cable-abduction", "pelvis", "19"),
         ("home", "hip-hitch", "pelvis", "20"),
         ("home", "seated-machine-abduction", "ankle", "21"),
+        ("studio", "side-lying-abduction", "pelvis", "22"),
+        ("studio", "standing-cable-abduction", "ankle", "23"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -167,6 +167,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Home => {
             "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Studio => {
+            "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, never tuned on or read (the next hold-out)".into()
+        }
     }
 }
 

@@ -115,7 +115,11 @@ pub struct SimulateArgs {
     /// never tuned on: `home` (people training at home, with a body moved
     /// by physics: a rigid multibody on contact springs under PD and balance
     /// control, bands on a table leg, a sofa, a chair, a step, interruptions
-    /// and life in the flat between sets).
+    /// and life in the flat between sets); or the next hold-out, built
+    /// after all fourteen: `studio` (Pilates, barre and yoga studios with
+    /// motion written directly as orientation curves: slow reps, long holds,
+    /// pulses at the top, leg circles, the reformer, a ring, the barre, both
+    /// sides in turn, roll-downs and cat-cow between sets).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -125,6 +125,25 @@ pub mod muscle;
 pub mod pivot;
 pub mod session_file;
 pub mod sim;
+/// A fifteenth body model, the hold-out: Pilates, barre and yoga studios,
+/// and motion written directly as orientations.
+///
+/// Every segment (pelvis, working thigh and shank, the sensor on its strap)
+/// turns along a curve in SO(3): quintic Hermite splines in the log map
+/// between quaternion keyframes for what the lifter means to do, cumulative
+/// cubic B-splines on the unit quaternions driven by Ornstein–Uhlenbeck
+/// control points for sway, breathing and tremor; the angular rate is the
+/// curves' analytic derivative, positions come from a segment chain. A
+/// semi-Markov intention (rise, hold, pulse, lower, rest) paced by breath
+/// and an instructor times slow controlled reps, long holds and pulses at
+/// the top, on a mat, a reformer carriage or box, at the barre, with a ring
+/// between the knees, from beginners' small ranges to dancers' large ones;
+/// the other side's sets, leg circles, roll-downs, cat-cow, lunges, the
+/// reformer and walks across the studio between sets; the sensors people
+/// own with bias, drift, scale and cross-axis errors, quantisation,
+/// clipping, clock drift, drops, creeping straps on leggings and sweat.
+/// Built without reading the counter or the other models: never tuned on.
+pub mod studio;
 /// An eleventh body model, built apart and read in session 14: team-sport injury-prevention
 /// work on the pitch and in the club gym.
 ///

@@ -112,6 +112,11 @@ pub struct SimConfig {
 /// thirteen: people training at home, with a body whose motion comes from
 /// physics (a rigid multibody on contact springs, driven by torque-limited
 /// PD and balance controllers); the new hold-out, never tuned on.
+/// `Studio` ([`crate::source::studio`]) is a fifteenth, built apart after
+/// all fourteen: Pilates, barre and yoga studios (slow controlled reps,
+/// long holds, pulses at the top, reformer, ring and barre), with motion
+/// written directly as orientation curves on SO(3); the next hold-out,
+/// never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -173,6 +178,13 @@ pub enum SimModel {
     /// torque-limited PD and balance controllers; the hold-out, never tuned
     /// on ([`crate::source::home::HomeSimulator`]).
     Home,
+    /// A fifteenth body model built apart: Pilates, barre and yoga studios
+    /// (slow controlled reps, long holds and pulses at the top, leg circles,
+    /// the reformer, a ring between the knees, the barre, both sides in
+    /// turn, roll-downs, cat-cow and lunges between sets), every segment's
+    /// orientation a keyframed curve on SO(3) with analytic angular rate;
+    /// the hold-out, never tuned on ([`crate::source::studio::StudioSimulator`]).
+    Studio,
 }
 
 impl SimModel {
@@ -192,6 +204,7 @@ impl SimModel {
         SimModel::Wear,
         SimModel::Circuit,
         SimModel::Home,
+        SimModel::Studio,
     ];
 
     /// The id used on the command line and in files.
@@ -211,6 +224,7 @@ impl SimModel {
             SimModel::Wear => "wear",
             SimModel::Circuit => "circuit",
             SimModel::Home => "home",
+            SimModel::Studio => "studio",
         }
     }
 }
@@ -444,6 +458,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Home => {
             let (sim, truth) = crate::source::home::HomeSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Studio => {
+            let (sim, truth) = crate::source::studio::StudioSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
