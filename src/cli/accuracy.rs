@@ -29,9 +29,11 @@ use std::io::IsTerminal;
 /// (the wearables people really use and how they sit on the body), built
 /// after all eleven and read in session 15; the circuit model (a whole
 /// lower-body workout with the sensor left on), built after all twelve and
-/// read in session 16; and the home model (people training at home, a body
-/// moved by physics), built after all thirteen: the hold-out, neither tuned
-/// on nor read.
+/// read in session 16; the home model (people training at home, a body
+/// moved by physics), built after all thirteen and read in session 16; and
+/// the studio model (Pilates, barre and yoga studios, motion written as
+/// orientation curves), built after all fourteen: the hold-out, neither
+/// tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -47,7 +49,7 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit: seen; home: held out).
+    /// circuit and home: seen; studio: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -165,10 +167,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a whole lower-body workout with the sensor left on (squats, lunges, band walks, clamshells, bridges between the abduction sets; supersets and finishers); built after all twelve, read once home was scored (seen)".into()
         }
         crate::source::sim::SimModel::Home => {
-            "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, never tuned on or read (the hold-out)".into()
+            "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, read once studio was scored (seen)".into()
         }
         crate::source::sim::SimModel::Studio => {
-            "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, never tuned on or read (the next hold-out)".into()
+            "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, never tuned on or read (the hold-out)".into()
         }
     }
 }

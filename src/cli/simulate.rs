@@ -111,12 +111,11 @@ pub struct SimulateArgs {
     /// session 15; `circuit` (a whole lower-body workout with the sensor
     /// left on: squats, lunges, band walks, clamshells, fire hydrants,
     /// bridges and step-ups between the abduction sets, supersets and
-    /// finishers), read in session 16; or the hold-out, built apart and
-    /// never tuned on: `home` (people training at home, with a body moved
+    /// finishers) and `home` (people training at home, with a body moved
     /// by physics: a rigid multibody on contact springs under PD and balance
     /// control, bands on a table leg, a sofa, a chair, a step, interruptions
-    /// and life in the flat between sets); or the next hold-out, built
-    /// after all fourteen: `studio` (Pilates, barre and yoga studios with
+    /// and life in the flat between sets), both read in session 16; or the
+    /// hold-out, built apart and never tuned on: `studio` (Pilates, barre and yoga studios with
     /// motion written directly as orientation curves: slow reps, long holds,
     /// pulses at the top, leg circles, the reformer, a ring, the barre, both
     /// sides in turn, roll-downs and cat-cow between sets).

@@ -87,7 +87,7 @@ pub mod decode;
 /// from the exercise notes and real recordings without reading the counter
 /// or the other models: never tuned on.
 pub mod gym;
-/// A fourteenth body model, the hold-out: people training at home, and a
+/// A fourteenth body model, built apart and read in session 16: people training at home, and a
 /// body whose motion comes from physics.
 ///
 /// A floating-base rigid multibody (pelvis, trunk, thighs, shanks, feet)
@@ -102,7 +102,8 @@ pub mod gym;
 /// sensor laid on a table between sets; the sensors people own with
 /// temperature-driven bias, scale and cross-axis errors, clipping,
 /// quantisation, clock drift, drops, strap slip and soft-tissue wobble.
-/// Built without reading the counter or the other models: never tuned on.
+/// Built without reading the counter or the other models; read in session
+/// 16, once studio stood ready and was scored.
 pub mod home;
 /// A sixth body model: a lifter moved by muscles.
 ///

@@ -111,12 +111,13 @@ pub struct SimConfig {
 /// `Home` ([`crate::source::home`]) is a fourteenth, built apart after all
 /// thirteen: people training at home, with a body whose motion comes from
 /// physics (a rigid multibody on contact springs, driven by torque-limited
-/// PD and balance controllers); the new hold-out, never tuned on.
+/// PD and balance controllers); read in session 16 once studio stood
+/// ready and was scored.
 /// `Studio` ([`crate::source::studio`]) is a fifteenth, built apart after
 /// all fourteen: Pilates, barre and yoga studios (slow controlled reps,
 /// long holds, pulses at the top, reformer, ring and barre), with motion
-/// written directly as orientation curves on SO(3); the next hold-out,
-/// never tuned on.
+/// written directly as orientation curves on SO(3); the hold-out, never
+/// tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -175,8 +176,8 @@ pub enum SimModel {
     /// tied to a table leg, ankle weights, a sofa, a chair, a stair step,
     /// interruptions and the other leg's sets, life in the flat between
     /// sets), the body a rigid multibody moved by physics under
-    /// torque-limited PD and balance controllers; the hold-out, never tuned
-    /// on ([`crate::source::home::HomeSimulator`]).
+    /// torque-limited PD and balance controllers; read in session 16
+    /// ([`crate::source::home::HomeSimulator`]).
     Home,
     /// A fifteenth body model built apart: Pilates, barre and yoga studios
     /// (slow controlled reps, long holds and pulses at the top, leg circles,
