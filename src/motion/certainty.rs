@@ -123,6 +123,8 @@ pub enum DoubtKind {
     PelvisNotJudged,
     /// Two sensors: the pelvis moved like a rep where the ankle counted none.
     PelvisSawMore,
+    /// Ankle: the reps came as quick and as often as the strides of a walk.
+    StrideLike,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -220,6 +222,47 @@ pub fn faint_reps(reps: &[Rep], sure_min_peak_deg: f64) -> Option<(f64, Doubt)> 
                 "the reps moved the sensor only {size:.1}° (a sure count needs \
                  {sure_min_peak_deg:.1}°): a breath or a shift moves it as much, so a rep may \
                  be missed or one counted that was none (an ankle sensor counts every rep)"
+            ),
+        },
+    ))
+}
+
+/// Ankle: reps shorter than this (s, their median) ...
+pub const STRIDE_LIKE_LENGTH_S: f64 = 0.9;
+/// ... coming this often or more (s from one start to the next, median) ...
+pub const STRIDE_LIKE_INTERVAL_S: f64 = 1.4;
+/// ... leave a set likely at best: a walk is the same rhythm.
+const STRIDE_LIKE_CAP: f64 = 0.7;
+
+/// The doubt for an ankle set of `reps` that came at a walk's pace, and the
+/// confidence it leaves. A walk counted as a set, or a set done fast; the
+/// step detector throws out runs of quicker movements only (a fast
+/// side-lying lifter's reps take 0.8 s too).
+pub fn stride_like(reps: &[Rep]) -> Option<(f64, Doubt)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    if reps.len() < 3 {
+        return None;
+    }
+    let length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
+    let interval = median(
+        &reps
+            .windows(2)
+            .map(|w| w[1].start_s - w[0].start_s)
+            .collect::<Vec<_>>(),
+    );
+    if length >= STRIDE_LIKE_LENGTH_S || interval >= STRIDE_LIKE_INTERVAL_S {
+        return None;
+    }
+    Some((
+        STRIDE_LIKE_CAP,
+        Doubt {
+            kind: DoubtKind::StrideLike,
+            from_s: first.start_s,
+            to_s: last.end_s,
+            reps: 0,
+            message: format!(
+                "the reps took {length:.1} s every {interval:.1} s, as strides do: \
+                 a walk counted as a set? (check this set)"
             ),
         },
     ))
@@ -590,6 +633,27 @@ mod tests {
                 flags: Vec::new(),
             })
             .collect()
+    }
+
+    #[test]
+    fn reps_at_a_walks_pace_keep_the_set_from_sure() {
+        // A walk counted as a set: 0.75 s "reps" every 1.1 s.
+        let starts: Vec<f64> = (0..6).map(|i| 180.0 + 1.1 * i as f64).collect();
+        let (cap, doubt) = stride_like(&reps(&starts, 0.75, 53.0)).expect("a walk's pace");
+        assert!(cap < SURE);
+        assert_eq!(doubt.kind, DoubtKind::StrideLike);
+        assert!(
+            doubt.message.contains("0.8 s every 1.1 s"),
+            "{}",
+            doubt.message
+        );
+        // Quick reps with rests between them, or slow reps back to back,
+        // are not a walk's pace; nor are two movements.
+        let starts: Vec<f64> = (0..6).map(|i| 3.0 * i as f64).collect();
+        assert!(stride_like(&reps(&starts, 0.75, 40.0)).is_none());
+        let starts: Vec<f64> = (0..6).map(|i| 1.3 * i as f64).collect();
+        assert!(stride_like(&reps(&starts, 1.2, 40.0)).is_none());
+        assert!(stride_like(&reps(&[0.0, 1.1], 0.75, 40.0)).is_none());
     }
 
     #[test]

@@ -345,6 +345,9 @@ impl Segmenter {
             cap(certainty::compensated_only(&set.reps).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::faint_reps(&set.reps, self.cfg.sure_min_peak_deg).map(|(c, d)| (c, vec![d])));
+        if self.signal == RepSignal::Rotation {
+            cap(certainty::stride_like(&set.reps).map(|(c, d)| (c, vec![d])));
+        }
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
