@@ -722,6 +722,15 @@ impl Pipeline {
                     // Turning round, re-strapping: the old neutral is stale.
                     self.neutral.forget();
                 }
+                if why == Rejection::TooLarge
+                    && self.profile.reps.signal == RepSignal::Rotation
+                    && self.sets.open.is_some()
+                {
+                    // Lying down, rolling over, getting up, re-strapping:
+                    // whatever set was open is over, and the next rep is
+                    // judged on its own, not against that set's axis.
+                    self.close_set(out);
+                }
                 if matches!(
                     why,
                     Rejection::NoReturn | Rejection::TooLarge | Rejection::Impact
@@ -1198,6 +1207,38 @@ mod tests {
             }
         };
         shank(Vector3::z(), angle, 4.0 + 8.0 * reps as f64 + 4.0)
+    }
+
+    #[test]
+    fn lying_down_ends_the_open_set_so_the_next_set_keeps_its_first_rep() {
+        // Six 30° reps about one axis (a warm-up done standing), lying down
+        // (the shank turned 100° and left there), 3 s of rest, then six
+        // side-lying reps: in the sensor's frame about an axis 90° from the
+        // first six, 5.5 s after them, well within a set's gap.
+        let reps_at = |t: f64, t0: f64| {
+            (0..6)
+                .map(|i| 30.0 * bump((t - t0 - 3.0 * i as f64) / 2.0))
+                .sum::<f64>()
+        };
+        let lie = |t: f64| 100.0 * ((t - 23.0) / 1.5).clamp(0.0, 1.0);
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), reps_at(t, 27.5).to_radians())
+                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), lie(t).to_radians())
+                * UnitQuaternion::from_axis_angle(&Vector3::y_axis(), reps_at(t, 4.0).to_radians())
+                * mount
+        };
+        let samples: Vec<Sample> = (0..5000).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+        let p =
+            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
+        let (sets, _) = analyze_samples(p, samples);
+        assert_eq!(sets.len(), 2, "{sets:?}");
+        assert_eq!(sets[1].rep_count(), 6, "{:?}", sets[1].reps);
+        assert!(
+            sets[1].start_s > 27.0 && sets[1].start_s < 28.5,
+            "{}",
+            sets[1].start_s
+        );
     }
 
     #[test]
