@@ -268,23 +268,15 @@ impl Segmenter {
             set.last_end = last.end_s;
         }
         let end_s = set.last_end;
-        if self.shaken(&set) {
-            // The pelvis moved bodily with every rep: squats, lunges,
-            // bridges, walking. Another exercise, and no lost reps either.
-            out.push(Event::NotASet {
-                start_s: set.start_s,
-                end_s,
-                reps: set.reps.len(),
-            });
-            return dropped.len();
-        }
-        if self.signal == RepSignal::Rotation
+        // Another exercise, and no lost reps either: the pelvis moved
+        // bodily with every rep (squats, lunges, bridges, walking), or the
+        // reps turned the shank the way a stride does (squats, lunges,
+        // marching).
+        let stride_like = self.signal == RepSignal::Rotation
             && set.reps.len() >= self.cfg.min_reps
             && set.reference.axis_known()
-            && self.stride.along(&set.reference.axis_sum)
-        {
-            // Turning the shank the way a stride does: another exercise
-            // (squats, lunges, marching), and no lost reps either.
+            && self.stride.along(&set.reference.axis_sum);
+        if self.shaken(&set) || stride_like {
             out.push(Event::NotASet {
                 start_s: set.start_s,
                 end_s,
