@@ -108,6 +108,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("home", "seated-machine-abduction", "ankle", "21"),
         ("studio", "side-lying-abduction", "pelvis", "22"),
         ("studio", "standing-cable-abduction", "ankle", "23"),
+        ("fatigue", "standing-cable-abduction", "pelvis", "24"),
+        ("fatigue", "side-lying-abduction", "ankle", "25"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

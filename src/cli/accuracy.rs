@@ -32,8 +32,10 @@ use std::io::IsTerminal;
 /// read in session 16; the home model (people training at home, a body
 /// moved by physics), built after all thirteen and read in session 16; and
 /// the studio model (Pilates, barre and yoga studios, motion written as
-/// orientation curves), built after all fourteen: the hold-out, neither
-/// tuned on nor read.
+/// orientation curves), built after all fourteen and read in session 17;
+/// and the fatigue model (sets taken close to failure by a stochastic
+/// feedback controller that tires), built after all fifteen: the hold-out,
+/// neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -49,7 +51,7 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit and home: seen; studio: held out).
+    /// circuit, home and studio: seen; fatigue: held out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -170,7 +172,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "people training at home with a body moved by physics (a rigid multibody on contact springs under PD and balance control; bands on a table leg, a sofa, a chair, a step; interruptions, the other leg's sets, life in the flat between sets); built after all thirteen, read once studio was scored (seen)".into()
         }
         crate::source::sim::SimModel::Studio => {
-            "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, never tuned on or read (the hold-out)".into()
+            "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, read once fatigue was scored (seen)".into()
+        }
+        crate::source::sim::SimModel::Fatigue => {
+            "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out)".into()
         }
     }
 }

@@ -114,11 +114,14 @@ pub struct SimulateArgs {
     /// finishers) and `home` (people training at home, with a body moved
     /// by physics: a rigid multibody on contact springs under PD and balance
     /// control, bands on a table leg, a sofa, a chair, a step, interruptions
-    /// and life in the flat between sets), both read in session 16; or the
-    /// hold-out, built apart and never tuned on: `studio` (Pilates, barre and yoga studios with
-    /// motion written directly as orientation curves: slow reps, long holds,
-    /// pulses at the top, leg circles, the reformer, a ring, the barre, both
-    /// sides in turn, roll-downs and cat-cow between sets).
+    /// and life in the flat between sets), both read in session 16; `studio`
+    /// (Pilates, barre and yoga studios with motion written directly as
+    /// orientation curves: slow reps, long holds, pulses at the top, leg
+    /// circles, the reformer, a ring, the barre, both sides in turn,
+    /// roll-downs and cat-cow between sets), read in session 17; or the
+    /// hold-out, built apart and never tuned on: `fatigue` (sets taken close to failure: a stochastic feedback controller whose
+    /// capacity, gains and range fade with fatigue; grinding and partial
+    /// last reps, failed reps, rest-pause, drop sets, tremor).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -77,6 +77,22 @@ pub mod class;
 pub mod clinic;
 pub mod csv;
 pub mod decode;
+/// A sixteenth body model, the hold-out: sets taken close to failure, and
+/// the motor control behind them.
+///
+/// Recreational and serious lifters following a program app: each rep is
+/// a second-order joint driven toward via-targets by a stochastic optimal
+/// feedback controller with signal-dependent motor noise (Harris–Wolpert),
+/// whose torque capacity, gains and intended range fade with a per-rep
+/// fatigue integrator that recovers between sets; grinding concentrics,
+/// partial last reps, failed reps, rest-pause, drop sets, tempo schemes,
+/// 8–12 Hz tremor and compensations (hip hike, lean, momentum, flexion
+/// drift, pelvic drop) growing through the set; rests standing, on a bench,
+/// at the water fountain, adjusting the stack, re-strapping, drinking and
+/// on the phone; the sensors people own with bias, scale errors,
+/// quantisation, clock drift, stamp jitter and drops. Built without
+/// reading the counter or the other models: never tuned on.
+pub mod fatigue;
 /// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.
 ///
 /// What the lifter does is a semi-Markov grammar (bracing, concentric, top
@@ -126,7 +142,8 @@ pub mod muscle;
 pub mod pivot;
 pub mod session_file;
 pub mod sim;
-/// A fifteenth body model, the hold-out: Pilates, barre and yoga studios,
+/// A fifteenth body model, built apart and read in session 17 once fatigue
+/// was scored: Pilates, barre and yoga studios,
 /// and motion written directly as orientations.
 ///
 /// Every segment (pelvis, working thigh and shank, the sensor on its strap)
@@ -143,7 +160,7 @@ pub mod sim;
 /// reformer and walks across the studio between sets; the sensors people
 /// own with bias, drift, scale and cross-axis errors, quantisation,
 /// clipping, clock drift, drops, creeping straps on leggings and sweat.
-/// Built without reading the counter or the other models: never tuned on.
+/// Built without reading the counter or the other models.
 pub mod studio;
 /// An eleventh body model, built apart and read in session 14: team-sport injury-prevention
 /// work on the pitch and in the club gym.

@@ -116,8 +116,14 @@ pub struct SimConfig {
 /// `Studio` ([`crate::source::studio`]) is a fifteenth, built apart after
 /// all fourteen: Pilates, barre and yoga studios (slow controlled reps,
 /// long holds, pulses at the top, reformer, ring and barre), with motion
-/// written directly as orientation curves on SO(3); the hold-out, never
-/// tuned on.
+/// written directly as orientation curves on SO(3); read in session 17
+/// once fatigue stood ready and was scored.
+/// `Fatigue` ([`crate::source::fatigue`]) is a sixteenth, built apart after
+/// all fifteen: lifters taking sets close to failure, each joint moved by a
+/// stochastic optimal feedback controller with signal-dependent motor noise
+/// whose capacity, gains and range fade with a per-rep fatigue integrator
+/// (grinding and partial last reps, failed reps, rest-pause, drop sets,
+/// tremor, growing compensation); the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -184,8 +190,17 @@ pub enum SimModel {
     /// the reformer, a ring between the knees, the barre, both sides in
     /// turn, roll-downs, cat-cow and lunges between sets), every segment's
     /// orientation a keyframed curve on SO(3) with analytic angular rate;
-    /// the hold-out, never tuned on ([`crate::source::studio::StudioSimulator`]).
+    /// read in session 17 ([`crate::source::studio::StudioSimulator`]).
     Studio,
+    /// A sixteenth body model built apart: sets taken close to failure and
+    /// the motor control behind them (a stochastic optimal feedback
+    /// controller with signal-dependent noise driving the joint toward
+    /// via-targets, its capacity, gains and range fading with a per-rep
+    /// fatigue integrator: grinding and partial last reps, failed reps,
+    /// rest-pause, drop sets, tremor and compensation growing through the
+    /// set); the hold-out, never tuned on
+    /// ([`crate::source::fatigue::FatigueSimulator`]).
+    Fatigue,
 }
 
 impl SimModel {
@@ -206,6 +221,7 @@ impl SimModel {
         SimModel::Circuit,
         SimModel::Home,
         SimModel::Studio,
+        SimModel::Fatigue,
     ];
 
     /// The id used on the command line and in files.
@@ -226,6 +242,7 @@ impl SimModel {
             SimModel::Circuit => "circuit",
             SimModel::Home => "home",
             SimModel::Studio => "studio",
+            SimModel::Fatigue => "fatigue",
         }
     }
 }
@@ -463,6 +480,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Studio => {
             let (sim, truth) = crate::source::studio::StudioSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Fatigue => {
+            let (sim, truth) = crate::source::fatigue::FatigueSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
