@@ -14,7 +14,10 @@
 //! goals from a motor plan; in single stance a balance controller moves the
 //! stance ankle's torque with the centre of mass over the foot, the stance
 //! hip holds the pelvis' orientation in the world and the lumbar joint the
-//! trunk's. Compensations are the controller's choices played out by the
+//! trunk's. Seated, the hips and the sitting posture also get integral
+//! action (the lifter puts the knees back where they started; a spring
+//! alone stalls degrees out against the feet's and the seat's friction).
+//! Compensations are the controller's choices played out by the
 //! physics: a hip hike is a lumbar side bend with the stance hip letting the
 //! pelvis tilt, a pelvic drop is a stance hip that lets go (lower gain and
 //! torque limit, a sinking goal), trunk sway rocks the balance reference and
@@ -59,9 +62,14 @@
 //! tens of ppm off, dropped samples and 200 ms BLE gaps.
 //!
 //! **The truth** is read from the simulated kinematics, never from a
-//! counter: a rep runs from leaving neutral to being back (15% of its own
-//! peak of the working leg's rotation, or of the obliquity for a hip
-//! hitch); `peak_deg` is the shank's largest rotation from its orientation
+//! counter, over the whole set (the plan only says where to look for each
+//! rep's peak and which compensation was meant): a rep runs from leaving
+//! neutral to being back (under 15% of its own peak of the working leg's
+//! rotation, or of the obliquity for a hip hitch, for 0.12 s: a pelvis
+//! pulled through level is still in its rep). Planned reps the body ran
+//! together without a return are one rep; a planned rep that never came
+//! back, or barely moved (under a quarter of the set's median, or 2° of
+//! leg / 1° of obliquity), is not a rep; reps never overlap. `peak_deg` is the shank's largest rotation from its orientation
 //! at rest before the set (ankle) or the largest obliquity change from the
 //! set's neutral (pelvis); a flag is kept only when the body did it:
 //! `hip_hike` obliquity ≥ +5° (value: the maximum), `pelvic_drop` ≤ −5°
@@ -425,6 +433,10 @@ struct World {
     ei: V3,
     eref: V3,
     balancing: bool,
+    /// Integral of each joint drive's error (world frame, rad·s), for drives with `ki`.
+    jint: [V3; 7],
+    /// Integral of the root assist's orientation error, rad·s.
+    rint: V3,
 }
 
 /// Relative joint goals, rad.
@@ -604,6 +616,8 @@ impl World {
             ei: V3::zeros(),
             eref: V3::zeros(),
             balancing: false,
+            jint: [V3::zeros(); 7],
+            rint: V3::zeros(),
         }
     }
 
@@ -718,6 +732,21 @@ impl World {
                 }
             };
             let mut tq = err * k;
+            // Integral action (a lifter who puts the limb back where it
+            // was, not only near it): the error's integral, leaking, its
+            // torque held under half the drive's limit.
+            let ki = c.ki[ji] * k;
+            if ki > 0.0 {
+                let cap = 0.5 * lim / ki;
+                let mut i = self.jint[ji] * (1.0 - DT / 1.5) + err * DT;
+                if i.norm() > cap {
+                    i *= cap / i.norm();
+                }
+                self.jint[ji] = i;
+                tq += i * ki;
+            } else {
+                self.jint[ji] = V3::zeros();
+            }
             let n = tq.norm();
             if n > lim {
                 tq *= lim / n;
@@ -828,6 +857,18 @@ impl World {
             if ra.kr > 0.0 {
                 let e = (ra.q * self.b[PELVIS].q.inverse()).scaled_axis();
                 self.b[PELVIS].t += e * ra.kr;
+                if ra.ki > 0.0 {
+                    // Re-settling on a seat that holds by friction.
+                    let cap = 0.3 / ra.ki;
+                    let mut i = self.rint * (1.0 - DT / 1.5) + e * DT;
+                    if i.norm() > cap {
+                        i *= cap / i.norm();
+                    }
+                    self.rint = i;
+                    self.b[PELVIS].t += i * (ra.ki * ra.kr);
+                } else {
+                    self.rint = V3::zeros();
+                }
             }
         }
         // Velocities.
@@ -906,6 +947,8 @@ struct Root {
     q: Uq,
     kp: f64,
     kr: f64,
+    /// Integral action on the orientation, as a rate on `kr`, 1/s (0: none).
+    ki: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -925,6 +968,8 @@ struct Control {
     kscale: [f64; 7],
     lscale: [f64; 7],
     dscale: [f64; 7],
+    /// Integral gain per joint drive, as a rate on its stiffness, 1/s (0: none).
+    ki: [f64; 7],
     root: Option<Root>,
     stance: Option<Stance>,
     hand: Option<(V3, f64)>,
@@ -939,6 +984,7 @@ impl Control {
             kscale: [1.0; 7],
             lscale: [1.0; 7],
             dscale: [1.0; 7],
+            ki: [0.0; 7],
             root: None,
             stance: None,
             hand: None,
@@ -975,6 +1021,7 @@ impl Frame {
             q: self.q,
             kp: self.kp,
             kr: self.kr,
+            ki: 0.0,
         });
         c
     }
@@ -1055,6 +1102,11 @@ enum ActKind {
         b: Frame,
         mid: Option<Frame>,
     },
+    /// Standing, stepping each foot in under its hip (one, then the other).
+    Shuffle {
+        a: Frame,
+        b: Frame,
+    },
     Hold {
         f: Frame,
         shift: f64,
@@ -1105,6 +1157,10 @@ enum SensorEvent {
     },
 }
 
+/// Stepping both feet back into place at the exercise spot, s.
+const SHUFFLE_S: f64 = 2.4;
+/// Steps in it (feet in turn).
+const SHUFFLE_STEPS: usize = 4;
 const STAIR_RISE: f64 = 0.17;
 const STAIR_RUN: f64 = 0.28;
 const STAIR_START: f64 = 2.2;
@@ -1540,6 +1596,11 @@ impl<'a> Planner<'a> {
         self.push(dur, ActKind::Move { a, b, mid }, terrain);
     }
 
+    /// Stepping the feet back in under the hips where a walk left them.
+    fn step_in(&mut self, at: Frame, terrain: Vec<Slab>) {
+        self.push(SHUFFLE_S, ActKind::Shuffle { a: at, b: at }, terrain);
+    }
+
     /// Getting up from the exercise base to standing beside it (or the reverse).
     fn leave(&mut self, base: Base, leg: usize, back: bool) {
         let (_, _, terrain) = self.base_frame(leg);
@@ -1574,9 +1635,14 @@ impl<'a> Planner<'a> {
             Base::Lie => self.rng.gen_range(3.5..5.0),
             Base::Sit => self.rng.gen_range(2.0..3.0),
             Base::Step => self.rng.gen_range(1.6..2.4),
-            Base::Stand => 0.5,
+            Base::Stand => SHUFFLE_S,
         };
-        if back {
+        if back && base == Base::Stand {
+            // Back at the spot after walking round the flat, the feet are
+            // wherever the last steps left them: the lifter steps each one
+            // in under the hip before shifting onto the stance leg.
+            self.push(dur, ActKind::Shuffle { a: s, b }, terrain);
+        } else if back {
             self.go(s, b, mid, dur, terrain);
         } else {
             self.go(b, s, mid, dur, terrain);
@@ -1632,7 +1698,7 @@ impl<'a> Planner<'a> {
             self.leave(base, leg, false);
             let settle_back = match base {
                 Base::Lie => 5.0,
-                Base::Stand => 0.5,
+                Base::Stand => SHUFFLE_S,
                 _ => 3.0,
             };
             let stand = self.beside();
@@ -1678,7 +1744,8 @@ impl<'a> Planner<'a> {
                         } else {
                             "walking round the flat"
                         };
-                        self.push(dur, ActKind::Walk(w), flat);
+                        self.push(dur, ActKind::Walk(w), flat.clone());
+                        self.step_in(stand, flat);
                         self.distractions
                             .push(format!("{what}, {t0:.0}–{:.0} s", self.t));
                     }
@@ -1693,7 +1760,7 @@ impl<'a> Planner<'a> {
                             carry: 0.0,
                             z0: stand.p.z,
                         };
-                        if w.duration() > left {
+                        if w.duration() + SHUFFLE_S > left {
                             continue;
                         }
                         let terrain = w.terrain(self.l.mu);
@@ -1702,6 +1769,7 @@ impl<'a> Planner<'a> {
                         self.go(stand, face, None, 1.5, flat.clone());
                         let dur = w.duration();
                         self.push(dur, ActKind::Walk(w), terrain);
+                        self.step_in(face, flat.clone());
                         self.go(face, stand, None, 1.5, flat);
                         self.distractions.push(format!(
                             "stairs up {steps} steps and down, {t0:.0}–{:.0} s",
@@ -1835,12 +1903,13 @@ impl<'a> Planner<'a> {
                             z0: stand.p.z,
                         };
                         let wd = w.duration();
-                        if wd + 2.0 > dur {
+                        if wd + 2.0 + SHUFFLE_S > dur {
                             continue;
                         }
                         self.push(wd, ActKind::Walk(w), flat.clone());
+                        self.step_in(stand, flat.clone());
                         self.push(
-                            dur - wd,
+                            dur - wd - SHUFFLE_S,
                             ActKind::Hold {
                                 f: stand,
                                 shift: 0.02,
@@ -2021,6 +2090,24 @@ fn act_control(
             };
             (f.control(), None)
         }
+        ActKind::Shuffle { a, b } => {
+            let u = ((t - act.t0) / (act.t1 - act.t0)).clamp(0.0, 1.0);
+            let mut f = a.blend(b, mj(u));
+            // Four short steps, left and right in turn: each foot off the
+            // floor (knee and hip bent, the foot level), swung in under the
+            // hip by the hip's own drive, and put down flat. The lifter
+            // holds the pelvis up and level meanwhile (the assist firm).
+            let x = u * SHUFFLE_STEPS as f64;
+            let i = (x.floor() as usize).min(SHUFFLE_STEPS - 1);
+            let l = i % 2;
+            let lift = (PI * (x - i as f64).clamp(0.0, 1.0)).sin().powi(2);
+            f.pose.knee[l] += 0.8 * lift;
+            f.pose.flex[l] += 0.4 * lift;
+            f.pose.dorsi[l] += 0.4 * lift;
+            f.kp *= 1.8;
+            f.kr = f.kr.max(2500.0);
+            (f.control(), None)
+        }
         ActKind::Hold { f, shift, seed } => {
             let mut f = *f;
             let s = t - act.t0;
@@ -2067,7 +2154,11 @@ fn walk_control(w: &Walk, s: f64, g: &Geo, l: &Lifter) -> Control {
         pose.flex[leg] = amp * p.sin() + if on_stairs { 0.35 } else { 0.0 };
         let sw = (p + 0.9).sin().max(0.0);
         pose.knee[leg] = 0.08 + sw * if on_stairs { 1.3 } else { 1.0 * sc };
-        pose.dorsi[leg] = 0.1 * (p - 0.5).sin() * sc;
+        // The foot kept about level with the floor through the stride
+        // (ankle against knee and hip): a pointed foot behind the body
+        // caught the floor by the toes, and the walk dragged the feet
+        // behind the pelvis on tiptoe.
+        pose.dorsi[leg] = pose.knee[leg] - pose.flex[leg] + 0.05 * (p - 0.5).sin() * sc;
     }
     pose.lum_flex = 0.05 + if w.carry > 0.0 { -0.05 } else { 0.0 };
     let bob = -0.02 * sc * (1.0 - (2.0 * ph).cos()) / 2.0;
@@ -2079,6 +2170,7 @@ fn walk_control(w: &Walk, s: f64, g: &Geo, l: &Lifter) -> Control {
         q,
         kp: 90.0 * l.mass,
         kr: 900.0,
+        ki: 0.0,
     });
     c.carry_kg = w.carry;
     let _ = g;
@@ -2144,6 +2236,7 @@ fn exercise_control(
     let mut kscale = [1.0; 7];
     let mut lscale = [1.0; 7];
     let dscale = [1.0; 7];
+    let mut ki = [0.0; 7];
     let mut band = ex.band;
     if let (Band::Ankle { l0, .. }, Some(r)) = (&mut band, rep) {
         // A slipped band: slack from the slip on.
@@ -2231,7 +2324,11 @@ fn exercise_control(
                 pose.roll[free] -= th * (1.0 - lift);
                 pose.knee[free] += 0.45 * lift;
                 pose.flex[free] += 0.12 * lift;
-                pose.dorsi[free] -= 0.15 * lift;
+                // The bent knee tips the toes down: the lifter pulls the
+                // foot up (about level) so it clears the floor. Pointed
+                // toes caught the floor at the end of each rep and held the
+                // leg out to the side, short of neutral.
+                pose.dorsi[free] += 0.3 * lift;
             }
             let lat = V3::new(-h.sin(), h.cos(), 0.0);
             let over_foot = f.p - lat * (sg(stance) * g.hw * 0.95);
@@ -2255,6 +2352,7 @@ fn exercise_control(
                 q: rz(h) * rx(pel_roll),
                 kp: f.kp * w_assist.max(if in_break { 0.3 } else { hold }),
                 kr: f.kr * w_assist.max(0.6),
+                ki: 0.0,
             });
             let shoulder = rp + V3::new(0.0, 0.0, 0.33 * g.s + 0.25 * g.s);
             c.hand = Some((shoulder, l.hand_k));
@@ -2287,6 +2385,7 @@ fn exercise_control(
                 q: f.q * rx(roll),
                 kp: f.kp,
                 kr: f.kr * if obl.abs() > 0.02 { 3.0 } else { 1.0 },
+                ki: 0.0,
             });
         }
         Base::Sit => {
@@ -2307,18 +2406,25 @@ fn exercise_control(
                 }
             }
             pose.lum_rot = 0.4 * brk;
+            // Both knees are put back where they started, the feet sliding
+            // back on the floor with them: a plain spring toward the goal
+            // stalls a few degrees out against the feet's friction.
+            ki[j_hip(w)] = 4.0;
+            ki[j_hip(o)] = 4.0;
             c = Control::new(pose);
             c.root = Some(Root {
                 p: f.p,
                 q: f.q,
                 kp: f.kp,
                 kr: f.kr,
+                ki: 3.0,
             });
         }
     }
     c.kscale = kscale;
     c.lscale = lscale;
     c.dscale = dscale;
+    c.ki = ki;
     c.band = band;
     let _ = cfg;
     (c, ex.truth)
@@ -2611,6 +2717,7 @@ impl HomeSimulator {
             q: rz(heading),
             kp: 0.0,
             kr: 0.0,
+            ki: 0.0,
         });
         let mut init_pose = c0.pose;
         if let Some(st) = &c0.stance {
@@ -2627,6 +2734,7 @@ impl HomeSimulator {
             q: r0.q,
             kp: 120.0 * l.mass,
             kr: 1500.0,
+            ki: 0.0,
         });
         for _ in 0..800 {
             w.step(&settle, &a0.terrain, &noise_tq);
@@ -2701,11 +2809,11 @@ impl HomeSimulator {
                         q: rz(ex.heading),
                         kp: 60.0 * l.mass,
                         kr: 900.0,
+                        ki: 0.0,
                     });
                 }
             }
             w.step(&c, &act.terrain, &noise_tq);
-
             // --- sensor kinematics
             let b = &w.b[mount.seg];
             let a_b = (b.v - prev_v) / DT;
@@ -3022,40 +3130,133 @@ fn extract_truth(acts: &[Act], kin: &[Kin], cfg: &SimConfig, leg: usize) -> Vec<
                 )
             }
         };
-        let mut trs = Vec::new();
-        let mut peaks = Vec::new();
-        let all: Vec<&RepPlan> = ex.reps.iter().collect();
-        for (ri, r) in reps.iter().enumerate() {
-            let pos = all.iter().position(|x| std::ptr::eq(*x, *r)).unwrap_or(0);
-            let w0 = r.go - 0.15;
-            let w1 = all
+        // The set's signal, from the rest to where the finish begins (the
+        // weight going back onto both feet is not a rep). Everything below
+        // is measured on it; the plan only says where to look for each
+        // rep's peak and which compensation the lifter meant.
+        let set_end = ex.reps.iter().map(|r| r.end()).fold(t_ref, f64::max) + 0.8;
+        let (s0, s1) = (i0, idx(set_end).max(i0 + 2));
+        let sig: Vec<f64> = kin[s0..s1].iter().map(timing).collect();
+        let last = sig.len() - 1;
+        let at = |t: f64| idx(t).clamp(s0, s1 - 1) - s0;
+        // Back at neutral: under the rep's threshold for a while, not a
+        // crossing on the way through (a hip hitch's obliquity goes
+        // through level when the trunk pulls the pelvis past it).
+        let dwell = (0.12 / (DT * KEEP as f64)).round() as usize;
+        let back_from = |ip: usize, thr: f64, lo: usize| -> Option<usize> {
+            let mut i = ip;
+            while i > lo {
+                i -= 1;
+                if sig[i] > thr {
+                    continue;
+                }
+                let mut j = i;
+                while j > lo && sig[j - 1] <= thr {
+                    j -= 1;
+                }
+                if i - j + 1 >= dwell || j == lo {
+                    return Some(i);
+                }
+                i = j;
+            }
+            None
+        };
+        let back_to = |ip: usize, thr: f64| -> Option<usize> {
+            let mut i = ip;
+            while i < last {
+                i += 1;
+                if sig[i] > thr {
+                    continue;
+                }
+                let mut j = i;
+                while j < last && sig[j + 1] <= thr {
+                    j += 1;
+                }
+                if j - i + 1 >= dwell || j == last {
+                    return Some(i);
+                }
+                i = j;
+            }
+            None
+        };
+        let lowest = |a: usize, b: usize| -> usize {
+            (a..=b.max(a))
+                .min_by(|&x, &y| sig[x].total_cmp(&sig[y]))
+                .unwrap_or(a)
+        };
+        // (plan, start, end, back) in the set's signal, in order, never overlapping.
+        let mut spans: Vec<(&RepPlan, usize, usize, bool)> = Vec::new();
+        let mut cursor = 0usize;
+        let mut barrier = 0usize;
+        for (pos, r) in ex.reps.iter().enumerate() {
+            let w0 = at(r.go - 0.15).max(cursor);
+            let w1 = at(ex
+                .reps
                 .get(pos + 1)
                 .map(|n| n.go - 0.02)
                 .unwrap_or(r.end() + 1.0)
-                .min(r.end() + 1.2);
-            let (a, b) = (idx(w0), idx(w1));
-            if b <= a + 1 {
+                .min(r.end() + 1.2));
+            if w1 <= w0 + 1 {
                 continue;
             }
-            let sig: Vec<f64> = kin[a..b].iter().map(timing).collect();
-            let (mut ip, mut p) = (0, 0.0);
-            for (i, &s) in sig.iter().enumerate() {
-                if s > p {
-                    p = s;
-                    ip = i;
+            let ip = (w0..w1)
+                .max_by(|&x, &y| sig[x].total_cmp(&sig[y]))
+                .unwrap_or(w0);
+            let thr = (0.15 * sig[ip]).max(0.3f64.to_radians());
+            let lo = cursor.max(barrier);
+            let start = back_from(ip, thr, lo);
+            let end = back_to(ip, thr);
+            if r.abandoned {
+                // Not a rep: what it moved belongs to no rep either.
+                barrier = end.unwrap_or(ip);
+                cursor = cursor.max(barrier);
+                continue;
+            }
+            // The previous rep never came back: this is more of the same
+            // motion, one rep as the body did it.
+            if let Some(prev) = spans.last_mut() {
+                if !prev.3 && start.is_none() {
+                    prev.2 = end.unwrap_or(last);
+                    prev.3 = end.is_some();
+                    if prev.0.kind.is_none() {
+                        prev.0 = r;
+                    }
+                    cursor = end.unwrap_or(ip);
+                    continue;
+                }
+                if !prev.3 {
+                    // It settled near neutral, above its own 15% but
+                    // where this rep leaves from: it ended at the lowest point.
+                    let s = start.unwrap_or(lo);
+                    prev.2 = lowest(lo, s);
+                    prev.3 = true;
                 }
             }
-            let thr = (0.15 * p).max(0.3f64.to_radians());
-            let mut i_s = ip;
-            while i_s > 0 && sig[i_s] > thr {
-                i_s -= 1;
-            }
-            let mut i_e = ip;
-            while i_e + 1 < sig.len() && sig[i_e] > thr {
-                i_e += 1;
-            }
-            let (ts, te) = (kin[a + i_s].t, kin[a + i_e].t);
-            let (ks, ke) = (a + i_s, a + i_e + 1);
+            let ks = start.unwrap_or_else(|| lowest(lo, ip));
+            spans.push((r, ks, end.unwrap_or(last), end.is_some()));
+            cursor = end.unwrap_or(ip);
+        }
+        // A rep that never came back before the set's end did not happen.
+        spans.retain(|x| x.3);
+        // Nor did a planned rep the body barely moved for.
+        let top = |x: &(&RepPlan, usize, usize, bool)| -> f64 {
+            sig[x.1..=x.2].iter().cloned().fold(0.0, f64::max)
+        };
+        let mut tops: Vec<f64> = spans.iter().map(top).collect();
+        tops.sort_by(f64::total_cmp);
+        let median = tops.get(tops.len() / 2).copied().unwrap_or(0.0);
+        let floor = if hitch { 1.0f64 } else { 2.0 }
+            .to_radians()
+            .max(0.25 * median);
+        spans.retain(|x| top(x) >= floor);
+        let mut trs = Vec::new();
+        let mut peaks = Vec::new();
+        for &(r, i_s, i_e, _) in &spans {
+            let (ks, ke) = (s0 + i_s, s0 + i_e + 1);
+            let (ts, te) = (kin[ks].t, kin[ke - 1].t);
+            let ip = (i_s..=i_e)
+                .max_by(|&x, &y| sig[x].total_cmp(&sig[y]))
+                .unwrap_or(i_s);
             // Peak per DOMAIN.md.
             let obl: Vec<f64> = kin[ks..ke]
                 .iter()
@@ -3074,13 +3275,9 @@ fn extract_truth(acts: &[Act], kin: &[Kin], cfg: &SimConfig, leg: usize) -> Vec<
             // Drift out of the rep's plane at the leg's peak (thigh axis).
             let drift = {
                 let d0 = rest_th * V3::new(0.0, 0.0, -1.0);
-                let kp = &kin[a + ip];
+                let kp = &kin[s0 + ip];
                 let d = kp.thigh * V3::new(0.0, 0.0, -1.0);
                 let lat = rest_pel * V3::new(0.0, -sg(leg), 0.0);
-                let lat = match ex.base {
-                    Base::Lie => rest_pel * V3::new(0.0, -sg(leg), 0.0),
-                    _ => lat,
-                };
                 let n = d0.cross(&lat);
                 if n.norm() > 1e-6 {
                     (d.dot(&n.normalize()))
@@ -3092,7 +3289,6 @@ fn extract_truth(acts: &[Act], kin: &[Kin], cfg: &SimConfig, leg: usize) -> Vec<
                     0.0
                 }
             };
-            let _ = ri;
             trs.push((r, ts, te, peak, omax, omin, drift));
             peaks.push(peak);
         }
@@ -3351,5 +3547,206 @@ mod tests {
             }
             assert!(checked >= 5, "{e}: {checked}");
         }
+    }
+}
+
+#[cfg(test)]
+mod audit {
+    //! The truth checked against the sensor's own motion.
+    use super::*;
+    use crate::source::sim::SimModel;
+
+    /// The sensor's rotation from its rest, from the noise-free gyro: (t, rotation in the rest frame).
+    fn integrate(samples: &[Sample], t0: f64, t1: f64) -> Vec<(f64, Uq)> {
+        let mut q = Uq::identity();
+        let mut out = Vec::new();
+        let mut prev: Option<f64> = None;
+        for s in samples.iter().filter(|s| s.t >= t0 && s.t <= t1) {
+            if let Some(tp) = prev {
+                q *= Uq::from_scaled_axis(s.gyr.map(|x| x.to_radians()) * (s.t - tp));
+            }
+            prev = Some(s.t);
+            out.push((s.t, q));
+        }
+        out
+    }
+
+    /// What the sensor saw: the ankle's whole rotation from `q0`; on the
+    /// pelvis, how far it tilted from it (`up`: the accelerometer's up at
+    /// the set's rest), whatever the mounting.
+    fn seen(cfg: &SimConfig, q0: &Uq, q: &Uq, up: &V3) -> f64 {
+        let d = q0.inverse() * q;
+        match cfg.placement {
+            Placement::Ankle => d.angle().to_degrees(),
+            _ => {
+                let u0 = q0 * up;
+                (q * up).angle(&u0).to_degrees()
+            }
+        }
+    }
+
+    /// Every exercise and placement the model simulates, `n` sessions each.
+    fn corpus(n: u64) -> Vec<SimConfig> {
+        let mut out = Vec::new();
+        for &e in Exercise::ALL {
+            for &p in Placement::ALL {
+                for i in 0..n {
+                    let side = if i % 2 == 0 { Side::Right } else { Side::Left };
+                    let mut c = SimConfig::new(e, p, side);
+                    c.model = SimModel::Home;
+                    c.seed = 2026 + 1000 * out.len() as u64 + i;
+                    if c.validate().is_ok() {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every disagreement between the truth and the sensor in one session,
+    /// and the number of reps checked.
+    fn disagreements(cfg: &SimConfig) -> (Vec<(bool, String)>, usize) {
+        let mut c = cfg.clone();
+        c.noise = 0.0;
+        c.gyro_bias_dps = 0.0;
+        c.drop_rate = 0.0;
+        c.gaps_per_min = 0.0;
+        let (sim, truth) = HomeSimulator::new(&c).unwrap();
+        let samples: Vec<Sample> = sim.collect();
+        let mut bad = Vec::new();
+        let mut n = 0;
+        let name = format!(
+            "{} {} {:?} seed {}",
+            c.exercise, c.placement, c.side, c.seed
+        );
+        let ankle = c.placement == Placement::Ankle;
+        for (si, set) in truth.sets.iter().enumerate() {
+            let t_rest = set.start_s - 0.25;
+            let rot = integrate(&samples, t_rest - 0.05, set.end_s + 1.0);
+            let up = samples
+                .iter()
+                .filter(|s| s.t > t_rest - 0.2 && s.t <= t_rest)
+                .fold(V3::zeros(), |a, s| a + s.acc);
+            let q_at = |t: f64| -> Uq {
+                let i = rot.partition_point(|x| x.0 < t).min(rot.len() - 1);
+                rot[i].1
+            };
+            let rest = q_at(t_rest);
+            // Nearest the rest within 50 ms of an instant (sample timing
+            // and the sensor's filter lag on a fast rep).
+            let near = |q0: &Uq, t: f64| -> f64 {
+                rot.iter()
+                    .filter(|x| (x.0 - t).abs() <= 0.05)
+                    .map(|x| seen(&c, q0, &x.1, &up))
+                    .fold(f64::INFINITY, f64::min)
+            };
+            for (ri, r) in set.reps.iter().enumerate() {
+                n += 1;
+                // Asserted: the first set, and every ankle rep, but not a
+                // thrown one (its jolts slip the strap) nor one that took
+                // the gyro to its range. Later pelvis sets are reported.
+                let momentum = r.flags.iter().any(|f| f.kind == FlagKind::Momentum);
+                // A gyro at its range (1000 °/s on a Thingy) integrates
+                // short of the real turn.
+                let fast = samples
+                    .iter()
+                    .filter(|x| x.t >= r.start_s && x.t <= r.end_s)
+                    .any(|x| x.gyr.amax() >= 990.0);
+                let strict = !momentum && !fast && (si == 0 || ankle);
+                // The sensor's own excursion in the rep, from where the rep
+                // started (a strap that slipped between reps turns the
+                // sensor, not the leg). Pelvis: from the set's rest.
+                let q0 = if ankle { q_at(r.start_s - 0.05) } else { rest };
+                let peak = rot
+                    .iter()
+                    .filter(|x| x.0 >= r.start_s && x.0 <= r.end_s)
+                    .map(|x| seen(&c, &q0, &x.1, &up))
+                    .fold(0.0, f64::max);
+                let tol = if ankle {
+                    3.0 + 0.15 * r.peak_deg
+                } else {
+                    1.5 + 0.15 * r.peak_deg
+                };
+                if (peak - r.peak_deg).abs() > tol {
+                    bad.push((
+                        strict,
+                        format!(
+                        "{name} set {si} rep {ri} {:.2}-{:.2}: truth peak {:.1}°, sensor {:.1}°",
+                        r.start_s, r.end_s, r.peak_deg, peak
+                    ),
+                    ));
+                }
+                if ankle {
+                    // It left from the set's rest (first rep) and came back
+                    // to where it left from.
+                    let home = 0.15 * r.peak_deg + 2.0;
+                    let a = if ri == 0 { near(&rest, r.start_s) } else { 0.0 };
+                    let b = near(&q0, r.end_s);
+                    if a > home || b > home {
+                        bad.push((strict, format!(
+                            "{name} set {si} rep {ri} {:.2}-{:.2} (peak {:.1}°): sensor {a:.1}° from rest at the start, {b:.1}° from its start at the end",
+                            r.start_s, r.end_s, r.peak_deg
+                        )));
+                    }
+                }
+                if let Some(nx) = set.reps.get(ri + 1) {
+                    if nx.start_s < r.end_s {
+                        bad.push((
+                            true,
+                            format!(
+                                "{name} set {si} reps {ri},{} overlap: {:.2}-{:.2} and {:.2}-{:.2}",
+                                ri + 1,
+                                r.start_s,
+                                r.end_s,
+                                nx.start_s,
+                                nx.end_s
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        (bad, n)
+    }
+
+    /// Each truth rep's peak is the sensor's own rotation (ankle) or tilt
+    /// (pelvis, from its rest before the set), the ankle sensor leaves its
+    /// rest and comes back to where it left from (within 15% of the peak
+    /// and 2°), and reps never overlap: every set of two sessions of every
+    /// exercise × placement (asserted as `disagreements` says; the rest
+    /// printed).
+    #[test]
+    fn the_truth_matches_the_sensor() {
+        let which: Option<usize> = std::env::var("AUDIT_IDX").ok().and_then(|x| x.parse().ok());
+        let mut checked = 0;
+        let mut bad = Vec::new();
+        for (i, c) in corpus(2).iter().enumerate() {
+            if which.is_some_and(|w| w != i) {
+                continue;
+            }
+            let (b, n) = disagreements(c);
+            eprintln!(
+                "[{i}] {} {} seed {}: {n} reps, {} disagreements",
+                c.exercise,
+                c.placement,
+                c.seed,
+                b.len()
+            );
+            for x in &b {
+                eprintln!("    {}{}", if x.0 { "" } else { "(reported) " }, x.1);
+            }
+            checked += n;
+            bad.extend(b);
+        }
+        eprintln!("total {checked} reps, {} disagreements", bad.len());
+        assert!(which.is_some() || checked > 200, "{checked} reps");
+        let hard: Vec<&str> = bad.iter().filter(|x| x.0).map(|x| x.1.as_str()).collect();
+        assert!(
+            hard.is_empty(),
+            "{} disagreements:\n{}",
+            hard.len(),
+            hard.join("\n")
+        );
     }
 }
