@@ -125,6 +125,10 @@ pub enum DoubtKind {
     PelvisSawMore,
     /// Ankle: the reps came as quick and as often as the strides of a walk.
     StrideLike,
+    /// Ankle: the leg swung up and down about the reps' axis more often
+    /// than reps were counted (the gyro's own count, which needs no
+    /// neutral, disagrees with the detector's).
+    SwingsDisagree,
 }
 
 /// A movement the pipeline did not count (°, s).

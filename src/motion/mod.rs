@@ -22,6 +22,7 @@ pub mod resample;
 pub mod sets;
 pub mod shake;
 pub mod signal;
+pub mod swings;
 
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
@@ -404,6 +405,9 @@ impl Pipeline {
         }
         let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
+        if self.profile.reps.signal == RepSignal::Rotation {
+            self.sets.swings.push(s.t, &rate);
+        }
         self.attitude
             .update_normed(&rate, &s.acc, acc_norm, dt, still);
         if !self.attitude.is_initialized() {
@@ -749,7 +753,7 @@ impl Pipeline {
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
-        let due = self.sets.gap_exceeded(t)
+        let due = self.sets.gap_exceeded(t, None)
             && !self.detector.in_rep()
             // A rep waiting for its flag tail is judged when it joins.
             && self.pending.is_none();
@@ -903,7 +907,10 @@ impl Pipeline {
             .map_or(rep.peak_t, |p| p.t);
 
         let noise_rms = self.noise_ms.sqrt();
-        if self.sets.gap_exceeded(rep.start_t) {
+        if self
+            .sets
+            .gap_exceeded(rep.start_t, Some((peak_deg, rep.end_t - rep.start_t)))
+        {
             // This rep came too late to belong to the open set.
             self.close_set(out);
         }

@@ -7,6 +7,7 @@
 use super::certainty;
 use super::flags::SetReference;
 use super::profile::{RepSignal, SetConfig};
+use super::swings::{self, SwingLog};
 use super::{Event, Rep, Set};
 use nalgebra::Vector3;
 use std::collections::VecDeque;
@@ -44,6 +45,15 @@ pub struct OpenSet {
 
 /// See [`Segmenter::drop_apart_lead`].
 const APART_LEAD_GAP: f64 = 2.0;
+
+/// A movement is like a set's reps when its peak lies within these
+/// shares of their median…
+const ALIKE_SIZE: (f64, f64) = (0.7, 1.4);
+/// … and its length within these ([`Segmenter::alike`]).
+const ALIKE_LENGTH: (f64, f64) = (0.6, 1.6);
+/// Only a set whose reps are at least this share of the last set's
+/// (median) waits out a long pause before its third rep.
+const JOIN_MIN_SCALE: f64 = 0.5;
 
 /// A walk whose strides turned the shank about one axis gives that axis
 /// once it has this many strides ([`Stride`]).
@@ -158,6 +168,9 @@ pub struct Segmenter {
     walking_until: f64,
     /// Ankle: the axis of the latest walk's strides.
     stride: Stride,
+    /// Ankle: the recent angular rate, for a second count of each set
+    /// from the gyro alone ([`swings::disagreement`]).
+    pub swings: SwingLog,
 }
 
 impl Segmenter {
@@ -178,6 +191,7 @@ impl Segmenter {
             steps: Vec::new(),
             walking_until: f64::NEG_INFINITY,
             stride: Stride::default(),
+            swings: SwingLog::default(),
         }
     }
 
@@ -217,8 +231,18 @@ impl Segmenter {
     }
 
     /// Whether there is an open set and a rep starting (or the stream
-    /// being) at `t` is too far from it to belong to it.
-    pub fn gap_exceeded(&self, t: f64) -> bool {
+    /// being) at `t` is too far from it to belong to it. `rep` is the
+    /// movement that starts then (its peak, °, and length, s), if any.
+    ///
+    /// Ankle: while the set has fewer than 3 reps, a pause past
+    /// `start_gap_s` (but within `gap_s`) ends it only if the movement
+    /// after it is unlike its reps ([`Segmenter::alike`]): a slow lifter
+    /// (Pilates, a long hold at the top) rests 6–10 s between reps
+    /// every rep of the set, and each rep was a lone movement thrown out.
+    /// A first rep left alone by a long pause rejoins the set at its close
+    /// all the same ([`Segmenter::takes_lone_lead`]), so nothing is lost
+    /// where the pause came once.
+    pub fn gap_exceeded(&self, t: f64, rep: Option<(f64, f64)>) -> bool {
         let Some(set) = self.open.as_ref() else {
             return false;
         };
@@ -229,7 +253,21 @@ impl Segmenter {
         }
         let n = set.reps.len();
         if n < 3 {
-            return c.start_gap_s > 0.0 && since_end > c.start_gap_s;
+            let past = c.start_gap_s > 0.0 && since_end > c.start_gap_s;
+            if past && self.signal == RepSignal::Rotation && n > 0 {
+                // Fidgets are alike too: only reps of the lifter's size
+                // (the last set's), and two that are like each other,
+                // wait out the long pause.
+                let waits = self
+                    .last_set_median_deg
+                    .is_none_or(|scale| median_peak(&set.reps) >= JOIN_MIN_SCALE * scale)
+                    && !Self::unlike_pair(&set.reps);
+                return match rep {
+                    None => !waits,
+                    Some((peak, length)) => !waits || !Self::alike(&set.reps, peak, length),
+                };
+            }
+            return past;
         }
         if c.cadence_factor > 0.0 {
             let since_start = t - set.reps[n - 1].start_s;
@@ -341,6 +379,11 @@ impl Segmenter {
             cap(certainty::stride_like(&set.reps).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
+        if self.signal == RepSignal::Rotation && set.reference.axis_known() {
+            if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
+                cap(swings::disagreement(&self.swings, &set.reps, &axis));
+            }
+        }
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));
         self.sets_done += 1;
         out.push(Event::SetEnded(Set {
@@ -417,10 +460,16 @@ impl Segmenter {
         if reps.len() < 4 || lone.end_s > first.start_s || first.start_s - lone.end_s > gap_s {
             return false;
         }
-        let size = lone.peak_deg / median(reps.iter().map(|r| r.peak_deg)).max(1e-9);
-        let length = (lone.end_s - lone.start_s)
-            / median(reps.iter().map(|r| r.end_s - r.start_s)).max(1e-9);
-        (0.7..=1.4).contains(&size) && (0.6..=1.6).contains(&length)
+        Self::alike(reps, lone.peak_deg, lone.end_s - lone.start_s)
+    }
+
+    /// Whether a movement of `peak` (°) lasting `length` (s) is like
+    /// `reps` in size and in length (their medians).
+    fn alike(reps: &[Rep], peak: f64, length: f64) -> bool {
+        let size = peak / median(reps.iter().map(|r| r.peak_deg)).max(1e-9);
+        let length = length / median(reps.iter().map(|r| r.end_s - r.start_s)).max(1e-9);
+        (ALIKE_SIZE.0..=ALIKE_SIZE.1).contains(&size)
+            && (ALIKE_LENGTH.0..=ALIKE_LENGTH.1).contains(&length)
     }
 
     /// Pelvis: whether the set's reps shook the sensor harder than
@@ -649,6 +698,50 @@ mod tests {
         renumber(&mut set.reps);
         set.last_end = start_s + 3.0 * (n - 1) as f64 + 2.0;
         set
+    }
+
+    #[test]
+    fn a_slow_lifters_reps_wait_out_a_long_pause_but_fidgets_and_unlike_moves_do_not() {
+        // Studio model: reps of 30-45° lasting ~6 s, 6-7 s of rest between
+        // them (past `start_gap_s`, within `gap_s`).
+        let c = cfg();
+        assert!(c.start_gap_s > 0.0 && c.start_gap_s < 7.0 && c.gap_s > 7.0);
+        let mut sets = Segmenter::new(c.clone(), RepSignal::Rotation, 5.0, 100.0);
+        let mut set = OpenSet::new(10.0, 16.0, 0.2);
+        set.reps.push(rep(10.0, 16.0, 40.0));
+        set.last_end = 16.0;
+        sets.open = Some(set);
+        let t = 16.0 + 7.0;
+        // The set stays open while nothing moves …
+        assert!(!sets.gap_exceeded(t, None));
+        // … a rep like the first joins it …
+        assert!(!sets.gap_exceeded(t, Some((36.0, 6.5))));
+        // … a quick swing or a movement half the size ends it.
+        assert!(sets.gap_exceeded(t, Some((38.0, 1.5))));
+        assert!(sets.gap_exceeded(t, Some((18.0, 6.0))));
+        // Past `gap_s`, nothing joins.
+        assert!(sets.gap_exceeded(16.0 + c.gap_s + 0.5, Some((40.0, 6.0))));
+        // Two fidgets of 6° after a set of 40° reps do not wait: the set of
+        // fidgets ends at `start_gap_s`, as does a pair unlike each other.
+        sets.last_set_median_deg = Some(40.0);
+        let mut fidgets = OpenSet::new(10.0, 11.0, 0.2);
+        fidgets.reps = vec![rep(10.0, 11.0, 6.0), rep(13.0, 14.0, 6.5)];
+        fidgets.last_end = 14.0;
+        sets.open = Some(fidgets);
+        assert!(sets.gap_exceeded(21.0, None));
+        assert!(sets.gap_exceeded(21.0, Some((6.0, 1.0))));
+        let mut unlike = OpenSet::new(10.0, 12.2, 0.2);
+        unlike.reps = vec![rep(10.0, 12.2, 40.0), rep(13.0, 13.8, 32.0)];
+        unlike.last_end = 13.8;
+        sets.open = Some(unlike);
+        assert!(sets.gap_exceeded(21.0, Some((40.0, 2.0))));
+        // At the pelvis the pause ends the set whatever follows.
+        let mut pelvis = Segmenter::new(c.clone(), RepSignal::Obliquity, 0.8, 40.0);
+        let mut set = OpenSet::new(10.0, 16.0, 0.2);
+        set.reps.push(rep(10.0, 16.0, 3.0));
+        set.last_end = 16.0;
+        pelvis.open = Some(set);
+        assert!(pelvis.gap_exceeded(23.0, Some((3.0, 6.0))));
     }
 
     #[test]
