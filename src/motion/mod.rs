@@ -243,18 +243,28 @@ const TOP_STOP_LENGTH: f64 = 1.5;
 const HUMP_DEPTH: f64 = 0.3;
 
 /// See [`HUMP_DEPTH`]. Two humps may be two reps run together; three and
-/// more are steps.
+/// more, evenly spaced ([`STEADY_HUMPS`]), are steps.
 const SHUFFLE_HUMPS: usize = 3;
 
-/// How many times `trace`'s angle rises to a top it then falls back from
-/// by more than `depth` (°), counting the last top whether or not it fell.
-fn humps(trace: &[TracePoint], depth: f64) -> usize {
-    let (mut count, mut rising, mut top, mut bottom) = (0, true, f64::NEG_INFINITY, 0.0);
+/// See [`steady_humps`].
+const STEADY_HUMPS: f64 = 1.5;
+
+/// See [`steady_humps`] (s).
+const SHAKE_GAP_S: f64 = 0.4;
+
+/// When `trace`'s angle reaches each top it then falls back from by more
+/// than `depth` (°), the last top included whether or not it fell (s).
+fn hump_tops(trace: &[TracePoint], depth: f64) -> Vec<f64> {
+    let mut tops = Vec::new();
+    let (mut rising, mut top, mut top_t, mut bottom) = (true, f64::NEG_INFINITY, 0.0, 0.0);
     for p in trace {
         if rising {
-            top = top.max(p.angle);
+            if p.angle > top {
+                top = p.angle;
+                top_t = p.t;
+            }
             if p.angle < top - depth {
-                count += 1;
+                tops.push(top_t);
                 rising = false;
                 bottom = p.angle;
             }
@@ -263,10 +273,34 @@ fn humps(trace: &[TracePoint], depth: f64) -> usize {
             if p.angle > bottom + depth {
                 rising = true;
                 top = p.angle;
+                top_t = p.t;
             }
         }
     }
-    count + usize::from(rising && top > f64::NEG_INFINITY)
+    if rising && top > f64::NEG_INFINITY {
+        tops.push(top_t);
+    }
+    tops
+}
+
+/// Whether humps topping at `tops` (s) came like steps or a shake: at
+/// least [`SHUFFLE_HUMPS`], and either the longest spacing between tops
+/// within [`STEADY_HUMPS`] times the shortest (steps), or that many tops in
+/// a row under [`SHAKE_GAP_S`] apart (shaking the leg out, however the
+/// movement goes on). A rep with pulses at the top (a Pilates lift: up, a
+/// hold, a few small pulses, a hold, down) tops out unevenly and slower.
+fn steady_humps(tops: &[f64]) -> bool {
+    if tops.len() < SHUFFLE_HUMPS {
+        return false;
+    }
+    let gaps: Vec<f64> = tops.windows(2).map(|w| w[1] - w[0]).collect();
+    let (lo, hi) = gaps.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &g| {
+        (lo.min(g), hi.max(g))
+    });
+    let shaken = gaps
+        .windows(SHUFFLE_HUMPS - 1)
+        .any(|run| run.iter().all(|&g| g < SHAKE_GAP_S));
+    hi <= STEADY_HUMPS * lo || shaken
 }
 
 /// What the pipeline computed from the last sample, for diagnostics and plots.
@@ -851,7 +885,7 @@ impl Pipeline {
             return;
         }
         if self.profile.reps.signal == RepSignal::Rotation
-            && humps(trace, HUMP_DEPTH * peak_deg) >= SHUFFLE_HUMPS
+            && steady_humps(&hump_tops(trace, HUMP_DEPTH * peak_deg))
         {
             // Up and down again and again without coming back to rest: a
             // shuffle or a run of steps sideways, not a rep.
@@ -1379,15 +1413,60 @@ mod tests {
                 .collect()
         };
         // One rep; two run together (still a rep, perhaps two); a shuffle.
-        assert_eq!(humps(&trace(&[0.0, 20.0, 40.0, 20.0, 0.0]), 12.0), 1);
-        assert_eq!(humps(&trace(&[0.0, 40.0, 20.0, 40.0, 0.0]), 12.0), 2);
+        assert_eq!(
+            hump_tops(&trace(&[0.0, 20.0, 40.0, 20.0, 0.0]), 12.0).len(),
+            1
+        );
+        assert_eq!(
+            hump_tops(&trace(&[0.0, 40.0, 20.0, 40.0, 0.0]), 12.0).len(),
+            2
+        );
         let shuffle = [0.0, 40.0, 20.0, 40.0, 20.0, 40.0, 0.0];
-        assert_eq!(humps(&trace(&shuffle), 12.0), SHUFFLE_HUMPS);
+        assert_eq!(hump_tops(&trace(&shuffle), 12.0).len(), SHUFFLE_HUMPS);
         // A wobble at the top smaller than the depth is one top; a rise
         // that never falls back is one too; nothing is none.
-        assert_eq!(humps(&trace(&[0.0, 40.0, 35.0, 40.0, 0.0]), 12.0), 1);
-        assert_eq!(humps(&trace(&[0.0, 20.0, 40.0]), 12.0), 1);
-        assert_eq!(humps(&[], 12.0), 0);
+        assert_eq!(
+            hump_tops(&trace(&[0.0, 40.0, 35.0, 40.0, 0.0]), 12.0).len(),
+            1
+        );
+        assert_eq!(hump_tops(&trace(&[0.0, 20.0, 40.0]), 12.0).len(), 1);
+        assert!(hump_tops(&[], 12.0).is_empty());
+    }
+
+    #[test]
+    fn steps_and_shakes_hump_evenly_or_fast_and_pulses_at_the_top_do_not() {
+        // A lateral shuffle: a top every 0.6 s.
+        assert!(steady_humps(&[1.0, 1.6, 2.2, 2.8, 3.4]));
+        // Shaking the leg out: tops 0.26 s apart, then the movement goes on.
+        assert!(steady_humps(&[5.3, 5.56, 5.82, 6.08, 10.0]));
+        // A Pilates lift: up, a hold, pulses, a hold, down.
+        assert!(!steady_humps(&[1.3, 3.1, 3.8, 4.7]));
+        // Two humps may be two reps run together: never steps.
+        assert!(!steady_humps(&[1.0, 1.6]));
+    }
+
+    #[test]
+    fn a_rep_with_pulses_at_the_top_is_one_rep() {
+        // Standing: five 30° lifts of 6 s, 4 s apart; each rises in 1.5 s,
+        // holds, pulses down 10° and back three times at uneven moments,
+        // and lowers.
+        let lift = |u: f64| -> f64 {
+            if !(0.0..6.0).contains(&u) {
+                return 0.0;
+            }
+            let up = (u / 1.5).min(1.0);
+            let down = ((6.0 - u) / 1.5).min(1.0);
+            let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x).cos();
+            let pulses: f64 = [2.0, 2.8, 4.0]
+                .iter()
+                .map(|&at| 10.0 * bump((u - at) / 0.5))
+                .sum();
+            30.0 * ramp(up.min(down)) - pulses
+        };
+        let angle = |t: f64| (0..5).map(|i| lift(t - 4.0 - 10.0 * i as f64)).sum();
+        let sets = standing_ankle(shank(Vector3::x(), angle, 60.0));
+        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [5], "{sets:?}");
     }
 
     #[test]
