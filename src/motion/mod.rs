@@ -1078,6 +1078,11 @@ impl Pipeline {
             v.sort_by(f64::total_cmp);
             self.detector.set_scale(Some(v[v.len() / 2]));
         }
+        if self.profile.reps.signal == RepSignal::Rotation && set.reps.len() >= 3 {
+            // Like the scale, the lifter's tempo carries over to the next set.
+            self.detector
+                .set_rep_length(Some(sets::median_length(&set.reps)));
+        }
         out.push(Event::Rep {
             set_number: self.sets.sets_done + 1,
             rep: r,

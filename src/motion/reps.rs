@@ -159,6 +159,9 @@ impl State {
     }
 }
 
+/// See [`RepDetector::set_rep_length`].
+pub const LONG_REP_ALLOWANCE: f64 = 2.5;
+
 /// Streaming rep detector on one scalar signal.
 #[derive(Debug, Clone)]
 pub struct RepDetector {
@@ -191,7 +194,9 @@ impl RepDetector {
     /// `None` restores the profile's.
     pub fn set_scale(&mut self, size: Option<f64>) {
         let b = &self.base;
+        let max_duration_s = self.cfg.max_duration_s;
         self.cfg = *b;
+        self.cfg.max_duration_s = max_duration_s;
         if let Some(size) = size.filter(|_| b.adaptive_fraction > 0.0) {
             let min_peak = (b.adaptive_fraction * size).clamp(0.5 * b.min_peak_deg, b.min_peak_deg);
             let k = min_peak / b.min_peak_deg;
@@ -199,6 +204,17 @@ impl RepDetector {
             self.cfg.enter_deg = b.enter_deg * k;
             self.cfg.exit_deg = b.exit_deg * k;
         }
+    }
+
+    /// Lets a movement last as long as `length` (s, the median length of
+    /// the lifter's reps) times [`LONG_REP_ALLOWANCE`] before it is
+    /// thrown out as no return, when that is longer than the profile's
+    /// `max_duration_s`; `None` restores the profile's. A Pilates lift held
+    /// at the top for 10 s comes from a lifter whose every rep lasts 6 s.
+    pub fn set_rep_length(&mut self, length: Option<f64>) {
+        self.cfg.max_duration_s = length.map_or(self.base.max_duration_s, |l| {
+            self.base.max_duration_s.max(LONG_REP_ALLOWANCE * l)
+        });
     }
 
     /// The threshold a movement `sign` way must pass to open.
@@ -895,5 +911,37 @@ mod tests {
         // Never below half the profile's: 0.3° stays sway.
         let tiny = |t: f64| bump(t, 1.0, 1.0, 0.3);
         assert!(run(&mut d, 8.0, tiny, |_| false).is_empty());
+    }
+
+    #[test]
+    fn a_lifter_whose_reps_last_long_may_hold_one_past_the_profiles_limit() {
+        // A 30° lift held at the top for 12 s (16 s in all): past the
+        // profile's 12 s it is no rep ...
+        let held = |t: f64| {
+            if (1.0..3.0).contains(&t) {
+                bump(t, 1.0, 2.0, 30.0)
+            } else if (3.0..15.0).contains(&t) {
+                30.0
+            } else {
+                bump(t, 13.0, 2.0, 30.0)
+            }
+        };
+        // Past the profile's 12 s the lift is thrown out as no return (what
+        // follows is measured afresh from wherever the leg then is) ...
+        let from_the_start =
+            |reps: &[(f64, f64, f64)]| reps.iter().filter(|r| r.0 < 2.0 && r.1 > 15.0).count();
+        let reps = run(&mut ankle(), 24.0, held, |_| false);
+        assert_eq!(from_the_start(&reps), 0, "{reps:?}");
+        // ... but for a lifter whose reps last 7 s it is one rep, whole.
+        let mut d = ankle();
+        d.set_rep_length(Some(7.0));
+        d.set_scale(None);
+        let reps = run(&mut d, 24.0, held, |_| false);
+        assert_eq!((reps.len(), from_the_start(&reps)), (1, 1), "{reps:?}");
+        // A lifter of 2 s reps keeps the profile's limit.
+        let mut d = ankle();
+        d.set_rep_length(Some(2.0));
+        let reps = run(&mut d, 24.0, held, |_| false);
+        assert_eq!(from_the_start(&reps), 0, "{reps:?}");
     }
 }
