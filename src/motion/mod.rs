@@ -513,63 +513,8 @@ impl Pipeline {
             self.noise_ms +=
                 (signal * signal - self.noise_ms) * (dt * (1.0 / NOISE_TAU_S)).min(1.0);
         }
-        // A foot strike jolts a sensor that is hardly turning; a fast swing
-        // of the leg (a momentum rep) loads the ankle as much, but while
-        // turning fast.
         let rate_norm = rate.norm();
-        let mut impact = match self.profile.reps.signal {
-            // The pelvis never swings fast: every jolt counts, and so does
-            // a turn only hands (or turning round) can make.
-            RepSignal::Obliquity => {
-                peak_acc - self.acc_norm_mean > self.impact_mps2
-                    || rate_norm > self.profile.reps.handling_dps
-            }
-            RepSignal::Rotation => {
-                let max_rate = self.profile.reps.impact_max_rate_dps;
-                let jolt = peak_acc - self.acc_norm_mean > self.impact_mps2;
-                if rate_norm >= max_rate {
-                    self.last_fast_t = s.t;
-                }
-                // A thrown rep stopped at the top of its range (the cable's
-                // end, the machine's stop) turns fast until the jolt and is
-                // raised as far as the set's reps; a foot strike lands the
-                // foot.
-                let impact = jolt && rate_norm < max_rate;
-                let stopped_at_top = impact
-                    && self.detector.in_rep()
-                    && s.t - self.last_fast_t < TOP_STOP_S
-                    && self.sets.open.as_ref().is_some_and(|set| {
-                        !set.reps.is_empty()
-                            && angle
-                                > TOP_STOP_FRACTION
-                                    * sets::median_peak(&set.reps)
-                            // About the reps' axis: a stride turns the shank
-                            // about another.
-                            && set
-                                .reference
-                                .along_axis(&rotation)
-                                .is_some_and(|along| along >= STEP_ON_AXIS * angle)
-                    });
-                if stopped_at_top {
-                    // Judged when the movement ends (`accept`).
-                    self.top_stop_of = self.detector.start_t();
-                    false
-                } else {
-                    impact
-                }
-            }
-        };
-        if impact {
-            self.last_impact_t = s.t;
-        } else if self.profile.reps.signal == RepSignal::Obliquity
-            && s.t - self.last_impact_t < self.profile.reps.impact_holdoff_s
-        {
-            // Walking: the pelvis rocks between foot strikes; no rep starts
-            // until the steps have stopped.
-            impact = !self.detector.in_rep();
-        }
-        self.acc_norm_mean +=
-            (acc_norm - self.acc_norm_mean) * (dt * (1.0 / IMPACT_TAU_S)).min(1.0);
+        let impact = self.jolt(s.t, dt, peak_acc, acc_norm, rate_norm, angle, &rotation);
         if let Some(probe) = self.probe.as_mut() {
             *probe = Probe {
                 t: s.t,
@@ -580,38 +525,7 @@ impl Pipeline {
                 bias: self.still.bias(),
             };
         }
-        if still && self.detector.in_rep() && self.rested_past_any_top(angle) {
-            // At rest farther from the neutral than the top of any rep: a
-            // new posture (lying down on the mat, getting up), not a rep.
-            // Like turning round, it is no lost rep; and whatever set was
-            // open has ended.
-            let start_s = self.detector.start_t().unwrap_or(s.t);
-            self.detector.reset();
-            self.handle(
-                RepOutcome::Rejected(Rejection::TooLarge, start_s, s.t, angle),
-                out,
-            );
-            self.neutral.take_delayed();
-            if self.sets.open.is_some() {
-                self.close_set(out);
-            }
-            return;
-        }
-        if still && self.detector.in_rep() && self.lowered_past_neutral(&rotation) {
-            // At rest beyond the neutral, the other way from every rep of
-            // the set: the neutral was taken with the leg still raised (a
-            // rest with the cable kept taut) and it has now been lowered all
-            // the way. That is the new rest, not a rep.
-            if self.detector.has_returned() {
-                // A rep already back (a profile that lets reps settle):
-                // it stands; only what came after it goes.
-                if let Some(outcome) = self.detector.finish() {
-                    self.handle(outcome, out);
-                }
-            }
-            self.detector.reset();
-            self.neutral.take_delayed();
-            self.close_set_if_due(s.t, out);
+        if still && self.rested_elsewhere(s.t, angle, &rotation, out) {
             return;
         }
         let point = TracePoint {
@@ -625,6 +539,27 @@ impl Pipeline {
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
         }
+        self.after_push(s.t, dt, still, point, out);
+        self.close_set_if_due(s.t, out);
+    }
+
+    /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
+    /// and returns the factor that brings its readings to standard gravity.
+    ///
+    /// The factor is kept, and divided out again only on the steps that move
+    /// the 1 g estimate (the sensor quiet, its reading in range): a
+    /// division at every step sat ahead of everything the step does.
+    /// Stage: what follows the detector's step: a pelvis movement that
+    /// rests away from where it began is a new stance; a closed pelvis rep
+    /// collects its flag tail; a rep that has come back is announced.
+    fn after_push(
+        &mut self,
+        t: f64,
+        dt: f64,
+        still: bool,
+        point: TracePoint,
+        out: &mut Vec<Event>,
+    ) {
         if self.profile.reps.signal == RepSignal::Obliquity {
             self.rest_in_rep_s = if still && self.detector.in_rep() && !self.detector.has_returned()
             {
@@ -637,10 +572,7 @@ impl Pipeline {
                 // stance after walking or turning, not a rep that will return.
                 self.detector.reset();
                 self.rest_in_rep_s = 0.0;
-                self.handle(
-                    RepOutcome::Rejected(Rejection::NoReturn, s.t, s.t, 0.0),
-                    out,
-                );
+                self.handle(RepOutcome::Rejected(Rejection::NoReturn, t, t, 0.0), out);
             }
         }
         if let Some(p) = self.pending.as_mut() {
@@ -649,7 +581,7 @@ impl Pipeline {
                 self.flush_pending(out);
             } else {
                 p.tail.push(point);
-                if s.t >= p.until {
+                if t >= p.until {
                     self.flush_pending(out);
                 }
             }
@@ -666,15 +598,130 @@ impl Pipeline {
                 });
             }
         }
-        self.close_set_if_due(s.t, out);
     }
 
-    /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
-    /// and returns the factor that brings its readings to standard gravity.
-    ///
-    /// The factor is kept, and divided out again only on the steps that move
-    /// the 1 g estimate (the sensor quiet, its reading in range): a
-    /// division at every step sat ahead of everything the step does.
+    /// Stage: the sensor rests, in a movement, somewhere no rep ends: past
+    /// the top of any rep, or lowered past the neutral. Either is the new
+    /// rest, not a rep; returns whether the step ends here.
+    fn rested_elsewhere(
+        &mut self,
+        t: f64,
+        angle: f64,
+        rotation: &Vector3<f64>,
+        out: &mut Vec<Event>,
+    ) -> bool {
+        if self.detector.in_rep() && self.rested_past_any_top(angle) {
+            // At rest farther from the neutral than the top of any rep: a
+            // new posture (lying down on the mat, getting up), not a rep.
+            // Like turning round, it is no lost rep; and whatever set was
+            // open has ended.
+            let start_s = self.detector.start_t().unwrap_or(t);
+            self.detector.reset();
+            self.handle(
+                RepOutcome::Rejected(Rejection::TooLarge, start_s, t, angle),
+                out,
+            );
+            self.neutral.take_delayed();
+            if self.sets.open.is_some() {
+                self.close_set(out);
+            }
+            return true;
+        }
+        if self.detector.in_rep() && self.lowered_past_neutral(rotation) {
+            // At rest beyond the neutral, the other way from every rep of
+            // the set: the neutral was taken with the leg still raised (a
+            // rest with the cable kept taut) and it has now been lowered all
+            // the way. That is the new rest, not a rep.
+            if self.detector.has_returned() {
+                // A rep already back (a profile that lets reps settle):
+                // it stands; only what came after it goes.
+                if let Some(outcome) = self.detector.finish() {
+                    self.handle(outcome, out);
+                }
+            }
+            self.detector.reset();
+            self.neutral.take_delayed();
+            self.close_set_if_due(t, out);
+            return true;
+        }
+        false
+    }
+
+    /// Stage: whether this step is a jolt (a foot strike, hands on the
+    /// sensor) that no rep may start or run through. `peak_acc` is the
+    /// step's largest |acc|, `acc_norm` its mean (m/s²); `angle` and
+    /// `rotation` the counted reading. Keeps the mean |acc| a strike
+    /// stands out from.
+    #[allow(clippy::too_many_arguments)]
+    fn jolt(
+        &mut self,
+        t: f64,
+        dt: f64,
+        peak_acc: f64,
+        acc_norm: f64,
+        rate_norm: f64,
+        angle: f64,
+        rotation: &Vector3<f64>,
+    ) -> bool {
+        // A foot strike jolts a sensor that is hardly turning; a fast swing
+        // of the leg (a momentum rep) loads the ankle as much, but while
+        // turning fast.
+        let mut impact = match self.profile.reps.signal {
+            // The pelvis never swings fast: every jolt counts, and so does
+            // a turn only hands (or turning round) can make.
+            RepSignal::Obliquity => {
+                peak_acc - self.acc_norm_mean > self.impact_mps2
+                    || rate_norm > self.profile.reps.handling_dps
+            }
+            RepSignal::Rotation => {
+                let max_rate = self.profile.reps.impact_max_rate_dps;
+                let jolt = peak_acc - self.acc_norm_mean > self.impact_mps2;
+                if rate_norm >= max_rate {
+                    self.last_fast_t = t;
+                }
+                // A thrown rep stopped at the top of its range (the cable's
+                // end, the machine's stop) turns fast until the jolt and is
+                // raised as far as the set's reps; a foot strike lands the
+                // foot.
+                let impact = jolt && rate_norm < max_rate;
+                let stopped_at_top = impact
+                    && self.detector.in_rep()
+                    && t - self.last_fast_t < TOP_STOP_S
+                    && self.sets.open.as_ref().is_some_and(|set| {
+                        !set.reps.is_empty()
+                            && angle
+                                > TOP_STOP_FRACTION
+                                    * sets::median_peak(&set.reps)
+                            // About the reps' axis: a stride turns the shank
+                            // about another.
+                            && set
+                                .reference
+                                .along_axis(rotation)
+                                .is_some_and(|along| along >= STEP_ON_AXIS * angle)
+                    });
+                if stopped_at_top {
+                    // Judged when the movement ends (`accept`).
+                    self.top_stop_of = self.detector.start_t();
+                    false
+                } else {
+                    impact
+                }
+            }
+        };
+        if impact {
+            self.last_impact_t = t;
+        } else if self.profile.reps.signal == RepSignal::Obliquity
+            && t - self.last_impact_t < self.profile.reps.impact_holdoff_s
+        {
+            // Walking: the pelvis rocks between foot strikes; no rep starts
+            // until the steps have stopped.
+            impact = !self.detector.in_rep();
+        }
+        self.acc_norm_mean +=
+            (acc_norm - self.acc_norm_mean) * (dt * (1.0 / IMPACT_TAU_S)).min(1.0);
+        impact
+    }
+
     fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
         let lo = (1.0 - GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
         let hi = (1.0 + GRAVITY_SCALE_MAX) * STANDARD_GRAVITY;
