@@ -1772,6 +1772,30 @@ fn plan_rest(
             overlay: Overlay::None,
         });
     };
+    // Turning on the spot toward `face` (for `secs.0`), then walking there
+    // from `ends.0` to `ends.1` at `hz` steps a second (for `secs.1`).
+    let walk = |keys: &mut Vec<Key>,
+                t: &mut f64,
+                secs: (f64, f64),
+                face: f64,
+                ends: (Vector3<f64>, Vector3<f64>),
+                strap: UnitQuaternion<f64>,
+                hz: f64| {
+        push(
+            keys,
+            t,
+            secs.0,
+            upright(face, ends.0, strap),
+            Overlay::Walk { hz: 1.4 },
+        );
+        push(
+            keys,
+            t,
+            secs.1,
+            upright(face, ends.1, strap),
+            Overlay::Walk { hz },
+        );
+    };
     // Leave the exercise posture to standing (or stay).
     let origin = base.origin;
     let stand_here = upright(base.heading, origin, cur.strap);
@@ -1904,19 +1928,14 @@ fn plan_rest(
                 let hz = uni(rng, 0.85, 1.0);
                 let t_a = t;
                 let face = dir - PI / 2.0;
-                push(
+                walk(
                     &mut keys,
                     &mut t,
-                    1.0,
-                    upright(face, here, cur.strap),
-                    Overlay::Walk { hz: 1.4 },
-                );
-                push(
-                    &mut keys,
-                    &mut t,
-                    walk_t,
-                    upright(face, away, cur.strap),
-                    Overlay::Walk { hz },
+                    (1.0, walk_t),
+                    face,
+                    (here, away),
+                    cur.strap,
+                    hz,
                 );
                 let mut drink = upright(face, away, cur.strap);
                 drink.pelvis *= rx(deg(-4.0));
@@ -1924,19 +1943,14 @@ fn plan_rest(
                 let sip = uni(rng, 3.0, 6.0);
                 push(&mut keys, &mut t, sip, drink, Overlay::None);
                 let back_face = face + PI;
-                push(
+                walk(
                     &mut keys,
                     &mut t,
-                    1.5,
-                    upright(back_face, away, cur.strap),
-                    Overlay::Walk { hz: 1.4 },
-                );
-                push(
-                    &mut keys,
-                    &mut t,
-                    walk_t,
-                    upright(back_face, here, cur.strap),
-                    Overlay::Walk { hz },
+                    (1.5, walk_t),
+                    back_face,
+                    (away, here),
+                    cur.strap,
+                    hz,
                 );
                 heading = back_face;
                 cur = upright(heading, here, cur.strap);
