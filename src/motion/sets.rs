@@ -237,11 +237,10 @@ impl Segmenter {
     /// Ankle: while the set has fewer than 3 reps, a pause past
     /// `start_gap_s` (but within `gap_s`) ends it only if the movement
     /// after it is unlike its reps ([`Segmenter::alike`]): a slow lifter
-    /// (Pilates, a long hold at the top) rests 6–10 s between reps
-    /// every rep of the set, and each rep was a lone movement thrown out.
-    /// A first rep left alone by a long pause rejoins the set at its close
-    /// all the same ([`Segmenter::takes_lone_lead`]), so nothing is lost
-    /// where the pause came once.
+    /// (Pilates, a long hold at the top) may rest 6–10 s between every two
+    /// reps, and each rep used to be thrown out as a lone movement. (A
+    /// first rep left alone by one long pause already rejoined the set at
+    /// its close: [`Segmenter::takes_lone_lead`].)
     pub fn gap_exceeded(&self, t: f64, rep: Option<(f64, f64)>) -> bool {
         let Some(set) = self.open.as_ref() else {
             return false;
