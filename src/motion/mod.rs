@@ -255,32 +255,10 @@ const SHAKE_GAP_S: f64 = 0.4;
 /// When `trace`'s angle reaches each top it then falls back from by more
 /// than `depth` (°), the last top included whether or not it fell (s).
 fn hump_tops(trace: &[TracePoint], depth: f64) -> Vec<f64> {
-    let mut tops = Vec::new();
-    let (mut rising, mut top, mut top_t, mut bottom) = (true, f64::NEG_INFINITY, 0.0, 0.0);
-    for p in trace {
-        if rising {
-            if p.angle > top {
-                top = p.angle;
-                top_t = p.t;
-            }
-            if p.angle < top - depth {
-                tops.push(top_t);
-                rising = false;
-                bottom = p.angle;
-            }
-        } else {
-            bottom = f64::min(bottom, p.angle);
-            if p.angle > bottom + depth {
-                rising = true;
-                top = p.angle;
-                top_t = p.t;
-            }
-        }
-    }
-    if rising && top > f64::NEG_INFINITY {
-        tops.push(top_t);
-    }
-    tops
+    swings::zigzag(trace.iter().map(|p| (p.t, p.angle)), depth, true)
+        .iter()
+        .map(|s| s.top_s)
+        .collect()
 }
 
 /// Whether humps topping at `tops` (s) came like steps or a shake: at

@@ -99,16 +99,30 @@ impl SwingLog {
 /// a rise counts once the angle has fallen `depth` from its top, and the
 /// last rise counts if the trace ends on it.
 pub fn swings(angle: &[(f64, f64)], depth: f64) -> Vec<Swing> {
+    zigzag(angle.iter().copied(), depth, false)
+}
+
+/// The zig-zag behind [`swings`] and the pipeline's hump count: rises
+/// that then fall back by more than `depth`, from `points` (s, °). With
+/// `from_a_rise`, the trace is taken to start on its way up (a movement
+/// from rest), so its first top counts however little it rose from the
+/// first point.
+pub(crate) fn zigzag(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    depth: f64,
+    from_a_rise: bool,
+) -> Vec<Swing> {
     let mut out = Vec::new();
-    let Some(&(t0, a0)) = angle.first() else {
+    let mut points = points.into_iter().peekable();
+    let Some(&(t0, a0)) = points.peek() else {
         return out;
     };
     // Looking for a rise from (low_t, low); then, once risen, for the fall
     // from (top_t, top).
     let (mut low_t, mut low) = (t0, a0);
-    let (mut top_t, mut top) = (t0, a0);
-    let mut rising = false;
-    for &(t, a) in angle {
+    let (mut top_t, mut top) = (t0, f64::NEG_INFINITY);
+    let mut rising = from_a_rise;
+    for (t, a) in points {
         if rising {
             if a > top {
                 top = a;
