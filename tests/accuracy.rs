@@ -240,6 +240,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     use medius::source::sim::SimModel;
     let mut wrong = 0;
     let mut wrong_not_sure = 0;
+    let (mut sure, mut sure_exact) = (0, 0);
     for model in [
         SimModel::Pivot,
         SimModel::Chain,
@@ -267,6 +268,14 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         );
         wrong += all_wrong;
         wrong_not_sure += not_sure;
+        sure += total.by_confidence[0].1 + total.false_sure;
+        sure_exact += total.by_confidence[0].0;
+        println!(
+            "{model:?}: {} of {} sets marked sure exact ({} false sets sure)",
+            total.by_confidence[0].0,
+            total.by_confidence[0].1 + total.false_sure,
+            total.false_sure
+        );
         // What each read model was lifted to: at most this many false sets,
         // at least this share exact.
         let held = match model {
@@ -309,6 +318,14 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     assert!(
         wrong_not_sure as f64 >= 0.9 * wrong as f64,
         "{wrong_not_sure} of {wrong} wrong sets not marked sure"
+    );
+    // Session 18: a set whose reps turned the leg about a pivot the
+    // exercise does not have (fire hydrants, kickbacks, squats done with
+    // the sensor on) is not sure: 149 of 161 sure sets exact here, 149 of
+    // 170 before (circuit's false sets marked sure: 13 before, 4 after).
+    assert!(
+        sure_exact as f64 >= 0.92 * sure as f64,
+        "{sure_exact} of {sure} sets marked sure exact"
     );
 }
 

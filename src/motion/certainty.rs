@@ -129,6 +129,10 @@ pub enum DoubtKind {
     /// than reps were counted (the gyro's own count, which needs no
     /// neutral, disagrees with the detector's).
     SwingsDisagree,
+    /// Ankle: the reps turned the leg about a pivot that is not where this
+    /// exercise puts the hip (the lever fitted from the accelerometer):
+    /// perhaps another exercise done with the sensor on.
+    OffPivot,
 }
 
 /// A movement the pipeline did not count (°, s).

@@ -16,6 +16,7 @@ pub mod attitude;
 pub mod certainty;
 pub mod flags;
 pub mod fuse;
+pub mod lever;
 pub mod profile;
 pub mod reps;
 pub mod resample;
@@ -417,11 +418,13 @@ impl Pipeline {
         }
         let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
-        if self.profile.reps.signal == RepSignal::Rotation {
-            self.sets.swings.push(s.t, &rate);
-        }
         self.attitude
             .update_normed(&rate, &s.acc, acc_norm, dt, still);
+        if self.profile.reps.signal == RepSignal::Rotation {
+            let up = attitude::up_in_body(&self.attitude.orientation());
+            let acc = s.acc - up * STANDARD_GRAVITY;
+            self.sets.swings.push(s.t, &rate, &acc, &up);
+        }
         if !self.attitude.is_initialized() {
             return;
         }

@@ -358,6 +358,21 @@ pub struct SetConfig {
     /// See `step_run` (s).
     #[serde(default = "default_step_interval_s")]
     pub step_interval_s: f64,
+    /// Ankle: where the exercise puts the pivot of the reps (the hip), as
+    /// the elevation at rest of the lever from it to the sensor (°: 0 the
+    /// leg lies level out from the hip, −90 it hangs below it; unset: not
+    /// judged). A set whose fitted lever lies more than `pivot_off_deg`
+    /// from it is not sure: another exercise turns the leg about another
+    /// point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pivot_elevation_deg: Option<f64>,
+    /// See `pivot_elevation_deg` (°).
+    #[serde(default = "default_pivot_off_deg")]
+    pub pivot_off_deg: f64,
+}
+
+fn default_pivot_off_deg() -> f64 {
+    45.0
 }
 
 fn default_unlike_edge_fraction() -> f64 {
@@ -775,6 +790,20 @@ impl Profile {
                 0.0,
                 90.0,
                 "0..90",
+            ),
+            (
+                "sets.pivot_elevation_deg",
+                self.sets.pivot_elevation_deg.unwrap_or(0.0),
+                -90.0,
+                90.0,
+                "-90..90",
+            ),
+            (
+                "sets.pivot_off_deg",
+                self.sets.pivot_off_deg,
+                0.0,
+                180.0,
+                "0..180",
             ),
             (
                 "sets.apart_lead_size",

@@ -6,6 +6,7 @@
 
 use super::certainty;
 use super::flags::SetReference;
+use super::lever;
 use super::profile::{RepSignal, SetConfig};
 use super::swings::{self, SwingLog};
 use super::{Event, Rep, Set};
@@ -381,6 +382,16 @@ impl Segmenter {
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));
+                if let Some(expected) = self.cfg.pivot_elevation_deg {
+                    let off = self.cfg.pivot_off_deg;
+                    cap(lever::off_pivot(
+                        &self.swings,
+                        &set.reps,
+                        &axis,
+                        expected,
+                        off,
+                    ));
+                }
             }
         }
         self.last_set_median_deg = Some(median(set.reps.iter().map(|r| r.peak_deg)));

@@ -27,7 +27,7 @@ pub const SWING_FRACTION: f64 = 0.5;
 const SWING_SLACK_S: f64 = 0.25;
 /// A step longer than this (s) is a gap in the data: no rotation is
 /// integrated across it.
-const MAX_STEP_S: f64 = 0.1;
+pub(crate) const MAX_STEP_S: f64 = 0.1;
 /// A swing no rep holds is doubted only when it is rep-like: it rose
 /// between these shares of the set's median rep…
 pub const LOOSE_SIZE: (f64, f64) = (0.6, 1.6);
@@ -44,10 +44,28 @@ pub const LEAD_INTERVALS: f64 = 1.0;
 /// Confidence left when the swings and the count disagree.
 const SWINGS_CAP: f64 = 0.5;
 
-/// The recent bias-corrected angular rate (sensor frame, °/s), by time.
+/// The recent bias-corrected angular rate (sensor frame, °/s), by time,
+/// with the acceleration and the way up that [`super::lever`] reads.
 #[derive(Debug, Default)]
 pub struct SwingLog {
-    log: VecDeque<(f64, [f32; 3])>,
+    log: VecDeque<Logged>,
+}
+
+/// One step of the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logged {
+    /// Time (s).
+    pub t: f64,
+    /// Angular rate, bias removed (sensor frame, °/s).
+    pub rate: [f32; 3],
+    /// Acceleration, gravity removed (sensor frame, m/s²).
+    pub acc: [f32; 3],
+    /// World up in the sensor frame (unit).
+    pub up: [f32; 3],
+}
+
+fn f32s(v: &Vector3<f64>) -> [f32; 3] {
+    [v.x as f32, v.y as f32, v.z as f32]
 }
 
 /// One swing up and back down about an axis.
@@ -62,24 +80,34 @@ pub struct Swing {
 }
 
 impl SwingLog {
-    /// Notes the angular rate at `t` (°/s, sensor frame, bias removed).
-    pub fn push(&mut self, t: f64, rate: &Vector3<f64>) {
-        self.log
-            .push_back((t, [rate.x as f32, rate.y as f32, rate.z as f32]));
-        while self.log.front().is_some_and(|&(t0, _)| t0 < t - KEEP_S) {
+    /// Notes the angular rate at `t` (°/s, sensor frame, bias removed),
+    /// the acceleration less gravity (m/s²) and world up, in the sensor frame.
+    pub fn push(&mut self, t: f64, rate: &Vector3<f64>, acc: &Vector3<f64>, up: &Vector3<f64>) {
+        self.log.push_back(Logged {
+            t,
+            rate: f32s(rate),
+            acc: f32s(acc),
+            up: f32s(up),
+        });
+        while self.log.front().is_some_and(|l| l.t < t - KEEP_S) {
             self.log.pop_front();
         }
+    }
+
+    /// The steps from `from_s` to `to_s`.
+    pub fn span(&self, from_s: f64, to_s: f64) -> impl Iterator<Item = &Logged> {
+        let i = self.log.partition_point(|l| l.t < from_s);
+        let j = self.log.partition_point(|l| l.t <= to_s);
+        self.log.range(i..j.max(i))
     }
 
     /// The angle turned about `axis` (a unit vector in the sensor frame)
     /// from `from_s` to `to_s`, step by step (s, °), starting from 0.
     pub fn angle_about(&self, axis: &Vector3<f64>, from_s: f64, to_s: f64) -> Vec<(f64, f64)> {
-        let i = self.log.partition_point(|&(t, _)| t < from_s);
-        let j = self.log.partition_point(|&(t, _)| t <= to_s);
-        let mut out = Vec::with_capacity(j.saturating_sub(i));
+        let mut out = Vec::new();
         let mut angle = 0.0;
         let mut prev: Option<f64> = None;
-        for &(t, w) in self.log.range(i..j) {
+        for &Logged { t, rate: w, .. } in self.span(from_s, to_s) {
             let rate =
                 f64::from(w[0]) * axis.x + f64::from(w[1]) * axis.y + f64::from(w[2]) * axis.z;
             if let Some(p) = prev {
@@ -269,7 +297,12 @@ mod tests {
                     rate += deg / 2.0 * w * (w * (t - s)).sin();
                 }
             }
-            log.push(t, &Vector3::new(rate, 0.0, 0.0));
+            log.push(
+                t,
+                &Vector3::new(rate, 0.0, 0.0),
+                &Vector3::zeros(),
+                &Vector3::z(),
+            );
             t += 0.02;
         }
         log
