@@ -1223,6 +1223,32 @@ mod tests {
         sets.iter().map(Set::rep_count).sum()
     }
 
+    /// A coached hip hitch: the pelvis dropped in 1 s, held there 4.5 s
+    /// (still), raised in 1 s; three reps 2 s apart. A hold is no new
+    /// stance: each is a rep (`reps.stale_rest_s` 6 s; at 3 s none was).
+    #[test]
+    fn a_hitch_held_at_the_bottom_for_seconds_is_a_rep() {
+        let held = |t: f64| {
+            [2.0, 10.5, 19.0]
+                .iter()
+                .map(|&t0| {
+                    let u = t - t0;
+                    let ease = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x).cos();
+                    if (0.0..1.0).contains(&u) {
+                        6.0 * ease(u)
+                    } else if (1.0..5.5).contains(&u) {
+                        6.0
+                    } else if (5.5..6.5).contains(&u) {
+                        6.0 * ease(6.5 - u)
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        };
+        assert_eq!(hitch_reps(rolled(100.0, held, None, None)), 3);
+    }
+
     /// A shank sensor at 100 Hz with a gyro bias, turned `angle(t)` degrees
     /// about the world axis `axis` for `secs` s.
     fn shank(axis: Vector3<f64>, angle: impl Fn(f64) -> f64, secs: f64) -> Vec<Sample> {

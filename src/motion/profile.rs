@@ -279,7 +279,7 @@ fn default_off_axis_fraction() -> f64 {
     0.5
 }
 fn default_stale_rest_s() -> f64 {
-    3.0
+    6.0
 }
 fn default_level_gate() -> f64 {
     1.5
