@@ -280,6 +280,12 @@ pub fn stride_like(reps: &[Rep]) -> Option<(f64, Doubt)> {
 /// swing or a rep given up (quicker than the reps, or after a pause, or
 /// let go) is still doubted when its size is within this factor of the
 /// reps' median either way: a fast rep after a pause looks just like it.
+/// A movement dropped after the set at least this share of the reps'
+/// median size …
+pub const PARTIAL_LIKE_SIZE: f64 = 0.4;
+/// … and at least this share of their median length is perhaps a partial
+/// last rep: doubted like a dropped movement as large as the reps.
+pub const PARTIAL_LIKE_LENGTH: f64 = 0.6;
 pub const DROPPED_LIKE: f64 = 0.75;
 /// Confidence left then: likely, not sure (the count may be one off).
 const DROPPED_CAP: f64 = 0.85;
@@ -292,11 +298,38 @@ pub fn dropped_like_reps(reps: &[Rep], dropped: &[Rep]) -> Option<(f64, Vec<Doub
     let first = reps.first()?;
     let size = median(&reps.iter().map(|r| r.peak_deg).collect::<Vec<_>>());
     let length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
+    // After the set, a slow movement of a rep's length but smaller: the
+    // tired last rep that stopped short.
+    let partial = |d: &Rep| {
+        d.start_s > first.start_s
+            && d.peak_deg >= PARTIAL_LIKE_SIZE * size
+            && d.end_s - d.start_s >= PARTIAL_LIKE_LENGTH * length
+    };
     let doubts: Vec<Doubt> = dropped
         .iter()
-        .filter(|d| d.peak_deg >= DROPPED_LIKE * size && d.peak_deg * DROPPED_LIKE <= size)
+        .filter(|d| {
+            let like = d.peak_deg >= DROPPED_LIKE * size && d.peak_deg * DROPPED_LIKE <= size;
+            like || partial(d)
+        })
         .map(|d| {
             let before = d.end_s <= first.start_s;
+            if partial(d) && d.peak_deg < DROPPED_LIKE * size {
+                return Doubt {
+                    kind: DoubtKind::UncountedNearby,
+                    from_s: d.start_s,
+                    to_s: d.end_s,
+                    reps: 1,
+                    message: format!(
+                        "a {:.1}° movement just after the set ({:.1}-{:.1} s into the \
+                         recording), as slow as its reps but {:.0} % of their size, was not \
+                         counted: if it was a partial rep, the count is one short",
+                        d.peak_deg,
+                        d.start_s,
+                        d.end_s,
+                        100.0 * d.peak_deg / size,
+                    ),
+                };
+            }
             let why = if d.end_s - d.start_s < DROPPED_LIKE * length {
                 "quicker than them"
             } else if before {
@@ -680,6 +713,14 @@ mod tests {
         // Nor one much larger (a re-strap), nor when nothing was dropped.
         assert!(dropped_like_reps(&set, &reps(&[16.0], 1.0, 60.0)).is_none());
         assert!(dropped_like_reps(&set, &[]).is_none());
+        // A 14° movement after the set, as slow as the reps: a partial
+        // last rep, dropped as unlike the reps, and perhaps one.
+        let (cap, d) = dropped_like_reps(&set, &reps(&[19.0], 2.0, 14.0)).expect("doubted");
+        assert!(cap < SURE);
+        assert!(d[0].message.contains("partial rep"), "{}", d[0].message);
+        // As quick as a swing, or a shuffle a third of their size: not.
+        assert!(dropped_like_reps(&set, &reps(&[19.0], 0.6, 14.0)).is_none());
+        assert!(dropped_like_reps(&set, &reps(&[19.0], 2.0, 10.0)).is_none());
         // A rep-sized one before the set, as long as the reps.
         let (_, d) = dropped_like_reps(&set, &reps(&[-9.0], 2.2, 25.0)).expect("doubted");
         assert!(d[0].message.contains("just before"), "{}", d[0].message);
