@@ -136,12 +136,17 @@ pub fn off_pivot(
             to_s: last.end_s,
             reps: 0,
             message: format!(
-                "the reps turned the leg about a point {} the sensor ({:.2} m away, {:.0}° \
-                 from level), where this exercise turns it about a hip {} it: this may be \
-                 another exercise (fire hydrants, kickbacks, clamshells, squats)",
+                "the reps turned the leg about a point {} the sensor (the sensor {:.2} m from \
+                 it, {:.0}° {} level), where this exercise turns it about a hip {} it: this \
+                 may be another exercise (fire hydrants, kickbacks, clamshells, squats)",
                 whereabouts(lever.elevation_deg),
                 lever.length_m,
-                lever.elevation_deg,
+                lever.elevation_deg.abs(),
+                if lever.elevation_deg < 0.0 {
+                    "below"
+                } else {
+                    "above"
+                },
                 whereabouts(expected_deg),
             ),
         }],
