@@ -133,6 +133,9 @@ pub enum DoubtKind {
     /// exercise puts the hip (the lever fitted from the accelerometer):
     /// perhaps another exercise done with the sensor on.
     OffPivot,
+    /// The data broke off (the radio dropped) inside the set or within one
+    /// of its intervals: reps done then went unseen.
+    DataGap,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -276,16 +279,16 @@ pub fn stride_like(reps: &[Rep]) -> Option<(f64, Doubt)> {
     ))
 }
 
-/// A movement taken off a set's edge by the rules that know a shuffle, a
-/// swing or a rep given up (quicker than the reps, or after a pause, or
-/// let go) is still doubted when its size is within this factor of the
-/// reps' median either way: a fast rep after a pause looks just like it.
 /// A movement dropped after the set at least this share of the reps'
 /// median size …
 pub const PARTIAL_LIKE_SIZE: f64 = 0.4;
 /// … and at least this share of their median length is perhaps a partial
 /// last rep: doubted like a dropped movement as large as the reps.
 pub const PARTIAL_LIKE_LENGTH: f64 = 0.6;
+/// A movement taken off a set's edge by the rules that know a shuffle, a
+/// swing or a rep given up (quicker than the reps, or after a pause, or
+/// let go) is still doubted when its size is within this factor of the
+/// reps' median either way: a fast rep after a pause looks just like it.
 pub const DROPPED_LIKE: f64 = 0.75;
 /// Confidence left then: likely, not sure (the count may be one off).
 const DROPPED_CAP: f64 = 0.85;
@@ -355,6 +358,53 @@ pub fn dropped_like_reps(reps: &[Rep], dropped: &[Rep]) -> Option<(f64, Vec<Doub
         })
         .collect();
     (!doubts.is_empty()).then_some((DROPPED_CAP, doubts))
+}
+
+/// Confidence left when the data broke off in or next to the set.
+const GAP_CAP: f64 = 0.5;
+
+/// A gap in the data (`gaps`: from–to, s, each long enough to break the
+/// track and begun in the middle of a movement) inside the set or within
+/// one of its intervals of its first or last rep: the rep it cut short
+/// went unseen, whatever the reps around it look like.
+pub fn data_gaps(reps: &[Rep], gaps: &[(f64, f64)]) -> Option<(f64, Vec<Doubt>)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    let pace = if reps.len() >= 2 {
+        median(
+            &reps
+                .windows(2)
+                .map(|w| w[1].start_s - w[0].start_s)
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        last.end_s - first.start_s
+    };
+    let doubts: Vec<Doubt> = gaps
+        .iter()
+        .filter(|&&(from, to)| to > first.start_s - pace && from < last.end_s + pace)
+        .map(|&(from, to)| {
+            let place = if to <= first.start_s {
+                "just before"
+            } else if from >= last.end_s {
+                "just after"
+            } else {
+                "inside"
+            };
+            Doubt {
+                kind: DoubtKind::DataGap,
+                from_s: from,
+                to_s: to,
+                reps: 0,
+                message: format!(
+                    "the data broke off for {:.1} s ({from:.1}-{to:.1} s into the recording) \
+                     in the middle of a movement {place} the set: if it was a rep, it went \
+                     unseen",
+                    to - from
+                ),
+            }
+        })
+        .collect();
+    (!doubts.is_empty()).then_some((GAP_CAP, doubts))
 }
 
 /// Judges a finished set: its confidence (0..1) and the doubts behind it.

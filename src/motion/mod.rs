@@ -184,6 +184,8 @@ pub struct Pipeline {
     /// The last counted signal and orientation angle, for diagnostics:
     /// filled only once [`Pipeline::probe`] has been asked for.
     probe: Option<Probe>,
+    /// Time of the last sample pushed (s): where a gap in the data began.
+    last_t: Option<f64>,
     /// How long an open movement has rested without coming back (s).
     rest_in_rep_s: f64,
     /// When the last foot strike was felt (s).
@@ -333,6 +335,7 @@ impl Pipeline {
             announced_return: None,
             pending: None,
             probe: None,
+            last_t: None,
             rest_in_rep_s: 0.0,
             last_impact_t: f64::NEG_INFINITY,
             last_fast_t: f64::NEG_INFINITY,
@@ -390,7 +393,15 @@ impl Pipeline {
             self.step(&step, out);
         }
         if pushed.gap {
+            // A gap that cut a movement short may have taken a rep with it.
+            let cut = self.detector.in_rep();
             self.break_track(out);
+            if let (true, Some(from_s)) = (cut, self.last_t) {
+                self.sets.note_gap(from_s, s.t);
+            }
+        }
+        if s.t.is_finite() {
+            self.last_t = Some(s.t);
         }
         if let Some(step) = pushed.after {
             self.step(&step, out);
@@ -1221,6 +1232,30 @@ mod tests {
         let p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
         let (sets, _) = analyze_samples(p, samples);
         sets.iter().map(Set::rep_count).sum()
+    }
+
+    /// Six hitches; the radio drops for 1.5 s in the middle of the last
+    /// one. The five before are counted, and the set says a rep may have
+    /// gone unseen there; the same drop after the set, at rest, says nothing.
+    #[test]
+    fn a_gap_in_the_data_that_cuts_a_rep_keeps_the_set_from_sure() {
+        let six: Vec<(f64, f64)> = (0..6).map(|i| (2.0 + 3.5 * i as f64, 2.0)).collect();
+        let cut = |from: f64, to: f64| {
+            let samples = rolled(100.0, drops(&six), None, None);
+            let kept = samples.into_iter().filter(|s| s.t < from || s.t > to);
+            let p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
+            analyze_samples(p, kept).0
+        };
+        let sets = cut(20.0, 21.5);
+        assert_eq!(sets.len(), 1, "{sets:?}");
+        assert_eq!(sets[0].rep_count(), 5);
+        assert!(sets[0].confidence < certainty::SURE, "{sets:?}");
+        assert!(sets[0].doubts.iter().any(|d| d.kind == DoubtKind::DataGap));
+        let sets = cut(23.0, 24.5);
+        assert_eq!(sets.iter().map(Set::rep_count).sum::<usize>(), 6);
+        assert!(sets
+            .iter()
+            .all(|s| s.doubts.iter().all(|d| d.kind != DoubtKind::DataGap)));
     }
 
     /// A coached hip hitch: the pelvis dropped in 1 s, held there 4.5 s

@@ -143,6 +143,9 @@ impl OpenSet {
     }
 }
 
+/// How many of the latest gaps in the data are kept.
+const GAPS_KEPT: usize = 16;
+
 /// Groups reps into sets: see the module's documentation.
 pub struct Segmenter {
     cfg: SetConfig,
@@ -172,6 +175,9 @@ pub struct Segmenter {
     /// Ankle: the recent angular rate, for a second count of each set
     /// from the gyro alone ([`swings::disagreement`]).
     pub swings: SwingLog,
+    /// The latest gaps in the data that broke the track in the middle of a
+    /// movement (s, from–to).
+    gaps: VecDeque<(f64, f64)>,
 }
 
 impl Segmenter {
@@ -193,7 +199,18 @@ impl Segmenter {
             walking_until: f64::NEG_INFINITY,
             stride: Stride::default(),
             swings: SwingLog::default(),
+            gaps: VecDeque::new(),
         }
+    }
+
+    /// Notes a gap in the data from `from_s` to `to_s` that broke the
+    /// track in the middle of a movement: if that was a rep, it went
+    /// unseen ([`certainty::data_gaps`]).
+    pub fn note_gap(&mut self, from_s: f64, to_s: f64) {
+        if self.gaps.len() == GAPS_KEPT {
+            self.gaps.pop_front();
+        }
+        self.gaps.push_back((from_s, to_s));
     }
 
     /// Ankle: a movement taken for a stride of a walk turned about `unit`
@@ -379,6 +396,7 @@ impl Segmenter {
             cap(certainty::stride_like(&set.reps).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
+        cap(certainty::data_gaps(&set.reps, self.gaps.make_contiguous()));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));
