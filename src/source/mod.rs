@@ -93,6 +93,22 @@ pub mod decode;
 /// quantisation, clock drift, stamp jitter and drops. Built without
 /// reading the counter or the other models: never tuned on.
 pub mod fatigue;
+/// A seventeenth body model, the hold-out: a muscle-driven body.
+///
+/// Each working-hip degree of freedom (abduction, flexion, rotation) and
+/// the pelvis (obliquity, tilt, twist, the lean over the stance foot) is
+/// moved by an antagonist pair of Hill-type actuators: excitation, first
+/// order activation dynamics, force–length and force–velocity curves, a
+/// series elastic tendon, passive joint elasticity and damping near the
+/// range limits, against limb inertia from anthropometric tables, gravity
+/// and the cable, pads or ankle weight. Reps are planned minimum-jerk
+/// targets tracked by a muscle-level controller with co-contraction, so
+/// their shapes come out of the dynamics; tremor, holds, hesitations and
+/// abandoned reps; the sensor on a soft-tissue spring–damper with bias,
+/// drift, scale, cross-axis, noise, quantisation and saturation. Truth is
+/// measured on the simulated motion. Built without reading the counter or
+/// the other models: never tuned on.
+pub mod hill;
 /// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.
 ///
 /// What the lifter does is a semi-Markov grammar (bracing, concentric, top
