@@ -568,7 +568,8 @@ impl Planner<'_> {
             if j == n {
                 break;
             }
-            let jitter = |rng: &mut ChaCha8Rng, x: f64| x * (1.0 + l.var * gauss(rng)).clamp(0.6, 1.5);
+            let jitter =
+                |rng: &mut ChaCha8Rng, x: f64| x * (1.0 + l.var * gauss(rng)).clamp(0.6, 1.5);
             let mut up = jitter(&mut self.rng, up0);
             let mut top = jitter(&mut self.rng, top0 + 0.05);
             let mut down = jitter(&mut self.rng, down0);
@@ -645,8 +646,13 @@ impl Planner<'_> {
             let mut comp_amp = [0.0; NDOF];
             let frac = amp / range;
             if self.kind != Kind::Hitch {
-                comp_amp[OBL] = l.syn_obl * frac * if self.kind == Kind::Seated { 0.2 } else { 1.0 };
-                comp_amp[LEAN] = if self.kind == Kind::Standing { l.syn_lean * frac } else { 0.0 };
+                comp_amp[OBL] =
+                    l.syn_obl * frac * if self.kind == Kind::Seated { 0.2 } else { 1.0 };
+                comp_amp[LEAN] = if self.kind == Kind::Standing {
+                    l.syn_lean * frac
+                } else {
+                    0.0
+                };
                 comp_amp[TWIST] = l.syn_twist * frac;
                 comp_amp[FLEX] = self.rng.gen_range(-2.0..3.0);
                 comp_amp[ROT] = self.rng.gen_range(-4.0..4.0);
@@ -695,7 +701,10 @@ impl Planner<'_> {
                 let n = 4;
                 for i in 0..n {
                     let sgn = if i % 2 == 0 { 1.0 } else { -1.0 };
-                    k.to(t + len * (i as f64 + 0.8) / (n as f64 + 0.6), b + rad(sgn * s));
+                    k.to(
+                        t + len * (i as f64 + 0.8) / (n as f64 + 0.6),
+                        b + rad(sgn * s),
+                    );
                 }
                 k.to(t_down + 0.3, b);
                 let k = &mut self.plan.dof[TWIST];
@@ -797,16 +806,20 @@ impl Planner<'_> {
                 let az = self.plan.strap_az.last() + rad(self.rng.gen_range(-15.0..15.0));
                 self.plan.strap_az.hold(t + 1.5);
                 self.plan.strap_az.to(t + 1.5 + hold * 0.5, az);
-                self.plan
-                    .jostle
-                    .push((t + 1.2, t + 0.8 + hold, rad(self.rng.gen_range(3.0..10.0)), self.rng.gen_range(1.5..4.0)));
+                self.plan.jostle.push((
+                    t + 1.2,
+                    t + 0.8 + hold,
+                    rad(self.rng.gen_range(3.0..10.0)),
+                    self.rng.gen_range(1.5..4.0),
+                ));
                 self.note(t0, t + 2.0 + hold, "adjusting the strap");
                 t + 2.0 + hold
             }
             1 => {
                 // A single swing of the leg.
                 let k = &mut self.plan.dof[ABD];
-                let a = rad(self.rng.gen_range(12.0..28.0)) * if self.kind == Kind::Hitch { 0.5 } else { 1.0 };
+                let a = rad(self.rng.gen_range(12.0..28.0))
+                    * if self.kind == Kind::Hitch { 0.5 } else { 1.0 };
                 k.to(t + 0.35, a);
                 k.to(t + 0.8, 0.0);
                 self.note(t0, t + 0.8, "single swing");
@@ -869,7 +882,11 @@ impl Planner<'_> {
             let dur = self.rng.gen_range(2.5..4.0);
             knots.hold(t);
             knots.to(t + dur, 0.0);
-            let what = if self.kind == Kind::Lying { "getting up" } else { "standing up" };
+            let what = if self.kind == Kind::Lying {
+                "getting up"
+            } else {
+                "standing up"
+            };
             self.note(t, t + dur, what);
             t += dur + 0.5;
             self.hold_all(t);
@@ -902,7 +919,11 @@ impl Planner<'_> {
             let dur = self.rng.gen_range(2.5..3.5);
             knots.hold(t0);
             knots.to(t0 + dur, 1.0);
-            let what = if self.kind == Kind::Lying { "lying down" } else { "sitting down" };
+            let what = if self.kind == Kind::Lying {
+                "lying down"
+            } else {
+                "sitting down"
+            };
             self.note(t0, t0 + dur, what);
         }
         self.hold_all(end);
@@ -924,7 +945,10 @@ fn make_plan(cfg: &SimConfig, lifter: &Lifter, rng: ChaCha8Rng) -> Plan {
     comps.retain(|k| {
         !(kind == Kind::Hitch && *k == FlagKind::PelvicDrop)
             && !(cfg.placement == Placement::Ankle
-                && matches!(k, FlagKind::HipHike | FlagKind::PelvicDrop | FlagKind::TrunkSway))
+                && matches!(
+                    k,
+                    FlagKind::HipHike | FlagKind::PelvicDrop | FlagKind::TrunkSway
+                ))
     });
     let s0 = if kind == Kind::Lying { 1.0 } else { 0.0 };
     let seat0 = if kind == Kind::Seated { 1.0 } else { 0.0 };
@@ -1067,8 +1091,8 @@ impl Body {
                 let x = up * twist.cos() + u2 * twist.sin();
                 let y = n.cross(&x);
                 let m = Rotation3::from_matrix_unchecked(Matrix3::from_columns(&[x, y, n]));
-                let point = pose.ankle
-                    + pose.r_shank * (Vector3::new(0.0, 0.0, self.mount_h) + n * 0.045);
+                let point =
+                    pose.ankle + pose.r_shank * (Vector3::new(0.0, 0.0, self.mount_h) + n * 0.045);
                 (point, pose.r_shank * m * self.mount_tilt)
             }
             Placement::Pelvis => {
@@ -1094,7 +1118,12 @@ struct Rec {
 type Clean = [f32; 6];
 
 /// Runs the body through the plan: the clean sensor stream and the records for truth.
-fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha8Rng) -> (Vec<Clean>, Vec<Rec>) {
+fn simulate_body(
+    cfg: &SimConfig,
+    body: &mut Body,
+    plan: &Plan,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Clean>, Vec<Rec>) {
     let n = (plan.duration / DT).ceil() as usize + 2;
     let mut out: Vec<Clean> = Vec::with_capacity(n);
     let mut recs = Vec::with_capacity(n / REC_EVERY + 2);
@@ -1106,7 +1135,11 @@ fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha
     let zt = rng.gen_range(0.2..0.5);
     let wr = 2.0 * PI * rng.gen_range(8.0..20.0);
     let zr = rng.gen_range(0.2..0.5);
-    let kr = if cfg.placement == Placement::Ankle { rng.gen_range(0.02..0.06) } else { rng.gen_range(0.01..0.03) };
+    let kr = if cfg.placement == Placement::Ankle {
+        rng.gen_range(0.02..0.06)
+    } else {
+        rng.gen_range(0.01..0.03)
+    };
     let mut dlt = Vector3::zeros();
     let mut dltd = Vector3::zeros();
     let mut psi = Vector3::zeros();
@@ -1147,7 +1180,11 @@ fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha
         let gvec = Vector3::new(0.0, 0.0, -G);
         let thigh_c = pose.hip + pose.r_leg * Vector3::new(0.0, 0.0, -0.433 * l.thigh());
         let shank_c = pose.knee + pose.r_shank * Vector3::new(0.0, 0.0, -0.433 * l.shank());
-        let aw = if body.kind == Kind::Lying { body.ankle_kg * load_w } else { 0.0 };
+        let aw = if body.kind == Kind::Lying {
+            body.ankle_kg * load_w
+        } else {
+            0.0
+        };
         let moment = (thigh_c - pose.hip).cross(&(gvec * m_thigh))
             + (shank_c - pose.hip).cross(&(gvec * m_shank))
             + (pose.ankle - pose.hip).cross(&(gvec * (m_foot + aw)));
@@ -1183,7 +1220,11 @@ fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha
         let mut known = ext;
         if single {
             let rep = -body.j[ABD].tau_m;
-            let g_obl = if body.kind == Kind::Hitch { -m_hat * G * 0.09 * q[OBL].cos() } else { 0.6 * rep - 0.3 * m_leg * G * 0.09 };
+            let g_obl = if body.kind == Kind::Hitch {
+                -m_hat * G * 0.09 * q[OBL].cos()
+            } else {
+                0.6 * rep - 0.3 * m_leg * G * 0.09
+            };
             ext[OBL] = g_obl;
             known[OBL] = g_obl;
             let shift = -m_leg * G * 0.447 * l.hip_height() * q[ABD].sin() * (1.0 - s_seat);
@@ -1225,9 +1266,11 @@ fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha
             let wn = jt.wn * l.wn_scale * gain.sqrt();
             let kp = jt.inertia * wn * wn;
             let kd = 2.0 * jt.inertia * wn * if gain < 1.0 { 0.3 } else { 1.0 };
-            let tau_d = jt.inertia * ad_ * gain.min(1.0) + kp * (qd_ - jt.q) + kd * (vd_ - jt.qd) - l.ff * known[d];
+            let tau_d = jt.inertia * ad_ * gain.min(1.0) + kp * (qd_ - jt.q) + kd * (vd_ - jt.qd)
+                - l.ff * known[d];
             let fnet = tau_d / jt.r;
-            let load_c = 1.0 + 1.5 * load_w * (body.load_kg / 10.0 + body.pad_nm / 60.0 + body.ankle_kg / 4.0);
+            let load_c = 1.0
+                + 1.5 * load_w * (body.load_kg / 10.0 + body.pad_nm / 60.0 + body.ankle_kg / 4.0);
             let c = l.cocon * load_c * if gain < 1.0 { 0.3 } else { 1.0 };
             let noise_u = 0.03 * jt.mn;
             let tremor_u = l.tremor * jt.tr.0;
@@ -1258,7 +1301,10 @@ fn simulate_body(cfg: &SimConfig, body: &mut Body, plan: &Plan, rng: &mut ChaCha
                 let e = ((tc - a).min(b - tc) / 0.5).min(1.0);
                 let ph = 2.0 * PI * hz * tc;
                 tw += amp * e * ph.sin();
-                jost = Rotation3::from_axis_angle(&Vector3::x_axis(), 0.5 * amp * e * (1.3 * ph).cos());
+                jost = Rotation3::from_axis_angle(
+                    &Vector3::x_axis(),
+                    0.5 * amp * e * (1.3 * ph).cos(),
+                );
             }
         }
         let (pt, rb) = body.bone(&pose, az, tw);
@@ -1324,13 +1370,90 @@ fn build_body(cfg: &SimConfig, lifter: &Lifter, rng: &mut ChaCha8Rng) -> Body {
     let st = l.strength;
     let (ta, td) = (l.t_act, l.t_deact);
     let mut j = vec![
-        Joint::new(i_leg, 0.055, 2600.0 * sc * st, 1.12, 0.9, rad(-25.0), rad(60.0), 9.0, ta, td),
-        Joint::new(i_leg, 0.05, 2400.0 * sc * st, 1.0, 1.0, rad(-25.0), rad(70.0), 8.0, ta, td),
-        Joint::new(0.15 * sc, 0.03, 900.0 * sc * st, 1.0, 1.0, rad(-40.0), rad(40.0), 10.0, ta, td),
-        Joint::new(4.0 * sc, 0.06, 3200.0 * sc * st, 1.0, 1.0, rad(-18.0), rad(18.0), 11.0, ta, td),
-        Joint::new(4.0 * sc, 0.05, 2000.0 * sc * st, 1.0, 1.0, rad(-20.0), rad(20.0), 7.0, ta, td),
-        Joint::new(3.0 * sc, 0.05, 1500.0 * sc * st, 1.0, 1.0, rad(-35.0), rad(35.0), 7.0, ta, td),
-        Joint::new(l.mass * (0.56 * l.height).powi(2), 0.06, 5000.0 * sc * st, 1.0, 1.0, rad(-20.0), rad(20.0), 4.0, ta, td),
+        Joint::new(
+            i_leg,
+            0.055,
+            2600.0 * sc * st,
+            1.12,
+            0.9,
+            rad(-25.0),
+            rad(60.0),
+            9.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            i_leg,
+            0.05,
+            2400.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-25.0),
+            rad(70.0),
+            8.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            0.15 * sc,
+            0.03,
+            900.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-40.0),
+            rad(40.0),
+            10.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            4.0 * sc,
+            0.06,
+            3200.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-18.0),
+            rad(18.0),
+            11.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            4.0 * sc,
+            0.05,
+            2000.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-20.0),
+            rad(20.0),
+            7.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            3.0 * sc,
+            0.05,
+            1500.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-35.0),
+            rad(35.0),
+            7.0,
+            ta,
+            td,
+        ),
+        Joint::new(
+            l.mass * (0.56 * l.height).powi(2),
+            0.06,
+            5000.0 * sc * st,
+            1.0,
+            1.0,
+            rad(-20.0),
+            rad(20.0),
+            4.0,
+            ta,
+            td,
+        ),
     ];
     if kind == Kind::Hitch {
         // The free leg hangs relaxed; the pelvis works.
@@ -1346,7 +1469,11 @@ fn build_body(cfg: &SimConfig, lifter: &Lifter, rng: &mut ChaCha8Rng) -> Body {
         (
             az,
             rng.gen_range(-PI..PI),
-            Rotation3::from_euler_angles(rng.gen_range(-0.15..0.15), rng.gen_range(-0.15..0.15), 0.0),
+            Rotation3::from_euler_angles(
+                rng.gen_range(-0.15..0.15),
+                rng.gen_range(-0.15..0.15),
+                0.0,
+            ),
         )
     } else {
         (f * PI / 2.0, 0.0, Rotation3::identity())
@@ -1358,7 +1485,11 @@ fn build_body(cfg: &SimConfig, lifter: &Lifter, rng: &mut ChaCha8Rng) -> Body {
         Vector3::new(-1.0, 0.0, 0.0),
     ]));
     let pelvis_mount = if cfg.random_mounting {
-        m0 * Rotation3::from_euler_angles(rng.gen_range(-0.15..0.15), rng.gen_range(-0.15..0.15), rng.gen_range(-0.15..0.15))
+        m0 * Rotation3::from_euler_angles(
+            rng.gen_range(-0.15..0.15),
+            rng.gen_range(-0.15..0.15),
+            rng.gen_range(-0.15..0.15),
+        )
     } else {
         m0
     };
@@ -1378,7 +1509,11 @@ fn build_body(cfg: &SimConfig, lifter: &Lifter, rng: &mut ChaCha8Rng) -> Body {
         placement: cfg.placement,
         load_kg,
         pad_nm: rng.gen_range(15.0..50.0) * l.strength,
-        ankle_kg: if rng.gen_bool(0.5) { rng.gen_range(0.5..3.0) } else { 0.0 },
+        ankle_kg: if rng.gen_bool(0.5) {
+            rng.gen_range(0.5..3.0)
+        } else {
+            0.0
+        },
         pulley: Vector3::new(0.05, -f * rng.gen_range(0.6..1.0), 0.05),
     }
 }
@@ -1395,12 +1530,20 @@ fn sustained_max(x: &[f64], hold: usize) -> f64 {
 }
 
 /// Measures the reps of one set on the motion.
-fn measure_set(cfg: &SimConfig, kind: Kind, set: &PlannedSet, recs: &[Rec], visible: &[FlagKind]) -> Option<TruthSet> {
+fn measure_set(
+    cfg: &SimConfig,
+    kind: Kind,
+    set: &PlannedSet,
+    recs: &[Rec],
+    visible: &[FlagKind],
+) -> Option<TruthSet> {
     let lo_t = set.t0 - 0.6;
     let hi_t = set.t1 + 1.2;
     let i0 = recs.partition_point(|r| r.t < lo_t);
     let i1 = recs.partition_point(|r| r.t <= hi_t);
-    let ref_i = recs.partition_point(|r| r.t < set.t0 - 0.25).min(recs.len().checked_sub(1)?);
+    let ref_i = recs
+        .partition_point(|r| r.t < set.t0 - 0.25)
+        .min(recs.len().checked_sub(1)?);
     let rf = recs[ref_i].clone();
     let w = &recs[i0..i1];
     let pelvis_count = kind == Kind::Hitch;
@@ -1465,22 +1608,34 @@ fn measure_set(cfg: &SimConfig, kind: Kind, set: &PlannedSet, recs: &[Rec], visi
         let peak_deg = match (cfg.placement, pelvis_count) {
             (Placement::Ankle, false) => x[pk],
             (_, true) => x[pk],
-            (Placement::Pelvis, false) => obl.iter().fold(0.0f64, |m, v| if v.abs() > m.abs() { *v } else { m }).abs(),
+            (Placement::Pelvis, false) => obl
+                .iter()
+                .fold(0.0f64, |m, v| if v.abs() > m.abs() { *v } else { m })
+                .abs(),
         };
         let mut flags = Vec::new();
         let hike = sustained_max(&obl, 15);
         let neg: Vec<f64> = obl.iter().map(|v| -v).collect();
         let drop = sustained_max(&neg, 15);
         if hike >= 5.0 {
-            flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: round3(hike) });
+            flags.push(TruthFlag {
+                kind: FlagKind::HipHike,
+                value_deg: round3(hike),
+            });
         }
         if drop >= 5.0 && !pelvis_count {
-            flags.push(TruthFlag { kind: FlagKind::PelvicDrop, value_deg: round3(drop) });
+            flags.push(TruthFlag {
+                kind: FlagKind::PelvicDrop,
+                value_deg: round3(drop),
+            });
         }
         let lmax = lean.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lmin = lean.iter().copied().fold(f64::INFINITY, f64::min);
         if lmax > 5.0 && lmin < -5.0 {
-            flags.push(TruthFlag { kind: FlagKind::TrunkSway, value_deg: round3(lmax.max(-lmin)) });
+            flags.push(TruthFlag {
+                kind: FlagKind::TrunkSway,
+                value_deg: round3(lmax.max(-lmin)),
+            });
         }
         // Rise and fall, 10–90 % of this rep's peak.
         let p = x[pk];
@@ -1501,14 +1656,26 @@ fn measure_set(cfg: &SimConfig, kind: Kind, set: &PlannedSet, recs: &[Rec], visi
             }
         };
         if !pelvis_count && (rise < 0.3 || fall < 0.3) {
-            flags.push(TruthFlag { kind: FlagKind::Momentum, value_deg: round3(p) });
+            flags.push(TruthFlag {
+                kind: FlagKind::Momentum,
+                value_deg: round3(p),
+            });
         }
         if reps.len() >= 3 && p < 0.7 * median {
-            flags.push(TruthFlag { kind: FlagKind::PartialRange, value_deg: round3(p) });
+            flags.push(TruthFlag {
+                kind: FlagKind::PartialRange,
+                value_deg: round3(p),
+            });
         }
-        let flex = seg.iter().map(|r| r.flex - rf.flex).fold(f64::NEG_INFINITY, f64::max);
+        let flex = seg
+            .iter()
+            .map(|r| r.flex - rf.flex)
+            .fold(f64::NEG_INFINITY, f64::max);
         if !pelvis_count && flex >= 10.0 {
-            flags.push(TruthFlag { kind: FlagKind::HipFlexionDrift, value_deg: round3(flex) });
+            flags.push(TruthFlag {
+                kind: FlagKind::HipFlexionDrift,
+                value_deg: round3(flex),
+            });
         }
         flags.retain(|f| visible.contains(&f.kind));
         out.push(TruthRep {
@@ -1545,7 +1712,13 @@ struct SensorErrors {
 
 impl SensorErrors {
     fn draw(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Self {
-        let mut v = || Vector3::new(rng.gen_range(-1.0..=1.0), rng.gen_range(-1.0..=1.0), rng.gen_range(-1.0..=1.0));
+        let mut v = || {
+            Vector3::new(
+                rng.gen_range(-1.0..=1.0),
+                rng.gen_range(-1.0..=1.0),
+                rng.gen_range(-1.0..=1.0),
+            )
+        };
         let bias = v() * cfg.gyro_bias_dps;
         let drift_amp = v() * 0.15 * cfg.gyro_bias_dps;
         let drift_phase = v() * PI;
@@ -1553,7 +1726,11 @@ impl SensorErrors {
             let mut m = Matrix3::identity();
             for r in 0..3 {
                 for c in 0..3 {
-                    m[(r, c)] += if r == c { rng.gen_range(-scale..scale) } else { rng.gen_range(-cross..cross) };
+                    m[(r, c)] += if r == c {
+                        rng.gen_range(-scale..scale)
+                    } else {
+                        rng.gen_range(-cross..cross)
+                    };
                 }
             }
             m
@@ -1662,8 +1839,16 @@ impl Iterator for HillSimulator {
             let t = self.index as f64 / self.rate;
             self.index += 1;
             // Noise is drawn for every sample, kept or not, so drops do not shift the stream.
-            let na: [f64; 3] = [gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng)];
-            let ng: [f64; 3] = [gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng)];
+            let na: [f64; 3] = [
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+            ];
+            let ng: [f64; 3] = [
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+            ];
             let dropped = self.rng.gen_bool(self.drop_rate);
             if dropped || self.gaps.iter().any(|&g| t >= g && t < g + 0.2) {
                 continue;
@@ -1674,7 +1859,10 @@ impl Iterator for HillSimulator {
             let drift = Vector3::from_fn(|i, _| {
                 e.drift_amp[i] * (2.0 * PI * t / e.drift_period + e.drift_phase[i]).sin()
             });
-            let gyr = e.gyr_m * Vector3::new(c[3], c[4], c[5]) + e.bias + drift + Vector3::from(ng) * e.gyr_noise;
+            let gyr = e.gyr_m * Vector3::new(c[3], c[4], c[5])
+                + e.bias
+                + drift
+                + Vector3::from(ng) * e.gyr_noise;
             let q = |v: f64, lsb: f64, range: f64| ((v / lsb).round() * lsb).clamp(-range, range);
             let acc = acc.map(|v| q(v, e.acc_lsb, e.acc_range));
             let gyr = gyr.map(|v| q(v, e.gyr_lsb, e.gyr_range));
@@ -1749,7 +1937,10 @@ mod tests {
                 c.side = if k % 2 == 0 { Side::Left } else { Side::Right };
                 let (sim, truth) = HillSimulator::new(&c).unwrap();
                 let s: Vec<Sample> = sim.collect();
-                assert!(s.len() as f64 > 0.8 * truth.duration_s * rate, "{e} {p} {rate}");
+                assert!(
+                    s.len() as f64 > 0.8 * truth.duration_s * rate,
+                    "{e} {p} {rate}"
+                );
                 let mut last = -1.0;
                 for x in &s {
                     assert!(x.is_finite(), "{e} {p} {rate}");
@@ -1772,11 +1963,18 @@ mod tests {
             c.noise = 0.0;
             c.lead_in_s = Some(3.0);
             let (sim, _) = HillSimulator::new(&c).unwrap();
-            let first: Vec<Sample> = sim.take_while(|s| s.t < 2.0).filter(|s| s.t > 0.5).collect();
+            let first: Vec<Sample> = sim
+                .take_while(|s| s.t < 2.0)
+                .filter(|s| s.t > 0.5)
+                .collect();
             let n = first.len() as f64;
             let mean: f64 = first.iter().map(|s| s.acc.norm()).sum::<f64>() / n;
             assert!((mean - G).abs() < 0.3, "{e} {p}: {mean}");
-            let spin: f64 = first.iter().map(|s| (s.gyr - Vector3::zeros()).norm()).sum::<f64>() / n;
+            let spin: f64 = first
+                .iter()
+                .map(|s| (s.gyr - Vector3::zeros()).norm())
+                .sum::<f64>()
+                / n;
             assert!(spin < 2.0 * 3f64.sqrt() + 2.0, "{e} {p}: {spin}");
         }
     }
@@ -1802,7 +2000,12 @@ mod tests {
             for d in &t.distractions {
                 let (a, b) = span(d);
                 for s in &t.sets {
-                    assert!(b < s.start_s || a > s.end_s, "{e} {p}: {d} in {}-{}", s.start_s, s.end_s);
+                    assert!(
+                        b < s.start_s || a > s.end_s,
+                        "{e} {p}: {d} in {}-{}",
+                        s.start_s,
+                        s.end_s
+                    );
                 }
             }
         }
@@ -1856,7 +2059,11 @@ mod tests {
     }
 
     fn flag_count(t: &Truth) -> usize {
-        t.sets.iter().flat_map(|s| &s.reps).map(|r| r.flags.len()).sum()
+        t.sets
+            .iter()
+            .flat_map(|s| &s.reps)
+            .map(|r| r.flags.len())
+            .sum()
     }
 
     #[test]
@@ -1873,7 +2080,11 @@ mod tests {
             }
             c.compensation_rate = 0.6;
             let (_, t) = HillSimulator::new(&c).unwrap();
-            assert!(flag_count(&t) > 0, "{e} {p}: {:?}", c.visible_compensations());
+            assert!(
+                flag_count(&t) > 0,
+                "{e} {p}: {:?}",
+                c.visible_compensations()
+            );
         }
     }
 
@@ -1903,8 +2114,14 @@ mod debug_probe {
     #[test]
     #[ignore]
     fn probe() {
-        let e: Exercise = std::env::var("E").unwrap_or("standing-cable-abduction".into()).parse().unwrap();
-        let p: Placement = std::env::var("P").unwrap_or("ankle".into()).parse().unwrap();
+        let e: Exercise = std::env::var("E")
+            .unwrap_or("standing-cable-abduction".into())
+            .parse()
+            .unwrap();
+        let p: Placement = std::env::var("P")
+            .unwrap_or("ankle".into())
+            .parse()
+            .unwrap();
         let mut c = SimConfig::new(e, p, Side::Right);
         c.sets = 2;
         c.seed = std::env::var("S").map(|s| s.parse().unwrap()).unwrap_or(1);
@@ -1917,8 +2134,13 @@ mod debug_probe {
         let (_, recs) = simulate_body(&c, &mut body, &plan, &mut brng);
         let mut cur = [0usize; NDOF];
         for r in recs.iter().step_by(10).take_while(|r| r.t < 30.0) {
-            let pl: Vec<f64> = (0..NDOF).map(|d| deg(plan.dof[d].at(r.t, &mut cur[d]).0)).collect();
-            println!("{:6.2} abd {:6.2}/{:6.2} obl {:6.2}/{:5.2} lean {:6.2}/{:5.2} flex {:6.2}/{:5.2}", r.t, r.abd, pl[ABD], r.obl, pl[OBL], r.lean, pl[LEAN], r.flex, pl[FLEX]);
+            let pl: Vec<f64> = (0..NDOF)
+                .map(|d| deg(plan.dof[d].at(r.t, &mut cur[d]).0))
+                .collect();
+            println!(
+                "{:6.2} abd {:6.2}/{:6.2} obl {:6.2}/{:5.2} lean {:6.2}/{:5.2} flex {:6.2}/{:5.2}",
+                r.t, r.abd, pl[ABD], r.obl, pl[OBL], r.lean, pl[LEAN], r.flex, pl[FLEX]
+            );
         }
     }
 }

@@ -93,6 +93,16 @@ pub mod decode;
 /// quantisation, clock drift, stamp jitter and drops. Built without
 /// reading the counter or the other models: never tuned on.
 pub mod fatigue;
+/// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.
+///
+/// What the lifter does is a semi-Markov grammar (bracing, concentric, top
+/// holds with sag and tremor, eccentrics slow or dropped, touch-and-go or
+/// breathing pauses, aborted reps, two-push reps, re-sets, phone glances,
+/// fatigue); the sensor sits on soft tissue behind a spring–damper and a
+/// strap that slips and is re-tightened; a full sensor error model. Built
+/// from the exercise notes and real recordings without reading the counter
+/// or the other models: never tuned on.
+pub mod gym;
 /// A seventeenth body model, the hold-out: a muscle-driven body.
 ///
 /// Each working-hip degree of freedom (abduction, flexion, rotation) and
@@ -109,16 +119,6 @@ pub mod fatigue;
 /// measured on the simulated motion. Built without reading the counter or
 /// the other models: never tuned on.
 pub mod hill;
-/// A seventh body model, the hold-out: a lifter's behaviour and a wobbling sensor.
-///
-/// What the lifter does is a semi-Markov grammar (bracing, concentric, top
-/// holds with sag and tremor, eccentrics slow or dropped, touch-and-go or
-/// breathing pauses, aborted reps, two-push reps, re-sets, phone glances,
-/// fatigue); the sensor sits on soft tissue behind a spring–damper and a
-/// strap that slips and is re-tightened; a full sensor error model. Built
-/// from the exercise notes and real recordings without reading the counter
-/// or the other models: never tuned on.
-pub mod gym;
 /// A fourteenth body model, built apart and read in session 16: people training at home, and a
 /// body whose motion comes from physics.
 ///
