@@ -110,6 +110,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("studio", "standing-cable-abduction", "ankle", "23"),
         ("fatigue", "standing-cable-abduction", "pelvis", "24"),
         ("fatigue", "side-lying-abduction", "ankle", "25"),
+        ("hill", "hip-hitch", "pelvis", "26"),
+        ("hill", "seated-machine-abduction", "ankle", "27"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

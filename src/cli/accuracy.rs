@@ -177,6 +177,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Fatigue => {
             "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out)".into()
         }
+        crate::source::sim::SimModel::Hill => {
+            "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); never tuned on or read (the new hold-out, built after all sixteen)".into()
+        }
     }
 }
 

@@ -121,7 +121,10 @@ pub struct SimulateArgs {
     /// roll-downs and cat-cow between sets), read in session 17; or the
     /// hold-out, built apart and never tuned on: `fatigue` (sets taken close to failure: a stochastic feedback controller whose
     /// capacity, gains and range fade with fatigue; grinding and partial
-    /// last reps, failed reps, rest-pause, drop sets, tremor).
+    /// last reps, failed reps, rest-pause, drop sets, tremor) and `hill` (a
+    /// muscle-driven body: Hill-type actuators with activation dynamics,
+    /// tendon and passive joint elasticity, co-contraction, tremor, the
+    /// sensor on soft tissue).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

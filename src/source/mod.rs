@@ -103,6 +103,22 @@ pub mod fatigue;
 /// from the exercise notes and real recordings without reading the counter
 /// or the other models: never tuned on.
 pub mod gym;
+/// A seventeenth body model, the hold-out: a muscle-driven body.
+///
+/// Each working-hip degree of freedom (abduction, flexion, rotation) and
+/// the pelvis (obliquity, tilt, twist, the lean over the stance foot) is
+/// moved by an antagonist pair of Hill-type actuators: excitation, first
+/// order activation dynamics, force–length and force–velocity curves, a
+/// series elastic tendon, passive joint elasticity and damping near the
+/// range limits, against limb inertia from anthropometric tables, gravity
+/// and the cable, pads or ankle weight. Reps are planned minimum-jerk
+/// targets tracked by a muscle-level controller with co-contraction, so
+/// their shapes come out of the dynamics; tremor, holds, hesitations and
+/// abandoned reps; the sensor on a soft-tissue spring–damper with bias,
+/// drift, scale, cross-axis, noise, quantisation and saturation. Truth is
+/// measured on the simulated motion. Built without reading the counter or
+/// the other models: never tuned on.
+pub mod hill;
 /// A fourteenth body model, built apart and read in session 16: people training at home, and a
 /// body whose motion comes from physics.
 ///

@@ -124,6 +124,10 @@ pub struct SimConfig {
 /// whose capacity, gains and range fade with a per-rep fatigue integrator
 /// (grinding and partial last reps, failed reps, rest-pause, drop sets,
 /// tremor, growing compensation); the hold-out, never tuned on.
+/// `Hill` ([`crate::source::hill`]) is a seventeenth, built apart after all
+/// sixteen: a muscle-driven body (Hill-type actuators with activation
+/// dynamics, tendon and passive joint elasticity, co-contraction, tremor,
+/// soft-tissue coupling of the sensor); the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -201,6 +205,14 @@ pub enum SimModel {
     /// set); the hold-out, never tuned on
     /// ([`crate::source::fatigue::FatigueSimulator`]).
     Fatigue,
+    /// A seventeenth body model built apart after all sixteen: a
+    /// muscle-driven body, every hip and pelvis degree of freedom moved by
+    /// antagonist Hill-type actuators (activation dynamics, force–length,
+    /// force–velocity, series elastic tendon) against limb inertia, gravity
+    /// and the load, with passive joint elasticity, co-contraction, tremor
+    /// and a sensor on soft tissue; the hold-out, never tuned on
+    /// ([`crate::source::hill::HillSimulator`]).
+    Hill,
 }
 
 impl SimModel {
@@ -222,6 +234,7 @@ impl SimModel {
         SimModel::Home,
         SimModel::Studio,
         SimModel::Fatigue,
+        SimModel::Hill,
     ];
 
     /// The id used on the command line and in files.
@@ -243,6 +256,7 @@ impl SimModel {
             SimModel::Home => "home",
             SimModel::Studio => "studio",
             SimModel::Fatigue => "fatigue",
+            SimModel::Hill => "hill",
         }
     }
 }
@@ -484,6 +498,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Fatigue => {
             let (sim, truth) = crate::source::fatigue::FatigueSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Hill => {
+            let (sim, truth) = crate::source::hill::HillSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
