@@ -33,9 +33,11 @@ use std::io::IsTerminal;
 /// moved by physics), built after all thirteen and read in session 16; and
 /// the studio model (Pilates, barre and yoga studios, motion written as
 /// orientation curves), built after all fourteen and read in session 17;
-/// and the fatigue model (sets taken close to failure by a stochastic
-/// feedback controller that tires), built after all fifteen: the hold-out,
-/// neither tuned on nor read.
+/// the fatigue model (sets taken close to failure by a stochastic
+/// feedback controller that tires), built after all fifteen, held out
+/// through session 18 and not yet read; and the hill model (a
+/// muscle-driven body), built after all sixteen: the hold-out, neither
+/// tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -51,7 +53,8 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit, home and studio: seen; fatigue: held out).
+    /// circuit, home and studio: seen; fatigue: held out until session 18,
+    /// not yet read; hill: the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -175,7 +178,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, read once fatigue was scored (seen)".into()
         }
         crate::source::sim::SimModel::Fatigue => {
-            "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out)".into()
+            "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out through session 18; may be read now that hill was scored)".into()
         }
         crate::source::sim::SimModel::Hill => {
             "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); never tuned on or read (the new hold-out, built after all sixteen)".into()

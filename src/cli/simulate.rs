@@ -118,10 +118,12 @@ pub struct SimulateArgs {
     /// (Pilates, barre and yoga studios with motion written directly as
     /// orientation curves: slow reps, long holds, pulses at the top, leg
     /// circles, the reformer, a ring, the barre, both sides in turn,
-    /// roll-downs and cat-cow between sets), read in session 17; or the
-    /// hold-out, built apart and never tuned on: `fatigue` (sets taken close to failure: a stochastic feedback controller whose
+    /// roll-downs and cat-cow between sets), read in session 17; `fatigue`
+    /// (sets taken close to failure: a stochastic feedback controller whose
     /// capacity, gains and range fade with fatigue; grinding and partial
-    /// last reps, failed reps, rest-pause, drop sets, tremor) and `hill` (a
+    /// last reps, failed reps, rest-pause, drop sets, tremor), built apart,
+    /// held out through session 18 and not yet read; or the hold-out, built
+    /// apart and never tuned on: `hill` (a
     /// muscle-driven body: Hill-type actuators with activation dynamics,
     /// tendon and passive joint elasticity, co-contraction, tremor, the
     /// sensor on soft tissue).

@@ -123,7 +123,8 @@ pub struct SimConfig {
 /// stochastic optimal feedback controller with signal-dependent motor noise
 /// whose capacity, gains and range fade with a per-rep fatigue integrator
 /// (grinding and partial last reps, failed reps, rest-pause, drop sets,
-/// tremor, growing compensation); the hold-out, never tuned on.
+/// tremor, growing compensation); the hold-out through session 18, never
+/// tuned on, not yet read.
 /// `Hill` ([`crate::source::hill`]) is a seventeenth, built apart after all
 /// sixteen: a muscle-driven body (Hill-type actuators with activation
 /// dynamics, tendon and passive joint elasticity, co-contraction, tremor,
@@ -202,7 +203,7 @@ pub enum SimModel {
     /// via-targets, its capacity, gains and range fading with a per-rep
     /// fatigue integrator: grinding and partial last reps, failed reps,
     /// rest-pause, drop sets, tremor and compensation growing through the
-    /// set); the hold-out, never tuned on
+    /// set); the hold-out through session 18, never tuned on
     /// ([`crate::source::fatigue::FatigueSimulator`]).
     Fatigue,
     /// A seventeenth body model built apart after all sixteen: a
