@@ -400,7 +400,7 @@ impl Pipeline {
                 self.sets.note_gap(from_s, s.t);
             }
         }
-        if s.t.is_finite() {
+        if s.t.is_finite() && self.last_t.is_none_or(|t| s.t > t) {
             self.last_t = Some(s.t);
         }
         if let Some(step) = pushed.after {

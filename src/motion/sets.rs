@@ -173,7 +173,8 @@ pub struct Segmenter {
     /// Ankle: the axis of the latest walk's strides.
     stride: Stride,
     /// Ankle: the recent angular rate, for a second count of each set
-    /// from the gyro alone ([`swings::disagreement`]).
+    /// from the gyro alone ([`swings::disagreement`]), with the
+    /// acceleration and the way up for the lever ([`lever::off_pivot`]).
     pub swings: SwingLog,
     /// The latest gaps in the data that broke the track in the middle of a
     /// movement (s, from–to).

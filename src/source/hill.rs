@@ -121,6 +121,21 @@ impl Knots {
         self.k.push((t, v));
     }
 
+    /// From `t`, swings ±`amp` every 0.55 s (starting 0.3 s in) until
+    /// `until`, then back to 0 0.3 s later; returns when it is back.
+    fn alternate(&mut self, t: f64, until: f64, amp: f64) -> f64 {
+        self.hold(t);
+        let mut tt = t + 0.3;
+        let mut sgn = 1.0;
+        while tt < until {
+            self.to(tt, sgn * amp);
+            sgn = -sgn;
+            tt += 0.55;
+        }
+        self.to(tt + 0.3, 0.0);
+        tt + 0.3
+    }
+
     /// Stays where it is until `t`.
     fn hold(&mut self, t: f64) {
         if t > self.last_t() + 1e-3 {
@@ -757,27 +772,9 @@ impl Planner<'_> {
             self.plan.speed.hold(t + 0.6 + dur);
             self.plan.speed.to(t + 1.2 + dur, 0.0);
             // The working leg swings through the gait.
-            let k = &mut self.plan.dof[FLEX];
-            k.hold(t);
-            let mut tt = t + 0.3;
-            let mut sgn = 1.0;
-            while tt < t + 1.0 + dur {
-                k.to(tt, rad(sgn * 20.0));
-                sgn = -sgn;
-                tt += 0.55;
-            }
-            k.to(tt + 0.3, 0.0);
-            let tw = &mut self.plan.dof[TWIST];
-            tw.hold(t);
-            let mut tt2 = t + 0.3;
-            let mut s2 = 1.0;
-            while tt2 < t + 1.0 + dur {
-                tw.to(tt2, rad(s2 * 4.0));
-                s2 = -s2;
-                tt2 += 0.55;
-            }
-            tw.to(tt2 + 0.3, 0.0);
-            t = (t + 1.2 + dur).max(tt + 0.3).max(tt2 + 0.3);
+            let flex_end = self.plan.dof[FLEX].alternate(t, t + 1.0 + dur, rad(20.0));
+            let twist_end = self.plan.dof[TWIST].alternate(t, t + 1.0 + dur, rad(4.0));
+            t = (t + 1.2 + dur).max(flex_end).max(twist_end);
             let h = self.plan.heading.last();
             self.plan.heading.hold(t);
             self.plan.heading.to(t + 1.3, h + PI);
