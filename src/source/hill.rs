@@ -871,21 +871,9 @@ impl Planner<'_> {
             _ => false,
         } && self.rng.gen_bool(0.6)
             && last - t > 16.0;
-        let knots = if self.kind == Kind::Lying {
-            &mut self.plan.s_lie
-        } else {
-            &mut self.plan.s_seat
-        };
         if posture_change {
             let dur = self.rng.gen_range(2.5..4.0);
-            knots.hold(t);
-            knots.to(t + dur, 0.0);
-            let what = if self.kind == Kind::Lying {
-                "getting up"
-            } else {
-                "standing up"
-            };
-            self.note(t, t + dur, what);
+            self.change_posture(t, dur, 0.0, ["getting up", "standing up"]);
             t += dur + 0.5;
             self.hold_all(t);
         }
@@ -908,23 +896,24 @@ impl Planner<'_> {
             t += self.rng.gen_range(0.5..2.0);
         }
         if posture_change {
-            let knots = if self.kind == Kind::Lying {
-                &mut self.plan.s_lie
-            } else {
-                &mut self.plan.s_seat
-            };
             let t0 = (last - back).max(t);
             let dur = self.rng.gen_range(2.5..3.5);
-            knots.hold(t0);
-            knots.to(t0 + dur, 1.0);
-            let what = if self.kind == Kind::Lying {
-                "lying down"
-            } else {
-                "sitting down"
-            };
-            self.note(t0, t0 + dur, what);
+            self.change_posture(t0, dur, 1.0, ["lying down", "sitting down"]);
         }
         self.hold_all(end);
+    }
+
+    /// Moves the posture blend (lying or seated) to `to` over `dur` s from
+    /// `t`, noted as `what[0]` lying down, `what[1]` seated.
+    fn change_posture(&mut self, t: f64, dur: f64, to: f64, what: [&str; 2]) {
+        let (knots, what) = if self.kind == Kind::Lying {
+            (&mut self.plan.s_lie, what[0])
+        } else {
+            (&mut self.plan.s_seat, what[1])
+        };
+        knots.hold(t);
+        knots.to(t + dur, to);
+        self.note(t, t + dur, what);
     }
 }
 
