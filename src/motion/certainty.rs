@@ -21,6 +21,7 @@
 //! set's confidence. The confidence is the lowest cap: a set is `sure` only
 //! when every cue agrees.
 
+use super::sets::median_interval;
 use super::{Rep, RepSignal};
 use serde::{Deserialize, Serialize};
 
@@ -255,12 +256,7 @@ pub fn stride_like(reps: &[Rep]) -> Option<(f64, Doubt)> {
         return None;
     }
     let length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
-    let interval = median(
-        &reps
-            .windows(2)
-            .map(|w| w[1].start_s - w[0].start_s)
-            .collect::<Vec<_>>(),
-    );
+    let interval = median_interval(reps);
     if length >= STRIDE_LIKE_LENGTH_S || interval >= STRIDE_LIKE_INTERVAL_S {
         return None;
     }
@@ -370,12 +366,7 @@ const GAP_CAP: f64 = 0.5;
 pub fn data_gaps(reps: &[Rep], gaps: &[(f64, f64)]) -> Option<(f64, Vec<Doubt>)> {
     let (first, last) = (reps.first()?, reps.last()?);
     let pace = if reps.len() >= 2 {
-        median(
-            &reps
-                .windows(2)
-                .map(|w| w[1].start_s - w[0].start_s)
-                .collect::<Vec<_>>(),
-        )
+        median_interval(reps)
     } else {
         last.end_s - first.start_s
     };
@@ -463,15 +454,7 @@ pub fn judge(
     confidence = confidence.min(margin_term);
 
     // Edges: an uncounted rep-sized movement right before or after the set.
-    let pace = if reps.len() >= 2 {
-        let d: Vec<f64> = reps
-            .windows(2)
-            .map(|w| w[1].start_s - w[0].start_s)
-            .collect();
-        median(&d)
-    } else {
-        0.0
-    };
+    let pace = median_interval(reps);
     let rep_sized = |size: f64| match signal {
         RepSignal::Rotation => {
             size >= EDGE_SIZE_FRACTION * median_peak && size <= 2.0 * median_peak

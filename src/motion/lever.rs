@@ -19,7 +19,7 @@
 use super::certainty::{Doubt, DoubtKind, MIN_REPS_FOR_NORM};
 use super::swings::{SwingLog, MAX_STEP_S};
 use super::Rep;
-use nalgebra::{Matrix2, Matrix3, Vector2, Vector3};
+use nalgebra::{Matrix2, Vector2, Vector3};
 
 /// A lever shorter than this (m) is a turn about the sensor itself: its
 /// direction says nothing about where the pivot lay.
@@ -37,10 +37,6 @@ pub struct Lever {
     /// Its elevation at rest before the first rep (°: 0 level, +90 the
     /// sensor straight above the pivot, −90 straight below).
     pub elevation_deg: f64,
-}
-
-fn skew(v: &Vector3<f64>) -> Matrix3<f64> {
-    Matrix3::new(0.0, -v.z, v.y, v.z, 0.0, -v.x, -v.y, v.x, 0.0)
 }
 
 fn vec3(v: [f32; 3]) -> Vector3<f64> {
@@ -73,7 +69,8 @@ pub fn fit(log: &SwingLog, reps: &[Rep], axis: &Vector3<f64>) -> Option<Lever> {
                 let dt = l.t - t0;
                 if dt > 0.0 && dt <= MAX_STEP_S {
                     let omega = (w + w0) * 0.5;
-                    let m = skew(&((w - w0) / dt)) + skew(&omega) * skew(&omega);
+                    let spin = omega.cross_matrix();
+                    let m = ((w - w0) / dt).cross_matrix() + spin * spin;
                     let (b1, b2) = (m * e1, m * e2);
                     let acc = (a + a0) * 0.5;
                     btb += Matrix2::new(b1.dot(&b1), b1.dot(&b2), b1.dot(&b2), b2.dot(&b2));

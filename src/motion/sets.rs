@@ -613,7 +613,7 @@ impl Segmenter {
         while dropped.len() < 2 && reps.len() >= 5 {
             let n = reps.len();
             let body = &reps[..n - 1];
-            let pace = median(body.windows(2).map(|w| w[1].start_s - w[0].start_s));
+            let pace = median_interval(body);
             let size = median_peak(body);
             let length = median_length(body);
             let last = &reps[n - 1];
@@ -684,6 +684,12 @@ pub(crate) fn median_peak(reps: &[Rep]) -> f64 {
 /// The median length of `reps`, start to return (s); 0 for none.
 pub(crate) fn median_length(reps: &[Rep]) -> f64 {
     median(reps.iter().map(|r| r.end_s - r.start_s))
+}
+
+/// The median interval between `reps`, one's start to the next's (s); 0
+/// for fewer than two.
+pub(crate) fn median_interval(reps: &[Rep]) -> f64 {
+    median(reps.windows(2).map(|w| w[1].start_s - w[0].start_s))
 }
 
 /// The median pause between `reps`, one's return to the next's start (s);

@@ -196,11 +196,7 @@ pub fn disagreement(
     if reps.len() < MIN_REPS_FOR_NORM {
         return None;
     }
-    let starts: Vec<f64> = reps
-        .windows(2)
-        .map(|w| w[1].start_s - w[0].start_s)
-        .collect();
-    let pace = super::sets::median(starts.into_iter());
+    let pace = super::sets::median_interval(reps);
     let median_peak = super::sets::median_peak(reps);
     let (first, last) = (reps[0].start_s, reps[reps.len() - 1].end_s);
     // From a little before the set (the swing that went unseen must have
