@@ -21,7 +21,7 @@
 //! set's confidence. The confidence is the lowest cap: a set is `sure` only
 //! when every cue agrees.
 
-use super::sets::median_interval;
+use super::sets::{median_interval, median_pause};
 use super::{Rep, RepSignal};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,18 @@ pub const EDGE_INTERVALS: f64 = 1.5;
 /// An uncounted movement at least this share of the set's median rep (ankle)
 /// is rep-sized. At the pelvis, anything past the profile's smallest rep is.
 pub const EDGE_SIZE_FRACTION: f64 = 0.4;
+/// Ankle: a movement thrown out for a jolt counts as an uncounted rep just
+/// after the set only between these shares of the reps' median size (a
+/// foot set down after the set jolts too, but seldom turns the leg as far
+/// as a rep).
+pub const JOLTED_EDGE_SIZE: (f64, f64) = (0.6, 1.4);
+/// Ankle: a last rep under this share of the reps' median size…
+pub const ABANDONED_SIZE: f64 = 0.7;
+/// … begun after a pause this many times the set's median pause, …
+pub const ABANDONED_PAUSE: f64 = 1.4;
+/// … or lasting this many times the set's median rep, is doubted as an
+/// attempt given up on the way up.
+pub const ABANDONED_LENGTH: f64 = 1.3;
 /// Confidence left when a rep-sized movement borders the set uncounted.
 const EDGE_CAP: f64 = 0.5;
 /// From this confidence on, a count is called sure.
@@ -95,6 +107,9 @@ pub enum DoubtKind {
     /// The last rep far quicker and smaller than the others: perhaps a
     /// swing or settling the leg just after the set.
     QuickEnd,
+    /// Ankle: the last rep well short of the others after a longer pause
+    /// or held longer: perhaps an attempt given up on the way up.
+    SmallLastRep,
     /// A rep far larger than the others: perhaps two run together.
     LargeRep,
     /// A rep far quicker and smaller than the others, begun as the one
@@ -126,6 +141,9 @@ pub enum DoubtKind {
     PelvisSawMore,
     /// Ankle: the reps came as quick and as often as the strides of a walk.
     StrideLike,
+    /// Ankle: the reps turned the leg about the axis the last walk's
+    /// strides turned it about: perhaps kickbacks or leg swings.
+    WalkAxis,
     /// Ankle: the leg swung up and down about the reps' axis more often
     /// than reps were counted (the gyro's own count, which needs no
     /// neutral, disagrees with the detector's).
@@ -466,6 +484,15 @@ pub fn judge(
     for m in set_aside {
         let before = !m.jolted && m.end_s <= first && m.end_s > first - reach;
         let after = !m.jolted && m.start_s >= last && m.start_s < last + reach;
+        // A jolt just after the set as large as a rep: perhaps its last rep
+        // (a tired leg let down hard), thrown out for the landing.
+        let jolted_after = m.jolted
+            && signal == RepSignal::Rotation
+            && m.start_s >= last
+            && m.start_s < last + reach
+            && m.size_deg >= JOLTED_EDGE_SIZE.0 * median_peak
+            && m.size_deg <= JOLTED_EDGE_SIZE.1 * median_peak;
+        let after = after || jolted_after;
         // Between two counted reps (a rep lost to a rule inside the set).
         let inside = m.start_s > first && m.start_s < last_start;
         if (before || after || inside) && rep_sized(m.size_deg) {
@@ -630,6 +657,33 @@ pub fn judge(
                         r.end_s - r.start_s,
                         before.number,
                         before.number
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            }
+        }
+        // The last rep well short of the others, after a longer pause or
+        // held longer: perhaps an attempt given up on the way up (a lifter
+        // at failure), which is not a rep. A tired partial rep looks alike
+        // and is one: either way the count is not sure.
+        if let [.., before, r] = reps {
+            let pause = r.start_s - before.end_s;
+            let length = r.end_s - r.start_s;
+            if r.peak_deg >= SMALL_REP_FRACTION * median_peak
+                && r.peak_deg < ABANDONED_SIZE * median_peak
+                && (pause >= ABANDONED_PAUSE * median_pause(reps)
+                    || length >= ABANDONED_LENGTH * median_duration)
+            {
+                doubts.push(Doubt {
+                    kind: DoubtKind::SmallLastRep,
+                    from_s: r.start_s,
+                    to_s: r.end_s,
+                    reps: -1,
+                    message: format!(
+                        "the last rep reached {:.1}° against the set's usual {:.1}°, after a \
+                         {pause:.1} s pause and in {length:.1} s: if it was an attempt given up \
+                         on the way up, the count is one over",
+                        r.peak_deg, median_peak
                     ),
                 });
                 confidence = confidence.min(SMALL_CAP);

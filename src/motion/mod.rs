@@ -165,6 +165,8 @@ pub struct Pipeline {
     attitude: Attitude,
     detector: RepDetector,
     neutral: Neutral,
+    /// A short gap was bridged: the next step takes the tilt from gravity.
+    relevel_after_gap: bool,
     counted: Counted,
     noise_ms: f64,
     resampler: Resampler,
@@ -220,6 +222,17 @@ const LATE_ON_AXIS: f64 = 0.85;
 
 /// See [`LATE_ON_AXIS`].
 const LATE_GAP: f64 = 2.0;
+
+/// A gap in the data (past [`MAX_GAP_S`]) up to this long (s) keeps the
+/// orientation track and the neutral: a radio drop of a second or two in a
+/// set with no rest in it would otherwise lose every rep after it until the
+/// next rest gave a neutral again. The open movement is closed at the gap
+/// (it may be cut: [`sets::Segmenter::note_gap`]) and the tilt re-taken from
+/// gravity after it. Longer gaps start afresh (the strap may have moved).
+const KEEP_TRACK_GAP_S: f64 = 3.0;
+/// The first sample after a bridged gap re-takes the tilt only when its
+/// acceleration is within this share of one g.
+const RELEVEL_ACC_TOLERANCE: f64 = 0.2;
 
 /// See [`LATE_ON_AXIS`]: the usual pause is taken as at least this (s), so
 /// reps done back to back do not make any pause "long".
@@ -320,6 +333,7 @@ impl Pipeline {
             ),
             detector: RepDetector::new(profile.reps),
             neutral: Neutral::default(),
+            relevel_after_gap: false,
             counted: Counted::new(&profile.reps, free_sign),
             noise_ms: 0.0,
             resampler: Resampler::default(),
@@ -395,7 +409,12 @@ impl Pipeline {
         if pushed.gap {
             // A gap that cut a movement short may have taken a rep with it.
             let cut = self.detector.in_rep();
-            self.break_track(out);
+            let span = self.last_t.map_or(f64::INFINITY, |t| s.t - t);
+            if span <= KEEP_TRACK_GAP_S {
+                self.bridge_gap(out);
+            } else {
+                self.break_track(out);
+            }
             if let (true, Some(from_s)) = (cut, self.last_t) {
                 self.sets.note_gap(from_s, s.t);
             }
@@ -438,6 +457,15 @@ impl Pipeline {
         }
         if !self.attitude.is_initialized() {
             return;
+        }
+        if self.relevel_after_gap {
+            // Across a short gap the leg turned unseen: the tilt is taken
+            // again from gravity (the turn about the vertical is not known
+            // and kept), unless the sample is itself far from one g.
+            self.relevel_after_gap = false;
+            if (acc_norm - STANDARD_GRAVITY).abs() < RELEVEL_ACC_TOLERANCE * STANDARD_GRAVITY {
+                self.attitude.snap_to_gravity(&s.acc);
+            }
         }
         let in_rep = self.detector.in_rep();
         if still && !in_rep && self.neutral.inv().is_none() && self.attitude.snap_to_gravity(&s.acc)
@@ -746,14 +774,29 @@ impl Pipeline {
         self.close_set(out);
     }
 
+    /// A short gap ([`KEEP_TRACK_GAP_S`]): the open movement ends there; the
+    /// track and the neutral are kept, the tilt re-taken after it.
+    fn bridge_gap(&mut self, out: &mut Vec<Event>) {
+        self.close_movement(out);
+        self.still.interrupt();
+        self.relevel_after_gap = true;
+    }
+
+    /// A long gap: the movement ends there and everything starts afresh.
     fn break_track(&mut self, out: &mut Vec<Event>) {
+        self.close_movement(out);
+        self.attitude.reset();
+        self.still.interrupt();
+        self.neutral.clear();
+    }
+
+    /// Ends the open movement (a rep if it was one) and accepts the rep
+    /// waiting for its flag tail.
+    fn close_movement(&mut self, out: &mut Vec<Event>) {
         if let Some(outcome) = self.detector.finish() {
             self.handle(outcome, out);
         }
         self.flush_pending(out);
-        self.attitude.reset();
-        self.still.interrupt();
-        self.neutral.clear();
     }
 
     /// Accepts the rep waiting for its flag tail.

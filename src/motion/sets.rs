@@ -67,6 +67,8 @@ const STRIDE_SET_COS: f64 = 0.87;
 /// The stride axis is trusted only when it lies more than 60° (this
 /// cosine) from the axis of the last set ([`Stride`]).
 const STRIDE_APART_COS: f64 = 0.5;
+/// Confidence left when the reps turned about the last walk's stride axis.
+const WALK_AXIS_CAP: f64 = 0.5;
 /// A set with at least this many reps gives the axis the stride is checked against.
 const STRIDE_SET_MIN_REPS: usize = 6;
 
@@ -112,6 +114,35 @@ impl Stride {
         if self.bout_steps >= STRIDE_MIN_STEPS {
             self.known = self.bout.try_normalize(1e-9);
         }
+    }
+
+    /// A set whose reps turn about the latest walk's stride axis (even with
+    /// no set before it to tell that axis from abduction's): kickbacks, leg
+    /// swings or steps, perhaps, more than abduction. Not a reason to drop
+    /// the set (side steps turn about the abduction axis and teach it too),
+    /// but one to keep it from sure.
+    fn walk_axis_doubt(
+        &self,
+        axis_sum: &Vector3<f64>,
+        start_s: f64,
+        end_s: f64,
+    ) -> Option<(f64, Vec<certainty::Doubt>)> {
+        let (stride, axis) = (self.known?, axis_sum.try_normalize(1e-9)?);
+        (stride.dot(&axis).abs() >= STRIDE_SET_COS).then(|| {
+            (
+                WALK_AXIS_CAP,
+                vec![certainty::Doubt {
+                    kind: certainty::DoubtKind::WalkAxis,
+                    from_s: start_s,
+                    to_s: end_s,
+                    reps: 0,
+                    message: "the reps turned the leg about the axis the last walk's strides \
+                              turned it about: they may be kickbacks or leg swings, not this \
+                              exercise"
+                        .to_string(),
+                }],
+            )
+        })
     }
 
     /// Whether reps turning about `axis_sum` turn about a trusted stride axis.
@@ -397,6 +428,9 @@ impl Segmenter {
             cap(certainty::stride_like(&set.reps).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
+        if self.signal == RepSignal::Rotation {
+            cap(self.stride.walk_axis_doubt(&set.reference.axis_sum, set.start_s, end_s));
+        }
         cap(certainty::data_gaps(&set.reps, self.gaps.make_contiguous()));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
