@@ -983,6 +983,61 @@ mod tests {
     }
 
     #[test]
+    fn a_rep_sized_jolt_just_after_the_set_makes_it_one_short_perhaps() {
+        // A tired last rep let down hard, 1 s after the set: thrown out
+        // for the landing.
+        let r = reps(&[10.0, 13.0, 16.0, 19.0, 22.0], 2.0, 30.0);
+        let landed = SetAside {
+            start_s: 25.0,
+            end_s: 27.0,
+            size_deg: 24.0,
+            jolted: true,
+        };
+        let (c, d) = judge(&r, &[landed], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        assert!(
+            d.iter()
+                .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains("just after")),
+            "{d:?}"
+        );
+        // A foot set down after the set (a small jolt), or one far larger
+        // (stepping off), says nothing.
+        for size_deg in [12.0, 50.0] {
+            let m = SetAside { size_deg, ..landed };
+            let (c, d) = judge(&r, &[m], 0.2, 5.0, 100.0, RepSignal::Rotation);
+            assert!(c >= SURE && d.is_empty(), "{size_deg}: {c} {d:?}");
+        }
+    }
+
+    #[test]
+    fn a_small_last_rep_after_a_longer_pause_or_held_long_may_be_an_attempt_given_up() {
+        // Reps of 2 s, 1 s apart; the last one reaches 15° of 30°.
+        let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0, 15.0], 2.0, 30.0);
+        let last = r.len() - 1;
+        r[last].peak_deg = 15.0;
+        // In the set's rhythm and length: a partial rep, counted and sure.
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c} {d:?}");
+        // After a 2 s pause (twice the set's), or held 3 s: perhaps an
+        // attempt given up, one over.
+        for (start, end) in [(16.0, 18.0), (15.0, 18.0)] {
+            r[last].start_s = start;
+            r[last].end_s = end;
+            let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+            assert!(c < SURE, "{c}");
+            let doubt = d.iter().find(|d| d.kind == DoubtKind::SmallLastRep);
+            assert!(
+                doubt.is_some_and(|d| d.reps == -1 && d.message.contains("given up")),
+                "{d:?}"
+            );
+        }
+        // As large as the others, the same pause raises nothing.
+        r[last].peak_deg = 29.0;
+        let (c, _) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c}");
+    }
+
+    #[test]
     fn a_quick_first_movement_of_rep_size_may_be_settling_in() {
         // Balance model: a 1 s, 32° movement 1.5 s before reps of 4.2 s.
         let mut r = reps(&[164.6, 170.7, 176.7, 183.4, 189.3, 196.0], 4.2, 32.0);

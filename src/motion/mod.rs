@@ -1606,6 +1606,36 @@ mod tests {
         assert_eq!(counted, [5], "{sets:?}");
     }
 
+    /// Standing: ten 35° reps of 2.2 s with 0.4 s between them (no rest in
+    /// the set), and the radio drops for 1.3 s from the end of the fifth
+    /// rep into the sixth. Every rep is counted, the sixth too: the track
+    /// and the neutral are kept across the drop, so the rep it cut into
+    /// reads as raised when the data come back. Before, the neutral went
+    /// with the track, the sixth rep went by before a rest gave one again,
+    /// and the set came out 9 (a session with shorter pauses, none).
+    #[test]
+    fn a_short_radio_drop_inside_a_set_loses_no_rep_after_it() {
+        let angle = |t: f64| -> f64 {
+            (0..10)
+                .map(|i| 35.0 * bump((t - 3.0 - 2.6 * i as f64) / 2.2))
+                .sum()
+        };
+        let samples: Vec<Sample> = shank(Vector3::x(), angle, 34.0)
+            .into_iter()
+            .filter(|s| s.t < 15.55 || s.t > 16.85)
+            .collect();
+        let sets = standing_ankle(samples);
+        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [10], "{sets:?}");
+        // A long drop (the strap may have moved) still starts afresh.
+        let samples: Vec<Sample> = shank(Vector3::x(), angle, 34.0)
+            .into_iter()
+            .filter(|s| s.t < 15.55 || s.t > 15.55 + KEEP_TRACK_GAP_S + 1.0)
+            .collect();
+        let counted: usize = standing_ankle(samples).iter().map(Set::rep_count).sum();
+        assert!(counted < 9, "{counted}");
+    }
+
     #[test]
     fn a_lateral_shuffle_after_the_set_is_no_rep() {
         // Standing: five 35° reps of 2 s, 1 s apart; 1.5 s later a lateral

@@ -116,11 +116,12 @@ impl Stride {
         }
     }
 
-    /// A set whose reps turn about the latest walk's stride axis (even with
-    /// no set before it to tell that axis from abduction's): kickbacks, leg
-    /// swings or steps, perhaps, more than abduction. Not a reason to drop
-    /// the set (side steps turn about the abduction axis and teach it too),
-    /// but one to keep it from sure.
+    /// A set whose reps turn about the latest walk's stride axis, whether
+    /// or not a set before it tells that axis from abduction's
+    /// ([`Stride::along`] drops the set when one does): kickbacks or leg
+    /// swings, perhaps. Not a reason to drop it (side steps turn about the
+    /// abduction axis and teach it too: the set after a band walk is
+    /// doubted for nothing), but one to keep it from sure.
     fn walk_axis_doubt(
         &self,
         axis_sum: &Vector3<f64>,
@@ -371,6 +372,14 @@ impl Segmenter {
             });
             return dropped.len();
         }
+        // Judged before this set becomes the one the next walk is told
+        // apart from.
+        let walk_axis = (self.signal == RepSignal::Rotation)
+            .then(|| {
+                self.stride
+                    .walk_axis_doubt(&set.reference.axis_sum, set.start_s, end_s)
+            })
+            .flatten();
         if set.reps.len() >= STRIDE_SET_MIN_REPS && set.reference.axis_known() {
             self.stride.last_set = set.reference.axis_sum.try_normalize(1e-9);
         }
@@ -428,9 +437,7 @@ impl Segmenter {
             cap(certainty::stride_like(&set.reps).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
-        if self.signal == RepSignal::Rotation {
-            cap(self.stride.walk_axis_doubt(&set.reference.axis_sum, set.start_s, end_s));
-        }
+        cap(walk_axis);
         cap(certainty::data_gaps(&set.reps, self.gaps.make_contiguous()));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
@@ -887,7 +894,7 @@ mod tests {
         p.close(&mut out);
         assert!(matches!(out[2], Event::SetEnded(_)));
         // Side steps pass for a walk but turn about the abduction axis: the
-        // stride axis is then not trusted, and a set about another axis counts.
+        // stride axis is then not trusted, and the set counts (not sure).
         let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
         let mut out = Vec::new();
         p.open = Some(open_set(front_back, 0.0, 8));
@@ -898,14 +905,32 @@ mod tests {
         }
         p.open = Some(open_set(front_back, 60.0, 8));
         p.close(&mut out);
-        assert!(matches!(out[1], Event::SetEnded(_)));
-        // Without a set before it, a walk alone says nothing.
+        let Event::SetEnded(after_side_steps) = &out[1] else {
+            panic!("{:?}", out[1])
+        };
+        assert!(after_side_steps.confidence < certainty::SURE);
+        // Without a set before it, a walk cannot tell kickbacks from
+        // abduction: a set about its axis counts, but is not sure.
         let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
         let mut out = Vec::new();
         walk(&mut p, 0.0);
-        p.open = Some(open_set(left_right, 20.0, 4));
+        p.open = Some(open_set(left_right, 20.0, 8));
         p.close(&mut out);
-        assert!(matches!(out[0], Event::SetEnded(_)));
+        let Event::SetEnded(set) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert!(set.confidence < certainty::SURE, "{set:?}");
+        assert!(set.doubts.iter().any(|d| d.kind == certainty::DoubtKind::WalkAxis));
+        // About another axis, the walk says nothing.
+        let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
+        let mut out = Vec::new();
+        walk(&mut p, 0.0);
+        p.open = Some(open_set(front_back, 20.0, 8));
+        p.close(&mut out);
+        let Event::SetEnded(set) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert!(set.doubts.iter().all(|d| d.kind != certainty::DoubtKind::WalkAxis));
     }
 
     #[test]
