@@ -223,7 +223,7 @@ fn accuracy_names_the_model_it_scores() {
 /// home, built in session 16 and read in it once studio was scored;
 /// studio, built in session 16 and read in session 17 once fatigue was
 /// scored; fatigue, built in session 17, the hold-out through session 18
-/// and not yet read; hill, the hold-out, built in session 18 and neither
+/// and read in session 19; hill, the hold-out, built in session 18 and neither
 /// tuned on nor read),
 /// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the

@@ -35,7 +35,7 @@ use std::io::IsTerminal;
 /// orientation curves), built after all fourteen and read in session 17;
 /// the fatigue model (sets taken close to failure by a stochastic
 /// feedback controller that tires), built after all fifteen, held out
-/// through session 18 and not yet read; and the hill model (a
+/// through session 18 and read in session 19; and the hill model (a
 /// muscle-driven body), built after all sixteen: the hold-out, neither
 /// tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
@@ -53,8 +53,7 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit, home and studio: seen; fatigue: held out until session 18,
-    /// not yet read; hill: the hold-out).
+    /// circuit, home, studio and fatigue: seen; hill: the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data

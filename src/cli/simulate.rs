@@ -122,7 +122,7 @@ pub struct SimulateArgs {
     /// (sets taken close to failure: a stochastic feedback controller whose
     /// capacity, gains and range fade with fatigue; grinding and partial
     /// last reps, failed reps, rest-pause, drop sets, tremor), built apart,
-    /// held out through session 18 and not yet read; or the hold-out, built
+    /// held out through session 18 and read in session 19; or the hold-out, built
     /// apart and never tuned on: `hill` (a
     /// muscle-driven body: Hill-type actuators with activation dynamics,
     /// tendon and passive joint elasticity, co-contraction, tremor, the

@@ -123,8 +123,9 @@ pub struct SimConfig {
 /// stochastic optimal feedback controller with signal-dependent motor noise
 /// whose capacity, gains and range fade with a per-rep fatigue integrator
 /// (grinding and partial last reps, failed reps, rest-pause, drop sets,
-/// tremor, growing compensation); the hold-out through session 18, never
-/// tuned on, not yet read.
+/// tremor, growing compensation); the hold-out through session 18, read in
+/// session 19 (once hill was scored) for the given-up-attempt and
+/// rep-sized-jolt cues.
 /// `Hill` ([`crate::source::hill`]) is a seventeenth, built apart after all
 /// sixteen: a muscle-driven body (Hill-type actuators with activation
 /// dynamics, tendon and passive joint elasticity, co-contraction, tremor,
