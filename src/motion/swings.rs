@@ -41,6 +41,13 @@ const LOOSE_RISE_SLACK_S: f64 = 0.2;
 /// A swing no rep holds before the set is doubted when its top lies
 /// within this many of the set's intervals of the first rep's start.
 pub const LEAD_INTERVALS: f64 = 1.0;
+/// A run of at least this many swings leading up to the first rep at the
+/// set's pace ([`lead_run`]) means reps before it went unseen…
+pub const LEAD_RUN_MIN: usize = 3;
+/// … each within this many of the set's intervals of the next …
+pub const LEAD_RUN_SPACING: f64 = 1.6;
+/// … looked for over this many intervals before the first rep.
+pub const LEAD_RUN_INTERVALS: f64 = 4.0;
 /// Confidence left when the swings and the count disagree.
 const SWINGS_CAP: f64 = 0.5;
 
@@ -225,6 +232,7 @@ pub fn disagreement(
             None => {}
         }
     }
+    let unseen_lead = lead_run(log, reps, axis, pace, median_peak, rise);
     let mut doubts = Vec::new();
     for (r, &n) in reps.iter().zip(&per_rep) {
         if n >= 2 {
@@ -259,7 +267,62 @@ pub fn disagreement(
             ),
         });
     }
+    if unseen_lead.len() >= LEAD_RUN_MIN {
+        let from_s = unseen_lead[unseen_lead.len() - 1].start_s;
+        let n = unseen_lead.len();
+        doubts.push(Doubt {
+            kind: DoubtKind::SwingsDisagree,
+            from_s,
+            to_s: first,
+            reps: n as i32,
+            message: format!(
+                "the leg swung up and down about the reps' axis {n} times at the set's pace \
+                 before the first rep counted ({from_s:.1}-{first:.1} s): reps done before \
+                 the set was seen may have gone uncounted"
+            ),
+        });
+    }
     (!doubts.is_empty()).then_some((SWINGS_CAP, doubts))
+}
+
+/// The swings about `axis` that lead up to the set's first rep at its
+/// pace: chained back from it, each top within [`LEAD_RUN_SPACING`] of the
+/// set's intervals before the next, rising in a rep's time and no farther
+/// than a rep, looked for over [`LEAD_RUN_INTERVALS`] intervals. Latest
+/// first. The detector needs a rest to measure from; a set begun straight
+/// from sitting down or from a jog has none, and its first reps go by
+/// unseen while the gyro turns with every one.
+fn lead_run(
+    log: &SwingLog,
+    reps: &[Rep],
+    axis: &Vector3<f64>,
+    pace: f64,
+    median_peak: f64,
+    rise: f64,
+) -> Vec<Swing> {
+    let first = reps[0].start_s;
+    let from = first - (LEAD_RUN_INTERVALS + EDGE_INTERVALS) * pace;
+    let angle = log.angle_about(axis, from, first);
+    let rep_timed = |s: &Swing| {
+        let took = s.top_s - s.start_s;
+        took >= LOOSE_RISE.0 * rise - LOOSE_RISE_SLACK_S
+            && took <= LOOSE_RISE.1 * rise + LOOSE_RISE_SLACK_S
+            && s.rise_deg <= LOOSE_SIZE.1 * median_peak
+    };
+    // The first rep's top, roughly: its start and the set's rise time.
+    let mut next = first + rise;
+    let mut run = Vec::new();
+    for s in swings(&angle, SWING_FRACTION * median_peak).iter().rev() {
+        if s.top_s >= first - SWING_SLACK_S {
+            continue;
+        }
+        if next - s.top_s > LEAD_RUN_SPACING * pace || !rep_timed(s) {
+            break;
+        }
+        run.push(*s);
+        next = s.top_s;
+    }
+    run
 }
 
 #[cfg(test)]
@@ -315,6 +378,32 @@ mod tests {
         // About an axis 90° away, nothing swings.
         let across = log.angle_about(&Vector3::y(), 0.0, 18.0);
         assert!(swings(&across, 15.0).is_empty());
+    }
+
+    #[test]
+    fn reps_gone_by_before_the_set_was_seen_are_doubted_as_a_run() {
+        // Eight 30° swings, 2 s each, 3 s apart; the detector saw the last
+        // five only (no rest before the set to measure from).
+        let humps: Vec<(f64, f64)> = (0..8).map(|i| (1.0 + 3.0 * i as f64, 2.0)).collect();
+        let log = log_of(&humps, 30.0, 26.0);
+        let seen: Vec<Rep> = humps[3..]
+            .iter()
+            .enumerate()
+            .map(|(i, &(s, l))| rep(i + 1, s, s + l, 30.0))
+            .collect();
+        let (_, doubts) = disagreement(&log, &seen, &Vector3::x()).expect("doubted");
+        let run = doubts
+            .iter()
+            .find(|d| d.message.contains("before the first rep counted"))
+            .expect("a run before the set");
+        assert_eq!(run.reps, 3, "{run:?}");
+        assert!(run.from_s <= 1.1, "{run:?}");
+        // One swing before the set is no run (the lead cue's to doubt).
+        let log = log_of(&humps[2..], 30.0, 26.0);
+        let doubts = disagreement(&log, &seen, &Vector3::x()).map_or(Vec::new(), |(_, d)| d);
+        assert!(doubts
+            .iter()
+            .all(|d| !d.message.contains("before the first rep counted")));
     }
 
     #[test]
