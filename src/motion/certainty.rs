@@ -32,6 +32,11 @@ pub const RHYTHM_GAP_FACTOR: f64 = 1.6;
 /// interval: one rep (a hike with a dip in it) may have been counted twice.
 /// (At the ankle a momentum rep is quick and the next comes soon: no cue.)
 pub const RHYTHM_RUSH_FRACTION: f64 = 0.5;
+/// … or under this share when the second began as the first came back
+/// (within [`RUSH_TOUCHING_GAP_S`]): a hike held at the top, read as two.
+pub const RUSH_TOUCHING_FRACTION: f64 = 0.6;
+/// See [`RUSH_TOUCHING_FRACTION`] (s).
+pub const RUSH_TOUCHING_GAP_S: f64 = 0.3;
 /// A rep lasting longer than this many times the set's median rep (and
 /// longer than the median interval) may be two reps merged.
 pub const LONG_REP_FACTOR: f64 = 1.8;
@@ -563,7 +568,11 @@ pub fn judge(
                 ),
             });
             confidence = confidence.min(MISSED_CAP);
-        } else if signal == RepSignal::Obliquity && *d < RHYTHM_RUSH_FRACTION * median_interval {
+        } else if signal == RepSignal::Obliquity
+            && (*d < RHYTHM_RUSH_FRACTION * median_interval
+                || (*d < RUSH_TOUCHING_FRACTION * median_interval
+                    && w[1].start_s - w[0].end_s < RUSH_TOUCHING_GAP_S))
+        {
             doubts.push(Doubt {
                 kind: DoubtKind::RhythmRush,
                 from_s: w[0].start_s,
@@ -1100,6 +1109,18 @@ mod tests {
         let r = reps(&[0.0, 3.5, 7.0, 8.2, 10.5, 14.0, 17.5], 1.1, 30.0);
         let (_, d) = judge(&r, &[], 0.1, 5.0, 100.0, RepSignal::Rotation);
         assert!(d.iter().all(|d| d.kind != DoubtKind::RhythmRush), "{d:?}");
+        // Wear model: a hike held at the top read as two reps of 2 s, the
+        // second begun 0.2 s after the first came back, 2.2 s after it
+        // began where the set's pace is 4 s. The same 2.2 s with a pause
+        // of 1 s between them is two quick reps.
+        let at = [0.0, 4.0, 8.0, 12.0, 14.2, 18.2, 22.2];
+        for (length, doubted) in [(2.0, true), (1.2, false)] {
+            let mut r = reps(&at, 2.5, 2.0);
+            r[3].end_s = r[3].start_s + length;
+            let (_, d) = judge(&r, &[], 0.1, 0.8, 40.0, RepSignal::Obliquity);
+            let rush = d.iter().any(|d| d.kind == DoubtKind::RhythmRush);
+            assert_eq!(rush, doubted, "{length}: {d:?}");
+        }
     }
 
     #[test]
