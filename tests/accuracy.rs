@@ -326,8 +326,12 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // the sensor on) is not sure: 149 of 161 sure sets exact here without
     // hill, 149 of 170 before (circuit's false sets marked sure: 13 before,
     // 4 after); with hill and the session's other cues, 159 of 170.
+    // Session 19: an attempt given up as the last rep, a rep-sized jolt
+    // after the set, reps about the last walk's stride axis, a run of
+    // swings before the first rep, a held hike read as two, and a short
+    // radio drop bridged: 159 of 167 (fatigue 5 of 5, 5 of 7 before).
     assert!(
-        sure_exact as f64 >= 0.92 * sure as f64,
+        sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
     );
 }
