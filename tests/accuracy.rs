@@ -329,7 +329,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // Session 19: an attempt given up as the last rep, a rep-sized jolt
     // after the set, reps about the last walk's stride axis, a run of
     // swings before the first rep, a held hike read as two, and a short
-    // radio drop bridged: 159 of 167 (fatigue 5 of 5, 5 of 7 before).
+    // radio drop bridged: 159 of 167.
     assert!(
         sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
