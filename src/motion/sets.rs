@@ -920,7 +920,10 @@ mod tests {
             panic!("{:?}", out[0])
         };
         assert!(set.confidence < certainty::SURE, "{set:?}");
-        assert!(set.doubts.iter().any(|d| d.kind == certainty::DoubtKind::WalkAxis));
+        assert!(set
+            .doubts
+            .iter()
+            .any(|d| d.kind == certainty::DoubtKind::WalkAxis));
         // About another axis, the walk says nothing.
         let mut p = Segmenter::new(cfg(), RepSignal::Rotation, 10.0, 120.0);
         let mut out = Vec::new();
@@ -930,7 +933,10 @@ mod tests {
         let Event::SetEnded(set) = &out[0] else {
             panic!("{:?}", out[0])
         };
-        assert!(set.doubts.iter().all(|d| d.kind != certainty::DoubtKind::WalkAxis));
+        assert!(set
+            .doubts
+            .iter()
+            .all(|d| d.kind != certainty::DoubtKind::WalkAxis));
     }
 
     #[test]
