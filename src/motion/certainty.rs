@@ -982,11 +982,17 @@ mod tests {
             size_deg: 30.0,
             jolted: true,
         };
-        let (c, d) = judge(&r, &[jolted], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert_uncounted(&r, jolted, "inside");
+    }
+
+    /// `m` set aside beside `r` keeps the set from sure as an uncounted
+    /// movement `place` it ("inside", "just after").
+    fn assert_uncounted(r: &[Rep], m: SetAside, place: &str) {
+        let (c, d) = judge(r, &[m], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c < SURE, "{c}");
         assert!(
             d.iter()
-                .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains("inside")),
+                .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains(place)),
             "{d:?}"
         );
     }
@@ -1002,13 +1008,7 @@ mod tests {
             size_deg: 24.0,
             jolted: true,
         };
-        let (c, d) = judge(&r, &[landed], 0.2, 5.0, 100.0, RepSignal::Rotation);
-        assert!(c < SURE, "{c}");
-        assert!(
-            d.iter()
-                .any(|d| d.kind == DoubtKind::UncountedNearby && d.message.contains("just after")),
-            "{d:?}"
-        );
+        assert_uncounted(&r, landed, "just after");
         // A foot set down after the set (a small jolt), or one far larger
         // (stepping off), says nothing.
         for size_deg in [12.0, 50.0] {
