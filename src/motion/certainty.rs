@@ -488,16 +488,14 @@ pub fn judge(
     let last_start = reps.last().map_or(last, |r| r.start_s);
     for m in set_aside {
         let before = !m.jolted && m.end_s <= first && m.end_s > first - reach;
-        let after = !m.jolted && m.start_s >= last && m.start_s < last + reach;
-        // A jolt just after the set as large as a rep: perhaps its last rep
-        // (a tired leg let down hard), thrown out for the landing.
-        let jolted_after = m.jolted
-            && signal == RepSignal::Rotation
-            && m.start_s >= last
+        // After the set, a jolt counts only as large as a rep: perhaps its
+        // last rep (a tired leg let down hard), thrown out for the landing.
+        let after = m.start_s >= last
             && m.start_s < last + reach
-            && m.size_deg >= JOLTED_EDGE_SIZE.0 * median_peak
-            && m.size_deg <= JOLTED_EDGE_SIZE.1 * median_peak;
-        let after = after || jolted_after;
+            && (!m.jolted
+                || (signal == RepSignal::Rotation
+                    && m.size_deg >= JOLTED_EDGE_SIZE.0 * median_peak
+                    && m.size_deg <= JOLTED_EDGE_SIZE.1 * median_peak));
         // Between two counted reps (a rep lost to a rule inside the set).
         let inside = m.start_s > first && m.start_s < last_start;
         if (before || after || inside) && rep_sized(m.size_deg) {

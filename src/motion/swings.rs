@@ -215,11 +215,9 @@ pub fn disagreement(
     let found = swings(&angle, SWING_FRACTION * median_peak);
     let rise = super::sets::median(reps.iter().map(|r| r.concentric_s));
     let rep_like = |s: &Swing| {
-        let took = s.top_s - s.start_s;
         s.rise_deg >= LOOSE_SIZE.0 * median_peak
             && s.rise_deg <= LOOSE_SIZE.1 * median_peak
-            && took >= LOOSE_RISE.0 * rise - LOOSE_RISE_SLACK_S
-            && took <= LOOSE_RISE.1 * rise + LOOSE_RISE_SLACK_S
+            && rises_in_rep_time(s, rise)
     };
     let mut per_rep = vec![0usize; reps.len()];
     let mut loose = Vec::new();
@@ -285,6 +283,14 @@ pub fn disagreement(
     (!doubts.is_empty()).then_some((SWINGS_CAP, doubts))
 }
 
+/// Whether `s` rose in a rep's time: within [`LOOSE_RISE`] of the set's
+/// median rise time `rise` (s), give or take [`LOOSE_RISE_SLACK_S`].
+fn rises_in_rep_time(s: &Swing, rise: f64) -> bool {
+    let took = s.top_s - s.start_s;
+    took >= LOOSE_RISE.0 * rise - LOOSE_RISE_SLACK_S
+        && took <= LOOSE_RISE.1 * rise + LOOSE_RISE_SLACK_S
+}
+
 /// The swings about `axis` that lead up to the set's first rep at its
 /// pace: chained back from it, each top within [`LEAD_RUN_SPACING`] of the
 /// set's intervals before the next, rising in a rep's time and no farther
@@ -303,12 +309,8 @@ fn lead_run(
     let first = reps[0].start_s;
     let from = first - (LEAD_RUN_INTERVALS + EDGE_INTERVALS) * pace;
     let angle = log.angle_about(axis, from, first);
-    let rep_timed = |s: &Swing| {
-        let took = s.top_s - s.start_s;
-        took >= LOOSE_RISE.0 * rise - LOOSE_RISE_SLACK_S
-            && took <= LOOSE_RISE.1 * rise + LOOSE_RISE_SLACK_S
-            && s.rise_deg <= LOOSE_SIZE.1 * median_peak
-    };
+    let rep_timed =
+        |s: &Swing| rises_in_rep_time(s, rise) && s.rise_deg <= LOOSE_SIZE.1 * median_peak;
     // The first rep's top, roughly: its start and the set's rise time.
     let mut next = first + rise;
     let mut run = Vec::new();
