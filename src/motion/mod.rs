@@ -30,7 +30,7 @@ use crate::{Exercise, Placement, Sample, Side};
 use attitude::{Attitude, Stillness};
 pub use certainty::{Doubt, DoubtKind};
 pub use flags::{Flag, FlagKind};
-use nalgebra::Vector3;
+use nalgebra::{UnitQuaternion, Vector3};
 pub use profile::Profile;
 use profile::RepSignal;
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
@@ -201,6 +201,8 @@ pub struct Pipeline {
     /// Pelvis: how hard the sensor was shaken, step by step
     /// (`sets.shake_max_mps2`; empty when that is off).
     shake: shake::ShakeLog,
+    /// The orientation at the last rest, and when (s).
+    last_rest: Option<(f64, UnitQuaternion<f64>)>,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -233,6 +235,17 @@ const KEEP_TRACK_GAP_S: f64 = 3.0;
 /// The first sample after a bridged gap re-takes the tilt only when its
 /// acceleration is within this share of one g.
 const RELEVEL_ACC_TOLERANCE: f64 = 0.2;
+
+/// Ankle, a level-axis exercise (`reps.level_axis`): a movement begun
+/// with no set open that comes to rest turned about the vertical (this
+/// share of its rotation, the cosine of ~25°) is the lifter turning in
+/// place, not a rep: the rest there is the new neutral.
+const TURN_IN_PLACE_AXIS: f64 = 0.9;
+
+/// Ankle: a movement given up for not coming back within
+/// `reps.max_duration_s` takes the neutral from its last rest, if the
+/// sensor rested within this long (s) before it was given up.
+const NO_RETURN_REST_S: f64 = 2.5;
 
 /// See [`LATE_ON_AXIS`]: the usual pause is taken as at least this (s), so
 /// reps done back to back do not make any pause "long".
@@ -355,6 +368,7 @@ impl Pipeline {
             last_fast_t: f64::NEG_INFINITY,
             top_stop_of: None,
             shake: shake::ShakeLog::default(),
+            last_rest: None,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -477,6 +491,9 @@ impl Pipeline {
         }
         let q = self.attitude.orientation();
         self.neutral.record(s.t, q);
+        if still {
+            self.last_rest = Some((s.t, q));
+        }
 
         if still && !in_rep {
             // The pelvis count runs on obliquity less its resting level, so a
@@ -647,6 +664,25 @@ impl Pipeline {
             }
             return true;
         }
+        if self.profile.reps.level_axis
+            && self.sets.open.is_none()
+            && self.detector.in_rep()
+            && angle > self.profile.reps.enter_deg
+            && self.neutral.inv().is_some_and(|n| {
+                let up = n.transform_vector(&Vector3::z());
+                rotation.dot(&up).abs() > TURN_IN_PLACE_AXIS * angle
+            })
+        {
+            // At rest turned about the vertical, no set open: the lifter
+            // turned in place (to face the stack after drinking, after the
+            // phone); no rep of a level-axis exercise rests there. The new
+            // rest is the neutral, or the set that follows is one movement
+            // that never comes back.
+            self.detector.reset();
+            self.neutral.take_delayed();
+            self.close_set_if_due(t, out);
+            return true;
+        }
         if self.detector.in_rep() && self.lowered_past_neutral(rotation) {
             // At rest beyond the neutral, the other way from every rep of
             // the set: the neutral was taken with the leg still raised (a
@@ -788,6 +824,7 @@ impl Pipeline {
         self.attitude.reset();
         self.still.interrupt();
         self.neutral.clear();
+        self.last_rest = None;
     }
 
     /// Ends the open movement (a rep if it was one) and accepts the rep
@@ -841,6 +878,18 @@ impl Pipeline {
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
                     self.neutral.forget();
+                    if let (Rejection::NoReturn, RepSignal::Rotation, Some((rest_t, q))) =
+                        (why, self.profile.reps.signal, self.last_rest)
+                    {
+                        if end_s - rest_t <= NO_RETURN_REST_S {
+                            // A posture held too long to be a rep (sitting
+                            // on the bench, a foot up): where it rested is
+                            // the new neutral. Waiting for a rest instead
+                            // loses a set begun at once, by a lifter whose
+                            // tremor or sway never rests between reps.
+                            self.neutral.take_now(q);
+                        }
+                    }
                 }
                 if why == Rejection::TooLarge
                     && self.profile.reps.signal == RepSignal::Rotation
@@ -1634,6 +1683,55 @@ mod tests {
             .collect();
         let counted: usize = standing_ankle(samples).iter().map(Set::rep_count).sum();
         assert!(counted < 9, "{counted}");
+    }
+
+    #[test]
+    fn turning_in_place_to_face_the_stack_before_a_set_is_no_rep_and_loses_none() {
+        // Standing: a 50° turn about the vertical (2 s), 1.5 s at rest
+        // there, then six 35° reps with 0.4 s between them. Were the turn
+        // a movement held open, every rep would rise from it and none come
+        // back until the movement ran out of time.
+        let yaw = |t: f64| 50.0 * ((t - 3.0) / 2.0).clamp(0.0, 1.0);
+        let angle = |t: f64| -> f64 {
+            (0..6)
+                .map(|i| 35.0 * bump((t - 6.5 - 2.6 * i as f64) / 2.2))
+                .sum()
+        };
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw(t).to_radians())
+                * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), angle(t).to_radians())
+                * mount
+        };
+        let samples: Vec<Sample> = (0..2400).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+        let counted: Vec<usize> = standing_ankle(samples).iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [6]);
+    }
+
+    #[test]
+    fn a_posture_held_too_long_to_be_a_rep_is_the_neutral_of_a_set_begun_at_once() {
+        // Standing: the foot up on the bench (the shank tilted 15°) from
+        // 3 s, held; from 15.5 s six 35° reps from there, with a tremor that
+        // never lets the sensor rest. The held posture is given up as no
+        // rep after `reps.max_duration_s`; waiting for a rest to take a new
+        // neutral would lose the whole set.
+        let angle = |t: f64| -> f64 {
+            let posture = 15.0 * (t - 3.0).clamp(0.0, 1.0);
+            let reps: f64 = (0..6)
+                .map(|i| 35.0 * bump((t - 15.5 - 2.6 * i as f64) / 2.2))
+                .sum();
+            let tremor = if t > 15.0 {
+                0.3 * (2.0 * std::f64::consts::PI * 9.0 * t).sin()
+            } else {
+                0.0
+            };
+            posture + reps + tremor
+        };
+        let counted: Vec<usize> = standing_ankle(shank(Vector3::x(), angle, 33.0))
+            .iter()
+            .map(Set::rep_count)
+            .collect();
+        assert_eq!(counted, [6]);
     }
 
     #[test]

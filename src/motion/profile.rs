@@ -219,6 +219,15 @@ pub struct RepConfig {
     /// there is the new neutral. 0: off.
     #[serde(default)]
     pub rest_max_deg: f64,
+    /// Ankle, an exercise done standing whose reps turn the shank about a
+    /// level axis: a movement begun with no set open that comes to rest
+    /// turned about the vertical is the lifter turning in place (to face
+    /// the stack), and the rest there the new neutral. Off where the rep
+    /// itself turns about the vertical (the seated machine) and lying down
+    /// (side-lying, where a turn about the vertical is the leg swung
+    /// forward, and a rep held there).
+    #[serde(default)]
+    pub level_axis: bool,
     /// Pelvis: a movement resting this long without coming back is a new
     /// stance, not a rep (s).
     #[serde(default = "default_stale_rest_s")]
