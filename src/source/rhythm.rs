@@ -578,8 +578,6 @@ struct World<'a> {
     step_no: usize,
     neutral: (f64, f64, UnitQuaternion<f64>),
     last_sensor_q: UnitQuaternion<f64>,
-    /// The working joint is the pelvis itself (hip hitch): the truth's track reads it off the obliquity.
-    prim_is_obliquity: bool,
     distractions: Vec<String>,
 }
 
@@ -615,7 +613,6 @@ impl<'a> World<'a> {
             step_no: 0,
             neutral: (0.0, 0.0, UnitQuaternion::identity()),
             last_sensor_q: UnitQuaternion::identity(),
-            prim_is_obliquity: cfg.exercise == Exercise::HipHitch,
             distractions: Vec::new(),
         };
         w.mount = w.draw_mount();
@@ -724,11 +721,7 @@ impl<'a> World<'a> {
             if let Some(tr) = self.track.as_mut() {
                 tr.push(Track {
                     t: self.t,
-                    prim: if self.prim_is_obliquity {
-                        n_obl - obl
-                    } else {
-                        p.prim
-                    },
+                    prim: p.prim,
                     obliq: obl - n_obl,
                     lean: lean - n_lean,
                     flex: p.flex.to_degrees(),
@@ -1181,6 +1174,11 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
         }
         p.lean_x += -w.free * rd(extra_lean);
         b.sway.apply(&mut p, dt, &mut w.rng);
+        if b.work == Work::Hitch {
+            // The hitch's working joint is the stance hip: the pelvis' own
+            // obliquity over the stance leg (without the whole body's lean).
+            p.prim = -p.obliq.to_degrees();
+        }
         w.step(&p);
         if w.t - t0 > 3600.0 {
             break;
@@ -1231,7 +1229,7 @@ fn act_duration(a: Act, rng: &mut ChaCha8Rng) -> f64 {
         Act::Still => rng.gen_range(2.0..8.0),
         Act::WeightShift => rng.gen_range(1.5..4.0),
         Act::Walk => rng.gen_range(3.0..12.0),
-        Act::Turn => rng.gen_range(1.2..2.5),
+        Act::Turn => rng.gen_range(1.5..3.0),
         Act::LegSwing => rng.gen_range(1.2..3.0),
         Act::ShakeOut => rng.gen_range(1.5..4.0),
         Act::Restrap => rng.gen_range(6.0..15.0),
@@ -1257,7 +1255,7 @@ fn simulate_act(w: &mut World, b: &mut Body, act: Act, dur: f64) {
     let turn = dir * rng.gen_range(90f64..200.0).to_radians();
     let swings = if rng.gen_bool(0.6) { 1.0 } else { 2.0 };
     let swing_abd = rng.gen_bool(0.6);
-    let shake_hz = rng.gen_range(3.0..7.0);
+    let shake_hz = rng.gen_range(3.0..6.0);
     let stretch_kind = rng.gen_range(0..3);
     let mut jostle = [0, 1, 2].map(|_| Wander::new(rng, 0.15, 0.25, 0.04));
     let new_mount = if act == Act::Restrap {
@@ -1316,9 +1314,9 @@ fn simulate_act(w: &mut World, b: &mut Body, act: Act, dur: f64) {
                 if b.posture == Posture::Stand {
                     p.flex += rd(15.0) * env;
                 }
-                p.knee += rd(12.0) * osc * size + rd(10.0) * env;
-                p.hrot += rd(8.0) * (TAU * shake_hz * tau + 1.0).sin() * env;
-                p.abd += rd(4.0) * osc;
+                p.knee += rd(5.0) * osc * size + rd(10.0) * env;
+                p.hrot += rd(5.0) * (TAU * shake_hz * tau + 1.0).sin() * env;
+                p.abd += rd(2.0) * osc;
             }
             Act::Restrap => {
                 let k = smooth(x / 0.15) * smooth((1.0 - x) / 0.15);
@@ -1518,6 +1516,10 @@ fn simulate_rest(w: &mut World, b: &mut Body, rest: f64) {
                 }
             }
         }
+        // The same fidget twice in a row is one longer fidget: the chain moves on.
+        if !matches!(last, Act::Still | Act::Walk) {
+            options.retain(|o| o.0 != last);
+        }
         let total: f64 = options.iter().map(|o| o.1).sum();
         let mut pick = w.rng.gen_range(0.0..total);
         let mut act = Act::Still;
@@ -1557,7 +1559,7 @@ fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible:
     let n = track.len();
     let norm: Vec<f64> = track.iter().map(|p| p.prim / amp).collect();
     // Hysteresis in units of the planned range; the hitch's obliquity sways by a degree.
-    let (lo, hi) = if work == Work::Hitch { (0.2, 0.35) } else { (0.1, 0.25) };
+    let (lo, hi) = if work == Work::Hitch { (0.15, 0.3) } else { (0.1, 0.25) };
     // Excursions from neutral.
     let mut exc: Vec<(usize, usize, usize)> = Vec::new();
     let mut i = 0;
@@ -1700,7 +1702,11 @@ fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible:
 }
 
 fn run(cfg: &SimConfig, tw: Tweaks) -> Output {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7268_7974_686d_3138);
+    // The exercise and placement join the seed: each pair gets its own lifters.
+    let pair = (cfg.exercise as u64) << 8 | cfg.placement as u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        (cfg.seed ^ 0x7268_7974_686d_3138).wrapping_add(pair.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
     let lifter = Lifter::draw(&mut rng, cfg.exercise);
     let sway = Sway::new(&mut rng, lifter.steady);
     let lead_in = cfg.lead_in_s.unwrap_or_else(|| rng.gen_range(0.5..3.0)).max(0.0);
