@@ -336,7 +336,7 @@ struct Lifter {
     pause_prob: f64,
     hesitate_prob: f64,
     abandon_prob: f64,
-    /// Metronome coupling, rad/s, and the chance of losing a beat.
+    /// Metronome coupling (share of the beat's angular rate) and the chance of losing a beat.
     metronome: Option<(f64, f64)>,
     freq_sd: f64,
     amp_sd: f64,
@@ -396,7 +396,7 @@ impl Lifter {
             period = period.max(1.4);
         }
         let metronome = if rng.gen_bool(0.25) {
-            Some((rng.gen_range(0.6..1.6), rng.gen_range(0.02..0.1)))
+            Some((rng.gen_range(0.15..0.45), rng.gen_range(0.02..0.1)))
         } else {
             None
         };
@@ -716,7 +716,7 @@ impl<'a> World<'a> {
         let a = (self.dt / 0.4).min(1.0);
         self.ema_obl += (obl - self.ema_obl) * a;
         self.ema_lean += (lean - self.ema_lean) * a;
-        if self.step_no % self.track_every == 0 {
+        if self.step_no.is_multiple_of(self.track_every) {
             let (n_obl, n_lean, n_q) = self.neutral;
             if let Some(tr) = self.track.as_mut() {
                 tr.push(Track {
@@ -795,11 +795,7 @@ impl<'a> World<'a> {
         }
         if t > self.last_t {
             self.last_t = t;
-            self.samples.push(Sample {
-                t,
-                acc,
-                gyr,
-            });
+            self.samples.push(Sample { t, acc, gyr });
         }
     }
 
@@ -898,7 +894,12 @@ fn simulate_still(w: &mut World, b: &mut Body, dur: f64) {
 }
 
 /// One set: the oscillator runs until the lifter ramps it down. Returns the set's track.
-fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f64, f64)>) -> Vec<Track> {
+fn simulate_set(
+    w: &mut World,
+    b: &mut Body,
+    tw: Tweaks,
+    abandoned: &mut Vec<(f64, f64)>,
+) -> Vec<Track> {
     let cfg = w.cfg;
     let visible = cfg.visible_compensations();
     let l = b.lifter.clone();
@@ -940,10 +941,12 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
     let mut hike_level = 0.0;
     let mut shift_state = 0.0;
     let t0 = w.t;
-    if std::env::var("RHYTHM_DEBUG").is_ok() {
-        eprintln!("set amp {amp:.1} period {period:.2} n {n_target} at_once {at_once} stop {stop_bottom} {l:?}");
-    }
-    let next_cycle = |w: &mut World, counted: usize, cyc_no: usize, queue: &mut Vec<Cycle>, ending: &mut u8| -> Cycle {
+    let next_cycle = |w: &mut World,
+                      counted: usize,
+                      cyc_no: usize,
+                      queue: &mut Vec<Cycle>,
+                      ending: &mut u8|
+     -> Cycle {
         if !queue.is_empty() {
             return queue.remove(0);
         }
@@ -1028,6 +1031,7 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
         } else {
             (1.0, 1.0)
         };
+        let nominal = up * w_up + (1.0 - up) * w_dn;
         let mut om = up * w_up * k_up + (1.0 - up) * w_dn * k_dn;
         if cyc.comp != Some(FlagKind::Momentum) {
             om *= 1.0 - l.dwell * (-(1.0 - ph.cos()) * 6.0).exp();
@@ -1036,9 +1040,15 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
         om *= (1.0 + xi).clamp(0.6, 1.5) * cyc.tempo * tired;
         if let Some((kc, _)) = l.metronome {
             if !cyc.lost_beat {
+                // Entrainment: pulled toward the beat, never rushed (a lifter
+                // behind the beat waits for the next one rather than sprinting).
                 let beat = omega0 * (w.t - t0) + beat_offset;
-                om += kc * (beat - phi).sin();
+                let pull = kc * omega0 * (beat - phi).sin();
+                om += pull.clamp(-0.4 * om, 0.3 * om);
             }
+        }
+        if cyc.comp != Some(FlagKind::Momentum) {
+            om = om.min(1.5 * nominal);
         }
         om = om.max(0.1 * w_dn);
         let dphi = gate * om * dt;
@@ -1133,7 +1143,11 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
                 p.knee += l.knee_couple * abd;
                 // Balance: the leg's share of the centre of mass moves the hips to the stance side.
                 let com = 0.16 * 0.45 * abd.sin() / 0.84;
-                let lean_gain = if b.posture == Posture::Stand { 1.0 } else { 0.15 };
+                let lean_gain = if b.posture == Posture::Stand {
+                    1.0
+                } else {
+                    0.15
+                };
                 let target = l.balance * com * lean_gain + 0.03 * extra_lean / 8.0;
                 shift_state += (target - shift_state) * (dt / 0.18).min(1.0);
                 p.shift += s * shift_state * (1.0 - l.pivot);
@@ -1182,9 +1196,6 @@ fn simulate_set(w: &mut World, b: &mut Body, tw: Tweaks, abandoned: &mut Vec<(f6
         w.step(&p);
         if w.t - t0 > 3600.0 {
             break;
-        }
-        if std::env::var("RHYTHM_DEBUG").is_ok() && w.step_no % 40 == 0 {
-            eprintln!("{:.2} ph {:.2} r {:.2} gate {:.2} prim {:.1} obl {:.1} cyc {:?}", w.t, ph, r, gate, p.prim, w.obliquity(&p).0, (cyc.mu, cyc.counts, cyc.comp));
         }
     }
     w.track.take().unwrap_or_default()
@@ -1411,7 +1422,7 @@ fn simulate_act(w: &mut World, b: &mut Body, act: Act, dur: f64) {
                 last_strike = w.t;
             }
             let since = w.t - last_strike;
-            if since >= 0.0 && since < 0.15 {
+            if (0.0..0.15).contains(&since) {
                 let a = if w.cfg.placement == Placement::Ankle {
                     18.0
                 } else {
@@ -1501,7 +1512,11 @@ fn simulate_rest(w: &mut World, b: &mut Body, rest: f64) {
             }
             Posture::Sit => {
                 if cfg.fidgets {
-                    options.extend([(Act::Restrap, 1.0), (Act::ShakeOut, 0.6), (Act::Stretch, 0.5)]);
+                    options.extend([
+                        (Act::Restrap, 1.0),
+                        (Act::ShakeOut, 0.6),
+                        (Act::Stretch, 0.5),
+                    ]);
                 }
                 if moving {
                     options.push((Act::Change(Posture::Stand), 1.5));
@@ -1509,7 +1524,11 @@ fn simulate_rest(w: &mut World, b: &mut Body, rest: f64) {
             }
             Posture::SideLie | Posture::Supine => {
                 if cfg.fidgets {
-                    options.extend([(Act::Stretch, 0.8), (Act::LegSwing, 0.5), (Act::Restrap, 0.5)]);
+                    options.extend([
+                        (Act::Stretch, 0.8),
+                        (Act::LegSwing, 0.5),
+                        (Act::Restrap, 0.5),
+                    ]);
                 }
                 if moving {
                     options.push((Act::Change(Posture::Stand), 1.5));
@@ -1552,14 +1571,24 @@ fn simulate_rest(w: &mut World, b: &mut Body, rest: f64) {
 }
 
 /// Finds the reps in a set's track and decides their flags.
-fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible: &[FlagKind]) -> Option<TruthSet> {
+fn measure(
+    track: &[Track],
+    amp: f64,
+    work: Work,
+    placement: Placement,
+    visible: &[FlagKind],
+) -> Option<TruthSet> {
     if track.len() < 3 {
         return None;
     }
     let n = track.len();
     let norm: Vec<f64> = track.iter().map(|p| p.prim / amp).collect();
     // Hysteresis in units of the planned range; the hitch's obliquity sways by a degree.
-    let (lo, hi) = if work == Work::Hitch { (0.15, 0.3) } else { (0.1, 0.25) };
+    let (lo, hi) = if work == Work::Hitch {
+        (0.15, 0.3)
+    } else {
+        (0.1, 0.25)
+    };
     // Excursions from neutral.
     let mut exc: Vec<(usize, usize, usize)> = Vec::new();
     let mut i = 0;
@@ -1613,7 +1642,10 @@ fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible:
     let mut cand: Vec<f64> = peaks.iter().cloned().filter(|p| *p >= 0.45 * top).collect();
     cand.sort_by(|a, b| a.total_cmp(b));
     let range = cand[cand.len() / 2];
-    let reps: Vec<(usize, usize, usize)> = exc.into_iter().filter(|&(_, p, _)| norm[p] >= 0.3 * range).collect();
+    let reps: Vec<(usize, usize, usize)> = exc
+        .into_iter()
+        .filter(|&(_, p, _)| norm[p] >= 0.3 * range)
+        .collect();
     if reps.is_empty() {
         return None;
     }
@@ -1629,10 +1661,10 @@ fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible:
     let hitch_depth = range * amp;
     let held = |s: usize, e: usize, f: &dyn Fn(&Track) -> bool, need: f64| -> bool {
         let mut since: Option<f64> = None;
-        for k in s..=e {
-            if f(&track[k]) {
-                let t0 = *since.get_or_insert(track[k].t);
-                if track[k].t - t0 >= need {
+        for p in &track[s..=e] {
+            if f(p) {
+                let t0 = *since.get_or_insert(p.t);
+                if p.t - t0 >= need {
                     return true;
                 }
             } else {
@@ -1662,7 +1694,11 @@ fn measure(track: &[Track], amp: f64, work: Work, placement: Placement, visible:
             if held(s, e, &|p| p.obliq >= 5.0, 0.15) {
                 flags.push((FlagKind::HipHike, max_obl));
             }
-            let drop_line = if work == Work::Hitch { -(hitch_depth + 5.0) } else { -5.0 };
+            let drop_line = if work == Work::Hitch {
+                -(hitch_depth + 5.0)
+            } else {
+                -5.0
+            };
             if held(s, e, &|p| p.obliq <= drop_line, 0.15) {
                 flags.push((FlagKind::PelvicDrop, -min_obl));
             }
@@ -1709,7 +1745,10 @@ fn run(cfg: &SimConfig, tw: Tweaks) -> Output {
     );
     let lifter = Lifter::draw(&mut rng, cfg.exercise);
     let sway = Sway::new(&mut rng, lifter.steady);
-    let lead_in = cfg.lead_in_s.unwrap_or_else(|| rng.gen_range(0.5..3.0)).max(0.0);
+    let lead_in = cfg
+        .lead_in_s
+        .unwrap_or_else(|| rng.gen_range(0.5..3.0))
+        .max(0.0);
     let heading = rng.gen_range(0.0..TAU);
     let set_posture = posture_of(cfg.exercise);
     let mut body = Body {
@@ -1803,24 +1842,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn debug_print() {
-        let e: Exercise = std::env::var("E").unwrap().parse().unwrap();
-        let p: Placement = std::env::var("P").unwrap().parse().unwrap();
-        let rate: f64 = std::env::var("R").unwrap().parse().unwrap();
-        let seed: u64 = std::env::var("S").unwrap().parse().unwrap();
-        let mut c = config(e, p, rate, seed);
-        if let Ok(n) = std::env::var("N") {
-            c.reps_min = n.parse().unwrap();
-            c.reps_max = c.reps_min;
-        }
-        let out = run(&c, Tweaks { abandon_fourth: std::env::var("A").is_ok() });
-        eprintln!("{:?}", out.abandoned);
-        eprintln!("{}", serde_json::to_string_pretty(&out.truth.sets).unwrap());
-        eprintln!("{:?}", out.truth.distractions);
-    }
-
-    #[test]
     fn the_same_seed_gives_the_same_session() {
         let mut c = config(Exercise::StandingCableAbduction, Placement::Ankle, 50.0, 7);
         c.sets = 2;
@@ -1845,11 +1866,18 @@ mod tests {
                 assert!(s.len() as f64 > 0.8 * truth.duration_s * rate, "{what}");
                 assert!(s.iter().all(|x| x.is_finite()), "{what}");
                 assert!(s.windows(2).all(|w| w[1].t > w[0].t), "{what}");
-                assert!(s.iter().all(|x| x.acc.amax() <= 16.0 * STANDARD_GRAVITY
-                    && x.gyr.amax() <= 2000.0), "{what}");
+                assert!(
+                    s.iter()
+                        .all(|x| x.acc.amax() <= 16.0 * STANDARD_GRAVITY && x.gyr.amax() <= 2000.0),
+                    "{what}"
+                );
                 assert_eq!(truth.sets.len(), 1, "{what}");
                 let set = &truth.sets[0];
-                assert!((2..=6).contains(&set.rep_count), "{what}: {}", set.rep_count);
+                assert!(
+                    (2..=6).contains(&set.rep_count),
+                    "{what}: {}",
+                    set.rep_count
+                );
                 assert_eq!(set.rep_count, set.reps.len());
                 for r in &set.reps {
                     assert!(r.start_s < r.end_s && r.peak_deg > 0.0, "{what}: {r:?}");
@@ -1865,7 +1893,10 @@ mod tests {
             let mut c = config(e, p, 100.0, 40 + i as u64);
             c.lead_in_s = Some(3.0);
             let (sim, _) = RhythmSimulator::new(&c).unwrap();
-            let still: Vec<Sample> = sim.take_while(|s| s.t < 2.5).filter(|s| s.t > 0.3).collect();
+            let still: Vec<Sample> = sim
+                .take_while(|s| s.t < 2.5)
+                .filter(|s| s.t > 0.3)
+                .collect();
             let g = still.iter().map(|s| s.acc.norm()).sum::<f64>() / still.len() as f64;
             assert!((g - STANDARD_GRAVITY).abs() < 0.4, "{e} {p}: {g}");
             let w = still.iter().map(|s| s.gyr.norm()).sum::<f64>() / still.len() as f64;
@@ -1886,7 +1917,10 @@ mod tests {
             assert_eq!(truth.sets.len(), 3, "{e} {p}");
             for set in &truth.sets {
                 for &(a, b) in &spans {
-                    assert!(b < set.start_s || a > set.end_s, "{e} {p}: {a}..{b} in {set:?}");
+                    assert!(
+                        b < set.start_s || a > set.end_s,
+                        "{e} {p}: {a}..{b} in {set:?}"
+                    );
                 }
             }
         }
@@ -1910,13 +1944,21 @@ mod tests {
             c.reps_min = 6;
             c.reps_max = 6;
             c.compensation_rate = 0.0;
-            let out = run(&c, Tweaks { abandon_fourth: true });
+            let out = run(
+                &c,
+                Tweaks {
+                    abandon_fourth: true,
+                },
+            );
             assert!(!out.abandoned.is_empty(), "{e} {p}");
             let reps: Vec<&TruthRep> = out.truth.sets.iter().flat_map(|s| &s.reps).collect();
             for &(a, b) in &out.abandoned {
                 for r in &reps {
                     let mid = (r.start_s + r.end_s) / 2.0;
-                    assert!(!(mid > a && mid < b), "{e} {p}: rep {r:?} in attempt {a}..{b}");
+                    assert!(
+                        !(mid > a && mid < b),
+                        "{e} {p}: rep {r:?} in attempt {a}..{b}"
+                    );
                 }
             }
             assert_eq!(reps.len(), 6, "{e} {p}");
@@ -1935,14 +1977,23 @@ mod tests {
                 c.reps_max = 12;
                 c.compensation_rate = 0.5;
                 let (_, truth) = RhythmSimulator::new(&c).unwrap();
-                for f in truth.sets.iter().flat_map(|s| &s.reps).flat_map(|r| &r.flags) {
+                for f in truth
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.reps)
+                    .flat_map(|r| &r.flags)
+                {
                     assert!(visible.contains(&f.kind), "{e} {p}: {f:?}");
                     seen.push(f.kind);
                 }
                 c.compensation_rate = 0.0;
                 let (_, truth) = RhythmSimulator::new(&c).unwrap();
-                let flags: Vec<&TruthFlag> =
-                    truth.sets.iter().flat_map(|s| &s.reps).flat_map(|r| &r.flags).collect();
+                let flags: Vec<&TruthFlag> = truth
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.reps)
+                    .flat_map(|r| &r.flags)
+                    .collect();
                 assert!(flags.is_empty(), "{e} {p} seed {seed}: {flags:?}");
             }
             for k in &visible {
