@@ -112,6 +112,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("fatigue", "side-lying-abduction", "ankle", "25"),
         ("hill", "hip-hitch", "pelvis", "26"),
         ("hill", "seated-machine-abduction", "ankle", "27"),
+        ("rhythm", "hip-hitch", "pelvis", "28"),
+        ("rhythm", "side-lying-abduction", "ankle", "29"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -180,7 +180,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out through session 18; may be read now that hill was scored)".into()
         }
         crate::source::sim::SimModel::Hill => {
-            "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); never tuned on or read (the new hold-out, built after all sixteen)".into()
+            "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); built after all sixteen, never tuned on or read (the hold-out through session 19; may be read now that rhythm was scored)".into()
+        }
+        crate::source::sim::SimModel::Rhythm => {
+            "reps that emerge from a dynamical system (a Hopf oscillator per working joint, its bifurcation parameter ramped up to start a set and down to end it; phase diffusion, amplitude wander, pauses, holds and hesitations as phase resets, metronome entrainment with lost beats) driving a kinematic chain with a balance coupling and multi-scale sway, a semi-Markov chain of behaviours between sets; never tuned on or read (the new hold-out, built after all seventeen)".into()
         }
     }
 }

@@ -126,7 +126,9 @@ pub struct SimulateArgs {
     /// apart and never tuned on: `hill` (a
     /// muscle-driven body: Hill-type actuators with activation dynamics,
     /// tendon and passive joint elasticity, co-contraction, tremor, the
-    /// sensor on soft tissue).
+    /// sensor on soft tissue) or `rhythm` (reps from a nonlinear
+    /// oscillator, a central pattern generator ramped up and down, driving
+    /// a kinematic chain).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

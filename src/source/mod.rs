@@ -156,6 +156,23 @@ pub mod muscle;
 /// the counter was tuned on [`sim`]'s body model, and a counter that only
 /// works on the model it was tuned on will fail on real people.
 pub mod pivot;
+/// An eighteenth body model, the hold-out: reps that emerge from a
+/// dynamical system.
+///
+/// The working joint is driven by a Hopf oscillator (a central pattern
+/// generator) whose amplitude and frequency are slow state variables: a set
+/// starts when its bifurcation parameter is ramped up and ends when it is
+/// ramped down; phase diffusion, amplitude wander, pauses, holds and
+/// hesitations as phase resets, metronome entrainment with lost beats,
+/// asymmetric rep shapes from the oscillator's nonlinearity. A kinematic
+/// chain (stance foot, whole-body lean, pelvis, working hip and knee)
+/// answers the leg through a balance coupling and sways at several time
+/// scales; compensations perturb the oscillator or the body; a semi-Markov
+/// chain of behaviours fills the rests (walking, turning, swings, shakes,
+/// re-straps, sitting, lying, stretching); a full sensor error model. Truth
+/// is measured on the simulated motion. Built after all seventeen without
+/// reading the counter or the other models: never tuned on.
+pub mod rhythm;
 pub mod session_file;
 pub mod sim;
 /// A fifteenth body model, built apart and read in session 17 once fatigue

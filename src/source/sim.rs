@@ -129,7 +129,11 @@ pub struct SimConfig {
 /// `Hill` ([`crate::source::hill`]) is a seventeenth, built apart after all
 /// sixteen: a muscle-driven body (Hill-type actuators with activation
 /// dynamics, tendon and passive joint elasticity, co-contraction, tremor,
-/// soft-tissue coupling of the sensor); the hold-out, never tuned on.
+/// soft-tissue coupling of the sensor); the hold-out through session 19.
+/// `Rhythm` ([`crate::source::rhythm`]) is an eighteenth, built apart after
+/// all seventeen: reps that emerge from a nonlinear oscillator (a central
+/// pattern generator whose bifurcation parameter is ramped up and down)
+/// driving a kinematic chain; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -212,9 +216,18 @@ pub enum SimModel {
     /// antagonist Hill-type actuators (activation dynamics, force–length,
     /// force–velocity, series elastic tendon) against limb inertia, gravity
     /// and the load, with passive joint elasticity, co-contraction, tremor
-    /// and a sensor on soft tissue; the hold-out, never tuned on
-    /// ([`crate::source::hill::HillSimulator`]).
+    /// and a sensor on soft tissue; the hold-out through session 19, never
+    /// tuned on ([`crate::source::hill::HillSimulator`]).
     Hill,
+    /// An eighteenth body model built apart after all seventeen: reps that
+    /// emerge from a dynamical system (a Hopf oscillator per working joint
+    /// whose amplitude and frequency are slow states, ramped up to start a
+    /// set and down to end it; phase diffusion, amplitude wander, pauses,
+    /// holds and hesitations as phase resets, metronome entrainment), a
+    /// kinematic chain answering the leg through a balance coupling, a
+    /// semi-Markov chain of behaviours between sets; the hold-out, never
+    /// tuned on ([`crate::source::rhythm::RhythmSimulator`]).
+    Rhythm,
 }
 
 impl SimModel {
@@ -237,6 +250,7 @@ impl SimModel {
         SimModel::Studio,
         SimModel::Fatigue,
         SimModel::Hill,
+        SimModel::Rhythm,
     ];
 
     /// The id used on the command line and in files.
@@ -259,6 +273,7 @@ impl SimModel {
             SimModel::Studio => "studio",
             SimModel::Fatigue => "fatigue",
             SimModel::Hill => "hill",
+            SimModel::Rhythm => "rhythm",
         }
     }
 }
@@ -504,6 +519,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Hill => {
             let (sim, truth) = crate::source::hill::HillSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Rhythm => {
+            let (sim, truth) = crate::source::rhythm::RhythmSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
