@@ -32,6 +32,18 @@ const SLOW_RATE_DPS: f64 = 30.0;
 pub const SNAP_DEG: f64 = 8.0;
 /// Time constant of the mean acceleration that stillness compares against (s).
 const STILL_TAU_S: f64 = 0.25;
+
+/// Until the bias is settled, a rest may also be judged on the reading
+/// averaged over this long (s): a tremor at 8-12 Hz averages away.
+const SHAKY_REST_TAU_S: f64 = 0.1;
+
+/// ... and only once no step has been steady for this long (s): at the
+/// turn of a rep the averaged reading dips for an instant.
+const SHAKY_AFTER_S: f64 = 3.0;
+
+/// The averaged rate must stay under this share of `gyro_abs_dps`: a slow
+/// rep keeps its mean rate, a tremor does not.
+const SHAKY_REST_RATE: f64 = 0.5;
 /// How far (°/s) rests shorter than the longest so far may move the gyro
 /// bias from what that longest rest taught.
 const BIAS_WANDER_DPS: f64 = 1.5;
@@ -260,6 +272,15 @@ pub struct Stillness {
     /// Time since the sensor was last still (s).
     unstill_s: f64,
     initialized: bool,
+    /// The gyro and accelerometer averaged over ~[`SHAKY_REST_TAU_S`].
+    gyr_lp: Vector3<f64>,
+    acc_lp: Vector3<f64>,
+    /// See [`Stillness::shaky`].
+    shaky: bool,
+    /// How long since the sensor last rested steady without averaging (s).
+    unsteady_s: f64,
+    /// How long it has been steady without averaging (s).
+    steady_s: f64,
 }
 
 impl Stillness {
@@ -277,6 +298,12 @@ impl Stillness {
             unstill_s: 0.0,
             gyr_mean: Vector3::zeros(),
             initialized: false,
+            gyr_lp: Vector3::zeros(),
+            acc_lp: Vector3::zeros(),
+            shaky: false,
+            // No steady rest seen yet: a recording that opens shaking.
+            unsteady_s: f64::INFINITY,
+            steady_s: 0.0,
         }
     }
 
@@ -284,6 +311,14 @@ impl Stillness {
     /// [`BIAS_SETTLED_S`] (and the sensor has rested since, within [`UNSETTLE_S`]).
     pub fn settled(&self) -> bool {
         self.learned_s >= BIAS_SETTLED_S
+    }
+
+    /// Whether the sensor last rested on the reading averaged over
+    /// [`SHAKY_REST_TAU_S`] (a tremor, a wobbling strap) after no steady
+    /// rest for [`SHAKY_AFTER_S`], and has not rested steady since: a rest
+    /// to take a neutral from, but a shaky one.
+    pub fn shaky(&self) -> bool {
+        self.shaky
     }
 
     /// The gyro bias learned so far (°/s).
@@ -315,8 +350,13 @@ impl Stillness {
         if !self.initialized {
             self.acc_mean = *acc;
             self.gyr_mean = *gyr;
+            self.gyr_lp = *gyr;
+            self.acc_lp = *acc;
             self.initialized = true;
         } else {
+            let k = (dt * (1.0 / SHAKY_REST_TAU_S)).min(1.0);
+            self.gyr_lp += (gyr - self.gyr_lp) * k;
+            self.acc_lp += (acc - self.acc_lp) * k;
             let k = (dt * (1.0 / STILL_TAU_S)).min(1.0);
             self.acc_mean += (acc - self.acc_mean) * k;
             if self.cfg.gyro_settled_dps > 0.0 {
@@ -330,9 +370,35 @@ impl Stillness {
         } else {
             c.gyro_abs_dps
         };
-        let raw = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
+        let steady = (gyr - self.bias).norm_squared() < gyro_max * gyro_max
             && (acc - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2
-            && (acc_norm - STANDARD_GRAVITY).abs() < c.acc_dev_mps2
+            && (acc_norm - STANDARD_GRAVITY).abs() < c.acc_dev_mps2;
+        // Until the bias is settled, a sensor shaken by a tremor or a
+        // loose strap's wobble (±10 °/s and ±2 m/s² at 8-12 Hz on a leg at
+        // rest) would never rest, and nothing would be counted: a rest is
+        // then also judged on the reading averaged over ~0.1 s, against
+        // half the rate (a slow rep keeps its mean rate; a tremor averages
+        // away).
+        self.steady_s = if steady { self.steady_s + dt } else { 0.0 };
+        self.unsteady_s = if self.steady_s >= c.min_s {
+            0.0
+        } else {
+            self.unsteady_s + dt
+        };
+        let averaged = !steady
+            && !self.settled()
+            && (self.gyr_lp - self.bias).norm_squared()
+                < gyro_max * gyro_max * (SHAKY_REST_RATE * SHAKY_REST_RATE)
+            && (self.acc_lp - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2
+            && (self.acc_lp.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2;
+        // Shaky from an averaged rest with no steady one for a while, until
+        // the sensor rests steady again (a tremor lets single samples pass).
+        self.shaky = if self.steady_s >= c.min_s {
+            false
+        } else {
+            self.shaky || (averaged && self.unsteady_s > SHAKY_AFTER_S)
+        };
+        let raw = (steady || averaged)
             && (settled
                 || c.gyro_settled_dps <= 0.0
                 || (gyr - self.gyr_mean).norm_squared()
@@ -382,7 +448,10 @@ impl Stillness {
             return true;
         }
         let a = (dt / (learning_s + prior).max(dt)).min(1.0);
-        self.bias += (gyr - self.bias) * a;
+        // A rest judged on the averaged reading teaches the bias from it
+        // too: one sample of a tremor is not the bias.
+        let learn_from = if steady { *gyr } else { self.gyr_lp };
+        self.bias += (learn_from - self.bias) * a;
         self.taught = true;
         if self.learned_s >= BIAS_SETTLED_S && self.still_time >= self.learned_s.min(ANCHOR_REST_S)
         {
@@ -679,6 +748,33 @@ mod tests {
             );
         }
         assert_abs_diff_eq!(s.bias().z, learned.z, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn a_leg_shaking_with_a_tremor_still_rests_but_shakily_and_a_slow_turn_does_not() {
+        // A leg at rest with a 10 Hz tremor (±12 °/s, ±2 m/s²) is never
+        // steady sample by sample; averaged over 0.1 s it is at rest. A
+        // steady 7 °/s turn with the same tremor is not.
+        let run = |turn_dps: f64| {
+            let mut s = Stillness::new(ankle_still(2.0));
+            let (mut rested, mut shaky) = (false, false);
+            for i in 0..1000 {
+                let t = i as f64 * 0.01;
+                let w = (2.0 * std::f64::consts::PI * 10.0 * t).sin();
+                let acc = Vector3::new(2.0 * w, 0.0, STANDARD_GRAVITY);
+                let gyr = Vector3::new(12.0 * w, 0.0, turn_dps);
+                rested |= s.update(t, &acc, &gyr, 0.01);
+                shaky |= s.shaky();
+            }
+            (rested, shaky)
+        };
+        assert_eq!(run(0.0), (true, true));
+        assert_eq!(run(7.0), (false, false));
+        // Without the tremor the rest is steady, not shaky.
+        let mut s = Stillness::new(ankle_still(2.0));
+        let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+        let rested = (0..100).map(|i| s.update(i as f64 * 0.01, &acc, &Vector3::zeros(), 0.01));
+        assert!(rested.last().unwrap() && !s.shaky());
     }
 
     /// The ankle profiles' rest, with `bias_memory_s` = `memory_s`.

@@ -160,6 +160,10 @@ pub enum DoubtKind {
     /// The data broke off (the radio dropped) inside the set or within one
     /// of its intervals: reps done then went unseen.
     DataGap,
+    /// The sensor never came fully to rest before reps of the set (a
+    /// tremor or a wobbling strap); where they were measured from was
+    /// taken from a shaky rest, and reps may have gone unseen.
+    ShakyRest,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -419,6 +423,37 @@ pub fn data_gaps(reps: &[Rep], gaps: &[(f64, f64)]) -> Option<(f64, Vec<Doubt>)>
         })
         .collect();
     (!doubts.is_empty()).then_some((GAP_CAP, doubts))
+}
+
+/// Confidence left when reps were measured from a shaky rest.
+const SHAKY_CAP: f64 = 0.5;
+
+/// Reps of the set (their starts among `shaky`, s) measured from a neutral
+/// taken at a shaky rest ([`super::attitude::Stillness::shaky`]): until a
+/// sensor that never rests has rested, reps before that went unseen, and
+/// the neutral itself may sit partway up a rep.
+pub fn shaky_rests(reps: &[Rep], shaky: &[f64]) -> Option<(f64, Doubt)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    let n = shaky
+        .iter()
+        .filter(|&&t| t >= first.start_s - 1e-9 && t <= last.end_s)
+        .count();
+    (n > 0).then(|| {
+        (
+            SHAKY_CAP,
+            Doubt {
+                kind: DoubtKind::ShakyRest,
+                from_s: first.start_s,
+                to_s: last.end_s,
+                reps: 0,
+                message: format!(
+                    "the sensor never came fully to rest before {n} of these reps (a tremor \
+                     or a loose strap kept it moving), so where they were measured from is \
+                     uncertain: reps may have gone unseen; check the count"
+                ),
+            },
+        )
+    })
 }
 
 /// Judges a finished set: its confidence (0..1) and the doubts behind it.

@@ -203,6 +203,8 @@ pub struct Pipeline {
     shake: shake::ShakeLog,
     /// The orientation at the last rest, and when (s).
     last_rest: Option<(f64, UnitQuaternion<f64>)>,
+    /// The neutral was taken at a shaky rest ([`Stillness::shaky`]).
+    shaky_neutral: bool,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -369,6 +371,7 @@ impl Pipeline {
             top_stop_of: None,
             shake: shake::ShakeLog::default(),
             last_rest: None,
+            shaky_neutral: false,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
             acc_norm_mean: STANDARD_GRAVITY,
@@ -508,6 +511,7 @@ impl Pipeline {
                     self.counted.reset_level();
                 }
                 self.neutral.take_delayed();
+                self.shaky_neutral = self.still.shaky();
                 // A new neutral moves the obliquity it is measured from.
                 self.counted.rebase();
             }
@@ -976,6 +980,9 @@ impl Pipeline {
     fn accept(&mut self, rep: RepTrace, tail: &[TracePoint], out: &mut Vec<Event>) {
         // Whatever movement the let-through was for, it ends here.
         let top_stop = self.top_stop_of.take();
+        if self.shaky_neutral {
+            self.sets.note_shaky(rep.start_t);
+        }
         let trace = &rep.trace;
         let (peak_deg, peak_rotation, peak_t) = match self.profile.reps.signal {
             RepSignal::Rotation => trace
@@ -1732,6 +1739,28 @@ mod tests {
             .map(Set::rep_count)
             .collect();
         assert_eq!(counted, [6]);
+    }
+
+    #[test]
+    fn a_lifter_whose_leg_never_rests_is_counted_but_not_sure() {
+        // Standing: a 10 Hz tremor from the first sample on (the leg never
+        // rests sample by sample), 5 s of standing, then six 35° reps. The
+        // rest is judged on the averaged reading; the count is told to be
+        // checked, since a rep may have gone by before the first rest.
+        let angle = |t: f64| -> f64 {
+            let reps: f64 = (0..6)
+                .map(|i| 35.0 * bump((t - 5.0 - 2.6 * i as f64) / 2.2))
+                .sum();
+            reps + 0.2 * (2.0 * std::f64::consts::PI * 10.0 * t).sin()
+        };
+        let sets = standing_ankle(shank(Vector3::x(), angle, 22.0));
+        let counted: Vec<usize> = sets.iter().map(Set::rep_count).collect();
+        assert_eq!(counted, [6], "{sets:?}");
+        assert!(sets[0]
+            .doubts
+            .iter()
+            .any(|d| d.kind == DoubtKind::ShakyRest));
+        assert!(sets[0].confidence < 0.9);
     }
 
     #[test]

@@ -175,6 +175,9 @@ impl OpenSet {
     }
 }
 
+/// How many of the latest reps measured from a shaky rest are kept.
+const SHAKY_KEPT: usize = 64;
+
 /// How many of the latest gaps in the data are kept.
 const GAPS_KEPT: usize = 16;
 
@@ -211,6 +214,8 @@ pub struct Segmenter {
     /// The latest gaps in the data that broke the track in the middle of a
     /// movement (s, from–to).
     gaps: VecDeque<(f64, f64)>,
+    /// Starts of the latest reps measured from a shaky rest (s).
+    shaky: VecDeque<f64>,
 }
 
 impl Segmenter {
@@ -233,7 +238,17 @@ impl Segmenter {
             stride: Stride::default(),
             swings: SwingLog::default(),
             gaps: VecDeque::new(),
+            shaky: VecDeque::new(),
         }
+    }
+
+    /// Notes a rep begun at `start_s` measured from a neutral taken at a
+    /// shaky rest ([`certainty::shaky_rests`]).
+    pub fn note_shaky(&mut self, start_s: f64) {
+        if self.shaky.len() == SHAKY_KEPT {
+            self.shaky.pop_front();
+        }
+        self.shaky.push_back(start_s);
     }
 
     /// Notes a gap in the data from `from_s` to `to_s` that broke the
@@ -439,6 +454,10 @@ impl Segmenter {
         cap(certainty::dropped_like_reps(&set.reps, &dropped));
         cap(walk_axis);
         cap(certainty::data_gaps(&set.reps, self.gaps.make_contiguous()));
+        cap(
+            certainty::shaky_rests(&set.reps, self.shaky.make_contiguous())
+                .map(|(c, d)| (c, vec![d])),
+        );
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));
