@@ -35,9 +35,11 @@ use std::io::IsTerminal;
 /// orientation curves), built after all fourteen and read in session 17;
 /// the fatigue model (sets taken close to failure by a stochastic
 /// feedback controller that tires), built after all fifteen, held out
-/// through session 18 and read in session 19; and the hill model (a
-/// muscle-driven body), built after all sixteen: the hold-out, neither
-/// tuned on nor read.
+/// through session 18 and read in session 19; the hill model (a
+/// muscle-driven body), built after all sixteen, held out through session
+/// 19 and read in session 20; and the rhythm model (reps from a nonlinear
+/// oscillator driving a kinematic chain), built after all seventeen: the
+/// hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -53,7 +55,7 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit, home, studio and fatigue: seen; hill: the hold-out).
+    /// circuit, home, studio, fatigue and hill: seen; rhythm: the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -177,10 +179,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "Pilates, barre and yoga studios with motion written directly as orientation curves on SO(3) (slow controlled reps, long holds and pulses at the top, leg circles, the reformer, a ring, the barre, both sides in turn; roll-downs, cat-cow, lunges between sets); built after all fourteen, read once fatigue was scored (seen)".into()
         }
         crate::source::sim::SimModel::Fatigue => {
-            "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, never tuned on or read (the hold-out through session 18; may be read now that hill was scored)".into()
+            "sets taken close to failure (a stochastic feedback controller with signal-dependent noise whose capacity, gains and range fade with a per-rep fatigue integrator: grinding and partial last reps, failed reps, rest-pause, drop sets, tremor, growing compensation); built after all fifteen, the hold-out through session 18, read in session 19 (seen)".into()
         }
         crate::source::sim::SimModel::Hill => {
-            "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); built after all sixteen, never tuned on or read (the hold-out through session 19; may be read now that rhythm was scored)".into()
+            "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); built after all sixteen, the hold-out through session 19, read in session 20 once rhythm was scored (seen)".into()
         }
         crate::source::sim::SimModel::Rhythm => {
             "reps that emerge from a dynamical system (a Hopf oscillator per working joint, its bifurcation parameter ramped up to start a set and down to end it; phase diffusion, amplitude wander, pauses, holds and hesitations as phase resets, metronome entrainment with lost beats) driving a kinematic chain with a balance coupling and multi-scale sway, a semi-Markov chain of behaviours between sets; never tuned on or read (the new hold-out, built after all seventeen)".into()

@@ -122,11 +122,12 @@ pub struct SimulateArgs {
     /// (sets taken close to failure: a stochastic feedback controller whose
     /// capacity, gains and range fade with fatigue; grinding and partial
     /// last reps, failed reps, rest-pause, drop sets, tremor), built apart,
-    /// held out through session 18 and read in session 19; or the hold-out, built
-    /// apart and never tuned on: `hill` (a
+    /// held out through session 18 and read in session 19; `hill` (a
     /// muscle-driven body: Hill-type actuators with activation dynamics,
     /// tendon and passive joint elasticity, co-contraction, tremor, the
-    /// sensor on soft tissue) or `rhythm` (reps from a nonlinear
+    /// sensor on soft tissue), held out through session 19 and read in
+    /// session 20; or the hold-out, built apart and never tuned on:
+    /// `rhythm` (reps from a nonlinear
     /// oscillator, a central pattern generator ramped up and down, driving
     /// a kinematic chain).
     #[arg(long, default_value = "standard")]

@@ -129,7 +129,8 @@ pub struct SimConfig {
 /// `Hill` ([`crate::source::hill`]) is a seventeenth, built apart after all
 /// sixteen: a muscle-driven body (Hill-type actuators with activation
 /// dynamics, tendon and passive joint elasticity, co-contraction, tremor,
-/// soft-tissue coupling of the sensor); the hold-out through session 19.
+/// soft-tissue coupling of the sensor); the hold-out through session 19,
+/// read in session 20 (once rhythm was scored) for the shaky-rest rule.
 /// `Rhythm` ([`crate::source::rhythm`]) is an eighteenth, built apart after
 /// all seventeen: reps that emerge from a nonlinear oscillator (a central
 /// pattern generator whose bifurcation parameter is ramped up and down)
@@ -216,8 +217,8 @@ pub enum SimModel {
     /// antagonist Hill-type actuators (activation dynamics, force–length,
     /// force–velocity, series elastic tendon) against limb inertia, gravity
     /// and the load, with passive joint elasticity, co-contraction, tremor
-    /// and a sensor on soft tissue; the hold-out through session 19, never
-    /// tuned on ([`crate::source::hill::HillSimulator`]).
+    /// and a sensor on soft tissue; the hold-out through session 19, read
+    /// in session 20 ([`crate::source::hill::HillSimulator`]).
     Hill,
     /// An eighteenth body model built apart after all seventeen: reps that
     /// emerge from a dynamical system (a Hopf oscillator per working joint
