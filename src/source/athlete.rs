@@ -72,6 +72,7 @@
 //!
 //! Everything is drawn from seeded ChaCha8 streams: same seed, same bytes.
 
+use super::gauss;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -80,7 +81,6 @@ use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -144,10 +144,6 @@ fn uni(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     } else {
         rng.gen_range(lo..hi)
     }
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

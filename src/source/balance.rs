@@ -71,6 +71,7 @@
 //! corpus, never to be tuned on. One seeded ChaCha8 stream: the same seed
 //! gives the same samples, byte for byte.
 
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -79,7 +80,6 @@ use nalgebra::{Unit, UnitQuaternion, Vector3};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 
@@ -138,10 +138,6 @@ fn rz(deg: f64) -> UnitQuaternion<f64> {
     UnitQuaternion::from_axis_angle(&Vector3::z_axis(), deg.to_radians())
 }
 
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample(StandardNormal)
-}
-
 fn random_axis(rng: &mut ChaCha8Rng) -> Unit<Vector3<f64>> {
     loop {
         let v = Vector3::new(gauss(rng), gauss(rng), gauss(rng));
@@ -149,10 +145,6 @@ fn random_axis(rng: &mut ChaCha8Rng) -> Unit<Vector3<f64>> {
             return Unit::new_normalize(v);
         }
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// How the lifter is placed for the exercise.

@@ -30,6 +30,7 @@
 //!
 //! Everything is drawn from one seeded ChaCha8 stream.
 
+use super::round3;
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
@@ -1984,10 +1985,6 @@ fn plan(cfg: &SimConfig) -> Result<Planned, String> {
         duration,
         rng,
     })
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn round1(x: f64) -> f64 {

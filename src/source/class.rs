@@ -66,6 +66,7 @@
 //! flexion for drift); their `value_deg` is the measured size as a positive
 //! number (for a partial rep: how many degrees it fell short).
 
+use super::gauss;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -73,7 +74,6 @@ use crate::{Exercise, Placement, Sample};
 use nalgebra::{DMatrix, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 // ----------------------------------------------------------------- tracks --
 
@@ -322,10 +322,6 @@ fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
     } else {
         rng.gen_range(a..b)
     }
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 impl Person {

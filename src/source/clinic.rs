@@ -77,13 +77,13 @@
 //! the same session.
 
 use super::sim::{in_ble_gap, SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample};
 use nalgebra::{Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -102,10 +102,6 @@ const STOP_C: f64 = 250.0;
 
 fn uni(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.gen::<f64>()
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
@@ -139,10 +135,6 @@ fn ry(deg: f64) -> Rotation3<f64> {
 
 fn rz(deg: f64) -> Rotation3<f64> {
     Rotation3::from_axis_angle(&Vector3::z_axis(), deg.to_radians())
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// A smooth random function of time: a sum of sinusoids at random

@@ -73,13 +73,13 @@
 //! the same session.
 
 use super::sim::{in_ble_gap, SensorClock, SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::f64::consts::PI;
 
 /// Rate the controlled joint's channels are stored at, Hz.
@@ -106,10 +106,6 @@ fn rz(a: f64) -> UnitQuaternion<f64> {
 fn smooth(u: f64) -> f64 {
     let u = u.clamp(0.0, 1.0);
     u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    StandardNormal.sample(rng)
 }
 
 fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
@@ -937,10 +933,6 @@ impl FatigueSimulator {
         };
         (ts, notes)
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn posture_of(ex: Exercise) -> Posture {

@@ -48,6 +48,7 @@
 //!
 //! Everything is drawn from ChaCha8 streams seeded from the config.
 
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -55,7 +56,6 @@ use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::f64::consts::PI;
 
 /// Integration step of the body, s.
@@ -85,14 +85,6 @@ fn rad(d: f64) -> f64 {
 
 fn deg(r: f64) -> f64 {
     r * 180.0 / PI
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    StandardNormal.sample(rng)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// A target path: knots joined by minimum-jerk segments.

@@ -233,3 +233,14 @@ pub mod torque;
 /// other models; read in session 15, once circuit stood ready and was
 /// scored.
 pub mod wear;
+
+/// One draw from the standard normal distribution: every body model's noise.
+pub(crate) fn gauss(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    use rand::Rng;
+    rng.sample::<f64, _>(rand_distr::StandardNormal)
+}
+
+/// `x` rounded to 3 decimals (the truth's times and sizes).
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -51,6 +51,7 @@
 //! the other models: the hold-out until session 9 read it for two rules. The whole session runs
 //! twice, deterministically: once to read the truth, once to sample.
 
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -58,7 +59,6 @@ use crate::{Exercise, Placement, Sample};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 
 /// Integration step, s.
@@ -79,10 +79,6 @@ fn deg(x: f64) -> f64 {
 
 fn rad(x: f64) -> f64 {
     x.to_radians()
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 fn smooth(u: f64) -> f64 {
@@ -1543,10 +1539,6 @@ fn read_truth(plan: &Plan) -> (Truth, f64) {
         sets,
     };
     (truth, duration)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// Reads one set's reps off its trace as a labeller would.

@@ -52,6 +52,7 @@
 //! Built after all seventeen other models without reading them or the
 //! counter.
 
+use super::gauss;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -59,7 +60,6 @@ use crate::{Exercise, Placement, Sample};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 
 const TAU: f64 = 2.0 * PI;
@@ -110,10 +110,6 @@ struct Output {
     /// Attempts the lifter abandoned low: (start, end), s.
     #[cfg_attr(not(test), allow(dead_code))]
     abandoned: Vec<(f64, f64)>,
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample(StandardNormal)
 }
 
 fn smooth(x: f64) -> f64 {

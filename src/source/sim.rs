@@ -12,6 +12,7 @@
 //! Everything is drawn from one seeded ChaCha8 stream: the same seed gives
 //! the same session on every machine.
 
+use super::round3;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
@@ -1414,10 +1415,6 @@ impl Simulator {
 fn body_pose_fresh(body: &mut Body, t: f64) -> (Vector3<f64>, Rotation3<f64>, f64, f64) {
     body.cursor = 0;
     body.pose(t)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn random_unit(rng: &mut ChaCha8Rng) -> Vector3<f64> {

@@ -96,6 +96,7 @@
 //! largest angle of the thigh forward out of the pelvis' frontal plane,
 //! relative to the set's neutral (°). Times are on the sensor's clock.
 
+use super::gauss;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{in_ble_gap, SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -103,7 +104,6 @@ use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::f64::consts::PI;
 
 type V3 = Vector3<f64>;
@@ -154,9 +154,6 @@ fn jr_inv(phi: &V3) -> Matrix3<f64> {
     Matrix3::identity()
         + 0.5 * k
         + (1.0 / (th * th) - (1.0 + th.cos()) / (2.0 * th * th.sin())) * (k * k)
-}
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    StandardNormal.sample(rng)
 }
 fn lognormal(rng: &mut ChaCha8Rng, median: f64, spread: f64) -> f64 {
     median * (spread * gauss(rng)).exp()

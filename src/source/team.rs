@@ -98,6 +98,7 @@
 //! finite differences (1 ms), so they are exactly the kinematics' and the
 //! ground truth is read off the same pose function.
 
+use super::gauss;
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -105,7 +106,6 @@ use crate::{Exercise, Placement, Sample};
 use nalgebra::{UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
 type V3 = Vector3<f64>;
@@ -156,9 +156,6 @@ fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
     } else {
         rng.gen_range(a..b)
     }
-}
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    StandardNormal.sample(rng)
 }
 fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
     rng.gen::<f64>() < p

@@ -27,6 +27,7 @@
 //!
 //! Nothing in the rep counter may be tuned on this model.
 
+use super::gauss;
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY as G;
@@ -34,7 +35,6 @@ use crate::{Exercise, Placement, Sample};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 
 type V3 = Vector3<f64>;
@@ -65,9 +65,6 @@ fn min_jerk(x: f64) -> (f64, f64) {
 
 fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
     a + (b - a) * rng.gen::<f64>()
-}
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 /// How the lifter is placed.

@@ -75,6 +75,7 @@
 //! rep's span, its peak as DOMAIN.md defines it, its compensations as the
 //! body did them), the second streams the samples.
 
+use super::{gauss, round3};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -174,14 +175,6 @@ fn rz(deg: f64) -> Q {
 fn smoothstep(u: f64) -> f64 {
     let u = u.clamp(0.0, 1.0);
     u * u * (3.0 - 2.0 * u)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
 }
 
 /// A draw around `mean` with a relative spread `cv`, never below 20 % of it.
