@@ -73,7 +73,7 @@
 //! the same session.
 
 use super::sim::{in_ble_gap, SensorClock, SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3};
+use super::{gauss, round3, rx, ry, rz};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample, Side};
@@ -91,16 +91,6 @@ const SUB: usize = 5;
 
 fn deg(x: f64) -> f64 {
     x.to_radians()
-}
-
-fn rx(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::x_axis(), a)
-}
-fn ry(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::y_axis(), a)
-}
-fn rz(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::z_axis(), a)
 }
 
 fn smooth(u: f64) -> f64 {

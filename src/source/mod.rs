@@ -244,3 +244,18 @@ pub(crate) fn gauss(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// A turn of `a` radians about x, y or z.
+pub(crate) fn rx(a: f64) -> nalgebra::UnitQuaternion<f64> {
+    nalgebra::UnitQuaternion::from_axis_angle(&nalgebra::Vector3::x_axis(), a)
+}
+
+/// See [`rx`].
+pub(crate) fn ry(a: f64) -> nalgebra::UnitQuaternion<f64> {
+    nalgebra::UnitQuaternion::from_axis_angle(&nalgebra::Vector3::y_axis(), a)
+}
+
+/// See [`rx`].
+pub(crate) fn rz(a: f64) -> nalgebra::UnitQuaternion<f64> {
+    nalgebra::UnitQuaternion::from_axis_angle(&nalgebra::Vector3::z_axis(), a)
+}

@@ -52,7 +52,7 @@
 //! Built after all seventeen other models without reading them or the
 //! counter.
 
-use super::gauss;
+use super::{gauss, rx, ry, rz};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -115,16 +115,6 @@ struct Output {
 fn smooth(x: f64) -> f64 {
     let x = x.clamp(0.0, 1.0);
     x * x * x * (x * (6.0 * x - 15.0) + 10.0)
-}
-
-fn rx(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::x_axis(), a)
-}
-fn ry(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::y_axis(), a)
-}
-fn rz(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::z_axis(), a)
 }
 
 /// Filtered Ornstein–Uhlenbeck noise: an OU process of time scale `tau`
