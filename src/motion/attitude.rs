@@ -37,8 +37,10 @@ const STILL_TAU_S: f64 = 0.25;
 /// averaged over this long (s): a tremor at 8-12 Hz averages away.
 const SHAKY_REST_TAU_S: f64 = 0.1;
 
-/// ... and only once no step has been steady for this long (s): at the
-/// turn of a rep the averaged reading dips for an instant.
+/// Such a rest is shaky ([`Stillness::shaky`]: the set measured from it is
+/// doubted) only when no steady rest of `min_s` came for this long (s)
+/// before it: at the turn of a rep the averaged reading dips to rest for an
+/// instant on any sensor.
 const SHAKY_AFTER_S: f64 = 3.0;
 
 /// The averaged rate must stay under this share of `gyro_abs_dps`: a slow
