@@ -436,7 +436,7 @@ pub fn shaky_rests(reps: &[Rep], shaky: &[f64]) -> Option<(f64, Doubt)> {
     let (first, last) = (reps.first()?, reps.last()?);
     let n = shaky
         .iter()
-        .filter(|&&t| t >= first.start_s - 1e-9 && t <= last.end_s)
+        .filter(|&&t| (first.start_s..=last.end_s).contains(&t))
         .count();
     (n > 0).then(|| {
         (

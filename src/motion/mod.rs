@@ -668,15 +668,7 @@ impl Pipeline {
             }
             return true;
         }
-        if self.profile.reps.level_axis
-            && self.sets.open.is_none()
-            && self.detector.in_rep()
-            && angle > self.profile.reps.enter_deg
-            && self.neutral.inv().is_some_and(|n| {
-                let up = n.transform_vector(&Vector3::z());
-                rotation.dot(&up).abs() > TURN_IN_PLACE_AXIS * angle
-            })
-        {
+        if self.detector.in_rep() && self.turned_in_place(angle, rotation) {
             // At rest turned about the vertical, no set open: the lifter
             // turned in place (to face the stack after drinking, after the
             // phone); no rep of a level-axis exercise rests there. The new
@@ -968,6 +960,19 @@ impl Pipeline {
     fn rested_past_any_top(&self, angle: f64) -> bool {
         let max = self.profile.reps.rest_max_deg;
         self.profile.reps.signal == RepSignal::Rotation && max > 0.0 && angle > max
+    }
+
+    /// Ankle, a level-axis exercise with no set open: whether `rotation`
+    /// (from the neutral, °; `angle` its size) lies about the vertical
+    /// ([`TURN_IN_PLACE_AXIS`]): the lifter turned in place.
+    fn turned_in_place(&self, angle: f64, rotation: &Vector3<f64>) -> bool {
+        self.profile.reps.level_axis
+            && self.sets.open.is_none()
+            && angle > self.profile.reps.enter_deg
+            && self.neutral.inv().is_some_and(|n| {
+                let up = n.transform_vector(&Vector3::z());
+                rotation.dot(&up).abs() > TURN_IN_PLACE_AXIS * angle
+            })
     }
 
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
