@@ -247,6 +247,9 @@ fn mv_at(dof: usize, goal: f64, tau: f64, delay: f64) -> Cmd {
     }
 }
 
+/// A command and when it is due.
+type Timed = (f64, Cmd);
+
 /// When a step is over.
 #[derive(Debug, Clone, Copy)]
 enum Wait {
@@ -363,7 +366,10 @@ use Sym::{N, T};
 
 /// The weighted grammar: for each non-terminal, its productions and their
 /// weights (population and settings re-weight some at expansion).
-const RULES: &[(Nt, &[(f64, &[Sym])])] = &[
+/// One weighted production.
+type Production = (f64, &'static [Sym]);
+
+const RULES: &[(Nt, &[Production])] = &[
     (
         Nt::Session,
         &[(
@@ -474,7 +480,7 @@ fn expand(nt: Nt, cfg: &SimConfig, rng: &mut ChaCha8Rng, out: &mut Vec<Term>) {
     let Some((_, prods)) = RULES.iter().find(|(n, _)| *n == nt) else {
         return;
     };
-    let usable: Vec<&(f64, &[Sym])> = prods.iter().filter(|(_, s)| syms_allowed(s, cfg)).collect();
+    let usable: Vec<&Production> = prods.iter().filter(|(_, s)| syms_allowed(s, cfg)).collect();
     if usable.is_empty() {
         return;
     }
@@ -1950,7 +1956,7 @@ fn run(
     let steps = &planner.steps;
     let mut idx = 0usize;
     let mut step_t0 = 0.0;
-    let mut pending: Vec<(f64, Cmd)> = Vec::new();
+    let mut pending: Vec<Timed> = Vec::new();
     let mut set_t0 = 0.0;
     let mut rec_on = false;
     let mut neutral: Option<Neutral> = None;
@@ -2079,7 +2085,7 @@ fn run(
             tail += dt;
         }
         // Delayed commands whose time has come, in the order the plan gave them.
-        let (due, later): (Vec<(f64, Cmd)>, Vec<(f64, Cmd)>) = std::mem::take(&mut pending)
+        let (due, later): (Vec<Timed>, Vec<Timed>) = std::mem::take(&mut pending)
             .into_iter()
             .partition(|(at, _)| *at <= t);
         pending = later;
@@ -2172,7 +2178,7 @@ fn run(
         gyr_sum += omega / DEG;
         n_sum += 1;
         // Truth records.
-        if rec_on && k % rec_every == 0 {
+        if rec_on && k.is_multiple_of(rec_every) {
             if let Some(n) = &neutral {
                 cur.push(Rec {
                     t,
