@@ -114,6 +114,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("hill", "seated-machine-abduction", "ankle", "27"),
         ("rhythm", "hip-hitch", "pelvis", "28"),
         ("rhythm", "side-lying-abduction", "ankle", "29"),
+        ("primitive", "standing-cable-abduction", "pelvis", "30"),
+        ("primitive", "seated-machine-abduction", "ankle", "31"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

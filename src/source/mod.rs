@@ -156,6 +156,25 @@ pub mod muscle;
 /// the counter was tuned on [`sim`]'s body model, and a counter that only
 /// works on the model it was tuned on will fail on real people.
 pub mod pivot;
+/// A nineteenth body model, the hold-out: movement as discrete motor
+/// primitives chosen by a stochastic grammar.
+///
+/// Every half-rep is a Dynamic Movement Primitive (a critically damped point
+/// attractor with a canonical phase and a forcing term of Gaussian basis
+/// functions carrying the lifter's own style, jittered per rep), goals that
+/// drift over a set, tempo with serial correlation, primitives that blend,
+/// phase stopping when a perturbation holds the limb back; a weighted
+/// grammar expands the session (warm-ups, set-ups, practice swings and
+/// false starts, abandoned or dropped last reps, fading reps, and the
+/// actions of a rest: walking with gait cycles, turning, sitting, lying,
+/// shaking out, re-strapping, drinking, the phone, stretching, the other
+/// leg's set) over a mixture of populations (rehab, gym, athletes, people
+/// following a video); a kinematic chain with anticipatory postural
+/// adjustments and sway; a sensor with its own crystal, bias drift, scale,
+/// cross-axis, noise, quantisation, saturation, drops and gaps. Truth is
+/// measured on the simulated motion. Built after all eighteen without
+/// reading the counter or the other models: never tuned on.
+pub mod primitive;
 /// An eighteenth body model, the hold-out: reps that emerge from a
 /// dynamical system.
 ///

@@ -135,7 +135,12 @@ pub struct SimConfig {
 /// `Rhythm` ([`crate::source::rhythm`]) is an eighteenth, built apart after
 /// all seventeen: reps that emerge from a nonlinear oscillator (a central
 /// pattern generator whose bifurcation parameter is ramped up and down)
-/// driving a kinematic chain; the hold-out, never tuned on.
+/// driving a kinematic chain; the hold-out through session 20, never
+/// tuned on.
+/// `Primitive` ([`crate::source::primitive`]) is a nineteenth, built apart
+/// after all eighteen: movement as discrete motor primitives (Dynamic
+/// Movement Primitives) chosen by a stochastic grammar, over a mixture of
+/// populations; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -227,9 +232,19 @@ pub enum SimModel {
     /// set and down to end it; phase diffusion, amplitude wander, pauses,
     /// holds and hesitations as phase resets, metronome entrainment), a
     /// kinematic chain answering the leg through a balance coupling, a
-    /// semi-Markov chain of behaviours between sets; the hold-out, never
-    /// tuned on ([`crate::source::rhythm::RhythmSimulator`]).
+    /// semi-Markov chain of behaviours between sets; the hold-out through
+    /// session 20, never tuned on ([`crate::source::rhythm::RhythmSimulator`]).
     Rhythm,
+    /// A nineteenth body model built apart after all eighteen: every
+    /// half-rep a Dynamic Movement Primitive (a critically damped attractor
+    /// with a canonical phase, a per-lifter forcing term of Gaussian basis
+    /// functions, drifting goals, serially correlated tempo, blending and
+    /// phase stopping), sessions expanded by a weighted grammar (practice
+    /// swings, false starts, abandoned and dropped last reps, rests full of
+    /// walking, sitting, lying, re-strapping and the other leg's set) over
+    /// a mixture of rehab, gym, athlete and video populations; the
+    /// hold-out, never tuned on ([`crate::source::primitive::PrimitiveSimulator`]).
+    Primitive,
 }
 
 impl SimModel {
@@ -253,6 +268,7 @@ impl SimModel {
         SimModel::Fatigue,
         SimModel::Hill,
         SimModel::Rhythm,
+        SimModel::Primitive,
     ];
 
     /// The id used on the command line and in files.
@@ -276,6 +292,7 @@ impl SimModel {
             SimModel::Fatigue => "fatigue",
             SimModel::Hill => "hill",
             SimModel::Rhythm => "rhythm",
+            SimModel::Primitive => "primitive",
         }
     }
 }
@@ -525,6 +542,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Rhythm => {
             let (sim, truth) = crate::source::rhythm::RhythmSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Primitive => {
+            let (sim, truth) = crate::source::primitive::PrimitiveSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
