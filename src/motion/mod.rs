@@ -203,6 +203,11 @@ pub struct Pipeline {
     shake: shake::ShakeLog,
     /// The orientation at the last rest, and when (s).
     last_rest: Option<(f64, UnitQuaternion<f64>)>,
+    /// When the current rest began (s); `None` while moving.
+    rest_since: Option<f64>,
+    /// The orientation at the last rest held at least [`HELD_REST_S`], and
+    /// when (s): a posture, not a pause at the top of a rep.
+    held_rest: Option<(f64, UnitQuaternion<f64>)>,
     /// The neutral was taken at a shaky rest ([`Stillness::shaky`]).
     shaky_neutral: bool,
 }
@@ -248,6 +253,14 @@ const TURN_IN_PLACE_AXIS: f64 = 0.9;
 /// `reps.max_duration_s` takes the neutral from its last rest, if the
 /// sensor rested within this long (s) before it was given up.
 const NO_RETURN_REST_S: f64 = 2.5;
+
+/// A rest this long (s) is a posture held, not a pause at the top of a rep:
+/// a movement given up for not coming back takes the neutral from the last
+/// such rest if it ended within [`NO_RETURN_HELD_S`], before any shorter one.
+const HELD_REST_S: f64 = 0.5;
+
+/// How recent (s) the held rest of [`HELD_REST_S`] must be.
+const NO_RETURN_HELD_S: f64 = 4.0;
 
 /// See [`LATE_ON_AXIS`]: the usual pause is taken as at least this (s), so
 /// reps done back to back do not make any pause "long".
@@ -371,6 +384,8 @@ impl Pipeline {
             top_stop_of: None,
             shake: shake::ShakeLog::default(),
             last_rest: None,
+            rest_since: None,
+            held_rest: None,
             shaky_neutral: false,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
@@ -496,6 +511,11 @@ impl Pipeline {
         self.neutral.record(s.t, q);
         if still {
             self.last_rest = Some((s.t, q));
+            if s.t - *self.rest_since.get_or_insert(s.t) >= HELD_REST_S {
+                self.held_rest = Some((s.t, q));
+            }
+        } else {
+            self.rest_since = None;
         }
 
         if still && !in_rep {
@@ -821,6 +841,8 @@ impl Pipeline {
         self.still.interrupt();
         self.neutral.clear();
         self.last_rest = None;
+        self.rest_since = None;
+        self.held_rest = None;
     }
 
     /// Ends the open movement (a rep if it was one) and accepts the rep
@@ -874,15 +896,23 @@ impl Pipeline {
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
                     self.neutral.forget();
-                    if let (Rejection::NoReturn, RepSignal::Rotation, Some((rest_t, q))) =
-                        (why, self.profile.reps.signal, self.last_rest)
+                    if let (Rejection::NoReturn, RepSignal::Rotation) =
+                        (why, self.profile.reps.signal)
                     {
-                        if end_s - rest_t <= NO_RETURN_REST_S {
-                            // A posture held too long to be a rep (sitting
-                            // on the bench, a foot up): where it rested is
-                            // the new neutral. Waiting for a rest instead
-                            // loses a set begun at once, by a lifter whose
-                            // tremor or sway never rests between reps.
+                        // A posture held too long to be a rep (sitting on
+                        // the bench, a foot up): where it rested is the new
+                        // neutral. Waiting for a rest instead loses a set
+                        // begun at once, by a lifter whose tremor or sway
+                        // never rests between reps. A rest held is that
+                        // posture; the last still instant may be the pause
+                        // at the top of the set's first rep.
+                        let held = self
+                            .held_rest
+                            .filter(|&(t, _)| end_s - t <= NO_RETURN_HELD_S);
+                        let last = self
+                            .last_rest
+                            .filter(|&(t, _)| end_s - t <= NO_RETURN_REST_S);
+                        if let Some((_, q)) = held.or(last) {
                             self.neutral.take_now(q);
                         }
                     }
@@ -1738,6 +1768,39 @@ mod tests {
                 0.0
             };
             posture + reps + tremor
+        };
+        let counted: Vec<usize> = standing_ankle(shank(Vector3::x(), angle, 33.0))
+            .iter()
+            .map(Set::rep_count)
+            .collect();
+        assert_eq!(counted, [6]);
+    }
+
+    #[test]
+    fn a_posture_held_before_a_set_is_its_neutral_not_the_pause_atop_its_first_rep() {
+        // Standing: the shank moved 30° off at 3 s and swaying (never at
+        // rest) until 11 s, then held there for 2.5 s; from 13.5 s six 35°
+        // reps from that posture, the first paused 0.4 s at the top. The
+        // movement begun at 3 s is given up as no rep at 15 s, during that
+        // pause: the neutral is the posture held, not the pause (which
+        // would count every rep from its top).
+        let angle = |t: f64| -> f64 {
+            let posture = 30.0 * (t - 3.0).clamp(0.0, 1.0);
+            let sway = if (4.0..11.0).contains(&t) {
+                3.0 * (std::f64::consts::PI * (t - 4.0)).sin()
+            } else {
+                0.0
+            };
+            let first = match t - 13.5 {
+                u if (0.0..1.1).contains(&u) => 35.0 * bump(u / 2.2),
+                u if (1.1..1.5).contains(&u) => 35.0,
+                u if (1.5..2.6).contains(&u) => 35.0 * bump((u - 0.4) / 2.2),
+                _ => 0.0,
+            };
+            let reps: f64 = (1..6)
+                .map(|i| 35.0 * bump((t - 16.5 - 2.6 * (i - 1) as f64) / 2.2))
+                .sum();
+            posture + sway + first + reps
         };
         let counted: Vec<usize> = standing_ankle(shank(Vector3::x(), angle, 33.0))
             .iter()
