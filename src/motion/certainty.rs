@@ -164,6 +164,10 @@ pub enum DoubtKind {
     /// tremor or a wobbling strap); where they were measured from was
     /// taken from a shaky rest, and reps may have gone unseen.
     ShakyRest,
+    /// Every rep went farther than the one before, well beyond the first:
+    /// the position they were measured from was probably drifting (the
+    /// neutral slipping, the sensor turning), not the lifter growing.
+    GrowingReps,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -450,6 +454,46 @@ pub fn shaky_rests(reps: &[Rep], shaky: &[f64]) -> Option<(f64, Doubt)> {
                     "the sensor never came fully to rest before {n} of these reps (a tremor \
                      or a loose strap kept it moving), so where they were measured from is \
                      uncertain: reps may have gone unseen; check the count"
+                ),
+            },
+        )
+    })
+}
+
+/// Confidence left when every rep went farther than the one before.
+const GROWING_CAP: f64 = 0.5;
+/// A set of at least this many reps, each larger than the one before …
+pub const GROWING_MIN_REPS: usize = 4;
+/// … and the last at least this share larger than the first, grew too
+/// steadily to be reps of one range: in every corpus (each body model and
+/// the real files) no set counted right grows so, and the false sets that
+/// did were marked sure.
+pub const GROWING_RATIO: f64 = 1.3;
+
+/// Reps that grow one after another from the first to the last by
+/// [`GROWING_RATIO`] or more: the neutral they were measured from was
+/// drifting (a leg swung while the lifter turned or walked, a neutral
+/// slipping about the vertical), not a lifter finding their range.
+pub fn growing_reps(reps: &[Rep]) -> Option<(f64, Doubt)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    let grows = reps.len() >= GROWING_MIN_REPS
+        && reps.windows(2).all(|w| w[1].peak_deg > w[0].peak_deg)
+        && last.peak_deg >= GROWING_RATIO * first.peak_deg;
+    grows.then(|| {
+        (
+            GROWING_CAP,
+            Doubt {
+                kind: DoubtKind::GrowingReps,
+                from_s: first.start_s,
+                to_s: last.end_s,
+                reps: 0,
+                message: format!(
+                    "each of these {} reps went farther than the one before (from {:.0}° to \
+                     {:.0}°): where they were measured from was probably drifting, so they \
+                     may not be reps at all; check the count",
+                    reps.len(),
+                    first.peak_deg,
+                    last.peak_deg
                 ),
             },
         )
@@ -1049,6 +1093,31 @@ mod tests {
             let (c, d) = judge(&r, &[m], 0.2, 5.0, 100.0, RepSignal::Rotation);
             assert!(c >= SURE && d.is_empty(), "{size_deg}: {c} {d:?}");
         }
+    }
+
+    #[test]
+    fn reps_that_each_go_farther_than_the_last_are_doubted() {
+        let mut r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 30.0);
+        // Steady reps, or a ramp that levels off: nothing.
+        assert!(growing_reps(&r).is_none());
+        for (rep, peak) in r.iter_mut().zip([24.0, 28.0, 30.0, 30.0, 29.0]) {
+            rep.peak_deg = peak;
+        }
+        assert!(growing_reps(&r).is_none());
+        // Each farther than the last, 20° to 40°: doubted.
+        for (rep, peak) in r.iter_mut().zip([20.0, 25.0, 30.0, 35.0, 40.0]) {
+            rep.peak_deg = peak;
+        }
+        let (cap, d) = growing_reps(&r).expect("growing reps doubted");
+        assert!(cap < SURE);
+        assert_eq!(d.kind, DoubtKind::GrowingReps);
+        assert!(d.message.contains("from 20° to 40°"), "{}", d.message);
+        // Growing by under 30 %, or only three reps: nothing.
+        for (rep, peak) in r.iter_mut().zip([30.0, 31.0, 32.0, 33.0, 34.0]) {
+            rep.peak_deg = peak;
+        }
+        assert!(growing_reps(&r).is_none());
+        assert!(growing_reps(&r[..3]).is_none());
     }
 
     #[test]

@@ -1810,6 +1810,28 @@ mod tests {
     }
 
     #[test]
+    fn reps_that_grow_one_after_another_are_counted_but_not_sure() {
+        // Standing: five reps, each 5° farther than the one before (20° to
+        // 40°), as a neutral drifting under the swings makes them.
+        let angle = |t: f64| -> f64 {
+            (0..5)
+                .map(|i| (20.0 + 5.0 * i as f64) * bump((t - 4.0 - 3.0 * i as f64) / 2.4))
+                .sum()
+        };
+        let sets = standing_ankle(shank(Vector3::x(), angle, 24.0));
+        assert_eq!(sets.iter().map(Set::rep_count).collect::<Vec<_>>(), [5]);
+        assert!(
+            sets[0].confidence < certainty::SURE,
+            "{}",
+            sets[0].confidence
+        );
+        assert!(sets[0]
+            .doubts
+            .iter()
+            .any(|d| d.kind == DoubtKind::GrowingReps));
+    }
+
+    #[test]
     fn a_lifter_whose_leg_never_rests_is_counted_but_not_sure() {
         // Standing: a 10 Hz tremor from the first sample on (the leg never
         // rests sample by sample), 5 s of standing, then six 35° reps. The

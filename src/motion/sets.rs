@@ -458,6 +458,7 @@ impl Segmenter {
             certainty::shaky_rests(&set.reps, self.shaky.make_contiguous())
                 .map(|(c, d)| (c, vec![d])),
         );
+        cap(certainty::growing_reps(&set.reps).map(|(c, d)| (c, vec![d])));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));
