@@ -38,10 +38,10 @@ use std::io::IsTerminal;
 /// through session 18 and read in session 19; the hill model (a
 /// muscle-driven body), built after all sixteen, held out through session
 /// 19 and read in session 20; the rhythm model (reps from a nonlinear
-/// oscillator driving a kinematic chain), built after all seventeen and
-/// held out through session 20; and the primitive model (discrete motor
-/// primitives chosen by a stochastic grammar), built after all eighteen:
-/// the hold-out, neither tuned on nor read.
+/// oscillator driving a kinematic chain), built after all seventeen,
+/// held out through session 20 and read in session 21; and the primitive
+/// model (discrete motor primitives chosen by a stochastic grammar), built
+/// after all eighteen: the hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -57,8 +57,8 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit, home, studio, fatigue and hill: seen; rhythm: held out
-    /// through session 20; primitive: the hold-out).
+    /// circuit, home, studio, fatigue, hill and rhythm: seen; primitive:
+    /// the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -188,7 +188,7 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "a muscle-driven body (antagonist Hill-type actuators with activation dynamics, force–length and force–velocity curves and a series elastic tendon on every hip and pelvis degree of freedom; passive joint elasticity, co-contraction rising with load, tremor, holds, hesitations and abandoned reps; the sensor on soft tissue); built after all sixteen, the hold-out through session 19, read in session 20 once rhythm was scored (seen)".into()
         }
         crate::source::sim::SimModel::Rhythm => {
-            "reps that emerge from a dynamical system (a Hopf oscillator per working joint, its bifurcation parameter ramped up to start a set and down to end it; phase diffusion, amplitude wander, pauses, holds and hesitations as phase resets, metronome entrainment with lost beats) driving a kinematic chain with a balance coupling and multi-scale sway, a semi-Markov chain of behaviours between sets; built after all seventeen, never tuned on or read (the hold-out through session 20; may be read now that primitive was scored)".into()
+            "reps that emerge from a dynamical system (a Hopf oscillator per working joint, its bifurcation parameter ramped up to start a set and down to end it; phase diffusion, amplitude wander, pauses, holds and hesitations as phase resets, metronome entrainment with lost beats) driving a kinematic chain with a balance coupling and multi-scale sway, a semi-Markov chain of behaviours between sets; built after all seventeen, the hold-out through session 20, read in session 21 once primitive was scored (seen)".into()
         }
         crate::source::sim::SimModel::Primitive => {
             "movement as discrete motor primitives chosen by a stochastic grammar (every half-rep a Dynamic Movement Primitive: a critically damped attractor with a canonical phase and a per-lifter forcing term of Gaussian basis functions, drifting goals, serially correlated tempo, blending, phase stopping under perturbations) over a mixture of rehab, gym, athlete and video populations, a kinematic chain with anticipatory postural adjustments, rests full of walking, sitting, lying, re-strapping and the other leg's set; never tuned on or read (the new hold-out, built after all eighteen)".into()

@@ -128,7 +128,7 @@ pub struct SimulateArgs {
     /// sensor on soft tissue), held out through session 19 and read in
     /// session 20; `rhythm` (reps from a nonlinear oscillator, a central
     /// pattern generator ramped up and down, driving a kinematic chain),
-    /// held out through session 20; or the hold-out, built apart and never
+    /// held out through session 20 and read in session 21; or the hold-out, built apart and never
     /// tuned on: `primitive` (every half-rep a discrete motor primitive, a
     /// Dynamic Movement Primitive, chosen by a stochastic grammar).
     #[arg(long, default_value = "standard")]

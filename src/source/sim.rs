@@ -135,8 +135,8 @@ pub struct SimConfig {
 /// `Rhythm` ([`crate::source::rhythm`]) is an eighteenth, built apart after
 /// all seventeen: reps that emerge from a nonlinear oscillator (a central
 /// pattern generator whose bifurcation parameter is ramped up and down)
-/// driving a kinematic chain; the hold-out through session 20, never
-/// tuned on.
+/// driving a kinematic chain; the hold-out through session 20, read in
+/// session 21 (once primitive was scored) for the growing-reps cue.
 /// `Primitive` ([`crate::source::primitive`]) is a nineteenth, built apart
 /// after all eighteen: movement as discrete motor primitives (Dynamic
 /// Movement Primitives) chosen by a stochastic grammar, over a mixture of
@@ -233,7 +233,7 @@ pub enum SimModel {
     /// holds and hesitations as phase resets, metronome entrainment), a
     /// kinematic chain answering the leg through a balance coupling, a
     /// semi-Markov chain of behaviours between sets; the hold-out through
-    /// session 20, never tuned on ([`crate::source::rhythm::RhythmSimulator`]).
+    /// session 20, read in session 21 ([`crate::source::rhythm::RhythmSimulator`]).
     Rhythm,
     /// A nineteenth body model built apart after all eighteen: every
     /// half-rep a Dynamic Movement Primitive (a critically damped attractor
