@@ -1446,6 +1446,15 @@ mod tests {
         analyze_samples(p, samples).0
     }
 
+    /// The reps of each set the standing ankle pipeline finds in a shank
+    /// turned `angle(t)` degrees about X for `secs`.
+    fn standing_ankle_counts(angle: impl Fn(f64) -> f64, secs: f64) -> Vec<usize> {
+        standing_ankle(shank(Vector3::x(), angle, secs))
+            .iter()
+            .map(Set::rep_count)
+            .collect()
+    }
+
     /// 0 → 1 → 0 over `u` in 0..1 (a raised cosine); 0 outside.
     fn bump(u: f64) -> f64 {
         if (0.0..1.0).contains(&u) {
@@ -1769,11 +1778,7 @@ mod tests {
             };
             posture + reps + tremor
         };
-        let counted: Vec<usize> = standing_ankle(shank(Vector3::x(), angle, 33.0))
-            .iter()
-            .map(Set::rep_count)
-            .collect();
-        assert_eq!(counted, [6]);
+        assert_eq!(standing_ankle_counts(angle, 33.0), [6]);
     }
 
     #[test]
@@ -1802,11 +1807,7 @@ mod tests {
                 .sum();
             posture + sway + first + reps
         };
-        let counted: Vec<usize> = standing_ankle(shank(Vector3::x(), angle, 33.0))
-            .iter()
-            .map(Set::rep_count)
-            .collect();
-        assert_eq!(counted, [6]);
+        assert_eq!(standing_ankle_counts(angle, 33.0), [6]);
     }
 
     #[test]
