@@ -210,6 +210,9 @@ pub struct Pipeline {
     held_rest: Option<(f64, UnitQuaternion<f64>)>,
     /// The neutral was taken at a shaky rest ([`Stillness::shaky`]).
     shaky_neutral: bool,
+    /// Hip hitch: since when the signal has sat the other way from every
+    /// rep ([`WRONG_WAY_S`]).
+    wrong_way_since: Option<f64>,
 }
 
 /// A quick movement whose rotation lies within about 25° of the axis of
@@ -253,6 +256,11 @@ const TURN_IN_PLACE_AXIS: f64 = 0.9;
 /// `reps.max_duration_s` takes the neutral from its last rest, if the
 /// sensor rested within this long (s) before it was given up.
 const NO_RETURN_REST_S: f64 = 2.5;
+
+/// Hip hitch: the signal held this long (s) past `reps.enter_deg` the other
+/// way from every rep, no rep open, is a new neutral: a re-clipped sensor
+/// or a shifted belt that never came to rest to show it.
+const WRONG_WAY_S: f64 = 6.0;
 
 /// A rest this long (s) is a posture held, not a pause at the top of a rep:
 /// a movement given up for not coming back takes the neutral from the last
@@ -386,6 +394,7 @@ impl Pipeline {
             last_rest: None,
             rest_since: None,
             held_rest: None,
+            wrong_way_since: None,
             shaky_neutral: false,
             stats: Stats::default(),
             impact_mps2: profile.reps.impact_g * STANDARD_GRAVITY,
@@ -570,6 +579,19 @@ impl Pipeline {
                 return;
             }
         };
+        if self.held_the_wrong_way(s.t, signal, in_rep) {
+            // The pelvis has sat the other way from every rep for
+            // WRONG_WAY_S: the clip was re-clipped or the belt shifted and
+            // the sensor never rested to show it. Where it sits is the
+            // new neutral, or every rep after is measured from the old
+            // one and never reaches a rep's depth.
+            self.detector.reset();
+            self.counted.reset_level();
+            self.neutral.take_now(q);
+            self.counted.rebase();
+            self.close_set_if_due(s.t, out);
+            return;
+        }
         if !in_rep {
             self.noise_ms +=
                 (signal * signal - self.noise_ms) * (dt * (1.0 / NOISE_TAU_S)).min(1.0);
@@ -1007,6 +1029,25 @@ impl Pipeline {
 
     /// Ankle: whether `rotation` (from the neutral, °) goes back along the
     /// open set's rep axis by more than `enter_deg`.
+    /// Pelvis, a rep that drops the free side (hip hitch): whether the
+    /// signal has stayed past `reps.enter_deg` the other way, no rep open,
+    /// for [`WRONG_WAY_S`]; keeps the time it went there.
+    fn held_the_wrong_way(&mut self, t: f64, signal: f64, in_rep: bool) -> bool {
+        if self.profile.reps.direction != profile::RepDirection::Down
+            || in_rep
+            || signal <= self.profile.reps.enter_deg
+        {
+            self.wrong_way_since = None;
+            return false;
+        }
+        let since = *self.wrong_way_since.get_or_insert(t);
+        if t - since <= WRONG_WAY_S {
+            return false;
+        }
+        self.wrong_way_since = None;
+        true
+    }
+
     fn lowered_past_neutral(&self, rotation: &Vector3<f64>) -> bool {
         self.along_set_axis(rotation)
             .is_some_and(|along| along < -self.profile.reps.enter_deg)
@@ -2214,6 +2255,39 @@ mod tests {
         assert_eq!(count(4.0, None), 5);
         assert_eq!(count(4.0, Some(0.0)), 6);
         assert_eq!(count(6.0, None), 6);
+    }
+
+    #[test]
+    fn a_hip_hitch_after_the_clip_was_re_clipped_on_a_lifter_who_never_rests_is_counted() {
+        // As below (a pelvis that sways and never rests), but at 2 s the
+        // clip is re-clipped 10° the other way from a drop; from 12 s four
+        // 6° drops. Measured from the neutral before the re-clip the drops
+        // never went below level, and none was counted.
+        use std::f64::consts::PI;
+        let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
+        let drop = drops(&[(12.0, 2.0), (15.5, 2.0), (19.0, 2.0), (22.5, 2.0)]);
+        let pose = |t: f64| {
+            let yaw = 0.6 * (2.0 * PI * 0.7 * t).sin();
+            let reclip = -10.0 * ((t - 2.0) / 0.5).clamp(0.0, 1.0);
+            let roll = reclip + drop(t) + 0.3 * (2.0 * PI * 1.1 * t).sin();
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw.to_radians())
+                * mount
+                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll.to_radians())
+        };
+        let samples: Vec<Sample> = (0..2800)
+            .map(|i| {
+                let mut s = sensed(&pose, i as f64 / 100.0);
+                s.gyr += Vector3::new(0.6, -0.5, 0.6);
+                s
+            })
+            .collect();
+        let p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
+        let counted: Vec<usize> = analyze_samples(p, samples)
+            .0
+            .iter()
+            .map(Set::rep_count)
+            .collect();
+        assert_eq!(counted, [4]);
     }
 
     #[test]
