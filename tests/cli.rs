@@ -116,6 +116,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("rhythm", "side-lying-abduction", "ankle", "29"),
         ("primitive", "standing-cable-abduction", "pelvis", "30"),
         ("primitive", "seated-machine-abduction", "ankle", "31"),
+        ("reach", "hip-hitch", "pelvis", "32"),
+        ("reach", "standing-cable-abduction", "ankle", "33"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

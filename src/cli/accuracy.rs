@@ -39,9 +39,12 @@ use std::io::IsTerminal;
 /// muscle-driven body), built after all sixteen, held out through session
 /// 19 and read in session 20; the rhythm model (reps from a nonlinear
 /// oscillator driving a kinematic chain), built after all seventeen,
-/// held out through session 20 and read in session 21; and the primitive
+/// held out through session 20 and read in session 21; the primitive
 /// model (discrete motor primitives chosen by a stochastic grammar), built
-/// after all eighteen: the hold-out, neither tuned on nor read.
+/// after all eighteen, held out through session 21 and read from session
+/// 22; and the reach model (the foot moved in task space, the joints from
+/// inverse kinematics with redundancy), built after all nineteen: the
+/// hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -57,8 +60,8 @@ pub struct AccuracyArgs {
     pub threads: usize,
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
-    /// circuit, home, studio, fatigue, hill and rhythm: seen; primitive:
-    /// the hold-out).
+    /// circuit, home, studio, fatigue, hill, rhythm and primitive (read
+    /// from session 22): seen; reach: the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -191,7 +194,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "reps that emerge from a dynamical system (a Hopf oscillator per working joint, its bifurcation parameter ramped up to start a set and down to end it; phase diffusion, amplitude wander, pauses, holds and hesitations as phase resets, metronome entrainment with lost beats) driving a kinematic chain with a balance coupling and multi-scale sway, a semi-Markov chain of behaviours between sets; built after all seventeen, the hold-out through session 20, read in session 21 once primitive was scored (seen)".into()
         }
         crate::source::sim::SimModel::Primitive => {
-            "movement as discrete motor primitives chosen by a stochastic grammar (every half-rep a Dynamic Movement Primitive: a critically damped attractor with a canonical phase and a per-lifter forcing term of Gaussian basis functions, drifting goals, serially correlated tempo, blending, phase stopping under perturbations) over a mixture of rehab, gym, athlete and video populations, a kinematic chain with anticipatory postural adjustments, rests full of walking, sitting, lying, re-strapping and the other leg's set; never tuned on or read (the new hold-out, built after all eighteen)".into()
+            "movement as discrete motor primitives chosen by a stochastic grammar (every half-rep a Dynamic Movement Primitive: a critically damped attractor with a canonical phase and a per-lifter forcing term of Gaussian basis functions, drifting goals, serially correlated tempo, blending, phase stopping under perturbations) over a mixture of rehab, gym, athlete and video populations, a kinematic chain with anticipatory postural adjustments, rests full of walking, sitting, lying, re-strapping and the other leg's set; built after all eighteen, the hold-out through session 21, read in session 22 once reach was scored (seen)".into()
+        }
+        crate::source::sim::SimModel::Reach => {
+            "the foot moved in task space and the joints from inverse kinematics with redundancy (each rep a task-space path for the foot, the free hip or the knee, travelled with a per-lifter speed profile; weighted damped least squares over a pelvis, hip, knee and ankle chain with per-lifter joint weights and soft limits, so the pelvis and hip flexion are recruited from the null space; a lagging balance task; a second-order tracking lag) over rehab, gym, athlete and video populations, an agenda of sets, supersets, the other leg's set, alternating legs and life between sets; never tuned on or read (the new hold-out, built after all nineteen)".into()
         }
     }
 }

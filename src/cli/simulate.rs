@@ -128,9 +128,12 @@ pub struct SimulateArgs {
     /// sensor on soft tissue), held out through session 19 and read in
     /// session 20; `rhythm` (reps from a nonlinear oscillator, a central
     /// pattern generator ramped up and down, driving a kinematic chain),
-    /// held out through session 20 and read in session 21; or the hold-out, built apart and never
-    /// tuned on: `primitive` (every half-rep a discrete motor primitive, a
-    /// Dynamic Movement Primitive, chosen by a stochastic grammar).
+    /// held out through session 20 and read in session 21; `primitive`
+    /// (every half-rep a discrete motor primitive, a Dynamic Movement
+    /// Primitive, chosen by a stochastic grammar), held out through session
+    /// 21 and read from session 22; or the hold-out, built apart and never
+    /// tuned on: `reach` (the foot moved in task space, the joints from
+    /// inverse kinematics with redundancy).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -175,6 +175,28 @@ pub mod pivot;
 /// measured on the simulated motion. Built after all eighteen without
 /// reading the counter or the other models: never tuned on.
 pub mod primitive;
+/// A twentieth body model, the hold-out: the foot moved in task space, the
+/// joints from inverse kinematics with redundancy.
+///
+/// Each rep is a task-space path for the end effector (the working foot on
+/// the cable's arc or a band's line, the foot's height above the bed, the
+/// free hip's height in a hip hitch, the knee against the machine's pad),
+/// travelled with a per-lifter speed profile (bell-shaped, front- or
+/// back-loaded, dwells at the top) to a height that drifts over a set. A
+/// leg chain (pelvis 6-dof over the stance foot, bed or seat, hip 3-dof,
+/// knee, ankle 2-dof, trunk lean) is solved every internal step by
+/// weighted damped least squares with per-lifter joint weights and soft
+/// limits, so a stiff hip or a weak abductor recruits the pelvis and hip
+/// flexion from the null space, where a lagging balance task keeps the
+/// body over its support; the joints follow the solution through a
+/// second-order lag. An agenda per session (warm-up, working sets, the
+/// other leg's set, supersets, walks, the bench and the phone, stretches,
+/// alternating legs, a chair or wall to hold, counting aloud); rehab,
+/// gym, athlete and video populations; a sensor on soft tissue with a
+/// creeping strap, its own crystal and a full error model. Truth is
+/// measured on the simulated joints. Built after all nineteen without
+/// reading the counter or the other models: never tuned on.
+pub mod reach;
 /// An eighteenth body model, the hold-out: reps that emerge from a
 /// dynamical system.
 ///
