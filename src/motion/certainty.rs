@@ -168,6 +168,11 @@ pub enum DoubtKind {
     /// the position they were measured from was probably drifting (the
     /// neutral slipping, the sensor turning), not the lifter growing.
     GrowingReps,
+    /// The set began as the leg came into a new posture (lying down,
+    /// sitting into the machine) with no rest between: its neutral was
+    /// taken from the rest held on the way, and a first rep may have gone
+    /// unseen.
+    NoRestBefore,
 }
 
 /// A movement the pipeline did not count (°, s).
@@ -427,6 +432,38 @@ pub fn data_gaps(reps: &[Rep], gaps: &[(f64, f64)]) -> Option<(f64, Vec<Doubt>)>
         })
         .collect();
     (!doubts.is_empty()).then_some((GAP_CAP, doubts))
+}
+
+/// Confidence left when the set began with no rest after the leg came into
+/// a new posture.
+const NO_REST_CAP: f64 = 0.7;
+/// A set whose first rep starts within this long (s) after its neutral was
+/// taken on the way into a new posture began with no rest.
+pub const NO_REST_WITHIN_S: f64 = 3.0;
+
+/// The set's first rep started within [`NO_REST_WITHIN_S`] after a neutral
+/// taken at `moving_neutral_s` from a rest held on the way into a new
+/// posture: the lifter lay down or sat into the machine and began at once.
+/// Where the reps are measured from is right, but the movement that brought
+/// the leg into place hid whatever began with it.
+pub fn no_rest_before(reps: &[Rep], moving_neutral_s: Option<f64>) -> Option<(f64, Doubt)> {
+    let (first, last, t) = (reps.first()?, reps.last()?, moving_neutral_s?);
+    // A rep's start is dated back to where it left the neutral: a little
+    // before the neutral was taken, at most.
+    let since = first.start_s - t;
+    (-0.5..=NO_REST_WITHIN_S).contains(&since).then(|| {
+        (
+            NO_REST_CAP,
+            Doubt {
+                kind: DoubtKind::NoRestBefore,
+                from_s: first.start_s,
+                to_s: last.end_s,
+                reps: 0,
+                message: "the set began as the leg came into position, with no rest before it:                           a first rep may have gone unseen; check the count"
+                    .to_string(),
+            },
+        )
+    })
 }
 
 /// Confidence left when reps were measured from a shaky rest.
@@ -1118,6 +1155,21 @@ mod tests {
         }
         assert!(growing_reps(&r).is_none());
         assert!(growing_reps(&r[..3]).is_none());
+    }
+
+    #[test]
+    fn a_set_begun_just_after_a_neutral_taken_on_the_way_into_place_is_doubted() {
+        // Reps from 10 s on.
+        let r = reps(&[10.0, 13.0, 16.0, 19.0], 2.0, 30.0);
+        // No such neutral, or one taken long before the set: nothing.
+        assert!(no_rest_before(&r, None).is_none());
+        assert!(no_rest_before(&r, Some(2.0)).is_none());
+        // Taken 1 s before the first rep: doubted.
+        let (cap, d) = no_rest_before(&r, Some(9.0)).expect("doubted");
+        assert!(cap < SURE);
+        assert_eq!(d.kind, DoubtKind::NoRestBefore);
+        // Taken after the set: nothing.
+        assert!(no_rest_before(&r, Some(30.0)).is_none());
     }
 
     #[test]

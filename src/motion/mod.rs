@@ -575,6 +575,20 @@ impl Pipeline {
                 }
                 self.detector.reset();
                 self.neutral.forget();
+                if let Some((_, held)) = self.held_rest.filter(|&(t, held)| {
+                    s.t - t <= NO_RETURN_HELD_S
+                        && (held.inverse() * q).angle().to_degrees()
+                            < self.profile.reps.max_peak_deg
+                }) {
+                    // Lying down or sitting into the machine, the leg
+                    // rested in the new posture and the set began without
+                    // another rest: that posture is the neutral, or reps
+                    // done back to back go unseen to the end of the set.
+                    // The set is doubted: a first rep begun as the leg
+                    // came into place may have gone unseen.
+                    self.neutral.take_now(held);
+                    self.sets.note_moving_neutral(s.t);
+                }
                 self.close_set_if_due(s.t, out);
                 return;
             }
@@ -1558,6 +1572,45 @@ mod tests {
             "{}",
             sets[1].start_s
         );
+    }
+
+    #[test]
+    fn a_set_begun_as_soon_as_the_leg_came_into_place_is_counted_and_doubted() {
+        // 3 s standing; lying down on a pillow turns the shank 60° in 2 s
+        // (short of any rest past a rep's top); 1.5 s held there, then eight
+        // 45° side-lying reps back to back (never at rest between them).
+        // The first rep's top is out of reach of the standing neutral: the
+        // posture held on the way is the neutral, not a rest that never
+        // comes, and the set is doubted (a first rep may have been lost).
+        let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos();
+        let angle = |t: f64| {
+            let reps: f64 = (0..8)
+                .map(|i| 45.0 * bump((t - 6.5 - 1.4 * i as f64) / 1.4))
+                .sum();
+            60.0 * ramp((t - 3.0) / 2.0) + reps
+        };
+        let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+        let pose = |t: f64| {
+            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), angle(t).to_radians()) * mount
+        };
+        let samples: Vec<Sample> = (0..2200).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
+        let p =
+            Pipeline::builtin(Exercise::SideLyingAbduction, Placement::Ankle, Side::Right).unwrap();
+        let (sets, _) = analyze_samples(p, samples);
+        assert_eq!(
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
+            [8],
+            "{sets:?}"
+        );
+        assert!(
+            sets[0].confidence < certainty::SURE,
+            "{}",
+            sets[0].confidence
+        );
+        assert!(sets[0]
+            .doubts
+            .iter()
+            .any(|d| d.kind == DoubtKind::NoRestBefore));
     }
 
     #[test]

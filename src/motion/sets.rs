@@ -216,6 +216,9 @@ pub struct Segmenter {
     gaps: VecDeque<(f64, f64)>,
     /// Starts of the latest reps measured from a shaky rest (s).
     shaky: VecDeque<f64>,
+    /// When the neutral was last taken as the sensor turned out of reach of
+    /// the old one, from a rest held just before (s).
+    moving_neutral_s: Option<f64>,
 }
 
 impl Segmenter {
@@ -239,7 +242,15 @@ impl Segmenter {
             swings: SwingLog::default(),
             gaps: VecDeque::new(),
             shaky: VecDeque::new(),
+            moving_neutral_s: None,
         }
+    }
+
+    /// Notes that the neutral was taken at `t` (s) from a rest held before
+    /// the sensor turned out of reach of the old one, not from a rest
+    /// before the set ([`certainty::no_rest_before`]).
+    pub fn note_moving_neutral(&mut self, t: f64) {
+        self.moving_neutral_s = Some(t);
     }
 
     /// Notes a rep begun at `start_s` measured from a neutral taken at a
@@ -459,6 +470,7 @@ impl Segmenter {
                 .map(|(c, d)| (c, vec![d])),
         );
         cap(certainty::growing_reps(&set.reps).map(|(c, d)| (c, vec![d])));
+        cap(certainty::no_rest_before(&set.reps, self.moving_neutral_s).map(|(c, d)| (c, vec![d])));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));
