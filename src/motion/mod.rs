@@ -39,6 +39,7 @@ pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
 use serde::Serialize;
 use sets::{OpenSet, Segmenter};
 use signal::{Counted, Neutral, Reading, TooFar};
+use std::collections::VecDeque;
 
 /// Time constant of the resting-noise estimate behind each set's confidence (s).
 const NOISE_TAU_S: f64 = 5.0;
@@ -208,6 +209,14 @@ pub struct Pipeline {
     /// The orientation at the last rest held at least [`HELD_REST_S`], and
     /// when (s): a posture, not a pause at the top of a rep.
     held_rest: Option<(f64, UnitQuaternion<f64>)>,
+    /// Ankle: the steps of the last [`REPLAY_KEEP_S`], to count again from
+    /// a neutral found after they went by ([`Pipeline::replay`]).
+    recent: VecDeque<Recent>,
+    /// Ankle: the time of the held rest a movement given up was just
+    /// measured again from, for [`Pipeline::replay`].
+    replay_from: Option<f64>,
+    /// A replay is running: no other starts within it.
+    replaying: bool,
     /// The neutral was taken at a shaky rest ([`Stillness::shaky`]).
     shaky_neutral: bool,
     /// Hip hitch: since when the signal has sat the other way from every
@@ -266,6 +275,22 @@ const WRONG_WAY_S: f64 = 6.0;
 /// a movement given up for not coming back takes the neutral from the last
 /// such rest if it ended within [`NO_RETURN_HELD_S`], before any shorter one.
 const HELD_REST_S: f64 = 0.5;
+
+/// Ankle: how much longer (s) than `reps.max_duration_s` the steps are
+/// kept to count again ([`Pipeline::replay`]); at least
+/// [`NO_RETURN_HELD_S`].
+const REPLAY_KEEP_S: f64 = 5.0;
+
+/// A step as the ankle pipeline took it, kept to count again.
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    /// The sensor's orientation.
+    q: UnitQuaternion<f64>,
+    /// The step was a jolt.
+    impact: bool,
+    /// What the detector was given (its reading from the old neutral).
+    point: TracePoint,
+}
 
 /// How recent (s) the held rest of [`HELD_REST_S`] must be.
 const NO_RETURN_HELD_S: f64 = 4.0;
@@ -394,6 +419,9 @@ impl Pipeline {
             last_rest: None,
             rest_since: None,
             held_rest: None,
+            recent: VecDeque::new(),
+            replay_from: None,
+            replaying: false,
             wrong_way_since: None,
             shaky_neutral: false,
             stats: Stats::default(),
@@ -633,11 +661,62 @@ impl Pipeline {
             rate: rate_norm,
             still,
         };
+        if self.profile.reps.signal == RepSignal::Rotation {
+            self.recent.push_back(Recent { q, impact, point });
+            let keep = self.profile.reps.max_duration_s + REPLAY_KEEP_S;
+            while self.recent.front().is_some_and(|r| r.point.t < s.t - keep) {
+                self.recent.pop_front();
+            }
+        }
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
+            if let Some(from) = self.replay_from.take() {
+                self.replay(from, out);
+            }
         }
         self.after_push(s.t, dt, still, point, out);
         self.close_set_if_due(s.t, out);
+    }
+
+    /// Ankle: counts again, from the neutral just taken at the held rest of
+    /// `from` (s), the steps since. A movement given up for not coming back
+    /// ran from the old neutral through a posture held and on into reps
+    /// done from that posture (sitting into the machine and starting at
+    /// once); measured from the posture, those reps come back.
+    fn replay(&mut self, from: f64, out: &mut Vec<Event>) {
+        let Some(neutral_inv) = self.neutral.inv() else {
+            return;
+        };
+        let Counted::Rotation(reader) = &self.counted else {
+            return;
+        };
+        let reader = reader.clone();
+        let steps: Vec<Recent> = self
+            .recent
+            .iter()
+            .filter(|r| r.point.t > from)
+            .copied()
+            .collect();
+        self.replaying = true;
+        self.detector.reset();
+        for r in steps {
+            let Ok(reading) = reader.read(&(neutral_inv * r.q)) else {
+                break;
+            };
+            let point = TracePoint {
+                angle: reading.angle,
+                rotation: reading.rotation,
+                ..r.point
+            };
+            if let Some(outcome) =
+                self.detector
+                    .push(reading.signal, r.impact, r.point.still, point)
+            {
+                self.handle(outcome, out);
+            }
+            self.after_push(r.point.t, 0.0, r.point.still, point, out);
+        }
+        self.replaying = false;
     }
 
     /// Learns what this accelerometer reads for 1 g while the gyro is quiet,
@@ -879,6 +958,7 @@ impl Pipeline {
         self.last_rest = None;
         self.rest_since = None;
         self.held_rest = None;
+        self.recent.clear();
     }
 
     /// Ends the open movement (a rep if it was one) and accepts the rep
@@ -948,8 +1028,11 @@ impl Pipeline {
                         let last = self
                             .last_rest
                             .filter(|&(t, _)| end_s - t <= NO_RETURN_REST_S);
-                        if let Some((_, q)) = held.or(last) {
+                        if let Some((t, q)) = held.or(last) {
                             self.neutral.take_now(q);
+                            if held.is_some() && !self.replaying {
+                                self.replay_from = Some(t);
+                            }
                         }
                     }
                 }
@@ -1611,6 +1694,34 @@ mod tests {
             .doubts
             .iter()
             .any(|d| d.kind == DoubtKind::NoRestBefore));
+    }
+
+    #[test]
+    fn reps_begun_from_a_posture_held_off_the_neutral_are_counted_from_it() {
+        // Seated: 3 s at rest, the leg moved 10° onto the pad and held there
+        // (a posture, not a rep: it never comes back) for 8.5 s, then eight
+        // 18° reps from the pad, back to back. The movement begun at 3 s is
+        // given up at 15 s; measured again from the posture held, the reps
+        // before that are reps too.
+        let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos();
+        let angle = |t: f64| {
+            let reps: f64 = (0..8)
+                .map(|i| 18.0 * bump((t - 12.5 - 2.0 * i as f64) / 2.0))
+                .sum();
+            10.0 * ramp(t - 3.0) + reps
+        };
+        let p = Pipeline::builtin(
+            Exercise::SeatedMachineAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, shank(Vector3::z(), angle, 34.0));
+        assert_eq!(
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
+            [8],
+            "{sets:?}"
+        );
     }
 
     #[test]
