@@ -1602,6 +1602,24 @@ mod tests {
         }
     }
 
+    /// A leg moved `posture` degrees in `move_s` from `move_at` (a raised
+    /// cosine) and left there, then `n` reps of `size` degrees from that
+    /// posture, back to back from `first` s, each `period` s long.
+    fn posture_then_reps(
+        posture: f64,
+        move_at: f64,
+        move_s: f64,
+        (n, size, first, period): (usize, f64, f64, f64),
+    ) -> impl Fn(f64) -> f64 {
+        move |t: f64| {
+            let u = ((t - move_at) / move_s).clamp(0.0, 1.0);
+            let reps: f64 = (0..n)
+                .map(|i| size * bump((t - first - period * i as f64) / period))
+                .sum();
+            posture * (0.5 - 0.5 * (std::f64::consts::PI * u).cos()) + reps
+        }
+    }
+
     /// Seated machine abduction: 4 s of rest, then `reps` reps of 25° about
     /// the vertical, each 3 s up, 1 s held, 3 s down and 1 s at rest (7-12
     /// °/s: a slow lifter).
@@ -1665,13 +1683,7 @@ mod tests {
         // The first rep's top is out of reach of the standing neutral: the
         // posture held on the way is the neutral, not a rest that never
         // comes, and the set is doubted (a first rep may have been lost).
-        let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos();
-        let angle = |t: f64| {
-            let reps: f64 = (0..8)
-                .map(|i| 45.0 * bump((t - 6.5 - 1.4 * i as f64) / 1.4))
-                .sum();
-            60.0 * ramp((t - 3.0) / 2.0) + reps
-        };
+        let angle = posture_then_reps(60.0, 3.0, 2.0, (8, 45.0, 6.5, 1.4));
         let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
         let pose = |t: f64| {
             UnitQuaternion::from_axis_angle(&Vector3::y_axis(), angle(t).to_radians()) * mount
@@ -1703,13 +1715,7 @@ mod tests {
         // 18° reps from the pad, back to back. The movement begun at 3 s is
         // given up at 15 s; measured again from the posture held, the reps
         // before that are reps too.
-        let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos();
-        let angle = |t: f64| {
-            let reps: f64 = (0..8)
-                .map(|i| 18.0 * bump((t - 12.5 - 2.0 * i as f64) / 2.0))
-                .sum();
-            10.0 * ramp(t - 3.0) + reps
-        };
+        let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, 12.5, 2.0));
         let p = Pipeline::builtin(
             Exercise::SeatedMachineAbduction,
             Placement::Ankle,
