@@ -209,8 +209,9 @@ pub struct Pipeline {
     /// The orientation at the last rest held at least [`HELD_REST_S`], and
     /// when (s): a posture, not a pause at the top of a rep.
     held_rest: Option<(f64, UnitQuaternion<f64>)>,
-    /// Ankle: the steps of the last [`REPLAY_KEEP_S`], to count again from
-    /// a neutral found after they went by ([`Pipeline::replay`]).
+    /// Ankle: the steps of the last `reps.max_duration_s` plus
+    /// [`REPLAY_KEEP_S`], to count again from a neutral found after they
+    /// went by ([`Pipeline::replay`]).
     recent: VecDeque<Recent>,
     /// Ankle: the time of the held rest a movement given up was just
     /// measured again from, for [`Pipeline::replay`].
