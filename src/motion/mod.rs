@@ -604,7 +604,7 @@ impl Pipeline {
                 }
                 self.detector.reset();
                 self.neutral.forget();
-                if let Some((_, held)) = self.held_rest.filter(|&(t, held)| {
+                if let Some((held_t, held)) = self.held_rest.filter(|&(t, held)| {
                     s.t - t <= NO_RETURN_HELD_S
                         && (held.inverse() * q).angle().to_degrees()
                             < self.profile.reps.max_peak_deg
@@ -613,10 +613,15 @@ impl Pipeline {
                     // rested in the new posture and the set began without
                     // another rest: that posture is the neutral, or reps
                     // done back to back go unseen to the end of the set.
-                    // The set is doubted: a first rep begun as the leg
-                    // came into place may have gone unseen.
+                    // What was done from it since (the first rep's rise)
+                    // is counted from it. The set is doubted all the same:
+                    // a first rep begun as the leg came into place may
+                    // have gone unseen.
                     self.neutral.take_now(held);
                     self.sets.note_moving_neutral(s.t);
+                    if !self.replaying {
+                        self.replay(held_t, out);
+                    }
                 }
                 self.close_set_if_due(s.t, out);
                 return;
@@ -1698,6 +1703,9 @@ mod tests {
             [8],
             "{sets:?}"
         );
+        // The first rep from where it began (6.5 s), not from the top
+        // where the sensor went out of reach.
+        assert!(sets[0].reps[0].start_s < 6.8, "{:?}", sets[0].reps[0]);
         assert!(
             sets[0].confidence < certainty::SURE,
             "{}",
