@@ -1608,6 +1608,16 @@ mod tests {
         }
     }
 
+    /// The set is counted but not sure, for a doubt of `kind`.
+    fn assert_doubted(set: &Set, kind: DoubtKind) {
+        assert!(set.confidence < certainty::SURE, "{}", set.confidence);
+        assert!(
+            set.doubts.iter().any(|d| d.kind == kind),
+            "{kind:?} not in {:?}",
+            set.doubts
+        );
+    }
+
     /// A leg moved `posture` degrees in `move_s` from `move_at` (a raised
     /// cosine) and left there, then `n` reps of `size` degrees from that
     /// posture, back to back from `first` s, each `period` s long.
@@ -1706,15 +1716,7 @@ mod tests {
         // The first rep from where it began (6.5 s), not from the top
         // where the sensor went out of reach.
         assert!(sets[0].reps[0].start_s < 6.8, "{:?}", sets[0].reps[0]);
-        assert!(
-            sets[0].confidence < certainty::SURE,
-            "{}",
-            sets[0].confidence
-        );
-        assert!(sets[0]
-            .doubts
-            .iter()
-            .any(|d| d.kind == DoubtKind::NoRestBefore));
+        assert_doubted(&sets[0], DoubtKind::NoRestBefore);
     }
 
     #[test]
@@ -2041,15 +2043,7 @@ mod tests {
         };
         let sets = standing_ankle(shank(Vector3::x(), angle, 24.0));
         assert_eq!(sets.iter().map(Set::rep_count).collect::<Vec<_>>(), [5]);
-        assert!(
-            sets[0].confidence < certainty::SURE,
-            "{}",
-            sets[0].confidence
-        );
-        assert!(sets[0]
-            .doubts
-            .iter()
-            .any(|d| d.kind == DoubtKind::GrowingReps));
+        assert_doubted(&sets[0], DoubtKind::GrowingReps);
     }
 
     #[test]
