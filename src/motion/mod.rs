@@ -213,9 +213,6 @@ pub struct Pipeline {
     /// [`REPLAY_KEEP_S`], to count again from a neutral found after they
     /// went by ([`Pipeline::replay`]).
     recent: VecDeque<Recent>,
-    /// Ankle: the time of the held rest a movement given up was just
-    /// measured again from, for [`Pipeline::replay`].
-    replay_from: Option<f64>,
     /// A replay is running: no other starts within it.
     replaying: bool,
     /// The neutral was taken at a shaky rest ([`Stillness::shaky`]).
@@ -421,7 +418,6 @@ impl Pipeline {
             rest_since: None,
             held_rest: None,
             recent: VecDeque::new(),
-            replay_from: None,
             replaying: false,
             wrong_way_since: None,
             shaky_neutral: false,
@@ -604,10 +600,8 @@ impl Pipeline {
                 }
                 self.detector.reset();
                 self.neutral.forget();
-                if let Some((held_t, held)) = self.held_rest.filter(|&(t, held)| {
-                    s.t - t <= NO_RETURN_HELD_S
-                        && (held.inverse() * q).angle().to_degrees()
-                            < self.profile.reps.max_peak_deg
+                if let Some((held_t, held)) = self.held_rest_within(s.t).filter(|&(_, held)| {
+                    (held.inverse() * q).angle().to_degrees() < self.profile.reps.max_peak_deg
                 }) {
                     // Lying down or sitting into the machine, the leg
                     // rested in the new posture and the set began without
@@ -676,9 +670,6 @@ impl Pipeline {
         }
         if let Some(outcome) = self.detector.push(signal, impact, still, point) {
             self.handle(outcome, out);
-            if let Some(from) = self.replay_from.take() {
-                self.replay(from, out);
-            }
         }
         self.after_push(s.t, dt, still, point, out);
         self.close_set_if_due(s.t, out);
@@ -1015,6 +1006,7 @@ impl Pipeline {
                     Rejection::Interrupted => 5,
                 };
                 self.stats.not_reps[i] += 1;
+                let mut replay_from = None;
                 if matches!(why, Rejection::NoReturn | Rejection::TooLarge) {
                     // Turning round, re-strapping: the old neutral is stale.
                     self.neutral.forget();
@@ -1028,18 +1020,15 @@ impl Pipeline {
                         // never rests between reps. A rest held is that
                         // posture; the last still instant may be the pause
                         // at the top of the set's first rep.
-                        let held = self
-                            .held_rest
-                            .filter(|&(t, _)| end_s - t <= NO_RETURN_HELD_S);
+                        let held = self.held_rest_within(end_s);
                         let last = self
                             .last_rest
                             .filter(|&(t, _)| end_s - t <= NO_RETURN_REST_S);
-                        if let Some((t, q)) = held.or(last) {
+                        if let Some((_, q)) = held.or(last) {
                             self.neutral.take_now(q);
-                            if held.is_some() && !self.replaying {
-                                self.replay_from = Some(t);
-                            }
                         }
+                        // Counted again from the posture held (below).
+                        replay_from = held.map(|(t, _)| t);
                     }
                 }
                 if why == Rejection::TooLarge
@@ -1058,8 +1047,19 @@ impl Pipeline {
                     // Whatever level the pelvis came to rest at is the new one.
                     self.counted.rebase();
                 }
+                if let Some(from) = replay_from.filter(|_| !self.replaying) {
+                    self.replay(from, out);
+                }
             }
         }
+    }
+
+    /// The last rest held [`HELD_REST_S`], if it ended within
+    /// [`NO_RETURN_HELD_S`] before `t` (s): the posture the sensor came to
+    /// on its way to wherever it is now.
+    fn held_rest_within(&self, t: f64) -> Option<(f64, UnitQuaternion<f64>)> {
+        self.held_rest
+            .filter(|&(held_t, _)| t - held_t <= NO_RETURN_HELD_S)
     }
 
     fn close_set(&mut self, out: &mut Vec<Event>) {
