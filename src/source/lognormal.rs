@@ -598,9 +598,9 @@ impl Planner<'_> {
             }
             Some((FlagKind::Momentum, over)) => {
                 up = if over {
-                    self.rng.gen_range(0.18..0.3)
+                    self.rng.gen_range(0.24..0.36)
                 } else {
-                    self.rng.gen_range(0.42..0.55)
+                    self.rng.gen_range(0.46..0.6)
                 };
                 down = self.rng.gen_range(0.35..0.6);
                 hold = self.rng.gen_range(0.0..0.1);
@@ -840,7 +840,7 @@ impl Planner<'_> {
         if turn {
             let dir = if self.rng.gen_bool(0.5) { 1.0 } else { -1.0 };
             let ang = dir * (PI + self.rng.gen_range(-0.4..0.4));
-            let d = self.rng.gen_range(1.1..2.0);
+            let d = self.rng.gen_range(1.5..2.5);
             end = end.max(self.by(YAW, end - 0.2, ang, d));
             for j in 0..3 {
                 let tj = end - d + j as f64 * d / 3.0;
@@ -900,7 +900,7 @@ impl Planner<'_> {
             // Walk to the stack or the water and back.
             0 => {
                 let e0 = if posture { self.get_up(t) } else { t };
-                let n = self.rng.gen_range(4..11);
+                let n = self.rng.gen_range(3..8);
                 let e = self.walk(e0 + 0.3, n, true);
                 let e = self.walk(e + 0.2, n, true);
                 let e = if posture { self.get_down(e + 0.5) } else { e };
@@ -916,7 +916,7 @@ impl Planner<'_> {
                     ("settle", e)
                 } else {
                     let e = self.walk(t, 2, false);
-                    let e = self.by(YAW, e, PI, 1.2);
+                    let e = self.by(YAW, e, PI, 1.8);
                     self.by(TILT, e, 0.5, 0.9);
                     let e1 = self.to(SEAT, e + 0.1, 1.0, 1.2);
                     self.by(TILT, e1 - 0.3, -0.5, 0.9);
@@ -1002,7 +1002,7 @@ impl Planner<'_> {
                 } else {
                     self.by(YAW, t, PI, 1.5)
                 };
-                let n = self.rng.gen_range(5..9);
+                let n = self.rng.gen_range(4..8);
                 let mut tt = e0 + 1.0;
                 let a = self.l.range * self.rng.gen_range(0.8..1.1);
                 let hitch = self.cfg.exercise == Exercise::HipHitch;
@@ -1079,17 +1079,17 @@ impl Planner<'_> {
         }
         if self.cfg.fidgets {
             kinds.extend([1, 2, 3, 4, 5, 7, 8]);
-            if self.cfg.exercise != Exercise::SeatedMachineAbduction && self.rng.gen_bool(0.35) {
+            if self.cfg.exercise != Exercise::SeatedMachineAbduction && self.rng.gen_bool(0.5) {
                 kinds.push(6);
             }
         }
         // Longest each can take, s.
         let longest = |k: usize| match k {
-            0 => 36.0,
+            0 => 26.0,
             1 => 24.0,
             2 => 24.0,
             3 => 22.0,
-            6 => 44.0,
+            6 => 36.0,
             5 => 24.0,
             _ => 9.0,
         };
@@ -1099,7 +1099,12 @@ impl Planner<'_> {
             if kinds.is_empty() {
                 break;
             }
-            let k = kinds.swap_remove(self.rng.gen_range(0..kinds.len()));
+            // Walking to the stack or the water usually comes first.
+            let k = if kinds[0] == 0 && self.rng.gen_bool(0.6) {
+                kinds.remove(0)
+            } else {
+                kinds.swap_remove(self.rng.gen_range(0..kinds.len()))
+            };
             if cursor + longest(k) + 3.0 > until {
                 continue;
             }
@@ -1960,7 +1965,7 @@ fn reps_of(
             if lo <= drop_line {
                 flags.push(TruthFlag {
                     kind: FlagKind::PelvicDrop,
-                    value_deg: round3(lo),
+                    value_deg: round3(-lo),
                 });
             }
         }
