@@ -481,6 +481,8 @@ struct Planner<'a> {
     visible: Vec<FlagKind>,
     force: Force,
     multi: usize,
+    /// How far through the set, 0..1.
+    fatigue: f64,
 }
 
 impl Planner<'_> {
@@ -583,8 +585,10 @@ impl Planner<'_> {
         let ld = self.l.down;
         let lh = self.l.hold;
         let lf = self.l.frac;
-        let mut up = uni(&mut self.rng, lu);
-        let mut down = uni(&mut self.rng, ld);
+        // Fatigue slows the tempo through the set.
+        let slow = 1.0 + 0.25 * self.fatigue;
+        let mut up = uni(&mut self.rng, lu) * slow;
+        let mut down = uni(&mut self.rng, ld) * slow;
         let mut hold = uni(&mut self.rng, lh);
         let mut a = a;
         let mut frac = uni(&mut self.rng, lf);
@@ -764,6 +768,7 @@ impl Planner<'_> {
                 t = self.abandoned(t);
             }
             let f = r as f64 / reps.max(1) as f64;
+            self.fatigue = f;
             let a = a_set
                 * (1.0 - self.l.fade * f)
                 * (1.0 + 0.04 * gauss(&mut self.rng)).clamp(0.9, 1.1);
@@ -1160,12 +1165,6 @@ struct Body {
 }
 
 impl Body {
-    fn support(&self, lie: f64, seat: f64) -> (f64, f64) {
-        // Stiffness scale of the support (lying and seated hold the pelvis).
-        let stand = (1.0 - seat) * (1.0 - lie.abs());
-        (stand, 1.0 - stand)
-    }
-
     fn step(&mut self) -> Pose {
         self.t += self.dt;
         let t = self.t;
@@ -1192,7 +1191,8 @@ impl Body {
         };
         let lie = v[LIE][0].clamp(-1.0, 1.0);
         let seat = v[SEAT][0].clamp(0.0, 1.0);
-        let (stand, _) = self.support(lie, seat);
+        // How much of the body stands (lying and seated bodies are held).
+        let stand = (1.0 - seat) * (1.0 - lie.abs());
 
         // Postural sway: coloured noise torques.
         for (i, n) in self.noise.iter_mut().enumerate() {
@@ -1480,6 +1480,7 @@ impl LognormalSimulator {
             visible: cfg.visible_compensations(),
             force,
             multi: 0,
+            fatigue: 0.0,
         };
         p.fin[LIE] = p.tracks[LIE].base;
         p.fin[SEAT] = p.tracks[SEAT].base;
@@ -1774,7 +1775,7 @@ fn measure(
         while body.t < stop {
             let pose = body.step();
             k += 1;
-            if k % every != 0 {
+            if !k.is_multiple_of(every) {
                 continue;
             }
             let r = rest_pelvis.inverse() * pose.pelvis_q;
