@@ -118,6 +118,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("primitive", "seated-machine-abduction", "ankle", "31"),
         ("reach", "hip-hitch", "pelvis", "32"),
         ("reach", "standing-cable-abduction", "ankle", "33"),
+        ("lognormal", "side-lying-abduction", "pelvis", "34"),
+        ("lognormal", "seated-machine-abduction", "ankle", "35"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -131,9 +131,12 @@ pub struct SimulateArgs {
     /// held out through session 20 and read in session 21; `primitive`
     /// (every half-rep a discrete motor primitive, a Dynamic Movement
     /// Primitive, chosen by a stochastic grammar), held out through session
-    /// 21 and read from session 22; or the hold-out, built apart and never
-    /// tuned on: `reach` (the foot moved in task space, the joints from
-    /// inverse kinematics with redundancy).
+    /// 21 and read from session 22; `reach` (the foot moved in task space,
+    /// the joints from inverse kinematics with redundancy), held out through
+    /// session 22 and read from session 23; or the hold-out, built apart
+    /// and never tuned on: `lognormal` (every motion a sum of lognormal
+    /// velocity impulses under intermittent control, a pelvis and trunk
+    /// that react to the leg).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -146,8 +146,15 @@ pub struct SimConfig {
 /// nineteen: the lifter moves the foot (the end effector) in task space and
 /// the joints follow from damped-least-squares inverse kinematics with
 /// redundancy, per-lifter joint weights and soft limits, a balance task in
-/// the null space and a second-order tracking lag; the hold-out, never
-/// tuned on.
+/// the null space and a second-order tracking lag; the hold-out through
+/// session 22, read from session 23.
+/// `Lognormal` ([`crate::source::lognormal`]) is a twenty-first, built
+/// apart after all twenty: every motion a sum of overlapping lognormal
+/// velocity impulses (the Kinematic Theory of rapid human movements) under
+/// intermittent control, corrective submovements while the error exceeds
+/// a per-lifter tolerance, and a pelvis and trunk that react to the leg
+/// through a linearised Newton–Euler coupling with postural stiffness and a
+/// delayed reflex; the hold-out, never tuned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -261,9 +268,23 @@ pub enum SimModel {
     /// and hip flexion are recruited when abduction is expensive; a balance
     /// task in the null space; a second-order tracking lag), an agenda of
     /// sets, supersets, the other leg's set and life between sets, a sensor
-    /// on soft tissue with its own crystal; the hold-out, never tuned on
-    /// ([`crate::source::reach::ReachSimulator`]).
+    /// on soft tissue with its own crystal; the hold-out through session
+    /// 22, read from session 23 ([`crate::source::reach::ReachSimulator`]).
     Reach,
+    /// A twenty-first body model built apart after all twenty: every half-rep
+    /// a sum of overlapping lognormal velocity impulses (Plamondon's
+    /// sigma-lognormal model) under intermittent control (a primary impulse,
+    /// then corrective submovements after a refractory delay while the
+    /// remaining error exceeds a per-lifter tolerance: stalls, second
+    /// pushes, partial reps and abandoned attempts from the impulse plan),
+    /// compensations as impulses on other joints, a pelvis, whole-body
+    /// shift and trunk that react to the leg through a linearised
+    /// Newton–Euler coupling with per-lifter postural stiffness, damping and
+    /// a delayed reflex (standing, lying, seated or on a step), gait as
+    /// lognormal strides and life between sets, a sensor on soft tissue
+    /// with its own crystal; the hold-out, never tuned on
+    /// ([`crate::source::lognormal::LognormalSimulator`]).
+    Lognormal,
 }
 
 impl SimModel {
@@ -289,6 +310,7 @@ impl SimModel {
         SimModel::Rhythm,
         SimModel::Primitive,
         SimModel::Reach,
+        SimModel::Lognormal,
     ];
 
     /// The id used on the command line and in files.
@@ -314,6 +336,7 @@ impl SimModel {
             SimModel::Rhythm => "rhythm",
             SimModel::Primitive => "primitive",
             SimModel::Reach => "reach",
+            SimModel::Lognormal => "lognormal",
         }
     }
 }
@@ -571,6 +594,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Reach => {
             let (sim, truth) = crate::source::reach::ReachSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Lognormal => {
+            let (sim, truth) = crate::source::lognormal::LognormalSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
