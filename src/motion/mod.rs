@@ -307,6 +307,12 @@ const TOP_STOP_S: f64 = 0.15;
 
 /// See [`TOP_STOP_S`].
 const TOP_STOP_FRACTION: f64 = 0.5;
+/// Ankle: a jolt ends no movement that has gone this share of the open
+/// set's reps (median) about their axis, once the set has
+/// [`LANDED_MIN_REPS`] ([`Pipeline::landed_rep`]).
+const LANDED_FRACTION: f64 = 0.8;
+/// See [`LANDED_FRACTION`].
+const LANDED_MIN_REPS: usize = 2;
 
 /// See [`TOP_STOP_S`]: a movement let through for a stop at the top that
 /// lasts longer than this many of the set's median reps was steps.
@@ -888,7 +894,7 @@ impl Pipeline {
                     self.top_stop_of = self.detector.start_t();
                     false
                 } else {
-                    impact
+                    impact && !self.landed_rep()
                 }
             }
         };
@@ -904,6 +910,23 @@ impl Pipeline {
         self.acc_norm_mean +=
             (acc_norm - self.acc_norm_mean) * (dt * (1.0 / IMPACT_TAU_S)).min(1.0);
         impact
+    }
+
+    /// Ankle: whether the movement open when a jolt came is a rep of the
+    /// open set brought down hard (a momentum rep swung back to the floor,
+    /// the stack landing): it went as far as the set's reps, about their
+    /// axis. A stride turns the shank about another axis, and a shuffle
+    /// goes nowhere near as far.
+    fn landed_rep(&self) -> bool {
+        let (Some(set), Some(peak)) = (self.sets.open.as_ref(), self.detector.peak_point()) else {
+            return false;
+        };
+        set.reps.len() >= LANDED_MIN_REPS
+            && peak.angle >= LANDED_FRACTION * sets::median_peak(&set.reps)
+            && set
+                .reference
+                .along_axis(&peak.rotation)
+                .is_some_and(|along| along >= STEP_ON_AXIS * peak.angle)
     }
 
     fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
@@ -1857,6 +1880,50 @@ mod tests {
         assert_eq!(count(5, 0.0), [6]);
         assert_eq!(count(1, 0.0), [6]);
         assert_eq!(count(5, 4.0), [5]);
+    }
+
+    #[test]
+    fn a_rep_swung_back_down_to_a_jolt_is_a_rep() {
+        // Standing: five 35° reps of 2 s, 1 s apart, and after the third a
+        // movement of 1 s jolted (+5 g for one sample) on its way down,
+        // 0.75 s in: a momentum rep swung to 45° about the reps' axis and
+        // landed hard is a rep; a stride's swing of the same size about
+        // another axis is not.
+        let count = |axis: Vector3<f64>| {
+            let reps = |t: f64| {
+                (0..5)
+                    .map(|i| {
+                        let late = if i >= 3 { 2.0 } else { 0.0 };
+                        35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
+                    })
+                    .sum::<f64>()
+            };
+            let swing = |t: f64| 45.0 * bump(t - 13.0);
+            let mount = UnitQuaternion::from_euler_angles(0.3, -0.2, 1.0);
+            let pose = move |t: f64| {
+                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), reps(t).to_radians())
+                    * UnitQuaternion::from_axis_angle(
+                        &nalgebra::Unit::new_normalize(axis),
+                        swing(t).to_radians(),
+                    )
+                    * mount
+            };
+            let samples: Vec<Sample> = (0..3000)
+                .map(|i| {
+                    let mut s = sensed(&pose, i as f64 / 100.0);
+                    if i == 1375 {
+                        s.acc += s.acc.normalize() * (5.0 * STANDARD_GRAVITY);
+                    }
+                    s
+                })
+                .collect();
+            standing_ankle(samples)
+                .iter()
+                .map(Set::rep_count)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(count(Vector3::x()), [6]);
+        assert_eq!(count(Vector3::y()), [5]);
     }
 
     #[test]

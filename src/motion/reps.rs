@@ -237,6 +237,15 @@ impl RepDetector {
         )
     }
 
+    /// The open movement's point farthest from neutral so far, if one is
+    /// open.
+    pub fn peak_point(&self) -> Option<&TracePoint> {
+        if !self.in_rep() {
+            return None;
+        }
+        self.trace.iter().max_by(|a, b| a.angle.total_cmp(&b.angle))
+    }
+
     /// When the open movement left rest (s), if one is open.
     pub fn start_t(&self) -> Option<f64> {
         match self.state {
