@@ -311,6 +311,9 @@ const TOP_STOP_FRACTION: f64 = 0.5;
 /// set's reps (median) about their axis, once the set has
 /// [`LANDED_MIN_REPS`] ([`Pipeline::landed_rep`]).
 const LANDED_FRACTION: f64 = 0.8;
+/// Ankle: a movement under this share of the open set's reps (median) is
+/// no rep of it.
+const TINY_FRACTION: f64 = 0.2;
 /// See [`LANDED_FRACTION`].
 const LANDED_MIN_REPS: usize = 2;
 
@@ -1327,6 +1330,16 @@ impl Pipeline {
                 self.stats.not_reps[1] += 1;
                 return;
             }
+            if self.profile.reps.signal == RepSignal::Rotation
+                && !set.reps.is_empty()
+                && peak_deg < TINY_FRACTION * sets::median_peak(&set.reps)
+            {
+                // Far smaller than every rep of the set: the leg settling,
+                // the other leg's rep felt through the body, not a rep.
+                self.stats.not_reps[1] += 1;
+                self.sets.set_aside(rep.start_t, rep.end_t, peak_deg, false);
+                return;
+            }
             let aborted = self.profile.reps.aborted_fraction;
             let length = self.profile.reps.aborted_length;
             if aborted > 0.0
@@ -1880,6 +1893,29 @@ mod tests {
         assert_eq!(count(5, 0.0), [6]);
         assert_eq!(count(1, 0.0), [6]);
         assert_eq!(count(5, 4.0), [5]);
+    }
+
+    #[test]
+    fn a_movement_far_smaller_than_the_sets_reps_is_none_of_them() {
+        // Standing: six 35° reps of 2 s, 1 s apart, and between the second
+        // and the third a movement of `size` (°) lasting 0.8 s: at 6° (under
+        // 0.2 of the reps) the leg settling, no rep; at 10° a partial rep.
+        let count = |size: f64| {
+            standing_ankle_counts(
+                move |t| {
+                    (0..6)
+                        .map(|i| {
+                            let late = if i >= 2 { 2.0 } else { 0.0 };
+                            35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
+                        })
+                        .sum::<f64>()
+                        + size * bump((t - 10.1) / 0.8)
+                },
+                40.0,
+            )
+        };
+        assert_eq!(count(6.0), [6]);
+        assert_eq!(count(10.0), [7]);
     }
 
     #[test]
