@@ -2161,14 +2161,7 @@ mod tests {
     use super::*;
     use crate::source::sim::SimModel;
 
-    const COMBOS: [(Exercise, Placement); 6] = [
-        (Exercise::StandingCableAbduction, Placement::Ankle),
-        (Exercise::SideLyingAbduction, Placement::Ankle),
-        (Exercise::SeatedMachineAbduction, Placement::Ankle),
-        (Exercise::StandingCableAbduction, Placement::Pelvis),
-        (Exercise::SideLyingAbduction, Placement::Pelvis),
-        (Exercise::HipHitch, Placement::Pelvis),
-    ];
+    use crate::source::sim::PAIRS as COMBOS;
 
     fn cfg(ex: Exercise, p: Placement, side: Side, seed: u64) -> SimConfig {
         let mut c = SimConfig::new(ex, p, side);

@@ -1690,14 +1690,7 @@ mod tests {
         c
     }
 
-    const COMBOS: [(Exercise, Placement); 6] = [
-        (Exercise::StandingCableAbduction, Placement::Ankle),
-        (Exercise::StandingCableAbduction, Placement::Pelvis),
-        (Exercise::SideLyingAbduction, Placement::Ankle),
-        (Exercise::SideLyingAbduction, Placement::Pelvis),
-        (Exercise::SeatedMachineAbduction, Placement::Ankle),
-        (Exercise::HipHitch, Placement::Pelvis),
-    ];
+    use crate::source::sim::PAIRS as COMBOS;
 
     fn lifter(style: Style) -> Lifter {
         let mut rng = ChaCha8Rng::seed_from_u64(5);

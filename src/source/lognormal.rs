@@ -2031,14 +2031,7 @@ mod tests {
     use crate::source::sim::SimModel;
     use crate::Side;
 
-    const PAIRS: [(Exercise, Placement); 6] = [
-        (Exercise::StandingCableAbduction, Placement::Ankle),
-        (Exercise::StandingCableAbduction, Placement::Pelvis),
-        (Exercise::SideLyingAbduction, Placement::Ankle),
-        (Exercise::SideLyingAbduction, Placement::Pelvis),
-        (Exercise::SeatedMachineAbduction, Placement::Ankle),
-        (Exercise::HipHitch, Placement::Pelvis),
-    ];
+    use crate::source::sim::PAIRS;
 
     fn short(ex: Exercise, pl: Placement, seed: u64) -> SimConfig {
         let mut c = SimConfig::new(ex, pl, Side::Right);

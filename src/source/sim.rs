@@ -465,6 +465,18 @@ impl SimConfig {
     }
 }
 
+/// Every exercise × placement a body model simulates (the pairs the
+/// counter has a profile for), for the models' own tests.
+#[cfg(test)]
+pub(crate) const PAIRS: [(Exercise, Placement); 6] = [
+    (Exercise::StandingCableAbduction, Placement::Ankle),
+    (Exercise::StandingCableAbduction, Placement::Pelvis),
+    (Exercise::SideLyingAbduction, Placement::Ankle),
+    (Exercise::SideLyingAbduction, Placement::Pelvis),
+    (Exercise::SeatedMachineAbduction, Placement::Ankle),
+    (Exercise::HipHitch, Placement::Pelvis),
+];
+
 /// A compensation the simulated lifter did on a rep.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TruthFlag {

@@ -2269,14 +2269,7 @@ mod tests {
     }
 
     fn combos() -> Vec<(Exercise, Placement)> {
-        vec![
-            (Exercise::StandingCableAbduction, Placement::Ankle),
-            (Exercise::StandingCableAbduction, Placement::Pelvis),
-            (Exercise::SideLyingAbduction, Placement::Ankle),
-            (Exercise::SideLyingAbduction, Placement::Pelvis),
-            (Exercise::SeatedMachineAbduction, Placement::Ankle),
-            (Exercise::HipHitch, Placement::Pelvis),
-        ]
+        crate::source::sim::PAIRS.to_vec()
     }
 
     #[test]

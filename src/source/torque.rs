@@ -2045,14 +2045,7 @@ mod tests {
 
     #[test]
     fn every_supported_pair_simulates() {
-        for (ex, pl) in [
-            (Exercise::StandingCableAbduction, Placement::Ankle),
-            (Exercise::StandingCableAbduction, Placement::Pelvis),
-            (Exercise::SideLyingAbduction, Placement::Ankle),
-            (Exercise::SideLyingAbduction, Placement::Pelvis),
-            (Exercise::SeatedMachineAbduction, Placement::Ankle),
-            (Exercise::HipHitch, Placement::Pelvis),
-        ] {
+        for (ex, pl) in crate::source::sim::PAIRS {
             let mut c = quick(ex, pl, 7);
             c.reps_min = 1;
             c.reps_max = 2;

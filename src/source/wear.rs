@@ -2601,15 +2601,7 @@ mod tests {
     use crate::source::sim::SimModel;
     use crate::Side;
 
-    /// The exercise × placement pairs the simulator accepts.
-    const PAIRS: [(Exercise, Placement); 6] = [
-        (Exercise::StandingCableAbduction, Placement::Ankle),
-        (Exercise::StandingCableAbduction, Placement::Pelvis),
-        (Exercise::SideLyingAbduction, Placement::Ankle),
-        (Exercise::SideLyingAbduction, Placement::Pelvis),
-        (Exercise::SeatedMachineAbduction, Placement::Ankle),
-        (Exercise::HipHitch, Placement::Pelvis),
-    ];
+    use crate::source::sim::PAIRS;
 
     /// A short session, quick to run in a debug build.
     fn short(exercise: Exercise, placement: Placement, seed: u64) -> SimConfig {
