@@ -226,6 +226,15 @@ pub struct Pipeline {
 /// the open set's reps (this cosine) is a rep done fast, never a step.
 const STEP_ON_AXIS: f64 = 0.9;
 
+/// Whether `rotation` (°, from the neutral) of a movement `size` (°) turns
+/// about the axis of the reps `reference` was taken from, within
+/// [`STEP_ON_AXIS`]: a stride or a shuffle turns the shank about another.
+fn along_reps(reference: &flags::SetReference, rotation: &Vector3<f64>, size: f64) -> bool {
+    reference
+        .along_axis(rotation)
+        .is_some_and(|along| along >= STEP_ON_AXIS * size)
+}
+
 /// A movement smaller than `sets.unlike_edge_fraction` of the open set's
 /// reps is no rep unless this share of its rotation (the cosine of ~45°)
 /// lies along the set's axis.
@@ -311,11 +320,11 @@ const TOP_STOP_FRACTION: f64 = 0.5;
 /// set's reps (median) about their axis, once the set has
 /// [`LANDED_MIN_REPS`] ([`Pipeline::landed_rep`]).
 const LANDED_FRACTION: f64 = 0.8;
+/// See [`LANDED_FRACTION`].
+const LANDED_MIN_REPS: usize = 2;
 /// Ankle: a movement under this share of the open set's reps (median) is
 /// no rep of it.
 const TINY_FRACTION: f64 = 0.2;
-/// See [`LANDED_FRACTION`].
-const LANDED_MIN_REPS: usize = 2;
 
 /// See [`TOP_STOP_S`]: a movement let through for a stop at the top that
 /// lasts longer than this many of the set's median reps was steps.
@@ -887,10 +896,7 @@ impl Pipeline {
                                     * sets::median_peak(&set.reps)
                             // About the reps' axis: a stride turns the shank
                             // about another.
-                            && set
-                                .reference
-                                .along_axis(rotation)
-                                .is_some_and(|along| along >= STEP_ON_AXIS * angle)
+                            && along_reps(&set.reference, rotation, angle)
                     });
                 if stopped_at_top {
                     // Judged when the movement ends (`accept`).
@@ -926,10 +932,7 @@ impl Pipeline {
         };
         set.reps.len() >= LANDED_MIN_REPS
             && peak.angle >= LANDED_FRACTION * sets::median_peak(&set.reps)
-            && set
-                .reference
-                .along_axis(&peak.rotation)
-                .is_some_and(|along| along >= STEP_ON_AXIS * peak.angle)
+            && along_reps(&set.reference, &peak.rotation, peak.angle)
     }
 
     fn gravity_scale(&mut self, s: &Sample, norm: f64, dt: f64) -> f64 {
@@ -1251,11 +1254,7 @@ impl Pipeline {
                 .iter()
                 .filter(|r| r.end_s - r.start_s >= step_max_s)
                 .count();
-            slow >= 2
-                && set
-                    .reference
-                    .along_axis(&peak_rotation)
-                    .is_some_and(|along| along >= STEP_ON_AXIS * peak_rotation.norm())
+            slow >= 2 && along_reps(&set.reference, &peak_rotation, peak_rotation.norm())
         });
         if on_axis {
             self.sets.not_a_step();
