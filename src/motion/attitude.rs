@@ -19,8 +19,9 @@ const KP_STILL: f64 = 2.0;
 const MAX_MOVING_ERR: f64 = 0.035;
 /// Largest bias the gravity integral may correct (rad/s, 5 °/s).
 const MAX_BIAS_CORRECTION: f64 = 5.0 * std::f64::consts::PI / 180.0;
-/// Gain while moving slowly with |acc| near g (1/s).
-const KP_SLOW: f64 = 0.3;
+/// Gain while moving slowly with |acc| near g (1/s), unless the profile
+/// sets its own (`still.tilt_gain`).
+pub const KP_SLOW: f64 = 0.3;
 /// Time constant of the mean disagreement with gravity (s): the
 /// accelerations of a sway reverse within it, drift does not.
 const ERR_MEAN_S: f64 = 1.0;
@@ -72,6 +73,8 @@ pub struct Attitude {
     prev_rate: Vector3<f64>,
     /// Integral gain of the bias correction (1/s², 0: off).
     ki: f64,
+    /// Gain of the gravity correction while moving slowly (1/s).
+    kp_slow: f64,
     /// The bias correction gravity has integrated (rad/s, added to the rate).
     integral: Vector3<f64>,
     /// Whether, while moving, a large disagreement with gravity is ignored.
@@ -102,6 +105,7 @@ impl Attitude {
     pub fn new(ki: f64, gate: bool) -> Self {
         Attitude {
             gate,
+            kp_slow: KP_SLOW,
             q: UnitQuaternion::identity(),
             initialized: false,
             prev_rate: Vector3::zeros(),
@@ -109,6 +113,11 @@ impl Attitude {
             integral: Vector3::zeros(),
             err_mean: Vector3::zeros(),
         }
+    }
+
+    /// Sets the gravity pull while moving slowly (1/s, [`KP_SLOW`] until set).
+    pub fn set_kp_slow(&mut self, kp: f64) {
+        self.kp_slow = kp;
     }
 
     /// The current orientation, body → world (world +Z up).
@@ -163,7 +172,7 @@ impl Attitude {
         let kp = if still {
             KP_STILL
         } else if acc_ok && rate_dps.norm_squared() < SLOW_RATE_DPS * SLOW_RATE_DPS {
-            KP_SLOW
+            self.kp_slow
         } else {
             0.0
         };
@@ -680,6 +689,7 @@ mod tests {
             gyro_settled_dps: 0.0,
             bias_ki: 0.0,
             bias_memory_s: 0.0,
+            tilt_gain: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -725,6 +735,7 @@ mod tests {
             gyro_settled_dps: 1.5,
             bias_ki: 0.0,
             bias_memory_s: 0.0,
+            tilt_gain: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -788,6 +799,7 @@ mod tests {
             gyro_settled_dps: 0.0,
             bias_ki: 0.0,
             bias_memory_s: memory_s,
+            tilt_gain: 0.0,
         }
     }
 

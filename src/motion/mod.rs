@@ -532,6 +532,15 @@ impl Pipeline {
         }
         let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();
+        if self.profile.still.tilt_gain > 0.0 {
+            // Until a rest has taught the gyro bias, gravity is the better
+            // judge of a slowly moving pelvis' tilt; after, the gyro.
+            self.attitude.set_kp_slow(if self.still.settled() {
+                attitude::KP_SLOW
+            } else {
+                self.profile.still.tilt_gain
+            });
+        }
         self.attitude
             .update_normed(&rate, &s.acc, acc_norm, dt, still);
         if self.profile.reps.signal == RepSignal::Rotation {
@@ -2563,6 +2572,46 @@ mod tests {
             .map(Set::rep_count)
             .collect();
         assert_eq!(counted, [4]);
+    }
+
+    /// A recording that starts mid-set on a pelvis that sways and never
+    /// rests, with a 2.5 °/s gyro bias about the roll axis no rest has
+    /// taught: until the bias is learned gravity holds the tilt (the
+    /// profile's `still.tilt_gain`), so the drops are measured from level.
+    /// With the gain every sensor gets after (0.3/s), the obliquity drifts
+    /// ~8° and the first drops are lost.
+    #[test]
+    fn a_hip_hitch_begun_at_once_on_an_unlearned_bias_is_counted() {
+        use std::f64::consts::PI;
+        let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
+        let drop = drops(&[(0.5, 2.0), (4.0, 2.0), (7.5, 2.0), (11.0, 2.0), (14.5, 2.0)]);
+        let pose = |t: f64| {
+            let yaw = 0.6 * (2.0 * PI * 0.7 * t).sin();
+            let roll = drop(t) + 0.3 * (2.0 * PI * 1.1 * t).sin();
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw.to_radians())
+                * mount
+                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll.to_radians())
+        };
+        let samples: Vec<Sample> = (0..1900)
+            .map(|i| {
+                let mut s = sensed(&pose, i as f64 / 100.0);
+                s.gyr += Vector3::new(0.6, -0.5, 2.5);
+                s
+            })
+            .collect();
+        let count = |tilt_gain: f64| {
+            let mut profile = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+            profile.still.tilt_gain = tilt_gain;
+            let (sets, _) = analyze_samples(Pipeline::new(profile, Side::Right), samples.clone());
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>()
+        };
+        let builtin = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+        assert_eq!(count(builtin.still.tilt_gain), [5]);
+        assert_ne!(
+            count(attitude::KP_SLOW),
+            [5],
+            "the case no longer needs the gain"
+        );
     }
 
     #[test]

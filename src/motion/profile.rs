@@ -105,6 +105,15 @@ pub struct StillConfig {
     /// drifting within ~10 s.
     #[serde(default)]
     pub bias_ki: f64,
+    /// Until a rest has taught the gyro bias, how fast (1/s) gravity pulls
+    /// the tilt estimate back while the sensor moves slowly with |acc| near
+    /// g (0: 0.3 throughout). A pelvis tilts slowly and hardly accelerates:
+    /// before the bias is known the accelerometer is the better judge of
+    /// its tilt, and a recording that starts mid-set does not drift its
+    /// obliquity 20° on an unlearned bias. Once the bias is learned the
+    /// gyro is trusted again (a fidget's sway would read as tilt).
+    #[serde(default)]
+    pub tilt_gain: f64,
     /// Once 1.5 s of unbroken rest have taught the gyro bias, each later
     /// rest moves it as a running mean that starts with the old bias worth
     /// this many seconds of rest (0: 0.5 s). A lifter standing on one leg
@@ -629,6 +638,7 @@ impl Profile {
                 "0..gyro_abs_dps",
             ),
             ("still.bias_ki", self.still.bias_ki, 0.0, 1.0, "0..1"),
+            ("still.tilt_gain", self.still.tilt_gain, 0.0, 10.0, "0..10"),
             (
                 "still.bias_memory_s",
                 self.still.bias_memory_s,
