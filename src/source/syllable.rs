@@ -211,10 +211,7 @@ impl Filter {
     fn step(&mut self, u: f64, dt: f64) -> f64 {
         let n = self.order;
         let x = &mut self.x;
-        let mut dx = -self.a[0] * x[0] + u;
-        for i in 1..n {
-            dx -= self.a[i] * x[i];
-        }
+        let dx = u - (0..n).map(|i| self.a[i] * x[i]).sum::<f64>();
         x[n - 1] += dt * dx;
         for i in (0..n - 1).rev() {
             x[i] += dt * x[i + 1];
@@ -617,12 +614,7 @@ impl Body {
         let react_work = Reaction::draw(&mut rng, g.map(|v| v * gw));
         let react_other = Reaction::draw(
             &mut rng,
-            [
-                g[0] * go * -0.8,
-                g[1] * go * -1.0,
-                g[2] * go * -1.0,
-                g[3] * go * -1.0,
-            ],
+            [g[0] * go * -0.8, -(g[1] * go), -(g[2] * go), -(g[3] * go)],
         );
         let (rep_dof, rep_sign) = if ex == Exercise::HipHitch {
             (OBL, -1.0)
@@ -1369,22 +1361,14 @@ impl Body {
             self.x[i].u = self.x[i].q;
         }
         // A_s and b_s per joint.
-        let mut coef = [[0.0f64; 6]; N];
-        for i in 0..N {
+        let coef: [[f64; 4]; N] = std::array::from_fn(|i| {
             let g = syl.target[i].unwrap_or_else(|| self.default_target(i));
             let w = syl.omega[i];
             let z = syl.zeta[i];
             let a = syl.alpha[i];
             // u' = a(g - u); v' = w²(u - q) - 2zw v
-            coef[i] = [
-                1.0 - dt * a,
-                dt * a * g,
-                dt * w * w,
-                1.0 - dt * 2.0 * z * w,
-                0.0,
-                0.0,
-            ];
-        }
+            [1.0 - dt * a, dt * a * g, dt * w * w, 1.0 - dt * 2.0 * z * w]
+        });
         let couple: Vec<(usize, usize, f64)> = syl
             .couple
             .iter()
@@ -1428,7 +1412,7 @@ impl Body {
                     break;
                 }
             }
-            if k % 4 == 0 {
+            if k.is_multiple_of(4) {
                 for i in 0..N {
                     let j = &mut self.x[i];
                     j.n1 = a1 * j.n1 + s1 * gauss(&mut self.rng);
@@ -1437,9 +1421,7 @@ impl Body {
             }
             k += 1;
             let q_old: [f64; N] = std::array::from_fn(|i| self.x[i].q);
-            for i in 0..N {
-                let c = coef[i];
-                let j = &mut self.x[i];
+            for (i, (c, j)) in coef.iter().zip(self.x.iter_mut()).enumerate() {
                 j.u = c[0] * j.u + c[1];
                 let noise = syl.noise[i] * (0.6 * j.n1 + 0.8 * j.n2);
                 j.v = c[3] * j.v + c[2] * (j.u + noise - j.q);
@@ -1705,7 +1687,7 @@ impl Body {
 
 /// A gauss draw every 4th step, zero otherwise (cheap tremor drive).
 fn gauss_every(rng: &mut ChaCha8Rng, k: usize) -> f64 {
-    if k % 4 == 0 {
+    if k.is_multiple_of(4) {
         2.0 * gauss(rng)
     } else {
         0.0
@@ -2243,46 +2225,5 @@ mod tests {
             c.compensation_rate = 0.0;
             assert!(flags_of(&c).is_empty(), "{ex} {p} at rate zero");
         }
-    }
-
-    #[test]
-    #[ignore]
-    fn dump() {
-        let ex: Exercise = std::env::var("EX")
-            .unwrap_or("hip-hitch".into())
-            .parse()
-            .unwrap();
-        let p: Placement = std::env::var("PL")
-            .unwrap_or("pelvis".into())
-            .parse()
-            .unwrap();
-        let mut c = SimConfig::new(ex, p, Side::Right);
-        c.seed = std::env::var("SEED")
-            .map(|s| s.parse().unwrap())
-            .unwrap_or(3);
-        let mut b = Body::new(&c);
-        b.run();
-        let rt: f64 = std::env::var("REF")
-            .map(|s| s.parse().unwrap())
-            .unwrap_or(1.0);
-        let rest = b.frames[(rt * 100.0) as usize].shank;
-        eprintln!(
-            "marks {:?} visible {:?} comps {:?}",
-            b.marks,
-            c.visible_compensations(),
-            b.comps
-        );
-        let mut out = String::new();
-        for f in &b.frames {
-            out += &format!(
-                "{:.2},{:.3},{:.3},{:.3},{:.3}\n",
-                f.t,
-                rest.angle_to(&f.shank).to_degrees(),
-                f.obl,
-                f.lean,
-                f.flex
-            );
-        }
-        std::fs::write("/tmp/m22/dump.csv", out).unwrap();
     }
 }
