@@ -383,7 +383,7 @@ impl Lifter {
             p_fidget: rng.gen_range(0.02..0.08),
             fatigue_rate: rng.gen_range(0.01..0.04),
             // Tremor is small on a leg, smaller still on the pelvis.
-            tremor: tremor * if ex == Exercise::HipHitch { 0.12 } else { 0.4 },
+            tremor: tremor * if ex == Exercise::HipHitch { 0.05 } else { 0.1 },
             tremor_hz: rng.gen_range(7.5..12.0),
             rest_omega,
             sway,
@@ -455,6 +455,8 @@ struct SetState {
 #[derive(Debug, Clone)]
 struct Sensor {
     mount: UnitQuaternion<f64>,
+    /// Where a re-strap is taking the mounting (over about a second).
+    mount_target: UnitQuaternion<f64>,
     offset: Vector3<f64>,
     slip: UnitQuaternion<f64>,
     slip_target: UnitQuaternion<f64>,
@@ -954,14 +956,14 @@ impl Body {
                     r.set(FLEX, c * 1.1, omega * 0.9, 0.9);
                 }
                 FlagKind::Momentum => {
-                    let w = self.rng.gen_range(15.0..22.0);
+                    let w = self.rng.gen_range(12.0..16.0);
                     r.set(
                         self.rep_dof,
                         self.rep_sign * top * c,
                         w,
                         self.rng.gen_range(0.3..0.45),
                     );
-                    r.alpha[self.rep_dof] = 60.0;
+                    r.alpha[self.rep_dof] = 25.0;
                     r.exit = Exit::Timer(self.rng.gen_range(0.35..0.5));
                 }
                 FlagKind::PartialRange => {}
@@ -1900,6 +1902,7 @@ impl Sensor {
         let n = cfg.noise;
         Sensor {
             mount,
+            mount_target: mount,
             offset: Vector3::new(rng.gen_range(-0.05..0.05), 0.0, rng.gen_range(-0.05..0.05)),
             slip: UnitQuaternion::identity(),
             slip_target: UnitQuaternion::identity(),
@@ -1941,16 +1944,29 @@ impl Sensor {
     }
 
     fn restrap(&mut self, rng: &mut ChaCha8Rng, cfg: &SimConfig) {
-        self.mount = Self::mounting(rng, cfg);
+        self.mount_target = Self::mounting(rng, cfg);
+        // Where the strap had slipped to is where the hands take it from.
+        self.mount = self.slip * self.mount;
         self.slip = UnitQuaternion::identity();
         self.slip_target = UnitQuaternion::identity();
     }
 
     /// The slow creep of the strap.
     fn creep(&mut self, dt: f64) {
+        let k = (dt / 0.4).min(1.0);
+        self.mount = self
+            .mount
+            .try_slerp(&self.mount_target, k, 1e-9)
+            .unwrap_or(self.mount_target);
         let c = UnitQuaternion::from_scaled_axis(self.creep_axis * self.creep_rate * dt);
         self.slip_target = c * self.slip_target;
         // A step toward the slip target (sudden steps arrive in ~30 ms).
+        // A strap creeps so far, then the other way.
+        if self.slip_target.angle() > 15f64.to_radians() {
+            self.creep_axis = -self.creep_axis;
+            let back = UnitQuaternion::from_scaled_axis(self.creep_axis * 1f64.to_radians());
+            self.slip_target = back * self.slip_target;
+        }
         self.slip = self.slip.slerp(&self.slip_target, (dt / 0.03).min(1.0));
     }
 
