@@ -120,6 +120,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("reach", "standing-cable-abduction", "ankle", "33"),
         ("lognormal", "side-lying-abduction", "pelvis", "34"),
         ("lognormal", "seated-machine-abduction", "ankle", "35"),
+        ("syllable", "standing-cable-abduction", "pelvis", "36"),
+        ("syllable", "hip-hitch", "pelvis", "37"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -133,10 +133,15 @@ pub struct SimulateArgs {
     /// Primitive, chosen by a stochastic grammar), held out through session
     /// 21 and read from session 22; `reach` (the foot moved in task space,
     /// the joints from inverse kinematics with redundancy), held out through
-    /// session 22 and read from session 23; or the hold-out, built apart
-    /// and never tuned on: `lognormal` (every motion a sum of lognormal
-    /// velocity impulses under intermittent control, a pelvis and trunk
-    /// that react to the leg).
+    /// session 22 and read from session 23; `lognormal` (every motion a sum
+    /// of lognormal velocity impulses under intermittent control, a pelvis
+    /// and trunk that react to the leg), built after all twenty, held out
+    /// through session 23 and read from session 24; or the new hold-out,
+    /// built apart after all twenty-one and never tuned on or read:
+    /// `syllable` (movement as a switching linear dynamical system, an
+    /// autoregressive hidden Markov model of behavioural syllables whose
+    /// reps emerge from the switching; a pelvis and trunk that answer the
+    /// leg through per-lifter random linear filters; a strap that slips).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

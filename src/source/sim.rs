@@ -154,7 +154,15 @@ pub struct SimConfig {
 /// intermittent control, corrective submovements while the error exceeds
 /// a per-lifter tolerance, and a pelvis and trunk that react to the leg
 /// through a linearised Newton–Euler coupling with postural stiffness and a
-/// delayed reflex; the hold-out, never tuned on.
+/// delayed reflex; built after all twenty, the hold-out through session
+/// 23, read from session 24.
+/// `Syllable` ([`crate::source::syllable`]) is a twenty-second, built apart
+/// after all twenty-one: movement as a switching linear dynamical system
+/// (an autoregressive hidden Markov model of behavioural syllables: rest,
+/// raise, hold, lower, settle, fidget, stride, ...) whose reps emerge from
+/// the switching, a pelvis and trunk that answer the leg through per-lifter
+/// random stable linear filters, and a strap that slips; the new hold-out,
+/// never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -282,9 +290,24 @@ pub enum SimModel {
     /// Newton–Euler coupling with per-lifter postural stiffness, damping and
     /// a delayed reflex (standing, lying, seated or on a step), gait as
     /// lognormal strides and life between sets, a sensor on soft tissue
-    /// with its own crystal; the hold-out, never tuned on
+    /// with its own crystal; built after all twenty, the hold-out through
+    /// session 23, read from session 24
     /// ([`crate::source::lognormal::LognormalSimulator`]).
     Lognormal,
+    /// A twenty-second body model built apart after all twenty-one: movement
+    /// as a switching linear dynamical system (an autoregressive hidden
+    /// Markov model, MoSeq's behavioural syllables: every syllable its own
+    /// stable linear dynamics pulling the whole-body state toward its own
+    /// target, with coloured process noise; per-lifter transition tables,
+    /// log-normal and negative-binomial durations, state-dependent exits,
+    /// so reps, holds, pauses, abandoned attempts, reps that never return to
+    /// neutral and compensations emerge from the switching), a pelvis and
+    /// trunk that answer the leg through per-lifter random stable linear
+    /// filters (resonant, some non-minimum-phase, different per side), life
+    /// between sets as syllables too, a strap that slips in sudden steps and
+    /// creeps, and a full sensor error model; the new hold-out, never tuned
+    /// on or read ([`crate::source::syllable::SyllableSimulator`]).
+    Syllable,
 }
 
 impl SimModel {
@@ -311,6 +334,7 @@ impl SimModel {
         SimModel::Primitive,
         SimModel::Reach,
         SimModel::Lognormal,
+        SimModel::Syllable,
     ];
 
     /// The id used on the command line and in files.
@@ -337,6 +361,7 @@ impl SimModel {
             SimModel::Primitive => "primitive",
             SimModel::Reach => "reach",
             SimModel::Lognormal => "lognormal",
+            SimModel::Syllable => "syllable",
         }
     }
 }
@@ -610,6 +635,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Lognormal => {
             let (sim, truth) = crate::source::lognormal::LognormalSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Syllable => {
+            let (sim, truth) = crate::source::syllable::SyllableSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
