@@ -372,10 +372,15 @@ impl Segmenter {
             d.extend(Self::drop_unlike_lead(&mut set.reps, &self.cfg));
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
             d
-        } else if self.cfg.apart_lead_size > 0.0 {
-            Self::drop_apart_lead(&mut set.reps, self.cfg.apart_lead_size)
         } else {
-            Vec::new()
+            let mut d = self.drop_shaken_ends(&mut set);
+            if self.cfg.apart_lead_size > 0.0 {
+                d.extend(Self::drop_apart_lead(
+                    &mut set.reps,
+                    self.cfg.apart_lead_size,
+                ));
+            }
+            d
         };
         if let (Some(first), Some(last)) = (set.reps.first(), set.reps.last()) {
             set.start_s = first.start_s;
@@ -574,6 +579,52 @@ impl Segmenter {
             && (ALIKE_LENGTH.0..=ALIKE_LENGTH.1).contains(&length)
     }
 
+    /// How hard rep `r` of `set` shook the sensor (m/s², if known).
+    fn shake_of(set: &OpenSet, r: &Rep) -> Option<f64> {
+        set.shakes
+            .iter()
+            .find(|(start_s, _)| *start_s == r.start_s)
+            .map(|&(_, rms)| rms)
+    }
+
+    /// Pelvis: drops the movements opening or closing a set that shook the
+    /// sensor harder than `sets.shake_max_mps2` while its reps did not: the
+    /// strides of a walk away after the last hitch (each rolls the pelvis
+    /// 4-6° in a second, with a heel strike) or up to the box before the
+    /// first, each quicker than the set's reps. A hitch or an abduction
+    /// tilts the pelvis without shaking it. Returns those that went.
+    fn drop_shaken_ends(&self, set: &mut OpenSet) -> Vec<Rep> {
+        let max = self.cfg.shake_max_mps2;
+        if max <= 0.0 || self.shaken(set) {
+            return Vec::new();
+        }
+        let shaken = |r: &Rep| Self::shake_of(set, r).is_some_and(|rms| rms > max);
+        let calm: Vec<Rep> = set.reps.iter().filter(|r| !shaken(r)).cloned().collect();
+        if calm.is_empty() {
+            return Vec::new();
+        }
+        // A stride is quicker than a rep; a long movement that shook is a
+        // rep begun while the lifter was still settling from a jog.
+        let length = median_length(&calm);
+        let keep: Vec<bool> = set
+            .reps
+            .iter()
+            .map(|r| !shaken(r) || r.end_s - r.start_s >= length)
+            .collect();
+        let (Some(first), Some(last)) =
+            (keep.iter().position(|&k| k), keep.iter().rposition(|&k| k))
+        else {
+            return Vec::new();
+        };
+        if first == 0 && last + 1 == set.reps.len() {
+            return Vec::new();
+        }
+        let mut dropped: Vec<Rep> = set.reps.drain(last + 1..).collect();
+        dropped.extend(set.reps.drain(..first));
+        renumber(&mut set.reps);
+        dropped
+    }
+
     /// Pelvis: whether the set's reps shook the sensor harder than
     /// `sets.shake_max_mps2` (their median).
     fn shaken(&self, set: &OpenSet) -> bool {
@@ -584,12 +635,7 @@ impl Segmenter {
         let shakes: Vec<f64> = set
             .reps
             .iter()
-            .filter_map(|r| {
-                set.shakes
-                    .iter()
-                    .find(|(start_s, _)| *start_s == r.start_s)
-                    .map(|&(_, rms)| rms)
-            })
+            .filter_map(|r| Self::shake_of(set, r))
             .collect();
         !shakes.is_empty() && median(shakes.iter().copied()) > max
     }
@@ -893,6 +939,36 @@ mod tests {
         p.open = Some(set(0.9));
         p.close(&mut out);
         assert!(matches!(out[2], Event::SetEnded(_)));
+    }
+
+    #[test]
+    fn strides_that_shake_the_pelvis_before_or_after_a_set_of_hitches_are_no_reps() {
+        let cfg = crate::motion::Profile::builtin(Exercise::HipHitch, Placement::Pelvis)
+            .unwrap()
+            .sets;
+        let mut set = OpenSet::new(0.0, 2.0, 0.2);
+        // A stride up to the box (a 5° roll in 1 s with heel strikes),
+        // eight 8° hitches that tilt the pelvis smoothly, then two strides
+        // of the walk away.
+        let mut moves = vec![(0.0, 1.0, 5.0, 0.9)];
+        moves.extend((0..8).map(|i| (3.0 + 3.0 * i as f64, 5.0 + 3.0 * i as f64, 8.0, 0.05)));
+        moves.extend([(31.0, 32.0, 5.0, 0.9), (32.3, 33.3, 4.0, 1.1)]);
+        for (start, end, size, shake) in moves {
+            set.reps.push(rep(start, end, size));
+            set.shakes.push((start, shake));
+        }
+        renumber(&mut set.reps);
+        set.last_end = 33.3;
+        let mut p = Segmenter::new(cfg, RepSignal::Obliquity, 3.0, 60.0);
+        let mut out = Vec::new();
+        p.open = Some(set);
+        assert_eq!(p.close(&mut out), 3);
+        let Event::SetEnded(set) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(set.reps.len(), 8);
+        assert_eq!((set.reps[0].number, set.reps[0].start_s), (1, 3.0));
+        assert_eq!(set.reps[7].end_s, 26.0);
     }
 
     #[test]
