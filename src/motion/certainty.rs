@@ -51,6 +51,12 @@ pub const QUICK_START_FRACTION: f64 = 0.4;
 /// … and, for the last rep, smaller than this share of the set's median
 /// rep (a momentum rep to finish a set is quick but full-sized).
 pub const QUICK_END_SIZE: f64 = 0.6;
+/// … or, for a last rep far quicker still (under this share of the set's
+/// median length: a single swing of the leg after the set, 0.6 s against
+/// reps of 3-4 s), smaller than [`QUICK_END_SWING_SIZE`] of the median.
+pub const QUICK_END_SWING_LENGTH: f64 = 0.25;
+/// See [`QUICK_END_SWING_LENGTH`].
+pub const QUICK_END_SWING_SIZE: f64 = 0.85;
 /// A rep (ankle, not the first) shorter than this share of the set's
 /// median length, smaller than [`SPLIT_SIZE`] of its median rep and begun
 /// within [`SPLIT_GAP_S`] of the end of the rep before may be that rep's
@@ -745,7 +751,10 @@ pub fn judge(
     }
     if let Some(r) = reps.last().filter(|_| reps.len() > 1) {
         let d = r.end_s - r.start_s;
-        if d < QUICK_START_FRACTION * median_duration && r.peak_deg < QUICK_END_SIZE * median_peak {
+        if d < QUICK_START_FRACTION * median_duration && r.peak_deg < QUICK_END_SIZE * median_peak
+            || d < QUICK_END_SWING_LENGTH * median_duration
+                && r.peak_deg < QUICK_END_SWING_SIZE * median_peak
+        {
             doubts.push(Doubt {
                 kind: DoubtKind::QuickEnd,
                 from_s: r.start_s,
@@ -1251,6 +1260,21 @@ mod tests {
         r.push(reps(&[45.3], 2.8, 15.0).remove(0));
         let (_, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(d.iter().all(|d| d.kind != DoubtKind::QuickEnd), "{d:?}");
+        // Lognormal model: a single swing of 0.6 s and 15° after seated reps
+        // of 3.6 s and 19° (0.8 of their size) is doubted; the same 3.6 s
+        // long is a rep like the others.
+        let starts = [
+            107.5, 114.1, 120.1, 128.2, 134.5, 142.1, 149.5, 154.2, 162.0, 170.8,
+        ];
+        let mut r = reps(&starts, 3.6, 19.0);
+        r.push(reps(&[177.0], 0.6, 15.0).remove(0));
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::QuickEnd), "{d:?}");
+        let mut r = reps(&starts, 3.6, 19.0);
+        r.push(reps(&[177.0], 3.6, 15.0).remove(0));
+        let (c, _) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c >= SURE, "{c}");
     }
 
     #[test]
