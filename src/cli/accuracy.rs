@@ -42,9 +42,14 @@ use std::io::IsTerminal;
 /// held out through session 20 and read in session 21; the primitive
 /// model (discrete motor primitives chosen by a stochastic grammar), built
 /// after all eighteen, held out through session 21 and read from session
-/// 22; and the reach model (the foot moved in task space, the joints from
-/// inverse kinematics with redundancy), built after all nineteen: the
-/// hold-out, neither tuned on nor read.
+/// 22; the reach model (the foot moved in task space, the joints from
+/// inverse kinematics with redundancy), built after all nineteen, held out
+/// through session 22 and read from session 23; the lognormal model
+/// (sigma-lognormal impulses under intermittent control), built after all
+/// twenty, held out through session 23 and read from session 24; and the
+/// syllable model (a switching linear dynamical system of behavioural
+/// syllables), built after all twenty-one: the hold-out, neither tuned on
+/// nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -61,8 +66,8 @@ pub struct AccuracyArgs {
     /// Only this body model (standard: tuned on; pivot, torque, chain,
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
     /// circuit, home, studio, fatigue, hill, rhythm, primitive (read
-    /// from session 22) and reach (read from session 23): seen; lognormal:
-    /// the hold-out).
+    /// from session 22), reach (read from session 23) and lognormal (read
+    /// from session 24): seen; syllable: the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
