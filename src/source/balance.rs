@@ -1648,33 +1648,6 @@ mod tests {
         (sim.collect(), truth)
     }
 
-    /// Every number of every sample, as bits.
-    fn bits(s: &[Sample]) -> Vec<u64> {
-        s.iter()
-            .flat_map(|s| {
-                [s.t, s.acc.x, s.acc.y, s.acc.z, s.gyr.x, s.gyr.y, s.gyr.z].map(f64::to_bits)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_samples_and_another_seed_others() {
-        let c = short(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-            7,
-        );
-        let (a, ta) = samples(&c);
-        let (b, tb) = samples(&c);
-        assert_eq!(bits(&a), bits(&b));
-        assert_eq!(ta, tb);
-        let mut other = c.clone();
-        other.seed = 8;
-        let (o, _) = samples(&other);
-        assert_ne!(bits(&a), bits(&o));
-    }
-
     #[test]
     fn every_exercise_and_placement_makes_a_consistent_truth() {
         let mut seen = 0;

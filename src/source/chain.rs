@@ -2336,26 +2336,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_same_seed_gives_the_same_session() {
-        let mut c = config(
-            Exercise::StandingCableAbduction,
-            Placement::Ankle,
-            Side::Right,
-        );
-        c.sets = 2;
-        let (a, ta) = ChainSimulator::new(&c).unwrap();
-        let (b, tb) = ChainSimulator::new(&c).unwrap();
-        assert_eq!(ta, tb);
-        let (a, b): (Vec<Sample>, Vec<Sample>) = (a.collect(), b.collect());
-        assert_eq!(a, b);
-        c.seed += 1;
-        let (other, to) = ChainSimulator::new(&c).unwrap();
-        assert_ne!(ta.sets, to.sets);
-        let other: Vec<Sample> = other.take(100).collect();
-        assert_ne!(&a[..100], &other[..]);
-    }
-
     /// Mean specific force over the still lead-in before the first set.
     fn rest_acc(c: &SimConfig, ideal: bool) -> Vec<Vector3<f64>> {
         let (sim, truth) = ChainSimulator::new(c).unwrap();

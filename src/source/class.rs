@@ -2248,22 +2248,6 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_session_other_seed_differs() {
-        let c = cfg(Exercise::StandingCableAbduction, Placement::Ankle);
-        let (a, ta) = ClassSimulator::new(&c).unwrap();
-        let (b, tb) = ClassSimulator::new(&c).unwrap();
-        assert_eq!(ta, tb);
-        let (va, vb): (Vec<Sample>, Vec<Sample>) = (a.collect(), b.collect());
-        assert_eq!(va, vb);
-        let mut c2 = c.clone();
-        c2.seed = 2;
-        let (s2, t2) = ClassSimulator::new(&c2).unwrap();
-        assert_ne!(ta.sets, t2.sets);
-        let v2: Vec<Sample> = s2.take(500).collect();
-        assert_ne!(&va[..500.min(va.len())], &v2[..]);
-    }
-
-    #[test]
     fn every_exercise_and_placement_builds_with_honest_truth() {
         let pairs = valid_pairs();
         assert!(pairs.len() >= 4, "{pairs:?}");

@@ -2472,31 +2472,6 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_session_other_seed_another() {
-        let c = cfg(Exercise::StandingCableAbduction, Placement::Ankle);
-        let (a, ta) = ClinicSimulator::new(&c).unwrap();
-        let (b, tb) = ClinicSimulator::new(&c).unwrap();
-        let (a, b): (Vec<Sample>, Vec<Sample>) = (a.collect(), b.collect());
-        assert_eq!(ta, tb);
-        assert_eq!(a.len(), b.len());
-        assert!(a.iter().zip(&b).all(|(x, y)| x.t.to_bits() == y.t.to_bits()
-            && x.acc
-                .iter()
-                .zip(y.acc.iter())
-                .all(|(p, q)| p.to_bits() == q.to_bits())
-            && x.gyr
-                .iter()
-                .zip(y.gyr.iter())
-                .all(|(p, q)| p.to_bits() == q.to_bits())));
-        let mut c2 = c.clone();
-        c2.seed = 2;
-        let (s2, t2) = ClinicSimulator::new(&c2).unwrap();
-        assert_ne!(ta.sets, t2.sets);
-        let s2: Vec<Sample> = s2.take(500).collect();
-        assert_ne!(&a[..500], &s2[..]);
-    }
-
-    #[test]
     fn every_combo_builds_with_the_sets_and_reps_asked() {
         let all = combos();
         assert_eq!(all.len(), 6, "{all:?}");

@@ -2251,23 +2251,6 @@ mod tests {
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_session() {
-        for &(ex, p) in &COMBOS {
-            let c = cfg(ex, p, Side::Right, 42);
-            let (a, ta) = FatigueSimulator::new(&c).unwrap();
-            let (b, tb) = FatigueSimulator::new(&c).unwrap();
-            assert_eq!(ta, tb);
-            let sa: Vec<Sample> = a.take(3000).collect();
-            let sb: Vec<Sample> = b.take(3000).collect();
-            assert_eq!(sa, sb);
-            let mut c2 = c.clone();
-            c2.seed = 43;
-            let (_, tc) = FatigueSimulator::new(&c2).unwrap();
-            assert_ne!(ta, tc);
-        }
-    }
-
-    #[test]
     fn every_rate_gives_monotonic_stamps_at_that_rate() {
         for rate in [10.0, 25.0, 50.0, 100.0, 400.0, 1000.0, 2000.0] {
             let mut c = cfg(

@@ -2060,19 +2060,6 @@ mod tests {
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_session() {
-        let mut c = short(Exercise::StandingCableAbduction, Placement::Ankle, 7);
-        c.sets = 2;
-        let (a, ta, _) = run(&c, Force::default());
-        let (b, tb, _) = run(&c, Force::default());
-        assert_eq!(a, b);
-        assert_eq!(ta, tb);
-        c.seed = 8;
-        let (d, _, _) = run(&c, Force::default());
-        assert_ne!(a, d);
-    }
-
-    #[test]
     fn every_pair_and_rate_gives_finite_increasing_samples_and_a_truth() {
         for (i, (ex, pl)) in PAIRS.into_iter().enumerate() {
             for rate in [25.0, 100.0, 400.0] {

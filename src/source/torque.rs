@@ -1946,18 +1946,6 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_session() {
-        let c = quick(Exercise::StandingCableAbduction, Placement::Ankle, 3);
-        let (a, ta) = TorqueSimulator::new(&c).unwrap();
-        let (b, tb) = TorqueSimulator::new(&c).unwrap();
-        assert_eq!(ta, tb);
-        let a: Vec<Sample> = a.collect();
-        let b: Vec<Sample> = b.collect();
-        assert!(!a.is_empty());
-        assert_eq!(a, b);
-    }
-
-    #[test]
     fn rest_reads_one_g_and_the_bias() {
         let mut c = quick(Exercise::StandingCableAbduction, Placement::Pelvis, 5);
         c.drop_rate = 0.0;
