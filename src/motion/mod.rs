@@ -2574,6 +2574,30 @@ mod tests {
         assert_eq!(counted, [4]);
     }
 
+    /// A pelvis sensor at 100 Hz for `secs` on a lifter standing on one leg
+    /// who never rests: 6° hitch `drops` (see [`drops`]) on a pelvis that
+    /// sways (a 0.6° turn and a 0.3° roll each way, 0.7 and 1.1 Hz), the
+    /// gyro reading `bias` (°/s) on top.
+    fn swaying_hitches(drops_at: &[(f64, f64)], secs: f64, bias: Vector3<f64>) -> Vec<Sample> {
+        use std::f64::consts::PI;
+        let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
+        let drop = drops(drops_at);
+        let pose = |t: f64| {
+            let yaw = 0.6 * (2.0 * PI * 0.7 * t).sin();
+            let roll = drop(t) + 0.3 * (2.0 * PI * 1.1 * t).sin();
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw.to_radians())
+                * mount
+                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll.to_radians())
+        };
+        (0..(secs * 100.0) as usize)
+            .map(|i| {
+                let mut s = sensed(&pose, i as f64 / 100.0);
+                s.gyr += bias;
+                s
+            })
+            .collect()
+    }
+
     /// A recording that starts mid-set on a pelvis that sways and never
     /// rests, with a 2.5 °/s gyro bias about the roll axis no rest has
     /// taught: until the bias is learned gravity holds the tilt (the
@@ -2582,23 +2606,11 @@ mod tests {
     /// ~8° and the first drops are lost.
     #[test]
     fn a_hip_hitch_begun_at_once_on_an_unlearned_bias_is_counted() {
-        use std::f64::consts::PI;
-        let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
-        let drop = drops(&[(0.5, 2.0), (4.0, 2.0), (7.5, 2.0), (11.0, 2.0), (14.5, 2.0)]);
-        let pose = |t: f64| {
-            let yaw = 0.6 * (2.0 * PI * 0.7 * t).sin();
-            let roll = drop(t) + 0.3 * (2.0 * PI * 1.1 * t).sin();
-            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw.to_radians())
-                * mount
-                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll.to_radians())
-        };
-        let samples: Vec<Sample> = (0..1900)
-            .map(|i| {
-                let mut s = sensed(&pose, i as f64 / 100.0);
-                s.gyr += Vector3::new(0.6, -0.5, 2.5);
-                s
-            })
-            .collect();
+        let samples = swaying_hitches(
+            &[(0.5, 2.0), (4.0, 2.0), (7.5, 2.0), (11.0, 2.0), (14.5, 2.0)],
+            19.0,
+            Vector3::new(0.6, -0.5, 2.5),
+        );
         let count = |tilt_gain: f64| {
             let mut profile = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
             profile.still.tilt_gain = tilt_gain;
@@ -2620,23 +2632,7 @@ mod tests {
         // way, 0.7 and 1.1 Hz: 2-3 °/s that never settle) and the gyro has
         // a 1 °/s bias, so the sensor is never still. Counting used to wait
         // for a first rest; the three drops were never counted.
-        use std::f64::consts::PI;
-        let mount = UnitQuaternion::from_axis_angle(&Vector3::x_axis(), PI / 2.0);
-        let drop = drops(&THREE_DROPS);
-        let pose = |t: f64| {
-            let yaw = 0.6 * (2.0 * PI * 0.7 * t).sin();
-            let roll = drop(t) + 0.3 * (2.0 * PI * 1.1 * t).sin();
-            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw.to_radians())
-                * mount
-                * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll.to_radians())
-        };
-        let samples: Vec<Sample> = (0..2700)
-            .map(|i| {
-                let mut s = sensed(&pose, i as f64 / 100.0);
-                s.gyr += Vector3::new(0.6, -0.5, 0.6);
-                s
-            })
-            .collect();
+        let samples = swaying_hitches(&THREE_DROPS, 27.0, Vector3::new(0.6, -0.5, 0.6));
         let mut p = Pipeline::builtin(Exercise::HipHitch, Placement::Pelvis, Side::Right).unwrap();
         p.probe();
         let (mut events, mut sets) = (Vec::new(), Vec::new());
