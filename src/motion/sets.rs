@@ -599,13 +599,13 @@ impl Segmenter {
             return Vec::new();
         }
         let shaken = |r: &Rep| Self::shake_of(set, r).is_some_and(|rms| rms > max);
-        let calm: Vec<Rep> = set.reps.iter().filter(|r| !shaken(r)).cloned().collect();
-        if calm.is_empty() {
+        let calm = || set.reps.iter().filter(|r| !shaken(r));
+        if calm().next().is_none() {
             return Vec::new();
         }
         // A stride is quicker than a rep; a long movement that shook is a
         // rep begun while the lifter was still settling from a jog.
-        let length = median_length(&calm);
+        let length = median(calm().map(|r| r.end_s - r.start_s));
         let keep: Vec<bool> = set
             .reps
             .iter()
