@@ -1104,6 +1104,7 @@ impl Pipeline {
         self.flush_pending(out);
         let dropped = self.sets.close(out);
         self.stats.not_reps[1] += dropped as u64;
+        self.detector.set_set_size(None);
     }
 
     fn close_set_if_due(&mut self, t: f64, out: &mut Vec<Event>) {
@@ -1438,6 +1439,10 @@ impl Pipeline {
             let mut v = set.sizes.clone();
             v.sort_by(f64::total_cmp);
             self.detector.set_scale(Some(v[v.len() / 2]));
+        }
+        if set.reps.len() >= 3 {
+            self.detector
+                .set_set_size(Some(sets::median_peak(&set.reps)));
         }
         if self.profile.reps.signal == RepSignal::Rotation && set.reps.len() >= 3 {
             // Like the scale, the lifter's tempo carries over to the next set.

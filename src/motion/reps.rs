@@ -162,6 +162,12 @@ impl State {
 /// See [`RepDetector::set_rep_length`].
 pub const LONG_REP_ALLOWANCE: f64 = 2.5;
 
+/// A movement quicker than `min_duration_s` is still a rep when it lasts at
+/// least this share of it and ...
+pub const QUICK_REP_LENGTH: f64 = 0.7;
+/// ... is at least this share of the set's median rep size.
+pub const QUICK_REP_SIZE: f64 = 0.8;
+
 /// Streaming rep detector on one scalar signal.
 #[derive(Debug, Clone)]
 pub struct RepDetector {
@@ -170,6 +176,9 @@ pub struct RepDetector {
     base: RepConfig,
     state: State,
     trace: Vec<TracePoint>,
+    /// The median size (°) of the reps of the set in progress, once it has
+    /// three (see [`RepDetector::set_scale`]).
+    set_size: Option<f64>,
 }
 
 impl RepDetector {
@@ -180,6 +189,7 @@ impl RepDetector {
             base: cfg,
             state: State::idle(0.0, f64::NEG_INFINITY),
             trace: Vec::new(),
+            set_size: None,
         }
     }
 
@@ -206,6 +216,13 @@ impl RepDetector {
         }
     }
 
+    /// The median peak (°) of the reps of the set in progress, once it has
+    /// three, or `None` between sets: a movement as large as them may be
+    /// quicker than `min_duration_s` (see [`QUICK_REP_LENGTH`]).
+    pub fn set_set_size(&mut self, size: Option<f64>) {
+        self.set_size = size;
+    }
+
     /// Lets a movement last as long as `length` (s, the median length of
     /// the lifter's reps) times [`LONG_REP_ALLOWANCE`] before it is
     /// thrown out as no return, when that is longer than the profile's
@@ -215,6 +232,16 @@ impl RepDetector {
         self.cfg.max_duration_s = length.map_or(self.base.max_duration_s, |l| {
             self.base.max_duration_s.max(LONG_REP_ALLOWANCE * l)
         });
+    }
+
+    /// Whether a movement of `length` (s) and `size` (°) lasted long enough
+    /// to be a rep: `min_duration_s`, or down to [`QUICK_REP_LENGTH`] of it
+    /// for one as large as [`QUICK_REP_SIZE`] of the set's reps.
+    fn long_enough(&self, length: f64, size: f64) -> bool {
+        let min = self.cfg.min_duration_s;
+        length >= min
+            || (length >= QUICK_REP_LENGTH * min
+                && self.set_size.is_some_and(|s| size >= QUICK_REP_SIZE * s))
     }
 
     /// The threshold a movement `sign` way must pass to open.
@@ -539,8 +566,10 @@ impl RepDetector {
         } else {
             c.min_peak_deg
         };
-        (c.settle_s > 0.0 && peak - floor >= min_peak && end - start_t >= c.min_duration_s)
-            .then_some((start_t, end, peak - floor))
+        (c.settle_s > 0.0
+            && peak - floor >= min_peak
+            && self.long_enough(end - start_t, peak - floor))
+        .then_some((start_t, end, peak - floor))
     }
 
     /// The valley that best splits an open movement into two reps: the
@@ -608,7 +637,7 @@ impl RepDetector {
         if peak - floor < min_peak {
             return RepOutcome::Rejected(Rejection::TooSmall, start_t, end_t, peak - floor);
         }
-        if end_t - start_t < c.min_duration_s {
+        if !self.long_enough(end_t - start_t, peak - floor) {
             return RepOutcome::Rejected(Rejection::TooShort, start_t, end_t, peak - floor);
         }
         RepOutcome::Rep(RepTrace {
@@ -839,6 +868,29 @@ mod tests {
         // 10° there and back in 0.2 s: under `min_duration_s` (0.3 s).
         let reps = run(&mut ankle(), 4.0, |t| bump(t, 1.0, 0.1, 10.0), |_| false);
         assert!(reps.is_empty(), "{reps:?}");
+    }
+
+    #[test]
+    fn a_quick_movement_as_large_as_the_set_s_reps_is_a_rep() {
+        // 20° there and back in 0.36 s: it stays over `enter_deg` for about
+        // 0.25 s, under `min_duration_s` (0.3 s) but over 0.7 of it.
+        let quick = |t: f64| bump(t, 1.0, 0.18, 20.0);
+        let reps = run(&mut ankle(), 4.0, quick, |_| false);
+        assert!(reps.is_empty(), "{reps:?}");
+        // In a set of 22° reps it is one of them (a momentum rep)...
+        let mut d = ankle();
+        d.set_set_size(Some(22.0));
+        let reps = run(&mut d, 4.0, quick, |_| false);
+        assert_eq!(reps.len(), 1, "{reps:?}");
+        // ... but not in a set of 30° reps, nor once the set is over.
+        d.set_set_size(Some(30.0));
+        assert!(run(&mut d, 4.0, quick, |_| false).is_empty());
+        d.set_set_size(None);
+        assert!(run(&mut d, 4.0, quick, |_| false).is_empty());
+        // Quicker than 0.7 of `min_duration_s` it is not, however large.
+        let mut d = ankle();
+        d.set_set_size(Some(20.0));
+        assert!(run(&mut d, 4.0, |t| bump(t, 1.0, 0.12, 20.0), |_| false).is_empty());
     }
 
     #[test]
