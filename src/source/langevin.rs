@@ -181,12 +181,16 @@ impl Lifter {
             g,
             rho: uni(rng, 0.45, 0.75),
             shallow: uni(rng, 0.55, 0.85),
-            top_depth: uni(rng, 0.25, 0.45),
+            top_depth: uni(rng, 0.5, 0.9),
             top_w: uni(rng, 0.12, 0.2),
             k0,
             sigma: c * uni(rng, 0.05, 0.1) * noise_scale,
             noise_tau: uni(rng, 0.03, 0.08),
-            tremor: if shaky { uni(rng, 0.2, 0.8) } else { uni(rng, 0.0, 0.3) },
+            tremor: if shaky {
+                uni(rng, 0.2, 0.8)
+            } else {
+                uni(rng, 0.0, 0.3)
+            },
             tremor_hz: uni(rng, 6.0, 11.0),
             mu: uni(rng, 0.15, 0.4),
             branch: uni(rng, 1.6, 3.2),
@@ -227,7 +231,11 @@ impl Lifter {
                 uni(rng, 0.002, 0.008),
                 uni(rng, 0.2, 0.8) * DEG,
             ],
-            tissue_hz: [uni(rng, 8.0, 20.0), uni(rng, 8.0, 20.0), uni(rng, 8.0, 20.0)],
+            tissue_hz: [
+                uni(rng, 8.0, 20.0),
+                uni(rng, 8.0, 20.0),
+                uni(rng, 8.0, 20.0),
+            ],
             tissue_zeta: uni(rng, 0.15, 0.45),
             tissue_rock: uni(rng, 0.2, 0.7),
             cadence: uni(rng, 0.85, 1.05),
@@ -390,6 +398,8 @@ struct Body {
     tail: Option<(usize, f64)>,
     tail_run: f64,
     mount_base: UnitQuaternion<f64>,
+    /// How much of the weight is on the stance leg (1: one-leg stance).
+    load: Follow,
     // Followers.
     knee: Follow,
     o_knee: Follow,
@@ -470,6 +480,8 @@ struct Meter {
     trunk0: f64,
     flex0: f64,
     hitch: bool,
+    /// Smallest quiet and band, ° (postural sway must not hold a rep open).
+    floor: (f64, f64),
     last_low: f64,
     prev_y: f64,
     prev_t: f64,
@@ -478,6 +490,7 @@ struct Meter {
     hike_run: f64,
     drop_run: f64,
     flex_run: f64,
+    speed: f64,
     reps: Vec<MeasuredRep>,
 }
 
@@ -511,11 +524,14 @@ impl Meter {
         let trunk = k.trunk_roll / DEG - self.trunk0;
         let flex = flex_deg - self.flex0;
         let dt = (t - self.prev_t).clamp(1e-6, 0.1);
-        let speed = ((y - self.prev_y) / dt).abs();
+        // Angular speed, smoothed over about 20 ms.
+        let raw = ((y - self.prev_y) / dt).abs();
+        self.speed += (raw - self.speed) * (dt / 0.02).min(1.0);
+        let speed = self.speed;
         self.prev_y = y;
         self.prev_t = t;
-        let band = BAND * self.x;
-        let quiet = QUIET * self.x;
+        let band = (BAND * self.x).max(self.floor.1);
+        let quiet = (QUIET * self.x).max(self.floor.0);
         if y <= quiet {
             self.last_low = t;
         }
@@ -568,7 +584,11 @@ impl Meter {
         rep.max_flex = rep.max_flex.max(flex);
         self.hike_run = if obl >= 5.0 { self.hike_run + dt } else { 0.0 };
         self.drop_run = if obl <= -5.0 { self.drop_run + dt } else { 0.0 };
-        self.flex_run = if flex >= 12.0 { self.flex_run + dt } else { 0.0 };
+        self.flex_run = if flex >= 12.0 {
+            self.flex_run + dt
+        } else {
+            0.0
+        };
         rep.hike_t = rep.hike_t.max(self.hike_run);
         rep.drop_t = rep.drop_t.max(self.drop_run);
         rep.flex_t = rep.flex_t.max(self.flex_run);
@@ -609,11 +629,22 @@ impl Body {
         let fs = (2.0 * cfg.rate_hz).max(400.0);
         let ex = cfg.exercise;
         let (seat, lie, step) = exercise_posture(ex);
-        let comps = if cfg.compensation_rate > 0.0 {
+        let mut comps = if cfg.compensation_rate > 0.0 {
             cfg.visible_compensations()
         } else {
             Vec::new()
         };
+        if ex == Exercise::HipHitch {
+            // The rep itself is the free side's drop.
+            comps.retain(|k| *k != FlagKind::PelvicDrop);
+        }
+        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
+            eprintln!(
+                "visible {:?} comps {:?}",
+                cfg.visible_compensations(),
+                comps
+            );
+        }
         let mut b = Body {
             cfg: cfg.clone(),
             lf,
@@ -633,10 +664,7 @@ impl Body {
             o_knee: Follow::default(),
             o_flex: Follow::default(),
             trunk_flex: Follow::default(),
-            bob: Follow {
-                x: step,
-                v: 0.0,
-            },
+            bob: Follow { x: step, v: 0.0 },
             fore: Follow::default(),
             pivot: Follow { x: 1.0, v: 0.0 },
             seat: Follow { x: seat, v: 0.0 },
@@ -693,8 +721,17 @@ impl Body {
             death_checked: false,
             tail_run: 0.0,
             mount_base: UnitQuaternion::identity(),
+            load: Follow { x: 1.0, v: 0.0 },
         };
         b.heading_t = b.heading.x;
+        // Start in balance.
+        for _ in 0..30 {
+            b.solve_balance([0.0; 5], b.lf.prior_sd, 1.0);
+        }
+        b.bal = b.bal_star;
+        for i in 0..5 {
+            b.bal_smooth[i].x = b.bal[i];
+        }
         b.plan_agenda();
         b.next_act();
         b
@@ -814,8 +851,16 @@ impl Body {
         match a {
             Act::Set => self.begin_set(),
             Act::Restrap => {
-                let axis = Vector3::new(gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng));
-                let axis = if axis.norm() > 1e-9 { axis.normalize() } else { Vector3::x() };
+                let axis = Vector3::new(
+                    gauss(&mut self.rng),
+                    gauss(&mut self.rng),
+                    gauss(&mut self.rng),
+                );
+                let axis = if axis.norm() > 1e-9 {
+                    axis.normalize()
+                } else {
+                    Vector3::x()
+                };
                 let ang = uni(&mut self.rng, 2.0, 10.0) * DEG;
                 self.mount_turn = Some((ang, axis, self.t + d * 0.5));
             }
@@ -826,13 +871,22 @@ impl Body {
             _ => {}
         }
         if !matches!(a, Act::Still | Act::Set) {
-            self.distractions.push((self.t, self.t + d, a.name()));
+            let name = match (a, self.ex) {
+                (Act::GetUp, Exercise::HipHitch) => "step down",
+                (Act::LieDown, Exercise::HipHitch) => "step up",
+                (Act::GetUp, Exercise::SeatedMachineAbduction) => "stand up",
+                (Act::LieDown, Exercise::SeatedMachineAbduction) => "sit down",
+                _ => a.name(),
+            };
+            self.distractions.push((self.t, self.t + d, name));
         }
     }
 
     fn begin_set(&mut self) {
         self.target_reps = self.rng.gen_range(self.cfg.reps_min..=self.cfg.reps_max);
-        self.x_set = self.lf.range * (1.0 + 0.05 * gauss(&mut self.rng)) * (1.0 - 0.05 * self.sets_done.min(4) as f64);
+        self.x_set = self.lf.range
+            * (1.0 + 0.05 * gauss(&mut self.rng))
+            * (1.0 - 0.05 * self.sets_done.min(4) as f64);
         self.fatigue *= 0.3;
         self.releases.clear();
         self.attempts = 0;
@@ -848,6 +902,11 @@ impl Body {
             trunk0: k.trunk_roll / DEG,
             flex0,
             hitch: self.ex == Exercise::HipHitch,
+            floor: if self.ex == Exercise::HipHitch {
+                (1.0, 1.6)
+            } else {
+                (1.5, 3.0)
+            },
             last_low: self.t,
             prev_y: 0.0,
             prev_t: self.t,
@@ -856,6 +915,7 @@ impl Body {
             hike_run: 0.0,
             drop_run: 0.0,
             flex_run: 0.0,
+            speed: 0.0,
             reps: Vec::new(),
         });
         self.intent(true);
@@ -868,10 +928,7 @@ impl Body {
         self.last_intent = self.t;
         let fat = self.fatigue;
         let s_star = lf.rho / (1.0 + lf.rho * lf.shallow);
-        let recent_fail = self
-            .attempt
-            .as_ref()
-            .is_some_and(|a| a.strength < s_star);
+        let recent_fail = self.attempt.as_ref().is_some_and(|a| a.strength < s_star);
         let fail = !first
             && !recent_fail
             && self.attempts < 3 * self.target_reps + 6
@@ -909,6 +966,12 @@ impl Body {
         } else {
             None
         };
+        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
+            eprintln!(
+                "t {:.1} x {:.1} u {:.2} top {top:.2} strength {strength:.2} s* {s_star:.2} fail {fail} comp {comp:?} {amount:.2} mid {mid:?} reps {}/{}",
+                self.t, self.x_set, self.u, self.reps_so_far(), self.target_reps
+            );
+        }
         self.attempt = Some(Attempt {
             t0: self.t,
             top,
@@ -1010,7 +1073,11 @@ impl Body {
             flex: (self.flex.0 + walk * 24.0 * ph.sin()) * DEG,
             rot: self.rot.0 * DEG,
             knee: self.knee.x + walk * 0.5 * (1.0 - (ph - 0.6).cos()) * 0.9,
-            o_abd: if self.ex == Exercise::HipHitch { 0.0 } else { self.o_abd.x * DEG },
+            o_abd: if self.ex == Exercise::HipHitch {
+                0.0
+            } else {
+                self.o_abd.x * DEG
+            },
             o_flex: self.o_flex.x - walk * 24.0 * DEG * ph.sin(),
             o_knee: self.o_knee.x + walk * 0.5 * (1.0 - (ph + PI - 0.6).cos()) * 0.9,
             trunk_flex: self.trunk_flex.x,
@@ -1071,7 +1138,9 @@ impl Body {
         let c0 = self.kin_body(&j, &q0).com;
         let lying = self.lie.x > 0.5;
         let seated = self.seat.x > 0.5;
-        let support = Vector3::new(-j.pivot * self.f * self.lf.hw, 0.0, 0.0);
+        // One-leg stance puts the support under the stance foot; on both
+        // feet it lies between them.
+        let support = Vector3::new(-j.pivot * self.f * self.lf.hw * self.load.x, 0.0, 0.0);
         let mut rows: Vec<(usize, f64, f64)> = Vec::with_capacity(2);
         let w = com_scale / (self.lf.com_sd * self.lf.com_sd);
         if lying {
@@ -1243,7 +1312,11 @@ impl Body {
                 }
                 if let Some((t0, d)) = self.other_attempt {
                     let s = (self.t - t0) / d;
-                    let x = if self.ex == Exercise::HipHitch { 8.0 } else { 32.0 };
+                    let x = if self.ex == Exercise::HipHitch {
+                        8.0
+                    } else {
+                        32.0
+                    };
                     o_abd_t = x * (mj(s / 0.3) - mj((s - 0.45) / 0.45));
                     if s >= 1.0 {
                         self.other_attempt = None;
@@ -1280,7 +1353,7 @@ impl Body {
                 };
                 if mom {
                     let k = a.amount;
-                    (a.top, 1.0 - 0.75 * k, 1.0 + 1.2 * k, 0.6, 1.6, mid)
+                    (a.top, 1.0 - 0.7 * k, 1.0 + 1.3 * k, 0.6, 1.6, mid)
                 } else {
                     (a.top, 1.0, 1.0, 1.0, 1.0, mid)
                 }
@@ -1297,15 +1370,25 @@ impl Body {
             -depth * d * (0.5 - 0.5 * d * d).exp()
         };
         let a_n = lf.rho * lf.g * (1.0 - lf.shallow * lvl.min(1.0));
-        let mut force = -lf.k0 * (u - rest - lvl.min(1.2) * top)
-            + g * lvl * logistic((top - u) / 0.04)
+        let mut force = -lf.k0 * (u - rest - lvl.min(1.0) * top)
+            + g * lvl * logistic((top - 0.06 - u) / 0.03)
             + well(u, rest, wn, a_n)
-            + well(u, top, lf.top_w * w_mult, lf.top_depth * d_mult * g * lvl.min(1.0) * (1.0 + 0.6 * g_mult.max(1.0) - 0.6));
+            + well(
+                u,
+                top,
+                lf.top_w * w_mult,
+                lf.top_depth * d_mult * g * lvl.min(1.0) * (1.0 + 0.6 * g_mult.max(1.0) - 0.6),
+            );
         if let Some(um) = mid {
             force += well(u, um, 0.07, 2.2 * (lf.k0 * um + 0.2 * a_n));
         }
-        if u < -0.3 {
-            force -= 600.0 * (u + 0.3);
+        let floor = if self.ex == Exercise::HipHitch {
+            -2.0
+        } else {
+            -0.3
+        };
+        if u < floor {
+            force -= 600.0 * (u - floor);
         }
         if u > 1.6 {
             force -= 600.0 * (u - 1.6);
@@ -1321,7 +1404,9 @@ impl Body {
         let uc = self.u.clamp(0.0, 1.4);
         let mut flex_target = lf.flex_rest + (lf.flex_habit + self.drift_deg) * uc + flex_extra;
         if let Some(a) = &self.attempt {
-            if a.comp == Comp::Kind(FlagKind::HipFlexionDrift) && a.released.is_none_or(|r| self.t - r < 1.0) {
+            if a.comp == Comp::Kind(FlagKind::HipFlexionDrift)
+                && a.released.is_none_or(|r| self.t - r < 1.0)
+            {
                 flex_target += a.amount * (uc / a.top.max(0.3)).min(1.2);
             }
         }
@@ -1363,7 +1448,7 @@ impl Body {
                     bal_t[0] -= a.amount * DEG * ramp;
                     sds[0] = 0.3 * DEG;
                 }
-                Comp::Kind(FlagKind::TrunkSway) => {
+                Comp::Kind(FlagKind::TrunkSway) if self.t - a.t0 < a.sway_period + 0.6 => {
                     let s = self.t - a.t0;
                     let env = mj(s / 0.3) * (1.0 - mj((s - a.sway_period) / 0.3));
                     let w = (2.0 * PI * s / a.sway_period).sin() * env * a.amount * DEG;
@@ -1417,6 +1502,12 @@ impl Body {
         self.trunk_flex.step(trunk_t, 0.8, dt);
         self.fore.step(fore_t, 0.8, dt);
         self.pivot.step(pivot_t, 0.7, dt);
+        let one_leg = match self.act {
+            Act::Set | Act::OtherLeg => true,
+            Act::Still => matches!(self.agenda.front(), Some((Act::Set, _))) || self.sets_done == 0,
+            _ => false,
+        } || (self.ex == Exercise::HipHitch && !self.upright);
+        self.load.step(if one_leg { 1.0 } else { 0.0 }, 0.6, dt);
         self.o_abd.step(o_abd_t, 1.6, dt);
         self.heading.step(self.heading_t, 0.35, dt);
         self.speed.step(speed_t, 0.6, dt);
@@ -1488,7 +1579,7 @@ impl Body {
                     self.releases.push(t);
                     self.death_checked = false;
                     if self.ex == Exercise::HipHitch && a.comp == Comp::Kind(FlagKind::HipHike) {
-                        self.hike_until = t + uni(&mut self.rng, 1.0, 1.8);
+                        self.hike_until = t + uni(&mut self.rng, 1.6, 2.6);
                         self.hike_amount = a.amount;
                     }
                     if a.strength > 1.0 && self.act == Act::Set {
@@ -1496,7 +1587,10 @@ impl Body {
                         self.drift_deg = (self.drift_deg + 0.25).min(3.0);
                     }
                 }
-            } else if let (Some((um, dm)), Some(_)) = (a.mid, a.released) {
+            } else if let (Some((um, dm)), Some(r)) = (a.mid, a.released) {
+                if t - r > 5.0 + dm && a.mid_done.is_none() {
+                    a.mid = None;
+                }
                 match a.mid_done {
                     None if u <= um + 0.03 => a.mid_done = Some(t + dm),
                     Some(at) if t >= at && t < at + 1.0 => {
@@ -1542,7 +1636,7 @@ impl Body {
                 if rep.peak >= REP_MIN * m.x {
                     m.reps.push(rep);
                     if self.ex == Exercise::HipHitch {
-                        self.tail = Some((m.reps.len() - 1, t + 1.5));
+                        self.tail = Some((m.reps.len() - 1, t + 2.5));
                         self.tail_run = 0.0;
                     }
                 }
@@ -1583,9 +1677,11 @@ impl Body {
                 self.intent(false);
             }
         }
-        let settled = self.attempt.as_ref().is_none_or(|a| {
-            a.released.is_some_and(|r| t - r > 0.5) && a.mid.is_none()
-        }) && self.meter.as_ref().is_some_and(|m| m.cur.is_none())
+        let settled = self
+            .attempt
+            .as_ref()
+            .is_none_or(|a| a.released.is_some_and(|r| t - r > 0.5) && a.mid.is_none())
+            && self.meter.as_ref().is_some_and(|m| m.cur.is_none())
             && self.u.abs() < 0.1;
         let too_long = e > 60.0 + 20.0 * self.target_reps as f64;
         if (count >= self.target_reps && settled) || too_long {
@@ -1594,6 +1690,20 @@ impl Body {
     }
 
     fn end_set(&mut self) {
+        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
+            eprintln!(
+                "end set t {:.1} u {:.2} y {:?} bal {:?} flex {:.1} rot {:.1} pivot {:.2} cur {:?} attempt {:?}",
+                self.t,
+                self.u,
+                self.meter.as_ref().map(|m| m.prev_y),
+                self.bal,
+                self.flex.0,
+                self.rot.0,
+                self.pivot.x,
+                self.meter.as_ref().map(|m| m.cur.is_some()),
+                self.attempt
+            );
+        }
         if let Some(m) = self.meter.take() {
             self.measured.push((self.set_index, m.reps));
         }
@@ -1639,7 +1749,11 @@ impl SensorModel {
                 ),
                 Placement::Pelvis => {
                     let axis = Vector3::new(gauss(rng), gauss(rng), gauss(rng));
-                    let axis = if axis.norm() > 1e-9 { axis.normalize() } else { Vector3::x() };
+                    let axis = if axis.norm() > 1e-9 {
+                        axis.normalize()
+                    } else {
+                        Vector3::x()
+                    };
                     UnitQuaternion::from_scaled_axis(axis * uni(rng, 0.0, 15.0) * DEG)
                 }
             }
@@ -1650,7 +1764,11 @@ impl SensorModel {
             let mut m = nalgebra::Matrix3::identity();
             for i in 0..3 {
                 for j in 0..3 {
-                    m[(i, j)] += if i == j { s * gauss(rng) } else { 0.005 * gauss(rng) };
+                    m[(i, j)] += if i == j {
+                        s * gauss(rng)
+                    } else {
+                        0.005 * gauss(rng)
+                    };
                 }
             }
             m
@@ -1749,7 +1867,8 @@ impl LangevinSimulator {
         cfg.validate()?;
         // Pass one: run the body to measure the truth.
         let mut body = Body::new(cfg, body_seed(cfg.seed));
-        let cap = ((cfg.sets as f64) * (cfg.rest_max_s + 60.0 + 25.0 * cfg.reps_max as f64) + 120.0)
+        let cap = ((cfg.sets as f64) * (cfg.rest_max_s + 60.0 + 25.0 * cfg.reps_max as f64)
+            + 120.0)
             / body.dt;
         let mut steps = 0.0;
         while !body.done && steps < cap {
@@ -1765,10 +1884,10 @@ impl LangevinSimulator {
         for (_, reps) in &body.measured {
             let mut peaks: Vec<f64> = reps.iter().map(|r| r.peak).collect();
             peaks.sort_by(|a, b| a.total_cmp(b));
-            let reference = if peaks.len() >= 3 {
-                peaks[(peaks.len() * 3) / 4]
+            let reference = if peaks.is_empty() {
+                0.0
             } else {
-                peaks.last().copied().unwrap_or(0.0)
+                peaks[peaks.len() / 2]
             };
             let truth_reps: Vec<TruthRep> = reps
                 .iter()
@@ -1782,10 +1901,9 @@ impl LangevinSimulator {
                                 .then_some(r.min_obl),
                             FlagKind::TrunkSway => (r.sway_hi >= 5.0 && r.sway_lo <= -5.0)
                                 .then_some(r.sway_hi.min(-r.sway_lo)),
-                            FlagKind::Momentum => {
-                                (r.speed >= MOMENTUM_MIN_DPS.max(MOMENTUM_PER_S * r.peak))
-                                    .then_some(r.speed)
-                            }
+                            FlagKind::Momentum => (r.speed
+                                >= MOMENTUM_MIN_DPS.max(MOMENTUM_PER_S * reference))
+                            .then_some(r.speed),
                             FlagKind::PartialRange => (peaks.len() >= 3
                                 && r.peak < PARTIAL_SHARE * reference)
                                 .then_some(r.peak),
@@ -1821,15 +1939,11 @@ impl LangevinSimulator {
             .distractions
             .iter()
             .filter(|d| d.0 < end_t)
-            .map(|(a, b, what)| {
-                format!(
-                    "{what} {:.1}-{:.1} s",
-                    a * clock,
-                    b.min(end_t) * clock
-                )
-            })
+            .map(|(a, b, what)| format!("{what} {:.1}-{:.1} s", a * clock, b.min(end_t) * clock))
             .collect();
-        let n_samples = ((end_t - sm.phase / cfg.rate_hz) * cfg.rate_hz * clock).floor().max(0.0);
+        let n_samples = ((end_t - sm.phase / cfg.rate_hz) * cfg.rate_hz * clock)
+            .floor()
+            .max(0.0);
         let truth = Truth {
             config: cfg.clone(),
             duration_s: round3(n_samples / cfg.rate_hz),
@@ -1872,7 +1986,10 @@ impl LangevinSimulator {
         let dt = self.body.dt;
         let (q_seg, p) = match self.placement {
             Placement::Ankle => (k.shank_q, k.shank_p),
-            Placement::Pelvis => (k.pelvis_q, k.pelvis_p + k.pelvis_q * Vector3::new(0.0, -0.02, 0.1)),
+            Placement::Pelvis => (
+                k.pelvis_q,
+                k.pelvis_p + k.pelvis_q * Vector3::new(0.0, -0.02, 0.1),
+            ),
         };
         let m = self.sm.mount0 * self.body.mount;
         let q_site = q_seg * m;
@@ -1908,9 +2025,9 @@ impl LangevinSimulator {
                 2 => -3.0 * a_l.x,
                 _ => 0.0,
             };
-            let ta = -wr * wr * self.tissue_th[i] - 2.0 * z * wr * self.tissue_om[i]
-                - 0.4 * alpha[i]
-                + lf.tissue_rock * drive;
+            let ta =
+                -wr * wr * self.tissue_th[i] - 2.0 * z * wr * self.tissue_om[i] - 0.4 * alpha[i]
+                    + lf.tissue_rock * drive;
             self.tissue_om[i] += ta * dt;
             self.tissue_th[i] += self.tissue_om[i] * dt;
             th[i] = self.tissue_th[i];
@@ -1930,23 +2047,32 @@ impl LangevinSimulator {
     fn reading(&mut self, t: f64, f: Vector3<f64>, w: Vector3<f64>) -> Sample {
         let sm = &self.sm;
         let temp = sm.temp_rise * (1.0 - (-t / sm.temp_tau).exp());
-        self.gyr_walk += Vector3::new(gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng))
-            * 0.002
+        self.gyr_walk += Vector3::new(
+            gauss(&mut self.rng),
+            gauss(&mut self.rng),
+            gauss(&mut self.rng),
+        ) * 0.002
             / self.rate.sqrt();
         let sm = &self.sm;
         let gyr = sm.gyr_m * (w / DEG)
             + sm.gyr_bias
             + sm.gyr_tc * temp
             + self.gyr_walk
-            + Vector3::new(gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng))
-                * sm.gyr_sd
+            + Vector3::new(
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+            ) * sm.gyr_sd
                 * (self.rate / 100.0).sqrt();
         let sm = &self.sm;
         let acc = sm.acc_m * f
             + sm.acc_bias
             + sm.acc_tc * temp
-            + Vector3::new(gauss(&mut self.rng), gauss(&mut self.rng), gauss(&mut self.rng))
-                * sm.acc_sd
+            + Vector3::new(
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+                gauss(&mut self.rng),
+            ) * sm.acc_sd
                 * (self.rate / 100.0).sqrt();
         let sm = &self.sm;
         let q = |x: f64, lsb: f64, fs: f64| ((x / lsb).round() * lsb).clamp(-fs, fs);
@@ -2003,12 +2129,12 @@ impl Iterator for LangevinSimulator {
 }
 
 /// Momentum, as measured: a phase whose angular speed reaches this many
-/// degrees per second for every degree of the rep's peak, and at least
-/// [`MOMENTUM_MIN_DPS`].
-const MOMENTUM_PER_S: f64 = 4.0;
-const MOMENTUM_MIN_DPS: f64 = 120.0;
-/// Partial range, as measured: a peak below this share of the set's upper
-/// quartile of peaks.
+/// degrees per second for every degree of the set's median peak, and at
+/// least [`MOMENTUM_MIN_DPS`].
+const MOMENTUM_PER_S: f64 = 4.5;
+const MOMENTUM_MIN_DPS: f64 = 100.0;
+/// Partial range, as measured: a peak below this share of the set's median
+/// peak.
 const PARTIAL_SHARE: f64 = 0.72;
 
 #[cfg(test)]
@@ -2067,7 +2193,10 @@ mod tests {
                     n += 1;
                 }
                 let expect = truth.duration_s * rate;
-                assert!(n as f64 > 0.8 * expect && n as f64 <= expect + 2.0, "{n} {expect}");
+                assert!(
+                    n as f64 > 0.8 * expect && n as f64 <= expect + 2.0,
+                    "{n} {expect}"
+                );
             }
         }
     }
@@ -2129,6 +2258,7 @@ mod tests {
             trunk0: 0.0,
             flex0: 0.0,
             hitch: false,
+            floor: (1.5, 3.0),
             last_low: 0.0,
             prev_y: 0.0,
             prev_t: 0.0,
@@ -2137,6 +2267,7 @@ mod tests {
             hike_run: 0.0,
             drop_run: 0.0,
             flex_run: 0.0,
+            speed: 0.0,
             reps: Vec::new(),
         }
     }

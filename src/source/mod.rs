@@ -137,31 +137,6 @@ pub mod hill;
 /// Built without reading the counter or the other models; read in session
 /// 16, once studio stood ready and was scored.
 pub mod home;
-/// A twenty-first body model, the hold-out through session 23 (read from
-/// session 24): movement from the Kinematic
-/// Theory of rapid human movements under intermittent control, with
-/// whole-body reaction dynamics.
-///
-/// Every voluntary motion is a sum of overlapping lognormal velocity
-/// impulses (Plamondon's sigma-lognormal model, each with its own onset,
-/// log-time delay, log-response time and amplitude): a half-rep is a
-/// primary impulse and corrective submovements launched after a refractory
-/// delay while the remaining error exceeds the lifter's tolerance (one or
-/// two for the skilled, several with stalls and second pushes for rehab,
-/// fatigued or distracted lifters); holds, pauses, partial reps, abandoned
-/// attempts and compensations (obliquity, a whole-body rock with yaw, hip
-/// flexion, an over-fast primary with a rebound, a short amplitude) are
-/// impulses too. The pelvis, the whole body's shift over its support and
-/// the trunk react to the working leg through a linearised Newton–Euler
-/// coupling resisted by per-lifter postural stiffness, damping and a delayed
-/// reflex, with their own support standing, lying, seated or on a step.
-/// Walking (lognormal strides), turns, sitting, pin changes, re-straps,
-/// drinks, the phone, the other leg's set and fidgets between sets; rehab,
-/// gym, athlete and video populations; a sensor on soft tissue with its own
-/// crystal and a full error model. Truth is measured on the simulated
-/// joints. Built after all twenty without reading the counter or the other
-/// models; the hold-out through session 23, read from session 24.
-pub mod lognormal;
 /// A twenty-third body model, the new hold-out: movement as Langevin
 /// dynamics in a landscape the lifter reshapes, a pelvis and trunk set by
 /// quasi-static whole-body balance, a sensor on soft tissue that wobbles.
@@ -200,6 +175,31 @@ pub mod lognormal;
 /// on the simulated joints. Built after all twenty-two without reading the
 /// counter or the other models: never tuned on or read.
 pub mod langevin;
+/// A twenty-first body model, the hold-out through session 23 (read from
+/// session 24): movement from the Kinematic
+/// Theory of rapid human movements under intermittent control, with
+/// whole-body reaction dynamics.
+///
+/// Every voluntary motion is a sum of overlapping lognormal velocity
+/// impulses (Plamondon's sigma-lognormal model, each with its own onset,
+/// log-time delay, log-response time and amplitude): a half-rep is a
+/// primary impulse and corrective submovements launched after a refractory
+/// delay while the remaining error exceeds the lifter's tolerance (one or
+/// two for the skilled, several with stalls and second pushes for rehab,
+/// fatigued or distracted lifters); holds, pauses, partial reps, abandoned
+/// attempts and compensations (obliquity, a whole-body rock with yaw, hip
+/// flexion, an over-fast primary with a rebound, a short amplitude) are
+/// impulses too. The pelvis, the whole body's shift over its support and
+/// the trunk react to the working leg through a linearised Newton–Euler
+/// coupling resisted by per-lifter postural stiffness, damping and a delayed
+/// reflex, with their own support standing, lying, seated or on a step.
+/// Walking (lognormal strides), turns, sitting, pin changes, re-straps,
+/// drinks, the phone, the other leg's set and fidgets between sets; rehab,
+/// gym, athlete and video populations; a sensor on soft tissue with its own
+/// crystal and a full error model. Truth is measured on the simulated
+/// joints. Built after all twenty without reading the counter or the other
+/// models; the hold-out through session 23, read from session 24.
+pub mod lognormal;
 /// A sixth body model: a lifter moved by muscles.
 ///
 /// Rigid degrees of freedom driven by Hill-type muscles with activation
