@@ -400,6 +400,8 @@ struct Body {
     mount_base: UnitQuaternion<f64>,
     /// How much of the weight is on the stance leg (1: one-leg stance).
     load: Follow,
+    rest_obl: Option<f64>,
+    rest_trunk: Option<f64>,
     // Followers.
     knee: Follow,
     o_knee: Follow,
@@ -638,13 +640,6 @@ impl Body {
             // The rep itself is the free side's drop.
             comps.retain(|k| *k != FlagKind::PelvicDrop);
         }
-        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
-            eprintln!(
-                "visible {:?} comps {:?}",
-                cfg.visible_compensations(),
-                comps
-            );
-        }
         let mut b = Body {
             cfg: cfg.clone(),
             lf,
@@ -722,7 +717,12 @@ impl Body {
             tail_run: 0.0,
             mount_base: UnitQuaternion::identity(),
             load: Follow { x: 1.0, v: 0.0 },
+            rest_obl: None,
+            rest_trunk: None,
         };
+        b.knee.x = 0.04;
+        b.o_knee.x = 0.04;
+        b.flex.0 = b.lf.flex_rest;
         b.heading_t = b.heading.x;
         // Start in balance.
         for _ in 0..30 {
@@ -898,12 +898,12 @@ impl Body {
         self.meter = Some(Meter {
             x: self.x_set,
             ref_q: k.shank_q,
-            obl0: k.obliquity / DEG,
-            trunk0: k.trunk_roll / DEG,
+            obl0: self.rest_obl.unwrap_or(k.obliquity) / DEG,
+            trunk0: self.rest_trunk.unwrap_or(k.trunk_roll) / DEG,
             flex0,
             hitch: self.ex == Exercise::HipHitch,
             floor: if self.ex == Exercise::HipHitch {
-                (1.0, 1.6)
+                (1.3, 2.0)
             } else {
                 (1.5, 3.0)
             },
@@ -966,12 +966,6 @@ impl Body {
         } else {
             None
         };
-        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
-            eprintln!(
-                "t {:.1} x {:.1} u {:.2} top {top:.2} strength {strength:.2} s* {s_star:.2} fail {fail} comp {comp:?} {amount:.2} mid {mid:?} reps {}/{}",
-                self.t, self.x_set, self.u, self.reps_so_far(), self.target_reps
-            );
-        }
         self.attempt = Some(Attempt {
             t0: self.t,
             top,
@@ -1370,7 +1364,15 @@ impl Body {
             -depth * d * (0.5 - 0.5 * d * d).exp()
         };
         let a_n = lf.rho * lf.g * (1.0 - lf.shallow * lvl.min(1.0));
-        let mut force = -lf.k0 * (u - rest - lvl.min(1.0) * top)
+        // A weak intent tilts the bowl only a little: the barrier holds.
+        let s_star = lf.rho / (1.0 + lf.rho * lf.shallow);
+        let weak = self.attempt.as_ref().is_some_and(|a| a.strength < s_star);
+        let bowl = if weak {
+            lvl.min(0.4 * s_star)
+        } else {
+            lvl.min(1.0)
+        };
+        let mut force = -lf.k0 * (u - rest - bowl * top)
             + g * lvl * logistic((top - 0.06 - u) / 0.03)
             + well(u, rest, wn, a_n)
             + well(
@@ -1523,6 +1525,13 @@ impl Body {
         let k = self.kin_now();
         if self.act == Act::Set {
             self.step_set(&k);
+        } else {
+            // The still stance before a set, averaged over about half a second.
+            let a = (dt / 0.5).min(1.0);
+            let o = self.rest_obl.unwrap_or(k.obliquity);
+            let r = self.rest_trunk.unwrap_or(k.trunk_roll);
+            self.rest_obl = Some(o + (k.obliquity - o) * a);
+            self.rest_trunk = Some(r + (k.trunk_roll - r) * a);
         }
         if let Some((idx, until)) = self.tail {
             if self.t > until {
@@ -1690,20 +1699,6 @@ impl Body {
     }
 
     fn end_set(&mut self) {
-        if std::env::var_os("LANGEVIN_DEBUG").is_some() {
-            eprintln!(
-                "end set t {:.1} u {:.2} y {:?} bal {:?} flex {:.1} rot {:.1} pivot {:.2} cur {:?} attempt {:?}",
-                self.t,
-                self.u,
-                self.meter.as_ref().map(|m| m.prev_y),
-                self.bal,
-                self.flex.0,
-                self.rot.0,
-                self.pivot.x,
-                self.meter.as_ref().map(|m| m.cur.is_some()),
-                self.attempt
-            );
-        }
         if let Some(m) = self.meter.take() {
             self.measured.push((self.set_index, m.reps));
         }
