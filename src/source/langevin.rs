@@ -1471,7 +1471,7 @@ impl Body {
         if self.act == Act::OtherLeg && self.ex == Exercise::HipHitch {
             sds[0] = 0.05 * DEG;
         }
-        if self.step_count % 4 == 0 {
+        if self.step_count.is_multiple_of(4) {
             self.solve_balance(bal_t, sds, com_scale);
         }
         let a_lag = (dt / lf.lag).min(1.0);
