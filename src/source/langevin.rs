@@ -628,7 +628,9 @@ impl Body {
     fn new(cfg: &SimConfig, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let lf = Lifter::draw(&mut rng, cfg.exercise);
-        let fs = (2.0 * cfg.rate_hz).max(400.0);
+        // The same internal rate for every sensor rate up to 400 Hz: the same
+        // seed moves the same body whatever the sensor samples at.
+        let fs = (2.0 * cfg.rate_hz).max(800.0);
         let ex = cfg.exercise;
         let (seat, lie, step) = exercise_posture(ex);
         let mut comps = if cfg.compensation_rate > 0.0 {
