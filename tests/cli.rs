@@ -122,6 +122,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("lognormal", "seated-machine-abduction", "ankle", "35"),
         ("syllable", "standing-cable-abduction", "pelvis", "36"),
         ("syllable", "hip-hitch", "pelvis", "37"),
+        ("langevin", "standing-cable-abduction", "pelvis", "38"),
+        ("langevin", "hip-hitch", "pelvis", "39"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

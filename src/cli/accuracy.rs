@@ -46,10 +46,13 @@ use std::io::IsTerminal;
 /// inverse kinematics with redundancy), built after all nineteen, held out
 /// through session 22 and read from session 23; the lognormal model
 /// (sigma-lognormal impulses under intermittent control), built after all
-/// twenty, held out through session 23 and read from session 24; and the
+/// twenty, held out through session 23 and read from session 24; the
 /// syllable model (a switching linear dynamical system of behavioural
-/// syllables), built after all twenty-one: the hold-out, neither tuned on
-/// nor read.
+/// syllables), built after all twenty-one, held out through session 24 and
+/// read from session 25; and the langevin model (Langevin dynamics in a
+/// landscape the lifter reshapes, Hawkes-process intents, a least-squares
+/// whole-body balance), built after all twenty-two: the hold-out, neither
+/// tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -67,7 +70,8 @@ pub struct AccuracyArgs {
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
     /// circuit, home, studio, fatigue, hill, rhythm, primitive (read
     /// from session 22), reach (read from session 23) and lognormal (read
-    /// from session 24): seen; syllable: the hold-out).
+    /// from session 24), syllable (read from session 25): seen; langevin:
+    /// the hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -209,7 +213,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement from the Kinematic Theory of rapid human movements under intermittent control (every half-rep a sum of overlapping lognormal velocity impulses: a primary impulse and corrective submovements after a refractory delay while the error exceeds a per-lifter tolerance; stalls, second pushes, partial reps and abandoned attempts from the impulse plan; compensations as impulses on other joints) with a pelvis, whole-body shift and trunk that react to the leg through a linearised Newton–Euler coupling, postural stiffness and a delayed reflex, over rehab, gym, athlete and video populations, gait as lognormal strides and life between sets; built after all twenty, the hold-out through session 23, read from session 24 (seen)".into()
         }
         crate::source::sim::SimModel::Syllable => {
-            "movement as a switching linear dynamical system (an autoregressive hidden Markov model of behavioural syllables: every syllable its own stable linear dynamics pulling the whole-body state toward its own target with coloured process noise; per-lifter transition tables, log-normal and negative-binomial durations and state-dependent exits, so reps, holds, pauses, abandoned attempts, reps that never return to neutral and compensations emerge from the switching) with a pelvis and trunk that answer the leg through per-lifter random stable linear filters (resonant, some non-minimum-phase, different per side), over rehab, gym, athlete and video populations, life between sets as syllables and a strap that slips; never tuned on or read (the new hold-out, built after all twenty-one)".into()
+            "movement as a switching linear dynamical system (an autoregressive hidden Markov model of behavioural syllables: every syllable its own stable linear dynamics pulling the whole-body state toward its own target with coloured process noise; per-lifter transition tables, log-normal and negative-binomial durations and state-dependent exits, so reps, holds, pauses, abandoned attempts, reps that never return to neutral and compensations emerge from the switching) with a pelvis and trunk that answer the leg through per-lifter random stable linear filters (resonant, some non-minimum-phase, different per side), over rehab, gym, athlete and video populations, life between sets as syllables and a strap that slips; built after all twenty-one, the hold-out through session 24, read from session 25 (seen)".into()
+        }
+        crate::source::sim::SimModel::Langevin => {
+            "movement as Langevin dynamics in a landscape the lifter reshapes (the working joint a particle with friction and coloured motor noise in a potential whose top well deepens and neutral well shallows with the intent, so reps are escapes over a barrier and back: early escapes, failed attempts, held tops, lowerings caught by a middle well), intents from a self-exciting Hawkes process with a refractory time, fatigue lowering the wells and raising friction and noise, compensations as shapes of the landscape or the balance cost, a pelvis and trunk set by a weighted least-squares whole-body balance over the foot, bed, seat or step, life between sets and a sensor on wobbling soft tissue; never tuned on or read (the new hold-out, built after all twenty-two)".into()
         }
     }
 }

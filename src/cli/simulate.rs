@@ -136,12 +136,18 @@ pub struct SimulateArgs {
     /// session 22 and read from session 23; `lognormal` (every motion a sum
     /// of lognormal velocity impulses under intermittent control, a pelvis
     /// and trunk that react to the leg), built after all twenty, held out
-    /// through session 23 and read from session 24; or the new hold-out,
-    /// built apart after all twenty-one and never tuned on or read:
-    /// `syllable` (movement as a switching linear dynamical system, an
-    /// autoregressive hidden Markov model of behavioural syllables whose
-    /// reps emerge from the switching; a pelvis and trunk that answer the
-    /// leg through per-lifter random linear filters; a strap that slips).
+    /// through session 23 and read from session 24; `syllable` (movement as
+    /// a switching linear dynamical system, an autoregressive hidden Markov
+    /// model of behavioural syllables whose reps emerge from the switching;
+    /// a pelvis and trunk that answer the leg through per-lifter random
+    /// linear filters; a strap that slips), built after all twenty-one,
+    /// held out through session 24 and read from session 25; or the new
+    /// hold-out, built apart after all twenty-two and never tuned on or
+    /// read: `langevin` (the working joint a Langevin particle in a
+    /// landscape the lifter reshapes, reps as escapes over a barrier driven
+    /// by intents from a self-exciting Hawkes process; a pelvis and trunk
+    /// set by a least-squares whole-body balance; a sensor on wobbling soft
+    /// tissue).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -161,7 +161,15 @@ pub struct SimConfig {
 /// (an autoregressive hidden Markov model of behavioural syllables: rest,
 /// raise, hold, lower, settle, fidget, stride, ...) whose reps emerge from
 /// the switching, a pelvis and trunk that answer the leg through per-lifter
-/// random stable linear filters, and a strap that slips; the new hold-out,
+/// random stable linear filters, and a strap that slips; built after all
+/// twenty-one, the hold-out through session 24, read from session 25.
+/// `Langevin` ([`crate::source::langevin`]) is a twenty-third, built apart
+/// after all twenty-two: the working joint a Langevin particle in a
+/// potential landscape the lifter reshapes (a neutral well, a top well that
+/// deepens with the intent, a tilt toward the top), intents from a
+/// self-exciting Hawkes process per lifter, a pelvis and trunk set by
+/// quasi-static whole-body balance solved as a small weighted least-squares
+/// problem, and a sensor on soft tissue that wobbles; the new hold-out,
 /// never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -305,9 +313,25 @@ pub enum SimModel {
     /// trunk that answer the leg through per-lifter random stable linear
     /// filters (resonant, some non-minimum-phase, different per side), life
     /// between sets as syllables too, a strap that slips in sudden steps and
-    /// creeps, and a full sensor error model; the new hold-out, never tuned
-    /// on or read ([`crate::source::syllable::SyllableSimulator`]).
+    /// creeps, and a full sensor error model; built after all twenty-one,
+    /// the hold-out through session 24, read from session 25
+    /// ([`crate::source::syllable::SyllableSimulator`]).
     Syllable,
+    /// A twenty-third body model built apart after all twenty-two: movement
+    /// as Langevin dynamics in a landscape the lifter reshapes (the working
+    /// joint a particle with friction and coloured motor noise in a
+    /// potential whose top well deepens and neutral well shallows with the
+    /// lifter's intent, so reps are escapes over a barrier and back, some
+    /// early, some failed, some held, some caught by a middle well), the
+    /// intents from a self-exciting Hawkes process with a refractory time,
+    /// fatigue lowering the top wells and raising friction and noise,
+    /// compensations as shapes of the landscape or of the balance cost; a
+    /// pelvis and trunk set every few steps by a weighted least-squares
+    /// whole-body balance over the stance foot, the bed, the seat or the
+    /// step with per-lifter weights and lag, life between sets, a sensor on
+    /// wobbling soft tissue with a full error model; the new hold-out, never
+    /// tuned on or read ([`crate::source::langevin::LangevinSimulator`]).
+    Langevin,
 }
 
 impl SimModel {
@@ -335,6 +359,7 @@ impl SimModel {
         SimModel::Reach,
         SimModel::Lognormal,
         SimModel::Syllable,
+        SimModel::Langevin,
     ];
 
     /// The id used on the command line and in files.
@@ -362,6 +387,7 @@ impl SimModel {
             SimModel::Reach => "reach",
             SimModel::Lognormal => "lognormal",
             SimModel::Syllable => "syllable",
+            SimModel::Langevin => "langevin",
         }
     }
 }
@@ -639,6 +665,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Syllable => {
             let (sim, truth) = crate::source::syllable::SyllableSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Langevin => {
+            let (sim, truth) = crate::source::langevin::LangevinSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
