@@ -32,7 +32,7 @@ pub use certainty::{Doubt, DoubtKind};
 pub use flags::{Flag, FlagKind};
 use nalgebra::{UnitQuaternion, Vector3};
 pub use profile::Profile;
-use profile::RepSignal;
+use profile::{RepDirection, RepSignal};
 use reps::{Rejection, RepDetector, RepOutcome, RepTrace, TracePoint};
 use resample::{Resampler, Step};
 pub use resample::{MAX_ACC_MPS2, MAX_GAP_S, MAX_RATE_DPS};
@@ -1432,7 +1432,12 @@ impl Pipeline {
             d.sort_by(f64::total_cmp);
             set.median_interval_s = d[d.len() / 2];
         }
-        if rep.sign > 0.0 {
+        let main_way = if self.profile.reps.direction == RepDirection::Down {
+            -1.0
+        } else {
+            1.0
+        };
+        if rep.sign == main_way {
             set.sizes.push(rep.size);
         }
         if set.sizes.len() >= 3 {
@@ -2601,6 +2606,38 @@ mod tests {
                 s
             })
             .collect()
+    }
+
+    /// A tiring lifter's hitches shrink from 4° to 2.6°, under the profile's
+    /// `min_peak_deg` (3°): once the set has three, its thresholds follow
+    /// its own drops (`adaptive_fraction`), so the small ones still count.
+    #[test]
+    fn a_hip_hitch_set_s_thresholds_follow_its_own_drops() {
+        let sizes = [4.0, 4.0, 4.0, 4.0, 2.6, 2.6];
+        let roll = |t: f64| {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &size)| {
+                    let u = (t - 2.0 - 3.5 * i as f64) / 2.0;
+                    if (0.0..1.0).contains(&u) {
+                        size * (std::f64::consts::PI * u).sin().powi(2)
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        };
+        let samples = rolled(100.0, roll, None, None);
+        let count = |adaptive_fraction: f64| {
+            let mut profile = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+            profile.reps.adaptive_fraction = adaptive_fraction;
+            let (sets, _) = analyze_samples(Pipeline::new(profile, Side::Right), samples.clone());
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>()
+        };
+        let builtin = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
+        assert_eq!(count(builtin.reps.adaptive_fraction), [6]);
+        assert_eq!(count(0.0), [4]);
     }
 
     /// A recording that starts mid-set on a pelvis that sways and never

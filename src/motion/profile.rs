@@ -176,6 +176,12 @@ pub struct RepConfig {
     /// thresholds that fit.
     #[serde(default)]
     pub adaptive_fraction: f64,
+    /// Once a set has 3 reps, a movement at least this fraction of their
+    /// median peak is a rep even if quicker than `min_duration_s`, down to
+    /// [`crate::motion::reps::QUICK_REP_LENGTH`] of it: a quick rep among
+    /// slow ones (0: off).
+    #[serde(default)]
+    pub quick_size_fraction: f64,
     /// A movement whose sensor rests below this fraction of its peak (above
     /// where it rose from) is back down: its rep has returned.
     #[serde(default = "default_rest_fraction")]

@@ -163,10 +163,9 @@ impl State {
 pub const LONG_REP_ALLOWANCE: f64 = 2.5;
 
 /// A movement quicker than `min_duration_s` is still a rep when it lasts at
-/// least this share of it and ...
+/// least this share of it and is at least `quick_size_fraction` of the
+/// set's median rep.
 pub const QUICK_REP_LENGTH: f64 = 0.7;
-/// ... is at least this share of the set's median rep size.
-pub const QUICK_REP_SIZE: f64 = 0.8;
 
 /// Streaming rep detector on one scalar signal.
 #[derive(Debug, Clone)]
@@ -236,12 +235,15 @@ impl RepDetector {
 
     /// Whether a movement of `length` (s) and `size` (°) lasted long enough
     /// to be a rep: `min_duration_s`, or down to [`QUICK_REP_LENGTH`] of it
-    /// for one as large as [`QUICK_REP_SIZE`] of the set's reps.
+    /// for one as large as `quick_size_fraction` of the set's reps.
     fn long_enough(&self, length: f64, size: f64) -> bool {
         let min = self.cfg.min_duration_s;
         length >= min
             || (length >= QUICK_REP_LENGTH * min
-                && self.set_size.is_some_and(|s| size >= QUICK_REP_SIZE * s))
+                && self.cfg.quick_size_fraction > 0.0
+                && self
+                    .set_size
+                    .is_some_and(|s| size >= self.cfg.quick_size_fraction * s))
     }
 
     /// The threshold a movement `sign` way must pass to open.
