@@ -269,6 +269,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         SimModel::Reach,
         SimModel::Lognormal,
         SimModel::Syllable,
+        SimModel::Langevin,
     ] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
@@ -399,4 +400,35 @@ fn a_recording_that_starts_mid_jog_counts_its_first_set() {
         .map(|s| s.rep_count())
         .sum();
     assert_eq!(counted, first.rep_count, "{sets:?}");
+}
+
+/// Session 25, read on syllable: a lifter lay down again after a set and
+/// settled with the leg 27° from its last rest, held it there 1.5 s and
+/// repped from there without ever coming back to the old rest. The
+/// movement begun as the leg settled was given up only 12 s later, long
+/// after the posture was held, so no neutral was taken from it and the
+/// set's first 5 reps were lost. A posture held within a movement given
+/// up is now the neutral, and the reps since are counted from it.
+/// Syllable's session 17 (side-lying ankle, seed 2026): 4 of its second
+/// set's 9 reps without, 9 with.
+#[test]
+fn reps_from_a_posture_settled_into_after_lying_down_again_are_counted() {
+    use medius::accuracy::corpus_of;
+    use medius::motion::{analyze_samples, Pipeline};
+    use medius::source::sim::SimModel;
+    let cfg = &corpus_of(SimModel::Syllable, 12, 2026)[17];
+    assert_eq!(
+        (cfg.exercise, cfg.placement),
+        (Exercise::SideLyingAbduction, Placement::Ankle)
+    );
+    let (samples, truth) = medius::source::sim::open(cfg).expect("syllable simulates");
+    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
+    let (sets, _) = analyze_samples(pipeline, samples);
+    let second = &truth.sets[1];
+    let counted: usize = sets
+        .iter()
+        .filter(|s| s.start_s < second.end_s + 1.0 && s.end_s > second.start_s - 1.0)
+        .map(|s| s.rep_count())
+        .sum();
+    assert_eq!(counted, second.rep_count, "{sets:?}");
 }

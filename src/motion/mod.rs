@@ -1058,7 +1058,12 @@ impl Pipeline {
                         // never rests between reps. A rest held is that
                         // posture; the last still instant may be the pause
                         // at the top of the set's first rep.
-                        let held = self.held_rest_within(end_s);
+                        // Or a posture held during the movement itself: a
+                        // lifter settled on the bed 27° from the last rest
+                        // and repped from there without coming back to it.
+                        let held = self
+                            .held_rest_within(end_s)
+                            .or_else(|| self.held_rest.filter(|&(held_t, _)| held_t >= start_s));
                         let last = self
                             .last_rest
                             .filter(|&(t, _)| end_s - t <= NO_RETURN_REST_S);
