@@ -124,6 +124,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("syllable", "hip-hitch", "pelvis", "37"),
         ("langevin", "standing-cable-abduction", "pelvis", "38"),
         ("langevin", "hip-hitch", "pelvis", "39"),
+        ("pendulum", "standing-cable-abduction", "pelvis", "40"),
+        ("pendulum", "hip-hitch", "pelvis", "41"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -141,13 +141,19 @@ pub struct SimulateArgs {
     /// model of behavioural syllables whose reps emerge from the switching;
     /// a pelvis and trunk that answer the leg through per-lifter random
     /// linear filters; a strap that slips), built after all twenty-one,
-    /// held out through session 24 and read from session 25; or the new
-    /// hold-out, built apart after all twenty-two and never tuned on or
-    /// read: `langevin` (the working joint a Langevin particle in a
-    /// landscape the lifter reshapes, reps as escapes over a barrier driven
-    /// by intents from a self-exciting Hawkes process; a pelvis and trunk
-    /// set by a least-squares whole-body balance; a sensor on wobbling soft
-    /// tissue).
+    /// held out through session 24 and read from session 25; `langevin`
+    /// (the working joint a Langevin particle in a landscape the lifter
+    /// reshapes, reps as escapes over a barrier driven by intents from a
+    /// self-exciting Hawkes process; a pelvis and trunk set by a
+    /// least-squares whole-body balance; a sensor on wobbling soft tissue),
+    /// built after all twenty-two, held out through session 25 and read
+    /// from session 26; or the new hold-out, built apart after all
+    /// twenty-three and never tuned on or read: `pendulum` (the working
+    /// segment a pumped physical pendulum driven by brief bursts of torque
+    /// timed by its own phase, intents from cues with human reaction times;
+    /// a pelvis and trunk from a linear inverted pendulum under
+    /// capture-point control that sometimes has to hop; a MEMS sensor
+    /// specified by its Allan variance).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -169,8 +169,19 @@ pub struct SimConfig {
 /// deepens with the intent, a tilt toward the top), intents from a
 /// self-exciting Hawkes process per lifter, a pelvis and trunk set by
 /// quasi-static whole-body balance solved as a small weighted least-squares
-/// problem, and a sensor on soft tissue that wobbles; the new hold-out,
-/// never tuned on or read.
+/// problem, and a sensor on soft tissue that wobbles; built after all
+/// twenty-two, the hold-out through session 25, read from session 26.
+/// `Pendulum` ([`crate::source::pendulum`]) is a twenty-fourth, built apart
+/// after all twenty-three: the working segment a pumped physical pendulum
+/// (gravity, the cable's bouncing weight stack, the band, the machine's
+/// cam or the pelvis about the stance hip) driven by brief concentric,
+/// holding and eccentric braking bursts of torque timed by the pendulum's
+/// own phase, intents from cues with ex-Gaussian reaction times, lapses
+/// and anticipation (or a renewal process), a pelvis and trunk balanced as
+/// a linear inverted pendulum by a capture-point controller (ankle and hip
+/// strategies, a recovery hop when the capture point leaves the foot), and
+/// a MEMS sensor specified by its Allan variance; the new hold-out, never
+/// tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -329,9 +340,30 @@ pub enum SimModel {
     /// pelvis and trunk set every few steps by a weighted least-squares
     /// whole-body balance over the stance foot, the bed, the seat or the
     /// step with per-lifter weights and lag, life between sets, a sensor on
-    /// wobbling soft tissue with a full error model; the new hold-out, never
-    /// tuned on or read ([`crate::source::langevin::LangevinSimulator`]).
+    /// wobbling soft tissue with a full error model; built after all
+    /// twenty-two, the hold-out through session 25, read from session 26
+    /// ([`crate::source::langevin::LangevinSimulator`]).
     Langevin,
+    /// A twenty-fourth body model built apart after all twenty-three: the
+    /// working segment (the leg; in a hip hitch the pelvis about the stance
+    /// hip) a compound pendulum with gravity and its load (a cable's weight
+    /// stack that bounces and clacks, a band, an ankle weight, a machine's
+    /// cam and pads) driven by brief bursts of muscle torque (concentric
+    /// pushes and pumps, a hold at the top, eccentric braking pulses on the
+    /// way down, some missed) triggered by the pendulum's own phase, so
+    /// momentum, short reps, holds, dropped lowerings and reps caught and
+    /// pumped up again emerge from the physics; intents from a coach's count,
+    /// a metronome or breathing with ex-Gaussian reaction times, lapses and
+    /// anticipation, or a gamma/Weibull renewal process; a workout grammar
+    /// (warm-up, working, drop, light and abandoned sets, supersets with the
+    /// other leg); a pelvis and trunk from a frontal and sagittal linear
+    /// inverted pendulum under a delayed capture-point controller with ankle
+    /// and hip strategies and recovery hops; a MEMS sensor specified by its
+    /// Allan variance (white noise, Gauss–Markov bias instability, rate
+    /// random walk, warm-up drift) behind the device's low-pass and clock;
+    /// the new hold-out, never tuned on or read
+    /// ([`crate::source::pendulum::PendulumSimulator`]).
+    Pendulum,
 }
 
 impl SimModel {
@@ -360,6 +392,7 @@ impl SimModel {
         SimModel::Lognormal,
         SimModel::Syllable,
         SimModel::Langevin,
+        SimModel::Pendulum,
     ];
 
     /// The id used on the command line and in files.
@@ -388,6 +421,7 @@ impl SimModel {
             SimModel::Lognormal => "lognormal",
             SimModel::Syllable => "syllable",
             SimModel::Langevin => "langevin",
+            SimModel::Pendulum => "pendulum",
         }
     }
 }
@@ -669,6 +703,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Langevin => {
             let (sim, truth) = crate::source::langevin::LangevinSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Pendulum => {
+            let (sim, truth) = crate::source::pendulum::PendulumSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
