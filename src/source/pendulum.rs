@@ -76,7 +76,11 @@ enum Cue {
     Breath(f64),
     /// No cue: a renewal process of gaps after each rep (gamma shape and
     /// mean, or Weibull when `weibull`).
-    Own { shape: f64, mean: f64, weibull: bool },
+    Own {
+        shape: f64,
+        mean: f64,
+        weibull: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -295,14 +299,22 @@ impl Device {
         let n = cfg.noise;
         let bi_g = uni(rng, 0.002, 0.012);
         let bi_a = uni(rng, 0.002, 0.01);
-        let taus = [uni(rng, 5.0, 20.0), uni(rng, 60.0, 200.0), uni(rng, 500.0, 2000.0)];
+        let taus = [
+            uni(rng, 5.0, 20.0),
+            uni(rng, 60.0, 200.0),
+            uni(rng, 500.0, 2000.0),
+        ];
         let gm_g = taus.iter().map(|&t| (t, bi_g * n * 0.7)).collect();
         let gm_a = taus.iter().map(|&t| (t, bi_a * n * 0.7)).collect();
         let mat = |rng: &mut ChaCha8Rng, s: f64, c: f64| {
             let mut m = Matrix3::identity();
             for i in 0..3 {
                 for j in 0..3 {
-                    m[(i, j)] += if i == j { s * gauss(rng) } else { c * gauss(rng) };
+                    m[(i, j)] += if i == j {
+                        s * gauss(rng)
+                    } else {
+                        c * gauss(rng)
+                    };
                 }
             }
             m
@@ -478,6 +490,10 @@ struct Body<'a> {
     sway_x: f64,
     sway_r: f64,
     sway_y: f64,
+    sway_rv: f64,
+    sway_r_raw: f64,
+    sway_yv: f64,
+    sway_y_raw: f64,
     breath_hz: f64,
     // Where the body is.
     posture: Posture,
@@ -635,7 +651,11 @@ impl<'a> Body<'a> {
     fn muscle_torque(&mut self) -> f64 {
         let t = self.t;
         self.bursts.retain(|b| t <= b.t0 + b.d + 0.01);
-        let mut tau: f64 = self.bursts.iter().map(|b| b.amp * envelope(t, b.t0, b.d)).sum();
+        let mut tau: f64 = self
+            .bursts
+            .iter()
+            .map(|b| b.amp * envelope(t, b.t0, b.d))
+            .sum();
         tau *= self.strength;
         let tone = if self.cfg.exercise == Exercise::HipHitch {
             0.0
@@ -686,8 +706,14 @@ impl<'a> Body<'a> {
         let ex = self.cfg.exercise;
         let t = self.t;
         // Flexion and rotation: second-order modes pulled along by abduction.
-        let th_leg = if ex == Exercise::HipHitch { 0.0 } else { self.th.max(0.0) };
-        let fl_t = lf.flex_couple * th_leg + self.fl_bias + self.comp_flex * smooth(th_leg / (lf.range * 0.6));
+        let th_leg = if ex == Exercise::HipHitch {
+            0.0
+        } else {
+            self.th.max(0.0)
+        };
+        let fl_t = lf.flex_couple * th_leg
+            + self.fl_bias
+            + self.comp_flex * smooth(th_leg / (lf.range * 0.6));
         let w = 9.0;
         self.fld += (w * w * (fl_t - self.fl) - 2.0 * 0.7 * w * self.fld) * dt;
         self.fl += self.fld * dt;
@@ -697,8 +723,19 @@ impl<'a> Body<'a> {
         // Postural sway.
         let sq = dt.sqrt();
         self.sway_x += -0.5 * self.sway_x * dt + lf.sway * sq * gauss(&mut self.rng);
-        self.sway_r += -0.8 * self.sway_r * dt + lf.sway_roll * 1.2 * sq * gauss(&mut self.rng);
-        self.sway_y += -0.6 * self.sway_y * dt + 0.004 * sq * gauss(&mut self.rng);
+        // Roll and yaw sway: second-order processes (rms about sway_roll and
+        // 0.3°), smoothed once more so the sensor's acceleration stays finite.
+        let (wn, z): (f64, f64) = (1.5, 0.7);
+        let sig_r = lf.sway_roll * (4.0 * z * wn * wn * wn).sqrt();
+        self.sway_rv += (-wn * wn * self.sway_r_raw - 2.0 * z * wn * self.sway_rv) * dt
+            + sig_r * sq * gauss(&mut self.rng);
+        self.sway_r_raw += self.sway_rv * dt;
+        self.sway_r += (self.sway_r_raw - self.sway_r) * (dt * 6.0).min(1.0);
+        let sig_y = 0.3 * DEG * (4.0 * z * wn * wn * wn).sqrt();
+        self.sway_yv += (-wn * wn * self.sway_y_raw - 2.0 * z * wn * self.sway_yv) * dt
+            + sig_y * sq * gauss(&mut self.rng);
+        self.sway_y_raw += self.sway_yv * dt;
+        self.sway_y += (self.sway_y_raw - self.sway_y) * (dt * 6.0).min(1.0);
         let standing = matches!(self.posture, Posture::Standing | Posture::OnStep);
         let m = lf.leg_m;
         let mb = lf.body_m;
@@ -709,7 +746,8 @@ impl<'a> Body<'a> {
             Exercise::HipHitch => -0.3 * self.th * 0.5,
             _ => 0.0,
         };
-        let single = self.in_set && standing && !matches!(life.map(|a| &a.life), Some(Life::PinChange));
+        let single =
+            self.in_set && standing && !matches!(life.map(|a| &a.life), Some(Life::PinChange));
         if standing {
             let w0 = (G / h).sqrt();
             let xi = self.xc + self.xcd / w0;
@@ -724,7 +762,8 @@ impl<'a> Body<'a> {
             } else {
                 0.0
             };
-            let xi_ref = self.foot + (1.0 - lf.lean_lambda) * m / mb * dx_leg + self.sway_x + rock * 0.03;
+            let xi_ref =
+                self.foot + (1.0 - lf.lean_lambda) * m / mb * dx_leg + self.sway_x + rock * 0.03;
             let p_cmd = xi_ref + (1.0 + lf.cp_k / w0) * (xi_seen - xi_ref);
             let hw = if single { lf.foot_hw } else { 0.12 };
             let p_sat = p_cmd.clamp(self.foot - hw, self.foot + hw);
@@ -768,7 +807,8 @@ impl<'a> Body<'a> {
             }
             // Sagittal: stable within a long foot.
             let zref = m / mb * lf.leg_lc * self.fl.sin() * 0.6;
-            let pz = (zref + (1.0 + 1.5 / w0) * (self.zc + self.zcd / w0 - zref)).clamp(-0.08, 0.12);
+            let pz =
+                (zref + (1.0 + 1.5 / w0) * (self.zc + self.zcd / w0 - zref)).clamp(-0.08, 0.12);
             self.zcd += w0 * w0 * (self.zc - pz) * dt;
             self.zc += self.zcd * dt;
         } else {
@@ -785,7 +825,11 @@ impl<'a> Body<'a> {
         // reaction, the lifter's style, compensation intents.
         if ex != Exercise::HipHitch {
             let ref_tau = (self.static_load(lf.range * 0.5).abs()).max(5.0);
-            let musc = if self.in_set { self.tau_m / ref_tau } else { 0.0 };
+            let musc = if self.in_set {
+                self.tau_m / ref_tau
+            } else {
+                0.0
+            };
             let mut ob_t = (-lf.react + lf.style) * musc * 2.0 * DEG;
             let lift = smooth(self.th / (lf.range * 0.7));
             ob_t += self.comp_obl * lift;
@@ -906,14 +950,17 @@ impl<'a> Body<'a> {
                 Life::OtherLeg { period, amp } => {
                     let k = ((t - a.t0) / period).floor();
                     let tk = a.t0 + k * period;
-                    let e = bump(t, tk + 0.2, period * 0.8) * smooth(u * 20.0) * smooth((1.0 - u) * 20.0);
+                    let e = bump(t, tk + 0.2, period * 0.8)
+                        * smooth(u * 20.0)
+                        * smooth((1.0 - u) * 20.0);
                     // The other leg's rep, seen through the pelvis: mirrored.
                     roll_add -= sf * amp * e;
                     yaw_add += 0.01 * e;
                     stance_leg = true;
                 }
                 Life::Shift => {
-                    roll_add += 1.5 * DEG * bump(t, a.t0, a.d) * if a.seed > 0.5 { 1.0 } else { -1.0 };
+                    roll_add +=
+                        1.5 * DEG * bump(t, a.t0, a.d) * if a.seed > 0.5 { 1.0 } else { -1.0 };
                 }
                 Life::Quiet => {}
             }
@@ -928,31 +975,50 @@ impl<'a> Body<'a> {
         };
         let obl = self.lean() + self.ob + lf.trunk_share * self.phi + self.sway_r + hitch_ob;
         let roll = sf * obl + roll_add;
-        let tilt = -self.zc / 0.9 + breath + 0.3 * self.fl.max(0.0) * if self.in_set { 1.0 } else { 0.0 } + tilt_add;
+        let tilt = -self.zc / 0.9
+            + breath
+            + 0.3 * self.fl.max(0.0) * if self.in_set { 1.0 } else { 0.0 }
+            + tilt_add;
         let yaw = ss * self.psi + yaw_add + self.sway_y;
         let qh = ry(self.heading);
         let qp = qh * q_post * rz(roll) * rx(tilt) * ry(yaw);
         let lat = self.xc * sf;
         let base = self.pos + qh * Vector3::new(lat, height + bob, -self.zc * 0.3);
         let (q, p) = match cfg.placement {
-            Placement::Pelvis => (qp * self.dev_mount(), base + qp * Vector3::new(0.0, 0.0, 0.1)),
+            Placement::Pelvis => (
+                qp * self.dev_mount(),
+                base + qp * Vector3::new(0.0, 0.0, 0.1),
+            ),
             Placement::Ankle => {
                 let hip = base + qp * Vector3::new(ss * 0.09, -0.06, 0.0);
                 if stance_leg {
                     let qs = qh * rz(-ss * 0.02 + roll * 0.5);
-                    (qs * self.dev_mount(), self.pos + qh * Vector3::new(ss * 0.1, 0.12, 0.0))
-                } else if ex == Exercise::SeatedMachineAbduction && matches!(self.posture, Posture::Seated) {
+                    (
+                        qs * self.dev_mount(),
+                        self.pos + qh * Vector3::new(ss * 0.1, 0.12, 0.0),
+                    )
+                } else if ex == Exercise::SeatedMachineAbduction
+                    && matches!(self.posture, Posture::Seated)
+                {
                     let qpy = qh * ry(yaw);
                     let thigh = qpy * ry(-ss * (self.th + leg_abd)) * rx(PI / 2.0);
                     let knee_p = hip + thigh * Vector3::new(0.0, -lf.leg_len * 0.5, 0.0);
-                    let shank = qpy * ry(-ss * (self.th + leg_abd)) * rz(-ss * 0.3 * self.th) * rx(leg_flex * 0.3);
+                    let shank = qpy
+                        * ry(-ss * (self.th + leg_abd))
+                        * rz(-ss * 0.3 * self.th)
+                        * rx(leg_flex * 0.3);
                     (
                         shank * self.dev_mount(),
                         knee_p + shank * Vector3::new(0.0, -lf.leg_len * 0.42, 0.0),
                     )
                 } else {
-                    let abd = if ex == Exercise::HipHitch { 0.0 } else { self.th };
-                    let thigh = qp * rz(ss * (abd + leg_abd)) * rx(self.fl + leg_flex) * ry(ss * self.ro);
+                    let abd = if ex == Exercise::HipHitch {
+                        0.0
+                    } else {
+                        self.th
+                    };
+                    let thigh =
+                        qp * rz(ss * (abd + leg_abd)) * rx(self.fl + leg_flex) * ry(ss * self.ro);
                     let knee_p = hip + thigh * Vector3::new(0.0, -lf.leg_len * 0.5, 0.0);
                     let shank = thigh * rx(-knee);
                     (
@@ -1026,10 +1092,6 @@ impl<'a> Body<'a> {
     }
 
     fn settle_pendulum(&mut self) {
-        self.th = 0.0;
-        self.thd = 0.0;
-        self.ys = 0.0;
-        self.ysd = 0.0;
         self.bursts.clear();
     }
 
@@ -1176,6 +1238,10 @@ impl PendulumSimulator {
             sway_x: 0.0,
             sway_r: 0.0,
             sway_y: 0.0,
+            sway_rv: 0.0,
+            sway_r_raw: 0.0,
+            sway_yv: 0.0,
+            sway_y_raw: 0.0,
             breath_hz: uni(&mut rng, 0.2, 0.33),
             posture: set_posture,
             heading: uni(&mut rng, -PI, PI),
@@ -1190,7 +1256,10 @@ impl PendulumSimulator {
         if set_posture == Posture::OnStep {
             b.pos.y = 0.0;
         }
-        let lead = cfg.lead_in_s.unwrap_or_else(|| uni(&mut rng, 0.5, 3.0)).max(0.0);
+        let lead = cfg
+            .lead_in_s
+            .unwrap_or_else(|| uni(&mut rng, 0.5, 3.0))
+            .max(0.0);
         b.quiet(lead.max(dt));
         // The workout grammar: kinds of sets, supersets.
         let superset = cfg.fidgets && chance(&mut rng, 0.3);
@@ -1204,7 +1273,9 @@ impl PendulumSimulator {
             };
             b.load = draw_load(&mut rng, cfg, &lf, factor);
             let n = match kind {
-                SetKind::Warmup => cfg.reps_min + rng.gen_range(0..=((cfg.reps_max - cfg.reps_min) / 2)),
+                SetKind::Warmup => {
+                    cfg.reps_min + rng.gen_range(0..=((cfg.reps_max - cfg.reps_min) / 2))
+                }
                 SetKind::Light => cfg.reps_max,
                 SetKind::Abandoned => cfg.reps_min.max(2).min(cfg.reps_max),
                 _ => rng.gen_range(cfg.reps_min..=cfg.reps_max),
@@ -1348,7 +1419,12 @@ fn plan_rest(
         let period = uni(rng, 2.5, 3.6);
         let n = rng.gen_range(6..=12) as f64;
         let amp = uni(rng, 1.0, 4.0) * DEG;
-        push(&mut acts, &mut left, Life::OtherLeg { period, amp }, period * n);
+        push(
+            &mut acts,
+            &mut left,
+            Life::OtherLeg { period, amp },
+            period * n,
+        );
         push(&mut acts, &mut left, Life::Quiet, uni(rng, 1.0, 2.0));
     }
     let mobile = cfg.walking || cfg.fidgets;
@@ -1367,13 +1443,29 @@ fn plan_rest(
         }
     }
     let back_d = uni(rng, 2.0, 3.5);
-    let reserve = if posture != set_posture { back_d + 1.0 } else { 0.0 };
+    let reserve = if posture != set_posture {
+        back_d + 1.0
+    } else {
+        0.0
+    };
     left -= reserve;
     if cfg.walking && posture == Posture::Standing {
         let speed = uni(rng, 0.9, 1.3);
         let cadence = uni(rng, 0.85, 1.0);
-        push(&mut acts, &mut left, Life::Walk { speed, cadence }, uni(rng, 3.0, 9.0));
-        push(&mut acts, &mut left, Life::Turn { angle: PI * uni(rng, 0.8, 1.2) }, uni(rng, 1.2, 2.0));
+        push(
+            &mut acts,
+            &mut left,
+            Life::Walk { speed, cadence },
+            uni(rng, 3.0, 9.0),
+        );
+        push(
+            &mut acts,
+            &mut left,
+            Life::Turn {
+                angle: PI * uni(rng, 0.8, 1.2),
+            },
+            uni(rng, 1.2, 2.0),
+        );
     }
     if cfg.fidgets {
         let n = rng.gen_range(1..=4);
@@ -1389,7 +1481,9 @@ fn plan_rest(
                 2 => (Life::Restrap, uni(rng, 5.0, 12.0)),
                 3 => (Life::Drink, uni(rng, 3.0, 6.0)),
                 4 => (Life::Phone, uni(rng, 5.0, 20.0)),
-                5 if cfg.exercise != Exercise::SideLyingAbduction => (Life::PinChange, uni(rng, 3.0, 6.0)),
+                5 if cfg.exercise != Exercise::SideLyingAbduction => {
+                    (Life::PinChange, uni(rng, 3.0, 6.0))
+                }
                 _ => (Life::Shift, uni(rng, 1.0, 2.5)),
             };
             // Swings and pin changes need standing.
@@ -1405,8 +1499,20 @@ fn plan_rest(
     if cfg.walking && posture == Posture::Standing {
         let speed = uni(rng, 0.9, 1.3);
         let cadence = uni(rng, 0.85, 1.0);
-        push(&mut acts, &mut left, Life::Walk { speed, cadence }, uni(rng, 3.0, 8.0));
-        push(&mut acts, &mut left, Life::Turn { angle: PI * uni(rng, 0.8, 1.2) }, uni(rng, 1.2, 2.0));
+        push(
+            &mut acts,
+            &mut left,
+            Life::Walk { speed, cadence },
+            uni(rng, 3.0, 8.0),
+        );
+        push(
+            &mut acts,
+            &mut left,
+            Life::Turn {
+                angle: PI * uni(rng, 0.8, 1.2),
+            },
+            uni(rng, 1.2, 2.0),
+        );
     }
     left += reserve;
     if posture != set_posture {
@@ -1504,8 +1610,12 @@ fn run_set(
         };
         let mut comp_mag = 0.0;
         match comp {
-            Some(FlagKind::HipHike) => comp_mag = uni(rng, 6.5, 12.0) * DEG * if chance(rng, 0.15) { 0.6 } else { 1.0 },
-            Some(FlagKind::PelvicDrop) => comp_mag = -uni(rng, 6.5, 12.0) * DEG * if chance(rng, 0.15) { 0.6 } else { 1.0 },
+            Some(FlagKind::HipHike) => {
+                comp_mag = uni(rng, 6.5, 12.0) * DEG * if chance(rng, 0.15) { 0.6 } else { 1.0 }
+            }
+            Some(FlagKind::PelvicDrop) => {
+                comp_mag = -uni(rng, 6.5, 12.0) * DEG * if chance(rng, 0.15) { 0.6 } else { 1.0 }
+            }
             Some(FlagKind::TrunkSway) => comp_mag = uni(rng, 7.0, 11.0) * DEG,
             Some(FlagKind::PartialRange) => target *= uni(rng, 0.5, 0.72),
             Some(FlagKind::HipFlexionDrift) => comp_mag = uni(rng, 12.0, 24.0) * DEG,
@@ -1563,7 +1673,11 @@ fn run_set(
             break;
         }
         // Drop set: a pin change inside the set, then lighter.
-        if phase == Phase::Idle && launch_at.is_none() && Some(reps_done) == drop_at && pi < plans.len() {
+        if phase == Phase::Idle
+            && launch_at.is_none()
+            && Some(reps_done) == drop_at
+            && pi < plans.len()
+        {
             let d = uni(rng, 3.5, 7.0);
             b.in_set = false;
             let t0 = b.t;
@@ -1599,7 +1713,9 @@ fn run_set(
                         let u: f64 = rng.gen::<f64>().max(1e-9);
                         mean * (-u.ln()).powf(1.0 / shape)
                     } else {
-                        Gamma::new(shape, mean / shape).map(|d| d.sample(rng)).unwrap_or(mean)
+                        Gamma::new(shape, mean / shape)
+                            .map(|d| d.sample(rng))
+                            .unwrap_or(mean)
                     };
                     launch_at = Some(t_done + g.max(0.05) / tempo);
                 }
@@ -1650,7 +1766,9 @@ fn run_set(
                     b.comp_flex = 0.0;
                     b.fl_bias += lf.flex_drift;
                     match plan.comp {
-                        Some(FlagKind::HipHike) | Some(FlagKind::PelvicDrop) => b.comp_obl = plan.comp_mag,
+                        Some(FlagKind::HipHike) | Some(FlagKind::PelvicDrop) => {
+                            b.comp_obl = plan.comp_mag
+                        }
                         Some(FlagKind::TrunkSway) => {
                             b.comp_rock = plan.comp_mag;
                             b.rock_t0 = b.t;
@@ -1661,13 +1779,17 @@ fn run_set(
                     }
                     if hitch {
                         // Release the stance hip: the free side drops.
-                        let amp = -b.load.hitch_k * plan.target * (1.0 + lf.motor_noise * gauss(rng));
+                        let amp =
+                            -b.load.hitch_k * plan.target * (1.0 + lf.motor_noise * gauss(rng));
                         let d = uni(rng, 0.5, 0.9) + plan.hold;
                         b.add_burst(0.0, d, amp);
                         hitch_returned = false;
                     } else {
-                        let mut d = lf.burst_d * (1.0 + lf.burst_k * plan.target / lf.range) * if plan.hurried { 0.8 } else { 1.0 };
-                        let mut amp = b.burst_for(plan.target, d) * (1.0 + lf.motor_noise * gauss(rng));
+                        let mut d = lf.burst_d
+                            * (1.0 + lf.burst_k * plan.target / lf.range)
+                            * if plan.hurried { 0.8 } else { 1.0 };
+                        let mut amp =
+                            b.burst_for(plan.target, d) * (1.0 + lf.motor_noise * gauss(rng));
                         if plan.comp == Some(FlagKind::Momentum) {
                             amp *= plan.comp_mag;
                             d *= 0.8;
@@ -1678,7 +1800,12 @@ fn run_set(
                         }
                         b.add_burst(0.0, d, amp);
                         if std::env::var_os("PENDULUM_DEBUG").is_some() {
-                            eprintln!("  burst amp={amp:.1} d={d:.2} th={:.3} ys={:.3} nr={:.1}", b.th, b.ys, b.net_restore(plan.target/2.0));
+                            eprintln!(
+                                "  burst amp={amp:.1} d={d:.2} th={:.3} ys={:.3} nr={:.1}",
+                                b.th,
+                                b.ys,
+                                b.net_restore(plan.target / 2.0)
+                            );
                         }
                     }
                     pumps_left = if plan.abandon || plan.comp == Some(FlagKind::PartialRange) {
@@ -1712,14 +1839,28 @@ fn run_set(
             // The pelvis is the pendulum: a drop and a pull back level.
             let depth = -th;
             peak_seen = peak_seen.max(depth);
-            if phase == Phase::Rise && !hitch_returned && (depth > plan.target * 0.85 || (thd > 0.0 && depth > 0.3 * plan.target && t - started.last().map(|s| s.0).unwrap_or(t) > 0.4)) {
-                let over = if plan.comp == Some(FlagKind::HipHike) { 1.8 } else { 1.0 };
+            if phase == Phase::Rise
+                && !hitch_returned
+                && (depth > plan.target * 0.85
+                    || (thd > 0.0
+                        && depth > 0.3 * plan.target
+                        && t - started.last().map(|s| s.0).unwrap_or(t) > 0.4))
+            {
+                let over = if plan.comp == Some(FlagKind::HipHike) {
+                    1.8
+                } else {
+                    1.0
+                };
                 let amp = b.load.hitch_k * plan.target * uni(rng, 0.5, 1.0) * over;
                 b.add_burst(plan.hold * 0.5, uni(rng, 0.3, 0.6), amp);
                 hitch_returned = true;
                 phase = Phase::Lower;
             }
-            if phase == Phase::Lower && depth.abs() < 0.15 * plan.target && thd.abs() < 0.05 && b.bursts.is_empty() {
+            if phase == Phase::Lower
+                && depth.abs() < 0.15 * plan.target
+                && thd.abs() < 0.05
+                && b.bursts.is_empty()
+            {
                 phase = Phase::Idle;
                 t_done = t;
                 cur = None;
@@ -1739,7 +1880,13 @@ fn run_set(
                     let amp = b.burst_for(rem, d) * 0.8 * (1.0 + lf.motor_noise * gauss(rng));
                     b.add_burst(0.0, d, amp);
                     split_pending = false;
-                } else if !active && pumps_left > 0 && t > pump_ready && thd < 0.2 && thd > -0.05 && th < plan.target * 0.82 {
+                } else if !active
+                    && pumps_left > 0
+                    && t > pump_ready
+                    && thd < 0.2
+                    && thd > -0.05
+                    && th < plan.target * 0.82
+                {
                     // A weak push stops short: pump again.
                     let rem = plan.target - th;
                     let d = lf.burst_d * 0.8;
@@ -1748,14 +1895,18 @@ fn run_set(
                     pumps_left -= 1;
                     pump_ready = t + d + 0.1;
                 }
-                if !top_braked && plan.comp != Some(FlagKind::Momentum) && th > 0.8 * plan.target && thd > 0.0 {
+                if !top_braked
+                    && plan.comp != Some(FlagKind::Momentum)
+                    && th > 0.8 * plan.target
+                    && thd > 0.0
+                {
                     let tr = b.net_restore(th).max(1.0);
                     let i = b.inertia() + b.stack_inertia();
                     let pred = th + thd * thd * i / (2.0 * tr);
                     if pred > 1.12 * plan.target && chance(rng, lf.top_brake) {
                         let excess = pred - plan.target;
                         let d = 0.15;
-                        let amp = -(excess * tr * 2.0 / (thd * d)).min(tr * 4.0) ;
+                        let amp = -(excess * tr * 2.0 / (thd * d)).min(tr * 4.0);
                         b.add_burst(0.0, d, amp);
                         top_braked = true;
                     }
@@ -1795,7 +1946,10 @@ fn run_set(
                         brake_ready = t + if missing { 100.0 } else { 0.2 };
                     } else {
                         let slow = 1.0 + (1.0 - b.strength) * 1.5;
-                        let amp = b.static_load(th).max(0.0) * (1.0 - lf.tone) * lf.brake_gain * (1.0 + 0.1 * gauss(rng));
+                        let amp = b.static_load(th).max(0.0)
+                            * (1.0 - lf.tone)
+                            * lf.brake_gain
+                            * (1.0 + 0.1 * gauss(rng));
                         let d = lf.brake_d;
                         b.add_burst(0.04 * slow, d, amp);
                         brake_ready = t + d * 0.9 + 0.04 * slow;
@@ -1909,7 +2063,11 @@ fn measure_truth(
         let rough = segs(floor * 0.5);
         let mut peaks: Vec<f64> = rough.iter().map(|s| s.2).collect();
         peaks.sort_by(|a, b| a.total_cmp(b));
-        let ref_pk = if peaks.is_empty() { floor * 2.0 } else { peaks[peaks.len() / 2] };
+        let ref_pk = if peaks.is_empty() {
+            floor * 2.0
+        } else {
+            peaks[peaks.len() / 2]
+        };
         let band = (0.2 * ref_pk).max(floor * 0.5);
         let reps: Vec<(usize, usize, f64)> = segs(band)
             .into_iter()
@@ -1917,13 +2075,22 @@ fn measure_truth(
             .collect();
         let mut rep_pk: Vec<f64> = reps.iter().map(|s| s.2).collect();
         rep_pk.sort_by(|a, b| a.total_cmp(b));
-        let med = if rep_pk.is_empty() { 0.0 } else { rep_pk[rep_pk.len() / 2] };
+        let med = if rep_pk.is_empty() {
+            0.0
+        } else {
+            rep_pk[rep_pk.len() / 2]
+        };
         let mut trs = Vec::new();
         for &(s, e, pk) in &reps {
             let (a, z) = (i0 + s, i0 + e);
             let win = &fr[a..=z];
             let peak_deg = match cfg.placement {
-                Placement::Ankle => win.iter().map(|f| rot_angle(&q_n, &f.q)).fold(0.0, f64::max) / DEG,
+                Placement::Ankle => {
+                    win.iter()
+                        .map(|f| rot_angle(&q_n, &f.q))
+                        .fold(0.0, f64::max)
+                        / DEG
+                }
                 Placement::Pelvis => {
                     let mut best = 0.0f64;
                     for f in win {
@@ -2166,7 +2333,10 @@ mod tests {
                 let c = short(ex, pl, rate, 3 + i as u64 * 7 + j as u64);
                 let (sim, truth) = PendulumSimulator::new(&c).unwrap();
                 let s: Vec<Sample> = sim.collect();
-                assert!(s.len() as f64 > truth.duration_s * rate * 0.8, "{ex} {pl} {rate}");
+                assert!(
+                    s.len() as f64 > truth.duration_s * rate * 0.8,
+                    "{ex} {pl} {rate}"
+                );
                 assert!(s.iter().all(|x| x.is_finite()));
                 assert!(s.windows(2).all(|w| w[1].t > w[0].t), "{ex} {pl} {rate}");
                 assert_eq!(truth.sets.len(), 1);
@@ -2183,7 +2353,10 @@ mod tests {
             c.noise = 0.0;
             c.gyro_bias_dps = 0.0;
             let (sim, _) = PendulumSimulator::new(&c).unwrap();
-            let s: Vec<Sample> = sim.take_while(|x| x.t < 1.5).filter(|x| x.t > 0.5).collect();
+            let s: Vec<Sample> = sim
+                .take_while(|x| x.t < 1.5)
+                .filter(|x| x.t > 0.5)
+                .collect();
             let m = s.iter().map(|x| x.acc.norm()).sum::<f64>() / s.len() as f64;
             assert!((m - G).abs() < 0.25, "{ex} {pl}: {m}");
             let w = s.iter().map(|x| x.gyr.norm()).sum::<f64>() / s.len() as f64;
@@ -2200,7 +2373,11 @@ mod tests {
 
     #[test]
     fn truth_sets_do_not_overlap_the_distractions() {
-        let mut c = SimConfig::new(Exercise::StandingCableAbduction, Placement::Pelvis, Side::Left);
+        let mut c = SimConfig::new(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            Side::Left,
+        );
         (c.sets, c.reps_min, c.reps_max) = (2, 3, 4);
         (c.rest_min_s, c.rest_max_s) = (40.0, 50.0);
         c.rate_hz = 50.0;
@@ -2218,6 +2395,154 @@ mod tests {
                     assert!(b <= s.start_s || a >= s.end_s, "{d} vs {s:?}");
                 }
             }
+        }
+    }
+
+    /// A synthetic trace of the working joint (deg) and obliquity (deg),
+    /// measured by the truth rule.
+    fn measure(
+        th: &dyn Fn(f64) -> f64,
+        ob: &dyn Fn(f64) -> f64,
+        dur: f64,
+        vis: &[FlagKind],
+    ) -> TruthSet {
+        let c = short(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            100.0,
+            1,
+        );
+        let dt = 0.005;
+        let frames: Vec<Frame> = (0..(dur / dt) as usize)
+            .map(|i| {
+                let t = i as f64 * dt;
+                Frame {
+                    t,
+                    q: rz(th(t) * DEG),
+                    p: Vector3::zeros(),
+                    theta: th(t) * DEG,
+                    obl: ob(t) * DEG,
+                    flex: 0.0,
+                    jolt: Vector3::zeros(),
+                }
+            })
+            .collect();
+        let w = SetWindow {
+            t0: 0.5,
+            t1: dur - 0.5,
+            neutral_t: 0.6,
+            plans: Vec::new(),
+        };
+        measure_truth(&c, &frames, dt, &[w], vis).remove(0)
+    }
+
+    /// A rep of `pk` degrees from `t0` over `d` seconds (up and down).
+    fn rep(t: f64, t0: f64, d: f64, pk: f64) -> f64 {
+        pk * bump(t, t0, d)
+    }
+
+    #[test]
+    fn an_abandoned_attempt_is_not_a_rep() {
+        let th = |t: f64| {
+            rep(t, 1.0, 2.5, 35.0)
+                + rep(t, 4.5, 1.2, 6.0)
+                + rep(t, 6.5, 2.5, 36.0)
+                + rep(t, 10.0, 2.5, 34.0)
+        };
+        let s = measure(&th, &|_| 0.0, 14.0, &[]);
+        assert_eq!(s.rep_count, 3, "{s:?}");
+        // And in the physics: a burst sized for a fifth of the range falls back.
+        let c = short(Exercise::StandingCableAbduction, Placement::Ankle, 100.0, 5);
+        let (sim, truth) = PendulumSimulator::new(&c).unwrap();
+        drop(sim);
+        assert!(truth.sets[0].reps.iter().all(|r| r.peak_deg > 6.0));
+    }
+
+    #[test]
+    fn a_raise_caught_on_the_way_down_and_raised_again_is_counted_by_the_rule() {
+        // Lowered to 60% of the peak and raised again: no return to neutral, one rep.
+        let caught = |t: f64| {
+            if t < 1.0 {
+                0.0
+            } else if t < 2.0 {
+                35.0 * smooth(t - 1.0)
+            } else if t < 2.8 {
+                35.0 - 14.0 * smooth((t - 2.0) / 0.8)
+            } else if t < 3.6 {
+                21.0 + 14.0 * smooth((t - 2.8) / 0.8)
+            } else {
+                35.0 * (1.0 - smooth((t - 3.6) / 1.2))
+            }
+        };
+        assert_eq!(measure(&caught, &|_| 0.0, 7.0, &[]).rep_count, 1);
+        // Lowered to 10% (under the neutral band, a fifth of the set's reps) and raised: two.
+        let twice = |t: f64| {
+            if t < 1.0 {
+                0.0
+            } else if t < 2.0 {
+                35.0 * smooth(t - 1.0)
+            } else if t < 3.0 {
+                35.0 - 31.5 * smooth(t - 2.0)
+            } else if t < 4.0 {
+                3.5 + 31.5 * smooth(t - 3.0)
+            } else {
+                35.0 * (1.0 - smooth((t - 4.0) / 1.2))
+            }
+        };
+        assert_eq!(measure(&twice, &|_| 0.0, 7.0, &[]).rep_count, 2);
+    }
+
+    #[test]
+    fn measured_flags_follow_the_domain_lines() {
+        let th = |t: f64| rep(t, 1.0, 2.5, 35.0) + rep(t, 4.0, 2.5, 35.0) + rep(t, 7.0, 2.5, 35.0);
+        let ob = |t: f64| rep(t, 1.0, 2.5, 7.0) + rep(t, 4.0, 2.5, 4.0) - rep(t, 7.0, 2.5, 6.0);
+        let vis = [FlagKind::HipHike, FlagKind::PelvicDrop];
+        let s = measure(&th, &ob, 11.0, &vis);
+        let kinds: Vec<Vec<FlagKind>> = s
+            .reps
+            .iter()
+            .map(|r| r.flags.iter().map(|f| f.kind).collect())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![vec![FlagKind::HipHike], vec![], vec![FlagKind::PelvicDrop]]
+        );
+    }
+
+    #[test]
+    fn compensations_appear_when_asked_and_never_at_rate_zero() {
+        let mut c = short(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            50.0,
+            21,
+        );
+        (c.reps_min, c.reps_max) = (8, 8);
+        c.compensations = vec![FlagKind::HipHike, FlagKind::PelvicDrop];
+        c.compensation_rate = 1.0;
+        let mut seen = 0;
+        for seed in 21..23 {
+            c.seed = seed;
+            let (_, t) = PendulumSimulator::new(&c).unwrap();
+            seen += t
+                .sets
+                .iter()
+                .flat_map(|s| &s.reps)
+                .filter(|r| !r.flags.is_empty())
+                .count();
+        }
+        assert!(seen >= 4, "{seen}");
+        c.compensation_rate = 0.0;
+        c.compensations = FlagKind::ALL.to_vec();
+        for (ex, pl) in PAIRS {
+            c.exercise = ex;
+            c.placement = pl;
+            let (_, t) = PendulumSimulator::new(&c).unwrap();
+            assert!(t
+                .sets
+                .iter()
+                .flat_map(|s| &s.reps)
+                .all(|r| r.flags.is_empty()));
         }
     }
 }
