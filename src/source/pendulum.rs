@@ -138,6 +138,7 @@ struct Lifter {
     rot_couple: f64,
     flex_drift: f64,
     yaw_couple: f64,
+    react_share: f64,
 }
 
 impl Lifter {
@@ -240,6 +241,7 @@ impl Lifter {
             rot_couple: uni(rng, -0.15, 0.15),
             flex_drift: uni(rng, 0.0, 0.15) * DEG,
             yaw_couple: uni(rng, -0.06, 0.06),
+            react_share: uni(rng, 0.1, 0.3),
         }
     }
 }
@@ -505,6 +507,7 @@ struct Body<'a> {
     in_set: bool,
     pending_jolt: Vector3<f64>,
     tau_m: f64,
+    thd_prev: f64,
 }
 
 impl<'a> Body<'a> {
@@ -545,13 +548,13 @@ impl<'a> Body<'a> {
         match self.cfg.exercise {
             Exercise::StandingCableAbduction => {
                 lf.leg_m * G * lf.leg_lc * th.sin()
-                    + l.stack_m * G * l.arm * th.cos() * smooth((th - l.th0) / 0.06)
+                    + l.stack_m * G * l.arm * th.cos() * smooth((th - l.th0) / 0.025)
             }
             Exercise::SideLyingAbduction => {
                 (lf.leg_m * lf.leg_lc + l.ankle_w * lf.leg_len) * G * th.cos() + l.band_k * th
             }
             Exercise::SeatedMachineAbduction => {
-                l.stack_m * G * l.arm * smooth((th - l.th0) / 0.05) + 8.0 * th
+                l.stack_m * G * l.arm * smooth((th - l.th0) / 0.025) + 8.0 * th
             }
             _ => l.hitch_k * th,
         }
@@ -678,7 +681,12 @@ impl<'a> Body<'a> {
     /// rest by `dth` against the net restoring torque (the lifter's own model).
     fn burst_for(&self, dth: f64, d: f64) -> f64 {
         let th_mid = self.th + dth / 2.0;
-        let tr = self.net_restore(th_mid).abs().max(1.0) * self.lf.model_bias;
+        let tr = self
+            .net_restore(th_mid)
+            .abs()
+            .max(self.net_restore(self.th + 0.05).abs())
+            .max(1.0)
+            * self.lf.model_bias;
         let i = (self.inertia() + self.stack_inertia()) * self.lf.model_bias;
         let a = (tr + (tr * tr + 8.0 * i * tr * dth.max(0.0) / (d * d)).sqrt()) / 2.0;
         // The envelope's area is d - e for edges of e.
@@ -746,6 +754,13 @@ impl<'a> Body<'a> {
             Exercise::HipHitch => -0.3 * self.th * 0.5,
             _ => 0.0,
         };
+        let a_leg = if ex == Exercise::StandingCableAbduction && self.in_set {
+            let thdd = (self.thd - self.thd_prev) / dt;
+            lf.leg_lc * (thdd * self.th.cos() - self.thd * self.thd * self.th.sin())
+        } else {
+            0.0
+        };
+        self.thd_prev = self.thd;
         let single =
             self.in_set && standing && !matches!(life.map(|a| &a.life), Some(Life::PinChange));
         if standing {
@@ -763,13 +778,16 @@ impl<'a> Body<'a> {
                 0.0
             };
             let xi_ref =
-                self.foot + (1.0 - lf.lean_lambda) * m / mb * dx_leg + self.sway_x + rock * 0.03;
+                self.foot - lf.lean_lambda * m / (mb - m) * dx_leg + self.sway_x + rock * 0.35;
             let p_cmd = xi_ref + (1.0 + lf.cp_k / w0) * (xi_seen - xi_ref);
             let hw = if single { lf.foot_hw } else { 0.12 };
             let p_sat = p_cmd.clamp(self.foot - hw, self.foot + hw);
             self.cop += (p_sat - self.cop) * (dt / 0.03).min(1.0);
-            let tau_h = lf.hip_gain * mb * G * (p_cmd - p_sat) + rock * 60.0;
-            self.xcd += (w0 * w0 * (self.xc - self.cop) - tau_h / (mb * h)) * dt;
+            let tau_h = lf.hip_gain * mb * G * (p_cmd - p_sat);
+            self.xcd += (w0 * w0 * (self.xc - self.cop)
+                - lf.react_share * m / (mb - m) * a_leg
+                - tau_h / (mb * h))
+                * dt;
             self.xc += self.xcd * dt;
             // Trunk: hip strategy.
             let (kt, ct, it) = (900.0, 90.0, 12.0);
@@ -782,6 +800,8 @@ impl<'a> Body<'a> {
                         let to = xi + (xi - self.foot).signum() * 0.02;
                         let d = uni(&mut self.rng, 0.28, 0.42);
                         self.hop = Some((t, d, self.foot, to));
+                        // A stumble ends the rocking.
+                        self.comp_rock = 0.0;
                         let what = if self.cfg.exercise == Exercise::HipHitch {
                             "free foot touches down to catch the balance"
                         } else {
@@ -861,12 +881,8 @@ impl<'a> Body<'a> {
         if !standing {
             return -self.xc * 0.5;
         }
-        let dx_leg = match self.cfg.exercise {
-            Exercise::StandingCableAbduction if self.in_set => lf.leg_lc * self.th.sin(),
-            _ => 0.0,
-        };
-        let x_rest = (mb * (self.xc - self.foot) - m * dx_leg) / (mb - m);
-        -x_rest / 0.9
+        let _ = (m, mb);
+        -(self.xc - self.foot) / 0.9
     }
 
     fn push_frame(&mut self, life: Option<&Act>) {
@@ -1252,6 +1268,7 @@ impl PendulumSimulator {
             in_set: false,
             pending_jolt: Vector3::zeros(),
             tau_m: 0.0,
+            thd_prev: 0.0,
         };
         if set_posture == Posture::OnStep {
             b.pos.y = 0.0;
@@ -1759,6 +1776,7 @@ fn run_set(
                         plan.hold = 0.0;
                         hurry -= 1;
                     }
+                    b.engaged = 1.0;
                     let f = b.strength;
                     b.strength = (f - lf.fatigue * if plan.abandon { 0.3 } else { 1.0 }).max(0.7);
                     b.comp_obl = 0.0;
@@ -1781,7 +1799,7 @@ fn run_set(
                         // Release the stance hip: the free side drops.
                         let amp =
                             -b.load.hitch_k * plan.target * (1.0 + lf.motor_noise * gauss(rng));
-                        let d = uni(rng, 0.5, 0.9) + plan.hold;
+                        let d = uni(rng, 0.8, 1.5) + plan.hold;
                         b.add_burst(0.0, d, amp);
                         hitch_returned = false;
                     } else {
@@ -1808,8 +1826,10 @@ fn run_set(
                             );
                         }
                     }
-                    pumps_left = if plan.abandon || plan.comp == Some(FlagKind::PartialRange) {
+                    pumps_left = if plan.abandon {
                         0
+                    } else if plan.comp == Some(FlagKind::PartialRange) {
+                        1
                     } else if chance(rng, 0.15) {
                         0
                     } else {
@@ -1835,6 +1855,15 @@ fn run_set(
         let Some(plan) = cur.clone() else {
             continue;
         };
+        if t - started.last().map(|s| s.0).unwrap_or(t) > 9.0 + plan.hold {
+            // Stuck: the lifter lets go and starts over from rest.
+            b.bursts.clear();
+            phase = Phase::Idle;
+            t_done = t + 1.0;
+            cur = None;
+            reps_done += 1;
+            continue;
+        }
         if hitch {
             // The pelvis is the pendulum: a drop and a pull back level.
             let depth = -th;
@@ -1852,7 +1881,7 @@ fn run_set(
                     1.0
                 };
                 let amp = b.load.hitch_k * plan.target * uni(rng, 0.5, 1.0) * over;
-                b.add_burst(plan.hold * 0.5, uni(rng, 0.3, 0.6), amp);
+                b.add_burst(plan.hold * 0.5, uni(rng, 0.5, 0.9), amp);
                 hitch_returned = true;
                 phase = Phase::Lower;
             }
@@ -1922,6 +1951,10 @@ fn run_set(
             }
             Phase::Lower => {
                 let missing = plan.comp == Some(FlagKind::Momentum);
+                if th < 0.35 * peak_seen {
+                    // Near the bottom the lifter lets the tone go.
+                    b.engaged = (b.engaged - b.dt * 2.5).max(0.15);
+                }
                 if let Some(f) = plan.pump_again {
                     if th < f * peak_seen && thd < 0.0 {
                         // Caught halfway and pumped up again.
@@ -1960,7 +1993,7 @@ fn run_set(
                     b.add_burst(0.0, 0.2, amp);
                     landed = true;
                 }
-                if th < 0.1 * peak_seen.max(0.05) && thd.abs() < 0.25 {
+                if th < 0.15 * peak_seen.max(0.05) && thd.abs() < 0.25 {
                     if std::env::var_os("PENDULUM_DEBUG").is_some() {
                         eprintln!("  done t={:.2} peak={:.1}", t, peak_seen / DEG);
                     }
@@ -1971,6 +2004,7 @@ fn run_set(
                         // It never got going: the lifter tries that rep again.
                         pi -= 1;
                         plans[pi].target *= 1.05;
+                        plans[pi].comp = None;
                     } else if !plan.abandon {
                         reps_done += 1;
                     }
