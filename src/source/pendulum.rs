@@ -210,9 +210,9 @@ impl Lifter {
             model_bias: 1.0 + 0.08 * gauss(rng),
             motor_noise: uni(rng, 0.02, 0.05) / skill.sqrt(),
             top_brake: skill,
-            v_brake: uni(rng, 0.35, 0.75),
+            v_brake: uni(rng, 0.18, 0.4),
             brake_gain: uni(rng, 1.3, 1.9),
-            brake_d: uni(rng, 0.18, 0.38),
+            brake_d: uni(rng, 0.25, 0.5),
             p_miss: (1.0 - skill) * uni(rng, 0.0, 0.05),
             p_hold: uni(rng, 0.2, 0.9),
             hold_max: uni(rng, 0.2, 1.0),
@@ -1681,6 +1681,7 @@ fn run_set(
     let mut split_pending = false;
     let mut hitch_returned = false;
     let mut t_done = b.t;
+    let mut below_since = b.t;
     let t_limit = b.t + 30.0 + plans.len() as f64 * 10.0;
     loop {
         if phase == Phase::Idle && pi >= plans.len() {
@@ -1817,14 +1818,6 @@ fn run_set(
                             amp *= 0.75;
                         }
                         b.add_burst(0.0, d, amp);
-                        if std::env::var_os("PENDULUM_DEBUG").is_some() {
-                            eprintln!(
-                                "  burst amp={amp:.1} d={d:.2} th={:.3} ys={:.3} nr={:.1}",
-                                b.th,
-                                b.ys,
-                                b.net_restore(plan.target / 2.0)
-                            );
-                        }
                     }
                     pumps_left = if plan.abandon {
                         0
@@ -1840,9 +1833,6 @@ fn run_set(
                     top_braked = false;
                     landed = false;
                     brake_ready = 0.0;
-                    if std::env::var_os("PENDULUM_DEBUG").is_some() {
-                        eprintln!("launch t={:.2} target={:.1} abandon={} comp={:?} hold={:.2} pump={:?} str={:.2}", b.t, plan.target / DEG, plan.abandon, plan.comp, plan.hold, plan.pump_again, b.strength);
-                    }
                     started.push((b.t, plan.clone()));
                     cur = Some(plan);
                     phase = Phase::Rise;
@@ -1951,7 +1941,7 @@ fn run_set(
             }
             Phase::Lower => {
                 let missing = plan.comp == Some(FlagKind::Momentum);
-                if th < 0.35 * peak_seen {
+                if th < 0.5 * peak_seen || (thd > -0.1 && t > brake_ready + 0.4) {
                     // Near the bottom the lifter lets the tone go.
                     b.engaged = (b.engaged - b.dt * 2.5).max(0.15);
                 }
@@ -1993,10 +1983,10 @@ fn run_set(
                     b.add_burst(0.0, 0.2, amp);
                     landed = true;
                 }
-                if th < 0.15 * peak_seen.max(0.05) && thd.abs() < 0.25 {
-                    if std::env::var_os("PENDULUM_DEBUG").is_some() {
-                        eprintln!("  done t={:.2} peak={:.1}", t, peak_seen / DEG);
-                    }
+                if th >= 0.15 * peak_seen.max(0.05) {
+                    below_since = t;
+                }
+                if th < 0.15 * peak_seen.max(0.05) && (thd.abs() < 0.25 || t - below_since > 0.4) {
                     phase = Phase::Idle;
                     t_done = t;
                     cur = None;
