@@ -1446,8 +1446,10 @@ fn plan_rest(
     }
     let mobile = cfg.walking || cfg.fidgets;
     let mut posture = set_posture;
-    if mobile && set_posture != Posture::Standing && (cfg.walking || chance(rng, 0.4)) {
-        if push(
+    if mobile
+        && set_posture != Posture::Standing
+        && (cfg.walking || chance(rng, 0.4))
+        && push(
             &mut acts,
             &mut left,
             Life::Posture {
@@ -1455,9 +1457,9 @@ fn plan_rest(
                 to: Posture::Standing,
             },
             uni(rng, 1.5, 3.0),
-        ) {
-            posture = Posture::Standing;
-        }
+        )
+    {
+        posture = Posture::Standing;
     }
     let back_d = uni(rng, 2.0, 3.5);
     let reserve = if posture != set_posture {
