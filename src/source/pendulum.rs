@@ -603,8 +603,8 @@ impl<'a> Body<'a> {
                 if th < -15.0 * DEG {
                     tau += -300.0 * (th + 15.0 * DEG) - 10.0 * thd;
                 }
-                if th > 8.0 * DEG {
-                    tau += -300.0 * (th - 8.0 * DEG) - 10.0 * thd;
+                if th > 14.0 * DEG {
+                    tau += -300.0 * (th - 14.0 * DEG) - 10.0 * thd;
                 }
             }
         }
@@ -1867,13 +1867,15 @@ fn run_set(
                         && depth > 0.3 * plan.target
                         && t - started.last().map(|s| s.0).unwrap_or(t) > 0.4))
             {
-                let over = if plan.comp == Some(FlagKind::HipHike) {
-                    1.8
-                } else {
-                    1.0
-                };
+                let over = 1.0;
                 let amp = b.load.hitch_k * plan.target * uni(rng, 0.5, 1.0) * over;
-                b.add_burst(plan.hold * 0.5, uni(rng, 0.5, 0.9), amp);
+                let d_ret = uni(rng, 0.5, 0.9);
+                b.add_burst(plan.hold * 0.5, d_ret, amp);
+                if plan.comp == Some(FlagKind::HipHike) {
+                    // Hitched past level: the free side pulled up high by the trunk.
+                    let hike = b.load.hitch_k * plan.comp_mag * uni(rng, 1.1, 1.4);
+                    b.add_burst(plan.hold * 0.5 + d_ret * 0.5, uni(rng, 0.7, 1.1), hike);
+                }
                 hitch_returned = true;
                 phase = Phase::Lower;
             }
@@ -2107,9 +2109,18 @@ fn measure_truth(
             rep_pk[rep_pk.len() / 2]
         };
         let mut trs = Vec::new();
-        for &(s, e, pk) in &reps {
+        for (ri, &(s, e, pk)) in reps.iter().enumerate() {
             let (a, z) = (i0 + s, i0 + e);
             let win = &fr[a..=z];
+            // A hitch's hike comes as the pelvis is pulled past level, just
+            // after the drop: its flags look on until the next rep.
+            let z_ext = if hitch {
+                let next = reps.get(ri + 1).map(|r| i0 + r.0).unwrap_or(i1);
+                (z + (1.5 / dt) as usize).min(next.max(z)).min(fr.len() - 1)
+            } else {
+                z
+            };
+            let fwin = &fr[a..=z_ext];
             let peak_deg = match cfg.placement {
                 Placement::Ankle => {
                     win.iter()
@@ -2132,7 +2143,7 @@ fn measure_truth(
             let hold_n = ((0.15 / dt).ceil() as usize).max(1);
             let run = |pred: &dyn Fn(f64) -> bool| -> bool {
                 let mut c = 0;
-                for f in win {
+                for f in fwin {
                     if pred((f.obl - ob_n) / DEG) {
                         c += 1;
                         if c >= hold_n {
@@ -2144,7 +2155,7 @@ fn measure_truth(
                 }
                 false
             };
-            let obs: Vec<f64> = win.iter().map(|f| (f.obl - ob_n) / DEG).collect();
+            let obs: Vec<f64> = fwin.iter().map(|f| (f.obl - ob_n) / DEG).collect();
             let omax = obs.iter().cloned().fold(f64::MIN, f64::max);
             let omin = obs.iter().cloned().fold(f64::MAX, f64::min);
             for &kind in visible {
