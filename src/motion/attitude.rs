@@ -47,6 +47,8 @@ const SHAKY_AFTER_S: f64 = 3.0;
 /// The averaged rate must stay under this share of `gyro_abs_dps`: a slow
 /// rep keeps its mean rate, a tremor does not.
 const SHAKY_REST_RATE: f64 = 0.5;
+/// The same while [`Stillness::set_lenient`] holds.
+const LENIENT_REST_RATE: f64 = 1.0;
 /// How far (°/s) rests shorter than the longest so far may move the gyro
 /// bias from what that longest rest taught.
 const BIAS_WANDER_DPS: f64 = 1.5;
@@ -288,6 +290,8 @@ pub struct Stillness {
     acc_lp: Vector3<f64>,
     /// See [`Stillness::shaky`].
     shaky: bool,
+    /// See [`Stillness::set_lenient`].
+    lenient: bool,
     /// How long since the sensor last rested steady without averaging (s).
     unsteady_s: f64,
     /// How long it has been steady without averaging (s).
@@ -312,10 +316,19 @@ impl Stillness {
             gyr_lp: Vector3::zeros(),
             acc_lp: Vector3::zeros(),
             shaky: false,
+            lenient: false,
             // No steady rest seen yet: a recording that opens shaking.
             unsteady_s: f64::INFINITY,
             steady_s: 0.0,
         }
+    }
+
+    /// While set, a rest may be judged on the averaged reading even once the
+    /// bias is settled, against [`LENIENT_REST_RATE`] of the rate: the
+    /// caller has nothing to measure from (no neutral) and a leg that never
+    /// quite stops would otherwise never be counted.
+    pub fn set_lenient(&mut self, lenient: bool) {
+        self.lenient = lenient;
     }
 
     /// Whether the bias has been learned from one unbroken rest of
@@ -396,10 +409,15 @@ impl Stillness {
         } else {
             self.unsteady_s + dt
         };
+        let shaky_rate = if self.lenient {
+            LENIENT_REST_RATE
+        } else {
+            SHAKY_REST_RATE
+        };
         let averaged = !steady
-            && !self.settled()
+            && (!self.settled() || self.lenient)
             && (self.gyr_lp - self.bias).norm_squared()
-                < gyro_max * gyro_max * (SHAKY_REST_RATE * SHAKY_REST_RATE)
+                < gyro_max * gyro_max * (shaky_rate * shaky_rate)
             && (self.acc_lp - self.acc_mean).norm_squared() < c.acc_dev_mps2 * c.acc_dev_mps2
             && (self.acc_lp.norm() - STANDARD_GRAVITY).abs() < c.acc_dev_mps2;
         // Shaky from an averaged rest with no steady one for a while, until
@@ -690,6 +708,7 @@ mod tests {
             bias_ki: 0.0,
             bias_memory_s: 0.0,
             tilt_gain: 0.0,
+            lenient_after_s: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -736,6 +755,7 @@ mod tests {
             bias_ki: 0.0,
             bias_memory_s: 0.0,
             tilt_gain: 0.0,
+            lenient_after_s: 0.0,
         };
         let mut s = Stillness::new(cfg);
         let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
@@ -790,6 +810,39 @@ mod tests {
         assert!(rested.last().unwrap() && !s.shaky());
     }
 
+    #[test]
+    fn a_wobbling_leg_with_nothing_to_measure_from_rests_only_when_lenient() {
+        // Once the bias is settled a leg wobbling on soft tissue (±2 m/s²
+        // at 10 Hz) and wandering 5 °/s (over half the 8 °/s still rate,
+        // under all of it) no longer rests on the averaged reading; lenient,
+        // it does. A 10 °/s turn is not rest either way.
+        let run = |lenient: bool, wander_dps: f64| {
+            let mut s = Stillness::new(ankle_still(2.0));
+            let acc = Vector3::new(0.0, 0.0, STANDARD_GRAVITY);
+            let mut t = 0.0;
+            for _ in 0..300 {
+                t += 0.01;
+                s.update(t, &acc, &Vector3::zeros(), 0.01);
+            }
+            assert!(s.settled());
+            s.set_lenient(lenient);
+            let mut rested = false;
+            for i in 0..200 {
+                t += 0.01;
+                let w = (2.0 * std::f64::consts::PI * 10.0 * i as f64 * 0.01).sin();
+                let acc = Vector3::new(2.0 * w, 0.0, STANDARD_GRAVITY);
+                let gyr = Vector3::new(12.0 * w, 0.0, wander_dps);
+                let still = s.update(t, &acc, &gyr, 0.01);
+                // The averaged reading takes ~0.3 s to forget the rest before.
+                rested |= still && i >= 50;
+            }
+            rested
+        };
+        assert!(!run(false, 5.0));
+        assert!(run(true, 5.0));
+        assert!(!run(true, 10.0));
+    }
+
     /// The ankle profiles' rest, with `bias_memory_s` = `memory_s`.
     fn ankle_still(memory_s: f64) -> StillConfig {
         StillConfig {
@@ -800,6 +853,7 @@ mod tests {
             bias_ki: 0.0,
             bias_memory_s: memory_s,
             tilt_gain: 0.0,
+            lenient_after_s: 0.0,
         }
     }
 

@@ -209,6 +209,9 @@ pub struct Pipeline {
     /// The orientation at the last rest held at least [`HELD_REST_S`], and
     /// when (s): a posture, not a pause at the top of a rep.
     held_rest: Option<(f64, UnitQuaternion<f64>)>,
+    /// Since when there has been no neutral to measure from (s): after
+    /// `still.lenient_after_s` of it, rest is judged leniently.
+    no_neutral_since: Option<f64>,
     /// Ankle: the steps of the last `reps.max_duration_s` plus
     /// [`REPLAY_KEEP_S`], to count again from a neutral found after they
     /// went by ([`Pipeline::replay`]).
@@ -435,6 +438,7 @@ impl Pipeline {
             last_rest: None,
             rest_since: None,
             held_rest: None,
+            no_neutral_since: None,
             recent: VecDeque::new(),
             replaying: false,
             wrong_way_since: None,
@@ -529,6 +533,18 @@ impl Pipeline {
         let acc_norm = raw_norm * k;
         if self.profile.sets.shake_max_mps2 > 0.0 {
             self.shake.push(s.t, acc_norm - STANDARD_GRAVITY);
+        }
+        if self.neutral.inv().is_some() {
+            self.no_neutral_since = None;
+        } else if self.attitude.is_initialized() {
+            self.no_neutral_since.get_or_insert(s.t);
+        }
+        let lenient_after = self.profile.still.lenient_after_s;
+        if lenient_after > 0.0 {
+            self.still.set_lenient(
+                self.no_neutral_since
+                    .is_some_and(|t0| s.t - t0 >= lenient_after),
+            );
         }
         let still = self.still.update_normed(s.t, &s.acc, acc_norm, &s.gyr, dt);
         let rate = s.gyr - self.still.bias();

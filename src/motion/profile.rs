@@ -121,6 +121,14 @@ pub struct StillConfig {
     /// bias. Profiles with `gyro_settled_dps` learn their own way.
     #[serde(default)]
     pub bias_memory_s: f64,
+    /// With no neutral to measure from for this long (s), a rest may be
+    /// judged on the 0.1 s averaged reading even once the bias is settled,
+    /// against the whole still rate rather than half of it (0: never). A
+    /// leg that never quite stops after a walk (soft tissue wobbling at the
+    /// strap, a foot that wanders a few °/s) would otherwise find no neutral
+    /// and every rep until it did would be lost.
+    #[serde(default)]
+    pub lenient_after_s: f64,
 }
 
 /// The rep detector: a Schmitt trigger on the counted signal plus shape checks.
@@ -660,6 +668,13 @@ impl Profile {
                 } else {
                     "0..60"
                 },
+            ),
+            (
+                "still.lenient_after_s",
+                self.still.lenient_after_s,
+                0.0,
+                60.0,
+                "0..60",
             ),
             ("reps.enter_deg", r.enter_deg, 0.05, 90.0, "0.05..90"),
             (
