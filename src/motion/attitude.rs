@@ -427,11 +427,17 @@ impl Stillness {
         } else {
             self.shaky || (averaged && self.unsteady_s > SHAKY_AFTER_S)
         };
+        // Until the bias is learned, a rate that changes is a slow turn, not
+        // rest: judged on the averaged rate when the rest is (a wobbling
+        // strap's sample-to-sample ±3 °/s is no turn).
         let raw = (steady || averaged)
             && (settled
                 || c.gyro_settled_dps <= 0.0
-                || (gyr - self.gyr_mean).norm_squared()
-                    < c.gyro_settled_dps * c.gyro_settled_dps * 0.25);
+                || if averaged {
+                    (self.gyr_lp - self.gyr_mean).norm_squared()
+                } else {
+                    (gyr - self.gyr_mean).norm_squared()
+                } < c.gyro_settled_dps * c.gyro_settled_dps * 0.25);
         let since = if raw {
             *self.raw_since.get_or_insert_with(|| {
                 self.still_time = 0.0;
@@ -841,6 +847,34 @@ mod tests {
         assert!(!run(false, 5.0));
         assert!(run(true, 5.0));
         assert!(!run(true, 10.0));
+    }
+
+    #[test]
+    fn a_wobbling_seated_leg_rests_before_the_bias_is_learned() {
+        // The seated ankle's rest (`gyro_settled_dps` 4.5): a leg on soft
+        // tissue jittering ±2 m/s² and ±3 °/s about a 1 °/s bias from one
+        // sample to the next is never steady sample by sample, and its rate
+        // jumps more than half of 4.5 °/s from one sample to the next. On
+        // the averaged reading it rests; turning at 6 °/s it does not.
+        let run = |turn_dps: f64| {
+            let mut s = Stillness::new(StillConfig {
+                gyro_settled_dps: 4.5,
+                bias_memory_s: 0.0,
+                ..ankle_still(0.0)
+            });
+            let mut rested = false;
+            for i in 0..150 {
+                let t = i as f64 * 0.01;
+                let w = if i % 2 == 0 { 1.0 } else { -1.0 };
+                let jitter = 3.0 * w;
+                let acc = Vector3::new(2.0 * w, 0.0, STANDARD_GRAVITY);
+                let gyr = Vector3::new(1.0 + jitter, 0.0, turn_dps);
+                rested |= s.update(t, &acc, &gyr, 0.01) && i >= 30;
+            }
+            rested
+        };
+        assert!(run(0.0));
+        assert!(!run(6.0));
     }
 
     /// The ankle profiles' rest, with `bias_memory_s` = `memory_s`.
