@@ -221,6 +221,9 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
         crate::source::sim::SimModel::Pendulum => {
             "the working segment as a pumped physical pendulum (gravity, a bouncing and clacking weight stack, a band, a machine's cam, the pelvis about the stance hip in a hip hitch) driven by brief concentric, holding and eccentric braking bursts of torque timed by the pendulum's own phase, some missed, weakened by fatigue; intents from a coach's count, a metronome or breathing with ex-Gaussian reaction times, lapses and anticipation, or a renewal process; a workout grammar of warm-up, working, drop, light and abandoned sets and supersets; a pelvis and trunk from a linear inverted pendulum under a delayed capture-point controller with ankle and hip strategies and recovery hops; life between sets; a MEMS sensor specified by its Allan variance; never tuned on or read (the new hold-out, built after all twenty-three)".into()
         }
+        crate::source::sim::SimModel::Neuro => {
+            "NEUROHELD".into()
+        }
     }
 }
 

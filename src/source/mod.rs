@@ -212,6 +212,8 @@ pub mod lognormal;
 /// sensor error model. Built after the other five without reading the
 /// counter; the hold-out until session 9 read it for two rules.
 pub mod muscle;
+/// NEUROMOD
+pub mod neuro;
 /// A twenty-fourth body model, the new hold-out: the working segment a
 /// pumped physical pendulum driven by brief impulses, a pelvis and trunk
 /// from a linear inverted pendulum under capture-point control that

@@ -364,6 +364,8 @@ pub enum SimModel {
     /// the new hold-out, never tuned on or read
     /// ([`crate::source::pendulum::PendulumSimulator`]).
     Pendulum,
+    /// NEURODOC
+    Neuro,
 }
 
 impl SimModel {
@@ -393,6 +395,7 @@ impl SimModel {
         SimModel::Syllable,
         SimModel::Langevin,
         SimModel::Pendulum,
+        SimModel::Neuro,
     ];
 
     /// The id used on the command line and in files.
@@ -422,6 +425,7 @@ impl SimModel {
             SimModel::Syllable => "syllable",
             SimModel::Langevin => "langevin",
             SimModel::Pendulum => "pendulum",
+            SimModel::Neuro => "neuro",
         }
     }
 }
@@ -707,6 +711,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Pendulum => {
             let (sim, truth) = crate::source::pendulum::PendulumSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Neuro => {
+            let (sim, truth) = crate::source::neuro::NeuroSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
