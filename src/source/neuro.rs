@@ -782,6 +782,7 @@ impl World {
         let still = (-(self.body.v[ABD].abs() + self.body.v[FLEX].abs()) / 0.2).exp();
         let trem = self.l.rest_tremor * still * self.tremor_phase.sin();
         let wn = 14.0;
+        #[allow(clippy::needless_range_loop)]
         for i in 0..NDOF {
             let mut target = self.tgt[i] + ch[i];
             let (mut w, mut z) = (wn, 1.0);
@@ -1033,7 +1034,11 @@ impl World {
         let t0 = self.now();
         let n = (u(&mut self.rng, 4.0, 12.0) / DT) as usize;
         let base = self.tgt;
-        let helped = self.rng.gen_bool(0.5);
+        let healthy = matches!(
+            self.l.cond,
+            Condition::Gym | Condition::Home | Condition::Athlete | Condition::Older
+        );
+        let helped = self.rng.gen_bool(if healthy { 0.2 } else { 0.7 });
         for k in 0..n {
             let ph = k as f64 * DT;
             // The leg lifted for the helper or bent to reach the strap.
@@ -1046,8 +1051,8 @@ impl World {
                 let turn = small_turn(&mut self.rng, 25.0);
                 let dp = small_turn(&mut self.rng, 4.0);
                 if self.cfg.random_mounting {
-                    self.mount_a = self.mount_a * turn;
-                    self.mount_p = self.mount_p * dp;
+                    self.mount_a *= turn;
+                    self.mount_p *= dp;
                 }
             }
         }
@@ -1718,11 +1723,9 @@ impl World {
             // Choreic torque inside the set: small.
             next_chorea -= DT;
             let mut chorea = 0.0;
-            if l.chorea > 0.0 {
-                if next_chorea <= 0.0 {
-                    self.add_chorea(true);
-                    next_chorea = u(&mut self.rng, 2.0, 8.0) / l.chorea;
-                }
+            if l.chorea > 0.0 && next_chorea <= 0.0 {
+                self.add_chorea(true);
+                next_chorea = u(&mut self.rng, 2.0, 8.0) / l.chorea;
             }
             if l.rest_tremor > 0.0 && matches!(phase, Phase::Pause | Phase::Settle | Phase::Gate) {
                 chorea +=
@@ -1788,11 +1791,7 @@ impl World {
             } else {
                 0.0
             };
-            let sway_size = if comp == Some(FlagKind::TrunkSway) && t_in > 0.0 {
-                comp_size
-            } else {
-                comp_size
-            };
+            let sway_size = comp_size;
             let pel = self.pelvis_balance(
                 q,
                 if t_in > 0.0 { comp } else { None },
