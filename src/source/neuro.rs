@@ -227,7 +227,8 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
         fatigue_rate: u(rng, 0.008, 0.02),
         gait: Gait::Normal,
     };
-    l.model_delay = l.delay * u(rng, 0.95, 1.05);
+    // The forward model's delay, as a share of the true one.
+    l.model_delay = u(rng, 0.95, 1.05);
     match cond {
         Athlete => {
             l.tau_max *= 1.25;
@@ -287,8 +288,8 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
             } else {
                 u(rng, 1.2, 1.5)
             };
-            l.model_load = u(rng, 0.8, 1.2);
-            l.model_delay = l.delay * u(rng, 1.2, 1.5);
+            l.model_load = u(rng, 0.9, 1.1);
+            l.model_delay = u(rng, 1.2, 1.5);
             l.zeta = u(rng, 0.6, 0.8);
             l.mismatch_fatigue = u(rng, 0.5, 1.5);
             l.precision = u(rng, 1.0, 2.0);
@@ -301,7 +302,7 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
             l.delay = u(rng, 0.09, 0.14);
             l.fatigue_rate = u(rng, 0.04, 0.08);
             l.model_inertia = u(rng, 0.85, 1.15);
-            l.model_delay = l.delay * u(rng, 0.8, 1.1);
+            l.model_delay = u(rng, 0.8, 1.1);
             l.mismatch_fatigue = u(rng, 0.5, 1.2);
             l.precision = u(rng, 0.3, 0.8);
             l.spastic_k = if rng.gen_bool(0.5) {
@@ -339,6 +340,7 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
         }
         Gym | Home => {}
     }
+    l.model_delay *= l.delay;
     if l.strength < 1.2 {
         l.strategy = [Strategy::Hold, Strategy::Duchenne, Strategy::Hike][rng.gen_range(0..3)];
     }
@@ -385,7 +387,8 @@ impl Plant {
         let passive = -self.k_pass * q - self.b_pass * w;
         let contact = |q: f64, w: f64| {
             if q < 0.0 {
-                -3000.0 * q - 60.0 * w
+                // Soft, well damped: the bottom leg, the machine's stop.
+                (-1500.0 * q - 300.0 * w).max(0.0)
             } else {
                 0.0
             }
@@ -1619,7 +1622,8 @@ impl World {
                     } else if hike_after > 0.0 {
                         phase_t = phase_t.min(0.2);
                     }
-                    let near = qh.abs() < (0.06 * rep_top).max(0.02) && wh.abs() < 0.3;
+                    let near = qh.abs().max(y[0].abs()) < (0.06 * rep_top).max(0.02)
+                        && wh.abs().max(y[1].abs()) < 0.3;
                     if hike_after <= 0.0 && (near || phase_t > 3.0 * rep_down + 2.0) {
                         phase = Phase::Pause;
                         let mut pause = l.pause * u(&mut self.rng, 0.6, 1.5);
@@ -1690,7 +1694,8 @@ impl World {
             tau = if hitch {
                 tau.clamp(-tmax, 0.3 * tmax)
             } else {
-                tau.clamp(-0.4 * tmax, tmax)
+                // Abductors brake the lowering; the adductors hardly pull.
+                tau.clamp(-0.05 * tmax, tmax)
             };
             // Spasticity: a delayed stretch reflex against fast lowering, a catch and a release.
             let mut reflex = 0.0;
@@ -1703,7 +1708,11 @@ impl World {
                 };
                 if lp.catch_left > 0.0 {
                     lp.catch_left -= DT;
-                    reflex = l.spastic_k * 6.0 * v.max(0.0) + 0.3 * l.spastic_k;
+                    // The lowering waits on the catch: the command starts again from where the limb is.
+                    lp.r = lp.r.max(qh);
+                    lp.rd = lp.rd.max(0.0);
+                    // The catch brakes the lowering hard (it cannot throw the limb back up).
+                    reflex = l.spastic_k * 4.0 * (-lp.w).max(0.0);
                     if lp.catch_left <= 0.0 {
                         lp.release_left = u(&mut self.rng, 0.2, 0.5);
                     }
@@ -1735,7 +1744,8 @@ impl World {
             // beat against the delay near the target, more as the limb slows.
             let mismatch =
                 ((l.model_inertia - 1.0).abs() + (l.model_delay / l.delay - 1.0).abs()) * mis;
-            if moving && mismatch > 0.12 && phase != Phase::Freeze {
+            let at_top = matches!(phase, Phase::Raise | Phase::Hold | Phase::GateDown) && !hitch;
+            if at_top && mismatch > 0.12 {
                 let close = (-((goal - lp.q) / (0.3 * rep_top.max(0.05))).powi(2)).exp();
                 let slow = (-(lp.w.abs() / 0.4)).exp();
                 let amp = (mismatch - 0.12) * 4.0 * D2R * close * slow;
