@@ -1686,7 +1686,9 @@ impl World {
             let wn = l.wn * (1.0 + if moving { l.precision * near } else { 0.0 });
             let ff = im * rdd - model.env(lp.r, lp.rd);
             let fb = im * (wn * wn * (lp.r - qh) + 2.0 * l.zeta * wn * (lp.rd - wh));
-            let mut tau = ff + fb;
+            // Between reps the limb rests on its support or hangs: the loop relaxes.
+            let relax = if moving || hitch { 1.0 } else { 0.3 };
+            let mut tau = ff + relax * fb;
             let n = gauss(&mut self.rng);
             lp.noise += (-lp.noise + n / (0.02f64).sqrt() * DT.sqrt() * 10.0) * DT / 0.02;
             tau += (l.motor_noise * tau.abs() + 0.3) * lp.noise * 0.3;
