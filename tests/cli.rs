@@ -126,6 +126,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("langevin", "hip-hitch", "pelvis", "39"),
         ("pendulum", "standing-cable-abduction", "pelvis", "40"),
         ("pendulum", "hip-hitch", "pelvis", "41"),
+        ("neuro", "standing-cable-abduction", "pelvis", "42"),
+        ("neuro", "side-lying-abduction", "ankle", "43"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

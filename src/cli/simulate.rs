@@ -147,13 +147,19 @@ pub struct SimulateArgs {
     /// self-exciting Hawkes process; a pelvis and trunk set by a
     /// least-squares whole-body balance; a sensor on wobbling soft tissue),
     /// built after all twenty-two, held out through session 25 and read
-    /// from session 26; or the new hold-out, built apart after all
-    /// twenty-three and never tuned on or read: `pendulum` (the working
-    /// segment a pumped physical pendulum driven by brief bursts of torque
-    /// timed by its own phase, intents from cues with human reaction times;
-    /// a pelvis and trunk from a linear inverted pendulum under
-    /// capture-point control that sometimes has to hop; a MEMS sensor
-    /// specified by its Allan variance).
+    /// from session 26; `pendulum` (the working segment a pumped physical
+    /// pendulum driven by brief bursts of torque timed by its own phase,
+    /// intents from cues with human reaction times; a pelvis and trunk from
+    /// a linear inverted pendulum under capture-point control that
+    /// sometimes has to hop; a MEMS sensor specified by its Allan
+    /// variance), built after all twenty-three, held out through session 26
+    /// and read from session 27; or the new hold-out, built apart after all
+    /// twenty-four and never tuned on or read: `neuro` (movement made by a
+    /// delayed sensorimotor loop with a forward model that may be wrong, a
+    /// gate that releases each movement, spasticity, freezing and tremor; a
+    /// pelvis from the stance hip's moment balance; lifters with and
+    /// without neurological or orthopaedic conditions; a low-power IMU with
+    /// a FIFO and its own clock).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -212,7 +212,71 @@ pub mod lognormal;
 /// sensor error model. Built after the other five without reading the
 /// counter; the hold-out until session 9 read it for two rules.
 pub mod muscle;
-/// A twenty-fourth body model, the new hold-out: the working segment a
+/// A twenty-fifth body model, the new hold-out: movement made by a delayed
+/// sensorimotor loop with a forward model that may be wrong, released by a
+/// basal-ganglia-like gate, a pelvis held by the stance hip's abductors,
+/// lifters with and without neurological or orthopaedic conditions, and a
+/// low-power sensor with its own firmware habits.
+///
+/// The working joint (hip abduction; the seated machine's rotation about
+/// the vertical; in a hip hitch the pelvis' drop about the stance hip) is a
+/// plant with the segment's inertia, gravity, passive stiffness and damping,
+/// an end of range and its load (a cable to a stack with friction, an ankle
+/// weight and the bottom leg as a contact, the machine's cam and stops, body
+/// weight about the stance hip). A computed-torque controller with a
+/// feedforward from the lifter's internal model acts on a state sensed
+/// 60–150 ms late (per lifter) and brought up to date by a Smith predictor
+/// (the forward model driven by the efference copy, re-anchored slowly on
+/// the senses). Its inertia, load and delay are nearly right for healthy
+/// lifters and wrong for others (ataxia, multiple sclerosis), more so with
+/// fatigue: overshoot or undershoot of the intended top, corrective
+/// sub-movements, and near the target a 3–6 Hz intention tremor whose size
+/// follows the mismatch and grows as the limb slows. Spastic lifters (after
+/// a stroke, some with MS) have a delayed velocity-dependent stretch reflex
+/// against fast lowering that may catch the limb for 0.1–0.3 s and then let
+/// it go. A drift-diffusion go signal with a threshold and noise releases
+/// every raise, hold and lowering: prompt when healthy; for Parkinson's,
+/// bradykinesia with the sequence effect (reps shrinking and slowing in a
+/// set, recovering after a pause), freezing part way for 0.3–3 s then going
+/// on or giving up, festination (hurried, shrinking reps), rest tremor and,
+/// for some, choreic or dyskinetic wriggles of the leg and trunk (small in
+/// a set, some large between sets). Flexor synergy (abduction with flexion
+/// and external rotation) after a stroke and tensor fasciae latae drift
+/// with weak abductors and fatigue; pain-limited range and abandoned
+/// attempts for osteoarthritis, a guarded range after a hip replacement.
+/// Compensations when asked: a ballistic release with the brakes off
+/// (momentum), a short goal (partial range), a flexion goal, a hike of the
+/// free side, the stance abductors letting go, a rocking lean; what the
+/// truth lists is what the motion did, measured. The pelvis: at every step
+/// the frontal-plane moment balance about the stance hip (the rest of the
+/// body and the swing leg's weight on their lever arms and the cable's
+/// moment against the abductors' available moment, per-lifter strength
+/// falling with fatigue) gives the obliquity: a fraction of a degree of
+/// compliance for a strong lifter, a Trendelenburg drop when the demand
+/// exceeds the capacity, a Duchenne trunk lean over the stance hip that
+/// cuts the demand, or a hike; the whole body leans and shifts toward the
+/// stance side and turns a little with the leg; all through a delayed
+/// second-order lag (per-lifter stiffness, damping and delay) with
+/// postural sway. Between sets: walking with the lifter's own gait
+/// (normal, shuffling, hemiparetic circumduction, antalgic, with a cane),
+/// turning, sitting and standing up slowly, sitting up and lying down on
+/// the bed, a rest on the back, re-strapping with or without help, shaking
+/// the leg out, the other leg's set; the session may end mid-stride. The
+/// sensor: specific force and angular rate from the segment's motion at
+/// 500 Hz, an on-chip two-pole low-pass, an output data rate ±1.5% off
+/// nominal, the accelerometer sampled 0.5–3 ms after the gyro, a FIFO read
+/// in bursts whose stamps the host reconstructs from the arrival (jitter,
+/// occasional late bursts, overflows that lose a run of samples), a gyro
+/// bias that walks and steps after a gap, scale and cross-axis errors,
+/// white noise, quantisation and saturation (±1000 or ±2000 °/s, ±8 or ±16
+/// g), a mounting per session (any orientation on the ankle, the lateral
+/// malleolus or the shin; a belt clip within 15° on the sacrum), drops and
+/// gaps. Truth is measured on the simulated joints. Built after all
+/// twenty-four without reading the counter or the other models: never
+/// tuned on or read.
+pub mod neuro;
+/// A twenty-fourth body model, the hold-out through session 26 (read from
+/// session 27): the working segment a
 /// pumped physical pendulum driven by brief impulses, a pelvis and trunk
 /// from a linear inverted pendulum under capture-point control that
 /// sometimes has to step, intents from cues with human reaction times, a
@@ -260,7 +324,8 @@ pub mod muscle;
 /// errors, quantisation and saturation (±500 to ±2000 °/s, ±4 to ±16 g),
 /// a mounting per session, drops and gaps. Truth is measured on the
 /// simulated joints. Built after all twenty-three without reading the
-/// counter or the other models: never tuned on or read.
+/// counter or the other models; the hold-out through session 26, read from
+/// session 27.
 pub mod pendulum;
 /// A second, held-out body model for the simulator.
 ///

@@ -180,8 +180,22 @@ pub struct SimConfig {
 /// and anticipation (or a renewal process), a pelvis and trunk balanced as
 /// a linear inverted pendulum by a capture-point controller (ankle and hip
 /// strategies, a recovery hop when the capture point leaves the foot), and
-/// a MEMS sensor specified by its Allan variance; the new hold-out, never
-/// tuned on or read.
+/// a MEMS sensor specified by its Allan variance; built after all
+/// twenty-three, the hold-out through session 26, read from session 27.
+/// `Neuro` ([`crate::source::neuro`]) is a twenty-fifth, built apart after
+/// all twenty-four: the working joint moved by a feedback controller acting
+/// on a delayed (60–150 ms) estimate of its state, filled in by a forward
+/// model (a Smith predictor) whose inertia, load and delay may be wrong
+/// (dysmetria, corrective sub-movements, intention tremor), spasticity with
+/// a catch and a release, a drift-diffusion gate releasing each raise, hold
+/// and lowering (bradykinesia with the sequence effect, freezing,
+/// festination, choreic wriggles), flexor synergies, a pelvis set by the
+/// frontal-plane moment balance about the stance hip (Trendelenburg,
+/// Duchenne, hiking) over healthy lifters and lifters with neurological or
+/// orthopaedic conditions, and a low-power IMU with a FIFO, host-stamped
+/// bursts, an off-nominal data rate, an on-chip low-pass and clock skew
+/// between gyro and accelerometer; the new hold-out, never tuned on or
+/// read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -361,9 +375,40 @@ pub enum SimModel {
     /// and hip strategies and recovery hops; a MEMS sensor specified by its
     /// Allan variance (white noise, Gauss–Markov bias instability, rate
     /// random walk, warm-up drift) behind the device's low-pass and clock;
-    /// the new hold-out, never tuned on or read
-    /// ([`crate::source::pendulum::PendulumSimulator`]).
+    /// built after all twenty-three, the hold-out through session 26, read
+    /// from session 27 ([`crate::source::pendulum::PendulumSimulator`]).
     Pendulum,
+    /// A twenty-fifth body model built apart after all twenty-four: the
+    /// working joint (the leg; the knees against the machine's pads; in a
+    /// hip hitch the pelvis about the stance hip) a plant with inertia,
+    /// gravity, passive stiffness, damping and its load, moved by a feedback
+    /// controller acting on a delayed (60–150 ms per lifter) estimate of its
+    /// state that a forward model (a Smith predictor driven by the efference
+    /// copy) brings up to date; the forward model's inertia, load and delay
+    /// are per lifter and may be wrong, more so with fatigue (overshoot and
+    /// undershoot of the intended top, corrective sub-movements, a 3–6 Hz
+    /// intention tremor that grows as the limb slows near the target);
+    /// spasticity as a delayed velocity-dependent stretch reflex that resists
+    /// fast lowering and may catch the limb and let it go; a
+    /// drift-diffusion go signal that releases each raise, hold and lowering
+    /// (prompt for healthy lifters; bradykinesia with the sequence effect,
+    /// freezing part way then going on or giving up, festination, choreic
+    /// or dyskinetic wriggles and rest tremor for others); flexor synergy
+    /// and tensor fasciae latae drift with a weak abductor; a pelvis set by
+    /// the quasi-static frontal-plane moment balance about the stance hip
+    /// (body weight, the swing leg and the cable against the abductors'
+    /// available moment, falling with fatigue: Trendelenburg drop, Duchenne
+    /// lean or a hike) through a delayed second-order lag with postural
+    /// sway; healthy lifters and lifters after a stroke, with Parkinson's,
+    /// cerebellar ataxia, multiple sclerosis, hip or knee osteoarthritis or
+    /// after a hip replacement; gaits of their own, sitting, lying,
+    /// re-strapping with help, the other leg's set and wriggles between
+    /// sets; a low-power IMU with a FIFO read in bursts that the host stamps
+    /// (jitter, late bursts, overflows), an off-nominal data rate, an
+    /// on-chip low-pass, a gyro–accelerometer clock skew, a bias that steps
+    /// after a gap and the usual errors; the new hold-out, never tuned on or
+    /// read ([`crate::source::neuro::NeuroSimulator`]).
+    Neuro,
 }
 
 impl SimModel {
@@ -393,6 +438,7 @@ impl SimModel {
         SimModel::Syllable,
         SimModel::Langevin,
         SimModel::Pendulum,
+        SimModel::Neuro,
     ];
 
     /// The id used on the command line and in files.
@@ -422,6 +468,7 @@ impl SimModel {
             SimModel::Syllable => "syllable",
             SimModel::Langevin => "langevin",
             SimModel::Pendulum => "pendulum",
+            SimModel::Neuro => "neuro",
         }
     }
 }
@@ -707,6 +754,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Pendulum => {
             let (sim, truth) = crate::source::pendulum::PendulumSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Neuro => {
+            let (sim, truth) = crate::source::neuro::NeuroSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
