@@ -49,10 +49,15 @@ use std::io::IsTerminal;
 /// twenty, held out through session 23 and read from session 24; the
 /// syllable model (a switching linear dynamical system of behavioural
 /// syllables), built after all twenty-one, held out through session 24 and
-/// read from session 25; and the langevin model (Langevin dynamics in a
+/// read from session 25; the langevin model (Langevin dynamics in a
 /// landscape the lifter reshapes, Hawkes-process intents, a least-squares
-/// whole-body balance), built after all twenty-two: the hold-out, neither
-/// tuned on nor read.
+/// whole-body balance), built after all twenty-two, held out through
+/// session 25 and read from session 26; the pendulum model (a pumped
+/// physical pendulum, capture-point balance), built after all
+/// twenty-three, held out through session 26; and the neuro model (a
+/// delayed sensorimotor loop with a forward model that may be wrong,
+/// lifters with neurological or orthopaedic conditions), built after all
+/// twenty-four: the new hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -70,8 +75,9 @@ pub struct AccuracyArgs {
     /// balance, muscle, gym, clinic, athlete, class, team, wear and
     /// circuit, home, studio, fatigue, hill, rhythm, primitive (read
     /// from session 22), reach (read from session 23) and lognormal (read
-    /// from session 24), syllable (read from session 25): seen; langevin:
-    /// the hold-out).
+    /// from session 24), syllable (read from session 25), langevin (read
+    /// from session 26): seen; pendulum: held out through session 26;
+    /// neuro: the new hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
