@@ -393,29 +393,19 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
 /// ankle, seed 2026): 0 of its first set's 9 reps without, 9 with.
 #[test]
 fn a_recording_that_starts_mid_jog_counts_its_first_set() {
-    use medius::accuracy::corpus_of;
-    use medius::motion::{analyze_samples, Pipeline};
     use medius::source::sim::SimModel;
-    let cfg = &corpus_of(SimModel::Team, 12, 2026)[11];
-    assert_eq!(
-        (cfg.exercise, cfg.placement),
-        (Exercise::StandingCableAbduction, Placement::Ankle)
+    let (counted, truth, distractions, sets) = count_truth_set(
+        SimModel::Team,
+        12,
+        11,
+        (Exercise::StandingCableAbduction, Placement::Ankle),
+        0,
     );
-    let (samples, truth) = medius::source::sim::open(cfg).expect("team simulates");
     assert!(
-        truth.distractions.iter().any(|d| d.contains("jog")),
-        "the session starts mid-jog: {:?}",
-        truth.distractions
+        distractions.iter().any(|d| d.contains("jog")),
+        "the session starts mid-jog: {distractions:?}"
     );
-    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
-    let (sets, _) = analyze_samples(pipeline, samples);
-    let first = &truth.sets[0];
-    let counted: usize = sets
-        .iter()
-        .filter(|s| s.start_s < first.end_s + 1.0 && s.end_s > first.start_s - 1.0)
-        .map(|s| s.rep_count())
-        .sum();
-    assert_eq!(counted, first.rep_count, "{sets:?}");
+    assert_eq!(counted, truth, "{sets}");
 }
 
 /// Session 25, read on syllable: a lifter lay down again after a set and
@@ -429,24 +419,14 @@ fn a_recording_that_starts_mid_jog_counts_its_first_set() {
 /// set's 9 reps without, 9 with.
 #[test]
 fn reps_from_a_posture_settled_into_after_lying_down_again_are_counted() {
-    use medius::accuracy::corpus_of;
-    use medius::motion::{analyze_samples, Pipeline};
-    use medius::source::sim::SimModel;
-    let cfg = &corpus_of(SimModel::Syllable, 12, 2026)[17];
-    assert_eq!(
-        (cfg.exercise, cfg.placement),
-        (Exercise::SideLyingAbduction, Placement::Ankle)
+    let (counted, truth, _, sets) = count_truth_set(
+        medius::source::sim::SimModel::Syllable,
+        12,
+        17,
+        (Exercise::SideLyingAbduction, Placement::Ankle),
+        1,
     );
-    let (samples, truth) = medius::source::sim::open(cfg).expect("syllable simulates");
-    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
-    let (sets, _) = analyze_samples(pipeline, samples);
-    let second = &truth.sets[1];
-    let counted: usize = sets
-        .iter()
-        .filter(|s| s.start_s < second.end_s + 1.0 && s.end_s > second.start_s - 1.0)
-        .map(|s| s.rep_count())
-        .sum();
-    assert_eq!(counted, second.rep_count, "{sets:?}");
+    assert_eq!(counted, truth, "{sets}");
 }
 
 /// Session 26, read on langevin: a lifter whose leg never quite rests
@@ -459,24 +439,14 @@ fn reps_from_a_posture_settled_into_after_lying_down_again_are_counted() {
 /// without, 8 with.
 #[test]
 fn a_leg_that_never_quite_rests_after_a_walk_is_counted() {
-    use medius::accuracy::corpus_of;
-    use medius::motion::{analyze_samples, Pipeline};
-    use medius::source::sim::SimModel;
-    let cfg = &corpus_of(SimModel::Langevin, 36, 2026)[33];
-    assert_eq!(
-        (cfg.exercise, cfg.placement),
-        (Exercise::StandingCableAbduction, Placement::Ankle)
+    let (counted, truth, _, sets) = count_truth_set(
+        medius::source::sim::SimModel::Langevin,
+        36,
+        33,
+        (Exercise::StandingCableAbduction, Placement::Ankle),
+        1,
     );
-    let (samples, truth) = medius::source::sim::open(cfg).expect("langevin simulates");
-    let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
-    let (sets, _) = analyze_samples(pipeline, samples);
-    let second = &truth.sets[1];
-    let counted: usize = sets
-        .iter()
-        .filter(|s| s.start_s < second.end_s + 1.0 && s.end_s > second.start_s - 1.0)
-        .map(|s| s.rep_count())
-        .sum();
-    assert_eq!(counted, second.rep_count, "{sets:?}");
+    assert_eq!(counted, truth, "{sets}");
 }
 
 /// Session 26, read on langevin: a seated lifter's leg on soft tissue
@@ -490,22 +460,44 @@ fn a_leg_that_never_quite_rests_after_a_walk_is_counted() {
 /// 10 reps without, 10 with.
 #[test]
 fn a_seated_leg_that_jitters_at_rest_is_counted() {
+    let (counted, truth, _, sets) = count_truth_set(
+        medius::source::sim::SimModel::Langevin,
+        36,
+        72,
+        (Exercise::SeatedMachineAbduction, Placement::Ankle),
+        1,
+    );
+    assert_eq!(counted, truth, "{sets}");
+}
+
+/// Plays session `index` of `model`'s corpus (`sessions` per exercise ×
+/// placement, seed 2026), checks it is `exercise` at `placement`, and
+/// returns the reps counted over its truth set `set` (by time), what the
+/// truth says, the truth's distractions and the sets found (for messages).
+fn count_truth_set(
+    model: medius::source::sim::SimModel,
+    sessions: usize,
+    index: usize,
+    (exercise, placement): (Exercise, Placement),
+    set: usize,
+) -> (usize, usize, Vec<String>, String) {
     use medius::accuracy::corpus_of;
     use medius::motion::{analyze_samples, Pipeline};
-    use medius::source::sim::SimModel;
-    let cfg = &corpus_of(SimModel::Langevin, 36, 2026)[72];
-    assert_eq!(
-        (cfg.exercise, cfg.placement),
-        (Exercise::SeatedMachineAbduction, Placement::Ankle)
-    );
-    let (samples, truth) = medius::source::sim::open(cfg).expect("langevin simulates");
+    let cfg = &corpus_of(model, sessions, 2026)[index];
+    assert_eq!((cfg.exercise, cfg.placement), (exercise, placement));
+    let (samples, truth) = medius::source::sim::open(cfg).expect("the model simulates");
     let pipeline = Pipeline::builtin(cfg.exercise, cfg.placement, cfg.side).unwrap();
     let (sets, _) = analyze_samples(pipeline, samples);
-    let second = &truth.sets[1];
+    let t = &truth.sets[set];
     let counted: usize = sets
         .iter()
-        .filter(|s| s.start_s < second.end_s + 1.0 && s.end_s > second.start_s - 1.0)
+        .filter(|s| s.start_s < t.end_s + 1.0 && s.end_s > t.start_s - 1.0)
         .map(|s| s.rep_count())
         .sum();
-    assert_eq!(counted, second.rep_count, "{sets:?}");
+    (
+        counted,
+        t.rep_count,
+        truth.distractions,
+        format!("{sets:?}"),
+    )
 }
