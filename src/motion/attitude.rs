@@ -430,14 +430,12 @@ impl Stillness {
         // Until the bias is learned, a rate that changes is a slow turn, not
         // rest: judged on the averaged rate when the rest is (a wobbling
         // strap's sample-to-sample ±3 °/s is no turn).
+        let rate_now = if averaged { self.gyr_lp } else { *gyr };
         let raw = (steady || averaged)
             && (settled
                 || c.gyro_settled_dps <= 0.0
-                || if averaged {
-                    (self.gyr_lp - self.gyr_mean).norm_squared()
-                } else {
-                    (gyr - self.gyr_mean).norm_squared()
-                } < c.gyro_settled_dps * c.gyro_settled_dps * 0.25);
+                || (rate_now - self.gyr_mean).norm_squared()
+                    < c.gyro_settled_dps * c.gyro_settled_dps * 0.25);
         let since = if raw {
             *self.raw_since.get_or_insert_with(|| {
                 self.still_time = 0.0;

@@ -210,7 +210,8 @@ pub struct Pipeline {
     /// when (s): a posture, not a pause at the top of a rep.
     held_rest: Option<(f64, UnitQuaternion<f64>)>,
     /// Since when there has been no neutral to measure from (s): after
-    /// `still.lenient_after_s` of it, rest is judged leniently.
+    /// `still.lenient_after_s` of it, rest is judged leniently (tracked only
+    /// by profiles that set it).
     no_neutral_since: Option<f64>,
     /// Ankle: the steps of the last `reps.max_duration_s` plus
     /// [`REPLAY_KEEP_S`], to count again from a neutral found after they
@@ -534,13 +535,13 @@ impl Pipeline {
         if self.profile.sets.shake_max_mps2 > 0.0 {
             self.shake.push(s.t, acc_norm - STANDARD_GRAVITY);
         }
-        if self.neutral.inv().is_some() {
-            self.no_neutral_since = None;
-        } else if self.attitude.is_initialized() {
-            self.no_neutral_since.get_or_insert(s.t);
-        }
         let lenient_after = self.profile.still.lenient_after_s;
         if lenient_after > 0.0 {
+            if self.neutral.inv().is_some() {
+                self.no_neutral_since = None;
+            } else if self.attitude.is_initialized() {
+                self.no_neutral_since.get_or_insert(s.t);
+            }
             self.still.set_lenient(
                 self.no_neutral_since
                     .is_some_and(|t0| s.t - t0 >= lenient_after),
