@@ -360,6 +360,13 @@ pub struct SetConfig {
     /// … or shorter than this share of its median length.
     #[serde(default = "default_unlike_tail_length")]
     pub unlike_tail_length: f64,
+    /// A movement inside a set, between two reps of at least
+    /// `unlike_tail_size` of its median, is not a rep if it is smaller than
+    /// `unlike_edge_fraction` of that median and shorter than this share of
+    /// its median length: the leg swinging back after a lowering (0: off).
+    /// A partial rep is as slow as the reps around it.
+    #[serde(default = "default_unlike_inside_length")]
+    pub unlike_inside_length: f64,
     /// A set whose median rep is smaller than this (°) is never marked
     /// sure: its reps move the sensor no more than breathing and settling
     /// do (0: off).
@@ -418,6 +425,9 @@ fn default_unlike_tail_size() -> f64 {
 }
 fn default_unlike_tail_length() -> f64 {
     0.4
+}
+fn default_unlike_inside_length() -> f64 {
+    0.7
 }
 fn default_step_run() -> usize {
     3
@@ -825,6 +835,13 @@ impl Profile {
                 "0..1",
             ),
             (
+                "sets.unlike_inside_length",
+                self.sets.unlike_inside_length,
+                0.0,
+                1.0,
+                "0..1",
+            ),
+            (
                 "sets.sure_min_peak_deg",
                 self.sets.sure_min_peak_deg,
                 0.0,
@@ -1083,6 +1100,7 @@ mod tests {
                 (a.unlike_tail_size, a.unlike_tail_length),
                 (b.unlike_tail_size, b.unlike_tail_length)
             );
+            assert_eq!(a.unlike_inside_length, b.unlike_inside_length);
             assert_eq!(
                 (a.step_run, a.step_max_s, a.step_interval_s),
                 (b.step_run, b.step_max_s, b.step_interval_s)

@@ -371,6 +371,7 @@ impl Segmenter {
             d.extend(Self::drop_late_odd(&mut set));
             d.extend(Self::drop_unlike_lead(&mut set.reps, &self.cfg));
             d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
+            d.extend(Self::drop_tiny_inside(&mut set.reps, &self.cfg));
             d
         } else {
             let mut d = self.drop_shaken_ends(&mut set);
@@ -755,6 +756,39 @@ impl Segmenter {
         dropped
     }
 
+    /// Drops the movements inside a set, between two full reps, that are
+    /// far smaller than its reps (under `unlike_edge_fraction` of their
+    /// median) and far quicker (under `unlike_inside_length` of their median
+    /// length): the leg swinging back after a lowering, a twitch between
+    /// reps. A partial rep inside a set is slow like the reps around it and
+    /// stays. Returns those that went.
+    fn drop_tiny_inside(reps: &mut Vec<Rep>, cfg: &SetConfig) -> Vec<Rep> {
+        if cfg.unlike_inside_length <= 0.0 || reps.len() < 4 {
+            return Vec::new();
+        }
+        let size = median_peak(reps);
+        let length = median_length(reps);
+        let full = |r: &Rep| r.peak_deg >= cfg.unlike_tail_size * size;
+        let mut dropped = Vec::new();
+        let mut i = 1;
+        while i + 1 < reps.len() {
+            let r = &reps[i];
+            if r.peak_deg < cfg.unlike_edge_fraction * size
+                && r.end_s - r.start_s < cfg.unlike_inside_length * length
+                && full(&reps[i - 1])
+                && full(&reps[i + 1])
+            {
+                dropped.push(reps.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if !dropped.is_empty() {
+            renumber(reps);
+        }
+        dropped
+    }
+
     /// Two movements far smaller than the lifter's last set: shifting about.
     /// Ankle only: at the pelvis a set of clean reps is a tenth of a set of
     /// hikes.
@@ -852,6 +886,44 @@ mod tests {
         renumber(&mut set.reps);
         set.last_end = start_s + 3.0 * (n - 1) as f64 + 2.0;
         set
+    }
+
+    #[test]
+    fn a_quick_twitch_between_reps_is_dropped_but_a_slow_partial_rep_stays() {
+        // Pendulum model: a leg swinging back 6° for 0.8 s after a lowering,
+        // between reps of 30° lasting 2 s; torque model: a partial rep of 8°
+        // as slow as the reps around it.
+        let c = cfg();
+        let mut reps: Vec<Rep> = (0..8)
+            .map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 30.0))
+            .collect();
+        reps.insert(3, rep(8.2, 9.0, 6.0));
+        reps.insert(6, rep(12.9, 14.8, 8.0));
+        renumber(&mut reps);
+        let dropped = Segmenter::drop_tiny_inside(&mut reps, &c);
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0].start_s, 8.2);
+        assert_eq!(reps.len(), 9);
+        assert!(reps.iter().any(|r| r.peak_deg == 8.0));
+        assert_eq!(reps.last().map(|r| r.number), Some(9));
+        // Between a partial rep and a full one it is not judged: tired reps
+        // shrink and quicken together.
+        let mut tired: Vec<Rep> = (0..6)
+            .map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 30.0))
+            .collect();
+        tired[3].peak_deg = 12.0;
+        tired.insert(4, rep(11.2, 11.9, 7.0));
+        assert!(Segmenter::drop_tiny_inside(&mut tired, &c).is_empty());
+        // Off at 0.
+        let off = SetConfig {
+            unlike_inside_length: 0.0,
+            ..c
+        };
+        let mut again: Vec<Rep> = (0..6)
+            .map(|i| rep(3.0 * i as f64, 3.0 * i as f64 + 2.0, 30.0))
+            .collect();
+        again.insert(2, rep(5.2, 5.9, 5.0));
+        assert!(Segmenter::drop_tiny_inside(&mut again, &off).is_empty());
     }
 
     #[test]
