@@ -409,6 +409,25 @@ pub enum SimModel {
     /// after a gap and the usual errors; the new hold-out, never tuned on or
     /// read ([`crate::source::neuro::NeuroSimulator`]).
     Neuro,
+    /// A twenty-sixth body model built apart after all twenty-five: movement
+    /// assembled the way a game engine animates a character from motion
+    /// capture (a library of procedurally captured clips per exercise with
+    /// several takes each, some with a capture glitch smoothed over; a motion
+    /// graph; a controller choosing the next take by motion matching,
+    /// time-warping it non-uniformly along a dynamic-time-warping path to the
+    /// lifter's tempo, scaling it to the wanted range and cross-fading into
+    /// it over 0.1–0.4 s, so transitions cut movements short, merge them or
+    /// leave a bump; inverse kinematics for the foot on the floor, the leg on
+    /// the bed and the feet on the footrests), compensations from clip choice
+    /// and additive layers, a pelvis and trunk from a frontal-plane double
+    /// inverted pendulum balanced by a delayed controller blending an ankle
+    /// and a hip strategy, lifters from anthropometric tables (de Leva) who
+    /// learn over a block of sessions, cluster, drop and unilateral
+    /// supersets, and a consumer wearable with on-board bias estimation, BLE
+    /// notifications lost whole, a crystal that drifts as the device warms
+    /// on the skin, a clipping gyro and a creeping strap; the new hold-out,
+    /// never tuned on or read ([`crate::source::mocap::MocapSimulator`]).
+    Mocap,
 }
 
 impl SimModel {
@@ -439,6 +458,7 @@ impl SimModel {
         SimModel::Langevin,
         SimModel::Pendulum,
         SimModel::Neuro,
+        SimModel::Mocap,
     ];
 
     /// The id used on the command line and in files.
@@ -469,6 +489,7 @@ impl SimModel {
             SimModel::Langevin => "langevin",
             SimModel::Pendulum => "pendulum",
             SimModel::Neuro => "neuro",
+            SimModel::Mocap => "mocap",
         }
     }
 }
@@ -758,6 +779,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Neuro => {
             let (sim, truth) = crate::source::neuro::NeuroSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Mocap => {
+            let (sim, truth) = crate::source::mocap::MocapSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
