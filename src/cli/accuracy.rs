@@ -54,10 +54,15 @@ use std::io::IsTerminal;
 /// whole-body balance), built after all twenty-two, held out through
 /// session 25 and read from session 26; the pendulum model (a pumped
 /// physical pendulum, capture-point balance), built after all
-/// twenty-three, held out through session 26; and the neuro model (a
-/// delayed sensorimotor loop with a forward model that may be wrong,
-/// lifters with neurological or orthopaedic conditions), built after all
-/// twenty-four: the new hold-out, neither tuned on nor read.
+/// twenty-three, held out through session 26 and read from session 27; the
+/// neuro model (a delayed sensorimotor loop with a forward model that may
+/// be wrong, lifters with neurological or orthopaedic conditions), built
+/// after all twenty-four, held out through session 27 and read from
+/// session 28; and the mocap model (movement assembled from a clip library
+/// by motion matching, time warps and cross-fades, a double inverted
+/// pendulum pelvis and trunk, lifters who learn, a consumer wearable),
+/// built after all twenty-five: the new hold-out, neither tuned on nor
+/// read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -76,8 +81,8 @@ pub struct AccuracyArgs {
     /// circuit, home, studio, fatigue, hill, rhythm, primitive (read
     /// from session 22), reach (read from session 23) and lognormal (read
     /// from session 24), syllable (read from session 25), langevin (read
-    /// from session 26): seen; pendulum: held out through session 26;
-    /// neuro: the new hold-out).
+    /// from session 26), pendulum (read from session 27), neuro (read from
+    /// session 28): seen; mocap: the new hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data

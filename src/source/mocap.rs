@@ -172,15 +172,29 @@ struct Take {
 
 const NK: usize = 48;
 
+/// `v` sampled evenly over [0, 1], read at `x` by a Catmull–Rom spline
+/// (smooth speed, so the finite differences of the sensor stay sane).
 fn interp(v: &[f64], x: f64) -> f64 {
     let n = v.len();
     if n == 0 {
         return 0.0;
     }
+    if n < 3 {
+        let x = x.clamp(0.0, 1.0);
+        return v[0] * (1.0 - x) + v[n - 1] * x;
+    }
     let x = x.clamp(0.0, 1.0) * (n - 1) as f64;
     let i = (x.floor() as usize).min(n - 2);
     let f = x - i as f64;
-    v[i] * (1.0 - f) + v[i + 1] * f
+    let p1 = v[i];
+    let p2 = v[i + 1];
+    let p0 = if i > 0 { v[i - 1] } else { 2.0 * p1 - p2 };
+    let p3 = if i + 2 < n { v[i + 2] } else { 2.0 * p2 - p1 };
+    let (f2, f3) = (f * f, f * f * f);
+    0.5 * (2.0 * p1
+        + (-p0 + p2) * f
+        + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f2
+        + (-p0 + 3.0 * p1 - 3.0 * p2 + p3) * f3)
 }
 
 fn smoothstep(x: f64) -> f64 {
@@ -194,7 +208,8 @@ fn random_warp(rng: &mut ChaCha8Rng, spread: f64, front: f64) -> Vec<f64> {
     let mut inc: Vec<f64> = (0..knots)
         .map(|i| {
             let pos = (i as f64 + 0.5) / knots as f64;
-            (spread * gauss(rng)).exp().clamp(0.6, 1.7) * (1.0 + front.clamp(-0.6, 1.4) * (0.5 - pos))
+            (spread * gauss(rng)).exp().clamp(0.6, 1.7)
+                * (1.0 + front.clamp(-0.6, 1.4) * (0.5 - pos))
         })
         .map(|x| x.max(0.3))
         .collect();
@@ -384,7 +399,8 @@ fn dtw_warp(take: &[f64], template: &[f64]) -> Vec<f64> {
     let mut d = vec![f64::INFINITY; n * m];
     for i in 0..n {
         for j in 0..m {
-            let c = (a[i] - b[j]).powi(2) + 0.02 * ((i as f64 / n as f64) - (j as f64 / m as f64)).abs();
+            let c = (a[i] - b[j]).powi(2)
+                + 0.02 * ((i as f64 / n as f64) - (j as f64 / m as f64)).abs();
             let prev = if i == 0 && j == 0 {
                 0.0
             } else {
@@ -428,7 +444,7 @@ fn dtw_warp(take: &[f64], template: &[f64]) -> Vec<f64> {
     }
     // Smooth the staircase and keep it monotone from 0 to 1.
     let mut w: Vec<f64> = map.iter().map(|&x| x / (m - 1) as f64).collect();
-    for _ in 0..3 {
+    for _ in 0..8 {
         let c = w.clone();
         for k in 1..n - 1 {
             w[k] = (c[k - 1] + 2.0 * c[k] + c[k + 1]) / 4.0;
@@ -449,12 +465,16 @@ fn dtw_warp(take: &[f64], template: &[f64]) -> Vec<f64> {
         .map(|(k, &x)| 0.75 * x + 0.25 * k as f64 / (n - 1) as f64)
         .collect();
     let step = 1.0 / (n - 1) as f64;
-    let mut out = vec![0.0; n];
-    for k in 1..n {
-        out[k] = out[k - 1] + (w[k] - w[k - 1]).clamp(0.5 * step, 1.6 * step);
+    let mut out = w;
+    for _ in 0..6 {
+        let mut next = vec![0.0; n];
+        for k in 1..n {
+            next[k] = next[k - 1] + (out[k] - out[k - 1]).clamp(0.6 * step, 1.5 * step);
+        }
+        let end = next[n - 1];
+        next.iter_mut().for_each(|x| *x /= end);
+        out = next;
     }
-    let end = out[n - 1];
-    out.iter_mut().for_each(|x| *x /= end);
     out
 }
 
@@ -636,7 +656,9 @@ impl Animator {
     /// Advances the evaluation hint to `t` (times only increase).
     fn seek(&mut self, t: f64) {
         let n = self.insts.len();
-        while self.hint + 1 < n && self.insts[self.hint + 1].t0 + self.insts[self.hint + 1].blend <= t {
+        while self.hint + 1 < n
+            && self.insts[self.hint + 1].t0 + self.insts[self.hint + 1].blend <= t
+        {
             self.hint += 1;
         }
     }
@@ -660,8 +682,19 @@ impl Animator {
         // on purpose blends from wherever it is.
         let prev = self.insts.last().unwrap();
         let prev_dur = (prev.next_at - prev.t0).max(0.05);
-        let room = if prev.next_at < prev.t0 + prev.dur - 1e-9 { 0.35 } else { 0.25 };
-        let blend = want.blend.clamp(0.05, 0.45).min(want.dur * 0.6).min(room * prev_dur).max(0.03);
+        let room = if prev.next_at < prev.t0 + prev.dur - 1e-9 {
+            0.35
+        } else if prev.kind == Kind::Raise {
+            0.12
+        } else {
+            0.25
+        };
+        let blend = want
+            .blend
+            .clamp(0.05, 0.45)
+            .min(want.dur * 0.6)
+            .min(room * prev_dur)
+            .max(0.03);
         let t0 = (self.now() - blend).max(self.insts.last().unwrap().t0 + 0.02);
         let save = self.hint;
         let start = self.pose(t0);
@@ -671,7 +704,11 @@ impl Animator {
         // the current pose and speed, and the wanted action, with noise.
         let range = want.values[ABD].abs().max(want.values[OBL].abs()).max(5.0);
         let level = ((start[ABD] - 0.0).abs().max(start[OBL].abs())) / range;
-        let vel = (start[ABD] - before[ABD]).abs().max((start[OBL] - before[OBL]).abs()) / 0.02 / range
+        let vel = (start[ABD] - before[ABD])
+            .abs()
+            .max((start[OBL] - before[OBL]).abs())
+            / 0.02
+            / range
             * want.dur;
         let takes = self.lib.of(want.kind);
         let mut best = (f64::INFINITY, 0usize);
@@ -689,7 +726,11 @@ impl Animator {
         }
         let take = &takes[best.1];
         let warp = dtw_warp(&take.curve, &self.templates[want.kind.index()]);
-        let mut dur = if take.swing { take.dur * want.dur.clamp(0.8, 1.2) } else { want.dur };
+        let mut dur = if take.swing {
+            take.dur * want.dur.clamp(0.8, 1.2)
+        } else {
+            want.dur
+        };
         if !take.swing && matches!(want.kind, Kind::Raise | Kind::Lower | Kind::Attempt) {
             // No faster than the lifter moves: the warped take's steepest
             // slope sets the shortest length.
@@ -697,14 +738,17 @@ impl Animator {
             let steep = (1..=m)
                 .map(|i| {
                     let (a, b) = ((i - 1) as f64 / m as f64, i as f64 / m as f64);
-                    (interp(&take.curve, interp(&warp, b)) - interp(&take.curve, interp(&warp, a))).abs() * m as f64
+                    (interp(&take.curve, interp(&warp, b)) - interp(&take.curve, interp(&warp, a)))
+                        .abs()
+                        * m as f64
                 })
                 .fold(0.0, f64::max);
             dur = dur.max(steep / 3.0);
         }
         let detail_amp = match want.kind {
             Kind::Raise | Kind::Lower => 0.8,
-            Kind::Hold | Kind::Idle => 0.5,
+            Kind::Hold => 0.4,
+            Kind::Idle => 0.15,
             _ => 1.5,
         };
         let next_at = t0 + dur * want.cut.clamp(0.1, 1.0);
@@ -775,7 +819,11 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
     };
     let teen = ((18.0 - age) / 5.0).clamp(0.0, 1.0);
     let (h_mean, h_sd) = if male { (1.76, 0.07) } else { (1.63, 0.065) };
-    let shrink = if age > 60.0 { (age - 60.0) * 0.0015 } else { 0.0 };
+    let shrink = if age > 60.0 {
+        (age - 60.0) * 0.0015
+    } else {
+        0.0
+    };
     let height = ((h_mean - 0.1 * teen - shrink) + h_sd * gauss(rng)).clamp(1.45, 2.02);
     let bmi = (24.5 + 3.5 * gauss(rng) - 3.0 * teen).clamp(17.5, 38.0);
     let mass = bmi * height * height;
@@ -819,13 +867,25 @@ fn draw_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
         skill,
         up_s: rng.gen_range(0.7..1.3) * (1.0 + 0.2 * older),
         down_s: rng.gen_range(1.0..2.3) * (1.0 + 0.15 * older),
-        top_pause_s: if rng.gen_bool(0.4) { rng.gen_range(0.2..1.0) } else { 0.0 },
-        bottom_pause_s: if rng.gen_bool(0.5) { rng.gen_range(0.1..0.9) } else { 0.0 },
+        top_pause_s: if rng.gen_bool(0.4) {
+            rng.gen_range(0.2..1.0)
+        } else {
+            0.0
+        },
+        bottom_pause_s: if rng.gen_bool(0.5) {
+            rng.gen_range(0.1..0.9)
+        } else {
+            0.0
+        },
         range_deg,
         counts_aloud: rng.gen_bool(0.35),
-        holds_on: if rng.gen_bool(0.45) { rng.gen_range(0.15..0.4) } else { rng.gen_range(0.7..1.0) },
-        obl_coupling: rng.gen_range(-0.5..2.2),
-        adduct: rng.gen_range(0.3..1.2),
+        holds_on: if rng.gen_bool(0.45) {
+            rng.gen_range(0.15..0.4)
+        } else {
+            rng.gen_range(0.7..1.0)
+        },
+        obl_coupling: rng.gen_range(-0.5..1.8),
+        adduct: rng.gen_range(0.3..1.0),
         hip_mix: rng.gen_range(0.05..0.3) + 0.2 * older,
         delay_s: rng.gen_range(0.05..0.12) + 0.04 * older,
         hip_delay_s: rng.gen_range(0.03..0.06),
@@ -1006,7 +1066,14 @@ impl Planner<'_> {
 
     /// One rep: raise, maybe hold, lower, maybe a pause. `comp` is the
     /// compensation the lifter slips into, if any.
-    fn rep(&mut self, a: &mut Animator, set: usize, range: f64, tempo: f64, comp: Option<FlagKind>) {
+    fn rep(
+        &mut self,
+        a: &mut Animator,
+        set: usize,
+        range: f64,
+        tempo: f64,
+        comp: Option<FlagKind>,
+    ) {
         let l = self.l;
         let sk = 1.0 - l.skill;
         let tempo_sd = (0.22 * sk + 0.04) * if l.counts_aloud { 0.5 } else { 1.0 };
@@ -1085,7 +1152,10 @@ impl Planner<'_> {
         a.push(lower);
         if hitch_hike_back || sway {
             // Back to level after the rep.
-            let w = Want::new(Kind::Idle, 0.9).set(OBL, 0.0).set(LEAN, 0.0).tag(Tag::Rep(set));
+            let w = Want::new(Kind::Idle, 0.9)
+                .set(OBL, 0.0)
+                .set(LEAN, 0.0)
+                .tag(Tag::Rep(set));
             a.push(w);
         }
         let pause = if l.bottom_pause_s > 0.0 {
@@ -1104,7 +1174,10 @@ impl Planner<'_> {
         let l = self.l;
         let range = l.range_deg * (1.0 + 0.05 * gauss(&mut self.rng)).clamp(0.9, 1.1);
         // Ready: a still stance.
-        { let d = self.rng.gen_range(1.2..2.5); self.idle(a, d); }
+        {
+            let d = self.rng.gen_range(1.2..2.5);
+            self.idle(a, d);
+        }
         let first = a.now();
         // A re-start: an abandoned attempt, well under the rep threshold.
         if self.rng.gen_bool(0.35 * (1.0 - l.skill) + 0.05) {
@@ -1114,9 +1187,16 @@ impl Planner<'_> {
                 .set(main, sign * range * self.rng.gen_range(0.1..0.25))
                 .tag(Tag::Rep(set));
             a.push(w);
-            { let d = self.rng.gen_range(0.8..2.0); self.idle(a, d); }
+            {
+                let d = self.rng.gen_range(0.8..2.0);
+                self.idle(a, d);
+            }
         }
-        let rate = if self.visible.is_empty() { 0.0 } else { self.cfg.compensation_rate };
+        let rate = if self.visible.is_empty() {
+            0.0
+        } else {
+            self.cfg.compensation_rate
+        };
         let mut tempo = 1.0;
         for r in 0..reps {
             if drop_set && r == reps / 2 && reps >= 4 {
@@ -1172,7 +1252,13 @@ impl Planner<'_> {
     }
 
     /// The rest between sets: distractions and standing about.
-    fn rest(&mut self, a: &mut Animator, len: f64, cluster: bool, out: &mut Vec<(String, f64, f64)>) {
+    fn rest(
+        &mut self,
+        a: &mut Animator,
+        len: f64,
+        cluster: bool,
+        out: &mut Vec<(String, f64, f64)>,
+    ) {
         let end = a.now() + len;
         let cfg = self.cfg;
         // The set is over: a still moment first.
@@ -1202,14 +1288,22 @@ impl Planner<'_> {
             let standing_now = self.standing || stood_up;
             let w = match pick {
                 0 | 1 if cfg.walking && standing_now => {
-                    let d = self.rng.gen_range(4.0f64..9.0).min(end - a.now() - 4.0).max(2.0);
+                    let d = self
+                        .rng
+                        .gen_range(4.0f64..9.0)
+                        .min(end - a.now() - 4.0)
+                        .max(2.0);
                     let w = Want::new(Kind::Walk, d).set(WALK, self.rng.gen_range(0.9..1.3));
                     Some((w, "walks about"))
                 }
                 2 if cfg.walking && standing_now => {
                     let dy = if self.rng.gen_bool(0.5) { 180.0 } else { 90.0 };
-                    let y = a.pose(a.now())[YAW] + dy * if self.rng.gen_bool(0.5) { 1.0 } else { -1.0 };
-                    Some((Want::new(Kind::Turn, self.rng.gen_range(1.2..2.2)).set(YAW, y), "turns round"))
+                    let y =
+                        a.pose(a.now())[YAW] + dy * if self.rng.gen_bool(0.5) { 1.0 } else { -1.0 };
+                    Some((
+                        Want::new(Kind::Turn, self.rng.gen_range(1.2..2.2)).set(YAW, y),
+                        "turns round",
+                    ))
                 }
                 3 if cfg.fidgets => Some((
                     Want::new(Kind::Restrap, self.rng.gen_range(4.0..8.0))
@@ -1256,9 +1350,15 @@ impl Planner<'_> {
             if let Some((w, name)) = w {
                 let r = self.distraction(a, w, name);
                 out.push((name.into(), r.0, r.1));
-                { let d = self.rng.gen_range(0.8..2.5); self.idle(a, d); }
+                {
+                    let d = self.rng.gen_range(0.8..2.5);
+                    self.idle(a, d);
+                }
             } else {
-                { let d = self.rng.gen_range(1.5..4.0); self.idle(a, d); }
+                {
+                    let d = self.rng.gen_range(1.5..4.0);
+                    self.idle(a, d);
+                }
             }
         }
         if stood_up {
@@ -1413,7 +1513,11 @@ fn simulate_motion(
     while s < cfg.sets {
         let left = cfg.sets - s;
         let cluster = cluster_ok && left >= 2 && rng.gen_bool(0.25);
-        let parts = if cluster { rng.gen_range(2..=left.min(4)) } else { 1 };
+        let parts = if cluster {
+            rng.gen_range(2..=left.min(4))
+        } else {
+            1
+        };
         for part in 0..parts {
             let reps = rng.gen_range(cfg.reps_min..=cfg.reps_max);
             let drop_set = !cluster && rng.gen_bool(0.2);
@@ -1451,7 +1555,11 @@ fn simulate_motion(
         tail_cut = t0 + rng.gen_range(1.5..3.5);
         distractions.push(("walks off".into(), t0, tail_cut));
     }
-    let end = if tail_cut > 0.0 { tail_cut } else { anim.now() + 0.5 };
+    let end = if tail_cut > 0.0 {
+        tail_cut
+    } else {
+        anim.now() + 0.5
+    };
 
     // --- Run the body at the internal rate ---------------------------------
     let fi = (2.0 * cfg.rate_hz).max(250.0);
@@ -1489,8 +1597,8 @@ fn simulate_motion(
     } else {
         UnitQuaternion::identity()
     };
-    let sway_f = [rng.gen_range(0.1..0.3), rng.gen_range(0.35..0.8)];
-    let sway_a = rng.gen_range(0.2..0.6) * (1.0 + spread);
+    let sway_f = [rng.gen_range(0.08..0.25), rng.gen_range(0.3..0.6)];
+    let sway_a = rng.gen_range(0.15..0.4) * (1.0 + 0.5 * spread);
     for k in 0..n {
         let t = k as f64 * h;
         anim.seek(t);
@@ -1498,7 +1606,9 @@ fn simulate_motion(
         // Inverse kinematics limits: the leg on the bed, the knees on the pads.
         let mut abd = p[ABD];
         if lying || seated {
-            abd = abd.max(-2.0 + 2.0 * (abd + 2.0).min(0.0).tanh());
+            // The bed or the pad: a soft stop 2° past neutral.
+            let x = (abd + 2.0) / 2.0;
+            abd = -2.0 + 2.0 * if x > 20.0 { x } else { x.exp().ln_1p() };
         }
         prev_abd = [prev_abd[1], prev_abd[2], abd];
         prev_obl = [prev_obl[1], prev_obl[2], p[OBL]];
@@ -1517,7 +1627,11 @@ fn simulate_motion(
         d -= cable * 0.12 * ar.sin() * hold;
         d += l.leg_mass * STANDARD_GRAVITY * l.leg_com * p[OTHER].to_radians().sin() * hold;
         if hitch {
-            d += -(l.leg_mass * STANDARD_GRAVITY * l.hip_half_width * 2.0 * p[OBL].to_radians().sin())
+            d += -(l.leg_mass
+                * STANDARD_GRAVITY
+                * l.hip_half_width
+                * 2.0
+                * p[OBL].to_radians().sin())
                 - 0.02 * l.mass * obl_acc.to_radians();
         }
         // Walking: no balance on one leg.
@@ -1542,7 +1656,8 @@ fn simulate_motion(
         // Pelvic obliquity (free side up): the clip layers, the stance hip
         // adducting as the hips shift over the foot, the hip strategy's
         // counter-rotation, the whole-body lean, sway and gait.
-        let obl = p[OBL] - l.adduct * th1 + 0.6 * (th1 - th2) + 0.8 * p[LEAN] + 0.3 * sway + gait_obl;
+        let obl =
+            p[OBL] - l.adduct * th1 + 0.4 * (th1 - th2) + 0.8 * p[LEAN] + 0.3 * sway + gait_obl;
         let yaw = p[YAW] + 0.35 * p[LEAN] + gait_yaw + 0.4 * sway;
         // The body's base: standing, lying on the stance side, seated.
         let heading = ry(yaw.to_radians());
@@ -1563,23 +1678,28 @@ fn simulate_motion(
         let mut knee = p[KNEE] + gait_knee + 90.0 * sit;
         // IK: the working foot stays on the floor when the free side sinks.
         if !lying && !seated && !hitch && !walking {
-            let sink = -(obl.to_radians().sin() * 2.0 * l.hip_half_width) - l.hip_height * 0.0;
+            let sink = -(obl.to_radians().sin() * 2.0 * l.hip_half_width);
             let slack = 0.004 + l.leg_com * 2.0 * (1.0 - ar.cos());
-            if sink > slack {
-                let lt = l.thigh_len;
-                let ls = l.shank_len;
-                let want = (lt + ls - (sink - slack)).max(0.5 * (lt + ls));
-                let c = ((want * want - lt * lt - ls * ls) / (2.0 * lt * ls)).clamp(-1.0, 1.0);
-                let kf = c.acos().to_degrees();
-                knee += kf;
-                flex += kf * ls / (lt + ls);
-            }
+            // Soft contact: the shortening the knee must give, smoothly.
+            let x = (sink - slack - 0.006) / 0.002;
+            let short = 0.002 * if x > 20.0 { x } else { x.exp().ln_1p() };
+            let (lt, ls) = (l.thigh_len, l.shank_len);
+            let kf = ((2.0 * short * (lt + ls) / (lt * ls) + 4e-4).sqrt() - 0.02).to_degrees();
+            knee += kf;
+            flex += kf * ls / (lt + ls);
         }
         let (thigh, shank) = if seated || sit > 0.5 {
             // Knees apart: the thigh turns about the vertical; the feet stay
             // on the footrests, so the shank tilts a little.
-            let thigh = pelvis * ry(-s_work * ar * sit) * rz(s_work * ar * (1.0 - sit)) * rx(flex.to_radians()) * ry(p[ROT].to_radians());
-            let tilt = 0.4 * (l.thigh_len * ar.sin() / l.shank_len).clamp(-1.0, 1.0).asin();
+            let thigh = pelvis
+                * ry(-s_work * ar * sit)
+                * rz(s_work * ar * (1.0 - sit))
+                * rx(flex.to_radians())
+                * ry(p[ROT].to_radians());
+            let tilt = 0.4
+                * (l.thigh_len * ar.sin() / l.shank_len)
+                    .clamp(-1.0, 1.0)
+                    .asin();
             let shank = thigh * rx(-knee.to_radians()) * rz(-s_work * tilt);
             (thigh, shank)
         } else {
@@ -1598,7 +1718,10 @@ fn simulate_motion(
                     strap_creep += creep_rate * h;
                 }
                 let strap = ry((p[STRAP] + strap_creep).to_radians());
-                let sp = knee_pos + shank * (Vector3::new(0.0, -0.8 * l.shank_len, 0.0) + strap * Vector3::new(s_work * 0.045, 0.0, 0.0));
+                let sp = knee_pos
+                    + shank
+                        * (Vector3::new(0.0, -0.8 * l.shank_len, 0.0)
+                            + strap * Vector3::new(s_work * 0.045, 0.0, 0.0));
                 (shank, sp)
             }
         };
@@ -1606,9 +1729,6 @@ fn simulate_motion(
             Placement::Pelvis => seg * mount_pelvis,
             Placement::Ankle => seg * ry((p[STRAP] + strap_creep).to_radians()),
         };
-        if std::env::var("MOCAP_DUMP").is_ok() && k % 25 == 0 {
-            eprintln!("DUMP {t:.3} {:.3} {:.3} {:.3} {:.3} {:.3} {:.4} {:.4} {:.3} {:.3} {:.3}", p[ABD], p[FLEX], p[OBL], p[LEAN], obl, dip.th[0], dip.th[1], p[WALK], p[LIE], d);
-        }
         m.q.push(q_sensor);
         m.p.push(sensor_pos);
         m.seg.push(seg);
@@ -1643,7 +1763,12 @@ fn sense(cfg: &SimConfig, m: &Motion, rng: &mut ChaCha8Rng) -> (Vec<Sample>, Vec
     let dur = n as f64 * h;
     let mut t = rng.gen_range(10.0..90.0);
     while t < dur {
-        shocks.push((t, rng.gen_range(0.15..0.5), rng.gen_range(0.05..0.6), rng.gen_range(0.0..6.0)));
+        shocks.push((
+            t,
+            rng.gen_range(0.15..0.5),
+            rng.gen_range(0.05..0.6),
+            rng.gen_range(0.0..6.0),
+        ));
         t += rng.gen_range(30.0..150.0);
     }
     // Kinematics at the internal rate: angular rate (°/s) and specific force, sensor frame.
@@ -1756,8 +1881,13 @@ fn sense(cfg: &SimConfig, m: &Motion, rng: &mut ChaCha8Rng) -> (Vec<Sample>, Vec
         map.push((t_true, t_dev));
         if (k_dev as usize) % per_note == 0 {
             // A new notification: the channel may be bad.
-            bad = if bad { !rng.gen_bool(0.3) } else { rng.gen_bool(note_loss * 0.3) };
-            note_lost = note_loss > 0.0 && (bad && rng.gen_bool(0.7) || rng.gen_bool(note_loss * 0.4));
+            bad = if bad {
+                !rng.gen_bool(0.3)
+            } else {
+                rng.gen_bool(note_loss * 0.3)
+            };
+            note_lost =
+                note_loss > 0.0 && (bad && rng.gen_bool(0.7) || rng.gen_bool(note_loss * 0.4));
         }
         let pos = t_true / h;
         let i = (pos.floor() as usize).min(n - 2);
@@ -1792,7 +1922,9 @@ fn sense(cfg: &SimConfig, m: &Motion, rng: &mut ChaCha8Rng) -> (Vec<Sample>, Vec
         while gi < gaps.len() && gaps[gi] + 0.2 < t_true {
             gi += 1;
         }
-        let in_gap = gaps.get(gi).is_some_and(|&g| t_true >= g && t_true < g + 0.2);
+        let in_gap = gaps
+            .get(gi)
+            .is_some_and(|&g| t_true >= g && t_true < g + 0.2);
         let lost = in_gap || note_lost || (single_loss > 0.0 && rng.gen_bool(single_loss.min(1.0)));
         if !lost {
             out.push(Sample {
@@ -1842,7 +1974,10 @@ fn measure(
     let mut sets = Vec::new();
     for (si, ps) in plan.iter().enumerate() {
         let a = idx(ps.first - 0.6);
-        let next_first = plan.get(si + 1).map(|p| p.first - 0.6).unwrap_or(n as f64 * h);
+        let next_first = plan
+            .get(si + 1)
+            .map(|p| p.first - 0.6)
+            .unwrap_or(n as f64 * h);
         let b = idx((ps.last_end + 1.2).min(next_first));
         // Neutral: the still stance just before the set.
         let r0 = idx(ps.first - 0.5);
@@ -1860,21 +1995,29 @@ fn measure(
             ((0.25 * w).max(4.0), 0.4 * w, 0.08 * w)
         };
         let mut reps = Vec::new();
-        for (s, pk, e) in excursions(&sig, band, thr, lead) {
+        let found = excursions(&sig, band, thr, lead);
+        for (i, &(s, pk, e)) in found.iter().enumerate() {
             let (s, pk, e) = (s + a, pk + a, e + a);
+            // The pelvis' flags are judged up to two seconds past the rep's end
+            // (a hitch pulled past level finishes there).
+            let next = found.get(i + 1).map(|x| x.0 + a).unwrap_or(b);
+            let fe = (e + (2.0 / h) as usize).min(next.max(e)).min(n - 1);
             let peak_main = m.main[pk] - main0;
             let peak_deg = match cfg.placement {
                 Placement::Ankle => m.seg[s..=e]
                     .iter()
                     .map(|q| rest_q.angle_to(q).to_degrees())
                     .fold(0.0, f64::max),
-                Placement::Pelvis => m.obl[s..=e].iter().map(|x| (x - obl0).abs()).fold(0.0, f64::max),
+                Placement::Pelvis => m.obl[s..=e]
+                    .iter()
+                    .map(|x| (x - obl0).abs())
+                    .fold(0.0, f64::max),
             };
             let mut flags = Vec::new();
             let held = (0.15 / h).ceil() as usize;
             let run = |pred: &dyn Fn(f64) -> bool| -> (usize, f64) {
                 let (mut best, mut cur, mut ext) = (0usize, 0usize, 0.0f64);
-                for x in &m.obl[s..=e] {
+                for x in &m.obl[s..=fe] {
                     let d = x - obl0;
                     if pred(d) {
                         cur += 1;
@@ -1888,8 +2031,17 @@ fn measure(
                 }
                 (best, ext)
             };
-            let hi = m.obl[s..=e].iter().map(|x| x - obl0).fold(f64::MIN, f64::max);
-            let lo = m.obl[s..=e].iter().map(|x| x - obl0).fold(f64::MAX, f64::min);
+            // Rocking to both sides: in a hip hitch, of the pelvis apart
+            // from the hitch itself.
+            let rock = |j: usize| {
+                if hitch {
+                    m.obl[j] - obl0 + m.main[j] - main0
+                } else {
+                    m.obl[j] - obl0
+                }
+            };
+            let hi = (s..=fe).map(rock).fold(f64::MIN, f64::max);
+            let lo = (s..=fe).map(rock).fold(f64::MAX, f64::min);
             let sway = hi > 5.0 && lo < -5.0;
             for &k in &visible {
                 let v = match k {
@@ -1925,9 +2077,6 @@ fn measure(
                         value_deg: round3(v),
                     });
                 }
-            }
-            if std::env::var("MOCAP_DUMP").is_ok() {
-                eprintln!("REP {:.3} {:.3}", peak_main / w, s as f64 * h);
             }
             reps.push(TruthRep {
                 start_s: round3(dev_time(map, s as f64 * h)),
@@ -1966,5 +2115,218 @@ fn measure(
         duration_s,
         distractions,
         sets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::sim::{SimModel, PAIRS};
+    use crate::Side;
+
+    fn config(ex: Exercise, pl: Placement, seed: u64) -> SimConfig {
+        let mut c = SimConfig::new(ex, pl, Side::Right);
+        (c.sets, c.reps_min, c.reps_max) = (1, 3, 4);
+        (c.rest_min_s, c.rest_max_s) = (12.0, 12.0);
+        (c.seed, c.model) = (seed, SimModel::Mocap);
+        c
+    }
+
+    /// The working joint along a hand-made sequence of clips, at 200 Hz.
+    fn track(wants: Vec<Want>) -> (Vec<f64>, f64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let lib = Library::new(&mut rng, 0.2);
+        let mut a = Animator::new(lib, &mut rng, 0.0, 0.05, [0.0; NC]);
+        a.push(Want::new(Kind::Idle, 1.0).set(ABD, 0.0));
+        for w in wants {
+            a.push(w);
+        }
+        a.push(Want::new(Kind::Idle, 1.5).set(ABD, 0.0));
+        let h = 1.0 / 200.0;
+        let n = (a.now() / h) as usize + 10;
+        let v = (0..n)
+            .map(|k| {
+                a.seek(k as f64 * h);
+                a.pose(k as f64 * h)[ABD]
+            })
+            .collect();
+        (v, h)
+    }
+
+    fn reps_in(sig: &[f64], w: f64) -> usize {
+        excursions(sig, (0.25 * w).max(4.0), 0.4 * w, 0.08 * w).len()
+    }
+
+    #[test]
+    fn every_pair_and_rate_gives_finite_increasing_samples_and_a_truth() {
+        for (i, &(ex, pl)) in PAIRS.iter().enumerate() {
+            for rate in [25.0, 100.0, 400.0] {
+                let mut c = config(ex, pl, 30 + i as u64);
+                c.rate_hz = rate;
+                let (sim, truth) = MocapSimulator::new(&c).unwrap();
+                let s: Vec<Sample> = sim.collect();
+                assert!(s.len() as f64 > 5.0 * rate, "{ex} {pl} {rate}");
+                assert!(s.iter().all(|x| x.is_finite()), "{ex} {pl} {rate}");
+                assert!(s.windows(2).all(|w| w[1].t > w[0].t), "{ex} {pl} {rate}");
+                assert_eq!(truth.sets.len(), 1, "{ex} {pl} {rate}");
+                assert!(
+                    truth.sets[0].rep_count >= 2,
+                    "{ex} {pl} {rate}: {:?}",
+                    truth.sets
+                );
+                assert!(truth.duration_s > 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_one_g_at_rest() {
+        for &(ex, pl) in &PAIRS {
+            let mut c = config(ex, pl, 5);
+            (c.noise, c.gyro_bias_dps, c.drop_rate, c.gaps_per_min) = (0.0, 0.0, 0.0, 0.0);
+            c.random_mounting = false;
+            c.lead_in_s = Some(3.0);
+            let (sim, _) = MocapSimulator::new(&c).unwrap();
+            let still: Vec<Sample> = sim
+                .take_while(|s| s.t < 1.5)
+                .filter(|s| s.t > 0.5)
+                .collect();
+            let g = still.iter().map(|s| s.acc.norm()).sum::<f64>() / still.len() as f64;
+            assert!(
+                (g - STANDARD_GRAVITY).abs() < 0.25,
+                "{ex} {pl}: {g} {:?}",
+                &still[..5]
+            );
+            if pl == Placement::Pelvis && ex != Exercise::SideLyingAbduction {
+                // +Y up on the sacrum.
+                assert!(still.iter().all(|s| s.acc.y > 9.0), "{ex} {pl}");
+            }
+            let w = still.iter().map(|s| s.gyr.norm()).fold(0.0, f64::max);
+            assert!(
+                w < 5.0,
+                "{ex} {pl}: {w} {:?}",
+                still
+                    .iter()
+                    .map(|s| (s.t, s.gyr.norm()))
+                    .filter(|x| x.1 > 3.0)
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    fn span(d: &str) -> (f64, f64) {
+        let body = d.trim_end_matches(" s");
+        let times = body.rsplit(' ').next().unwrap();
+        let (a, b) = times.split_once('-').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    }
+
+    #[test]
+    fn truth_sets_do_not_overlap_the_distractions() {
+        for seed in 0..4 {
+            for &(ex, pl) in &PAIRS[..3] {
+                let mut c = config(ex, pl, seed);
+                (c.sets, c.reps_min, c.reps_max) = (3, 4, 5);
+                (c.rest_min_s, c.rest_max_s) = (25.0, 40.0);
+                let (_, truth) = MocapSimulator::new(&c).unwrap();
+                assert_eq!(truth.sets.len(), 3);
+                assert!(!truth.distractions.is_empty(), "{ex} {pl} {seed}");
+                for d in &truth.distractions {
+                    let (a, b) = span(d);
+                    for s in &truth.sets {
+                        assert!(
+                            b <= s.start_s || a >= s.end_s,
+                            "{d} overlaps {:?}",
+                            (s.start_s, s.end_s)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_blend_that_cuts_a_raise_below_the_rep_threshold_is_not_a_rep() {
+        let w = 40.0;
+        let mut cut = Want::new(Kind::Raise, 1.0).set(ABD, w);
+        cut.cut = 0.25;
+        let (sig, h) = track(vec![
+            cut,
+            Want::new(Kind::Lower, 1.4).set(ABD, 0.0),
+            Want::new(Kind::Idle, 1.5).set(ABD, 0.0),
+            Want::new(Kind::Raise, 1.0).set(ABD, w),
+            Want::new(Kind::Lower, 1.4).set(ABD, 0.0),
+        ]);
+        // The cut raise turned back well short of the threshold...
+        let first = sig[..(3.2 / h) as usize]
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max);
+        assert!(first > 2.0 && first < 0.4 * w, "{first}");
+        // ...so only the full one is a rep.
+        assert_eq!(reps_in(&sig, w), 1);
+    }
+
+    #[test]
+    fn a_raise_that_stops_short_and_raises_again_is_one_rep() {
+        let w = 36.0;
+        // Up part way, down a little (never back to neutral), up again, down.
+        let (sig, _) = track(vec![
+            Want::new(Kind::Raise, 0.8).set(ABD, 0.6 * w),
+            Want::new(Kind::Lower, 0.6).set(ABD, 0.45 * w),
+            Want::new(Kind::Raise, 0.8).set(ABD, w),
+            Want::new(Kind::Lower, 1.4).set(ABD, 0.0),
+        ]);
+        assert_eq!(reps_in(&sig, w), 1);
+        // A raise that freezes part way and then completes is one too.
+        let (sig, _) = track(vec![
+            Want::new(Kind::Raise, 0.8).set(ABD, 0.5 * w),
+            Want::new(Kind::Hold, 1.2),
+            Want::new(Kind::Raise, 0.8).set(ABD, w),
+            Want::new(Kind::Lower, 1.4).set(ABD, 0.0),
+        ]);
+        assert_eq!(reps_in(&sig, w), 1);
+        // Two that come back to neutral are two.
+        let (sig, _) = track(vec![
+            Want::new(Kind::Raise, 0.8).set(ABD, w),
+            Want::new(Kind::Lower, 1.2).set(ABD, 0.0),
+            Want::new(Kind::Idle, 0.6).set(ABD, 0.0),
+            Want::new(Kind::Raise, 0.8).set(ABD, w),
+            Want::new(Kind::Lower, 1.2).set(ABD, 0.0),
+        ]);
+        assert_eq!(reps_in(&sig, w), 2);
+    }
+
+    #[test]
+    fn compensations_appear_when_asked_and_never_at_rate_zero() {
+        for (i, &(ex, pl)) in PAIRS.iter().enumerate() {
+            let mut c = config(ex, pl, 50 + i as u64);
+            (c.sets, c.reps_min, c.reps_max) = (2, 6, 7);
+            c.compensation_rate = 0.0;
+            let (_, truth) = MocapSimulator::new(&c).unwrap();
+            assert!(
+                truth
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.reps)
+                    .all(|r| r.flags.is_empty()),
+                "{ex} {pl}: {:?}",
+                truth.sets
+            );
+            for kind in c.visible_compensations() {
+                c.compensations = vec![kind];
+                c.compensation_rate = 1.0;
+                c.sets = 1;
+                let (_, truth) = MocapSimulator::new(&c).unwrap();
+                let n = truth
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.reps)
+                    .filter(|r| r.flags.iter().any(|f| f.kind == kind))
+                    .count();
+                assert!(n >= 2, "{ex} {pl} {kind:?}: {:?}", truth.sets);
+                c.compensations = FlagKind::ALL.to_vec();
+            }
+        }
     }
 }

@@ -274,7 +274,8 @@ pub mod mocap;
 /// sensor error model. Built after the other five without reading the
 /// counter; the hold-out until session 9 read it for two rules.
 pub mod muscle;
-/// A twenty-fifth body model, the new hold-out: movement made by a delayed
+/// A twenty-fifth body model, the hold-out through session 27 (read from
+/// session 28): movement made by a delayed
 /// sensorimotor loop with a forward model that may be wrong, released by a
 /// basal-ganglia-like gate, a pelvis held by the stance hip's abductors,
 /// lifters with and without neurological or orthopaedic conditions, and a
@@ -334,8 +335,8 @@ pub mod muscle;
 /// g), a mounting per session (any orientation on the ankle, the lateral
 /// malleolus or the shin; a belt clip within 15° on the sacrum), drops and
 /// gaps. Truth is measured on the simulated joints. Built after all
-/// twenty-four without reading the counter or the other models: never
-/// tuned on or read.
+/// twenty-four without reading the counter or the other models; the
+/// hold-out through session 27, read from session 28.
 pub mod neuro;
 /// A twenty-fourth body model, the hold-out through session 26 (read from
 /// session 27): the working segment a
