@@ -612,11 +612,11 @@ impl Animator {
         let c = interp(&take.curve, tw);
         let d = interp(&take.detail, tw) * inst.detail_amp;
         let mut p = inst.start;
-        for ch in 0..NC {
+        for (ch, v) in p.iter_mut().enumerate() {
             if inst.mask & bit(ch) == 0 {
                 continue;
             }
-            p[ch] = if inst.kind.bump() {
+            *v = if inst.kind.bump() {
                 inst.start[ch] + inst.values[ch] * c
             } else {
                 inst.start[ch] + (inst.values[ch] - inst.start[ch]) * c
@@ -1879,7 +1879,7 @@ fn sense(cfg: &SimConfig, m: &Motion, rng: &mut ChaCha8Rng) -> (Vec<Sample>, Vec
         let x = ((temp_now - t_amb) / (t_skin - t_amb).max(1.0)).clamp(0.0, 1.2);
         let t_dev = t_dev0 + k_dev as f64 * dt_nom;
         map.push((t_true, t_dev));
-        if (k_dev as usize) % per_note == 0 {
+        if (k_dev as usize).is_multiple_of(per_note) {
             // A new notification: the channel may be bad.
             bad = if bad {
                 !rng.gen_bool(0.3)
