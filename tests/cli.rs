@@ -128,6 +128,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("pendulum", "hip-hitch", "pelvis", "41"),
         ("neuro", "standing-cable-abduction", "pelvis", "42"),
         ("neuro", "side-lying-abduction", "ankle", "43"),
+        ("mocap", "standing-cable-abduction", "pelvis", "44"),
+        ("mocap", "side-lying-abduction", "ankle", "45"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

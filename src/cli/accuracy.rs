@@ -54,10 +54,15 @@ use std::io::IsTerminal;
 /// whole-body balance), built after all twenty-two, held out through
 /// session 25 and read from session 26; the pendulum model (a pumped
 /// physical pendulum, capture-point balance), built after all
-/// twenty-three, held out through session 26; and the neuro model (a
-/// delayed sensorimotor loop with a forward model that may be wrong,
-/// lifters with neurological or orthopaedic conditions), built after all
-/// twenty-four: the new hold-out, neither tuned on nor read.
+/// twenty-three, held out through session 26 and read from session 27; the
+/// neuro model (a delayed sensorimotor loop with a forward model that may
+/// be wrong, lifters with neurological or orthopaedic conditions), built
+/// after all twenty-four, held out through session 27 and read from
+/// session 28; and the mocap model (movement assembled from a clip library
+/// by motion matching, time warps and cross-fades, a double inverted
+/// pendulum pelvis and trunk, lifters who learn, a consumer wearable),
+/// built after all twenty-five: the new hold-out, neither tuned on nor
+/// read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -76,8 +81,8 @@ pub struct AccuracyArgs {
     /// circuit, home, studio, fatigue, hill, rhythm, primitive (read
     /// from session 22), reach (read from session 23) and lognormal (read
     /// from session 24), syllable (read from session 25), langevin (read
-    /// from session 26): seen; pendulum: held out through session 26;
-    /// neuro: the new hold-out).
+    /// from session 26), pendulum (read from session 27), neuro (read from
+    /// session 28): seen; mocap: the new hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -228,7 +233,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "the working segment as a pumped physical pendulum (gravity, a bouncing and clacking weight stack, a band, a machine's cam, the pelvis about the stance hip in a hip hitch) driven by brief concentric, holding and eccentric braking bursts of torque timed by the pendulum's own phase, some missed, weakened by fatigue; intents from a coach's count, a metronome or breathing with ex-Gaussian reaction times, lapses and anticipation, or a renewal process; a workout grammar of warm-up, working, drop, light and abandoned sets and supersets; a pelvis and trunk from a linear inverted pendulum under a delayed capture-point controller with ankle and hip strategies and recovery hops; life between sets; a MEMS sensor specified by its Allan variance; built after all twenty-three, the hold-out through session 26, read from session 27 (seen)".into()
         }
         crate::source::sim::SimModel::Neuro => {
-            "movement made by a delayed sensorimotor loop with a forward model that may be wrong (a Smith predictor whose inertia, load and delay are off per lifter and more so with fatigue: dysmetria, corrective sub-movements, a 3–6 Hz intention tremor near the target), spasticity with a catch and a release, a drift-diffusion gate releasing each raise, hold and lowering (bradykinesia with the sequence effect, freezing, festination, choreic wriggles, rest tremor), flexor synergy and TFL drift, a pelvis from the frontal-plane moment balance about the stance hip (Trendelenburg drop, Duchenne lean, hiking) through a delayed second-order lag, over healthy lifters and lifters after a stroke, with Parkinson's, ataxia, MS, osteoarthritis or a hip replacement, with their own gaits and life between sets; a low-power IMU with a FIFO read in bursts and stamped by the host, an off-nominal data rate, an on-chip low-pass and a gyro–accelerometer skew; never tuned on or read (the new hold-out, built after all twenty-four)".into()
+            "movement made by a delayed sensorimotor loop with a forward model that may be wrong (a Smith predictor whose inertia, load and delay are off per lifter and more so with fatigue: dysmetria, corrective sub-movements, a 3–6 Hz intention tremor near the target), spasticity with a catch and a release, a drift-diffusion gate releasing each raise, hold and lowering (bradykinesia with the sequence effect, freezing, festination, choreic wriggles, rest tremor), flexor synergy and TFL drift, a pelvis from the frontal-plane moment balance about the stance hip (Trendelenburg drop, Duchenne lean, hiking) through a delayed second-order lag, over healthy lifters and lifters after a stroke, with Parkinson's, ataxia, MS, osteoarthritis or a hip replacement, with their own gaits and life between sets; a low-power IMU with a FIFO read in bursts and stamped by the host, an off-nominal data rate, an on-chip low-pass and a gyro–accelerometer skew; built after all twenty-four, the hold-out through session 27, read from session 28 (seen)".into()
+        }
+        crate::source::sim::SimModel::Mocap => {
+            "movement assembled the way a game engine animates a character from motion capture (a library of procedurally captured clips with several takes each, a motion graph, motion matching, non-uniform time warping along a dynamic-time-warping path to the lifter's tempo, cross-fades of 0.1–0.4 s that cut movements short, merge them or leave a bump, inverse kinematics for the foot, the bed and the footrests; compensations from clip choice and additive layers), a pelvis and trunk from a frontal-plane double inverted pendulum blending an ankle and a hip strategy, lifters from anthropometric tables who learn over a block of sessions, cluster, drop and unilateral supersets, life between sets, and a consumer wearable with on-board bias estimation, whole BLE notifications lost, a warm-up on the skin, a drifting crystal and a creeping strap; never tuned on or read (the new hold-out, built after all twenty-five)".into()
         }
     }
 }

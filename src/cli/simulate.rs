@@ -153,13 +153,21 @@ pub struct SimulateArgs {
     /// a linear inverted pendulum under capture-point control that
     /// sometimes has to hop; a MEMS sensor specified by its Allan
     /// variance), built after all twenty-three, held out through session 26
-    /// and read from session 27; or the new hold-out, built apart after all
-    /// twenty-four and never tuned on or read: `neuro` (movement made by a
-    /// delayed sensorimotor loop with a forward model that may be wrong, a
-    /// gate that releases each movement, spasticity, freezing and tremor; a
-    /// pelvis from the stance hip's moment balance; lifters with and
-    /// without neurological or orthopaedic conditions; a low-power IMU with
-    /// a FIFO and its own clock).
+    /// and read from session 27; `neuro` (movement made by a delayed
+    /// sensorimotor loop with a forward model that may be wrong, a gate that
+    /// releases each movement, spasticity, freezing and tremor; a pelvis
+    /// from the stance hip's moment balance; lifters with and without
+    /// neurological or orthopaedic conditions; a low-power IMU with a FIFO
+    /// and its own clock), built after all twenty-four, held out through
+    /// session 27 and read from session 28; or the new hold-out, built apart
+    /// after all twenty-five and never tuned on or read: `mocap` (movement
+    /// assembled the way a game engine animates a character from motion
+    /// capture: a clip library, a motion graph, motion matching, time warps,
+    /// cross-fades and inverse kinematics; a pelvis and trunk from a double
+    /// inverted pendulum with ankle and hip strategies; lifters from
+    /// anthropometric tables who learn over sessions; a consumer wearable
+    /// with on-board bias estimation, BLE packing and a warm-up on the
+    /// skin).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

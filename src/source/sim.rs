@@ -194,8 +194,22 @@ pub struct SimConfig {
 /// Duchenne, hiking) over healthy lifters and lifters with neurological or
 /// orthopaedic conditions, and a low-power IMU with a FIFO, host-stamped
 /// bursts, an off-nominal data rate, an on-chip low-pass and clock skew
-/// between gyro and accelerometer; the new hold-out, never tuned on or
-/// read.
+/// between gyro and accelerometer; built after all twenty-four, the
+/// hold-out through session 27, read from session 28.
+/// `Mocap` ([`crate::source::mocap`]) is a twenty-sixth, built apart after
+/// all twenty-five: movement assembled the way a game engine animates a
+/// character from motion capture (a library of procedurally captured clips
+/// with several takes each, a motion graph, motion matching, non-uniform
+/// time warps along a dynamic-time-warping path, cross-fades that cut
+/// movements short, merge them or leave a bump, inverse kinematics for the
+/// foot, the bed and the footrests; compensations from clip choice and
+/// additive layers), a pelvis and trunk from a frontal-plane double
+/// inverted pendulum balanced by a delayed controller blending an ankle and
+/// a hip strategy, lifters from anthropometric tables who learn over a
+/// block of sessions (cluster, drop and unilateral supersets), and a
+/// consumer wearable with on-board bias estimation, BLE notifications lost
+/// whole, a warm-up on the skin and a drifting crystal; the new hold-out,
+/// never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -406,9 +420,29 @@ pub enum SimModel {
     /// sets; a low-power IMU with a FIFO read in bursts that the host stamps
     /// (jitter, late bursts, overflows), an off-nominal data rate, an
     /// on-chip low-pass, a gyro–accelerometer clock skew, a bias that steps
-    /// after a gap and the usual errors; the new hold-out, never tuned on or
-    /// read ([`crate::source::neuro::NeuroSimulator`]).
+    /// after a gap and the usual errors; built after all twenty-four, the
+    /// hold-out through session 27, read from session 28
+    /// ([`crate::source::neuro::NeuroSimulator`]).
     Neuro,
+    /// A twenty-sixth body model built apart after all twenty-five: movement
+    /// assembled the way a game engine animates a character from motion
+    /// capture (a library of procedurally captured clips per exercise with
+    /// several takes each, some with a capture glitch smoothed over; a motion
+    /// graph; a controller choosing the next take by motion matching,
+    /// time-warping it non-uniformly along a dynamic-time-warping path to the
+    /// lifter's tempo, scaling it to the wanted range and cross-fading into
+    /// it over 0.1–0.4 s, so transitions cut movements short, merge them or
+    /// leave a bump; inverse kinematics for the foot on the floor, the leg on
+    /// the bed and the feet on the footrests), compensations from clip choice
+    /// and additive layers, a pelvis and trunk from a frontal-plane double
+    /// inverted pendulum balanced by a delayed controller blending an ankle
+    /// and a hip strategy, lifters from anthropometric tables (de Leva) who
+    /// learn over a block of sessions, cluster, drop and unilateral
+    /// supersets, and a consumer wearable with on-board bias estimation, BLE
+    /// notifications lost whole, a crystal that drifts as the device warms
+    /// on the skin, a clipping gyro and a creeping strap; the new hold-out,
+    /// never tuned on or read ([`crate::source::mocap::MocapSimulator`]).
+    Mocap,
 }
 
 impl SimModel {
@@ -439,6 +473,7 @@ impl SimModel {
         SimModel::Langevin,
         SimModel::Pendulum,
         SimModel::Neuro,
+        SimModel::Mocap,
     ];
 
     /// The id used on the command line and in files.
@@ -469,6 +504,7 @@ impl SimModel {
             SimModel::Langevin => "langevin",
             SimModel::Pendulum => "pendulum",
             SimModel::Neuro => "neuro",
+            SimModel::Mocap => "mocap",
         }
     }
 }
@@ -758,6 +794,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Neuro => {
             let (sim, truth) = crate::source::neuro::NeuroSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Mocap => {
+            let (sim, truth) = crate::source::mocap::MocapSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
