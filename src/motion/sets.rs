@@ -375,6 +375,12 @@ impl Segmenter {
             d
         } else {
             let mut d = self.drop_shaken_ends(&mut set);
+            if !self.pelvis_abduction {
+                // The hip hitch: the pelvis is the working segment and its
+                // reps are alike, so a small late movement after the last
+                // one is stepping off the box, as at the ankle.
+                d.extend(Self::drop_unlike_tail(&mut set.reps, &self.cfg));
+            }
             if self.cfg.apart_lead_size > 0.0 {
                 d.extend(Self::drop_apart_lead(
                     &mut set.reps,
