@@ -1938,9 +1938,12 @@ mod tests {
     #[test]
     fn a_movement_far_smaller_than_the_sets_reps_is_none_of_them() {
         // Standing: six 35° reps of 2 s, 1 s apart, and between the second
-        // and the third a movement of `size` (°) lasting 0.8 s: at 6° (under
-        // 0.2 of the reps) the leg settling, no rep; at 10° a partial rep.
-        let count = |size: f64| {
+        // and the third a movement of `size` (°) lasting `length` (s): at 6°
+        // (under 0.2 of the reps) the leg settling, no rep; at 10° as slow
+        // as the reps (0.8 of their length) a partial rep; at 10° in 0.8 s
+        // (under `sets.unlike_inside_length` of their length, since session
+        // 27) a twitch between two full reps, no rep.
+        let count = |size: f64, length: f64| {
             standing_ankle_counts(
                 move |t| {
                     (0..6)
@@ -1949,13 +1952,14 @@ mod tests {
                             35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
                         })
                         .sum::<f64>()
-                        + size * bump((t - 10.1) / 0.8)
+                        + size * bump((t - 9.8) / length)
                 },
                 40.0,
             )
         };
-        assert_eq!(count(6.0), [6]);
-        assert_eq!(count(10.0), [7]);
+        assert_eq!(count(6.0, 0.8), [6]);
+        assert_eq!(count(10.0, 1.6), [7]);
+        assert_eq!(count(10.0, 0.8), [6]);
     }
 
     #[test]
@@ -2296,9 +2300,11 @@ mod tests {
             if let Some(f) = rebound_fraction {
                 profile.reps.rebound_fraction = f;
             }
-            // Quick and small, the bounce is also a rep given up: this test
-            // is about the rebound rule alone.
+            // Quick and small, the bounce is also a rep given up, and a
+            // twitch between two full reps: this test is about the rebound
+            // rule alone.
             profile.reps.aborted_fraction = 0.0;
+            profile.sets.unlike_inside_length = 0.0;
             let p = Pipeline::new(profile, Side::Right);
             let (sets, _) = analyze_samples(p, shank(Vector3::x(), angle, 25.0));
             sets.iter().map(Set::rep_count).collect::<Vec<_>>()
