@@ -130,6 +130,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("neuro", "side-lying-abduction", "ankle", "43"),
         ("mocap", "standing-cable-abduction", "pelvis", "44"),
         ("mocap", "side-lying-abduction", "ankle", "45"),
+        ("planner", "standing-cable-abduction", "pelvis", "46"),
+        ("planner", "side-lying-abduction", "ankle", "47"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

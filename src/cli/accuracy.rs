@@ -58,11 +58,15 @@ use std::io::IsTerminal;
 /// neuro model (a delayed sensorimotor loop with a forward model that may
 /// be wrong, lifters with neurological or orthopaedic conditions), built
 /// after all twenty-four, held out through session 27 and read from
-/// session 28; and the mocap model (movement assembled from a clip library
+/// session 28; the mocap model (movement assembled from a clip library
 /// by motion matching, time warps and cross-fades, a double inverted
 /// pendulum pelvis and trunk, lifters who learn, a consumer wearable),
-/// built after all twenty-five: the new hold-out, neither tuned on nor
-/// read.
+/// built after all twenty-five, held out through session 28 and read from
+/// session 29; and the planner model (jerk-limited trajectories re-planned
+/// online and followed by a servo, Wing–Kristofferson timing, a
+/// mass–spring–damper pelvis and trunk, a busy gym as a discrete-event
+/// simulation, a phone-class sensor stack), built after all twenty-six:
+/// the new hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -82,7 +86,8 @@ pub struct AccuracyArgs {
     /// from session 22), reach (read from session 23) and lognormal (read
     /// from session 24), syllable (read from session 25), langevin (read
     /// from session 26), pendulum (read from session 27), neuro (read from
-    /// session 28): seen; mocap: the new hold-out).
+    /// session 28), mocap (read from session 29): seen; planner: the new
+    /// hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -236,7 +241,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement made by a delayed sensorimotor loop with a forward model that may be wrong (a Smith predictor whose inertia, load and delay are off per lifter and more so with fatigue: dysmetria, corrective sub-movements, a 3–6 Hz intention tremor near the target), spasticity with a catch and a release, a drift-diffusion gate releasing each raise, hold and lowering (bradykinesia with the sequence effect, freezing, festination, choreic wriggles, rest tremor), flexor synergy and TFL drift, a pelvis from the frontal-plane moment balance about the stance hip (Trendelenburg drop, Duchenne lean, hiking) through a delayed second-order lag, over healthy lifters and lifters after a stroke, with Parkinson's, ataxia, MS, osteoarthritis or a hip replacement, with their own gaits and life between sets; a low-power IMU with a FIFO read in bursts and stamped by the host, an off-nominal data rate, an on-chip low-pass and a gyro–accelerometer skew; built after all twenty-four, the hold-out through session 27, read from session 28 (seen)".into()
         }
         crate::source::sim::SimModel::Mocap => {
-            "movement assembled the way a game engine animates a character from motion capture (a library of procedurally captured clips with several takes each, a motion graph, motion matching, non-uniform time warping along a dynamic-time-warping path to the lifter's tempo, cross-fades of 0.1–0.4 s that cut movements short, merge them or leave a bump, inverse kinematics for the foot, the bed and the footrests; compensations from clip choice and additive layers), a pelvis and trunk from a frontal-plane double inverted pendulum blending an ankle and a hip strategy, lifters from anthropometric tables who learn over a block of sessions, cluster, drop and unilateral supersets, life between sets, and a consumer wearable with on-board bias estimation, whole BLE notifications lost, a warm-up on the skin, a drifting crystal and a creeping strap; never tuned on or read (the new hold-out, built after all twenty-five)".into()
+            "movement assembled the way a game engine animates a character from motion capture (a library of procedurally captured clips with several takes each, a motion graph, motion matching, non-uniform time warping along a dynamic-time-warping path to the lifter's tempo, cross-fades of 0.1–0.4 s that cut movements short, merge them or leave a bump, inverse kinematics for the foot, the bed and the footrests; compensations from clip choice and additive layers), a pelvis and trunk from a frontal-plane double inverted pendulum blending an ankle and a hip strategy, lifters from anthropometric tables who learn over a block of sessions, cluster, drop and unilateral supersets, life between sets, and a consumer wearable with on-board bias estimation, whole BLE notifications lost, a warm-up on the skin, a drifting crystal and a creeping strap; built after all twenty-five, the hold-out through session 28, read from session 29 (seen)".into()
+        }
+        crate::source::sim::SimModel::Planner => {
+            "movement made the way an industrial robot controller makes it (every rep a jerk-limited seven-segment trajectory with per-lifter, per-phase limits on velocity, acceleration and jerk, via points blended in fly-by zones, targets changed mid-motion and re-planned online from the current position, velocity and acceleration: overshoot, stalls, stopping short, going higher, freezing, pumping, abandoned attempts; a PD servo with per-lifter gains against gravity and the load), rep onsets from a Wing–Kristofferson clock and motor delay with linear phase correction to a metronome or self-paced, a pelvis and trunk as a lumped mass–spring–damper network with a delayed low-gain PID and soft-tissue wobbling masses, the session as a discrete-event simulation of a busy gym (members taking the station, conversations, the phone, the fountain, re-racking, the other leg's set, hurried sets), lifters from anthropometric tables, and a sensor read through a phone-class OS sensor stack (batched, host-stamped, non-uniform samples, duplicates, a busy OS halving the rate, clipping); never tuned on or read (the new hold-out, built after all twenty-six)".into()
         }
     }
 }

@@ -159,15 +159,24 @@ pub struct SimulateArgs {
     /// from the stance hip's moment balance; lifters with and without
     /// neurological or orthopaedic conditions; a low-power IMU with a FIFO
     /// and its own clock), built after all twenty-four, held out through
-    /// session 27 and read from session 28; or the new hold-out, built apart
-    /// after all twenty-five and never tuned on or read: `mocap` (movement
-    /// assembled the way a game engine animates a character from motion
-    /// capture: a clip library, a motion graph, motion matching, time warps,
-    /// cross-fades and inverse kinematics; a pelvis and trunk from a double
-    /// inverted pendulum with ankle and hip strategies; lifters from
-    /// anthropometric tables who learn over sessions; a consumer wearable
-    /// with on-board bias estimation, BLE packing and a warm-up on the
-    /// skin).
+    /// session 27 and read from session 28; `mocap` (movement assembled the
+    /// way a game engine animates a character from motion capture: a clip
+    /// library, a motion graph, motion matching, time warps, cross-fades and
+    /// inverse kinematics; a pelvis and trunk from a double inverted
+    /// pendulum with ankle and hip strategies; lifters from anthropometric
+    /// tables who learn over sessions; a consumer wearable with on-board
+    /// bias estimation, BLE packing and a warm-up on the skin), built after
+    /// all twenty-five, held out through session 28 and read from session
+    /// 29; or the new hold-out, built apart after all twenty-six and never
+    /// tuned on or read: `planner` (movement made the way an industrial
+    /// robot controller makes it: jerk-limited S-curve trajectories with
+    /// per-lifter limits, via points in fly-by blends, targets re-planned
+    /// online mid-motion, a PD servo against gravity and the load; rep
+    /// onsets from a Wing–Kristofferson timing model with phase correction;
+    /// a pelvis and trunk as a mass–spring–damper network with soft-tissue
+    /// wobbling masses; the session as a discrete-event simulation of a busy
+    /// gym; a sensor read through a phone-class OS sensor stack with
+    /// batched, host-stamped, non-uniform samples).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -208,8 +208,18 @@ pub struct SimConfig {
 /// a hip strategy, lifters from anthropometric tables who learn over a
 /// block of sessions (cluster, drop and unilateral supersets), and a
 /// consumer wearable with on-board bias estimation, BLE notifications lost
-/// whole, a warm-up on the skin and a drifting crystal; the new hold-out,
-/// never tuned on or read.
+/// whole, a warm-up on the skin and a drifting crystal; built after all
+/// twenty-five, the hold-out through session 28, read from session 29.
+/// `Planner` ([`crate::source::planner`]) is a twenty-seventh, built apart
+/// after all twenty-six: movement made the way an industrial robot
+/// controller makes it (jerk-limited seven-segment trajectories with
+/// per-lifter, per-phase limits, via points in fly-by blends, targets
+/// re-planned online mid-motion, a PD servo against gravity and the load),
+/// rep onsets from a Wing–Kristofferson timing model with linear phase
+/// correction, a pelvis and trunk as a lumped mass–spring–damper network
+/// with soft-tissue wobbling masses, the session as a discrete-event
+/// simulation of a busy gym, and a sensor read through a phone-class OS
+/// sensor stack; the new hold-out, never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -440,9 +450,33 @@ pub enum SimModel {
     /// learn over a block of sessions, cluster, drop and unilateral
     /// supersets, and a consumer wearable with on-board bias estimation, BLE
     /// notifications lost whole, a crystal that drifts as the device warms
-    /// on the skin, a clipping gyro and a creeping strap; the new hold-out,
-    /// never tuned on or read ([`crate::source::mocap::MocapSimulator`]).
+    /// on the skin, a clipping gyro and a creeping strap; built after all
+    /// twenty-five, the hold-out through session 28, read from session 29
+    /// ([`crate::source::mocap::MocapSimulator`]).
     Mocap,
+    /// A twenty-seventh body model built apart after all twenty-six:
+    /// movement made the way an industrial robot controller makes it (every
+    /// rep a jerk-limited seven-segment trajectory of the working joint and
+    /// small knee, flexion and rotation coordinates, with per-lifter and
+    /// per-phase limits on velocity, acceleration and jerk, via points
+    /// blended in fly-by zones, targets changed mid-motion and re-planned
+    /// online from the current position, velocity and acceleration, so
+    /// reps overshoot, stall, stop short, go higher, freeze, pump or are
+    /// abandoned; a PD servo with per-lifter gains following the plan
+    /// against gravity and the load), rep onsets from a Wing–Kristofferson
+    /// clock and motor delay with linear phase correction to a metronome or
+    /// self-paced, tempo drifting with fatigue and extra pauses; a pelvis
+    /// and trunk as a lumped mass–spring–damper network driven by the leg,
+    /// the load and a delayed low-gain PID, with soft-tissue wobbling
+    /// masses; the session as a discrete-event simulation of a busy gym
+    /// (members taking the station, conversations, the phone, the water
+    /// fountain, re-racking, the other leg's set, timer- or feel-driven
+    /// rests, hurried sets); lifters from anthropometric tables; a sensor
+    /// on soft tissue read through a phone-class OS sensor stack (batched,
+    /// host-stamped, non-uniform samples, duplicates, a busy OS halving the
+    /// rate, clipping, quantisation, bias instability); the new hold-out,
+    /// never tuned on or read ([`crate::source::planner::PlannerSimulator`]).
+    Planner,
 }
 
 impl SimModel {
@@ -474,6 +508,7 @@ impl SimModel {
         SimModel::Pendulum,
         SimModel::Neuro,
         SimModel::Mocap,
+        SimModel::Planner,
     ];
 
     /// The id used on the command line and in files.
@@ -505,6 +540,7 @@ impl SimModel {
             SimModel::Pendulum => "pendulum",
             SimModel::Neuro => "neuro",
             SimModel::Mocap => "mocap",
+            SimModel::Planner => "planner",
         }
     }
 }
@@ -798,6 +834,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Mocap => {
             let (sim, truth) = crate::source::mocap::MocapSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Planner => {
+            let (sim, truth) = crate::source::planner::PlannerSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
