@@ -231,17 +231,17 @@ impl Lifter {
         let top = match ex {
             Exercise::SideLyingAbduction => uni(rng, 28.0, 48.0),
             Exercise::SeatedMachineAbduction => uni(rng, 20.0, 38.0),
-            Exercise::HipHitch => uni(rng, 6.5, 13.0),
+            Exercise::HipHitch => uni(rng, 5.0, 11.0),
             _ => uni(rng, 25.0, 45.0),
         } * (1.0 - 0.2 * old);
         // Limits scale with the range: a rep's raise speed in ranges per second.
-        let speed = uni(rng, 1.1, 2.3) * (1.0 + 0.15 * young) * (1.0 - 0.25 * old);
+        let speed = uni(rng, 0.8, 1.7) * (1.0 + 0.15 * young) * (1.0 - 0.25 * old);
         let up = Limits::new(
             top * speed,
             top * speed * uni(rng, 3.0, 8.0),
             top * speed * uni(rng, 25.0, 90.0),
         );
-        let dslow = uni(rng, 0.45, 0.95);
+        let dslow = uni(rng, 0.35, 0.8);
         let down = Limits::new(
             up.v * dslow,
             up.a * uni(rng, 0.5, 1.0),
@@ -589,7 +589,7 @@ fn plan_rest(
                     }
                 }
                 if other_ok && !*other_side_done && left > 25.0 {
-                    pick.push((1.2, 9));
+                    pick.push((2.5, 9));
                 }
                 if first && home != Posture::Stand && can_walk && left > 30.0 {
                     pick.push((1.0, 10));
@@ -756,6 +756,9 @@ struct Body {
     jr: Joint,
     jk: Joint,
     p2: Otg,
+    /// Planned trunk bend (pelvic tilt) and weight shift outside the reps.
+    pth: Otg,
+    pbe: Otg,
     chi: Otg,
     yaw: Otg,
     walk: V3,
@@ -1202,6 +1205,7 @@ impl Body {
         let home = self.posture_pose(self.posture);
         let (mut t_flex, mut t_knee, mut t_rot) = (home.1, home.2, 0.0);
         let mut beta_extra = 0.0;
+        let mut beta_shift = 0.0;
         let mut theta_extra = 0.0;
         let phi_extra = 0.0;
         let mut psi_extra = 0.0;
@@ -1264,7 +1268,7 @@ impl Body {
                 ended = tb >= *dur;
             }
             Block::Shift { dur, by } => {
-                beta_extra = if tb < dur - 0.5 { *by } else { 0.0 };
+                beta_shift = if tb < dur - 0.5 { *by } else { 0.0 };
                 ended = tb >= *dur;
             }
             Block::OtherSet { .. } => {
@@ -1414,7 +1418,11 @@ impl Body {
         }
         let psi_sp = lf.c_yaw * qleg + psi_extra;
         self.breath += 2.0 * PI * 0.25 * dt;
-        let theta_sp = lf.c_tilt * (self.jf.q - home.1) + theta_extra + 0.3 * self.breath.sin();
+        self.pth
+            .step(theta_extra, Limits::new(50.0, 150.0, 1500.0), dt);
+        self.pbe.step(beta_shift, Limits::new(8.0, 30.0, 300.0), dt);
+        beta_sp += self.pbe.p;
+        let theta_sp = lf.c_tilt * (self.jf.q - home.1) + self.pth.p + 0.3 * self.breath.sin();
         let lam_sp = -0.5 * beta_sp;
         for i in 0..3 {
             let tau = [2.0, 1.2, 0.7][i];
@@ -1520,7 +1528,7 @@ impl Body {
             * ry(s * self.jr.q * D2R);
         let mut r_shank = r_thigh * rx(-self.jk.q * D2R);
         if self.ex == Exercise::SeatedMachineAbduction {
-            r_shank *= rz(-s * 0.5 * qh * D2R);
+            r_shank *= rz(-s * 0.3 * qh * D2R);
         }
         let knee = hip + r_thigh * V3::new(0.0, -lf.l_thigh, 0.0);
         let ankle = knee
@@ -1537,8 +1545,9 @@ impl Body {
 
 /// Neutral band and rep threshold, ° of leg rotation.
 const LEG_RULE: (f64, f64) = (5.0, 12.0);
-/// Neutral band and rep threshold, ° of obliquity change (hip hitch).
-const HITCH_RULE: (f64, f64) = (1.5, 3.5);
+/// Neutral band and rep threshold, ° of obliquity change (hip hitch: a
+/// pelvis that sways about a degree is back at neutral within 1°).
+const HITCH_RULE: (f64, f64) = (2.0, 3.5);
 
 fn percentile(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();
@@ -1549,13 +1558,16 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     s[((s.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The truth rule: an excursion is a stretch where the leg's rotation from
-/// its rest before the set (hip hitch: the obliquity change) is beyond the
-/// neutral band; it is a rep when it reaches the rep threshold. Reps that
-/// never come back inside the band are one; a raise abandoned below the
-/// threshold is none. Returns (start index, end index, peak index).
+/// The truth rule: an excursion leaves neutral when the leg's rotation
+/// from its rest before the set (hip hitch: the drop of the free side) goes
+/// beyond the neutral band, and is back at neutral once inside 40% of the
+/// band (50% for the hip hitch's narrower band); it is a rep when its peak
+/// reaches the rep threshold. Movements that never come back to neutral in
+/// between are one rep (a stop short and a second push, reps run
+/// together, a freeze part way); a raise abandoned below the threshold is
+/// none. Returns (start index, end index, peak index).
 fn segment(sig: &[f64], band: f64, thresh: f64) -> Vec<(usize, usize, usize)> {
-    let low = 0.4 * band;
+    let low = if band < 3.0 { 0.5 * band } else { 0.4 * band };
     let mut out = Vec::new();
     let mut last_in = 0usize;
     let mut i = 0;
@@ -1980,6 +1992,8 @@ impl PlannerSimulator {
             jr: Joint::default(),
             jk: Joint::default(),
             p2: Otg::default(),
+            pth: Otg::default(),
+            pbe: Otg::default(),
             chi: Otg::default(),
             yaw: Otg::default(),
             walk: V3::zeros(),
