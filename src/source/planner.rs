@@ -794,6 +794,8 @@ struct Body {
     comp_now: Option<(FlagKind, f64, f64, f64)>,
     effort: f64,
     hip_ofs: f64,
+    /// Fatigue of the current rep (0 fresh): weaker compensation of the load, softer servo.
+    tired: f64,
 }
 
 fn home_posture(ex: Exercise) -> Posture {
@@ -1075,6 +1077,7 @@ impl Body {
             // Wing–Kristofferson: the next onset is a clock interval plus a
             // motor delay; metronome lifters correct a share of their asynchrony.
             let fat = lf.fatigue * set.k as f64 / set.n.max(1) as f64;
+            self.tired = fat;
             set.drift = 0.9 * set.drift + lf.drift_sd * gauss(&mut self.rng);
             let period = set.period * (1.0 + set.drift) * (1.0 + 0.2 * fat);
             let mut c = period * (1.0 + lf.clock_sd * gauss(&mut self.rng));
@@ -1368,7 +1371,7 @@ impl Body {
         self.yaw_step(dt);
         // Servo: gravity and the load, partly compensated; tremor and noise.
         let hitch = self.ex == Exercise::HipHitch;
-        let fat = 0.0;
+        let fat = 0.1 * self.tired;
         let load_acc = match self.ex {
             Exercise::SideLyingAbduction if self.posture == Posture::Lie => {
                 -lf.load * (self.jq.q * D2R).cos()
@@ -1377,7 +1380,7 @@ impl Body {
                 -lf.load * (0.6 + 0.4 * (self.jq.q * D2R).sin().abs() * 2.0)
             }
             _ => -lf.load * 0.5,
-        } * (1.0 - lf.comp - fat)
+        } * (1.0 - lf.comp + fat)
             * f64::from(u8::from(self.jq.q.abs() > 0.5 || self.pq.p.abs() > 0.5));
         self.effort = (self.jq.q / lf.top.max(1.0)).clamp(0.0, 1.2);
         let tremor = lf.tremor
@@ -1386,10 +1389,11 @@ impl Body {
             * 0.3
             * self.effort;
         let nz = self.noise_ou(0) * lf.wn * lf.wn * 0.2;
+        let soft = 1.0 - 0.25 * self.tired;
         let (wn, zeta) = if hitch {
-            (lf.wn * 0.7, lf.zeta.max(0.6))
+            (lf.wn * 0.7 * soft, lf.zeta.max(0.6))
         } else {
-            (lf.wn, lf.zeta)
+            (lf.wn * soft, lf.zeta)
         };
         self.jq.step(
             &self.pq.clone(),
@@ -2025,6 +2029,7 @@ impl PlannerSimulator {
             comp_now: None,
             effort: 0.0,
             hip_ofs: 0.0,
+            tired: 0.0,
         };
         let pose = body.posture_pose(home);
         body.chi = Otg::at(pose.0);
