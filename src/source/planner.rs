@@ -148,7 +148,6 @@ impl Osc {
 
 #[derive(Debug, Clone)]
 struct Lifter {
-    mass: f64,
     leg_frac: f64,
     l_thigh: f64,
     l_shank: f64,
@@ -193,7 +192,6 @@ struct Lifter {
     sta_rot: f64,
     sta_con: f64,
     sta_disp: f64,
-    quirk: f64,
 }
 
 fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
@@ -259,7 +257,6 @@ impl Lifter {
         } / (mass * leg_frac * 0.25)
             * R2D;
         Lifter {
-            mass,
             leg_frac,
             l_thigh,
             l_shank,
@@ -334,7 +331,6 @@ impl Lifter {
             sta_rot: uni(rng, 0.02, 0.08),
             sta_con: uni(rng, 0.5, 2.0),
             sta_disp: uni(rng, 0.005, 0.02),
-            quirk: skill,
         }
     }
 }
@@ -919,7 +915,7 @@ impl Body {
     }
 
     /// Starts the next block of the agenda at `self.t`.
-    fn next_block(&mut self, cfg: &SimConfig) {
+    fn next_block(&mut self) {
         let Some(b) = self.blocks.pop_front() else {
             self.done = true;
             self.block = None;
@@ -982,12 +978,8 @@ impl Body {
                 self.other = Some((0, prog, 0.0));
             }
             Block::Posture { to, .. } => self.posture = *to,
-            Block::Turn { by, .. } => {
-                let _ = by;
-            }
             _ => {}
         }
-        let _ = cfg;
         self.block = Some((b, self.t));
     }
 
@@ -1194,10 +1186,10 @@ impl Body {
         finished
     }
 
-    fn step(&mut self, cfg: &SimConfig) {
+    fn step(&mut self) {
         let dt = self.dt;
         if self.block.is_none() {
-            self.next_block(cfg);
+            self.next_block();
             if self.done {
                 return;
             }
@@ -1489,7 +1481,6 @@ impl Body {
             }
             self.block = None;
         }
-        let _ = (lf.mass, lf.quirk);
     }
 
     fn yaw_target_add(&mut self, by: f64) {
@@ -1899,7 +1890,7 @@ impl Stack {
         self.decim += 1;
         if t < self.gap_until
             || (self.drop > 0.0 && self.rng.gen_bool(self.drop))
-            || (busy && self.decim % 2 == 0)
+            || (busy && self.decim.is_multiple_of(2))
         {
             return;
         }
@@ -1972,7 +1963,7 @@ impl PlannerSimulator {
     /// on the simulated motion, and the sensor.
     pub fn new(cfg: &SimConfig) -> Result<(Self, Truth), String> {
         cfg.validate()?;
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_2700_9A11_E4);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED27_009A_11E4);
         let dt = 1.0 / (500.0f64).max(1.25 * cfg.rate_hz);
         let mut lf = Lifter::draw(&mut rng, cfg.exercise);
         lf.delay = (uni(&mut rng, 0.08, 0.18) / dt) as usize;
@@ -2089,16 +2080,16 @@ impl PlannerSimulator {
         }
         // Settle the body before the recording starts.
         body.blocks.push_front(Block::Still { dur: 3.0 });
-        body.next_block(cfg);
+        body.next_block();
         while body.block.is_some() {
-            body.step(cfg);
+            body.step();
         }
         body.t = 0.0;
         body.distractions.clear();
         // Truth: run the same body and measure what it did.
         let mut tb = body.clone();
         while !tb.done {
-            tb.step(cfg);
+            tb.step();
         }
         let mut sets = Vec::new();
         let mut fin = tb.finished_sets.clone();
@@ -2159,7 +2150,7 @@ impl PlannerSimulator {
     /// that fall inside it are read by interpolation.
     fn advance(&mut self) {
         let t0 = self.body.t;
-        self.body.step(&self.cfg);
+        self.body.step();
         if self.body.done {
             return;
         }
