@@ -323,7 +323,7 @@ impl Lifter {
             alpha: uni(rng, 0.15, 0.7),
             clock_sd: uni(rng, 0.02, 0.07),
             motor_mean: uni(rng, 0.08, 0.2),
-            motor_sd: uni(rng, 0.015, 0.05),
+            motor_sd: uni(rng, 0.03, 0.08),
             drift_sd: uni(rng, 0.005, 0.03),
             fatigue: uni(rng, 0.0, 0.35) * (1.0 - 0.5 * skill),
             wob_p: (2.0 * PI * uni(rng, 8.0, 15.0), uni(rng, 0.15, 0.35)),
