@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 pub const RHYTHM_GAP_FACTOR: f64 = 1.6;
 /// At the pelvis, two rep starts closer than this share of the set's median
 /// interval: one rep (a hike with a dip in it) may have been counted twice.
-/// (At the ankle a momentum rep is quick and the next comes soon: no cue.)
+/// (At the ankle a momentum rep is quick and the next comes soon: no cue
+/// of its own; see [`SPLIT_BEAT_FRACTION`].)
 pub const RHYTHM_RUSH_FRACTION: f64 = 0.5;
 /// … or under this share when the second began as the first came back
 /// (within [`RUSH_TOUCHING_GAP_S`]): a hike held at the top, read as two.
@@ -53,8 +54,8 @@ pub const QUICK_START_FRACTION: f64 = 0.4;
 pub const QUICK_END_SIZE: f64 = 0.6;
 /// … or, for a last rep far quicker still (under this share of the set's
 /// median length: a single swing of the leg after the set, 0.6 s against
-/// reps of 3-4 s), smaller than [`QUICK_END_SWING_SIZE`] of the median.
-pub const QUICK_END_SWING_LENGTH: f64 = 0.25;
+/// reps of 3-4 s, 0.7 s against 1.9 s), smaller than [`QUICK_END_SWING_SIZE`] of the median.
+pub const QUICK_END_SWING_LENGTH: f64 = 0.4;
 /// See [`QUICK_END_SWING_LENGTH`].
 pub const QUICK_END_SWING_SIZE: f64 = 0.85;
 /// A rep (ankle, not the first) shorter than this share of the set's
@@ -66,6 +67,19 @@ pub const SPLIT_LENGTH: f64 = 0.5;
 pub const SPLIT_SIZE: f64 = 0.75;
 /// See [`SPLIT_LENGTH`] (s).
 pub const SPLIT_GAP_S: f64 = 0.5;
+/// Ankle: a rep begun under this share of the set's median interval after
+/// the rep before, and followed as soon by the next, the two intervals
+/// together one beat of the set ([`SPLIT_BEAT_SUM`]), with one of the
+/// three reps begun as the one before it came back
+/// ([`RUSH_TOUCHING_GAP_S`]): a rep counted where the set's rhythm has
+/// room for none, one rep split in two; the intervals on either side of
+/// the two are not short (a run of quicker reps is a change of pace). A
+/// momentum rep is quick, but the set's beat goes on after it and the
+/// intervals do not add up to one.
+pub const SPLIT_BEAT_FRACTION: f64 = 0.65;
+/// See [`SPLIT_BEAT_FRACTION`]: the two intervals' sum, as a share of the
+/// median interval.
+pub const SPLIT_BEAT_SUM: (f64, f64) = (0.75, 1.3);
 /// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
@@ -107,8 +121,8 @@ pub enum DoubtKind {
     RhythmGap,
     /// A rep far longer than the others: perhaps two counted as one.
     LongRep,
-    /// Two reps far closer together than the set's pace (pelvis): perhaps
-    /// one rep counted twice.
+    /// Two reps far closer together than the set's pace (pelvis), or a rep
+    /// squeezed into one beat of it (ankle): perhaps one rep counted twice.
     RhythmRush,
     /// A rep far smaller than the others: perhaps not a rep.
     SmallRep,
@@ -282,7 +296,7 @@ pub fn faint_reps(reps: &[Rep], sure_min_peak_deg: f64) -> Option<(f64, Doubt)> 
 }
 
 /// Ankle: reps shorter than this (s, their median) ...
-pub const STRIDE_LIKE_LENGTH_S: f64 = 0.9;
+pub const STRIDE_LIKE_LENGTH_S: f64 = 1.0;
 /// ... coming this often or more (s from one start to the next, median) ...
 pub const STRIDE_LIKE_INTERVAL_S: f64 = 1.4;
 /// ... leave a set likely at best: a walk is the same rhythm.
@@ -711,6 +725,41 @@ pub fn judge(
         }
     }
 
+    if signal == RepSignal::Rotation {
+        for (i, pair) in intervals.windows(2).enumerate() {
+            let (a, b, c) = (&reps[i], &reps[i + 1], &reps[i + 2]);
+            let sum = pair[0] + pair[1];
+            let touching = b.start_s - a.end_s < RUSH_TOUCHING_GAP_S
+                || c.start_s - b.end_s < RUSH_TOUCHING_GAP_S;
+            let short = |d: &f64| *d < SPLIT_BEAT_FRACTION * median_interval;
+            // The beat goes on around them: not a run of quicker reps.
+            let quick_around = [i.checked_sub(1), Some(i + 2)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| intervals.get(j))
+                .any(short);
+            if pair.iter().all(short)
+                && !quick_around
+                && sum > SPLIT_BEAT_SUM.0 * median_interval
+                && sum < SPLIT_BEAT_SUM.1 * median_interval
+                && touching
+            {
+                doubts.push(Doubt {
+                    kind: DoubtKind::RhythmRush,
+                    from_s: a.start_s,
+                    to_s: c.end_s,
+                    reps: -1,
+                    message: format!(
+                        "reps {}, {} and {} began {:.1} s and {:.1} s apart where the set's pace \
+                         of {:.1} s has room for two: one rep may have been counted twice",
+                        a.number, b.number, c.number, pair[0], pair[1], median_interval
+                    ),
+                });
+                confidence = confidence.min(SMALL_CAP);
+            }
+        }
+    }
+
     // Agreement: durations (both placements) and sizes (ankle: pelvis reps
     // differ by design, a hike is ten times a clean rep).
     let durations: Vec<f64> = reps.iter().map(|r| r.end_s - r.start_s).collect();
@@ -914,6 +963,10 @@ mod tests {
         let starts: Vec<f64> = (0..6).map(|i| 1.3 * i as f64).collect();
         assert!(stride_like(&reps(&starts, 1.2, 40.0)).is_none());
         assert!(stride_like(&reps(&[0.0, 1.1], 0.75, 40.0)).is_none());
+        // Syllable model: a walk right after a swing, strides of 0.9 s
+        // every 1.05 s, counted as a set of four.
+        let starts: Vec<f64> = (0..4).map(|i| 74.5 + 1.05 * i as f64).collect();
+        assert!(stride_like(&reps(&starts, 0.95, 44.0)).is_some());
     }
 
     #[test]
@@ -1275,6 +1328,57 @@ mod tests {
         r.push(reps(&[177.0], 3.6, 15.0).remove(0));
         let (c, _) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         assert!(c >= SURE, "{c}");
+        // Syllable model: a swing of 0.7 s and 25° right after side-lying
+        // reps of 1.9 s and 30° (0.37 of their length) is doubted.
+        let starts: Vec<f64> = (0..13).map(|i| 160.9 + 3.0 * i as f64).collect();
+        let mut r = reps(&starts, 1.9, 30.0);
+        r.push(reps(&[199.9], 0.7, 25.0).remove(0));
+        let (c, d) = judge(&r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(c < SURE, "{c}");
+        assert!(d.iter().any(|d| d.kind == DoubtKind::QuickEnd), "{d:?}");
+    }
+
+    #[test]
+    fn an_ankle_rep_squeezed_into_one_beat_may_be_one_counted_twice() {
+        // Neuro model: side-lying reps every 4.6 s; one rep was read as two,
+        // the second begun as the first came back, 2.2 s and 2.7 s apart.
+        let starts = [94.9, 99.5, 103.6, 108.6, 113.2, 115.4, 118.1, 122.7, 127.1];
+        let (c, d) = judge(
+            &reps(&starts, 2.1, 42.0),
+            &[],
+            0.2,
+            5.0,
+            100.0,
+            RepSignal::Rotation,
+        );
+        assert!(c < SURE, "{c}");
+        let rush = d
+            .iter()
+            .find(|d| d.kind == DoubtKind::RhythmRush)
+            .expect("doubted");
+        assert_eq!((rush.reps, rush.from_s), (-1, 113.2));
+        assert!(rush.message.contains("reps 5, 6 and 7"), "{}", rush.message);
+        // Apart (not one movement read as two), or a run of quicker reps to
+        // end the set (a change of pace, the beat does not come back): sure.
+        let (c, d) = judge(
+            &reps(&starts, 1.2, 42.0),
+            &[],
+            0.2,
+            5.0,
+            100.0,
+            RepSignal::Rotation,
+        );
+        assert!(c >= SURE, "{c} {d:?}");
+        let run = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 22.0, 24.0, 26.0];
+        let (c, d) = judge(
+            &reps(&run, 1.9, 42.0),
+            &[],
+            0.2,
+            5.0,
+            100.0,
+            RepSignal::Rotation,
+        );
+        assert!(c >= SURE, "{c} {d:?}");
     }
 
     #[test]
