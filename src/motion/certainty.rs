@@ -1340,17 +1340,11 @@ mod tests {
 
     #[test]
     fn an_ankle_rep_squeezed_into_one_beat_may_be_one_counted_twice() {
+        let ankle = |r: &[Rep]| judge(r, &[], 0.2, 5.0, 100.0, RepSignal::Rotation);
         // Neuro model: side-lying reps every 4.6 s; one rep was read as two,
         // the second begun as the first came back, 2.2 s and 2.7 s apart.
         let starts = [94.9, 99.5, 103.6, 108.6, 113.2, 115.4, 118.1, 122.7, 127.1];
-        let (c, d) = judge(
-            &reps(&starts, 2.1, 42.0),
-            &[],
-            0.2,
-            5.0,
-            100.0,
-            RepSignal::Rotation,
-        );
+        let (c, d) = ankle(&reps(&starts, 2.1, 42.0));
         assert!(c < SURE, "{c}");
         let rush = d
             .iter()
@@ -1360,24 +1354,10 @@ mod tests {
         assert!(rush.message.contains("reps 5, 6 and 7"), "{}", rush.message);
         // Apart (not one movement read as two), or a run of quicker reps to
         // end the set (a change of pace, the beat does not come back): sure.
-        let (c, d) = judge(
-            &reps(&starts, 1.2, 42.0),
-            &[],
-            0.2,
-            5.0,
-            100.0,
-            RepSignal::Rotation,
-        );
+        let (c, d) = ankle(&reps(&starts, 1.2, 42.0));
         assert!(c >= SURE, "{c} {d:?}");
         let run = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 22.0, 24.0, 26.0];
-        let (c, d) = judge(
-            &reps(&run, 1.9, 42.0),
-            &[],
-            0.2,
-            5.0,
-            100.0,
-            RepSignal::Rotation,
-        );
+        let (c, d) = ankle(&reps(&run, 1.9, 42.0));
         assert!(c >= SURE, "{c} {d:?}");
     }
 
