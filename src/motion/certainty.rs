@@ -69,17 +69,21 @@ pub const SPLIT_SIZE: f64 = 0.75;
 pub const SPLIT_GAP_S: f64 = 0.5;
 /// Ankle: a rep begun under this share of the set's median interval after
 /// the rep before, and followed as soon by the next, the two intervals
-/// together one beat of the set ([`SPLIT_BEAT_SUM`]), with one of the
-/// three reps begun as the one before it came back
+/// together about one beat of the set (at least [`SPLIT_BEAT_MIN_SUM`] of
+/// it; under 1.3 of it follows from this share), with the second or the
+/// third rep begun as the one before it came back
 /// ([`RUSH_TOUCHING_GAP_S`]): a rep counted where the set's rhythm has
 /// room for none, one rep split in two; the intervals on either side of
 /// the two are not short (a run of quicker reps is a change of pace). A
 /// momentum rep is quick, but the set's beat goes on after it and the
-/// intervals do not add up to one.
+/// intervals do not add up to one. Needs five reps or more: in a set of
+/// four the median interval is one of the three, so two of them are
+/// never both under this share of it.
 pub const SPLIT_BEAT_FRACTION: f64 = 0.65;
-/// See [`SPLIT_BEAT_FRACTION`]: the two intervals' sum, as a share of the
-/// median interval.
-pub const SPLIT_BEAT_SUM: (f64, f64) = (0.75, 1.3);
+/// See [`SPLIT_BEAT_FRACTION`]: the least the two intervals add up to, as
+/// a share of the median interval (a quick rep and then the beat again
+/// add up to less).
+pub const SPLIT_BEAT_MIN_SUM: f64 = 0.75;
 /// Fewest reps for the rhythm and agreement cues to have a norm to compare with.
 pub const MIN_REPS_FOR_NORM: usize = 4;
 /// Confidence left when the rhythm says reps were missed.
@@ -740,8 +744,7 @@ pub fn judge(
                 .any(short);
             if pair.iter().all(short)
                 && !quick_around
-                && sum > SPLIT_BEAT_SUM.0 * median_interval
-                && sum < SPLIT_BEAT_SUM.1 * median_interval
+                && sum > SPLIT_BEAT_MIN_SUM * median_interval
                 && touching
             {
                 doubts.push(Doubt {
@@ -750,9 +753,10 @@ pub fn judge(
                     to_s: c.end_s,
                     reps: -1,
                     message: format!(
-                        "reps {}, {} and {} began {:.1} s and {:.1} s apart where the set's pace \
-                         of {:.1} s has room for two: one rep may have been counted twice",
-                        a.number, b.number, c.number, pair[0], pair[1], median_interval
+                        "reps {}, {} and {} began within {:.1} s ({:.1} s and {:.1} s apart), \
+                         about one beat of the set's {:.1} s pace, which fits two reps, not \
+                         three: one rep may have been counted twice",
+                        a.number, b.number, c.number, sum, pair[0], pair[1], median_interval
                     ),
                 });
                 confidence = confidence.min(SMALL_CAP);
@@ -963,7 +967,7 @@ mod tests {
         let starts: Vec<f64> = (0..6).map(|i| 1.3 * i as f64).collect();
         assert!(stride_like(&reps(&starts, 1.2, 40.0)).is_none());
         assert!(stride_like(&reps(&[0.0, 1.1], 0.75, 40.0)).is_none());
-        // Syllable model: a walk right after a swing, strides of 0.9 s
+        // Syllable model: a walk right after a swing, strides of 0.9-0.95 s
         // every 1.05 s, counted as a set of four.
         let starts: Vec<f64> = (0..4).map(|i| 74.5 + 1.05 * i as f64).collect();
         assert!(stride_like(&reps(&starts, 0.95, 44.0)).is_some());
@@ -1351,13 +1355,22 @@ mod tests {
             .find(|d| d.kind == DoubtKind::RhythmRush)
             .expect("doubted");
         assert_eq!((rush.reps, rush.from_s), (-1, 113.2));
-        assert!(rush.message.contains("reps 5, 6 and 7"), "{}", rush.message);
+        assert!(
+            rush.message.contains("reps 5, 6 and 7 began within 4.9 s"),
+            "{}",
+            rush.message
+        );
         // Apart (not one movement read as two), or a run of quicker reps to
         // end the set (a change of pace, the beat does not come back): sure.
         let (c, d) = ankle(&reps(&starts, 1.2, 42.0));
         assert!(c >= SURE, "{c} {d:?}");
         let run = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 22.0, 24.0, 26.0];
         let (c, d) = ankle(&reps(&run, 1.9, 42.0));
+        assert!(c >= SURE, "{c} {d:?}");
+        // A quick rep and then the beat again: the two intervals add up to
+        // well under one beat (3.0 s of 4.6 s), so the set stays sure.
+        let quick = [0.0, 4.6, 9.2, 13.8, 15.3, 16.8, 21.4, 26.0];
+        let (c, d) = ankle(&reps(&quick, 1.4, 42.0));
         assert!(c >= SURE, "{c} {d:?}");
     }
 
