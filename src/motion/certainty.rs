@@ -730,12 +730,12 @@ pub fn judge(
     }
 
     if signal == RepSignal::Rotation {
+        let short = |d: &f64| *d < SPLIT_BEAT_FRACTION * median_interval;
         for (i, pair) in intervals.windows(2).enumerate() {
             let (a, b, c) = (&reps[i], &reps[i + 1], &reps[i + 2]);
             let sum = pair[0] + pair[1];
             let touching = b.start_s - a.end_s < RUSH_TOUCHING_GAP_S
                 || c.start_s - b.end_s < RUSH_TOUCHING_GAP_S;
-            let short = |d: &f64| *d < SPLIT_BEAT_FRACTION * median_interval;
             // The beat goes on around them: not a run of quicker reps.
             let quick_around = [i.checked_sub(1), Some(i + 2)]
                 .into_iter()
