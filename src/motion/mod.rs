@@ -1440,6 +1440,7 @@ impl Pipeline {
         if let Some(rms) = self.shake.rms(rep.start_t, rep.end_t) {
             set.shakes.push((rep.start_t, rms));
         }
+        set.bases.push((rep.start_t, rep.peak_x - rep.size));
         set.last_end = rep.end_t;
         set.late_odd_start_s = late_odd.then_some(rep.start_t);
         set.reps.push(r.clone());
@@ -1933,6 +1934,46 @@ mod tests {
         assert_eq!(count(5, 0.0), [6]);
         assert_eq!(count(1, 0.0), [6]);
         assert_eq!(count(5, 4.0), [5]);
+    }
+
+    #[test]
+    fn a_rep_lowered_part_way_and_raised_again_is_not_sure() {
+        // Standing: six 35° reps of 2 s, 1 s apart; between the third and
+        // the fourth the leg comes down only to `floor` (°) and goes up
+        // again at once. Counted as two reps either way, but from 9° up
+        // (a quarter of the reps, just under `reps.return_fraction`) that
+        // is a near call: perhaps one rep lowered part way; from 3° it is a
+        // clear end.
+        let sets = |floor: f64| {
+            let angle = move |t: f64| {
+                let mut a = (0..6)
+                    .map(|i| {
+                        let late = if i >= 3 { -1.0 } else { 0.0 };
+                        35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
+                    })
+                    .sum::<f64>();
+                // Lift the valley between the third and the fourth to
+                // `floor`, passing through it without a rest.
+                if (11.0..13.0).contains(&t) {
+                    a = floor + (1.0 - floor / 35.0) * a;
+                }
+                a
+            };
+            standing_ankle(shank(Vector3::x(), angle, 30.0))
+        };
+        let near = sets(9.0);
+        assert_eq!(near.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
+        assert_doubted(&near[0], DoubtKind::ShallowReturn);
+        let clear = sets(3.0);
+        assert_eq!(clear.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
+        assert!(
+            clear[0]
+                .doubts
+                .iter()
+                .all(|d| d.kind != DoubtKind::ShallowReturn),
+            "{:?}",
+            clear[0].doubts
+        );
     }
 
     #[test]
