@@ -704,35 +704,6 @@ mod tests {
     }
 
     #[test]
-    fn hitches_that_never_come_back_to_the_level_end_at_their_valleys() {
-        // Hip hitch: four 15° drops, 2.5 s apart, that come back only to
-        // 5° below the level between them (the resting level was taken
-        // from a hike held the other way): they never reach the return
-        // level, and without `reps.valley_fraction` run together into one
-        // movement that never came back (fatigue model: a set of 14
-        // counted 8, sure). With the hip hitch profile's 0.6 each ends
-        // at its valley.
-        let hitches = |valley_fraction: Option<f64>| {
-            let mut p = Profile::builtin(Exercise::HipHitch, Placement::Pelvis).unwrap();
-            if let Some(f) = valley_fraction {
-                p.reps.valley_fraction = f;
-            }
-            let env =
-                |t: f64| ((t - 1.0) / 1.25).clamp(0.0, 1.0) * ((12.25 - t) / 1.25).clamp(0.0, 1.0);
-            let signal = move |t: f64| {
-                let u = (t - 1.0) / 2.5;
-                -(5.0 * env(t)
-                    + 10.0
-                        * (PI * u).sin().powi(2)
-                        * if (0.0..4.0).contains(&u) { 1.0 } else { 0.0 })
-            };
-            run(&mut RepDetector::new(p.reps), 16.0, signal, |_| false).len()
-        };
-        assert_eq!(hitches(None), 4);
-        assert!(hitches(Some(0.0)) < 4);
-    }
-
-    #[test]
     fn a_plain_rep_is_one_rep_and_a_fidget_is_none() {
         let reps = run(&mut ankle(), 8.0, |t| bump(t, 1.0, 1.0, 30.0), |_| false);
         assert_eq!(reps.len(), 1, "{reps:?}");
