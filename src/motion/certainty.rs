@@ -555,7 +555,11 @@ pub fn shallow_returns(reps: &[Rep], bases: &[(f64, f64)]) -> Option<(f64, Doubt
     let (before, rep) = (&reps[i - 1], &reps[i]);
     let n = shallow.len();
     let more = if n > 1 {
-        format!(" ({n} reps began so)")
+        let which: Vec<String> = shallow
+            .iter()
+            .map(|&(j, _)| reps[j].number.to_string())
+            .collect();
+        format!(" ({n} reps began so: {})", which.join(", "))
     } else {
         String::new()
     };
@@ -1035,7 +1039,7 @@ mod tests {
         let (_, d) = shallow_returns(&r, &bases).expect("two near calls");
         assert_eq!(d.reps, -2);
         assert!(
-            d.message.contains("rep 7") && d.message.contains("(2 reps began so)"),
+            d.message.contains("rep 7") && d.message.contains("(2 reps began so: 3, 7)"),
             "{}",
             d.message
         );
