@@ -390,6 +390,10 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // read (a rep squeezed into one beat of an ankle set, a walk of 1 s
     // strides, a swing under 0.4 of the reps' length after the set are not
     // sure): 276 of 289; 886 of 899.
+    // Session 29: mocap is read (a rep begun with the ankle still up from
+    // the rep before, at least 0.2 of the set's reps, is a near call):
+    // 272 of 283; 888 of 899 (mocap 14 of 14 sure sets exact, planner 8 of
+    // 12).
     assert!(
         sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
