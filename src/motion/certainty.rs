@@ -532,9 +532,9 @@ const SHALLOW_CAP: f64 = 0.7;
 /// the rep before, was split from it near the detector's own line (a rep
 /// ends once the signal is back under `reps.return_fraction`, 0.3, of its
 /// peak): one rep lowered part way and raised again may have been counted
-/// as two, or two reps run together as one somewhere else in the set by the
-/// same margin. In every read corpus no sure set that was counted wrong is
-/// left sure by a lower share; the standard model's reps always come back.
+/// as two. In every read corpus the ankle's sure sets that were counted
+/// wrong all began their reps from under 0.1 of the reps or from 0.2 and
+/// more; the standard model's reps always come back.
 pub const SHALLOW_RETURN_FRACTION: f64 = 0.2;
 
 /// Reps begun before the leg had come back near rest from the rep before
