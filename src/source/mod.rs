@@ -80,7 +80,7 @@ pub mod decode;
 /// A twenty-eighth body model, the new hold-out: movement made by optimal
 /// control on a floating-base rigid-body model with contact.
 ///
-/// EFFORT_DOC
+/// (doc to come)
 pub mod effort;
 /// A sixteenth body model, the hold-out: sets taken close to failure, and
 /// the motor control behind them.
