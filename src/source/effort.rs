@@ -144,6 +144,9 @@ fn axis_rot(axis: usize, q: f64) -> M3 {
         _ => M3::new(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0),
     }
 }
+fn quat(m: &M3) -> UnitQuaternion<f64> {
+    UnitQuaternion::from_rotation_matrix(&nalgebra::Rotation3::from_matrix_unchecked(*m))
+}
 fn unit(axis: usize) -> V3 {
     let mut v = V3::zeros();
     v[axis] = 1.0;
@@ -443,7 +446,10 @@ fn kinematics(body: &Body, s: &State, kin: &mut Kin) {
 /// Featherstone's articulated-body algorithm with a floating base: joint
 /// torques `tau` and external forces `fext` (link coordinates, about the
 /// link origin) in, base acceleration and joint accelerations out.
-fn aba(body: &Body, s: &State, tau: &[f64; NL], fext: &[V6; NL]) -> (V6, [f64; NL]) {
+/// `arm` is each joint's armature: the implicit part of its stiffness and
+/// damping (`(D + K·dt)·dt`, "stable PD"), so stiff joints on light links
+/// stay stable at 500 Hz.
+fn aba(body: &Body, s: &State, tau: &[f64; NL], fext: &[V6; NL], arm: &[f64; NL]) -> (V6, [f64; NL]) {
     let mut xup = [M6::zeros(); NL];
     let mut v = [V6::zeros(); NL];
     let mut c = [V6::zeros(); NL];
@@ -469,7 +475,7 @@ fn aba(body: &Body, s: &State, tau: &[f64; NL], fext: &[V6; NL]) -> (V6, [f64; N
     for i in (1..NL).rev() {
         let k = body.links[i].axis;
         let uc: V6 = ia[i].column(k).into();
-        let di = uc[k].max(1e-9);
+        let di = (uc[k] + arm[i]).max(1e-9);
         let ui = tau[i] - pa[i][k];
         let iam = ia[i] - uc * uc.transpose() / di;
         let pam = pa[i] + iam * c[i] + uc * (ui / di);
@@ -537,7 +543,7 @@ impl Surface {
             lo: V3::new(-50.0, -1.0, -50.0),
             hi: V3::new(50.0, 0.05, 50.0),
             k: 3.0e4,
-            c: 120.0,
+            c: 300.0,
             mu: 0.8,
             only: vec![],
         }
@@ -586,6 +592,7 @@ enum PlanLoad {
         py: f64,
         lever: f64,
         t0: f64,
+        t_lift: f64,
         k: f64,
     },
     /// A band round both ankles: stiffness (N/m), lever (m), pretension (N).
@@ -623,6 +630,7 @@ impl Plant {
                 py,
                 lever,
                 t0,
+                t_lift,
                 k,
             } => {
                 let (ax, ay) = (lever * e.sin(), -lever * e.cos());
@@ -630,7 +638,7 @@ impl Plant {
                 let len = (dx * dx + dy * dy).sqrt().max(1e-6);
                 let (dx0, dy0) = (px, py + lever);
                 let len0 = (dx0 * dx0 + dy0 * dy0).sqrt();
-                let t = (t0 + k * (len - len0)).max(0.0);
+                let t = (t0 + (t_lift - t0) * smooth(e / 0.06) + k * (len - len0)).max(0.0);
                 -(ax * dy - ay * dx) / len * t
             }
             PlanLoad::Loop { k, lever, t0 } => (t0 + k * lever * e.max(0.0)) * lever * e.cos(),
@@ -687,6 +695,8 @@ struct Task {
     w_recruit: f64,
     w_end: f64,
     couple: f64,
+    /// The working coordinate does not go below this (the other leg, the lifter's intent).
+    floor: f64,
 }
 
 impl Task {
@@ -703,6 +713,9 @@ impl Task {
         let e = x[0] + self.couple * x[3];
         if !self.target[k].is_nan() {
             c += self.w_target[k] * ((e - self.target[k]).powi(2) + 0.02 * x[1] * x[1]);
+        }
+        if x[0] < self.floor {
+            c += 3000.0 * (x[0] - self.floor).powi(2);
         }
         if !self.r_target[k].is_nan() {
             c += 40.0 * (x[3] - self.r_target[k]).powi(2);
@@ -751,6 +764,10 @@ impl Task {
         if !self.r_target[k].is_nan() {
             lx[3] += 80.0 * (x[3] - self.r_target[k]);
             lxx[(3, 3)] += 80.0;
+        }
+        if x[0] < self.floor {
+            lx[0] += 6000.0 * (x[0] - self.floor);
+            lxx[(0, 0)] += 6000.0;
         }
         (lx * PLAN_DT, lxx * PLAN_DT, lu * PLAN_DT, luu * PLAN_DT)
     }
@@ -1072,6 +1089,12 @@ struct Lifter {
     restless: f64,
     /// Postural sway amplitude, rad.
     sway: f64,
+    /// Stance-side stiffening on one leg, a multiple of the base stiffness.
+    tone: f64,
+    /// Share of the working hip's reaction the stance hip anticipates.
+    apa: f64,
+    /// Gain of the stance hip's pelvic levelling, N m/rad (per 70 kg).
+    level: f64,
 }
 
 fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng, ankle_weight: f64) -> Lifter {
@@ -1137,12 +1160,15 @@ fn draw_lifter(cfg: &SimConfig, rng: &mut ChaCha8Rng, ankle_weight: f64) -> Lift
         lapse: uni(rng, 0.02, 0.1),
         to_failure: uni(rng, 0.0, 0.5),
         grip: if rng.gen_bool(0.3) {
-            uni(rng, 200.0, 500.0)
+            uni(rng, 500.0, 900.0)
         } else {
-            uni(rng, 800.0, 2500.0)
+            uni(rng, 1200.0, 3000.0)
         },
         restless: rng.gen::<f64>(),
         sway: rad(uni(rng, 0.3, 1.2)),
+        tone: uni(rng, 4.0, 9.0),
+        apa: uni(rng, 0.0, 0.3),
+        level: uni(rng, 400.0, 900.0),
     }
 }
 
@@ -1371,7 +1397,7 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
                 V3::new(-0.5, 0.0, fz - 0.2),
                 V3::new(0.5, 0.0, fz + 0.2),
                 3.0e4,
-                120.0,
+                300.0,
                 0.8,
             ));
             let back = k.point(LUMBAR_ROT, &V3::new(0.0, 0.25 * body.shoulder, 0.11)).z;
@@ -1406,14 +1432,15 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
             (vec![ex, stand, other], V3::new(0.0, 0.0, -0.85), -V3::z(), load)
         }
         Exercise::HipHitch => {
-            let h = uni(rng, 0.12, 0.25);
+            let h = uni(rng, 0.15, 0.3);
             let mut q = [0.0; NL];
+            let knee = rad(uni(rng, 25.0, 40.0));
             set_leg(&mut q, w, 0.0, rad(-2.0), 0.0, rad(3.0), 0.0, 0.0);
-            set_leg(&mut q, st, rad(5.0), 0.0, 0.0, rad(15.0), rad(-10.0), 0.0);
+            set_leg(&mut q, st, rad(8.0), 0.0, 0.0, knee, knee - rad(5.0), 0.0);
             let ex = stand_on(body, q, id, &[w], V3::new(0.0, h, 0.0), Support::OneFoot(w));
             let mut qo = [0.0; NL];
             set_leg(&mut qo, st, 0.0, rad(-2.0), 0.0, rad(3.0), 0.0, 0.0);
-            set_leg(&mut qo, w, rad(5.0), 0.0, 0.0, rad(15.0), rad(-10.0), 0.0);
+            set_leg(&mut qo, w, rad(8.0), 0.0, 0.0, knee, knee - rad(5.0), 0.0);
             let other = stand_on(body, qo, yaw_pi, &[st], V3::new(0.0, h, 0.0), Support::OneFoot(st));
             let (lo, hi) = if sw > 0.0 { (-0.07, 0.45) } else { (-0.45, 0.07) };
             surfaces.push(Surface::plate(
@@ -1421,7 +1448,7 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
                 V3::new(lo, 0.0, -0.3),
                 V3::new(hi, 0.0, 0.3),
                 3.0e4,
-                120.0,
+                300.0,
                 0.8,
             ));
             let at = V3::new(-sw * 0.55, 0.0, 0.0);
@@ -1430,12 +1457,26 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
         }
         _ => {
             let mut q = [0.0; NL];
+            let flex = rad(uni(rng, 2.0, 8.0));
+            let mut knee = rad(uni(rng, 12.0, 22.0));
             set_leg(&mut q, st, 0.0, rad(-3.0), 0.0, rad(3.0), 0.0, 0.0);
-            set_leg(&mut q, w, rad(2.0), rad(3.0), 0.0, rad(uni(rng, 6.0, 14.0)), 0.0, 0.0);
-            let ex = stand_on(body, q, id, &[st], V3::zeros(), Support::OneFoot(st));
+            // The working foot hangs clear of the floor (the knee bends until it does).
+            let ex = loop {
+                set_leg(&mut q, w, flex, rad(3.0), 0.0, knee, knee + flex + rad(3.0), 0.0);
+                let p = stand_on(body, q, id, &[st], V3::zeros(), Support::OneFoot(st));
+                let k = posed_kin(body, &p.q, p.rot, p.pos);
+                let low = foot_points(body, w)
+                    .iter()
+                    .map(|(l, x)| k.point(*l, x).y)
+                    .fold(f64::MAX, f64::min);
+                if low > 0.035 || knee > 1.0 {
+                    break p;
+                }
+                knee += rad(2.0);
+            };
             let mut qo = [0.0; NL];
             set_leg(&mut qo, w, 0.0, rad(-3.0), 0.0, rad(3.0), 0.0, 0.0);
-            set_leg(&mut qo, st, rad(2.0), rad(3.0), 0.0, rad(10.0), 0.0, 0.0);
+            set_leg(&mut qo, st, flex, rad(3.0), 0.0, knee, knee + flex + rad(3.0), 0.0);
             let other = stand_on(body, qo, yaw_pi, &[w], V3::zeros(), Support::OneFoot(w));
             let stand = stand_on(body, stand2, id, &[0, 1], V3::new(0.0, 0.0, 0.0), Support::Feet);
             let pulley = V3::new(-sw * uni(rng, 0.35, 0.6), uni(rng, 0.08, 0.2), uni(rng, -0.15, 0.05));
@@ -1528,7 +1569,8 @@ fn reduce(cfg: &SimConfig, body: &Body, pose: &Posture, leg: usize, load: &Load,
                 px: dp.dot(&x),
                 py: dp.dot(&y),
                 lever,
-                t0: stack * load_scale * G / ratio,
+                t0: 0.3 * stack * load_scale * G / ratio,
+                t_lift: stack * load_scale * G / ratio,
                 k: 0.0,
             }
         }
@@ -1541,6 +1583,7 @@ fn reduce(cfg: &SimConfig, body: &Body, pose: &Posture, leg: usize, load: &Load,
                 py: dp.dot(&y),
                 lever,
                 t0: kb * load_scale * ((cuff_w - anchor).norm() - slack).max(0.0),
+                t_lift: kb * load_scale * ((cuff_w - anchor).norm() - slack).max(0.0),
                 k: kb * load_scale,
             }
         }
@@ -1601,6 +1644,7 @@ fn plan_rep(plant: &Plant, lifter: &Lifter, spec: &Spec, iters: usize) -> Plan {
     } else {
         (lifter.w_effort, lifter.w_change, lifter.w_var)
     };
+    let t_mid = t_top + spec.t_hold + 0.5 * spec.t_down;
     for k in 0..n {
         let t = k as f64 * PLAN_DT;
         if spec.momentum {
@@ -1611,13 +1655,17 @@ fn plan_rep(plant: &Plant, lifter: &Lifter, spec: &Spec, iters: usize) -> Plan {
         } else if t >= t_top - 0.03 && t <= t_top + spec.t_hold {
             target[k] = spec.target;
             w_target[k] = lifter.w_target;
+        } else if (t - t_mid).abs() < 0.03 {
+            // "Lower slowly": the lifter means to be half way down half way through.
+            target[k] = 0.5 * spec.target;
+            w_target[k] = 0.5 * lifter.w_target;
         }
         if spec.overshoot != 0.0 && t >= t_back - 0.05 && t <= t_back + 0.2 {
             target[k] = -spec.overshoot;
             w_target[k] = lifter.w_target;
-        } else if t > t_back + 0.1 {
+        } else if t > t_back - 0.03 && !(spec.overshoot != 0.0 && t <= t_back + 0.2) {
             target[k] = 0.0;
-            w_target[k] = if spec.momentum { 20.0 } else { lifter.w_target * 0.3 };
+            w_target[k] = if spec.momentum { 0.2 * lifter.w_target } else { lifter.w_target };
         }
         if t < t_top {
             var_w[k] = w_var * ((t_top - t) / t_top).powi(2);
@@ -1645,6 +1693,7 @@ fn plan_rep(plant: &Plant, lifter: &Lifter, spec: &Spec, iters: usize) -> Plan {
         w_recruit: spec.w_recruit,
         w_end: 60.0,
         couple: spec.couple,
+        floor: -spec.overshoot - 0.04,
     };
     // Start from inverse dynamics of a minimum-jerk path.
     let hold = plant.hold(0.0);
@@ -1678,6 +1727,7 @@ fn plan_rep(plant: &Plant, lifter: &Lifter, spec: &Spec, iters: usize) -> Plan {
         .collect();
     let x0 = Sx::from_column_slice(&[0.0, 0.0, hold, 0.0, 0.0, 0.0]);
     let xs = ilqr(&plant, &task, x0, us, iters);
+    debug_assert!(xs.iter().all(|x| x.iter().all(|v| v.is_finite())));
     Plan {
         e: xs.iter().map(|x| x[0]).collect(),
         ed: xs.iter().map(|x| x[1]).collect(),
@@ -2267,6 +2317,12 @@ const TAU_MAX: [f64; NL] = [
     0.0, 300.0, 300.0, 120.0, 250.0, 250.0, 80.0, 250.0, 200.0, 80.0, 250.0, 250.0, 80.0, 250.0, 200.0, 80.0,
 ];
 
+/// A small armature on the light distal joints (the shoe, the foot's soft
+/// tissue): keeps the stiff sole contacts stable at 500 Hz.
+const ROTOR: [f64; NL] = [
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01, 0.0, 0.006, 0.008, 0.0, 0.0, 0.01, 0.0, 0.006, 0.008,
+];
+
 /// Joint limits in link coordinates.
 fn limits(i: usize) -> (f64, f64) {
     match i {
@@ -2370,7 +2426,7 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
     };
     let mut si = 0usize;
     let mut assist = match p0.support {
-        Support::OneFoot(_) => 0.0,
+        Support::OneFoot(_) => 0.25,
         Support::Feet => 0.2,
         _ => 0.08,
     };
@@ -2474,8 +2530,8 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
             let anchor = anchor - V3::new(sh_side * 0.25, -0.1, 0.0);
             let c = 2.0 * (lifter.grip * 25.0).sqrt();
             let mut f = (anchor - p) * lifter.grip - v * c;
-            if f.norm() > 250.0 {
-                f *= 250.0 / f.norm();
+            if f.norm() > 350.0 {
+                f *= 350.0 / f.norm();
             }
             push_force(&mut fext, &kin, LUMBAR_ROT, &p, &f);
         }
@@ -2486,21 +2542,26 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
             push_force(&mut fext, &kin, 0, &st.pos, &f);
             let err = (d.rot * st.rot.inverse()).scaled_axis();
             let wv = kin.omega_world(0);
-            let tq = err * (600.0 * mscale * a) - wv * (40.0 * mscale * a);
+            let tq = err * (600.0 * mscale * a) - wv * (15.0 * mscale * a);
             push_torque(&mut fext, &kin, 0, &tq);
         }
         apply_load(&mut load, &mut fext, &kin, body, w, d.loaded, load_scale, &machine_zero);
         // Joint torques.
         let mut tau = [0.0; NL];
+        let mut arm = [0.0; NL];
         for i in 1..NL {
             let k = K_BASE[i] * mscale * d.kmul[i];
             let dd = D_BASE[i] * mscale.sqrt() * d.kmul[i].sqrt().max(0.3);
-            let mut t_i = k * (d.q[i] - st.q[i]) + dd * (d.qd[i] - st.qd[i]) + d.ff[i];
+            arm[i] = (dd + k * DT) * DT + ROTOR[i];
+            let mut t_i = k * (d.q[i] - st.q[i] - st.qd[i] * DT) + dd * (d.qd[i] - st.qd[i]) + d.ff[i];
             let (lo, hi) = limits(i);
-            if st.q[i] < lo {
-                t_i += 400.0 * (lo - st.q[i]) - 5.0 * st.qd[i].min(0.0);
-            } else if st.q[i] > hi {
-                t_i += 400.0 * (hi - st.q[i]) - 5.0 * st.qd[i].max(0.0);
+            let qn = st.q[i] + st.qd[i] * DT;
+            if qn < lo || qn > hi {
+                // A soft end stop, implicit like the joint's own stiffness.
+                let kl = 300.0 * mscale;
+                let dl = 4.0 * mscale.sqrt();
+                t_i += kl * (if qn < lo { lo } else { hi } - qn) - dl * st.qd[i];
+                arm[i] += (dl + kl * DT) * DT;
             }
             let cap = if d.noisy == i { lifter.strength * 1.3 } else { TAU_MAX[i] * mscale };
             tau[i] = t_i.clamp(-cap, cap);
@@ -2525,6 +2586,16 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
                     }
                 }
             }
+        }
+        // Pelvic levelling: on one leg the stance hip holds the pelvis level in
+        // the world (what the gluteus medius is for), against the working leg.
+        if let (Support::OneFoot(f), true) = (d.support, d.balance) {
+            let err = (d.rot * st.rot.inverse()).scaled_axis();
+            let wv = kin.omega_world(0);
+            let tw = err * (lifter.level * mscale) - wv * (0.08 * lifter.level * mscale);
+            let i = LEG[f] + HIP_ABD;
+            let axis = kin.r[i] * unit(body.links[i].axis);
+            tau[i] += (-tw.dot(&axis)).clamp(-120.0 * mscale, 120.0 * mscale);
         }
         // Balance: the stance ankle(s) push the centre of mass back over the feet.
         if d.balance {
@@ -2555,12 +2626,52 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
                         let i = LEG[l] + j;
                         let axis = kin.r[i] * unit(body.links[i].axis);
                         let tj = -tb.dot(&axis) / legs.len() as f64;
-                        tau[i] += tj.clamp(-150.0 * mscale, 150.0 * mscale);
+                        // What a foot can push: the sole is long but narrow.
+                        let lim = if j == ANK_FLEX { 60.0 } else { 20.0 } * mscale;
+                        tau[i] += tj.clamp(-lim, lim);
                     }
                 }
             }
         }
-        let (a0, qdd) = aba(body, &st, &tau, &fext);
+        let (a0, qdd) = aba(body, &st, &tau, &fext, &arm);
+        if std::env::var("WATCH").is_ok() && st.q.iter().any(|x| x.abs() > 1.6) {
+            eprintln!(
+                "WATCH {:.3} act {:?} q {:?} qd {:?} tau {:?} arm {:?}",
+                t,
+                seg.act,
+                st.q.iter().map(|x| (x * 57.3).round()).collect::<Vec<_>>(),
+                st.qd.iter().map(|x| (x * 57.3).round()).collect::<Vec<_>>(),
+                tau.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                arm
+            );
+            panic!("watch");
+        }
+        if std::env::var("TRACE").map(|v| (t - v.parse::<f64>().unwrap_or(0.0)).abs() < 0.5).unwrap_or(false) && step % 5 == 0 {
+            eprintln!(
+                "T {:.2} roll pel {:.1} footL {:.1} shankR {:.1} trunk {:.1} feet {:.0} {:.0} load {:?} ref5 {:.1} ff5 {:.1} ff11 {:.1} k5 {:.2} pos {:.3} {:.3} {:.3} q {:?} tau {:?} a0 {:.1}",
+                t,
+                deg(kin.r[0][(1, 0)].asin()),
+                deg(kin.r[LEG[1] + ANK_INV][(1, 0)].asin()),
+                deg(kin.r[LEG[0] + KNEE][(0, 1)].asin()),
+                deg(kin.r[LUMBAR_ROT][(0, 1)].asin()),
+                foot_force[0],
+                foot_force[1],
+                match &load {
+                    Load::Cable { s, stack, k, rest, .. } => (*s, *stack, *k, *rest),
+                    _ => (0.0, 0.0, 0.0, 0.0),
+                },
+                deg(d.q[5]),
+                d.ff[5],
+                d.ff[11],
+                d.kmul[5],
+                st.pos.x,
+                st.pos.y,
+                st.pos.z,
+                st.q.iter().map(|x| (x * 57.3).round()).collect::<Vec<_>>(),
+                tau.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                a0.norm()
+            );
+        }
         for i in 1..NL {
             st.qd[i] += qdd[i] * DT;
             st.q[i] += st.qd[i] * DT;
@@ -2586,7 +2697,7 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
         let xd = xd + xdd * DT;
         tissue = (x + xd * DT, xd);
         let a_sensor = a_site + xdd;
-        let r_link = UnitQuaternion::from_matrix(&kin.r[link]);
+        let r_link = quat(&kin.r[link]);
         let a_local = r_link.inverse() * a_site;
         let out = mount.local.normalize();
         let (th, thd) = rock;
@@ -2612,9 +2723,9 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
             }
         };
         rec.coupling.push(coupling as f32);
-        rec.shank.push(UnitQuaternion::from_matrix(&kin.r[LEG[w] + KNEE]));
-        rec.pelvis.push(UnitQuaternion::from_matrix(&kin.r[0]));
-        rec.trunk.push(UnitQuaternion::from_matrix(&kin.r[LUMBAR_ROT]));
+        rec.shank.push(quat(&kin.r[LEG[w] + KNEE]));
+        rec.pelvis.push(quat(&kin.r[0]));
+        rec.trunk.push(quat(&kin.r[LUMBAR_ROT]));
         rec.flexion.push(st.q[LEG[w] + HIP_FLEX]);
     }
     rec
@@ -2766,13 +2877,24 @@ fn drive(
     let still = |d: &mut Drive, i: usize| {
         let p = pose_of(i);
         d.q = p.q;
+        if let Support::OneFoot(f) = p.support {
+            // Postural tone on one leg: stance hip, ankle and the trunk stiffen.
+            d.kmul[LEG[f] + HIP_ABD] = lifter.tone;
+            d.kmul[LEG[f] + HIP_FLEX] = 0.5 * lifter.tone;
+            d.kmul[LEG[f] + HIP_ROT] = 0.5 * lifter.tone;
+            d.kmul[LEG[f] + KNEE] = lifter.tone;
+            d.kmul[LEG[f] + ANK_INV] = 0.5 * lifter.tone;
+            d.kmul[LEG[f] + ANK_FLEX] = 0.4 * lifter.tone;
+            d.kmul[LUMBAR_LAT] = 0.4 * lifter.tone;
+        }
         d.pos = p.pos;
         d.rot = p.rot;
         d.support = p.support;
         d.hand = hands[i];
         d.balance = matches!(p.support, Support::Feet | Support::OneFoot(_));
         d.assist = match p.support {
-            Support::OneFoot(_) => 0.0,
+            // The free hand on the machine and the balance reflexes this body lacks.
+            Support::OneFoot(_) => 0.25,
             Support::Feet => 0.2,
             _ => 0.08,
         };
@@ -2880,6 +3002,13 @@ fn drive(
                 d.kmul[jo] = kmul;
             }
             let stn = 1 - leg;
+            if let Support::OneFoot(f) = d.support {
+                if !hitch {
+                    // Anticipatory postural adjustment: the stance hip takes the
+                    // working hip's reaction on the pelvis.
+                    d.ff[LEG[f] + HIP_ABD] -= lifter.apa * d.ff[j];
+                }
+            }
             match ex.kind {
                 Some(FlagKind::HipHike) if !hitch => {
                     let sst = sign_of(stn);
@@ -2915,6 +3044,20 @@ fn drive(
                 }
                 _ => {}
             }
+            // The pelvis orientation the lifter means to hold (levelling and
+            // the residual both follow it): the hitch's drop, a hike, a let-go, a rock.
+            let free = if hitch { -s } else { s };
+            let mut obliq = if hitch { -e } else { 0.0 };
+            match ex.kind {
+                Some(FlagKind::HipHike) if !hitch => obliq += r,
+                Some(FlagKind::TrunkSway) if !lying => obliq += r,
+                Some(FlagKind::PelvicDrop) if !hitch => {
+                    let ramp = smooth(tl / top.max(0.2)) * (1.0 - smooth((tl - top - 0.3) / 0.8));
+                    obliq -= ex.drop * ramp;
+                }
+                _ => {}
+            }
+            d.rot *= UnitQuaternion::from_axis_angle(&V3::z_axis(), free * obliq);
         }
         Act::Swing { pose, leg, amp, flex } => {
             still(&mut d, *pose);
@@ -3320,8 +3463,9 @@ fn measure_truth(cfg: &SimConfig, ses: &Session, rec: &Record) -> Vec<TruthSet> 
                 }
             }
             // Momentum: the fastest phase of the working segment for its range.
-            let speed = (a + s..(a + e).min(n - 2))
-                .map(|i| (rec.shank[i].inverse() * rec.shank[i + 1]).angle() / DT)
+            let lag = 10;
+            let speed = (s..e.min(leg.len().saturating_sub(lag + 1)))
+                .map(|i| (leg[i + lag] - leg[i]).abs() / (lag as f64 * DT))
                 .fold(0.0, f64::max);
             let range = leg[win.clone()].iter().cloned().fold(0.0, f64::max);
             if !hitch && range > 0.05 && speed / range > 1.875 / MOMENTUM_PHASE_S {
@@ -3426,5 +3570,150 @@ impl Iterator for EffortSimulator {
     type Item = Sample;
     fn next(&mut self) -> Option<Sample> {
         self.samples.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(exercise: Exercise, placement: Placement, side: Side, seed: u64) -> SimConfig {
+        let mut cfg = SimConfig::new(exercise, placement, side);
+        cfg.model = crate::source::sim::SimModel::Effort;
+        cfg.sets = 1;
+        cfg.reps_min = 3;
+        cfg.reps_max = 4;
+        cfg.rest_min_s = 12.0;
+        cfg.rest_max_s = 14.0;
+        cfg.seed = seed;
+        cfg
+    }
+
+    #[test]
+    fn the_body_falls_freely_and_keeps_its_shape() {
+        let body = Body::new(1.75, 72.0, false, 0.0);
+        let mut st = State {
+            rot: UnitQuaternion::from_euler_angles(0.3, -0.2, 0.5),
+            pos: V3::new(0.0, 2.0, 0.0),
+            vel: V6::new(0.4, -0.2, 0.1, 0.0, 0.0, 0.0),
+            q: [0.1; NL],
+            qd: [0.0; NL],
+        };
+        let mut kin = Kin::new();
+        kinematics(&body, &st, &mut kin);
+        let (c0, v0) = kin.com(&body);
+        let t_end = 0.5;
+        for _ in 0..(t_end / DT) as usize {
+            kinematics(&body, &st, &mut kin);
+            let mut fext = [V6::zeros(); NL];
+            for (i, l) in body.links.iter().enumerate() {
+                if l.mass > 0.0 {
+                    let c = kin.point(i, &l.com);
+                    push_force(&mut fext, &kin, i, &c, &V3::new(0.0, -l.mass * G, 0.0));
+                }
+            }
+            let (a0, qdd) = aba(&body, &st, &[0.0; NL], &fext, &[0.0; NL]);
+            for i in 1..NL {
+                st.qd[i] += qdd[i] * DT;
+                st.q[i] += st.qd[i] * DT;
+            }
+            st.vel += a0 * DT;
+            let wv = V3::new(st.vel[0], st.vel[1], st.vel[2]);
+            let vv = V3::new(st.vel[3], st.vel[4], st.vel[5]);
+            st.pos += st.rot * vv * DT;
+            st.rot *= UnitQuaternion::from_scaled_axis(wv * DT);
+        }
+        kinematics(&body, &st, &mut kin);
+        let (c1, _) = kin.com(&body);
+        // The centre of mass falls g t²/2 whatever the body does.
+        assert!((c0.y - c1.y - 0.5 * G * t_end * t_end).abs() < 0.03, "{} {}", c0.y, c1.y);
+        let drift = c1 - c0 - v0 * t_end;
+        assert!(drift.x.abs() < 0.01 && drift.z.abs() < 0.01, "{drift}");
+    }
+
+    #[test]
+    #[ignore]
+    fn survey() {
+        for (i, &(e, p)) in crate::source::sim::PAIRS.iter().enumerate() {
+            for side in [Side::Right, Side::Left] {
+                let mut cfg = config(e, p, side, 11 + i as u64);
+                cfg.sets = 2;
+                cfg.reps_min = 4;
+                cfg.reps_max = 6;
+                let t = std::time::Instant::now();
+                let (sim, truth) = EffortSimulator::new(&cfg).unwrap();
+                let samples: Vec<Sample> = sim.collect();
+                let bad = samples.iter().filter(|s| !s.is_finite()).count();
+                let gmax = samples.iter().map(|s| s.gyr.norm()).fold(0.0, f64::max);
+                eprintln!(
+                    "{e} {p} {side}: {:?} dur {:.0} n {} bad {bad} gmax {gmax:.0} sets {:?}",
+                    t.elapsed(),
+                    truth.duration_s,
+                    samples.len(),
+                    truth
+                        .sets
+                        .iter()
+                        .map(|s| (s.rep_count, s.reps.iter().map(|r| (r.peak_deg.round(), r.flags.iter().map(|f| f.kind.id()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn diag() {
+        let pair: usize = std::env::var("PAIR").map(|v| v.parse().unwrap()).unwrap_or(0);
+        let (e, p) = crate::source::sim::PAIRS[pair];
+        let mut cfg = config(e, p, Side::Right, 11 + pair as u64);
+        cfg.sets = 2;
+        cfg.reps_min = 4;
+        cfg.reps_max = 6;
+        if let Ok(n) = std::env::var("SETS") {
+            cfg.sets = n.parse().unwrap();
+            cfg.reps_min = 10;
+            cfg.reps_max = 15;
+            cfg.rest_min_s = 30.0;
+            cfg.rest_max_s = 60.0;
+        }
+        let t = std::time::Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let ses = build_session(&cfg, &mut rng);
+        eprintln!("session {:?} segs {} dur {:.1}", t.elapsed(), ses.segs.len(), ses.duration);
+        for ex in &ses.execs {
+            let p = &ex.plan;
+            eprintln!(
+                "plan {:?} n {} peak {:.1} min {:.1} deg  tau {:.1}..{:.1}  r {:.1} range {:.1}",
+                ex.kind,
+                p.e.len(),
+                deg(plan_peak(p)),
+                deg(p.e.iter().cloned().fold(f64::MAX, f64::min)),
+                p.tau.iter().cloned().fold(f64::MAX, f64::min),
+                p.tau.iter().cloned().fold(f64::MIN, f64::max),
+                deg(p.r.iter().cloned().fold(0.0, |a: f64, b| a.max(b.abs()))),
+                deg(ses.lifter.range)
+            );
+        }
+        for sg in &ses.segs {
+            eprintln!("{:6.1} {:6.1} {:?}", sg.t0, sg.t1, sg.act);
+        }
+        let mount = draw_mount(&cfg, &ses.lifter.body, ses.working, &mut rng);
+        let t = std::time::Instant::now();
+        let rec = simulate(&cfg, &ses, &mount, &mut rng);
+        eprintln!("physics {:?} steps {}", t.elapsed(), rec.acc.len());
+        for set in measure_truth(&cfg, &ses, &rec) {
+            eprintln!("SET {:.1}-{:.1} n {}", set.start_s, set.end_s, set.rep_count);
+            for r in &set.reps {
+                eprintln!("  REP {:.2}-{:.2} peak {:.1} {:?}", r.start_s, r.end_s, r.peak_deg, r.flags);
+            }
+        }
+        let s0 = rec.shank[(0.2 / DT) as usize];
+        for i in (0..rec.acc.len()).step_by(25) {
+            eprintln!("ANG {:.2} {:.1} {:.1}", i as f64 * DT, deg((s0.inverse() * rec.shank[i]).angle()), deg(rec.gyr[i].norm()));
+        }
+        for i in (0..rec.acc.len()).step_by(if std::env::var("DENSE").is_ok() { 5 } else { 250 }) {
+            let p = rec.pelvis[i];
+            eprintln!("{:6.1} acc {:7.2} {:7.2} {:7.2} gyr {:7.1} {:7.1} {:7.1} pel {:?}", i as f64 * DT, rec.acc[i].x, rec.acc[i].y, rec.acc[i].z, deg(rec.gyr[i].x), deg(rec.gyr[i].y), deg(rec.gyr[i].z), p.euler_angles());
+        }
     }
 }
