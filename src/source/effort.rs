@@ -1324,7 +1324,7 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
                 V3::new(-1.4, 0.0, -0.45),
                 V3::new(1.4, 0.0, 0.35),
                 8.0e3,
-                120.0,
+                350.0,
                 0.5,
             );
             cushion.only = vec![LEG[w] + HIP_ROT, LEG[w] + KNEE];
@@ -1644,28 +1644,45 @@ fn plan_rep(plant: &Plant, lifter: &Lifter, spec: &Spec, iters: usize) -> Plan {
     } else {
         (lifter.w_effort, lifter.w_change, lifter.w_var)
     };
-    let t_mid = t_top + spec.t_hold + 0.5 * spec.t_down;
+    // The lifter's intended tempo: a minimum-jerk path up, a hold, a
+    // minimum-jerk path down. It is followed loosely during the movements
+    // (effort, torque change and the endpoint variance shape the real one)
+    // and tightly at the top and back at rest.
+    let mj_path = |t: f64| -> f64 {
+        let mj = |x: f64| {
+            let x = x.clamp(0.0, 1.0);
+            10.0 * x.powi(3) - 15.0 * x.powi(4) + 6.0 * x.powi(5)
+        };
+        if t < t_top {
+            spec.target * mj(t / t_top)
+        } else if t < t_top + spec.t_hold {
+            spec.target
+        } else {
+            spec.target * (1.0 - mj((t - t_top - spec.t_hold) / spec.t_down))
+        }
+    };
     for k in 0..n {
         let t = k as f64 * PLAN_DT;
-        if spec.momentum {
-            if (t - t_top).abs() < 0.03 {
-                target[k] = spec.target;
-                w_target[k] = lifter.w_target * 0.5;
+        target[k] = mj_path(t);
+        let moving = if spec.momentum { 0.0 } else { 0.12 };
+        w_target[k] = if t < t_top - 0.03 {
+            moving * lifter.w_target
+        } else if t <= t_top + spec.t_hold {
+            if spec.momentum && t > t_top + 0.03 {
+                0.0
+            } else {
+                lifter.w_target
             }
-        } else if t >= t_top - 0.03 && t <= t_top + spec.t_hold {
-            target[k] = spec.target;
-            w_target[k] = lifter.w_target;
-        } else if (t - t_mid).abs() < 0.03 {
-            // "Lower slowly": the lifter means to be half way down half way through.
-            target[k] = 0.5 * spec.target;
-            w_target[k] = 0.5 * lifter.w_target;
-        }
+        } else if t < t_back - 0.03 {
+            moving * lifter.w_target
+        } else if spec.momentum {
+            0.2 * lifter.w_target
+        } else {
+            lifter.w_target
+        };
         if spec.overshoot != 0.0 && t >= t_back - 0.05 && t <= t_back + 0.2 {
             target[k] = -spec.overshoot;
             w_target[k] = lifter.w_target;
-        } else if t > t_back - 0.03 && !(spec.overshoot != 0.0 && t <= t_back + 0.2) {
-            target[k] = 0.0;
-            w_target[k] = if spec.momentum { 0.2 * lifter.w_target } else { lifter.w_target };
         }
         if t < t_top {
             var_w[k] = w_var * ((t_top - t) / t_top).powi(2);
@@ -2410,8 +2427,11 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
         }
         z
     };
-    let k_w = lifter.imp * 70.0 * mscale;
-    let plant_i = reduce(cfg, body, p0, w, &ses.load, 1.0).inertia;
+    let plant0 = reduce(cfg, body, p0, w, &ses.load, 1.0);
+    // The working joint's impedance: co-contraction around the planned path,
+    // scaled to the gravity stiffness the lifter works against.
+    let k_w = lifter.imp * (120.0 * mscale + 0.8 * plant0.ga.hypot(plant0.gb));
+    let plant_i = plant0.inertia;
     let d_w = 2.0 * 0.7 * (k_w * plant_i).sqrt();
     let n_steps = (ses.duration / DT).ceil() as usize + 1;
     let mut rec = Record {
@@ -3697,6 +3717,11 @@ mod tests {
         for sg in &ses.segs {
             eprintln!("{:6.1} {:6.1} {:?}", sg.t0, sg.t1, sg.act);
         }
+        let p0 = &ses.execs[0].plan;
+        eprintln!(
+            "PLAN0 {:?}",
+            p0.e.iter().zip(&p0.tau).step_by(5).map(|(e, t)| (deg(*e).round(), t.round())).collect::<Vec<_>>()
+        );
         let mount = draw_mount(&cfg, &ses.lifter.body, ses.working, &mut rng);
         let t = std::time::Instant::now();
         let rec = simulate(&cfg, &ses, &mount, &mut rng);
