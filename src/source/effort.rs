@@ -82,6 +82,9 @@
 //! value the shortfall; hip flexion drift: working hip flexion over 10°,
 //! value the flexion).
 
+// Joints, links and legs are numbered; indexing by them reads like the equations.
+#![allow(clippy::needless_range_loop)]
+
 use super::round3;
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
 use crate::motion::FlagKind;
@@ -1052,8 +1055,6 @@ fn stand_on(
 struct Scene {
     surfaces: Vec<Surface>,
     points: Vec<ContactPoint>,
-    /// Where the lifter stands between sets.
-    stand_at: V3,
     /// Which way walks go (unit, horizontal).
     walk_dir: V3,
 }
@@ -1334,7 +1335,7 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
     let mut stand2 = [0.0; NL];
     set_leg(&mut stand2, 0, 0.0, rad(2.0), 0.0, rad(4.0), 0.0, 0.0);
     set_leg(&mut stand2, 1, 0.0, rad(2.0), 0.0, rad(4.0), 0.0, 0.0);
-    let (postures, stand_at, walk_dir, load) = match cfg.exercise {
+    let (postures, _stand_at, walk_dir, load) = match cfg.exercise {
         Exercise::SideLyingAbduction => {
             let bed_y = if rng.gen_bool(0.5) {
                 uni(rng, 0.42, 0.55)
@@ -1650,7 +1651,6 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
     let scene = Scene {
         surfaces,
         points,
-        stand_at,
         walk_dir,
     };
     (postures, scene, load)
@@ -3582,7 +3582,7 @@ fn sample_sensor(
             a_out[j] = ((a_out[j] / acc_lsb).round() * acc_lsb).clamp(-acc_range, acc_range);
         }
         k += 1;
-        while gaps.len() > 0 && t > gaps[0] + 0.2 {
+        while !gaps.is_empty() && t > gaps[0] + 0.2 {
             gaps.remove(0);
         }
         if !gaps.is_empty() && t >= gaps[0] && t < gaps[0] + 0.2 {
