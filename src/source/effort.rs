@@ -1563,7 +1563,8 @@ fn build_scene(cfg: &SimConfig, body: &Body, rng: &mut ChaCha8Rng) -> (Vec<Postu
                 300.0,
                 0.8,
             ));
-            let at = V3::new(-sw * 0.55, 0.0, 0.0);
+            // Between sets the lifter stands on the step with both feet.
+            let at = V3::new(sw * 0.1, h, 0.0);
             let stand = stand_on(body, stand2, id, &[0, 1], at, Support::Feet);
             (vec![ex, stand, other], at, -V3::z(), Load::None)
         }
@@ -2144,7 +2145,7 @@ fn build_session(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Session {
         push(&mut segs, &mut t, uni(rng, 0.8, 2.5), Act::Hold(P_EX));
         let f_end = if cap > 0.0 { fatigue_e / cap } else { 0.0 };
         if set + 1 == cfg.sets {
-            if cfg.walking && rng.gen_bool(0.4) {
+            if cfg.walking && !hitch && rng.gen_bool(0.4) {
                 let d = uni(rng, 1.5, 3.0);
                 push(&mut segs, &mut t, d, Act::Move(P_EX, P_STAND));
                 push(
@@ -2287,7 +2288,7 @@ fn build_session(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Session {
             let room = end - back - settle - t;
             let roll = rng.gen::<f64>();
             let t0 = t;
-            if cfg.walking && roll < 0.3 && room > 6.0 {
+            if cfg.walking && roll < 0.3 && room > 6.0 && !hitch {
                 let speed = uni(rng, 0.9, 1.4);
                 let dist = (uni(rng, 1.5, 6.0))
                     .min((room - 3.5) * speed / 2.0)
@@ -2348,7 +2349,7 @@ fn build_session(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Session {
                     },
                 );
                 distractions.push(format!("{:.1}-{:.1} s: sets the machine", t0, t));
-            } else if roll < 0.8 && !did_other && (standing || hitch) && room > 25.0 {
+            } else if roll < 0.8 && !did_other && standing && room > 25.0 {
                 did_other = true;
                 push(
                     &mut segs,
@@ -3135,8 +3136,15 @@ fn drive(
         d.hand = hands[i];
         d.balance = matches!(p.support, Support::Feet | Support::OneFoot(_));
         d.assist = match p.support {
-            // The free hand on the machine and the balance reflexes this body lacks.
-            Support::OneFoot(_) => 0.25,
+            // The free hand on the machine or the rail and the balance
+            // reflexes this body lacks.
+            Support::OneFoot(_) => {
+                if hitch {
+                    0.4
+                } else {
+                    0.25
+                }
+            }
             Support::Feet => 0.2,
             _ => 0.08,
         };
@@ -3151,10 +3159,21 @@ fn drive(
                 d.q[i] = pa.q[i] + (pb.q[i] - pa.q[i]) * s;
             }
             let lift = if lying || seated {
-                0.08 * (PI * s).sin()
+                0.08
+            } else if hitch {
+                0.12
             } else {
-                0.03 * (PI * s).sin()
-            };
+                0.03
+            } * (PI * s).sin();
+            // Feet tucked while moving, so they step over edges instead of through them.
+            if !lying {
+                let tuck = (PI * s).sin();
+                for leg in 0..2 {
+                    d.q[LEG[leg] + HIP_FLEX] += 0.25 * tuck;
+                    d.q[LEG[leg] + KNEE] -= 0.5 * tuck;
+                    d.q[LEG[leg] + ANK_FLEX] += 0.25 * tuck;
+                }
+            }
             d.pos = pa.pos + (pb.pos - pa.pos) * s + V3::new(0.0, lift, 0.0);
             d.rot = pa.rot.slerp(&pb.rot, s);
             d.support = if s < 0.5 { pa.support } else { pb.support };
