@@ -2683,7 +2683,8 @@ fn simulate(cfg: &SimConfig, ses: &Session, mount: &Mount, rng: &mut ChaCha8Rng)
     let mut assist = match p0.support {
         Support::OneFoot(_) => 0.25,
         Support::Feet => 0.2,
-        _ => 0.08,
+        Support::Lying => 0.35,
+        Support::Seated => 0.08,
     };
     let mut motor_noise = 0.0;
     let mut sway_noise = [0.0f64; 3];
@@ -3146,7 +3147,9 @@ fn drive(
                 }
             }
             Support::Feet => 0.2,
-            _ => 0.08,
+            // The bottom arm and the top hand on the bed's edge.
+            Support::Lying => 0.35,
+            Support::Seated => 0.08,
         };
         d.loaded = i == P_EX;
     };
