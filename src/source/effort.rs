@@ -17,10 +17,13 @@
 //! feed-forward from the rep's plan, a per-lifter impedance (stiffness and
 //! damping around the planned path), soft joint limits, a stance balance
 //! torque from the centre of mass over the foot, and a hand on the machine
-//! or a rail (a stiff-ish spring at the shoulder). Walking and getting up,
-//! down, into and out of the machine are moved by a residual wrench on the
-//! pelvis (the arms and the balance strategies this body does not have);
-//! reps are not.
+//! or a rail (a stiff-ish spring at the shoulder), and the stance hip
+//! levelling the pelvis toward the orientation the lifter means. Walking and
+//! getting up, down, into and out of the machine are moved by a residual
+//! wrench on the pelvis (the arms and balance strategies this body does not
+//! have); during sets a weak one stays (a quarter to 0.4 of it on one leg,
+//! 0.35 lying on the bed: the free hand, the bottom arm), which the joints
+//! and the working leg act against.
 //!
 //! **Plans.** Every rep is planned by iLQR on a reduced model (the working
 //! coordinate with the inertia, gravity moment and load worked out from the
