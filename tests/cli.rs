@@ -132,6 +132,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("mocap", "side-lying-abduction", "ankle", "45"),
         ("planner", "standing-cable-abduction", "pelvis", "46"),
         ("planner", "side-lying-abduction", "ankle", "47"),
+        ("effort", "standing-cable-abduction", "pelvis", "48"),
+        ("effort", "side-lying-abduction", "ankle", "49"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -62,11 +62,15 @@ use std::io::IsTerminal;
 /// by motion matching, time warps and cross-fades, a double inverted
 /// pendulum pelvis and trunk, lifters who learn, a consumer wearable),
 /// built after all twenty-five, held out through session 28 and read from
-/// session 29; and the planner model (jerk-limited trajectories re-planned
+/// session 29; the planner model (jerk-limited trajectories re-planned
 /// online and followed by a servo, Wing–Kristofferson timing, a
 /// mass–spring–damper pelvis and trunk, a busy gym as a discrete-event
-/// simulation, a phone-class sensor stack), built after all twenty-six:
-/// the new hold-out, neither tuned on nor read.
+/// simulation, a phone-class sensor stack), built after all twenty-six,
+/// held out through session 29 and read from session 30; and the effort
+/// model (optimal control by iLQR on a floating-base rigid-body model with
+/// penalty contacts, a lifter's mind that miscounts and tires, a sensor
+/// whose failures come from physics and firmware), built after all
+/// twenty-seven: the new hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -86,8 +90,8 @@ pub struct AccuracyArgs {
     /// from session 22), reach (read from session 23) and lognormal (read
     /// from session 24), syllable (read from session 25), langevin (read
     /// from session 26), pendulum (read from session 27), neuro (read from
-    /// session 28), mocap (read from session 29): seen; planner: the new
-    /// hold-out).
+    /// session 28), mocap (read from session 29), planner (read from
+    /// session 30): seen; effort: the new hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -244,7 +248,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement assembled the way a game engine animates a character from motion capture (a library of procedurally captured clips with several takes each, a motion graph, motion matching, non-uniform time warping along a dynamic-time-warping path to the lifter's tempo, cross-fades of 0.1–0.4 s that cut movements short, merge them or leave a bump, inverse kinematics for the foot, the bed and the footrests; compensations from clip choice and additive layers), a pelvis and trunk from a frontal-plane double inverted pendulum blending an ankle and a hip strategy, lifters from anthropometric tables who learn over a block of sessions, cluster, drop and unilateral supersets, life between sets, and a consumer wearable with on-board bias estimation, whole BLE notifications lost, a warm-up on the skin, a drifting crystal and a creeping strap; built after all twenty-five, the hold-out through session 28, read from session 29 (seen)".into()
         }
         crate::source::sim::SimModel::Planner => {
-            "movement made the way an industrial robot controller makes it (every rep a jerk-limited seven-segment trajectory with per-lifter, per-phase limits on velocity, acceleration and jerk, via points blended in fly-by zones, targets changed mid-motion and re-planned online from the current position, velocity and acceleration: overshoot, stalls, stopping short, going higher, freezing, pumping, abandoned attempts; a PD servo with per-lifter gains against gravity and the load), rep onsets from a Wing–Kristofferson clock and motor delay with linear phase correction to a metronome or self-paced, a pelvis and trunk as a lumped mass–spring–damper network with a delayed low-gain PID and soft-tissue wobbling masses, the session as a discrete-event simulation of a busy gym (members taking the station, conversations, the phone, the fountain, re-racking, the other leg's set, hurried sets), lifters from anthropometric tables, and a sensor read through a phone-class OS sensor stack (batched, host-stamped, non-uniform samples, duplicates, a busy OS halving the rate, clipping); never tuned on or read (the new hold-out, built after all twenty-six)".into()
+            "movement made the way an industrial robot controller makes it (every rep a jerk-limited seven-segment trajectory with per-lifter, per-phase limits on velocity, acceleration and jerk, via points blended in fly-by zones, targets changed mid-motion and re-planned online from the current position, velocity and acceleration: overshoot, stalls, stopping short, going higher, freezing, pumping, abandoned attempts; a PD servo with per-lifter gains against gravity and the load), rep onsets from a Wing–Kristofferson clock and motor delay with linear phase correction to a metronome or self-paced, a pelvis and trunk as a lumped mass–spring–damper network with a delayed low-gain PID and soft-tissue wobbling masses, the session as a discrete-event simulation of a busy gym (members taking the station, conversations, the phone, the fountain, re-racking, the other leg's set, hurried sets), lifters from anthropometric tables, and a sensor read through a phone-class OS sensor stack (batched, host-stamped, non-uniform samples, duplicates, a busy OS halving the rate, clipping); built after all twenty-six, the hold-out through session 29, read from session 30 (seen)".into()
+        }
+        crate::source::sim::SimModel::Effort => {
+            "movement made by optimal control on a floating-base rigid-body model (pelvis, trunk, both legs as thigh, shank and foot from anthropometric tables) with penalty contacts and Coulomb friction on the floor, the bed, the seat and the step; every rep's joint torques planned by iLQR minimising effort, torque change and endpoint variance under signal-dependent motor noise with per-lifter weights, fatigue lowering the torque available and raising the noise, the trunk, the stance hip, hip flexion or momentum recruited when the target is out of reach; a lifter's mind (a rep count in working memory that slips, perceived exertion ending sets with reps in reserve, at failure or with a failed attempt, lapses, breathing-paced tempo, warm-up, working and back-off sets, life between sets); cable stack, band, ankle weight and pads as forces; a sensor on soft tissue with thermal MEMS drift, g-sensitivity, aliased floor vibration, an off-nominal data rate and BLE connection-event batches; never tuned on or read (the new hold-out, built after all twenty-seven)".into()
         }
     }
 }

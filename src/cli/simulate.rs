@@ -167,16 +167,26 @@ pub struct SimulateArgs {
     /// tables who learn over sessions; a consumer wearable with on-board
     /// bias estimation, BLE packing and a warm-up on the skin), built after
     /// all twenty-five, held out through session 28 and read from session
-    /// 29; or the new hold-out, built apart after all twenty-six and never
-    /// tuned on or read: `planner` (movement made the way an industrial
-    /// robot controller makes it: jerk-limited S-curve trajectories with
-    /// per-lifter limits, via points in fly-by blends, targets re-planned
-    /// online mid-motion, a PD servo against gravity and the load; rep
-    /// onsets from a Wing–Kristofferson timing model with phase correction;
-    /// a pelvis and trunk as a mass–spring–damper network with soft-tissue
-    /// wobbling masses; the session as a discrete-event simulation of a busy
-    /// gym; a sensor read through a phone-class OS sensor stack with
-    /// batched, host-stamped, non-uniform samples).
+    /// 29; `planner` (movement made the way an industrial robot controller
+    /// makes it: jerk-limited S-curve trajectories with per-lifter limits,
+    /// via points in fly-by blends, targets re-planned online mid-motion, a
+    /// PD servo against gravity and the load; rep onsets from a
+    /// Wing–Kristofferson timing model with phase correction; a pelvis and
+    /// trunk as a mass–spring–damper network with soft-tissue wobbling
+    /// masses; the session as a discrete-event simulation of a busy gym; a
+    /// sensor read through a phone-class OS sensor stack with batched,
+    /// host-stamped, non-uniform samples), built after all twenty-six, the
+    /// hold-out through session 29, read from session 30; or the new
+    /// hold-out, built apart after all twenty-seven and never tuned on or
+    /// read: `effort` (movement made by optimal control on a floating-base
+    /// rigid-body model with penalty contacts: every rep's torques planned
+    /// by iLQR minimising effort, torque change and endpoint variance under
+    /// signal-dependent noise, fatigue lowering the torque available and
+    /// other joints recruited when the target is out of reach; a lifter's
+    /// mind with a slipping rep count, perceived exertion ending sets,
+    /// lapses and breathing-paced tempo; loads as forces; a sensor whose
+    /// failures come from physics and firmware: soft tissue, thermal drift,
+    /// aliased floor vibration, BLE connection-event batches).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

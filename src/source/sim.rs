@@ -219,7 +219,19 @@ pub struct SimConfig {
 /// correction, a pelvis and trunk as a lumped mass–spring–damper network
 /// with soft-tissue wobbling masses, the session as a discrete-event
 /// simulation of a busy gym, and a sensor read through a phone-class OS
-/// sensor stack; the new hold-out, never tuned on or read.
+/// sensor stack; built after all twenty-six, the hold-out through session
+/// 29, read from session 30.
+/// `Effort` ([`crate::source::effort`]) is a twenty-eighth, built apart
+/// after all twenty-seven: movement made by optimal control on a
+/// floating-base rigid-body model with penalty contacts (every rep's
+/// torques planned by a few iterations of iLQR minimising effort, torque
+/// change and endpoint variance under signal-dependent noise, with
+/// per-lifter weights, fatigue lowering the torque available and other
+/// joints recruited when the target cannot be reached), a lifter's mind
+/// (a rep count in working memory that slips, a perceived-exertion model
+/// ending sets, lapses and breathing-paced tempo), cable stacks, bands,
+/// ankle weights and pads as forces, and a sensor whose failures come from
+/// physics and firmware; the new hold-out, never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -474,9 +486,30 @@ pub enum SimModel {
     /// rests, hurried sets); lifters from anthropometric tables; a sensor
     /// on soft tissue read through a phone-class OS sensor stack (batched,
     /// host-stamped, non-uniform samples, duplicates, a busy OS halving the
-    /// rate, clipping, quantisation, bias instability); the new hold-out,
-    /// never tuned on or read ([`crate::source::planner::PlannerSimulator`]).
+    /// rate, clipping, quantisation, bias instability); built after all
+    /// twenty-six, the hold-out through session 29, read from session 30
+    /// ([`crate::source::planner::PlannerSimulator`]).
     Planner,
+    /// A twenty-eighth body model built apart after all twenty-seven:
+    /// movement made by optimal control on a floating-base rigid-body model
+    /// (pelvis, trunk and both legs as thigh, shank and foot, from
+    /// anthropometric tables) touching the floor, the bed, the seat and the
+    /// step through penalty contacts with Coulomb friction; every rep's
+    /// joint torques planned by a few iterations of iLQR on a reduced model,
+    /// minimising effort, torque change and endpoint variance under
+    /// signal-dependent motor noise with per-lifter weights; fatigue lowers
+    /// the torque available and raises the noise, and when the target is out
+    /// of reach the plan recruits the trunk, the stance hip, hip flexion or
+    /// momentum; a lifter's mind (a rep count in working memory that slips,
+    /// a perceived-exertion model that ends sets with reps in reserve, at
+    /// failure or with a failed attempt, lapses, breathing-paced tempo,
+    /// warm-up, working and back-off sets, life between sets); cable stack,
+    /// band, ankle weight and pads as forces; a sensor on soft tissue with
+    /// MEMS errors from a thermal model, floor vibration aliased by a
+    /// filterless sensor, an off-nominal data rate and BLE connection-event
+    /// batches; the new hold-out, never tuned on or read
+    /// ([`crate::source::effort::EffortSimulator`]).
+    Effort,
 }
 
 impl SimModel {
@@ -509,6 +542,7 @@ impl SimModel {
         SimModel::Neuro,
         SimModel::Mocap,
         SimModel::Planner,
+        SimModel::Effort,
     ];
 
     /// The id used on the command line and in files.
@@ -541,6 +575,7 @@ impl SimModel {
             SimModel::Neuro => "neuro",
             SimModel::Mocap => "mocap",
             SimModel::Planner => "planner",
+            SimModel::Effort => "effort",
         }
     }
 }
@@ -838,6 +873,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Planner => {
             let (sim, truth) = crate::source::planner::PlannerSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Effort => {
+            let (sim, truth) = crate::source::effort::EffortSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
