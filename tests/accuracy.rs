@@ -277,6 +277,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         SimModel::Neuro,
         SimModel::Mocap,
         SimModel::Planner,
+        SimModel::Effort,
     ] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
@@ -394,6 +395,10 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // the rep before, at least 0.2 of the set's reps, is a near call):
     // 272 of 283; 888 of 899 (mocap 14 of 14 sure sets exact, planner 8 of
     // 12).
+    // Session 30: effort joins (the new hold-out, built in session 29 and
+    // scored once at the start of session 30 with session 29's counter: 1
+    // of 3 sure sets exact on these 72 sets, 65 of its 67 wrong sets not
+    // marked sure); planner may be read: 273 of 286; 953 of 966.
     assert!(
         sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
