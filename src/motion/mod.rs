@@ -1440,7 +1440,18 @@ impl Pipeline {
         if let Some(rms) = self.shake.rms(rep.start_t, rep.end_t) {
             set.shakes.push((rep.start_t, rms));
         }
-        set.bases.push((rep.start_t, rep.peak_x - rep.size));
+        let base = rep.peak_x - rep.size;
+        let back = self
+            .profile
+            .reps
+            .exit_deg
+            .max(self.profile.reps.return_fraction * rep.size);
+        set.levels.push(certainty::RepLevel {
+            start_s: rep.start_t,
+            base,
+            size: rep.size,
+            rested_high: rep.end_x - base >= back,
+        });
         set.last_end = rep.end_t;
         set.late_odd_start_s = late_odd.then_some(rep.start_t);
         set.reps.push(r.clone());
@@ -1939,40 +1950,46 @@ mod tests {
     #[test]
     fn a_rep_lowered_part_way_and_raised_again_is_not_sure() {
         // Standing: six 35° reps of 2 s, 1 s apart; between the third and
-        // the fourth the leg comes down only to `floor` (°) and goes up
-        // again at once. Counted as two reps either way, but from 9° up
-        // (a quarter of the reps, just under `reps.return_fraction`) that
-        // is a near call: perhaps one rep lowered part way; from 3° it is a
-        // clear end.
-        let sets = |floor: f64| {
+        // the fourth the leg comes down only to `floor` (°) and, with
+        // `late` 1 s, goes up again at once (`late` 0: after a second at
+        // the bottom). Counted as two reps either way, but from 9° up (a
+        // quarter of the reps, just under `reps.return_fraction`) that is a
+        // near call: perhaps one rep lowered part way. From 3° it is past
+        // the detector's line, but turned straight back up 3° short of
+        // where the rep began it is still one (planner's lifters sink part
+        // way and push again so); after a second at the bottom it is two.
+        let sets = |floor: f64, late: f64| {
             let angle = move |t: f64| {
                 let mut a = (0..6)
                     .map(|i| {
-                        let late = if i >= 3 { -1.0 } else { 0.0 };
+                        let late = if i >= 3 { -late } else { 0.0 };
                         35.0 * bump((t - 4.0 - late - 3.0 * i as f64) / 2.0)
                     })
                     .sum::<f64>();
                 // Lift the valley between the third and the fourth to
-                // `floor`, passing through it without a rest.
-                if (11.0..13.0).contains(&t) {
+                // `floor`, from the third's top to the fourth's.
+                if (11.0..14.0 - late).contains(&t) {
                     a = floor + (1.0 - floor / 35.0) * a;
                 }
                 a
             };
             standing_ankle(shank(Vector3::x(), angle, 30.0))
         };
-        let near = sets(9.0);
+        let kinds = |s: &Set| s.doubts.iter().map(|d| d.kind).collect::<Vec<_>>();
+        let near = sets(9.0, 1.0);
         assert_eq!(near.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
         assert_doubted(&near[0], DoubtKind::ShallowReturn);
-        let clear = sets(3.0);
-        assert_eq!(clear.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
+        let turned = sets(3.0, 1.0);
+        assert_eq!(turned.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
+        assert!(!kinds(&turned[0]).contains(&DoubtKind::ShallowReturn));
+        assert_doubted(&turned[0], DoubtKind::TurnedPartWay);
+        let paused = sets(3.0, 0.0);
+        assert_eq!(paused.iter().map(Set::rep_count).collect::<Vec<_>>(), [6]);
         assert!(
-            clear[0]
-                .doubts
-                .iter()
-                .all(|d| d.kind != DoubtKind::ShallowReturn),
+            !kinds(&paused[0]).contains(&DoubtKind::TurnedPartWay)
+                && !kinds(&paused[0]).contains(&DoubtKind::ShallowReturn),
             "{:?}",
-            clear[0].doubts
+            paused[0].doubts
         );
     }
 

@@ -59,6 +59,9 @@ pub struct RepTrace {
     pub sign: f64,
     /// Peak above the level it left from (°).
     pub size: f64,
+    /// The counted signal where it ended (°): near its base when it came
+    /// back, higher when it came to rest part way down.
+    pub end_x: f64,
     /// Every sample from start to close.
     pub trace: Vec<TracePoint>,
 }
@@ -642,6 +645,11 @@ impl RepDetector {
         if !self.long_enough(end_t - start_t, peak - floor) {
             return RepOutcome::Rejected(Rejection::TooShort, start_t, end_t, peak - floor);
         }
+        let end_x = trace
+            .iter()
+            .rev()
+            .find(|p| p.t <= end_t)
+            .map_or(base, |p| p.x);
         RepOutcome::Rep(RepTrace {
             start_t,
             end_t,
@@ -649,6 +657,7 @@ impl RepDetector {
             peak_t,
             sign,
             size: peak - base,
+            end_x,
             trace,
         })
     }

@@ -42,10 +42,10 @@ pub struct OpenSet {
     /// Pelvis: how hard each rep shook the sensor (its start, s; the root
     /// mean square departure of |acc| from 1 g, m/s²).
     pub shakes: Vec<(f64, f64)>,
-    /// Where each rep began: its start (s) and the level of the counted
-    /// signal it left from, above the resting level (°); above 0 when the
-    /// rep before came back only part way ([`certainty::shallow_returns`]).
-    pub bases: Vec<(f64, f64)>,
+    /// Where each rep began on the counted signal and how it ended; the
+    /// level is above 0 when the rep before came back only part way
+    /// ([`certainty::shallow_returns`], [`certainty::turned_part_way`]).
+    pub levels: Vec<certainty::RepLevel>,
 }
 
 /// See [`Segmenter::drop_apart_lead`].
@@ -175,7 +175,7 @@ impl OpenSet {
             median_interval_s: 0.0,
             late_odd_start_s: None,
             shakes: Vec::new(),
-            bases: Vec::new(),
+            levels: Vec::new(),
         }
     }
 }
@@ -488,7 +488,8 @@ impl Segmenter {
         );
         cap(certainty::growing_reps(&set.reps).map(|(c, d)| (c, vec![d])));
         if self.signal == RepSignal::Rotation {
-            cap(certainty::shallow_returns(&set.reps, &set.bases).map(|(c, d)| (c, vec![d])));
+            cap(certainty::shallow_returns(&set.reps, &set.levels).map(|(c, d)| (c, vec![d])));
+            cap(certainty::turned_part_way(&set.reps, &set.levels).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::no_rest_before(&set.reps, self.moving_neutral_s).map(|(c, d)| (c, vec![d])));
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
