@@ -556,6 +556,19 @@ const SHALLOW_CAP: f64 = 0.7;
 /// more; the standard model's reps always come back.
 pub const SHALLOW_RETURN_FRACTION: f64 = 0.2;
 
+/// " (3 reps began so: 2, 5, 9)" when more than one of `reps` (by index,
+/// with a level) is named; nothing for one.
+fn began_so(reps: &[Rep], which: &[(usize, f64)]) -> String {
+    if which.len() < 2 {
+        return String::new();
+    }
+    let numbers: Vec<String> = which
+        .iter()
+        .map(|&(j, _)| reps[j].number.to_string())
+        .collect();
+    format!(" ({} reps began so: {})", which.len(), numbers.join(", "))
+}
+
 /// The level `rep` began from, found by its start.
 fn level_of<'a>(levels: &'a [RepLevel], rep: &Rep) -> Option<&'a RepLevel> {
     levels.iter().find(|l| l.start_s == rep.start_s)
@@ -577,15 +590,7 @@ pub fn shallow_returns(reps: &[Rep], levels: &[RepLevel]) -> Option<(f64, Doubt)
     let (i, base) = *shallow.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     let (before, rep) = (&reps[i - 1], &reps[i]);
     let n = shallow.len();
-    let more = if n > 1 {
-        let which: Vec<String> = shallow
-            .iter()
-            .map(|&(j, _)| reps[j].number.to_string())
-            .collect();
-        format!(" ({n} reps began so: {})", which.join(", "))
-    } else {
-        String::new()
-    };
+    let more = began_so(reps, &shallow);
     Some((
         SHALLOW_CAP,
         Doubt {
@@ -638,15 +643,7 @@ pub fn turned_part_way(reps: &[Rep], levels: &[RepLevel]) -> Option<(f64, Doubt)
     let &(i, up) = turned.first()?;
     let (before, rep) = (&reps[i - 1], &reps[i]);
     let n = turned.len();
-    let more = if n > 1 {
-        let which: Vec<String> = turned
-            .iter()
-            .map(|&(j, _)| reps[j].number.to_string())
-            .collect();
-        format!(" ({n} reps began so: {})", which.join(", "))
-    } else {
-        String::new()
-    };
+    let more = began_so(reps, &turned);
     let how = if up >= 0.5 {
         format!(
             "with the leg still {up:.0}° above where rep {} began",
