@@ -297,6 +297,21 @@ impl Warp {
         g[NW] = 1.0;
         Warp { g, d }
     }
+
+    /// γ(x), cubic Hermite between the nodes.
+    fn at(&self, x: f64) -> f64 {
+        let x = x.clamp(0.0, 1.0);
+        let f = x * NW as f64;
+        let i = (f.floor() as usize).min(NW - 1);
+        let s = f - i as f64;
+        let h = 1.0 / NW as f64;
+        let s2 = s * s;
+        let s3 = s2 * s;
+        (2.0 * s3 - 3.0 * s2 + 1.0) * self.g[i]
+            + (s3 - 2.0 * s2 + s) * h * self.d[i]
+            + (-2.0 * s3 + 3.0 * s2) * self.g[i + 1]
+            + (s3 - s2) * h * self.d[i + 1]
+    }
 }
 
 // ---------------------------------------------------------------------------
