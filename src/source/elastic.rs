@@ -896,8 +896,8 @@ fn new_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
     load[DUR][1] = -0.5 * (1.0 + 0.25 * gauss(rng));
     for j in 0..NJ {
         for k in 0..2 {
-            for f in 0..NF {
-                load[j * NK + k][f] += 0.1 * gauss(rng);
+            for v in load[j * NK + k].iter_mut() {
+                *v += 0.1 * gauss(rng);
             }
         }
     }
@@ -1033,10 +1033,14 @@ impl<'a> Builder<'a> {
         let mut z = vec![0.0; NZ];
         let rho = l.rho;
         let s = (1.0 - rho * rho).sqrt();
-        for i in 0..NZ {
-            let eta: f64 =
-                (0..NF).map(|k| l.load[i][k] * f[k]).sum::<f64>() + l.psi[i] * gauss(&mut self.rng);
-            z[i] = rho * self.z_prev[i] + s * eta;
+        for (i, zi) in z.iter_mut().enumerate() {
+            let eta: f64 = l.load[i]
+                .iter()
+                .zip(f.iter())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+                + l.psi[i] * gauss(&mut self.rng);
+            *zi = rho * self.z_prev[i] + s * eta;
         }
         self.z_prev = z.clone();
         z
@@ -1135,10 +1139,8 @@ impl<'a> Builder<'a> {
             Kind::Partial => {
                 // A start given up: a low rise straight back down.
                 let f = uni(&mut rng, 0.15, 0.35);
-                for j in 0..NJ {
-                    for b in c[j].iter_mut() {
-                        *b *= f;
-                    }
+                for b in c.iter_mut().flatten() {
+                    *b *= f;
                 }
                 dur *= uni(&mut rng, 0.5, 0.8);
             }
@@ -2009,7 +2011,7 @@ impl Iterator for ElasticSimulator {
             self.i += 1;
             let tau = i as f64 * self.period_true;
             let b = self.dev.batch as u64;
-            if i % b == 0 {
+            if i.is_multiple_of(b) {
                 // The batch reaches the host after its last sample, plus the link's latency.
                 let last = (i + b - 1) as f64 * self.period_true;
                 self.batch_arrival =
