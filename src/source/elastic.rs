@@ -30,7 +30,14 @@
 //!   (hike, drop and sway on the pelvis and lean curves, flexion drift,
 //!   partial range on the amplitude) or of the warp (momentum rushes the
 //!   rise), more likely late in a set; they are measured on the resulting
-//!   curves against DOMAIN's lines, so some land just under one.
+//!   curves against DOMAIN's lines (hike and drop: ±5° of pelvic obliquity
+//!   held 150 ms; sway: beyond ±5° of whole-body lean on both sides), so
+//!   some land just under one. Where DOMAIN gives no number the lines are
+//!   this model's own: momentum when 10–90 % of the rise or the return
+//!   takes under 0.25 s (value: the rep's range), partial range under 60 %
+//!   of the set's median peak (value: the shortfall), hip flexion drift at
+//!   10° of added flexion (value: the flexion). A hip hitch's own drop is
+//!   the rep, so it is never flagged as a pelvic drop.
 //! - **Between reps and sets**: pauses from a per-lifter renewal process
 //!   (back to back or paused); non-rep movements (fidgets, swings, a
 //!   partial start given up, re-strapping, shuffling steps, walking and
@@ -760,7 +767,7 @@ fn new_lifter(rng: &mut ChaCha8Rng, ex: Exercise) -> Lifter {
         Exercise::StandingCableAbduction => 34.0,
         Exercise::SideLyingAbduction => 36.0,
         Exercise::SeatedMachineAbduction => 27.0,
-        Exercise::HipHitch => 8.5,
+        Exercise::HipHitch => 7.5,
         _ => 30.0,
     };
     let range = (nominal * rs * (1.0 + 0.12 * gauss(rng))).clamp(0.45 * nominal, 1.35 * nominal);
