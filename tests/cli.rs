@@ -134,6 +134,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("planner", "side-lying-abduction", "ankle", "47"),
         ("effort", "standing-cable-abduction", "pelvis", "48"),
         ("effort", "side-lying-abduction", "ankle", "49"),
+        ("elastic", "standing-cable-abduction", "pelvis", "50"),
+        ("elastic", "side-lying-abduction", "ankle", "51"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

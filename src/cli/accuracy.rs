@@ -66,11 +66,17 @@ use std::io::IsTerminal;
 /// online and followed by a servo, Wing–Kristofferson timing, a
 /// mass–spring–damper pelvis and trunk, a busy gym as a discrete-event
 /// simulation, a phone-class sensor stack), built after all twenty-six,
-/// held out through session 29 and read from session 30; and the effort
+/// held out through session 29 and read from session 30; the effort
 /// model (optimal control by iLQR on a floating-base rigid-body model with
 /// penalty contacts, a lifter's mind that miscounts and tires, a sensor
 /// whose failures come from physics and firmware), built after all
-/// twenty-seven: the new hold-out, neither tuned on nor read.
+/// twenty-seven, held out through session 30 and read from session 31; and
+/// the elastic model (movement as functional data: every rep's joint curves
+/// a mean plus correlated B-spline eigenfunction scores under an elastic
+/// time warp, hierarchical random effects from population to rep,
+/// compensations as shifts in the score space, non-rep movements as
+/// functional classes), built after all twenty-eight: the new hold-out,
+/// neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -91,7 +97,8 @@ pub struct AccuracyArgs {
     /// from session 24), syllable (read from session 25), langevin (read
     /// from session 26), pendulum (read from session 27), neuro (read from
     /// session 28), mocap (read from session 29), planner (read from
-    /// session 30): seen; effort: the new hold-out).
+    /// session 30), effort (read from session 31): seen; elastic: the new
+    /// hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -251,7 +258,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement made the way an industrial robot controller makes it (every rep a jerk-limited seven-segment trajectory with per-lifter, per-phase limits on velocity, acceleration and jerk, via points blended in fly-by zones, targets changed mid-motion and re-planned online from the current position, velocity and acceleration: overshoot, stalls, stopping short, going higher, freezing, pumping, abandoned attempts; a PD servo with per-lifter gains against gravity and the load), rep onsets from a Wing–Kristofferson clock and motor delay with linear phase correction to a metronome or self-paced, a pelvis and trunk as a lumped mass–spring–damper network with a delayed low-gain PID and soft-tissue wobbling masses, the session as a discrete-event simulation of a busy gym (members taking the station, conversations, the phone, the fountain, re-racking, the other leg's set, hurried sets), lifters from anthropometric tables, and a sensor read through a phone-class OS sensor stack (batched, host-stamped, non-uniform samples, duplicates, a busy OS halving the rate, clipping); built after all twenty-six, the hold-out through session 29, read from session 30 (seen)".into()
         }
         crate::source::sim::SimModel::Effort => {
-            "movement made by optimal control on a floating-base rigid-body model (pelvis, trunk, both legs as thigh, shank and foot from anthropometric tables) with penalty contacts and Coulomb friction on the floor, the bed, the seat and the step; every rep's joint torques planned by iLQR minimising effort, torque change and endpoint variance under signal-dependent motor noise with per-lifter weights, fatigue lowering the torque available and raising the noise, the trunk, the stance hip, hip flexion or momentum recruited when the target is out of reach; a lifter's mind (a rep count in working memory that slips, perceived exertion ending sets with reps in reserve, at failure or with a failed attempt, lapses, breathing-paced tempo, warm-up, working and back-off sets, life between sets); cable stack, band, ankle weight and pads as forces; a sensor on soft tissue with thermal MEMS drift, g-sensitivity, aliased floor vibration, an off-nominal data rate and BLE connection-event batches; never tuned on or read (the new hold-out, built after all twenty-seven)".into()
+            "movement made by optimal control on a floating-base rigid-body model (pelvis, trunk, both legs as thigh, shank and foot from anthropometric tables) with penalty contacts and Coulomb friction on the floor, the bed, the seat and the step; every rep's joint torques planned by iLQR minimising effort, torque change and endpoint variance under signal-dependent motor noise with per-lifter weights, fatigue lowering the torque available and raising the noise, the trunk, the stance hip, hip flexion or momentum recruited when the target is out of reach; a lifter's mind (a rep count in working memory that slips, perceived exertion ending sets with reps in reserve, at failure or with a failed attempt, lapses, breathing-paced tempo, warm-up, working and back-off sets, life between sets); cable stack, band, ankle weight and pads as forces; a sensor on soft tissue with thermal MEMS drift, g-sensitivity, aliased floor vibration, an off-nominal data rate and BLE connection-event batches; built after all twenty-seven, the hold-out through session 30, read from session 31 (seen)".into()
+        }
+        crate::source::sim::SimModel::Elastic => {
+            "movement as functional data, the way biomechanists analyse and synthesise kinematics (every rep of every joint a curve on normalised time: a per-lifter mean function plus six B-spline eigenfunctions with scores correlated across joints through a per-lifter factor covariance, composed with a random elastic warping function so phase varies apart from amplitude, the duration a score of its own; population, lifter, session, set and rep random effects with AR(1) reps and fatigue as a trend; compensations as shifts along their own directions in the score space or the warp, measured on the curves against DOMAIN's lines; pauses from a renewal process, non-rep movements as functional classes in a semi-Markov rest) on a kinematic skeleton from anthropometric tables, a sensor on soft tissue with wobbles after impacts and the owned sensors' MEMS errors, time stamps and BLE batches; never tuned on or read (the new hold-out, built after all twenty-eight)".into()
         }
     }
 }

@@ -176,9 +176,7 @@ pub struct SimulateArgs {
     /// masses; the session as a discrete-event simulation of a busy gym; a
     /// sensor read through a phone-class OS sensor stack with batched,
     /// host-stamped, non-uniform samples), built after all twenty-six, the
-    /// hold-out through session 29, read from session 30; or the new
-    /// hold-out, built apart after all twenty-seven and never tuned on or
-    /// read: `effort` (movement made by optimal control on a floating-base
+    /// hold-out through session 29, read from session 30; `effort` (movement made by optimal control on a floating-base
     /// rigid-body model with penalty contacts: every rep's torques planned
     /// by iLQR minimising effort, torque change and endpoint variance under
     /// signal-dependent noise, fatigue lowering the torque available and
@@ -186,7 +184,16 @@ pub struct SimulateArgs {
     /// mind with a slipping rep count, perceived exertion ending sets,
     /// lapses and breathing-paced tempo; loads as forces; a sensor whose
     /// failures come from physics and firmware: soft tissue, thermal drift,
-    /// aliased floor vibration, BLE connection-event batches).
+    /// aliased floor vibration, BLE connection-event batches), built after
+    /// all twenty-seven, the hold-out through session 30, read from session
+    /// 31; or the new hold-out, built apart after all twenty-eight and never
+    /// tuned on or read: `elastic` (movement as functional data: every rep's
+    /// joint curves a per-lifter mean plus B-spline eigenfunctions with
+    /// scores correlated across joints, under a random elastic time warp;
+    /// population, lifter, session, set and rep random effects with AR(1)
+    /// reps; compensations as shifts in the score space; non-rep movements
+    /// as functional classes in a semi-Markov rest; a skeleton, soft tissue
+    /// and the owned sensors' errors).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

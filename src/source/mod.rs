@@ -112,8 +112,41 @@ pub mod decode;
 /// vibration aliased when it has no anti-alias filter, an off-nominal data
 /// rate, BLE connection-event batches lost whole, host or device time
 /// stamps, and the owned sensors' ranges. Built after all twenty-seven
-/// without reading the counter or the other models: never tuned on or read.
+/// without reading the counter or the other models: the hold-out through
+/// session 30, read from session 31.
 pub mod effort;
+/// A twenty-ninth body model, the new hold-out: movement as functional data,
+/// every rep's joint curves drawn from a hierarchical functional model with
+/// elastic time warping.
+///
+/// Each joint the exercise moves (working hip abduction, flexion and
+/// rotation, knee, pelvic obliquity, tilt and rotation, whole-body lean) is
+/// a curve on normalised rep time: a per-lifter mean function (a rise, an
+/// optional hold, an asymmetric lowering) plus six eigenfunctions
+/// (amplitude, early or late peak, hold, asymmetry, a bounce at the top, a
+/// hitch on the rise) written as clamped cubic B-splines, with scores
+/// correlated across joints through a per-lifter factor covariance (more
+/// abduction with more hike and a longer rep, a fast rise with a late hip
+/// flexion). Each rep is composed with a random warping function (the
+/// normalised cumulative of exp of a random cosine series) so phase varies
+/// apart from amplitude; the duration is a score of its own. Population
+/// (gym-goers, rehab patients, older adults, athletes, beginners), lifter,
+/// session, set and rep random effects, AR(1) from rep to rep, fatigue as
+/// a trend. Compensations are shifts along their own directions in the
+/// score space (hike, drop, sway, flexion drift, partial range) or the warp
+/// (momentum), rising through a set and measured on the curves against
+/// DOMAIN's lines, so some land just under one. Pauses come from a
+/// per-lifter renewal process; fidgets, swings, given-up starts,
+/// re-strapping, shuffles, walks and turns, lying down, getting up and
+/// sitting into the machine are functional classes of their own in a
+/// semi-Markov rest. A kinematic skeleton from Winter's tables turns the
+/// curves into segment poses; the sensor rides soft tissue (offset linear
+/// in the joint angles, damped wobbles after impacts) and carries the
+/// owned sensors' ranges, quantisation, bias, scale, cross-axis error and
+/// noise, an off-nominal crystal, device or host time stamps with BLE
+/// batches, drops and gaps. Built after all twenty-eight without reading
+/// the counter or the other models: never tuned on or read.
+pub mod elastic;
 /// A sixteenth body model, the hold-out: sets taken close to failure, and
 /// the motor control behind them.
 ///

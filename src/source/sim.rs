@@ -231,7 +231,19 @@ pub struct SimConfig {
 /// (a rep count in working memory that slips, a perceived-exertion model
 /// ending sets, lapses and breathing-paced tempo), cable stacks, bands,
 /// ankle weights and pads as forces, and a sensor whose failures come from
-/// physics and firmware; the new hold-out, never tuned on or read.
+/// physics and firmware; the hold-out through session 30, read from
+/// session 31.
+/// `Elastic` ([`crate::source::elastic`]) is a twenty-ninth, built apart
+/// after all twenty-eight: movement as functional data (every rep's joint
+/// curves a per-lifter mean function plus B-spline eigenfunctions with
+/// scores correlated across joints, composed with a random elastic time
+/// warp; population, lifter, session, set and rep random effects with
+/// AR(1) reps and a fatigue trend; compensations as shifts in the score
+/// space or the warp; rests from a renewal process and non-rep movements as
+/// functional classes in a semi-Markov sequence), a kinematic skeleton from
+/// anthropometric tables, soft-tissue artefact linear in the joint angles
+/// with wobbles after impacts, and the owned sensors' MEMS errors, time
+/// stamps and BLE batches; the new hold-out, never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -507,9 +519,28 @@ pub enum SimModel {
     /// band, ankle weight and pads as forces; a sensor on soft tissue with
     /// MEMS errors from a thermal model, floor vibration aliased by a
     /// filterless sensor, an off-nominal data rate and BLE connection-event
-    /// batches; the new hold-out, never tuned on or read
+    /// batches; the hold-out through session 30, read from session 31
     /// ([`crate::source::effort::EffortSimulator`]).
     Effort,
+    /// A twenty-ninth body model built apart after all twenty-eight:
+    /// movement as functional data, the way biomechanists analyse and
+    /// synthesise kinematics (every rep of every joint a curve on
+    /// normalised time: a per-lifter mean function plus six B-spline
+    /// eigenfunctions whose scores are correlated across joints through a
+    /// per-lifter factor covariance, composed with a random warping
+    /// function so phase varies apart from amplitude, the duration a score
+    /// of its own; population, lifter, session, set and rep random effects,
+    /// AR(1) from rep to rep, fatigue as a trend in the scores;
+    /// compensations as shifts along their own directions in the score
+    /// space or the warp, measured against DOMAIN's lines on the curves;
+    /// rests from a per-lifter renewal process, non-rep movements as
+    /// functional classes of their own in a semi-Markov activity
+    /// sequence), a kinematic skeleton from anthropometric tables, a
+    /// sensor on soft tissue (offset linear in the joint angles, damped
+    /// wobbles after impacts) with the owned sensors' MEMS errors, device
+    /// or host time stamps and BLE batches; the new hold-out, never tuned
+    /// on or read ([`crate::source::elastic::ElasticSimulator`]).
+    Elastic,
 }
 
 impl SimModel {
@@ -543,6 +574,7 @@ impl SimModel {
         SimModel::Mocap,
         SimModel::Planner,
         SimModel::Effort,
+        SimModel::Elastic,
     ];
 
     /// The id used on the command line and in files.
@@ -576,6 +608,7 @@ impl SimModel {
             SimModel::Mocap => "mocap",
             SimModel::Planner => "planner",
             SimModel::Effort => "effort",
+            SimModel::Elastic => "elastic",
         }
     }
 }
@@ -877,6 +910,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Effort => {
             let (sim, truth) = crate::source::effort::EffortSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Elastic => {
+            let (sim, truth) = crate::source::elastic::ElasticSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
