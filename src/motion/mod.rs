@@ -1440,17 +1440,11 @@ impl Pipeline {
         if let Some(rms) = self.shake.rms(rep.start_t, rep.end_t) {
             set.shakes.push((rep.start_t, rms));
         }
-        let base = rep.peak_x - rep.size;
-        let back = self
-            .profile
-            .reps
-            .exit_deg
-            .max(self.profile.reps.return_fraction * rep.size);
         set.levels.push(certainty::RepLevel {
             start_s: rep.start_t,
-            base,
+            base: rep.peak_x - rep.size,
             size: rep.size,
-            rested_high: rep.end_x - base >= back,
+            rested_high: rep.rested_high,
         });
         set.last_end = rep.end_t;
         set.late_odd_start_s = late_odd.then_some(rep.start_t);

@@ -59,9 +59,10 @@ pub struct RepTrace {
     pub sign: f64,
     /// Peak above the level it left from (°).
     pub size: f64,
-    /// The counted signal where it ended (°): near its base when it came
-    /// back, higher when it came to rest part way down.
-    pub end_x: f64,
+    /// It ended by coming to rest above the level that counts as back
+    /// (the detector's own `exit_deg` or `return_fraction` of its rise, as
+    /// scaled to the set), not by coming back under it.
+    pub rested_high: bool,
     /// Every sample from start to close.
     pub trace: Vec<TracePoint>,
 }
@@ -650,6 +651,7 @@ impl RepDetector {
             .rev()
             .find(|p| p.t <= end_t)
             .map_or(base, |p| p.x);
+        let back = c.exit_deg.max(c.return_fraction * (peak - base));
         RepOutcome::Rep(RepTrace {
             start_t,
             end_t,
@@ -657,7 +659,7 @@ impl RepDetector {
             peak_t,
             sign,
             size: peak - base,
-            end_x,
+            rested_high: end_x - base >= back,
             trace,
         })
     }
