@@ -232,8 +232,10 @@ pub struct RepConfig {
     /// Ankle, an exercise whose reps turn the shank about the vertical (the
     /// seated machine: the knees pushed apart): a movement with less than
     /// this share of its rotation about the vertical (its axis more than
-    /// ~45° from it at 0.7) is not a rep, from the first rep of a set on (a
-    /// step of a walk, standing up, swinging the lower leg). 0: off.
+    /// ~66° from it at 0.4; feet on a fixed footrest tilt the shank out as
+    /// the knee goes out, so a rep leans up to ~65°) is not a rep, from the
+    /// first rep of a set on (a step of a walk, standing up, swinging the
+    /// lower leg). 0: off.
     #[serde(default)]
     pub vertical_axis_min: f64,
     /// Ankle: a movement that comes to rest farther than this from the
