@@ -112,6 +112,10 @@ pub const ABANDONED_PAUSE: f64 = 1.4;
 pub const ABANDONED_LENGTH: f64 = 1.3;
 /// Confidence left when a rep-sized movement borders the set uncounted.
 const EDGE_CAP: f64 = 0.5;
+/// Ankle: a movement not counted between two counted reps doubts the count
+/// up to this many times the reps' median size (at the edges: 2×, beyond
+/// which it is a posture change, lying down or getting up).
+pub const INSIDE_SIZE_MAX: f64 = 3.0;
 /// From this confidence on, a count is called sure.
 pub const SURE: f64 = 0.9;
 /// Confidence left when the set is too short to judge its rhythm.
@@ -788,7 +792,16 @@ pub fn judge(
                     && m.size_deg <= JOLTED_EDGE_SIZE.1 * median_peak));
         // Between two counted reps (a rep lost to a rule inside the set).
         let inside = m.start_s > first && m.start_s < last_start;
-        if (before || after || inside) && rep_sized(m.size_deg) {
+        // Inside the set, a movement up to INSIDE_SIZE_MAX times the reps
+        // (not just 2×) doubts the count: no posture change happens
+        // between two reps, so a movement that large there was a rep done
+        // another way (effort, session 31: a 57° swing forward, the hip
+        // flexing instead of abducting, between 27° reps).
+        let big_inside = inside
+            && signal == RepSignal::Rotation
+            && m.size_deg >= EDGE_SIZE_FRACTION * median_peak
+            && m.size_deg <= INSIDE_SIZE_MAX * median_peak;
+        if (before || after || inside) && (rep_sized(m.size_deg) || big_inside) {
             doubts.push(Doubt {
                 kind: DoubtKind::UncountedNearby,
                 from_s: m.start_s,
@@ -1401,6 +1414,35 @@ mod tests {
             jolted: true,
         };
         assert_uncounted(&r, jolted, "inside");
+        // Twice their size and more, between two reps: a rep done another
+        // way (a 60° swing forward among 27° reps, effort), still doubted;
+        // the same after the set is a posture change and says nothing.
+        let swing = SetAside {
+            start_s: 16.0,
+            end_s: 18.4,
+            size_deg: 2.2 * 30.0,
+            jolted: false,
+        };
+        assert_uncounted(&r, swing, "inside");
+        let later = SetAside {
+            start_s: 32.0,
+            end_s: 34.4,
+            ..swing
+        };
+        let (_, d) = judge(&r, &[later], 0.2, 5.0, 100.0, RepSignal::Rotation);
+        assert!(
+            d.iter().all(|d| d.kind != DoubtKind::UncountedNearby),
+            "{d:?}"
+        );
+        let huge = SetAside {
+            size_deg: 3.5 * 30.0,
+            ..swing
+        };
+        let (_, d) = judge(&r, &[huge], 0.2, 5.0, 110.0, RepSignal::Rotation);
+        assert!(
+            d.iter().all(|d| d.kind != DoubtKind::UncountedNearby),
+            "{d:?}"
+        );
     }
 
     /// `m` set aside beside `r` keeps the set from sure as an uncounted
