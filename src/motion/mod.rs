@@ -1084,8 +1084,15 @@ impl Pipeline {
                         let last = self
                             .last_rest
                             .filter(|&(t, _)| end_s - t <= NO_RETURN_REST_S);
-                        if let Some((_, q)) = held.or(last) {
+                        if let Some((t, q)) = held.or(last) {
                             self.neutral.take_now(q);
+                            // As when the leg came into a new posture with
+                            // no rest (below): a set begun from here may
+                            // have begun inside the movement held too long,
+                            // its first rep unseen (effort, session 31: a
+                            // step into place, a rep from there, then the
+                            // timeout).
+                            self.sets.note_moving_neutral(t);
                         }
                         // Counted again from the posture held (below).
                         replay_from = held.map(|(t, _)| t);
@@ -1807,7 +1814,10 @@ mod tests {
         // (a posture, not a rep: it never comes back) for 8.5 s, then eight
         // 18° reps from the pad, back to back. The movement begun at 3 s is
         // given up at 15 s; measured again from the posture held, the reps
-        // before that are reps too.
+        // before that are reps too. The set is doubted all the same: it
+        // began inside the movement held too long, and a first rep begun
+        // before the posture held (a step into place, then a rep from
+        // there: effort, session 31) would have gone unseen.
         let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, 12.5, 2.0));
         let p = Pipeline::builtin(
             Exercise::SeatedMachineAbduction,
@@ -1820,6 +1830,30 @@ mod tests {
             sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
             [8],
             "{sets:?}"
+        );
+        assert_doubted(&sets[0], DoubtKind::NoRestBefore);
+        // Held 20 s before the first rep instead: the timeout took the
+        // posture as the neutral long before, and the set is not doubted.
+        let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, 24.0, 2.0));
+        let p = Pipeline::builtin(
+            Exercise::SeatedMachineAbduction,
+            Placement::Ankle,
+            Side::Right,
+        )
+        .unwrap();
+        let (sets, _) = analyze_samples(p, shank(Vector3::z(), angle, 46.0));
+        assert_eq!(
+            sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
+            [8],
+            "{sets:?}"
+        );
+        assert!(
+            sets[0]
+                .doubts
+                .iter()
+                .all(|d| d.kind != DoubtKind::NoRestBefore),
+            "{:?}",
+            sets[0].doubts
         );
     }
 
