@@ -981,20 +981,18 @@ impl Body {
         t
     }
 
-    /// Gravity torques as −∂V/∂q.
+    /// Gravity torques as −∂V/∂q (one-sided differences from one base pose).
     fn gravity(&self, q: &[f64; ND]) -> [f64; ND] {
         let mut t = [0.0; ND];
-        let h = 1e-4;
+        let h = 1e-5;
+        let base = self.potential(q, self.posture);
         for (d, td) in t.iter_mut().enumerate() {
-            if self.posture != Posture::Stand && d == LEAN {
+            if (self.posture != Posture::Stand && d == LEAN) || (self.hitch() && d <= FLEX) {
                 continue;
             }
             let mut a = *q;
-            let mut b = *q;
             a[d] += h;
-            b[d] -= h;
-            *td =
-                -(self.potential(&a, self.posture) - self.potential(&b, self.posture)) / (2.0 * h);
+            *td = -(self.potential(&a, self.posture) - base) / h;
         }
         t
     }
