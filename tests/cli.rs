@@ -136,6 +136,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("effort", "side-lying-abduction", "ankle", "49"),
         ("elastic", "standing-cable-abduction", "pelvis", "50"),
         ("elastic", "side-lying-abduction", "ankle", "51"),
+        ("units", "hip-hitch", "pelvis", "54"),
+        ("units", "seated-machine-abduction", "ankle", "55"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

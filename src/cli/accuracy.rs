@@ -70,13 +70,17 @@ use std::io::IsTerminal;
 /// model (optimal control by iLQR on a floating-base rigid-body model with
 /// penalty contacts, a lifter's mind that miscounts and tires, a sensor
 /// whose failures come from physics and firmware), built after all
-/// twenty-seven, held out through session 30 and read from session 31; and
+/// twenty-seven, held out through session 30 and read from session 31;
 /// the elastic model (movement as functional data: every rep's joint curves
 /// a mean plus correlated B-spline eigenfunction scores under an elastic
 /// time warp, hierarchical random effects from population to rep,
 /// compensations as shifts in the score space, non-rep movements as
-/// functional classes), built after all twenty-eight: the new hold-out,
-/// neither tuned on nor read.
+/// functional classes), built after all twenty-eight, held out through
+/// session 31 and read from session 32; and the units model (movement made
+/// by motor-unit pools with twitches, rate coding, discharge variability
+/// and per-unit fatigue, reflexes and a two-rate rep-to-rep learner on a
+/// segment model against the load), built after all twenty-nine: the new
+/// hold-out, neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -97,8 +101,8 @@ pub struct AccuracyArgs {
     /// from session 24), syllable (read from session 25), langevin (read
     /// from session 26), pendulum (read from session 27), neuro (read from
     /// session 28), mocap (read from session 29), planner (read from
-    /// session 30), effort (read from session 31): seen; elastic: the new
-    /// hold-out).
+    /// session 30), effort (read from session 31), elastic (read from
+    /// session 32): seen; units: the new hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -261,7 +265,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement made by optimal control on a floating-base rigid-body model (pelvis, trunk, both legs as thigh, shank and foot from anthropometric tables) with penalty contacts and Coulomb friction on the floor, the bed, the seat and the step; every rep's joint torques planned by iLQR minimising effort, torque change and endpoint variance under signal-dependent motor noise with per-lifter weights, fatigue lowering the torque available and raising the noise, the trunk, the stance hip, hip flexion or momentum recruited when the target is out of reach; a lifter's mind (a rep count in working memory that slips, perceived exertion ending sets with reps in reserve, at failure or with a failed attempt, lapses, breathing-paced tempo, warm-up, working and back-off sets, life between sets); cable stack, band, ankle weight and pads as forces; a sensor on soft tissue with thermal MEMS drift, g-sensitivity, aliased floor vibration, an off-nominal data rate and BLE connection-event batches; built after all twenty-seven, the hold-out through session 30, read from session 31 (seen)".into()
         }
         crate::source::sim::SimModel::Elastic => {
-            "movement as functional data, the way biomechanists analyse and synthesise kinematics (every rep of every joint a curve on normalised time: a per-lifter mean function plus six B-spline eigenfunctions with scores correlated across joints through a per-lifter factor covariance, composed with a random elastic warping function so phase varies apart from amplitude, the duration a score of its own; population, lifter, session, set and rep random effects with AR(1) reps and fatigue as a trend; compensations as shifts along their own directions in the score space or the warp, measured on the curves against DOMAIN's lines; pauses from a renewal process, non-rep movements as functional classes in a semi-Markov rest) on a kinematic skeleton from anthropometric tables, a sensor on soft tissue with wobbles after impacts and the owned sensors' MEMS errors, time stamps and BLE batches; never tuned on or read (the new hold-out, built after all twenty-eight)".into()
+            "movement as functional data, the way biomechanists analyse and synthesise kinematics (every rep of every joint a curve on normalised time: a per-lifter mean function plus six B-spline eigenfunctions with scores correlated across joints through a per-lifter factor covariance, composed with a random elastic warping function so phase varies apart from amplitude, the duration a score of its own; population, lifter, session, set and rep random effects with AR(1) reps and fatigue as a trend; compensations as shifts along their own directions in the score space or the warp, measured on the curves against DOMAIN's lines; pauses from a renewal process, non-rep movements as functional classes in a semi-Markov rest) on a kinematic skeleton from anthropometric tables, a sensor on soft tissue with wobbles after impacts and the owned sensors' MEMS errors, time stamps and BLE batches; built after all twenty-eight, the hold-out through session 31, read from session 32 (seen)".into()
+        }
+        crate::source::sim::SimModel::Units => {
+            "movement made by motor units (every muscle group that matters a Fuglevand pool of 100–200 units with exponential recruitment thresholds and twitch amplitudes, contraction times inverse to size, onion-skin rate coding, discharge variability, the twitch-summation sigmoid and per-unit fatigue and recovery, so tremor and force unsteadiness emerge from unfused twitches; forces through angle-dependent moment arms with force–length and force–velocity scaling on a segment model from anthropometric tables against gravity, cable stack with pulley friction, band, ankle weight, pads or body weight; a feedforward rep plan with short- and long-latency stretch reflexes and a slow postural loop, adapted rep to rep by a two-rate state-space learner, so first reps and drop sets are off; compensations as fading units make nearby muscles take over; a programme with warm-up, working, back-off and drop sets and life between them) and a sensor on soft tissue excited by impacts and the mechanomyogram with the owned sensors' MEMS errors, stamps and BLE batches; never tuned on or read (the new hold-out, built after all twenty-nine)".into()
         }
     }
 }

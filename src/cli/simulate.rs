@@ -186,14 +186,20 @@ pub struct SimulateArgs {
     /// failures come from physics and firmware: soft tissue, thermal drift,
     /// aliased floor vibration, BLE connection-event batches), built after
     /// all twenty-seven, the hold-out through session 30, read from session
-    /// 31; or the new hold-out, built apart after all twenty-eight and never
-    /// tuned on or read: `elastic` (movement as functional data: every rep's
+    /// 31; `elastic` (movement as functional data: every rep's
     /// joint curves a per-lifter mean plus B-spline eigenfunctions with
     /// scores correlated across joints, under a random elastic time warp;
     /// population, lifter, session, set and rep random effects with AR(1)
     /// reps; compensations as shifts in the score space; non-rep movements
     /// as functional classes in a semi-Markov rest; a skeleton, soft tissue
-    /// and the owned sensors' errors).
+    /// and the owned sensors' errors), built after all twenty-eight, the
+    /// hold-out through session 31, read from session 32; or the new
+    /// hold-out, built apart after all twenty-nine and never tuned on or
+    /// read: `units` (movement made by motor units: every muscle group a
+    /// pool of units with twitches, rate coding, discharge variability and
+    /// per-unit fatigue; reflexes and a two-rate rep-to-rep learner on a
+    /// segment model against the load; a sensor on soft tissue with the
+    /// mechanomyogram and the owned sensors' errors).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -115,7 +115,7 @@ pub mod decode;
 /// without reading the counter or the other models: the hold-out through
 /// session 30, read from session 31.
 pub mod effort;
-/// A twenty-ninth body model, the new hold-out: movement as functional data,
+/// A twenty-ninth body model: movement as functional data,
 /// every rep's joint curves drawn from a hierarchical functional model with
 /// elastic time warping.
 ///
@@ -145,7 +145,8 @@ pub mod effort;
 /// owned sensors' ranges, quantisation, bias, scale, cross-axis error and
 /// noise, an off-nominal crystal, device or host time stamps with BLE
 /// batches, drops and gaps. Built after all twenty-eight without reading
-/// the counter or the other models: never tuned on or read.
+/// the counter or the other models: the hold-out through session 31, read
+/// from session 32.
 pub mod elastic;
 /// A sixteenth body model, the hold-out: sets taken close to failure, and
 /// the motor control behind them.
@@ -667,6 +668,45 @@ pub mod team;
 /// error model. Written without reading the counter or the other body
 /// models; since read for rules.
 pub mod torque;
+/// A thirtieth body model, the new hold-out: movement made by motor units.
+///
+/// Every muscle group that matters (working-side gluteus medius/minimus and
+/// TFL, adductors, iliopsoas, hip extensors, the stance-side abductors,
+/// quadratus lumborum and obliques on each side) is a pool of 100–200
+/// motor units after Fuglevand, Winter & Patla (1993): exponentially
+/// distributed recruitment thresholds and twitch amplitudes, contraction
+/// times inverse to size, onion-skin rate coding from a minimum to a peak
+/// rate, discharge variability, the twitch-summation sigmoid, and per-unit
+/// fatigue after Potvin & Fuglevand (2017) (force falling and contraction
+/// time lengthening with the work done, recovering at rest). Physiological
+/// tremor and force unsteadiness are not added: they come from the unfused
+/// twitches, larger at low forces and with fatigue. Muscle forces act
+/// through angle-dependent moment arms with force–length and
+/// force–velocity scaling on a segment model from Winter's tables (working
+/// hip abduction and flexion, pelvic obliquity about the stance hip,
+/// whole-body lean over the stance foot, trunk lean, pelvic yaw), against
+/// gravity, a cable stack with pulley friction, a band, an ankle weight,
+/// the machine's pads or the body's weight on a step, with the bed, seat
+/// and bottom leg as stiff springs. The drive is a feedforward command
+/// from each rep's plan through the lifter's internal model, plus short-
+/// and long-latency stretch reflexes and a slow postural loop; the
+/// feedforward gain and timing are adapted rep to rep by a two-rate
+/// state-space learner (Smith, Ghazizadeh & Shadmehr 2006), so the first
+/// reps of a set or a new load are off, and a drop set leaves
+/// after-effects. Co-contraction rises with load and uncertainty. As fast
+/// units fade the learner pushes harder and nearby muscles are recruited:
+/// hip hike, trunk lean and sway, flexion drift, momentum, pelvic drop and
+/// partial range, measured on the curves against DOMAIN's lines. Lifters
+/// are gym-goers, rehab patients, older adults, athletes and beginners,
+/// each with their own pools. A programme (warm-up, working, back-off and
+/// drop sets, the other leg's set) with loose rests, pauses and holds, and
+/// non-rep movements (fidgets, re-strapping, steps, walks, sitting, lying
+/// down, getting up, given-up starts) made by the same muscles. The sensor
+/// rides soft tissue excited by impacts and the mechanomyogram, with the
+/// owned sensors' ranges, quantisation, bias, scale, noise, stamps, BLE
+/// batches, drops and gaps. Built after all twenty-nine without reading
+/// the counter or the other models: never tuned on or read.
+pub mod units;
 /// A twelfth body model, built apart and read in session 15: the
 /// wearables people really use and how they sit on the body.
 ///

@@ -243,7 +243,19 @@ pub struct SimConfig {
 /// functional classes in a semi-Markov sequence), a kinematic skeleton from
 /// anthropometric tables, soft-tissue artefact linear in the joint angles
 /// with wobbles after impacts, and the owned sensors' MEMS errors, time
-/// stamps and BLE batches; the new hold-out, never tuned on or read.
+/// stamps and BLE batches; the hold-out through session 31, read from
+/// session 32.
+/// `Units` ([`crate::source::units`]) is a thirtieth, built apart after all
+/// twenty-nine: movement made by motor units (every muscle group a pool of
+/// 100–200 units with exponentially distributed thresholds and twitches,
+/// rate coding, discharge variability, twitch summation and per-unit
+/// fatigue, so tremor and force unsteadiness emerge from unfused twitches),
+/// driving a segment model against gravity and the load, under a
+/// feedforward rep plan with delayed stretch reflexes and a slow postural
+/// loop, adapted rep to rep by a two-rate learner (first reps off, drop-set
+/// after-effects, compensations as fading units make nearby muscles take
+/// over), a sensor on soft tissue with the muscles' mechanomyogram and the
+/// owned sensors' errors; the new hold-out, never tuned on or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -538,9 +550,32 @@ pub enum SimModel {
     /// sequence), a kinematic skeleton from anthropometric tables, a
     /// sensor on soft tissue (offset linear in the joint angles, damped
     /// wobbles after impacts) with the owned sensors' MEMS errors, device
-    /// or host time stamps and BLE batches; the new hold-out, never tuned
-    /// on or read ([`crate::source::elastic::ElasticSimulator`]).
+    /// or host time stamps and BLE batches; the hold-out through session
+    /// 31, read from session 32
+    /// ([`crate::source::elastic::ElasticSimulator`]).
     Elastic,
+    /// A thirtieth body model built apart after all twenty-nine: movement
+    /// made by motor units. Every muscle group that matters (working-side
+    /// gluteus medius/minimus and TFL, adductors, iliopsoas, hip extensors,
+    /// stance-side abductors, quadratus lumborum and obliques on each side)
+    /// is a Fuglevand pool of 100–200 units with exponential thresholds and
+    /// twitch amplitudes, contraction times inverse to size, onion-skin rate
+    /// coding, discharge variability, the twitch-summation sigmoid and
+    /// per-unit fatigue and recovery (Potvin–Fuglevand), so tremor and
+    /// force unsteadiness come from unfused twitches; forces act through
+    /// angle-dependent moment arms with force–length and force–velocity
+    /// scaling on a segment model from anthropometric tables against
+    /// gravity, cable stack, band, ankle weight or pad; the drive is a
+    /// feedforward rep plan plus short- and long-latency stretch reflexes
+    /// and a slow postural loop, adapted rep to rep by a two-rate
+    /// (fast/slow) state-space learner; compensations come from nearby
+    /// muscles recruited as fast units fade; a programme of warm-up,
+    /// working, back-off and drop sets with life between them; a sensor on
+    /// soft tissue excited by impacts and the mechanomyogram, with the
+    /// owned sensors' MEMS errors, stamps and BLE batches; the new
+    /// hold-out, never tuned on or read
+    /// ([`crate::source::units::UnitsSimulator`]).
+    Units,
 }
 
 impl SimModel {
@@ -575,6 +610,7 @@ impl SimModel {
         SimModel::Planner,
         SimModel::Effort,
         SimModel::Elastic,
+        SimModel::Units,
     ];
 
     /// The id used on the command line and in files.
@@ -609,6 +645,7 @@ impl SimModel {
             SimModel::Planner => "planner",
             SimModel::Effort => "effort",
             SimModel::Elastic => "elastic",
+            SimModel::Units => "units",
         }
     }
 }
@@ -914,6 +951,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Elastic => {
             let (sim, truth) = crate::source::elastic::ElasticSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Units => {
+            let (sim, truth) = crate::source::units::UnitsSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
