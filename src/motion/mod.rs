@@ -1818,35 +1818,28 @@ mod tests {
         // began inside the movement held too long, and a first rep begun
         // before the posture held (a step into place, then a rep from
         // there: effort, session 31) would have gone unseen.
-        let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, 12.5, 2.0));
-        let p = Pipeline::builtin(
-            Exercise::SeatedMachineAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, shank(Vector3::z(), angle, 34.0));
-        assert_eq!(
-            sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
-            [8],
-            "{sets:?}"
-        );
+        // Eight reps from `first` s on, the recording `secs` long.
+        let eight_reps = |first: f64, secs: f64| {
+            let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, first, 2.0));
+            let p = Pipeline::builtin(
+                Exercise::SeatedMachineAbduction,
+                Placement::Ankle,
+                Side::Right,
+            )
+            .unwrap();
+            let (sets, _) = analyze_samples(p, shank(Vector3::z(), angle, secs));
+            assert_eq!(
+                sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
+                [8],
+                "{sets:?}"
+            );
+            sets
+        };
+        let sets = eight_reps(12.5, 34.0);
         assert_doubted(&sets[0], DoubtKind::NoRestBefore);
         // Held 20 s before the first rep instead: the timeout took the
         // posture as the neutral long before, and the set is not doubted.
-        let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, 24.0, 2.0));
-        let p = Pipeline::builtin(
-            Exercise::SeatedMachineAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let (sets, _) = analyze_samples(p, shank(Vector3::z(), angle, 46.0));
-        assert_eq!(
-            sets.iter().map(Set::rep_count).collect::<Vec<_>>(),
-            [8],
-            "{sets:?}"
-        );
+        let sets = eight_reps(24.0, 46.0);
         assert!(
             sets[0]
                 .doubts
