@@ -138,6 +138,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("elastic", "side-lying-abduction", "ankle", "51"),
         ("units", "hip-hitch", "pelvis", "54"),
         ("units", "seated-machine-abduction", "ankle", "55"),
+        ("infer", "hip-hitch", "pelvis", "56"),
+        ("infer", "side-lying-abduction", "ankle", "57"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [

@@ -76,11 +76,16 @@ use std::io::IsTerminal;
 /// time warp, hierarchical random effects from population to rep,
 /// compensations as shifts in the score space, non-rep movements as
 /// functional classes), built after all twenty-eight, held out through
-/// session 31 and read from session 32; and the units model (movement made
+/// session 31 and read from session 32; the units model (movement made
 /// by motor-unit pools with twitches, rate coding, discharge variability
 /// and per-unit fatigue, reflexes and a two-rate rep-to-rep learner on a
-/// segment model against the load), built after all twenty-nine: the new
-/// hold-out, neither tuned on nor read.
+/// segment model against the load), built after all twenty-nine, held out
+/// through session 32 and read from session 33; and the infer model
+/// (movement made by active inference: a heteroclinic channel of rep
+/// phases, beliefs corrected by precision-weighted prediction errors,
+/// delayed reflex arcs fulfilling proprioceptive predictions on a rigid
+/// body against the load), built after all thirty: the new hold-out,
+/// neither tuned on nor read.
 /// `--recordings DIR` adds real recordings with their truth.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  medius accuracy --sessions 40 --seed 99")]
@@ -102,7 +107,8 @@ pub struct AccuracyArgs {
     /// from session 26), pendulum (read from session 27), neuro (read from
     /// session 28), mocap (read from session 29), planner (read from
     /// session 30), effort (read from session 31), elastic (read from
-    /// session 32): seen; units: the new hold-out).
+    /// session 32), units (read from session 33): seen; infer: the new
+    /// hold-out).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::source::sim::SimModel>,
     /// Also score the recordings listed in DIR/manifest.json (real data
@@ -268,7 +274,10 @@ fn held_out(model: crate::source::sim::SimModel) -> String {
             "movement as functional data, the way biomechanists analyse and synthesise kinematics (every rep of every joint a curve on normalised time: a per-lifter mean function plus six B-spline eigenfunctions with scores correlated across joints through a per-lifter factor covariance, composed with a random elastic warping function so phase varies apart from amplitude, the duration a score of its own; population, lifter, session, set and rep random effects with AR(1) reps and fatigue as a trend; compensations as shifts along their own directions in the score space or the warp, measured on the curves against DOMAIN's lines; pauses from a renewal process, non-rep movements as functional classes in a semi-Markov rest) on a kinematic skeleton from anthropometric tables, a sensor on soft tissue with wobbles after impacts and the owned sensors' MEMS errors, time stamps and BLE batches; built after all twenty-eight, the hold-out through session 31, read from session 32 (seen)".into()
         }
         crate::source::sim::SimModel::Units => {
-            "movement made by motor units (every muscle group that matters a Fuglevand pool of 100–200 units with exponential recruitment thresholds and twitch amplitudes, contraction times inverse to size, onion-skin rate coding, discharge variability, the twitch-summation sigmoid and per-unit fatigue and recovery, so tremor and force unsteadiness emerge from unfused twitches; forces through angle-dependent moment arms with force–length and force–velocity scaling on a segment model from anthropometric tables against gravity, cable stack with pulley friction, band, ankle weight, pads or body weight; a feedforward rep plan with short- and long-latency stretch reflexes and a slow postural loop, adapted rep to rep by a two-rate state-space learner, so first reps and drop sets are off; compensations as fading units make nearby muscles take over; a programme with warm-up, working, back-off and drop sets and life between them) and a sensor on soft tissue excited by impacts and the mechanomyogram with the owned sensors' MEMS errors, stamps and BLE batches; never tuned on or read (the new hold-out, built after all twenty-nine)".into()
+            "movement made by motor units (every muscle group that matters a Fuglevand pool of 100–200 units with exponential recruitment thresholds and twitch amplitudes, contraction times inverse to size, onion-skin rate coding, discharge variability, the twitch-summation sigmoid and per-unit fatigue and recovery, so tremor and force unsteadiness emerge from unfused twitches; forces through angle-dependent moment arms with force–length and force–velocity scaling on a segment model from anthropometric tables against gravity, cable stack with pulley friction, band, ankle weight, pads or body weight; a feedforward rep plan with short- and long-latency stretch reflexes and a slow postural loop, adapted rep to rep by a two-rate state-space learner, so first reps and drop sets are off; compensations as fading units make nearby muscles take over; a programme with warm-up, working, back-off and drop sets and life between them) and a sensor on soft tissue excited by impacts and the mechanomyogram with the owned sensors' MEMS errors, stamps and BLE batches; built after all twenty-nine, the hold-out through session 32, read from session 33 (seen)".into()
+        }
+        crate::source::sim::SimModel::Infer => {
+            "movement made by active inference (no motor commands: the brain predicts the proprioception of the movement it intends and delayed reflex arcs fulfil the predictions; the rep's phases and the set's reps from winnerless competition in a stable heteroclinic channel with noisy dwell at its saddles, skipped and repeated phases; beliefs in generalised coordinates updated by precision-weighted proprioceptive, visual and vestibular prediction errors, precision set by attention, fatigue, pain, age and population; a believed load learnt from the error; a rigid body from anthropometric tables against cable stack with pulley friction, band, pads, ankle weight or body weight; compensations where other joints cancel the error a fatigued prime mover leaves; a programme with warm-up, working, back-off and drop sets, the other leg's sets and life between them) and a sensor on soft tissue with the owned sensors' MEMS errors, stamps and BLE batches; never tuned on or read (the new hold-out, built after all thirty)".into()
         }
     }
 }

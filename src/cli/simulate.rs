@@ -193,13 +193,20 @@ pub struct SimulateArgs {
     /// reps; compensations as shifts in the score space; non-rep movements
     /// as functional classes in a semi-Markov rest; a skeleton, soft tissue
     /// and the owned sensors' errors), built after all twenty-eight, the
-    /// hold-out through session 31, read from session 32; or the new
-    /// hold-out, built apart after all twenty-nine and never tuned on or
-    /// read: `units` (movement made by motor units: every muscle group a
-    /// pool of units with twitches, rate coding, discharge variability and
-    /// per-unit fatigue; reflexes and a two-rate rep-to-rep learner on a
-    /// segment model against the load; a sensor on soft tissue with the
-    /// mechanomyogram and the owned sensors' errors).
+    /// hold-out through session 31, read from session 32; `units`
+    /// (movement made by motor units: every muscle group a pool of units
+    /// with twitches, rate coding, discharge variability and per-unit
+    /// fatigue; reflexes and a two-rate rep-to-rep learner on a segment
+    /// model against the load; a sensor on soft tissue with the
+    /// mechanomyogram and the owned sensors' errors), built after all
+    /// twenty-nine, the hold-out through session 32, read from session 33;
+    /// or the new hold-out, built apart after all thirty and never tuned on
+    /// or read: `infer` (movement made by active inference: the rep's phases
+    /// from a stable heteroclinic channel, beliefs in generalised
+    /// coordinates corrected by precision-weighted prediction errors,
+    /// delayed reflex arcs fulfilling proprioceptive predictions on a rigid
+    /// body against the load, compensations where other joints cancel the
+    /// error a fatigued prime mover leaves; the owned sensors' errors).
     #[arg(long, default_value = "standard")]
     pub model: SimModel,
 }

@@ -190,6 +190,38 @@ pub mod gym;
 /// measured on the simulated motion. Built without reading the counter or
 /// the other models: never tuned on.
 pub mod hill;
+/// A thirty-first body model, built apart after all thirty: movement made
+/// by active inference (Friston et al. 2010; Adams, Shipp & Friston 2013).
+///
+/// The lifter sends no motor commands. Their brain holds a generative
+/// model of the body and the task: the rep's phases (rest, rise, top,
+/// lowering) and the set's reps are the winner of a stable heteroclinic
+/// channel (Lotka–Volterra winnerless competition with asymmetric
+/// inhibition, Rabinovich et al. 2008) perturbed by noise, so the pause
+/// at each saddle scales with the log of the noise and a strong kick
+/// skips or repeats a phase. The channel's state sets a desired hip and
+/// pelvis configuration that the beliefs follow in generalised
+/// coordinates (position, velocity, acceleration), corrected by
+/// precision-weighted prediction errors of proprioception, vision of the
+/// limb and the vestibular sense of the trunk. Delayed (25–60 ms) reflex
+/// arcs with their own noise move a rigid body (leg, pelvis obliquity,
+/// whole-body lean, yaw) from anthropometric tables against gravity, the
+/// cable stack with pulley friction, the band, the ankle weight, the
+/// pads or body weight, and the floor, bed, seat or step, to cancel the
+/// proprioceptive error. Precision is the knob: low proprioceptive
+/// precision gives sluggish, undershooting reps, over-confident priors
+/// jerky corrections, a wrong belief about the load a first rep that is
+/// off and learnt away. Compensations arise where a fatigued prime mover
+/// leaves a task error that other joints cancel (hip hike, TFL flexion,
+/// swings, pelvic drop, trunk rocking, partial range), measured on the
+/// resulting curves. Populations (gym-goers, rehab patients, older
+/// adults, athletes, beginners, poor proprioception), a programme of
+/// warm-up, working, back-off and drop sets with the other leg's sets and
+/// non-rep movements between them, and a sensor on soft tissue with the
+/// owned sensors' MEMS errors, stamps, BLE batches, drops and gaps. Built
+/// after all thirty without reading the counter or the other models:
+/// never tuned on or read.
+pub mod infer;
 /// A fourteenth body model, built apart and read in session 16: people training at home, and a
 /// body whose motion comes from physics.
 ///
@@ -705,7 +737,8 @@ pub mod torque;
 /// rides soft tissue excited by impacts and the mechanomyogram, with the
 /// owned sensors' ranges, quantisation, bias, scale, noise, stamps, BLE
 /// batches, drops and gaps. Built after all twenty-nine without reading
-/// the counter or the other models: never tuned on or read.
+/// the counter or the other models: the hold-out through session 32, read
+/// from session 33.
 pub mod units;
 /// A twelfth body model, built apart and read in session 15: the
 /// wearables people really use and how they sit on the body.

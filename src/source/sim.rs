@@ -255,7 +255,16 @@ pub struct SimConfig {
 /// loop, adapted rep to rep by a two-rate learner (first reps off, drop-set
 /// after-effects, compensations as fading units make nearby muscles take
 /// over), a sensor on soft tissue with the muscles' mechanomyogram and the
-/// owned sensors' errors; the new hold-out, never tuned on or read.
+/// owned sensors' errors; the hold-out through session 32, read from
+/// session 33.
+/// `Infer` ([`crate::source::infer`]) is a thirty-first, built apart after
+/// all thirty: movement made by active inference (a stable heteroclinic
+/// channel of rep phases as hidden causes, beliefs in generalised
+/// coordinates updated by precision-weighted prediction errors, delayed
+/// reflex arcs that fulfil proprioceptive predictions on a rigid-body
+/// model against the load, compensations where other joints cancel the
+/// error a fatigued prime mover leaves); the new hold-out, never tuned on
+/// or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimModel {
@@ -572,10 +581,28 @@ pub enum SimModel {
     /// muscles recruited as fast units fade; a programme of warm-up,
     /// working, back-off and drop sets with life between them; a sensor on
     /// soft tissue excited by impacts and the mechanomyogram, with the
-    /// owned sensors' MEMS errors, stamps and BLE batches; the new
-    /// hold-out, never tuned on or read
+    /// owned sensors' MEMS errors, stamps and BLE batches; the hold-out
+    /// through session 32, read from session 33
     /// ([`crate::source::units::UnitsSimulator`]).
     Units,
+    /// A thirty-first body model built apart after all thirty: movement
+    /// made by active inference. The lifter sends no motor commands: the
+    /// brain predicts the proprioception of the movement it intends and
+    /// delayed spinal reflex arcs fulfil the predictions. Rep phases and
+    /// the set's sequence come from winnerless competition in a stable
+    /// heteroclinic channel (Lotka–Volterra with asymmetric inhibition,
+    /// noisy dwell at the saddles, skipped and repeated phases); beliefs in
+    /// generalised coordinates are updated by precision-weighted
+    /// proprioceptive, visual and vestibular prediction errors; precision
+    /// (attention, fatigue, pain, age, poor proprioception) shapes the reps;
+    /// a believed load that is wrong is learnt over the first reps; a rigid
+    /// body from anthropometric tables against cable stack, band, ankle
+    /// weight, pads or body weight; compensations where other joints cancel
+    /// the error a fatigued prime mover leaves; a sensor on soft tissue with
+    /// the owned sensors' MEMS errors, stamps and BLE batches; the new
+    /// hold-out, never tuned on or read
+    /// ([`crate::source::infer::InferSimulator`]).
+    Infer,
 }
 
 impl SimModel {
@@ -611,6 +638,7 @@ impl SimModel {
         SimModel::Effort,
         SimModel::Elastic,
         SimModel::Units,
+        SimModel::Infer,
     ];
 
     /// The id used on the command line and in files.
@@ -646,6 +674,7 @@ impl SimModel {
             SimModel::Effort => "effort",
             SimModel::Elastic => "elastic",
             SimModel::Units => "units",
+            SimModel::Infer => "infer",
         }
     }
 }
@@ -955,6 +984,10 @@ pub fn open(cfg: &SimConfig) -> Result<(Box<dyn Iterator<Item = Sample> + Send>,
         }
         SimModel::Units => {
             let (sim, truth) = crate::source::units::UnitsSimulator::new(cfg)?;
+            Ok((Box::new(sim), truth))
+        }
+        SimModel::Infer => {
+            let (sim, truth) = crate::source::infer::InferSimulator::new(cfg)?;
             Ok((Box::new(sim), truth))
         }
     }
