@@ -128,12 +128,60 @@ impl Lifter {
         let height = uni(rng, 1.55, 1.95);
         let mass = (22.0 + 3.0 * gauss(rng)).clamp(17.0, 32.0) * height * height;
         let (pi_p, pi_prior, delay, noise, tempo, range, fat) = match population {
-            "rehab patient" => (uni(rng, 0.5, 0.9), uni(rng, 0.8, 1.4), uni(rng, 0.035, 0.06), 1.4, 1.3, uni(rng, 22.0, 34.0), 1.6),
-            "older adult" => (uni(rng, 0.45, 0.85), uni(rng, 1.0, 1.8), uni(rng, 0.04, 0.06), 1.5, 1.25, uni(rng, 22.0, 36.0), 1.3),
-            "athlete" => (uni(rng, 1.1, 1.6), uni(rng, 0.8, 1.2), uni(rng, 0.025, 0.035), 0.7, 0.85, uni(rng, 32.0, 48.0), 0.7),
-            "beginner" => (uni(rng, 0.7, 1.1), uni(rng, 1.2, 2.4), uni(rng, 0.03, 0.045), 1.2, 0.95, uni(rng, 24.0, 42.0), 1.2),
-            "poor proprioception" => (uni(rng, 0.3, 0.6), uni(rng, 0.9, 1.6), uni(rng, 0.035, 0.055), 1.3, 1.1, uni(rng, 24.0, 40.0), 1.1),
-            _ => (uni(rng, 0.8, 1.3), uni(rng, 0.8, 1.5), uni(rng, 0.028, 0.045), 1.0, 1.0, uni(rng, 26.0, 45.0), 1.0),
+            "rehab patient" => (
+                uni(rng, 0.5, 0.9),
+                uni(rng, 0.8, 1.4),
+                uni(rng, 0.035, 0.06),
+                1.4,
+                1.3,
+                uni(rng, 22.0, 34.0),
+                1.6,
+            ),
+            "older adult" => (
+                uni(rng, 0.45, 0.85),
+                uni(rng, 1.0, 1.8),
+                uni(rng, 0.04, 0.06),
+                1.5,
+                1.25,
+                uni(rng, 22.0, 36.0),
+                1.3,
+            ),
+            "athlete" => (
+                uni(rng, 1.1, 1.6),
+                uni(rng, 0.8, 1.2),
+                uni(rng, 0.025, 0.035),
+                0.7,
+                0.85,
+                uni(rng, 32.0, 48.0),
+                0.7,
+            ),
+            "beginner" => (
+                uni(rng, 0.7, 1.1),
+                uni(rng, 1.2, 2.4),
+                uni(rng, 0.03, 0.045),
+                1.2,
+                0.95,
+                uni(rng, 24.0, 42.0),
+                1.2,
+            ),
+            "poor proprioception" => (
+                uni(rng, 0.3, 0.6),
+                uni(rng, 0.9, 1.6),
+                uni(rng, 0.035, 0.055),
+                1.3,
+                1.1,
+                uni(rng, 24.0, 40.0),
+                1.1,
+            ),
+            _ => (
+                uni(rng, 0.8, 1.3),
+                uni(rng, 0.8, 1.5),
+                uni(rng, 0.028, 0.045),
+                1.0,
+                1.0,
+                uni(rng, 26.0, 45.0),
+                1.0,
+            ),
         };
         Lifter {
             population,
@@ -290,7 +338,14 @@ struct Body {
 impl Body {
     /// External torque on each DOF (gravity, load, contacts), from a state
     /// `q`, `v`, with `load_scale` the load (true, or believed).
-    fn external(&self, rig: &Rig, q: &[f64; NDOF], v: &[f64; NDOF], load_scale: f64, up: f64) -> [f64; NDOF] {
+    fn external(
+        &self,
+        rig: &Rig,
+        q: &[f64; NDOF],
+        v: &[f64; NDOF],
+        load_scale: f64,
+        up: f64,
+    ) -> [f64; NDOF] {
         let l = &self.lifter;
         let m_leg = 0.161 * l.mass;
         let d = 0.42 * l.leg_len;
@@ -332,7 +387,11 @@ impl Body {
                     t[ABD] += 800.0 * (-0.12 - q[ABD]);
                 }
                 t[FLEX] = -(m_leg * G * d) * q[FLEX].sin();
-                let single = if up < 0.5 || self.ex == Exercise::HipHitch { 1.0 } else { 0.3 };
+                let single = if up < 0.5 || self.ex == Exercise::HipHitch {
+                    1.0
+                } else {
+                    0.3
+                };
                 t[OBL] = -single * G * (m_leg * 2.0 * l.hip_half + 0.02 * l.mass) * q[OBL].cos()
                     - 30.0 * q[OBL];
                 let h = 0.95;
@@ -401,10 +460,31 @@ impl Sensor {
     fn draw(cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Sensor {
         let kind = rng.gen_range(0..4);
         let (name, acc_lsb, gyr_lsb, acc_range, gyr_range, batch) = match kind {
-            0 => ("WitMotion WT901BLE", 16.0 * G / 32768.0, 2000.0 / 32768.0, 16.0 * G, 2000.0, 5),
+            0 => (
+                "WitMotion WT901BLE",
+                16.0 * G / 32768.0,
+                2000.0 / 32768.0,
+                16.0 * G,
+                2000.0,
+                5,
+            ),
             1 => ("Thingy:52", G / 1024.0, 1.0 / 32.0, 8.0 * G, 1000.0, 3),
-            2 => ("MetaMotion", 8.0 * G / 32768.0, 2000.0 / 32768.0, 8.0 * G, 2000.0, 4),
-            _ => ("medius firmware", 4.0 * G / 32768.0, 500.0 / 32768.0, 4.0 * G, 500.0, 8),
+            2 => (
+                "MetaMotion",
+                8.0 * G / 32768.0,
+                2000.0 / 32768.0,
+                8.0 * G,
+                2000.0,
+                4,
+            ),
+            _ => (
+                "medius firmware",
+                4.0 * G / 32768.0,
+                500.0 / 32768.0,
+                4.0 * G,
+                500.0,
+                8,
+            ),
         };
         let mount = if cfg.random_mounting {
             match cfg.placement {
@@ -413,7 +493,9 @@ impl Sensor {
                     UnitQuaternion::from_scaled_axis(axis.normalize() * uni(rng, 0.0, PI))
                 }
                 Placement::Pelvis => {
-                    rx(uni(rng, -15.0, 15.0) * D2R) * rz(uni(rng, -10.0, 10.0) * D2R) * ry(uni(rng, -10.0, 10.0) * D2R)
+                    rx(uni(rng, -15.0, 15.0) * D2R)
+                        * rz(uni(rng, -10.0, 10.0) * D2R)
+                        * ry(uni(rng, -10.0, 10.0) * D2R)
                 }
             }
         } else {
@@ -429,7 +511,11 @@ impl Sensor {
             gyr_range,
             bias: Vector3::new(uni(rng, -b, b), uni(rng, -b, b), uni(rng, -b, b)),
             bias_walk: 0.01 * cfg.noise,
-            scale: Vector3::new(1.0 + 0.01 * gauss(rng), 1.0 + 0.01 * gauss(rng), 1.0 + 0.01 * gauss(rng)),
+            scale: Vector3::new(
+                1.0 + 0.01 * gauss(rng),
+                1.0 + 0.01 * gauss(rng),
+                1.0 + 0.01 * gauss(rng),
+            ),
             cross: 0.005 * gauss(rng),
             acc_sd: 0.025 * cfg.noise * (cfg.rate_hz / 100.0).sqrt(),
             gyr_sd: 0.12 * cfg.noise * (cfg.rate_hz / 100.0).sqrt(),
@@ -449,7 +535,11 @@ enum Block {
     Fidget(&'static str),
     /// Getting into (false) or out of (true) the exercise posture.
     Posture(bool),
-    Set { reps: usize, load: f64, drop_at: Option<usize> },
+    Set {
+        reps: usize,
+        load: f64,
+        drop_at: Option<usize>,
+    },
     OtherLeg(f64),
 }
 
@@ -481,7 +571,11 @@ impl InferSimulator {
                 band: 0.0,
                 friction: 0.0,
                 stack_inertia: 0.0,
-                ankle_weight: if rng.gen_bool(0.4) { uni(&mut rng, 0.5, 3.0) } else { 0.0 },
+                ankle_weight: if rng.gen_bool(0.4) {
+                    uni(&mut rng, 0.5, 3.0)
+                } else {
+                    0.0
+                },
             },
             Exercise::SeatedMachineAbduction => Rig {
                 load: uni(&mut rng, 20.0, 60.0),
@@ -490,9 +584,16 @@ impl InferSimulator {
                 stack_inertia: uni(&mut rng, 0.5, 1.5),
                 ankle_weight: 0.0,
             },
-            _ => Rig { load: 0.0, band: 0.0, friction: 0.0, stack_inertia: 0.0, ankle_weight: 0.0 },
+            _ => Rig {
+                load: 0.0,
+                band: 0.0,
+                friction: 0.0,
+                stack_inertia: 0.0,
+                ankle_weight: 0.0,
+            },
         };
-        let i_leg = m_leg * rg * rg + rig.stack_inertia + rig.ankle_weight * (0.9 * lifter.leg_len).powi(2);
+        let i_leg =
+            m_leg * rg * rg + rig.stack_inertia + rig.ankle_weight * (0.9 * lifter.leg_len).powi(2);
         let inertia = [i_leg, m_leg * rg * rg, 1.2, lifter.mass * 0.9, 1.5];
         let freqs = [2.4, 2.0, 2.6, 1.1, 1.6];
         let mut kp = [0.0; NDOF];
@@ -504,7 +605,15 @@ impl InferSimulator {
         }
         // The balance loop over the foot needs to beat gravity.
         kp[LEAN] += lifter.mass * G * 0.95;
-        let body = Body { ex, sw, sf, lifter: lifter.clone(), inertia, kp, kd };
+        let body = Body {
+            ex,
+            sw,
+            sf,
+            lifter: lifter.clone(),
+            inertia,
+            kp,
+            kd,
+        };
         let mut sensor = Sensor::draw(cfg, &mut rng);
         let lever = match cfg.placement {
             Placement::Ankle => Vector3::new(sw * 0.045, 0.0, 0.0),
@@ -515,14 +624,23 @@ impl InferSimulator {
         // The programme.
         let mut plan = Vec::new();
         let lead = cfg.lead_in_s.unwrap_or_else(|| uni(&mut rng, 0.5, 3.0));
-        let lying_or_seated = matches!(ex, Exercise::SideLyingAbduction | Exercise::SeatedMachineAbduction);
+        let lying_or_seated = matches!(
+            ex,
+            Exercise::SideLyingAbduction | Exercise::SeatedMachineAbduction
+        );
         plan.push(Block::Still(lead.max(0.3)));
         let mut fails = Vec::new();
         for s in 0..cfg.sets {
             let mut reps = rng.gen_range(cfg.reps_min..=cfg.reps_max);
             let warm = s == 0 && cfg.sets > 2;
             let back_off = s + 1 == cfg.sets && cfg.sets > 2;
-            let load = if warm { uni(&mut rng, 0.5, 0.75) } else if back_off { uni(&mut rng, 0.7, 0.9) } else { 1.0 };
+            let load = if warm {
+                uni(&mut rng, 0.5, 0.75)
+            } else if back_off {
+                uni(&mut rng, 0.7, 0.9)
+            } else {
+                1.0
+            };
             let drop_at = if !warm && rig.load > 0.0 && reps >= 6 && rng.gen_bool(0.12) {
                 Some(reps * 2 / 3)
             } else {
@@ -533,7 +651,11 @@ impl InferSimulator {
                 reps -= short;
                 fails.push(s);
             }
-            plan.push(Block::Set { reps, load, drop_at });
+            plan.push(Block::Set {
+                reps,
+                load,
+                drop_at,
+            });
             if s + 1 < cfg.sets {
                 let rest = uni(&mut rng, cfg.rest_min_s, cfg.rest_max_s) * uni(&mut rng, 0.9, 1.15);
                 let mut left = rest.max(cfg.rest_min_s);
@@ -565,7 +687,12 @@ impl InferSimulator {
                     left -= d;
                 }
                 plan.push(Block::Still(left.max(3.0) - 3.0));
-                if lying_or_seated && matches!(plan.iter().rev().find(|b| matches!(b, Block::Posture(_))), Some(Block::Posture(true))) {
+                if lying_or_seated
+                    && matches!(
+                        plan.iter().rev().find(|b| matches!(b, Block::Posture(_))),
+                        Some(Block::Posture(true))
+                    )
+                {
                     plan.push(Block::Posture(false));
                 }
                 plan.push(Block::Still(uni(&mut rng, 1.5, 4.0)));
@@ -578,8 +705,10 @@ impl InferSimulator {
             sim.block(b, &mut rng);
         }
         for s in &fails {
-            sim.distractions
-                .push(format!("set {} ended at failure, short of the planned reps", s + 1));
+            sim.distractions.push(format!(
+                "set {} ended at failure, short of the planned reps",
+                s + 1
+            ));
         }
         sim.distractions.push(format!(
             "lifter: {}; sensor: {}",
@@ -661,7 +790,6 @@ struct Run<'a> {
     noise: [f64; NDOF],
     surprise: f64,
     hist: Vec<([f64; NDOF], [f64; NDOF])>,
-    delay_steps: usize,
     load_scale: f64,
     load_belief: f64,
     fatigue: f64,
@@ -688,7 +816,14 @@ fn smooth(x: f64) -> f64 {
 }
 
 impl<'a> Run<'a> {
-    fn new(cfg: &'a SimConfig, body: Body, rig: Rig, sensor: Sensor, visible: Vec<FlagKind>, rng: &mut ChaCha8Rng) -> Run<'a> {
+    fn new(
+        cfg: &'a SimConfig,
+        body: Body,
+        rig: Rig,
+        sensor: Sensor,
+        visible: Vec<FlagKind>,
+        rng: &mut ChaCha8Rng,
+    ) -> Run<'a> {
         let out_dt = 1.0 / cfg.rate_hz;
         let dt = out_dt / (out_dt / 0.002).ceil();
         let delay_steps = ((body.lifter.delay / dt).round() as usize).max(1);
@@ -718,11 +853,18 @@ impl<'a> Run<'a> {
             noise: [0.0; NDOF],
             surprise: 0.0,
             hist: vec![(q, [0.0; NDOF]); delay_steps + 1],
-            delay_steps,
             load_scale: 1.0,
             load_belief,
             fatigue: 0.0,
-            frame: Frame { q, heading: 0.0, up, walk_x: 0.0, walk_z: 0.0, gait: 0.0, gait_amp: 0.0 },
+            frame: Frame {
+                q,
+                heading: 0.0,
+                up,
+                walk_x: 0.0,
+                walk_z: 0.0,
+                gait: 0.0,
+                gait_amp: 0.0,
+            },
             wob: Vector3::zeros(),
             wob_v: Vector3::zeros(),
             prev_seg_w: Vector3::zeros(),
@@ -771,7 +913,9 @@ impl<'a> Run<'a> {
         // third-order flow to the hidden cause's configuration.
         for i in 0..NDOF {
             let w = omega[i];
-            let jerk = w * w * w * (eta[i] - self.mu[i]) - 3.0 * w * w * self.mu_v[i] - 3.0 * w * self.mu_a[i];
+            let jerk = w * w * w * (eta[i] - self.mu[i])
+                - 3.0 * w * w * self.mu_v[i]
+                - 3.0 * w * self.mu_a[i];
             self.mu_a[i] += dt * jerk;
             self.mu_v[i] += dt * (self.mu_a[i] + k_perc * (v_d[i] - self.mu_v[i]) * 0.3);
             self.mu[i] += dt * (self.mu_v[i] + k_perc * (s_d[i] - self.mu[i]));
@@ -788,8 +932,16 @@ impl<'a> Run<'a> {
         }
         // Action: reflex arcs cancel the proprioceptive prediction error,
         // on top of the expected load (with the believed load).
-        let expect = self.body.external(&self.rig, &s_d, &v_d, self.load_belief * self.load_scale, self.frame.up);
-        let truth = self.body.external(&self.rig, &self.q, &self.v, self.load_scale, self.frame.up);
+        let expect = self.body.external(
+            &self.rig,
+            &s_d,
+            &v_d,
+            self.load_belief * self.load_scale,
+            self.frame.up,
+        );
+        let truth = self
+            .body
+            .external(&self.rig, &self.q, &self.v, self.load_scale, self.frame.up);
         let task_err = (self.mu[pd] - s_d[pd]) * if pd == OBL { -1.0 } else { 1.0 };
         let helper = task_err.max(0.0);
         let mut tau = [0.0; NDOF];
@@ -808,17 +960,20 @@ impl<'a> Run<'a> {
             if i == LEAN {
                 gain = l.pi_vest.sqrt();
             }
-            let fb = gain * (self.body.kp[i] * (target - s_d[i]) + self.body.kd[i] * (self.mu_v[i] - v_d[i]));
+            let fb = gain
+                * (self.body.kp[i] * (target - s_d[i]) + self.body.kd[i] * (self.mu_v[i] - v_d[i]));
             let ff = -expect[i];
             let sd = l.reflex_noise * (0.3 + 0.02 * (fb + ff).abs());
-            self.noise[i] += -dt / 0.04 * self.noise[i] + sd * (2.0 * dt / 0.04).sqrt() * gauss(rng);
+            self.noise[i] +=
+                -dt / 0.04 * self.noise[i] + sd * (2.0 * dt / 0.04).sqrt() * gauss(rng);
             tau[i] = ff + fb + self.noise[i];
         }
         if pd == ABD {
             tau[ABD] += m.tfl_help * helper * self.body.kp[ABD] * 0.3;
         }
         for i in 0..NDOF {
-            let acc = (tau[i] + truth[i] - 0.05 * self.body.kd[i] * self.v[i]) / self.body.inertia[i];
+            let acc =
+                (tau[i] + truth[i] - 0.05 * self.body.kd[i] * self.v[i]) / self.body.inertia[i];
             self.v[i] += dt * acc;
             self.q[i] += dt * self.v[i];
         }
@@ -855,9 +1010,17 @@ impl<'a> Run<'a> {
         let h = ex_h + (0.95 - ex_h) * s;
         let gait_roll = 0.06 * f.gait_amp * f.gait.sin();
         let bob = 0.02 * f.gait_amp * (2.0 * f.gait).cos();
-        let r = post * ry(f.q[YAW]) * rz(b.sf * (f.q[OBL] + f.q[LEAN]) + gait_roll) * rx(-0.12 * f.q[FLEX]);
+        let r = post
+            * ry(f.q[YAW])
+            * rz(b.sf * (f.q[OBL] + f.q[LEAN]) + gait_roll)
+            * rx(-0.12 * f.q[FLEX]);
         let p = Vector3::new(f.walk_x, h + bob, f.walk_z)
-            + post * Vector3::new(b.sf * 0.95 * f.q[LEAN].sin(), l.hip_half * f.q[OBL].sin(), 0.0);
+            + post
+                * Vector3::new(
+                    b.sf * 0.95 * f.q[LEAN].sin(),
+                    l.hip_half * f.q[OBL].sin(),
+                    0.0,
+                );
         (r, p)
     }
 
@@ -926,11 +1089,15 @@ impl<'a> Run<'a> {
                 let w = (r0.inverse() * r4).scaled_axis() / h;
                 let a = (p4 - 2.0 * p2 + p0) / (h * h / 4.0) + Vector3::new(0.0, G, 0.0);
                 let f = r2.inverse() * a;
-                self.raw.push(Sample { t: tc, acc: f, gyr: w / D2R });
+                self.raw.push(Sample {
+                    t: tc,
+                    acc: f,
+                    gyr: w / D2R,
+                });
                 self.out_k += 1;
             }
         }
-        if self.step_i % 5 == 0 {
+        if self.step_i.is_multiple_of(5) {
             let (rs, _) = self.shank(&self.frame);
             let shank_deg = (self.rest_shank.inverse() * rs).angle() / D2R;
             let (pd, sign) = self.prime();
@@ -974,7 +1141,11 @@ impl<'a> Run<'a> {
             Block::Posture(up) => self.posture(up, rng),
             Block::Fidget(what) => self.fidget(what, rng),
             Block::OtherLeg(d) => self.other_leg(d, rng),
-            Block::Set { reps, load, drop_at } => self.set(reps, load, drop_at, rng),
+            Block::Set {
+                reps,
+                load,
+                drop_at,
+            } => self.set(reps, load, drop_at, rng),
         }
     }
 
@@ -993,7 +1164,11 @@ impl<'a> Run<'a> {
         self.frame.up = to;
         self.distractions.push(format!(
             "{} at {:.1} s",
-            if up { "getting up" } else { "getting back into position" },
+            if up {
+                "getting up"
+            } else {
+                "getting back into position"
+            },
             t0
         ));
     }
@@ -1024,7 +1199,8 @@ impl<'a> Run<'a> {
         }
         self.frame.gait_amp = 0.0;
         self.frame.up = was;
-        self.distractions.push(format!("walk and turn at {t0:.1} s"));
+        self.distractions
+            .push(format!("walk and turn at {t0:.1} s"));
     }
 
     fn fidget(&mut self, what: &'static str, rng: &mut ChaCha8Rng) {
@@ -1033,7 +1209,12 @@ impl<'a> Run<'a> {
         let m = Mods::clean();
         let omega = [uni(rng, 4.0, 9.0); NDOF];
         let (pd, sign) = self.prime();
-        let range = self.body.lifter.range.min(if pd == OBL { 10.0 } else { 60.0 }) * D2R;
+        let range = self
+            .body
+            .lifter
+            .range
+            .min(if pd == OBL { 10.0 } else { 60.0 })
+            * D2R;
         let moves: Vec<([f64; NDOF], f64)> = match what {
             "re-strap" => {
                 let mut a = [0.0; NDOF];
@@ -1093,11 +1274,12 @@ impl<'a> Run<'a> {
             let ph = 2.0 * PI * k as f64 * self.dt / per;
             let mut eta = self.rest_target();
             eta[LEAN] = 1.5 * D2R * ph.sin();
-            eta[OBL] = -1.0 * D2R * (1.0 - ph.cos()) * 0.5;
+            eta[OBL] = -D2R * (1.0 - ph.cos()) * 0.5;
             self.step(&eta, &omega, &m, rng);
         }
         self.frame.up = was;
-        self.distractions.push(format!("the other leg's set at {t0:.1} s"));
+        self.distractions
+            .push(format!("the other leg's set at {t0:.1} s"));
     }
 }
 
@@ -1106,12 +1288,17 @@ impl Run<'_> {
     fn episode(&self, rng: &mut ChaCha8Rng, rep: usize) -> (Mods, Option<Episode>) {
         let mut m = Mods::clean();
         let l = &self.body.lifter;
-        m.obl_habit = if self.cfg.placement == Placement::Pelvis || true { l.clean_obl } else { 0.0 };
+        m.obl_habit = l.clean_obl;
         m.up_speed = uni(rng, 0.85, 1.15);
         m.down_speed = uni(rng, 0.85, 1.15);
         m.precision = uni(rng, 0.8, 1.2);
+        // Rep to rep the predicted range wanders, and undershoots as the
+        // prime mover tires (less precise proprioception).
+        m.target_scale = (1.0 + 0.06 * gauss(rng)) * (1.0 - 0.5 * self.fatigue);
         // Fatigue late in the set raises the chance the helpers take over.
-        let rate = self.cfg.compensation_rate * (0.6 + 0.8 * (self.fatigue / 0.3).min(1.0)) * if rep == 0 { 0.5 } else { 1.0 };
+        let rate = self.cfg.compensation_rate
+            * (0.6 + 0.8 * (self.fatigue / 0.3).min(1.0))
+            * if rep == 0 { 0.5 } else { 1.0 };
         let kinds: Vec<FlagKind> = self.visible.clone();
         if kinds.is_empty() || !rng.gen_bool(rate.clamp(0.0, 1.0)) {
             return (m, None);
@@ -1180,7 +1367,11 @@ impl Run<'_> {
         let l = self.body.lifter.clone();
         let (pd, sign) = self.prime();
         let hitch = pd == OBL;
-        let range = if hitch { (l.range / 3.5).clamp(5.5, 12.0) } else { l.range };
+        let range = if hitch {
+            (l.range / 3.5).clamp(5.5, 12.0)
+        } else {
+            l.range
+        };
         let sigma = 10f64.powf(l.chan_noise);
         let mut ch = Channel::new(4, sigma);
         let ln = (1.0 / sigma).ln();
@@ -1194,6 +1385,7 @@ impl Run<'_> {
         let mut dropped = false;
         let mut t_end = self.t + 600.0 + reps as f64 * 30.0;
         let mut rocking = 0.0f64;
+        let mut jit = [1.0f64, 1.0];
         loop {
             let reached = sign * self.mu[pd] / D2R;
             let goal = range * m.target_scale;
@@ -1201,17 +1393,27 @@ impl Run<'_> {
                 done < reps,
                 reached >= 0.85 * goal,
                 true,
-                reached <= 0.12 * goal,
+                reached <= 0.12 * goal - 0.85 * m.overshoot,
             ];
-            ch.nu = vec![nu_of(l.pause_bottom), 60.0, nu_of(l.pause_top), 60.0];
+            ch.nu = vec![
+                nu_of(l.pause_bottom * jit[0]),
+                60.0,
+                nu_of(l.pause_top * jit[1]),
+                60.0,
+            ];
             ch.step(self.dt, &open, rng);
             let w = ch.winner();
             if w != winner {
                 match w {
                     1 => {
                         let (mm, ep) = self.episode(rng, done);
+                        jit = [(0.45 * gauss(rng)).exp(), (0.45 * gauss(rng)).exp()];
                         m = mm;
-                        cur = Some(RepLog { meant: true, t0: self.t, episode: ep });
+                        cur = Some(RepLog {
+                            meant: true,
+                            t0: self.t,
+                            episode: ep,
+                        });
                         // A strong perturbation: a rep turned back part way.
                         if rng.gen_bool(0.03) {
                             if let Some(c) = cur.as_mut() {
@@ -1224,7 +1426,8 @@ impl Run<'_> {
                             if c.meant {
                                 done += 1;
                             } else {
-                                self.distractions.push(format!("a rep started and given up at {:.1} s", c.t0));
+                                self.distractions
+                                    .push(format!("a rep started and given up at {:.1} s", c.t0));
                             }
                             logs.push(c);
                         }
@@ -1245,7 +1448,11 @@ impl Run<'_> {
                     }
                 }
             }
-            if winner == 3 && reached < 0.6 * range && reached > 0.4 * range && rng.gen_bool((0.02 * self.dt / 0.2).min(1.0)) {
+            if winner == 3
+                && reached < 0.6 * range
+                && reached > 0.4 * range
+                && rng.gen_bool((0.02 * self.dt / 0.2).min(1.0))
+            {
                 // A double pump: the lowering turned back up.
                 ch.kick(1);
             }
@@ -1255,7 +1462,7 @@ impl Run<'_> {
             let up_level = (x[1] + x[2]) / tot;
             let ret = x[3] / tot;
             let mut eta = self.rest_target();
-            eta[pd] = eta[pd] + sign * goal * D2R * up_level;
+            eta[pd] += sign * goal * D2R * up_level;
             if hitch {
                 eta[OBL] += m.overshoot * D2R * ret;
             }
@@ -1263,7 +1470,11 @@ impl Run<'_> {
             if !hitch {
                 eta[OBL] += m.obl_habit * D2R * prog;
                 let lean_bal = -(0.161 * 0.42 * 0.9) * (self.q[ABD]).sin() * l.lean_gain;
-                eta[LEAN] = if self.cfg.exercise == Exercise::StandingCableAbduction { lean_bal } else { 0.0 };
+                eta[LEAN] = if self.cfg.exercise == Exercise::StandingCableAbduction {
+                    lean_bal
+                } else {
+                    0.0
+                };
             }
             eta[FLEX] += m.flex_habit * D2R * prog;
             if m.rock > 0.0 {
@@ -1349,7 +1560,9 @@ impl Run<'_> {
             } else {
                 seg.iter().map(|s| s.roll.abs()).fold(0.0, f64::max)
             };
-            reps.push((win[is].t, win[ie].t, peak_deg, peak, seg.iter().map(|s| **s).collect::<Vec<Trace>>(), log.episode));
+            // Flags are judged from the rep's start to the next rep's.
+            let tail = win[is..].iter().map(|s| **s).collect::<Vec<Trace>>();
+            reps.push((win[is].t, win[ie].t, peak_deg, peak, tail, log.episode));
         }
         let mut peaks: Vec<f64> = reps.iter().map(|r| r.3).collect();
         peaks.sort_by(|a, b| a.total_cmp(b));
@@ -1380,31 +1593,64 @@ impl Run<'_> {
                 let drop = hold(&seg, &|s| -s.roll);
                 let hitch = pd == OBL;
                 if allowed(FlagKind::HipHike) && hike >= 5.0 {
-                    flags.push(TruthFlag { kind: FlagKind::HipHike, value_deg: round3(hike) });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::HipHike,
+                        value_deg: round3(hike),
+                    });
                 }
                 if allowed(FlagKind::PelvicDrop) && !hitch && drop >= 5.0 {
-                    flags.push(TruthFlag { kind: FlagKind::PelvicDrop, value_deg: round3(drop) });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::PelvicDrop,
+                        value_deg: round3(drop),
+                    });
                 }
                 let pos = seg.iter().map(|s| s.roll).fold(f64::MIN, f64::max);
                 let neg = -seg.iter().map(|s| s.roll).fold(f64::MAX, f64::min);
-                if allowed(FlagKind::TrunkSway) && pos > 5.0 && neg > 5.0 && matches!(ep, Some(Episode { kind: FlagKind::TrunkSway, .. })) {
-                    flags.push(TruthFlag { kind: FlagKind::TrunkSway, value_deg: round3(pos.min(neg)) });
+                if allowed(FlagKind::TrunkSway)
+                    && pos > 5.0
+                    && neg > 5.0
+                    && matches!(
+                        ep,
+                        Some(Episode {
+                            kind: FlagKind::TrunkSway,
+                            ..
+                        })
+                    )
+                {
+                    flags.push(TruthFlag {
+                        kind: FlagKind::TrunkSway,
+                        value_deg: round3(pos.min(neg)),
+                    });
                 }
             } else {
                 let top_speed = seg.iter().map(|s| s.speed).fold(0.0, f64::max);
                 if allowed(FlagKind::Momentum) && peak > 8.0 && top_speed / peak > 5.0 {
-                    flags.push(TruthFlag { kind: FlagKind::Momentum, value_deg: round3(peak) });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::Momentum,
+                        value_deg: round3(peak),
+                    });
                 }
                 if allowed(FlagKind::PartialRange) && peak < 0.65 * working {
-                    flags.push(TruthFlag { kind: FlagKind::PartialRange, value_deg: round3(working - peak) });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::PartialRange,
+                        value_deg: round3(working - peak),
+                    });
                 }
                 let f0 = seg[0].flex;
                 let flex = hold(&seg, &|s| s.flex - f0);
                 if allowed(FlagKind::HipFlexionDrift) && flex >= 8.0 {
-                    flags.push(TruthFlag { kind: FlagKind::HipFlexionDrift, value_deg: round3(flex) });
+                    flags.push(TruthFlag {
+                        kind: FlagKind::HipFlexionDrift,
+                        value_deg: round3(flex),
+                    });
                 }
             }
-            truth_reps.push(TruthRep { start_s: round3(t0), end_s: round3(t1), peak_deg: round3(peak_deg), flags });
+            truth_reps.push(TruthRep {
+                start_s: round3(t0),
+                end_s: round3(t1),
+                peak_deg: round3(peak_deg),
+                flags,
+            });
         }
         if let (Some(a), Some(b)) = (truth_reps.first(), truth_reps.last()) {
             self.sets.push(TruthSet {
@@ -1430,7 +1676,8 @@ impl Run<'_> {
         let mut last_t = f64::MIN;
         let mut arrival = 0.0;
         for (k, smp) in self.raw.iter().enumerate() {
-            bias += Vector3::new(gauss(rng), gauss(rng), gauss(rng)) * s.bias_walk / cfg.rate_hz.sqrt();
+            bias +=
+                Vector3::new(gauss(rng), gauss(rng), gauss(rng)) * s.bias_walk / cfg.rate_hz.sqrt();
             let b = cfg.gyro_bias_dps;
             bias = bias.map(|x| x.clamp(-b.max(0.01), b.max(0.01)));
             if rng.gen_bool(per_min.min(1.0)) {
@@ -1440,7 +1687,12 @@ impl Run<'_> {
                 continue;
             }
             if k % s.batch == 0 {
-                lost_batch = if rng.gen_bool((cfg.drop_rate * 0.3 / s.batch as f64 * 2.0).min(1.0)) { s.batch } else { 0 };
+                lost_batch = if rng.gen_bool((cfg.drop_rate * 0.3 / s.batch as f64 * 2.0).min(1.0))
+                {
+                    s.batch
+                } else {
+                    0
+                };
                 arrival = smp.t + s.batch as f64 / cfg.rate_hz + 0.004 * rng.gen::<f64>();
             }
             if lost_batch > 0 {
@@ -1458,12 +1710,16 @@ impl Run<'_> {
             for i in 0..3 {
                 acc[i] += s.acc_sd * gauss(rng);
                 gyr[i] += s.gyr_sd * gauss(rng);
-                acc[i] = ((acc[i] / s.acc_lsb).round() * s.acc_lsb).clamp(-s.acc_range, s.acc_range);
-                gyr[i] = ((gyr[i] / s.gyr_lsb).round() * s.gyr_lsb).clamp(-s.gyr_range, s.gyr_range);
+                acc[i] =
+                    ((acc[i] / s.acc_lsb).round() * s.acc_lsb).clamp(-s.acc_range, s.acc_range);
+                gyr[i] =
+                    ((gyr[i] / s.gyr_lsb).round() * s.gyr_lsb).clamp(-s.gyr_range, s.gyr_range);
             }
             let pos = (k % s.batch) as f64;
             let mut t = if s.host_stamps {
-                arrival - (s.batch as f64 - 1.0 - pos) / cfg.rate_hz - 0.5 * s.batch as f64 / cfg.rate_hz
+                arrival
+                    - (s.batch as f64 - 1.0 - pos) / cfg.rate_hz
+                    - 0.5 * s.batch as f64 / cfg.rate_hz
             } else {
                 smp.t * (1.0 + s.skew)
             };
@@ -1481,5 +1737,130 @@ impl Run<'_> {
             out.push(Sample { t, acc, gyr });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::sim::PAIRS;
+    use crate::Side;
+
+    fn cfg(ex: Exercise, p: Placement, side: Side, seed: u64) -> SimConfig {
+        let mut c = SimConfig::new(ex, p, side);
+        c.seed = seed;
+        c.sets = 2;
+        c.rest_min_s = 12.0;
+        c.rest_max_s = 20.0;
+        c.model = crate::source::sim::SimModel::Infer;
+        c
+    }
+
+    #[test]
+    fn deterministic_per_seed() {
+        let c = cfg(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Left,
+            7,
+        );
+        let (a, ta) = InferSimulator::new(&c).unwrap();
+        let (b, tb) = InferSimulator::new(&c).unwrap();
+        assert_eq!(ta, tb);
+        assert!(a.zip(b).all(|(x, y)| x == y));
+    }
+
+    #[test]
+    fn every_pair_and_side_streams_with_ordered_truth() {
+        for (ex, p) in PAIRS {
+            for side in [Side::Left, Side::Right] {
+                let c = cfg(ex, p, side, 11);
+                let (sim, truth) = InferSimulator::new(&c).unwrap();
+                let s: Vec<Sample> = sim.collect();
+                assert!(s.windows(2).all(|w| w[1].t > w[0].t), "{ex} {p}");
+                assert!(s.iter().all(|x| x.is_finite()));
+                let span = s.last().unwrap().t - s[0].t;
+                let rate = s.len() as f64 / span;
+                assert!((rate - 100.0).abs() < 8.0, "{ex} {p}: {rate}");
+                assert_eq!(truth.sets.len(), 2, "{ex} {p}");
+                let failed = truth.distractions.iter().any(|d| d.contains("failure"));
+                let mut last = 0.0;
+                for set in &truth.sets {
+                    // Below the range only when a set ended at failure.
+                    assert!(set.rep_count <= c.reps_max);
+                    assert!(set.rep_count >= c.reps_min || failed, "{ex} {p}");
+                    assert_eq!(set.rep_count, set.reps.len());
+                    for r in &set.reps {
+                        assert!(r.start_s >= last && r.end_s > r.start_s, "{ex} {p}");
+                        last = r.end_s;
+                        assert!(r.end_s <= truth.duration_s);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compensations_appear_over_threshold() {
+        for (ex, p) in PAIRS {
+            let mut seen = std::collections::BTreeMap::new();
+            for seed in 0..3 {
+                let mut c = cfg(ex, p, Side::Right, 100 + seed);
+                c.compensation_rate = 0.5;
+                c.sets = 3;
+                c.walking = false;
+                c.fidgets = false;
+                let (_, truth) = InferSimulator::new(&c).unwrap();
+                for r in truth.sets.iter().flat_map(|s| &s.reps) {
+                    for f in &r.flags {
+                        *seen.entry(f.kind).or_insert(0) += 1;
+                        if matches!(
+                            f.kind,
+                            FlagKind::HipHike | FlagKind::PelvicDrop | FlagKind::TrunkSway
+                        ) {
+                            assert!(f.value_deg >= 5.0);
+                        }
+                    }
+                }
+            }
+            let visible = cfg(ex, p, Side::Right, 0).visible_compensations();
+            for k in visible {
+                assert!(seen.contains_key(&k), "{ex} {p}: no {k:?} in {seen:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gyro_carries_the_reps() {
+        let mut c = cfg(
+            Exercise::StandingCableAbduction,
+            Placement::Ankle,
+            Side::Right,
+            5,
+        );
+        c.random_mounting = false;
+        c.gyro_bias_dps = 0.0;
+        c.drop_rate = 0.0;
+        c.gaps_per_min = 0.0;
+        c.compensation_rate = 0.0;
+        let (sim, truth) = InferSimulator::new(&c).unwrap();
+        let s: Vec<Sample> = sim.collect();
+        for r in truth.sets.iter().flat_map(|s| &s.reps).take(6) {
+            // Integrated rate about the abduction axis (the sensor's z).
+            let mut ang = 0.0f64;
+            let mut best = 0.0f64;
+            for w in s
+                .windows(2)
+                .filter(|w| w[0].t >= r.start_s && w[1].t <= r.end_s)
+            {
+                ang += w[0].gyr.z * (w[1].t - w[0].t);
+                best = best.max(ang.abs());
+            }
+            assert!(
+                (best - r.peak_deg).abs() < 0.25 * r.peak_deg + 3.0,
+                "{best} vs {}",
+                r.peak_deg
+            );
+        }
     }
 }

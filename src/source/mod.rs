@@ -190,6 +190,24 @@ pub mod gym;
 /// measured on the simulated motion. Built without reading the counter or
 /// the other models: never tuned on.
 pub mod hill;
+/// A fourteenth body model, built apart and read in session 16: people training at home, and a
+/// body whose motion comes from physics.
+///
+/// A floating-base rigid multibody (pelvis, trunk, thighs, shanks, feet)
+/// integrated at 1 kHz, feet and body on the floor, a sofa, a bed, a mat, a
+/// chair or a stair step through stiff or sinking contact springs with
+/// friction, joints driven by torque-limited PD controllers and a balance
+/// loop tracking a per-lifter motor plan against gravity, bands tied to a
+/// table leg (that slip), loop bands and ankle weights; compensations arise
+/// from the controller's choices. Home exercisers with pauses, abandoned
+/// reps, interruptions, lost counts and the other leg's sets; walking,
+/// stairs, the sofa, picking up, a laundry basket, stretching and the
+/// sensor laid on a table between sets; the sensors people own with
+/// temperature-driven bias, scale and cross-axis errors, clipping,
+/// quantisation, clock drift, drops, strap slip and soft-tissue wobble.
+/// Built without reading the counter or the other models; read in session
+/// 16, once studio stood ready and was scored.
+pub mod home;
 /// A thirty-first body model, built apart after all thirty: movement made
 /// by active inference (Friston et al. 2010; Adams, Shipp & Friston 2013).
 ///
@@ -222,24 +240,6 @@ pub mod hill;
 /// after all thirty without reading the counter or the other models:
 /// never tuned on or read.
 pub mod infer;
-/// A fourteenth body model, built apart and read in session 16: people training at home, and a
-/// body whose motion comes from physics.
-///
-/// A floating-base rigid multibody (pelvis, trunk, thighs, shanks, feet)
-/// integrated at 1 kHz, feet and body on the floor, a sofa, a bed, a mat, a
-/// chair or a stair step through stiff or sinking contact springs with
-/// friction, joints driven by torque-limited PD controllers and a balance
-/// loop tracking a per-lifter motor plan against gravity, bands tied to a
-/// table leg (that slip), loop bands and ankle weights; compensations arise
-/// from the controller's choices. Home exercisers with pauses, abandoned
-/// reps, interruptions, lost counts and the other leg's sets; walking,
-/// stairs, the sofa, picking up, a laundry basket, stretching and the
-/// sensor laid on a table between sets; the sensors people own with
-/// temperature-driven bias, scale and cross-axis errors, clipping,
-/// quantisation, clock drift, drops, strap slip and soft-tissue wobble.
-/// Built without reading the counter or the other models; read in session
-/// 16, once studio stood ready and was scored.
-pub mod home;
 /// A twenty-third body model, the hold-out through session 25 (read from
 /// session 26): movement as Langevin
 /// dynamics in a landscape the lifter reshapes, a pelvis and trunk set by
