@@ -1529,7 +1529,8 @@ impl Run<'_> {
             if win.len() < 5 {
                 continue;
             }
-            let base = win[0].task;
+            // The set's neutral: the rest just before the set.
+            let base = tr.first().map_or(win[0].task, |s| s.task).min(win[0].task);
             let (ip, peak) = win
                 .iter()
                 .enumerate()
@@ -1553,6 +1554,9 @@ impl Run<'_> {
             }
             if win[ie].task - base > thr {
                 ie = best;
+            }
+            if ie <= is {
+                continue;
             }
             let seg = &win[is..=ie];
             let peak_deg = if self.cfg.placement == Placement::Ankle {
