@@ -88,8 +88,8 @@
 // Joints, links and legs are numbered; indexing by them reads like the equations.
 #![allow(clippy::needless_range_loop)]
 
-use super::round3;
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
+use super::{round3, uni};
 use crate::motion::FlagKind;
 use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Matrix3, Matrix6, SMatrix, SVector, UnitQuaternion, Vector3, Vector6};
@@ -131,9 +131,6 @@ fn rad(x: f64) -> f64 {
 }
 fn gauss(rng: &mut ChaCha8Rng) -> f64 {
     super::gauss(rng)
-}
-fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
-    a + (b - a) * rng.gen::<f64>()
 }
 fn smooth(x: f64) -> f64 {
     let x = x.clamp(0.0, 1.0);

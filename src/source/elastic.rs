@@ -57,7 +57,7 @@
 //!
 //! Built without reading the counter or the other models.
 
-use super::round3;
+use super::{gauss, round3, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -65,7 +65,7 @@ use crate::{Exercise, Placement, Sample, Side};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Gamma, StandardNormal};
+use rand_distr::{Distribution, Gamma};
 use std::f64::consts::PI;
 
 /// B-spline basis functions per curve (clamped cubic).
@@ -103,14 +103,6 @@ const PZ: usize = 11;
 const H: f64 = 0.0015;
 /// Truth grid, s.
 const DT_TRUTH: f64 = 0.005;
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
-}
-
-fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
-    a + (b - a) * rng.gen::<f64>()
-}
 
 fn gamma_mean(rng: &mut ChaCha8Rng, shape: f64, mean: f64) -> f64 {
     Gamma::new(shape, mean / shape)

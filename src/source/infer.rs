@@ -29,15 +29,14 @@
 //! position's second derivative plus gravity, then the owned sensors'
 //! quantisation, bias, scale, noise, clock, BLE batches, drops and gaps.
 
-use super::round3;
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
+use super::{gauss, round3, rx, ry, rz, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample};
 use nalgebra::{UnitQuaternion, Vector3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 
 const G: f64 = STANDARD_GRAVITY;
@@ -50,24 +49,6 @@ const FLEX: usize = 1;
 const OBL: usize = 2;
 const LEAN: usize = 3;
 const YAW: usize = 4;
-
-fn gauss(rng: &mut ChaCha8Rng) -> f64 {
-    rng.sample::<f64, _>(StandardNormal)
-}
-
-fn uni(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
-    a + (b - a) * rng.gen::<f64>()
-}
-
-fn rx(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::x_axis(), a)
-}
-fn ry(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::y_axis(), a)
-}
-fn rz(a: f64) -> UnitQuaternion<f64> {
-    UnitQuaternion::from_axis_angle(&Vector3::z_axis(), a)
-}
 
 /// Who the lifter is: the population sets their precisions, delays and habits.
 #[derive(Debug, Clone)]

@@ -763,6 +763,12 @@ pub(crate) fn gauss(rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
     rng.sample::<f64, _>(rand_distr::StandardNormal)
 }
 
+/// One draw, uniform in `[lo, hi)`: every body model's spread.
+pub(crate) fn uni(rng: &mut rand_chacha::ChaCha8Rng, lo: f64, hi: f64) -> f64 {
+    use rand::Rng;
+    lo + (hi - lo) * rng.gen::<f64>()
+}
+
 /// `x` rounded to 3 decimals (the truth's times and sizes).
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

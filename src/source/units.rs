@@ -57,7 +57,7 @@
 //! the placement, so an ankle and a pelvis sensor see the same lifter.
 
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3, rx, ry, rz};
+use super::{gauss, round3, rx, ry, rz, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY as G;
 use crate::{Exercise, Placement, Sample};
@@ -94,10 +94,6 @@ const ND: usize = 5;
 const SHORT_DELAY: usize = 8;
 const LONG_DELAY: usize = 17;
 const HIST: usize = 32;
-
-fn uni(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * rng.gen::<f64>()
-}
 
 fn smooth(s: f64) -> f64 {
     let s = s.clamp(0.0, 1.0);
