@@ -196,10 +196,11 @@ pub enum DoubtKind {
     /// the position they were measured from was probably drifting (the
     /// neutral slipping, the sensor turning), not the lifter growing.
     GrowingReps,
-    /// The set began as the leg came into a new posture (lying down,
-    /// sitting into the machine) with no rest between: its neutral was
-    /// taken from the rest held on the way, and a first rep may have gone
-    /// unseen.
+    /// The set began from a posture the leg had just moved into (lying
+    /// down, sitting into the machine), its neutral taken from a rest in
+    /// that posture: either the set began with no rest between, or the
+    /// movement into the posture went on long enough to hold a rep. Either
+    /// way a first rep may have gone unseen.
     NoRestBefore,
     /// Ankle: a rep began with the leg still well up from the rep before
     /// (it came back only part way): one rep lowered part way and raised
@@ -485,18 +486,19 @@ pub fn data_gaps(reps: &[Rep], gaps: &[(f64, f64)]) -> Option<(f64, Vec<Doubt>)>
     (!doubts.is_empty()).then_some((GAP_CAP, doubts))
 }
 
-/// Confidence left when the set began with no rest after the leg came into
-/// a new posture.
+/// Confidence left when the set began from a posture the leg had just moved
+/// into ([`DoubtKind::NoRestBefore`]).
 const NO_REST_CAP: f64 = 0.7;
 /// A set whose first rep starts within this long (s) after its neutral was
 /// taken on the way into a new posture began with no rest.
 pub const NO_REST_WITHIN_S: f64 = 3.0;
 
-/// The set's first rep started within [`NO_REST_WITHIN_S`] after a neutral
-/// taken at `moving_neutral_s` from a rest held on the way into a new
-/// posture: the lifter lay down or sat into the machine and began at once.
-/// Where the reps are measured from is right, but the movement that brought
-/// the leg into place hid whatever began with it.
+/// The set's first rep started within [`NO_REST_WITHIN_S`] after
+/// `moving_neutral_s`, when its neutral was taken from a posture the leg had
+/// just moved into: the lifter lay down or sat into the machine and began
+/// at once, or the movement into the posture went on long enough to hide a
+/// rep (the pipeline notes only those). Where the reps are measured from is
+/// right, but that movement may have hidden the first rep.
 pub fn no_rest_before(reps: &[Rep], moving_neutral_s: Option<f64>) -> Option<(f64, Doubt)> {
     let (first, last, t) = (reps.first()?, reps.last()?, moving_neutral_s?);
     // A rep's start is dated back to where it left the neutral: a little
@@ -510,7 +512,8 @@ pub fn no_rest_before(reps: &[Rep], moving_neutral_s: Option<f64>) -> Option<(f6
                 from_s: first.start_s,
                 to_s: last.end_s,
                 reps: 0,
-                message: "the set began as the leg came into position, with no rest before it:                           a first rep may have gone unseen; check the count"
+                message: "the set began from a position the leg had just moved into: a first rep \
+                          may have gone unseen in that movement; check the count"
                     .to_string(),
             },
         )

@@ -277,12 +277,14 @@ const TURN_IN_PLACE_AXIS: f64 = 0.9;
 /// sensor rested within this long (s) before it was given up.
 const NO_RETURN_REST_S: f64 = 2.5;
 
-/// Ankle: a movement given up for not coming back that moved longer than
-/// this (s) before the rest its new neutral is taken from did more than
-/// bring the leg into place: a first rep may be hidden in it. Shorter, it
-/// was the arrival alone (all corpora, session 32: doubting every set
-/// begun within 3 s of such a rest doubted 8 more right sets, and caught
-/// no wrong set more).
+/// Ankle: when a movement given up for not coming back began more than
+/// this long (s) before the rest its new neutral is taken from (whatever
+/// happened in between, shorter rests included), it did more than bring
+/// the leg into place: a first rep may be hidden in it. Within this, it was
+/// the arrival alone (all corpora, session 32: doubting every set begun
+/// within 3 s of such a rest doubted 8 more right sets, and caught no
+/// wrong set more). A quick step and a rep ending in a rest within 3 s of
+/// the step's start go undoubted: the price of the line.
 const ARRIVAL_MAX_S: f64 = 3.0;
 
 /// Hip hitch: the signal held this long (s) past `reps.enter_deg` the other
@@ -1119,14 +1121,15 @@ impl Pipeline {
                             self.neutral.take_now(rest.q);
                             if rest.since - start_s > ARRIVAL_MAX_S {
                                 // As when the leg came into a new posture
-                                // with no rest (below): the movement held
+                                // with no rest (above): the movement held
                                 // too long went on past the leg's arrival
                                 // before this rest, and a set begun there
                                 // may have its first rep inside it, unseen
                                 // (effort, session 31: a step into place, a
                                 // rep from there, a rest, then the timeout).
-                                // Nothing but the arrival before the rest
-                                // hides no rep, however short the rest.
+                                // If only the arrival came before the rest,
+                                // no rep can hide there, however short the
+                                // rest.
                                 self.sets.note_moving_neutral(rest.t);
                             }
                         }

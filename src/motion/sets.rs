@@ -221,8 +221,8 @@ pub struct Segmenter {
     gaps: VecDeque<(f64, f64)>,
     /// Starts of the latest reps measured from a shaky rest (s).
     shaky: VecDeque<f64>,
-    /// When the neutral was last taken as the sensor turned out of reach of
-    /// the old one, from a rest held just before (s).
+    /// When the neutral was last taken from a posture the leg had just
+    /// moved into ([`Segmenter::note_moving_neutral`]) (s).
     moving_neutral_s: Option<f64>,
 }
 
@@ -251,9 +251,10 @@ impl Segmenter {
         }
     }
 
-    /// Notes that the neutral was taken at `t` (s) from a rest held before
-    /// the sensor turned out of reach of the old one, not from a rest
-    /// before the set ([`certainty::no_rest_before`]).
+    /// Notes that the neutral was taken at `t` (s) from a posture the leg
+    /// had just moved into: a rest held before the sensor turned out of
+    /// reach of the old neutral, or a rest after a long movement given up
+    /// for not coming back ([`certainty::no_rest_before`]).
     pub fn note_moving_neutral(&mut self, t: f64) {
         self.moving_neutral_s = Some(t);
     }
