@@ -77,7 +77,7 @@
 //! the same session.
 
 use super::sim::{in_ble_gap, SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3};
+use super::{gauss, round3, smoothstep};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample};
@@ -118,11 +118,6 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
         x -= w;
     }
     items[items.len() - 1].0
-}
-
-fn smoothstep(u: f64) -> f64 {
-    let u = u.clamp(0.0, 1.0);
-    u * u * (3.0 - 2.0 * u)
 }
 
 fn rx(deg: f64) -> Rotation3<f64> {

@@ -57,7 +57,7 @@
 //!
 //! Built without reading the counter or the other models.
 
-use super::{gauss, round3, uni};
+use super::{gauss, round3, smoothstep, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -228,11 +228,6 @@ fn orthonormal(mut v: Vec<[f64; NB]>) -> Vec<[f64; NB]> {
         }
     }
     v
-}
-
-fn smoothstep(x: f64) -> f64 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
 }
 
 /// A rep's template on [0, 1], peak 1: a rise over `r`, a hold over `h`

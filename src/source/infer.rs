@@ -30,7 +30,7 @@
 //! quantisation, bias, scale, noise, clock, BLE batches, drops and gaps.
 
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3, rx, ry, rz, uni};
+use super::{gauss, round3, rx, ry, rz, smoothstep, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample};
@@ -791,11 +791,6 @@ struct Run<'a> {
     sets_done: usize,
 }
 
-fn smooth(x: f64) -> f64 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
-}
-
 impl<'a> Run<'a> {
     fn new(
         cfg: &'a SimConfig,
@@ -986,7 +981,7 @@ impl<'a> Run<'a> {
             Exercise::SeatedMachineAbduction => (ry(f.heading) * rx(-0.15), 0.52),
             _ => (stand, 0.95),
         };
-        let s = smooth(f.up);
+        let s = smoothstep(f.up);
         let post = ex_r.slerp(&stand, s);
         let h = ex_h + (0.95 - ex_h) * s;
         let gait_roll = 0.06 * f.gait_amp * f.gait.sin();
@@ -1019,7 +1014,7 @@ impl<'a> Run<'a> {
             let knee = hip + yaw * Vector3::new(0.0, 0.0, -0.46 * l.leg_len);
             let sh = yaw * rz(-b.sw * 0.3 * a) * rx(0.05 * f.q[FLEX]);
             let spos = knee + sh * Vector3::new(0.0, -0.3, 0.0);
-            let s = smooth(f.up);
+            let s = smoothstep(f.up);
             return (sh.slerp(&leg, s), spos + (pos - spos) * s);
         }
         (leg, pos)
@@ -1166,8 +1161,8 @@ impl<'a> Run<'a> {
         let speed = uni(rng, 0.9, 1.3);
         for k in 0..n {
             let s = k as f64 / n as f64;
-            self.frame.gait_amp = smooth(s * 8.0) * smooth((1.0 - s) * 8.0);
-            let head = h0 + PI * smooth((s - 0.4) * 5.0);
+            self.frame.gait_amp = smoothstep(s * 8.0) * smoothstep((1.0 - s) * 8.0);
+            let head = h0 + PI * smoothstep((s - 0.4) * 5.0);
             self.frame.heading = head;
             let fwd = Vector3::new(-head.sin(), 0.0, -head.cos());
             let step = self.dt * speed * self.frame.gait_amp;

@@ -15,7 +15,7 @@
 //! and a warm-up on the skin. Truth is measured on the simulated joints.
 
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3, rx, ry, rz};
+use super::{gauss, round3, rx, ry, rz, smoothstep};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::{Exercise, Placement, Sample};
@@ -195,11 +195,6 @@ fn interp(v: &[f64], x: f64) -> f64 {
         + (-p0 + p2) * f
         + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * f2
         + (-p0 + 3.0 * p1 - 3.0 * p2 + p3) * f3)
-}
-
-fn smoothstep(x: f64) -> f64 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
 }
 
 /// A random monotone map of [0, 1] onto itself (the take's own timing).

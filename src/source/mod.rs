@@ -769,6 +769,13 @@ pub(crate) fn uni(rng: &mut rand_chacha::ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.gen::<f64>()
 }
 
+/// The cubic smoothstep: 0 below 0, 1 above 1, `3x² − 2x³` between (a
+/// ramp with no jump in speed at either end).
+pub(crate) fn smoothstep(x: f64) -> f64 {
+    let x = x.clamp(0.0, 1.0);
+    x * x * (3.0 - 2.0 * x)
+}
+
 /// `x` rounded to 3 decimals (the truth's times and sizes).
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

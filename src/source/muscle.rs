@@ -51,7 +51,7 @@
 //! the other models: the hold-out until session 9 read it for two rules. The whole session runs
 //! twice, deterministically: once to read the truth, once to sample.
 
-use super::{gauss, round3};
+use super::{gauss, round3, smoothstep};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY;
 use crate::source::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
@@ -79,11 +79,6 @@ fn deg(x: f64) -> f64 {
 
 fn rad(x: f64) -> f64 {
     x.to_radians()
-}
-
-fn smooth(u: f64) -> f64 {
-    let u = u.clamp(0.0, 1.0);
-    u * u * (3.0 - 2.0 * u)
 }
 
 fn rot_x(a: f64) -> UnitQuaternion<f64> {
@@ -817,12 +812,12 @@ impl Body {
                 ..
             } => {
                 lf.leg_mass * g * lf.leg_com * q.sin()
-                    + stack * g * lever * smooth((q - lift_at) / 0.03 + 0.5)
+                    + stack * g * lever * smoothstep((q - lift_at) / 0.03 + 0.5)
             }
             Load::AnkleWeight(kg) => {
                 (lf.leg_mass * lf.leg_com + kg * (lf.thigh + lf.shank)) * g * q.cos()
             }
-            Load::Pads { weight, .. } => weight * smooth(q / 0.03 + 0.5),
+            Load::Pads { weight, .. } => weight * smoothstep(q / 0.03 + 0.5),
             Load::None => 0.0,
         }
     }
@@ -929,11 +924,11 @@ impl Body {
                     self.o_set = lf.hike_habit * lift;
                     match r.strategy {
                         Strategy::Hike(h) => {
-                            self.o_set = h * smooth(lift * 1.4);
+                            self.o_set = h * smoothstep(lift * 1.4);
                         }
                         Strategy::Drop(d) => {
-                            self.o_set = -d * smooth(lift * 1.4);
-                            self.stance_let_go = 0.2 * smooth(lift * 1.4);
+                            self.o_set = -d * smoothstep(lift * 1.4);
+                            self.stance_let_go = 0.2 * smoothstep(lift * 1.4);
                         }
                         Strategy::Sway(s) => {
                             let since = self.marks.last().map_or(t, |m| m.begin);
@@ -943,7 +938,7 @@ impl Body {
                             self.l_set = lean * w;
                             self.o_set = -roll * w;
                         }
-                        Strategy::Drift(d) => self.f_set = d * smooth(lift * 1.3),
+                        Strategy::Drift(d) => self.f_set = d * smoothstep(lift * 1.3),
                         _ => {}
                     }
                 }
@@ -1054,15 +1049,15 @@ impl Body {
                     _ => 0.0,
                 };
                 self.o_set = if s < d {
-                    -r.target * smooth(s / d)
+                    -r.target * smoothstep(s / d)
                 } else if s < d + b {
                     -r.target
                 } else if s < d + b + u {
-                    -r.target + (r.target + over) * smooth((s - d - b) / u)
+                    -r.target + (r.target + over) * smoothstep((s - d - b) / u)
                 } else if s < d + b + u + 0.4 {
                     over
                 } else {
-                    over * (1.0 - smooth((s - d - b - u - 0.4) / 0.4))
+                    over * (1.0 - smoothstep((s - d - b - u - 0.4) / 0.4))
                 };
                 if let Strategy::Sway(w) = r.strategy {
                     let period = d + b + u;
@@ -1092,7 +1087,9 @@ impl Body {
                 lever,
                 lift_at,
                 ..
-            } => lf.leg_inertia + stack * lever * lever * smooth((self.q - lift_at) / 0.03 + 0.5),
+            } => {
+                lf.leg_inertia + stack * lever * lever * smoothstep((self.q - lift_at) / 0.03 + 0.5)
+            }
             Load::AnkleWeight(kg) => lf.leg_inertia + kg * (lf.thigh + lf.shank).powi(2),
             Load::Pads { inertia, .. } => lf.leg_inertia * 0.35 + inertia,
             Load::None => lf.leg_inertia,
@@ -1176,7 +1173,7 @@ impl Body {
                 lever,
                 lift_at,
             } => {
-                let on = smooth((self.q - lift_at) / 0.03 + 0.5);
+                let on = smoothstep((self.q - lift_at) / 0.03 + 0.5);
                 torque -=
                     lf.leg_mass * g * lf.leg_com * self.q.sin() * if standing { 1.0 } else { 0.3 };
                 torque -= on * (stack * g + friction * (self.qd / 0.05).tanh()) * lever;
@@ -1307,7 +1304,14 @@ impl Body {
                 lever,
                 lift_at,
                 ..
-            } => stack * g * 0.06 * smooth((self.q - lift_at) / 0.03 + 0.5) * self.plan.ws * lever,
+            } => {
+                stack
+                    * g
+                    * 0.06
+                    * smoothstep((self.q - lift_at) / 0.03 + 0.5)
+                    * self.plan.ws
+                    * lever
+            }
             _ => 0.0,
         } + 10.0 * self.ld;
         let u_y = -1.5 * self.y - 0.2 * self.yd;
@@ -1427,14 +1431,14 @@ impl Body {
 impl Scene {
     /// 0 → 1 → 0 over the current act, eased in and out over 0.6 s.
     fn envelope(&self, t: f64) -> f64 {
-        smooth((t - self.act_t0) / 0.6) * smooth((self.act_t0 + self.act_len - t) / 0.6)
+        smoothstep((t - self.act_t0) / 0.6) * smoothstep((self.act_t0 + self.act_len - t) / 0.6)
     }
 
     fn blend(&self, t: f64) -> f64 {
         if self.from == self.to {
             return 1.0;
         }
-        smooth((t - self.blend_start) / self.blend_len.max(0.1))
+        smoothstep((t - self.blend_start) / self.blend_len.max(0.1))
     }
 
     fn blend_done(&self, t: f64) -> bool {
@@ -1856,7 +1860,7 @@ fn sensor_pose(body: &Body) -> (Vector3<f64>, UnitQuaternion<f64>) {
     let mounts = &body.plan.mounts;
     let i = sc.mount_index;
     let mount = if i > 0 && sc.handling > 0.0 {
-        let m = mounts[i - 1].slerp(&mounts[i], smooth((1.0 - sc.handling) * 1.6));
+        let m = mounts[i - 1].slerp(&mounts[i], smoothstep((1.0 - sc.handling) * 1.6));
         let h = sc.handling * (1.0 - sc.handling) * 4.0;
         let t = body.t;
         m * UnitQuaternion::from_scaled_axis(

@@ -8,7 +8,7 @@
 //! [`crate::source::sim::SimModel::Pendulum`]).
 
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3, rx, ry, rz};
+use super::{gauss, round3, rx, ry, rz, smoothstep};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY as G;
 use crate::{Exercise, Placement, Sample};
@@ -33,11 +33,6 @@ fn ex_gauss(rng: &mut ChaCha8Rng, mu: f64, sigma: f64, tau: f64) -> f64 {
     mu + sigma * gauss(rng) - tau * (1.0 - rng.gen::<f64>()).ln()
 }
 
-fn smooth(x: f64) -> f64 {
-    let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
-}
-
 /// A smoothed trapezoid 0..1..0 over [t0, t0 + d] with soft edges.
 fn envelope(t: f64, t0: f64, d: f64) -> f64 {
     if t < t0 || t > t0 + d {
@@ -46,7 +41,7 @@ fn envelope(t: f64, t0: f64, d: f64) -> f64 {
     let e = (d * 0.35).clamp(0.03, 0.12).min(d / 2.0);
     let a = (t - t0) / e;
     let b = (t0 + d - t) / e;
-    smooth(a.min(b))
+    smoothstep(a.min(b))
 }
 
 /// A raised-cosine bump 0..1..0 over [t0, t0 + d].
@@ -548,13 +543,13 @@ impl<'a> Body<'a> {
         match self.cfg.exercise {
             Exercise::StandingCableAbduction => {
                 lf.leg_m * G * lf.leg_lc * th.sin()
-                    + l.stack_m * G * l.arm * th.cos() * smooth((th - l.th0) / 0.025)
+                    + l.stack_m * G * l.arm * th.cos() * smoothstep((th - l.th0) / 0.025)
             }
             Exercise::SideLyingAbduction => {
                 (lf.leg_m * lf.leg_lc + l.ankle_w * lf.leg_len) * G * th.cos() + l.band_k * th
             }
             Exercise::SeatedMachineAbduction => {
-                l.stack_m * G * l.arm * smooth((th - l.th0) / 0.025) + 8.0 * th
+                l.stack_m * G * l.arm * smoothstep((th - l.th0) / 0.025) + 8.0 * th
             }
             _ => l.hitch_k * th,
         }
@@ -721,7 +716,7 @@ impl<'a> Body<'a> {
         };
         let fl_t = lf.flex_couple * th_leg
             + self.fl_bias
-            + self.comp_flex * smooth(th_leg / (lf.range * 0.6));
+            + self.comp_flex * smoothstep(th_leg / (lf.range * 0.6));
         let w = 9.0;
         self.fld += (w * w * (fl_t - self.fl) - 2.0 * 0.7 * w * self.fld) * dt;
         self.fl += self.fld * dt;
@@ -816,7 +811,7 @@ impl<'a> Body<'a> {
                 }
                 Some((t0, d, from, to)) => {
                     let u = (t - t0) / d;
-                    self.foot = from + (to - from) * smooth(u);
+                    self.foot = from + (to - from) * smoothstep(u);
                     if u >= 1.0 {
                         self.hop = None;
                         self.pending_jolt.y += uni(&mut self.rng, 8.0, 20.0);
@@ -851,7 +846,7 @@ impl<'a> Body<'a> {
                 0.0
             };
             let mut ob_t = (-lf.react + lf.style) * musc * 2.0 * DEG;
-            let lift = smooth(self.th / (lf.range * 0.7));
+            let lift = smoothstep(self.th / (lf.range * 0.7));
             ob_t += self.comp_obl * lift;
             if self.comp_rock != 0.0 {
                 ob_t += self.comp_rock * (2.0 * PI * (t - self.rock_t0) / self.rock_period).sin();
@@ -908,7 +903,7 @@ impl<'a> Body<'a> {
             match &a.life {
                 Life::Walk { cadence, .. } => {
                     let phase = 2.0 * PI * cadence * (t - a.t0) + ph;
-                    let ramp = smooth(u * 6.0) * smooth((1.0 - u) * 6.0);
+                    let ramp = smoothstep(u * 6.0) * smoothstep((1.0 - u) * 6.0);
                     leg_flex += ramp * 0.45 * phase.sin();
                     knee += ramp * 0.9 * (phase + 1.3).sin().max(0.0).powi(2);
                     bob += ramp * 0.02 * (2.0 * phase).cos();
@@ -922,7 +917,7 @@ impl<'a> Body<'a> {
                     knee += 0.3 * phase.sin().max(0.0) * bump(t, a.t0, a.d).sqrt();
                 }
                 Life::Posture { from, to } => {
-                    let s = smooth(u);
+                    let s = smoothstep(u);
                     q_post = self.posture_q(*from).slerp(&self.posture_q(*to), s);
                     height = self.posture_height(*from) * (1.0 - s) + self.posture_height(*to) * s;
                     tilt_add -= 0.5 * bump(t, a.t0, a.d);
@@ -940,7 +935,7 @@ impl<'a> Body<'a> {
                     roll_add += e * 1.0 * DEG * (2.0 * PI * 3.3 * t).sin();
                 }
                 Life::Restrap => {
-                    let e = smooth(u * 5.0) * smooth((1.0 - u) * 5.0);
+                    let e = smoothstep(u * 5.0) * smoothstep((1.0 - u) * 5.0);
                     leg_flex += e * 1.1;
                     knee += e * 1.3;
                     tilt_add -= e * 0.6;
@@ -953,12 +948,12 @@ impl<'a> Body<'a> {
                     yaw_add += e * 0.3;
                 }
                 Life::Phone => {
-                    let e = smooth(u * 5.0) * smooth((1.0 - u) * 5.0);
+                    let e = smoothstep(u * 5.0) * smoothstep((1.0 - u) * 5.0);
                     tilt_add -= e * 0.15;
                     yaw_add += 0.05 * (0.7 * t + ph).sin() * e;
                 }
                 Life::PinChange => {
-                    let e = smooth(u * 4.0) * smooth((1.0 - u) * 4.0);
+                    let e = smoothstep(u * 4.0) * smoothstep((1.0 - u) * 4.0);
                     tilt_add -= e * 0.7;
                     yaw_add += e * 0.6 * ss;
                     knee += e * 0.5;
@@ -967,8 +962,8 @@ impl<'a> Body<'a> {
                     let k = ((t - a.t0) / period).floor();
                     let tk = a.t0 + k * period;
                     let e = bump(t, tk + 0.2, period * 0.8)
-                        * smooth(u * 20.0)
-                        * smooth((1.0 - u) * 20.0);
+                        * smoothstep(u * 20.0)
+                        * smoothstep((1.0 - u) * 20.0);
                     // The other leg's rep, seen through the pelvis: mirrored.
                     roll_add -= sf * amp * e;
                     yaw_add += 0.01 * e;
@@ -1089,13 +1084,13 @@ impl<'a> Body<'a> {
             match act.life {
                 Life::Walk { speed, .. } => {
                     let u = ((self.t - act.t0) / act.d).clamp(0.0, 1.0);
-                    let v = speed * smooth(u * 6.0) * smooth((1.0 - u) * 6.0);
+                    let v = speed * smoothstep(u * 6.0) * smoothstep((1.0 - u) * 6.0);
                     let dir = ry(self.heading) * Vector3::new(0.0, 0.0, -1.0);
                     self.pos += dir * v * self.dt;
                 }
                 Life::Turn { angle } => {
                     let u = ((self.t - act.t0) / act.d).clamp(0.0, 1.0);
-                    let want = angle * smooth(u);
+                    let want = angle * smoothstep(u);
                     self.heading += want - turned;
                     turned = want;
                 }
@@ -2502,13 +2497,13 @@ mod tests {
             if t < 1.0 {
                 0.0
             } else if t < 2.0 {
-                35.0 * smooth(t - 1.0)
+                35.0 * smoothstep(t - 1.0)
             } else if t < 2.8 {
-                35.0 - 14.0 * smooth((t - 2.0) / 0.8)
+                35.0 - 14.0 * smoothstep((t - 2.0) / 0.8)
             } else if t < 3.6 {
-                21.0 + 14.0 * smooth((t - 2.8) / 0.8)
+                21.0 + 14.0 * smoothstep((t - 2.8) / 0.8)
             } else {
-                35.0 * (1.0 - smooth((t - 3.6) / 1.2))
+                35.0 * (1.0 - smoothstep((t - 3.6) / 1.2))
             }
         };
         assert_eq!(measure(&caught, &|_| 0.0, 7.0, &[]).rep_count, 1);
@@ -2517,13 +2512,13 @@ mod tests {
             if t < 1.0 {
                 0.0
             } else if t < 2.0 {
-                35.0 * smooth(t - 1.0)
+                35.0 * smoothstep(t - 1.0)
             } else if t < 3.0 {
-                35.0 - 31.5 * smooth(t - 2.0)
+                35.0 - 31.5 * smoothstep(t - 2.0)
             } else if t < 4.0 {
-                3.5 + 31.5 * smooth(t - 3.0)
+                3.5 + 31.5 * smoothstep(t - 3.0)
             } else {
-                35.0 * (1.0 - smooth((t - 4.0) / 1.2))
+                35.0 * (1.0 - smoothstep((t - 4.0) / 1.2))
             }
         };
         assert_eq!(measure(&twice, &|_| 0.0, 7.0, &[]).rep_count, 2);

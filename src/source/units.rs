@@ -57,7 +57,7 @@
 //! the placement, so an ankle and a pelvis sensor see the same lifter.
 
 use super::sim::{SimConfig, Truth, TruthFlag, TruthRep, TruthSet};
-use super::{gauss, round3, rx, ry, rz, uni};
+use super::{gauss, round3, rx, ry, rz, smoothstep, uni};
 use crate::motion::FlagKind;
 use crate::sample::STANDARD_GRAVITY as G;
 use crate::{Exercise, Placement, Sample};
@@ -94,11 +94,6 @@ const ND: usize = 5;
 const SHORT_DELAY: usize = 8;
 const LONG_DELAY: usize = 17;
 const HIST: usize = 32;
-
-fn smooth(s: f64) -> f64 {
-    let s = s.clamp(0.0, 1.0);
-    s * s * (3.0 - 2.0 * s)
-}
 
 /// Fuglevand et al. (1993): twitches sum linearly below a normalised rate
 /// (contraction time / inter-spike interval) of 0.4, then saturate.
@@ -903,7 +898,7 @@ impl Body {
                 } else {
                     lc
                 };
-                let engaged = smooth((q[ABD] + 2.0 * D2R) / (4.0 * D2R));
+                let engaged = smoothstep((q[ABD] + 2.0 * D2R) / (4.0 * D2R));
                 let friction = 0.08 * (v[ABD] / 0.05).tanh();
                 let stack =
                     -load.stack * G * arm * engaged * (1.0 + friction) * (0.5 * q[ABD]).cos();
@@ -1206,7 +1201,7 @@ impl Body {
             Some((from, s)) => {
                 let a = self.posture_rot(from);
                 let b = self.posture_rot(self.posture);
-                let s = smooth(s);
+                let s = smoothstep(s);
                 (
                     a.slerp(&b, s),
                     self.base_height(from) * (1.0 - s) + self.base_height(self.posture) * s,
@@ -1762,8 +1757,8 @@ fn do_rep(
         };
         if hike != 0.0 {
             if body.hitch() {
-                let rise = smooth((t - p.up - p.hold) / p.down);
-                let fall = smooth((t - total - 0.5) / 0.4);
+                let rise = smoothstep((t - p.up - p.hold) / p.down);
+                let fall = smoothstep((t - total - 0.5) / 0.4);
                 dd.qd[OBL] = x + hike * rise * (1.0 - fall);
             } else {
                 dd.qd[OBL] = hike * s;
