@@ -1853,14 +1853,14 @@ mod tests {
         // the pad, back to back. The movement begun at 3 s is given up for
         // not coming back; measured again from the posture held, the reps
         // before that are reps too.
-        let seated = |angle: &dyn Fn(f64) -> f64, secs: f64| {
+        let seated = |samples: Vec<Sample>| {
             let p = Pipeline::builtin(
                 Exercise::SeatedMachineAbduction,
                 Placement::Ankle,
                 Side::Right,
             )
             .unwrap();
-            analyze_samples(p, shank(Vector3::z(), angle, secs)).0
+            analyze_samples(p, samples).0
         };
         let counts = |sets: &[Set]| sets.iter().map(Set::rep_count).collect::<Vec<_>>();
         let no_rest_doubt =
@@ -1868,10 +1868,8 @@ mod tests {
         // Eight reps from `first` s on, the recording `secs` long: a rest
         // before the set, however long, and the set is not doubted.
         for (first, secs) in [(5.0, 26.0), (12.5, 34.0), (24.0, 46.0)] {
-            let sets = seated(
-                &posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, first, 2.0)),
-                secs,
-            );
+            let angle = posture_then_reps(10.0, 3.0, 1.0, (8, 18.0, first, 2.0));
+            let sets = seated(shank(Vector3::z(), angle, secs));
             assert_eq!(counts(&sets), [8], "first rep at {first} s: {sets:?}");
             assert!(
                 !no_rest_doubt(&sets[0]),
@@ -1896,14 +1894,7 @@ mod tests {
                 )
                 * mount
         };
-        let p = Pipeline::builtin(
-            Exercise::SeatedMachineAbduction,
-            Placement::Ankle,
-            Side::Right,
-        )
-        .unwrap();
-        let samples: Vec<Sample> = (0..3200).map(|i| sensed(&pose, i as f64 / 100.0)).collect();
-        let (sets, _) = analyze_samples(p, samples);
+        let sets = seated((0..3200).map(|i| sensed(&pose, i as f64 / 100.0)).collect());
         assert_eq!(counts(&sets), [7], "{sets:?}");
         assert_doubted(&sets[0], DoubtKind::NoRestBefore);
     }
