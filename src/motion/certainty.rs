@@ -95,6 +95,16 @@ const SMALL_CAP: f64 = 0.7;
 /// A movement not counted within this many of the set's intervals of its
 /// first or last rep borders the set.
 pub const EDGE_INTERVALS: f64 = 1.5;
+/// At the pelvis, a movement that did not come back, at least this many
+/// times as long as the set's median rep ...
+pub const HELD_AFTER_LENGTH: f64 = 3.0;
+/// ... and starting within this many of the set's intervals after its last
+/// rep ended, doubts the set: the reps may have gone on from a level the
+/// pelvis was held at, and been thrown out with it (fatigue, session 33: a
+/// lifter held the pelvis 6° above level for 3 s after a hitch, that level
+/// became the neutral, and the six hitches after it, each coming back to
+/// the old level, were one long movement that never came back).
+pub const HELD_AFTER_INTERVALS: f64 = 2.5;
 /// An uncounted movement at least this share of the set's median rep (ankle)
 /// is rep-sized. At the pelvis, anything past the profile's smallest rep is.
 pub const EDGE_SIZE_FRACTION: f64 = 0.4;
@@ -369,6 +379,15 @@ pub const PARTIAL_LIKE_SIZE: f64 = 0.4;
 /// … and at least this share of their median length is perhaps a partial
 /// last rep: doubted like a dropped movement as large as the reps.
 pub const PARTIAL_LIKE_LENGTH: f64 = 0.6;
+/// A smaller one, down to this share of the reps' median size, is doubted
+/// too when it comes on the set's beat: it began [`ON_BEAT`] of the set's
+/// intervals after the last rep began, when the next rep was due (studio
+/// and class, session 33: a tired last rep of 6° after reps of 20°,
+/// dropped as settling, the set marked sure).
+pub const PARTIAL_ON_BEAT_SIZE: f64 = 0.2;
+/// The window, in the set's intervals after its last rep began, where the
+/// next rep was due.
+pub const ON_BEAT: (f64, f64) = (0.5, 1.5);
 /// A movement taken off a set's edge by the rules that know a shuffle, a
 /// swing or a rep given up (quicker than the reps, or after a pause, or
 /// let go) is still doubted when its size is within this factor of the
@@ -387,9 +406,18 @@ pub fn dropped_like_reps(reps: &[Rep], dropped: &[Rep]) -> Option<(f64, Vec<Doub
     let length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
     // After the set, a slow movement of a rep's length but smaller: the
     // tired last rep that stopped short.
+    let last_start = reps.last().map_or(first.start_s, |r| r.start_s);
+    let pace = median_interval(reps);
+    let on_beat = |d: &Rep| {
+        reps.len() >= 2 && {
+            let due = (d.start_s - last_start) / pace;
+            (ON_BEAT.0..=ON_BEAT.1).contains(&due)
+        }
+    };
     let partial = |d: &Rep| {
         d.start_s > first.start_s
-            && d.peak_deg >= PARTIAL_LIKE_SIZE * size
+            && (d.peak_deg >= PARTIAL_LIKE_SIZE * size
+                || (d.peak_deg >= PARTIAL_ON_BEAT_SIZE * size && on_beat(d)))
             && d.end_s - d.start_s >= PARTIAL_LIKE_LENGTH * length
     };
     let doubts: Vec<Doubt> = dropped
@@ -783,7 +811,30 @@ pub fn judge(
     };
     let reach = EDGE_INTERVALS * pace;
     let last_start = reps.last().map_or(last, |r| r.start_s);
+    let median_length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
     for m in set_aside {
+        if signal == RepSignal::Obliquity
+            && !m.jolted
+            && m.start_s >= last + reach
+            && m.start_s < last + HELD_AFTER_INTERVALS * pace
+            && m.end_s - m.start_s >= HELD_AFTER_LENGTH * median_length
+            && rep_sized(m.size_deg)
+        {
+            doubts.push(Doubt {
+                kind: DoubtKind::UncountedNearby,
+                from_s: m.start_s,
+                to_s: m.end_s,
+                reps: 0,
+                message: format!(
+                    "a {:.1}° movement soon after the set ({:.1}-{:.1} s into the recording) \
+                     never came back to where the pelvis had rested and was not counted: the \
+                     set may have gone on from another level; check the count",
+                    m.size_deg, m.start_s, m.end_s,
+                ),
+            });
+            confidence = confidence.min(EDGE_CAP);
+            continue;
+        }
         let before = !m.jolted && m.end_s <= first && m.end_s > first - reach;
         // After the set, a jolt counts only as large as a rep: perhaps its
         // last rep (a tired leg let down hard), thrown out for the landing.
@@ -1260,6 +1311,73 @@ mod tests {
         // A rep-sized one before the set, as long as the reps.
         let (_, d) = dropped_like_reps(&set, &reps(&[-9.0], 2.2, 25.0)).expect("doubted");
         assert!(d[0].message.contains("just before"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn a_small_slow_movement_on_the_sets_beat_may_be_a_tired_last_rep() {
+        // Reps of 30° every 3 s, the last begun at 12 s: the next was due
+        // at 15 s. A 7° movement (23 %) as slow as the reps, begun then.
+        let set = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.2, 30.0);
+        let (cap, d) = dropped_like_reps(&set, &reps(&[15.0], 2.0, 7.0)).expect("doubted");
+        assert!(cap < SURE);
+        assert_eq!(d[0].kind, DoubtKind::UncountedNearby);
+        assert!(d[0].message.contains("partial rep"), "{}", d[0].message);
+        // Still due half an interval early or late.
+        assert!(dropped_like_reps(&set, &reps(&[13.6], 2.0, 7.0)).is_some());
+        assert!(dropped_like_reps(&set, &reps(&[16.4], 2.0, 7.0)).is_some());
+        // Off the beat, a movement that small is settling the leg.
+        assert!(dropped_like_reps(&set, &reps(&[19.0], 2.0, 7.0)).is_none());
+        assert!(dropped_like_reps(&set, &reps(&[17.0], 2.0, 7.0)).is_none());
+        // Under a fifth of the reps, or quick, even on the beat: not.
+        assert!(dropped_like_reps(&set, &reps(&[15.0], 2.0, 5.0)).is_none());
+        assert!(dropped_like_reps(&set, &reps(&[15.0], 0.6, 7.0)).is_none());
+    }
+
+    #[test]
+    fn a_long_movement_that_never_came_back_soon_after_a_pelvis_set_doubts_it() {
+        // Hitches of 10°, 2 s long, every 3 s; the last ended at 14 s.
+        let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, 10.0);
+        let held = |start_s: f64, length: f64| SetAside {
+            start_s,
+            end_s: start_s + length,
+            size_deg: 16.0,
+            jolted: false,
+        };
+        // 5 s after it (past the 4.5 s of an edge), 12 s that never came
+        // back: the set may have gone on from a level held above.
+        let (c, d) = judge(
+            &r,
+            &[held(19.0, 12.0)],
+            0.1,
+            1.0,
+            40.0,
+            RepSignal::Obliquity,
+        );
+        assert!(c < SURE, "{c}");
+        let doubt = d
+            .iter()
+            .find(|d| d.kind == DoubtKind::UncountedNearby)
+            .expect("doubted");
+        assert!(
+            doubt.message.contains("never came back") && doubt.message.contains("19.0-31.0 s"),
+            "{}",
+            doubt.message
+        );
+        // As short as a rep there, or long but later, or at the ankle: not.
+        for (m, signal) in [
+            (held(19.0, 2.0), RepSignal::Obliquity),
+            (held(22.0, 12.0), RepSignal::Obliquity),
+            (held(19.0, 12.0), RepSignal::Rotation),
+        ] {
+            let peak = if signal == RepSignal::Rotation {
+                30.0
+            } else {
+                10.0
+            };
+            let r = reps(&[0.0, 3.0, 6.0, 9.0, 12.0], 2.0, peak);
+            let (c, d) = judge(&r, &[m], 0.1, 1.0, 100.0, signal);
+            assert!(c >= SURE, "{c} {d:?}");
+        }
     }
 
     #[test]
