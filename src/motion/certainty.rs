@@ -220,6 +220,11 @@ pub enum DoubtKind {
     /// the leg never back where that rep began: one rep lowered part way
     /// and raised again without a pause may have been counted as two.
     TurnedPartWay,
+    /// Pelvis: a movement that never came back to the resting level kept
+    /// coming back to another one, and its reps were counted from that
+    /// level: the resting level had been taken where the pelvis was held
+    /// off it, or the lifter moved. Counted, but worth a look.
+    Relevelled,
 }
 
 /// Where a rep began on the counted signal and how it ended (°, above the
@@ -546,6 +551,34 @@ pub fn no_rest_before(reps: &[Rep], moving_neutral_s: Option<f64>) -> Option<(f6
             },
         )
     })
+}
+
+/// Confidence left when reps were counted again from a level found after
+/// them ([`DoubtKind::Relevelled`]): likely, not sure.
+const RELEVEL_CAP: f64 = 0.85;
+
+/// Reps of the set counted again from the level a movement kept coming back
+/// to (`relevels`: its start, end, s, and how far that level lay from the
+/// resting one, °; see `Pipeline::relevel`).
+pub fn relevelled(reps: &[Rep], relevels: &[(f64, f64, f64)]) -> Option<(f64, Doubt)> {
+    let (first, last) = (reps.first()?, reps.last()?);
+    let &(from_s, to_s, shift) = relevels
+        .iter()
+        .find(|(from, to, _)| *from < last.end_s && *to > first.start_s)?;
+    Some((
+        RELEVEL_CAP,
+        Doubt {
+            kind: DoubtKind::Relevelled,
+            from_s,
+            to_s,
+            reps: 0,
+            message: format!(
+                "from {from_s:.1} to {to_s:.1} s the pelvis never came back to where it had \
+                 rested but kept coming back to a level {shift:.1}° from it: the reps there were \
+                 counted from that level; check the count"
+            ),
+        },
+    ))
 }
 
 /// Confidence left when reps were measured from a shaky rest.
@@ -1311,6 +1344,22 @@ mod tests {
         // A rep-sized one before the set, as long as the reps.
         let (_, d) = dropped_like_reps(&set, &reps(&[-9.0], 2.2, 25.0)).expect("doubted");
         assert!(d[0].message.contains("just before"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn reps_counted_again_from_another_level_are_likely_not_sure() {
+        let r = reps(&[30.0, 33.0, 36.0, 39.0, 42.0], 2.0, 10.0);
+        let (cap, d) = relevelled(&r, &[(32.1, 44.1, 5.7)]).expect("doubted");
+        assert!((0.6..SURE).contains(&cap), "{cap}");
+        assert_eq!(d.kind, DoubtKind::Relevelled);
+        assert!(
+            d.message.contains("from 32.1 to 44.1 s") && d.message.contains("5.7°"),
+            "{}",
+            d.message
+        );
+        // A movement re-levelled before or after the set: not this set's.
+        assert!(relevelled(&r, &[(10.0, 22.0, 5.7)]).is_none());
+        assert!(relevelled(&r, &[(50.0, 62.0, 5.7)]).is_none());
     }
 
     #[test]

@@ -665,9 +665,60 @@ impl RepDetector {
     }
 }
 
+/// The level a movement kept coming back to, in the rep's direction from
+/// the resting level (°): the highest of its returns, each a low between
+/// two rises of at least `enter_deg` above it, when there is at least one,
+/// they lie within `enter_deg` of each other and above `enter_deg / 2`
+/// (short of that the resting level was right, and the movement was not
+/// reps from another).
+pub fn return_level(xs: &[f64], enter_deg: f64) -> Option<f64> {
+    let mut returns: Vec<f64> = Vec::new();
+    let mut high = f64::NEG_INFINITY;
+    let mut low = f64::INFINITY;
+    let mut falling = false;
+    for &x in xs {
+        if falling {
+            low = low.min(x);
+            if x > low + enter_deg {
+                returns.push(low);
+                falling = false;
+                high = x;
+            }
+        } else {
+            high = high.max(x);
+            if x < high - enter_deg && high >= enter_deg {
+                falling = true;
+                low = x;
+            }
+        }
+    }
+    let top = returns.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let bottom = returns.iter().copied().fold(f64::INFINITY, f64::min);
+    (!returns.is_empty() && top - bottom <= enter_deg && bottom >= 0.5 * enter_deg).then_some(top)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_level_reps_kept_coming_back_to_is_found() {
+        // Hitches 10° deep from a level 5° past the resting one: down,
+        // back to 5-5.2, down again, and so on.
+        let xs = [
+            0.0, 4.0, 9.0, 15.0, 12.0, 8.0, 5.0, 8.0, 14.0, 15.5, 9.0, 5.8, 5.2, 10.0, 15.0, 11.0,
+        ];
+        assert_eq!(return_level(&xs, 3.0), Some(5.2));
+        // Back to the resting level each time: nothing to re-level.
+        let back = [0.0, 6.0, 12.0, 6.0, 1.0, 0.5, 7.0, 13.0, 4.0, 0.2, 8.0];
+        assert_eq!(return_level(&back, 3.0), None);
+        // One long movement that never turned back: no level to find.
+        let held = [0.0, 5.0, 10.0, 12.0, 11.5, 12.5, 11.0];
+        assert_eq!(return_level(&held, 3.0), None);
+        // Returns far apart (4° and 9°) are not one level.
+        let scattered = [0.0, 8.0, 14.0, 4.0, 12.0, 18.0, 9.0, 16.0];
+        assert_eq!(return_level(&scattered, 3.0), None);
+    }
     use crate::motion::Profile;
     use crate::{Exercise, Placement};
     use std::f64::consts::PI;

@@ -224,6 +224,9 @@ pub struct Segmenter {
     /// When the neutral was last taken from a posture the leg had just
     /// moved into ([`Segmenter::note_moving_neutral`]) (s).
     moving_neutral_s: Option<f64>,
+    /// Pelvis: the latest movements counted again from the level they kept
+    /// coming back to (s from–to, and that level, °).
+    relevels: VecDeque<(f64, f64, f64)>,
 }
 
 impl Segmenter {
@@ -248,6 +251,7 @@ impl Segmenter {
             gaps: VecDeque::new(),
             shaky: VecDeque::new(),
             moving_neutral_s: None,
+            relevels: VecDeque::new(),
         }
     }
 
@@ -257,6 +261,16 @@ impl Segmenter {
     /// for not coming back ([`certainty::no_rest_before`]).
     pub fn note_moving_neutral(&mut self, t: f64) {
         self.moving_neutral_s = Some(t);
+    }
+
+    /// Notes that the movement from `from_s` to `to_s` was counted again
+    /// from a level `shift_deg` from the resting one
+    /// ([`certainty::relevelled`]).
+    pub fn note_relevel(&mut self, from_s: f64, to_s: f64, shift_deg: f64) {
+        if self.relevels.len() == SHAKY_KEPT {
+            self.relevels.pop_front();
+        }
+        self.relevels.push_back((from_s, to_s, shift_deg));
     }
 
     /// Notes a rep begun at `start_s` measured from a neutral taken at a
@@ -493,6 +507,10 @@ impl Segmenter {
             cap(certainty::turned_part_way(&set.reps, &set.levels).map(|(c, d)| (c, vec![d])));
         }
         cap(certainty::no_rest_before(&set.reps, self.moving_neutral_s).map(|(c, d)| (c, vec![d])));
+        cap(
+            certainty::relevelled(&set.reps, self.relevels.make_contiguous())
+                .map(|(c, d)| (c, vec![d])),
+        );
         if self.signal == RepSignal::Rotation && set.reference.axis_known() {
             if let Some(axis) = set.reference.axis_sum.try_normalize(1e-9) {
                 cap(swings::disagreement(&self.swings, &set.reps, &axis));

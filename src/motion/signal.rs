@@ -314,6 +314,15 @@ impl Counted {
         }
     }
 
+    /// Pelvis: the resting level moves by `delta` (°); nothing for the
+    /// ankle.
+    pub fn shift_level(&mut self, delta: f64) {
+        if let Counted::Obliquity(o) = self {
+            o.level += delta;
+            o.off_level_s = 0.0;
+        }
+    }
+
     /// See [`ObliquitySignal::rebase`]; nothing for the ankle.
     pub fn rebase(&mut self) {
         if let Counted::Obliquity(o) = self {
