@@ -15,9 +15,10 @@
 //! readouts (the quadratus lumborum's hike, the TFL's flexion, a whole-body
 //! swing). It is trained in two conditions, fresh and fatigued (a tonic
 //! fatigue input), so a tiring lifter's dynamics drift toward the second
-//! pattern. Training is reduced to keep it cheap: six trials at a coarse
-//! 20 ms step with an RLS update every second step (about 0.02 s of
-//! computing per lifter in a release build).
+//! pattern (trained fresh, half-tired and tired). Training is reduced to
+//! keep it cheap: twelve trials of one rep each at a coarse 20 ms step,
+//! an RLS update every second step (about 0.05 s per lifter in a debug
+//! build, a few ms in release).
 //!
 //! Before each rep a slow preparatory input drives the network toward its
 //! preparatory state, which quenches the chaos (the optimal-subspace
@@ -82,6 +83,8 @@ const DT_NET: f64 = 0.02;
 const DT: f64 = 0.002;
 /// Body steps per network step.
 const SUB: usize = 10;
+/// FORCE training trials per lifter (alternating fresh and fatigued).
+const TRIALS: usize = 12;
 const DEG: f64 = PI / 180.0;
 
 /// The rep shape every lifter is trained on: a smoothstep of a smoothstep
@@ -210,14 +213,14 @@ impl Lifter {
             net_noise: uni(rng, 0.02, 0.05) * noisy,
             g: uni(rng, 1.2, 1.5),
             gate_idle: uni(rng, 0.03, 0.09) * noisy,
-            c_ob: uni(rng, 0.02, 0.08),
+            c_ob: uni(rng, 0.015, 0.06),
             c_lean: uni(rng, 0.0, 0.05),
             c_yaw: uni(rng, -0.05, 0.05),
-            hike_habit: uni(rng, 0.0, 0.3) / ctrl,
+            hike_habit: uni(rng, 0.0, 0.18) / ctrl,
             flex_habit: uni(rng, 0.0, 0.25) / ctrl,
             swing_habit: uni(rng, 0.0, 0.2) / ctrl,
             fatigue_rate: uni(rng, 0.01, 0.035) * slow,
-            reflex: uni(rng, 8.0, 16.0) * ctrl,
+            reflex: uni(rng, 22.0, 40.0) * ctrl,
             delay: uni(rng, 0.025, 0.045),
             tau_act: uni(rng, 0.03, 0.06),
             sway: uni(rng, 0.3, 1.0) * DEG * noisy,
@@ -229,7 +232,7 @@ impl Lifter {
     }
 
     fn clamp_habits(mut self) -> Self {
-        self.hike_habit = self.hike_habit.min(0.32);
+        self.hike_habit = self.hike_habit.min(0.22);
         self.flex_habit = self.flex_habit.min(0.3);
         self.swing_habit = self.swing_habit.min(0.25);
         self
@@ -316,7 +319,7 @@ impl Plant {
                 let kg = (uni(rng, 2.5, 11.0) * strong).round();
                 p.load = kg * g;
                 p.mu = uni(rng, 0.04, 0.12);
-                p.inertia += kg * len * len;
+                p.inertia += 0.5 * kg * len * len;
                 p.tau_max = (p.grav * 0.7 + p.load * len) * uni(rng, 1.6, 2.4);
             }
             Exercise::SideLyingAbduction => {
@@ -449,20 +452,12 @@ impl Network {
             x,
             r,
             z: [0.0; OUT],
-            tau: 0.06,
+            tau: 0.1,
         }
     }
 
     /// One Euler step of `dt` seconds of network time.
-    fn step(
-        &mut self,
-        rng: &mut ChaCha8Rng,
-        dt: f64,
-        prep: f64,
-        go: f64,
-        fat: f64,
-        noise: f64,
-    ) {
+    fn step(&mut self, rng: &mut ChaCha8Rng, dt: f64, prep: f64, go: f64, fat: f64, noise: f64) {
         let k = dt / self.tau;
         let mut nx = vec![0.0; UNITS];
         for (i, nxi) in nx.iter_mut().enumerate() {
@@ -494,8 +489,10 @@ impl Network {
     }
 
     /// FORCE training: the lifter's rep in the fresh and the fatigued
-    /// condition, six trials, RLS on the readout every second step.
+    /// condition and between them, twelve trials with preparations of varied length and the
+    /// lifter's own network noise, RLS on the readout every second step.
     fn train(&mut self, rng: &mut ChaCha8Rng, l: &Lifter, plant: &Plant) {
+        let noise = l.net_noise;
         let n = UNITS;
         let mut p = vec![0.0; n * n];
         for i in 0..n {
@@ -505,7 +502,11 @@ impl Network {
             let len = l.rep_len() + 0.6;
             let steps = (len / DT_NET) as usize;
             let amp = l.amp;
-            let sign = if plant.ex == Exercise::HipHitch { -1.0 } else { 1.0 };
+            let sign = if plant.ex == Exercise::HipHitch {
+                -1.0
+            } else {
+                1.0
+            };
             let q = |t: f64| sign * amp * l.shape(t, fatigued);
             (0..steps)
                 .map(|k| {
@@ -535,17 +536,21 @@ impl Network {
         let fresh = targets(false);
         let tired = targets(true);
         let mut kv = vec![0.0; n];
-        for trial in 0..6 {
-            let fatigued = trial % 2 == 1;
-            let tg = if fatigued { &tired } else { &fresh };
-            let fat = if fatigued { 1.0 } else { 0.0 };
+        for trial in 0..TRIALS {
+            // Fresh, half-tired and tired: the target moves between the two patterns.
+            let fat = (trial % 3) as f64 / 2.0;
+            let tg: Vec<[f64; OUT]> = fresh
+                .iter()
+                .zip(&tired)
+                .map(|(a, b)| std::array::from_fn(|o| (1.0 - fat) * a[o] + fat * b[o]))
+                .collect();
             for xi in self.x.iter_mut() {
                 *xi = 0.5 * gauss(rng);
             }
             // Idle chaos, then the slow preparatory input.
             let mut prep = 0.0;
             let idle = 10 + rng.gen_range(0..10);
-            let prep_steps = 30;
+            let prep_steps = rng.gen_range(16..45);
             let total = idle + prep_steps + tg.len();
             for s in 0..total {
                 let (target, go) = if s < idle {
@@ -558,7 +563,7 @@ impl Network {
                     let k = s - idle - prep_steps;
                     (Some(tg[k]), if k < 5 { 1.0 } else { 0.0 })
                 };
-                self.step(rng, DT_NET, prep, go, fat, 0.0);
+                self.step(rng, DT_NET, prep, go, fat, noise);
                 let Some(target) = target else { continue };
                 if s % 2 != 0 {
                     continue;
@@ -660,7 +665,12 @@ impl World {
         let (m, _, _) = self.l.leg();
         for s in 0..steps {
             let c = ctl(s as f64 * DT_NET, &mut self.rng);
-            self.prep += (c.prep - self.prep) * (DT_NET / if c.prep > self.prep { 0.15 } else { 0.04 }).min(1.0);
+            // The slow preparatory input rises slowly and is withdrawn at once by the go cue.
+            if c.prep > self.prep {
+                self.prep += (c.prep - self.prep) * DT_NET / 0.15;
+            } else {
+                self.prep = c.prep;
+            }
             let fat = self.fatigue * self.l.fat_gain;
             self.net.step(
                 &mut self.rng,
@@ -679,14 +689,16 @@ impl World {
                 if c.cut && self.v < 0.0 {
                     drive *= 0.35;
                 }
-                let intent = c.gate * z[INTENT] * c.range * self.l.amp * if hitch { -1.0 } else { 1.0 };
+                let intent =
+                    c.gate * z[INTENT] * c.range * self.l.amp * if hitch { -1.0 } else { 1.0 };
                 let past = if self.hist.len() > delay {
                     self.hist[self.hist.len() - 1 - delay]
                 } else {
                     self.q
                 };
                 let kref = self.l.reflex * m * c.gain;
-                let e = (drive + (kref * (intent - past) - 0.1 * kref * self.v) / self.plant.tau_max)
+                let e = (drive
+                    + (kref * (intent - past) - 0.22 * kref * self.v) / self.plant.tau_max)
                     .clamp(-1.0, 1.0);
                 self.act += (e - self.act) * DT / self.l.tau_act;
                 let torque = self.plant.base + self.act * self.plant.tau_max;
@@ -710,11 +722,12 @@ impl World {
                     if hitch {
                         0.0
                     } else {
-                        self.l.c_ob * a + c.hike * z[HIKE].max(-0.2) * 9.0 * DEG
+                        self.l.c_ob * a
+                            + c.hike * z[HIKE].max(-0.2) * 9.0 * DEG
                             + c.letgo * z[INTENT].clamp(0.0, 1.2)
                             + 0.5 * self.ou[0]
                     },
-                    self.l.c_lean * a + c.swing * z[SWING] * 8.0 * DEG + self.ou[1],
+                    self.l.c_lean * a + c.swing * z[SWING] * 13.0 * DEG + self.ou[1],
                     c.flex * z[FLEX].max(-0.2) * 16.0 * DEG + 0.7 * self.ou[2],
                     self.l.c_yaw * a + 0.3 * c.swing * z[SWING] * 8.0 * DEG + self.ou[3],
                 ];
@@ -744,6 +757,9 @@ impl World {
                 fr[Y] += self.sec[3];
                 self.frames.push(fr);
                 self.prim.push(if hitch { -self.q } else { self.q });
+                if std::env::var("CX_DBG").is_ok() && self.frames.len() % 25 == 0 && self.t < 30.0 {
+                    eprint!(" {:.0}/{:.0}/{:.2}", self.q / DEG, intent / DEG, drive);
+                }
                 self.t += DT;
             }
         }
@@ -855,6 +871,7 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
     let idle = w.idle(base_ov);
     w.run(lead.max(DT_NET), |_, _| idle);
     let n_sets = cfg.sets;
+    let (working_load, working_band) = (w.plant.load, w.plant.band);
     for set in 0..n_sets {
         // The programme: a warm-up first, a back-off or drop set last.
         let kind = if set == 0 && n_sets >= 3 && rng.gen_bool(0.6) {
@@ -868,10 +885,19 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
         } else {
             "working"
         };
-        let load_gain = match kind {
-            "warm-up" => 1.25,
-            "back-off" => 1.1,
+        // A lighter stack or band for warm-up and back-off sets; the drive
+        // the lifter learnt for the working load is only partly scaled down.
+        let load_scale = match kind {
+            "warm-up" => 0.6,
+            "back-off" => 0.8,
             _ => 1.0,
+        };
+        w.plant.load = working_load * load_scale;
+        w.plant.band = working_band * load_scale;
+        let load_gain = if w.plant.load > 0.0 || w.plant.band > 0.0 {
+            load_scale.powf(0.7)
+        } else {
+            1.0
         };
         // Stand still a moment: the set's neutral.
         let still = uni(rng, 1.2, 3.0);
@@ -903,11 +929,13 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
                 // Drop set: the pin moved down in a few seconds, same set.
                 let idle = w.idle(base_ov);
                 w.run(uni(rng, 3.0, 6.0), |_, _| idle);
-                gain_set *= 1.2;
+                w.plant.load *= 0.75;
+                w.plant.band *= 0.75;
+                gain_set *= 0.85;
                 distractions.push(format!("pin moved down at {:.1} s (drop set)", w.t));
             }
             let interval = timer.interval(rng, w.l.rep_len() + w.l.rest_bottom, w.l.cv);
-            let rest = (interval - w.l.rep_len()).max(0.0);
+            let rest = (interval - w.l.rep_len() - 0.6).max(0.0);
             // Preparation fits in the time at the bottom; sometimes none at all.
             let mut prep = rest.min(w.l.prep_s);
             if rng.gen_bool(w.l.unprepared_p) {
@@ -922,9 +950,9 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
             let fat = w.fatigue;
             let mut c = w.idle(base_ov);
             c.gate = 1.0;
-            c.hike = w.l.hike_habit * (1.0 + fat);
-            c.flex = w.l.flex_habit * (1.0 + fat);
-            c.swing = w.l.swing_habit * (1.0 + fat);
+            c.hike = w.l.hike_habit * (1.0 + 0.6 * fat);
+            c.flex = w.l.flex_habit * (1.0 + 0.6 * fat);
+            c.swing = w.l.swing_habit * (1.0 + 0.6 * fat);
             c.gain = gain_set * (1.0 - 0.3 * fat);
             let mut partial = false;
             let rate = (cfg.compensation_rate * (0.6 + 0.8 * fat)).min(1.0);
@@ -934,8 +962,8 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
                     FlagKind::PelvicDrop => c.letgo = -uni(rng, 6.5, 11.0) * DEG,
                     FlagKind::TrunkSway => c.swing = uni(rng, 0.9, 1.3),
                     FlagKind::Momentum => {
-                        c.speed = uni(rng, 1.7, 2.3);
-                        c.gain *= 1.15;
+                        c.speed = uni(rng, 2.2, 3.0);
+                        c.gain *= 1.3;
                         c.cut = true;
                     }
                     FlagKind::PartialRange => {
@@ -972,6 +1000,14 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
                 let _ = amp;
                 k
             });
+            // The go cue's drive fades as the rep settles (the output gate closes).
+            let fade = c;
+            let gate_idle = w.l.gate_idle;
+            w.run(0.6, |t, _| {
+                let mut k = fade;
+                k.gate = gate_idle + (fade.gate - gate_idle) * (1.0 - t / 0.6);
+                k
+            });
             let end_frame = w.frames.len();
             let peak = w.prim[go_frame.min(end_frame - 1)..end_frame]
                 .iter()
@@ -979,9 +1015,15 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
                 - neutral;
             let meant = !abort && peak > 0.3 * w.l.amp;
             if abort {
-                distractions.push(format!("rep started and given up at {:.1} s", go_frame as f64 * DT));
+                distractions.push(format!(
+                    "rep started and given up at {:.1} s",
+                    go_frame as f64 * DT
+                ));
             } else if !meant {
-                distractions.push(format!("malformed rep not finished at {:.1} s", go_frame as f64 * DT));
+                distractions.push(format!(
+                    "malformed rep not finished at {:.1} s",
+                    go_frame as f64 * DT
+                ));
             } else {
                 done += 1;
                 w.fatigue = (w.fatigue + w.l.fatigue_rate * (1.0 + 0.5 * fat)).min(1.0);
@@ -1037,14 +1079,20 @@ fn rest_between(
     if lying && rng.gen_bool(0.6) {
         ov[BR] = 0.0;
         ov[PY] = 0.3;
-        let c = Ctl { ov_w: 3.0, ..w.idle(ov) };
+        let c = Ctl {
+            ov_w: 3.0,
+            ..w.idle(ov)
+        };
         w.run(2.0, |_, _| c);
         used += 2.0;
         distractions.push(format!("sat up at {:.1} s", w.t));
     }
     if cfg.exercise == Exercise::HipHitch {
         ov[PY] = 0.0;
-        let c = Ctl { ov_w: 8.0, ..w.idle(ov) };
+        let c = Ctl {
+            ov_w: 8.0,
+            ..w.idle(ov)
+        };
         w.run(1.0, |_, _| c);
         used += 1.0;
         distractions.push(format!("stepped down at {:.1} s", w.t));
@@ -1055,18 +1103,27 @@ fn rest_between(
             ov[BR] = 0.0;
             ov[K] = 0.0;
             ov[PY] = 0.0;
-            let c = Ctl { ov_w: 3.0, ..w.idle(ov) };
+            let c = Ctl {
+                ov_w: 3.0,
+                ..w.idle(ov)
+            };
             w.run(2.0, |_, _| c);
             used += 2.0;
         }
         let walk = uni(rng, 4.0, 9.0).min(rest * 0.3);
         walk_for(w, rng, &mut ov, walk);
         ov[Y] += PI;
-        let c = Ctl { ov_w: 4.0, ..w.idle(ov) };
+        let c = Ctl {
+            ov_w: 4.0,
+            ..w.idle(ov)
+        };
         w.run(1.2, |_, _| c);
         walk_for(w, rng, &mut ov, walk);
         ov[Y] += PI + uni(rng, -0.3, 0.3);
-        let c = Ctl { ov_w: 4.0, ..w.idle(ov) };
+        let c = Ctl {
+            ov_w: 4.0,
+            ..w.idle(ov)
+        };
         w.run(1.2, |_, _| c);
         used += 2.0 * walk + 2.4;
         distractions.push(format!("walked and turned back by {:.1} s", w.t));
@@ -1107,7 +1164,10 @@ fn rest_between(
             distractions.push(format!("fidget at {t0:.1} s"));
         } else if what == 2 {
             // The phone: head down, still.
-            let c = Ctl { gate: w.l.gate_idle * 0.5, ..w.idle(ov) };
+            let c = Ctl {
+                gate: w.l.gate_idle * 0.5,
+                ..w.idle(ov)
+            };
             w.run(dur, |_, _| c);
         } else {
             let mut c = w.idle(ov);
@@ -1116,7 +1176,10 @@ fn rest_between(
         }
     }
     // Back to the station.
-    let c = Ctl { ov_w: 3.0, ..w.idle(base) };
+    let c = Ctl {
+        ov_w: 3.0,
+        ..w.idle(base)
+    };
     let back = (t_end - w.t).max(3.0);
     w.run(back, |_, _| c);
     let _ = used;
@@ -1160,7 +1223,11 @@ enum Device {
 }
 
 /// The sensor's segment pose (orientation, position) for a frame.
-fn segment_pose(fr: &[f64; NF], cfg: &SimConfig, leg_len: f64) -> (UnitQuaternion<f64>, Vector3<f64>) {
+fn segment_pose(
+    fr: &[f64; NF],
+    cfg: &SimConfig,
+    leg_len: f64,
+) -> (UnitQuaternion<f64>, Vector3<f64>) {
     let sw = cfg.side.sign();
     let sf = cfg.exercise.free_side(cfg.side).sign();
     let heading = ry(fr[Y]);
@@ -1168,11 +1235,15 @@ fn segment_pose(fr: &[f64; NF], cfg: &SimConfig, leg_len: f64) -> (UnitQuaternio
     let (r_p, pel) = match cfg.exercise {
         Exercise::SideLyingAbduction => {
             let body = heading * rz(fr[BR]) * rz(-sf * fr[L] * 0.3);
-            (body * rz(sf * fr[O]), root + Vector3::new(0.0, 0.18, 0.0) + body * Vector3::new(0.0, 0.0, 0.0))
+            (
+                body * rz(sf * fr[O]),
+                root + Vector3::new(0.0, 0.18, 0.0) + body * Vector3::new(0.0, 0.0, 0.0),
+            )
         }
         Exercise::SeatedMachineAbduction => {
             let body = heading * rz(-sf * fr[L] * 0.3);
-            let pel = root + Vector3::new(0.0, 0.5 * (1.0 - (fr[K] / (PI / 2.0)).min(1.0)) + 0.45, 0.0);
+            let pel =
+                root + Vector3::new(0.0, 0.5 * (1.0 - (fr[K] / (PI / 2.0)).min(1.0)) + 0.45, 0.0);
             (body * rz(sf * fr[O]), pel)
         }
         _ => {
@@ -1213,7 +1284,10 @@ fn sensor_grid(
     rng: &mut ChaCha8Rng,
 ) -> Vec<[f64; 6]> {
     let n = frames.len();
-    let poses: Vec<_> = frames.iter().map(|f| segment_pose(f, cfg, leg_len)).collect();
+    let poses: Vec<_> = frames
+        .iter()
+        .map(|f| segment_pose(f, cfg, leg_len))
+        .collect();
     // Soft tissue: the sensor's mass on the skin and strap, lagging the segment.
     let wn = 2.0 * PI * uni(rng, 9.0, 18.0);
     let zeta = uni(rng, 0.25, 0.5);
@@ -1230,7 +1304,8 @@ fn sensor_grid(
         uv += ua * DT;
         u += uv * DT;
         let local = poses[k].0.inverse() * u;
-        let wobble = UnitQuaternion::from_scaled_axis(Vector3::new(local.z, 0.3 * local.x, -local.x) / 0.05);
+        let wobble =
+            UnitQuaternion::from_scaled_axis(Vector3::new(local.z, 0.3 * local.x, -local.x) / 0.05);
         out_pose.push((poses[k].0 * wobble * mount, poses[k].1 + u));
     }
     let fc = (0.45 * cfg.rate_hz).min(90.0);
@@ -1273,13 +1348,19 @@ fn held_max(x: &[f64], hold: usize) -> f64 {
         .fold(f64::MIN, f64::max)
 }
 
-fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind]) -> Vec<TruthSet> {
+fn measure_truth(
+    cfg: &SimConfig,
+    s: &Session,
+    leg_len: f64,
+    visible: &[FlagKind],
+) -> Vec<TruthSet> {
     let hold = (0.15 / DT) as usize;
     let mut out = Vec::new();
     for (set_start, attempts) in &s.sets {
         let n0 = set_start.saturating_sub(150);
         let neutral = |i: usize| -> f64 {
-            s.frames[n0..*set_start].iter().map(|f| f[i]).sum::<f64>() / (*set_start - n0).max(1) as f64
+            s.frames[n0..*set_start].iter().map(|f| f[i]).sum::<f64>()
+                / (*set_start - n0).max(1) as f64
         };
         let (o0, l0, f0) = (neutral(O), neutral(L), neutral(F));
         let p0 = s.prim[n0..*set_start].iter().sum::<f64>() / (*set_start - n0).max(1) as f64;
@@ -1290,28 +1371,43 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
             if !a.meant {
                 continue;
             }
-            let lo = if i > 0 { attempts[i - 1].end_frame.max(a.go_frame.saturating_sub(200)) } else { a.go_frame.saturating_sub(100) };
-            let hi = attempts.get(i + 1).map_or(a.end_frame, |n| n.go_frame).max(a.go_frame + 1);
+            let lo = if i > 0 {
+                attempts[i - 1]
+                    .end_frame
+                    .max(a.go_frame.saturating_sub(200))
+            } else {
+                a.go_frame.saturating_sub(100)
+            };
+            let hi = attempts
+                .get(i + 1)
+                .map_or(a.end_frame, |n| n.go_frame)
+                .max(a.go_frame + 1);
             let hi = hi.min(s.prim.len());
             let p = &s.prim[lo..hi];
-            let (pk_i, pk) = p
-                .iter()
-                .enumerate()
-                .fold((0, f64::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
+            let (pk_i, pk) =
+                p.iter()
+                    .enumerate()
+                    .fold((0, f64::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
             let amp = pk - p0;
             let thr = (0.12 * amp).max(1.0 * DEG);
             let start = (0..pk_i).rev().find(|&k| p[k] - p0 < thr).unwrap_or(0);
-            let end = (pk_i..p.len()).find(|&k| p[k] - p0 < thr).unwrap_or(p.len() - 1);
+            let end = (pk_i..p.len())
+                .find(|&k| p[k] - p0 < thr)
+                .unwrap_or(p.len() - 1);
             let (gs, ge) = (lo + start, lo + end);
             let peak_deg = match cfg.placement {
-                Placement::Ankle => (gs..=ge)
-                    .map(|k| rest_q.angle_to(&segment_pose(&s.frames[k], cfg, leg_len).0))
-                    .fold(0.0, f64::max)
-                    / DEG,
-                Placement::Pelvis => (gs..=ge)
-                    .map(|k| (s.frames[k][O] - o0).abs())
-                    .fold(0.0, f64::max)
-                    / DEG,
+                Placement::Ankle => {
+                    (gs..=ge)
+                        .map(|k| rest_q.angle_to(&segment_pose(&s.frames[k], cfg, leg_len).0))
+                        .fold(0.0, f64::max)
+                        / DEG
+                }
+                Placement::Pelvis => {
+                    (gs..=ge)
+                        .map(|k| (s.frames[k][O] - o0).abs())
+                        .fold(0.0, f64::max)
+                        / DEG
+                }
             };
             let ob: Vec<f64> = (gs..=ge).map(|k| (s.frames[k][O] - o0) / DEG).collect();
             let mut flags = Vec::new();
@@ -1332,7 +1428,8 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
                         (v >= 5.0).then_some(v)
                     }
                     FlagKind::TrunkSway => {
-                        let lean: Vec<f64> = (gs..=ge).map(|k| (s.frames[k][L] - l0) / DEG).collect();
+                        let lean: Vec<f64> =
+                            (gs..=ge).map(|k| (s.frames[k][L] - l0) / DEG).collect();
                         let hi = lean.iter().cloned().fold(f64::MIN, f64::max);
                         let lo = lean.iter().cloned().fold(f64::MAX, f64::min);
                         (hi >= 5.0 && lo <= -5.0).then_some(hi.min(-lo))
@@ -1343,7 +1440,7 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
                             .map(|k| (s.prim[k + 1] - s.prim[k]) / DT)
                             .fold(0.0, f64::max)
                             / DEG;
-                        (rise < 0.45 && amp / DEG > 12.0 && vmax > 120.0).then_some(amp / DEG)
+                        (rise < 0.5 && amp / DEG > 12.0 && vmax > 110.0).then_some(amp / DEG)
                     }
                     FlagKind::PartialRange => None,
                     FlagKind::HipFlexionDrift => {
@@ -1353,7 +1450,10 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
                     }
                 };
                 if let Some(v) = value {
-                    flags.push(TruthFlag { kind: *kind, value_deg: round3(v) });
+                    flags.push(TruthFlag {
+                        kind: *kind,
+                        value_deg: round3(v),
+                    });
                 }
             }
             reps.push((gs, ge, peak_deg, amp, flags, a.expected_partial));
@@ -1365,7 +1465,10 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
         let mut truth_reps: Vec<TruthRep> = Vec::new();
         for (gs, ge, peak, amp, mut flags, _) in reps {
             if visible.contains(&FlagKind::PartialRange) && working > 0.0 && amp < 0.7 * working {
-                flags.push(TruthFlag { kind: FlagKind::PartialRange, value_deg: round3((working - amp) / DEG) });
+                flags.push(TruthFlag {
+                    kind: FlagKind::PartialRange,
+                    value_deg: round3((working - amp) / DEG),
+                });
             }
             let start_s = round3(gs as f64 * DT);
             let mut end_s = round3(ge as f64 * DT);
@@ -1377,7 +1480,12 @@ fn measure_truth(cfg: &SimConfig, s: &Session, leg_len: f64, visible: &[FlagKind
             if end_s <= start_s {
                 end_s = start_s + 0.01;
             }
-            truth_reps.push(TruthRep { start_s, end_s, peak_deg: round3(peak), flags });
+            truth_reps.push(TruthRep {
+                start_s,
+                end_s,
+                peak_deg: round3(peak),
+                flags,
+            });
         }
         if truth_reps.is_empty() {
             continue;
@@ -1438,7 +1546,25 @@ impl CortexSimulator {
         cfg.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xC0_47E7_u64.rotate_left(17));
         let visible = cfg.visible_compensations();
-        let session = simulate(cfg, &mut rng, &visible);
+        // The body does not depend on where the sensor is (two sensors on one
+        // lifter see one session): compensations are drawn from what either
+        // placement could show, truth keeps what this one shows.
+        let mut body_kinds = visible.clone();
+        for p in [Placement::Ankle, Placement::Pelvis] {
+            let other = SimConfig {
+                placement: p,
+                ..cfg.clone()
+            };
+            if other.validate().is_ok() {
+                for k in other.visible_compensations() {
+                    if !body_kinds.contains(&k) {
+                        body_kinds.push(k);
+                    }
+                }
+            }
+        }
+        body_kinds.sort_by_key(|k| FlagKind::ALL.iter().position(|a| a == k));
+        let session = simulate(cfg, &mut rng, &body_kinds);
         let leg_len = session.leg_len;
         let sets = measure_truth(cfg, &session, leg_len, &visible);
         let mount = if cfg.random_mounting {
@@ -1447,11 +1573,13 @@ impl CortexSimulator {
                     let v = Vector3::new(gauss(&mut rng), gauss(&mut rng), gauss(&mut rng));
                     UnitQuaternion::from_scaled_axis(v.normalize() * uni(&mut rng, 0.0, PI))
                 }
-                Placement::Pelvis => UnitQuaternion::from_scaled_axis(Vector3::new(
-                    uni(&mut rng, -15.0, 15.0) * DEG,
-                    uni(&mut rng, -15.0, 15.0) * DEG,
-                    uni(&mut rng, -15.0, 15.0) * DEG,
-                ) / 3f64.sqrt()),
+                Placement::Pelvis => UnitQuaternion::from_scaled_axis(
+                    Vector3::new(
+                        uni(&mut rng, -15.0, 15.0) * DEG,
+                        uni(&mut rng, -15.0, 15.0) * DEG,
+                        uni(&mut rng, -15.0, 15.0) * DEG,
+                    ) / 3f64.sqrt(),
+                ),
             }
         } else {
             UnitQuaternion::identity()
@@ -1466,7 +1594,11 @@ impl CortexSimulator {
         };
         let ppm = uni(&mut rng, -60.0, 60.0) * 1e-6;
         let b = cfg.gyro_bias_dps;
-        let bias = [uni(&mut rng, -b, b), uni(&mut rng, -b, b), uni(&mut rng, -b, b)];
+        let bias = [
+            uni(&mut rng, -b, b),
+            uni(&mut rng, -b, b),
+            uni(&mut rng, -b, b),
+        ];
         let s = 0.01 * cfg.noise.min(1.0);
         let scale = std::array::from_fn(|_| 1.0 + s * gauss(&mut rng));
         let mut gaps = Vec::new();
@@ -1513,7 +1645,8 @@ impl CortexSimulator {
         let x = t / DT;
         let i = (x.floor() as usize).min(self.grid.len() - 2);
         let fr = (x - i as f64).clamp(0.0, 1.0);
-        let v: [f64; 6] = std::array::from_fn(|j| self.grid[i][j] * (1.0 - fr) + self.grid[i + 1][j] * fr);
+        let v: [f64; 6] =
+            std::array::from_fn(|j| self.grid[i][j] * (1.0 - fr) + self.grid[i + 1][j] * fr);
         let nz = self.cfg.noise;
         let sq = (self.cfg.rate_hz / 100.0).sqrt();
         for d in self.drift.iter_mut() {
@@ -1527,12 +1660,18 @@ impl CortexSimulator {
         };
         let quant = |x: f64, q: f64| if nz > 0.0 { (x / q).round() * q } else { x };
         let gyr = std::array::from_fn(|j| {
-            let g = v[j] * self.scale[j] + self.bias[j] + self.drift[j] + 0.07 * nz * sq * gauss(&mut self.rng);
+            let g = v[j] * self.scale[j]
+                + self.bias[j]
+                + self.drift[j]
+                + 0.07 * nz * sq * gauss(&mut self.rng);
             quant(g.clamp(-2000.0, 2000.0), qg)
         });
         let acc = std::array::from_fn(|j| {
             let a = v[3 + j] * self.scale[3 + j] + 0.012 * nz * sq * gauss(&mut self.rng);
-            quant(a.clamp(-16.0 * STANDARD_GRAVITY, 16.0 * STANDARD_GRAVITY), qa)
+            quant(
+                a.clamp(-16.0 * STANDARD_GRAVITY, 16.0 * STANDARD_GRAVITY),
+                qa,
+            )
         });
         (acc, gyr)
     }
@@ -1549,7 +1688,9 @@ impl Iterator for CortexSimulator {
             // One BLE notification: a few frames, stamped by the host on
             // arrival (vendor sensors) or by the device (MetaMotion, medius).
             let per = match self.device {
-                Device::WitMotion | Device::Thingy => ((self.cfg.rate_hz * 0.03).round() as usize).clamp(1, 8),
+                Device::WitMotion | Device::Thingy => {
+                    ((self.cfg.rate_hz * 0.03).round() as usize).clamp(1, 8)
+                }
                 _ => ((self.cfg.rate_hz * 0.02).round() as usize).clamp(1, 12),
             };
             let latency = uni(&mut self.rng, 0.004, 0.03);
@@ -1590,5 +1731,195 @@ impl Iterator for CortexSimulator {
                 self.batch.push(Sample::new(stamp, acc, gyr));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::sim::{SimModel, PAIRS};
+    use crate::Side;
+
+    fn cfg(ex: Exercise, p: Placement, side: Side, seed: u64) -> SimConfig {
+        let mut c = SimConfig::new(ex, p, side);
+        c.model = SimModel::Cortex;
+        c.seed = seed;
+        c.sets = 2;
+        c.reps_min = 4;
+        c.reps_max = 6;
+        c.rest_min_s = 12.0;
+        c.rest_max_s = 16.0;
+        c
+    }
+
+    #[test]
+    fn same_seed_same_session() {
+        let c = cfg(
+            Exercise::StandingCableAbduction,
+            Placement::Pelvis,
+            Side::Left,
+            11,
+        );
+        let (a, ta) = CortexSimulator::new(&c).unwrap();
+        let (b, tb) = CortexSimulator::new(&c).unwrap();
+        assert_eq!(ta, tb);
+        let xa: Vec<Sample> = a.take(3000).collect();
+        let xb: Vec<Sample> = b.take(3000).collect();
+        assert_eq!(xa, xb);
+        let (_, tc) = CortexSimulator::new(&SimConfig { seed: 12, ..c }).unwrap();
+        assert_ne!(ta.sets, tc.sets);
+    }
+
+    #[test]
+    fn every_pair_and_side_streams_with_ordered_truth() {
+        let mut seed = 100;
+        for (ex, p) in PAIRS {
+            for side in [Side::Left, Side::Right] {
+                seed += 1;
+                let mut c = cfg(ex, p, side, seed);
+                c.rate_hz = if seed % 2 == 0 { 100.0 } else { 52.0 };
+                let (sim, truth) = CortexSimulator::new(&c).unwrap();
+                let xs: Vec<Sample> = sim.collect();
+                assert!(xs.iter().all(|s| s.is_finite()));
+                assert!(
+                    xs.windows(2).all(|w| w[1].t > w[0].t),
+                    "{ex} {p} {side}: times"
+                );
+                let span = xs.last().unwrap().t - xs[0].t;
+                let rate = xs.len() as f64 / span;
+                assert!(
+                    (rate / c.rate_hz - 1.0).abs() < 0.1,
+                    "{ex} {p}: rate {rate}"
+                );
+                assert!((span - truth.duration_s).abs() < 1.0);
+                assert!(!truth.sets.is_empty(), "{ex} {p} {side}: no sets");
+                let mut last = 0.0;
+                for set in &truth.sets {
+                    assert_eq!(set.rep_count, set.reps.len());
+                    assert!(set.rep_count <= c.reps_max);
+                    // Fewer than asked only when attempts failed or were given up.
+                    if set.rep_count < c.reps_min {
+                        assert!(truth
+                            .distractions
+                            .iter()
+                            .any(|d| d.contains("malformed") || d.contains("given up")));
+                    }
+                    assert!(set.start_s >= last && set.end_s > set.start_s);
+                    for r in &set.reps {
+                        assert!(
+                            r.start_s >= last && r.end_s > r.start_s,
+                            "{ex} {p}: rep order"
+                        );
+                        assert!(r.peak_deg > 0.0);
+                        last = r.end_s;
+                    }
+                    assert!(set.end_s <= truth.duration_s);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_compensation_shows_over_its_line() {
+        let cases = [
+            (
+                FlagKind::HipHike,
+                Exercise::StandingCableAbduction,
+                Placement::Pelvis,
+                5.0,
+            ),
+            (
+                FlagKind::PelvicDrop,
+                Exercise::StandingCableAbduction,
+                Placement::Pelvis,
+                5.0,
+            ),
+            (
+                FlagKind::TrunkSway,
+                Exercise::StandingCableAbduction,
+                Placement::Pelvis,
+                5.0,
+            ),
+            (
+                FlagKind::Momentum,
+                Exercise::SideLyingAbduction,
+                Placement::Ankle,
+                0.0,
+            ),
+            (
+                FlagKind::PartialRange,
+                Exercise::StandingCableAbduction,
+                Placement::Ankle,
+                0.0,
+            ),
+            (
+                FlagKind::HipFlexionDrift,
+                Exercise::StandingCableAbduction,
+                Placement::Ankle,
+                10.0,
+            ),
+        ];
+        for (kind, ex, p, line) in cases {
+            let mut c = cfg(ex, p, Side::Right, 0);
+            if !c.visible_compensations().contains(&kind) {
+                continue;
+            }
+            c.compensations = vec![kind];
+            c.compensation_rate = 0.5;
+            let mut seen = 0;
+            c.sets = 1;
+            c.reps_min = 6;
+            c.reps_max = 8;
+            for seed in 0..2 {
+                c.seed = 300 + seed;
+                let (_, truth) = CortexSimulator::new(&c).unwrap();
+                for f in truth
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.reps)
+                    .flat_map(|r| &r.flags)
+                {
+                    assert!(f.value_deg >= line, "{kind:?} {}", f.value_deg);
+                    if f.kind == kind {
+                        seen += 1;
+                    }
+                }
+            }
+            assert!(seen > 0, "{kind:?} never in truth");
+        }
+    }
+
+    #[test]
+    fn the_gyro_carries_the_reps() {
+        let mut c = cfg(
+            Exercise::SideLyingAbduction,
+            Placement::Ankle,
+            Side::Right,
+            21,
+        );
+        c.random_mounting = false;
+        c.noise = 0.0;
+        c.gyro_bias_dps = 0.0;
+        c.drop_rate = 0.0;
+        c.gaps_per_min = 0.0;
+        c.compensation_rate = 0.0;
+        let (sim, truth) = CortexSimulator::new(&c).unwrap();
+        let xs: Vec<Sample> = sim.collect();
+        let mut ratios = Vec::new();
+        for r in truth.sets.iter().flat_map(|s| &s.reps) {
+            let mut ang: f64 = 0.0;
+            let mut top: f64 = 0.0;
+            for w in xs
+                .windows(2)
+                .filter(|w| w[0].t >= r.start_s && w[1].t <= r.end_s)
+            {
+                ang += w[0].gyr.z * (w[1].t - w[0].t);
+                top = top.max(ang.abs());
+            }
+            ratios.push(top / r.peak_deg);
+        }
+        ratios.sort_by(|a, b| a.total_cmp(b));
+        let mid = ratios[ratios.len() / 2];
+        assert!((0.75..1.25).contains(&mid), "integrated gyro / peak {mid}");
     }
 }
