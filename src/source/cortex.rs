@@ -582,9 +582,9 @@ impl Network {
                         *pij -= ki * kj;
                     }
                 }
-                for i in 0..n {
-                    for o in 0..OUT {
-                        self.w_out[i][o] -= c * (self.z[o] - target[o]) * kv[i];
+                for (w, ki) in self.w_out.iter_mut().zip(&kv) {
+                    for ((wo, zo), to) in w.iter_mut().zip(&self.z).zip(&target) {
+                        *wo -= c * (zo - to) * ki;
                     }
                 }
                 self.readout();
@@ -757,9 +757,6 @@ impl World {
                 fr[Y] += self.sec[3];
                 self.frames.push(fr);
                 self.prim.push(if hitch { -self.q } else { self.q });
-                if std::env::var("CX_DBG").is_ok() && self.frames.len() % 25 == 0 && self.t < 30.0 {
-                    eprint!(" {:.0}/{:.0}/{:.2}", self.q / DEG, intent / DEG, drive);
-                }
                 self.t += DT;
             }
         }
@@ -1778,6 +1775,8 @@ mod tests {
                 seed += 1;
                 let mut c = cfg(ex, p, side, seed);
                 c.rate_hz = if seed % 2 == 0 { 100.0 } else { 52.0 };
+                c.sets = 1 + seed as usize % 2;
+                c.walking = seed % 3 != 0;
                 let (sim, truth) = CortexSimulator::new(&c).unwrap();
                 let xs: Vec<Sample> = sim.collect();
                 assert!(xs.iter().all(|s| s.is_finite()));
