@@ -488,6 +488,38 @@ impl Network {
         self.z = z;
     }
 
+    /// Whether three prepared reps (with noise) come out as the trained
+    /// one: the intended angle peaks near its target and comes back.
+    fn learnt(&mut self, rng: &mut ChaCha8Rng, l: &Lifter) -> bool {
+        let mut ok = true;
+        for _ in 0..3 {
+            for _ in 0..rng.gen_range(10..60) {
+                self.step(rng, DT_NET, 0.0, 0.0, 0.0, l.net_noise);
+            }
+            let mut prep = 0.0;
+            for _ in 0..rng.gen_range(17..40) {
+                prep += (1.0 - prep) * DT_NET / 0.15;
+                self.step(rng, DT_NET, prep, 0.0, 0.0, l.net_noise);
+            }
+            let steps = (l.rep_len() / DT_NET) as usize;
+            let mut err: f64 = 0.0;
+            for k in 0..steps + 20 {
+                self.step(
+                    rng,
+                    DT_NET,
+                    0.0,
+                    if k < 5 { 1.0 } else { 0.0 },
+                    0.0,
+                    l.net_noise,
+                );
+                let want = l.shape(k as f64 * DT_NET, false);
+                err = err.max((self.z[INTENT] - want).abs());
+            }
+            ok &= err < 0.3;
+        }
+        ok
+    }
+
     /// FORCE training: the lifter's rep in the fresh and the fatigued
     /// condition and between them, twelve trials with preparations of varied length and the
     /// lifter's own network noise, RLS on the readout every second step.
@@ -830,7 +862,13 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
     let plant = Plant::new(rng, ex, &l);
     let mut net_rng = ChaCha8Rng::seed_from_u64(rng.gen());
     let mut net = Network::new(&mut net_rng, l.g);
-    net.train(&mut net_rng, &l, &plant);
+    // Practice until the rep comes out (at most four rounds of training).
+    for _ in 0..4 {
+        net.train(&mut net_rng, &l, &plant);
+        if net.learnt(&mut net_rng, &l) {
+            break;
+        }
+    }
     let mut base_ov = [0.0; NF];
     match ex {
         Exercise::SideLyingAbduction => {
