@@ -226,7 +226,7 @@ impl Lifter {
             sway: uni(rng, 0.3, 1.0) * DEG * noisy,
             lurch_p: 0.015 * noisy,
             unprepared_p: 0.02 * noisy,
-            fat_gain: uni(rng, 0.6, 1.2),
+            fat_gain: uni(rng, 0.3, 0.7),
         }
         .clamp_habits()
     }
@@ -971,8 +971,12 @@ fn simulate(cfg: &SimConfig, rng: &mut ChaCha8Rng, visible: &[FlagKind]) -> Sess
             }
             let interval = timer.interval(rng, w.l.rep_len() + w.l.rest_bottom, w.l.cv);
             let rest = (interval - w.l.rep_len() - 0.6).max(0.0);
-            // Preparation fits in the time at the bottom; sometimes none at all.
-            let mut prep = rest.min(w.l.prep_s);
+            // Preparation takes its own time (a back-to-back lifter's interval
+            // stretches); now and then it is rushed, or skipped altogether.
+            let mut prep = w.l.prep_s;
+            if rng.gen_bool(0.08) {
+                prep *= 0.35;
+            }
             if rng.gen_bool(w.l.unprepared_p) {
                 prep = 0.0;
             }
