@@ -140,6 +140,8 @@ fn simulate_with_the_models_built_apart_writes_a_recording_and_its_truth() {
         ("units", "seated-machine-abduction", "ankle", "55"),
         ("infer", "hip-hitch", "pelvis", "56"),
         ("infer", "side-lying-abduction", "ankle", "57"),
+        ("cortex", "hip-hitch", "pelvis", "58"),
+        ("cortex", "side-lying-abduction", "ankle", "59"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let args = [
