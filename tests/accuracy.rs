@@ -281,6 +281,7 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
         SimModel::Elastic,
         SimModel::Units,
         SimModel::Infer,
+        SimModel::Cortex,
     ] {
         let configs = corpus_of(model, 4, 2026);
         let report = evaluate(&configs, 2, &|_, _| {}).expect("corpus runs");
@@ -418,6 +419,12 @@ fn held_out_models_rarely_call_a_wrong_count_sure() {
     // hold-out, built in session 32 and scored once at its end: 8 of 13
     // sure sets exact on these 72 sets, 56 of its 61 wrong sets not marked
     // sure): 308 of 319; 1079 of 1090.
+    // Session 33: units is read; a slow movement on the set's beat after it
+    // and a long no-return movement soon after a pelvis set are doubted, a
+    // no-return movement that kept coming back to one level is counted again
+    // from it. Cortex joins (the new hold-out, built in session 33 and scored
+    // once at its end: 6 of 6 sure sets exact on these 72 sets, 46 of its 46
+    // wrong sets not marked sure): 315 of 325; 1118 of 1128.
     assert!(
         sure_exact as f64 >= 0.95 * sure as f64,
         "{sure_exact} of {sure} sets marked sure exact"
