@@ -99,7 +99,8 @@ pub const EDGE_INTERVALS: f64 = 1.5;
 /// times as long as the set's median rep ...
 pub const HELD_AFTER_LENGTH: f64 = 3.0;
 /// ... and starting within this many of the set's intervals after its last
-/// rep ended, doubts the set: the reps may have gone on from a level the
+/// rep ended (and past the edge's [`EDGE_INTERVALS`]: nearer, it is an
+/// edge movement like any other), doubts the set: the reps may have gone on from a level the
 /// pelvis was held at, and been thrown out with it (fatigue, session 33: a
 /// lifter held the pelvis 6° above level for 3 s after a hitch, that level
 /// became the neutral, and the six hitches after it, each coming back to
@@ -220,9 +221,8 @@ pub enum DoubtKind {
     /// the leg never back where that rep began: one rep lowered part way
     /// and raised again without a pause may have been counted as two.
     TurnedPartWay,
-    /// Pelvis: a movement that never came back to the resting level kept
-    /// coming back to another one, and its reps were counted from that
-    /// level: the resting level had been taken where the pelvis was held
+    /// Pelvis: a movement that never came back to the resting level came
+    /// back to another one, and its reps were counted from that level: the resting level had been taken where the pelvis was held
     /// off it, or the lifter moved. Counted, but worth a look.
     Relevelled,
 }
@@ -557,7 +557,7 @@ pub fn no_rest_before(reps: &[Rep], moving_neutral_s: Option<f64>) -> Option<(f6
 /// them ([`DoubtKind::Relevelled`]): likely, not sure.
 const RELEVEL_CAP: f64 = 0.85;
 
-/// Reps of the set counted again from the level a movement kept coming back
+/// Reps of the set counted again from the level a movement came back
 /// to (`relevels`: its start, end, s, and how far that level lay from the
 /// resting one, °; see `Pipeline::relevel`).
 pub fn relevelled(reps: &[Rep], relevels: &[(f64, f64, f64)]) -> Option<(f64, Doubt)> {
@@ -574,7 +574,7 @@ pub fn relevelled(reps: &[Rep], relevels: &[(f64, f64, f64)]) -> Option<(f64, Do
             reps: 0,
             message: format!(
                 "from {from_s:.1} to {to_s:.1} s the pelvis never came back to where it had \
-                 rested but kept coming back to a level {shift:.1}° from it: the reps there were \
+                 rested but came back to a level {shift:.1}° from it: the reps there were \
                  counted from that level; check the count"
             ),
         },

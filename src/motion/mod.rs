@@ -215,7 +215,8 @@ pub struct Pipeline {
     no_neutral_since: Option<f64>,
     /// The steps of the last `reps.max_duration_s` plus [`REPLAY_KEEP_S`],
     /// to count again from a neutral (ankle, [`Pipeline::replay`]) or a
-    /// level (pelvis, [`Pipeline::relevel`]) found after they went by.
+    /// level (pelvis, hip hitch: [`Pipeline::relevel`]) found after they
+    /// went by.
     recent: VecDeque<Recent>,
     /// A replay is running: no other starts within it.
     replaying: bool,
@@ -798,13 +799,16 @@ impl Pipeline {
         self.replaying = false;
     }
 
-    /// Pelvis: a movement given up for not coming back (`start_s` to
-    /// `end_s`) that came back again and again to one level beyond the
+    /// Pelvis, profiles counting one way (`reps.direction` up or down: the
+    /// hip hitch; abduction at the pelvis counts either way and is left
+    /// alone): a movement given up for not coming back (`start_s` to
+    /// `end_s`) that came back, once or more, to one level beyond the
     /// resting one was reps measured from a level taken where the pelvis
     /// was held (a hitch's hike above level held for a few seconds, taken
     /// for the new level): they are counted again from the level they came
-    /// back to, which stands until the pelvis next rests (where it rests is
-    /// the level then, as after any movement given up). True when so; the
+    /// back to. That level stands until the first step after the replay
+    /// with no rep in progress, where it is re-taken as after any movement
+    /// given up (measured: the same counts as keeping it). True when so; the
     /// set they join is doubted ([`certainty::relevelled`]). Measured on
     /// every corpus in session 33: 17 hip-hitch sets made exact, 4 made
     /// wrong (all of them doubted), no set made sure by it.
@@ -830,8 +834,11 @@ impl Pipeline {
         let Some(shift) = reps::return_level(&xs, self.profile.reps.enter_deg) else {
             return false;
         };
-        // Only if it finds reps from there (a long hold at the depth of a
-        // rep comes back to a level too, and is still no rep).
+        // Only if a dry run finds a rep from there, or ends in one that has
+        // come back (a long hold at the depth of a rep comes back to a
+        // level too, and is still no rep). The dry run does not rescale
+        // the detector to the set's reps as the replay does: the two may
+        // rarely disagree, and the set is doubted either way.
         let mut dry = self.detector.clone();
         dry.reset();
         let reps_found = steps

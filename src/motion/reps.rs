@@ -665,7 +665,7 @@ impl RepDetector {
     }
 }
 
-/// The level a movement kept coming back to, in the rep's direction from
+/// The level a movement came back to, in the rep's direction from
 /// the resting level (°): the highest of its returns, each a low between
 /// two rises of at least `enter_deg` above it, when there is at least one,
 /// they lie within `enter_deg` of each other and above `enter_deg / 2`
