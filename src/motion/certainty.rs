@@ -21,7 +21,7 @@
 //! set's confidence. The confidence is the lowest cap: a set is `sure` only
 //! when every cue agrees.
 
-use super::sets::{median_interval, median_pause};
+use super::sets::{median_interval, median_length, median_pause};
 use super::{Rep, RepSignal};
 use serde::{Deserialize, Serialize};
 
@@ -844,7 +844,7 @@ pub fn judge(
     };
     let reach = EDGE_INTERVALS * pace;
     let last_start = reps.last().map_or(last, |r| r.start_s);
-    let median_length = median(&reps.iter().map(|r| r.end_s - r.start_s).collect::<Vec<_>>());
+    let median_length = median_length(reps);
     for m in set_aside {
         if signal == RepSignal::Obliquity
             && !m.jolted

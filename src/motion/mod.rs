@@ -770,31 +770,34 @@ impl Pipeline {
         let Counted::Rotation(reader) = &self.counted else {
             return;
         };
-        let reader = reader.clone();
-        let steps: Vec<Recent> = self
+        let steps = self
             .recent
             .iter()
             .filter(|r| r.point.t > from)
-            .copied()
+            .map_while(|r| {
+                let reading = reader.read(&(neutral_inv * r.q)).ok()?;
+                let point = TracePoint {
+                    angle: reading.angle,
+                    rotation: reading.rotation,
+                    ..r.point
+                };
+                Some((reading.signal, r.impact, point))
+            })
             .collect();
+        self.push_again(steps, out);
+    }
+
+    /// Runs the detector afresh over `steps` (each the signal it is given,
+    /// whether the step was a jolt, and its point), as if they came now:
+    /// the loop [`Pipeline::replay`] and [`Pipeline::relevel`] share.
+    fn push_again(&mut self, steps: Vec<(f64, bool, TracePoint)>, out: &mut Vec<Event>) {
         self.replaying = true;
         self.detector.reset();
-        for r in steps {
-            let Ok(reading) = reader.read(&(neutral_inv * r.q)) else {
-                break;
-            };
-            let point = TracePoint {
-                angle: reading.angle,
-                rotation: reading.rotation,
-                ..r.point
-            };
-            if let Some(outcome) =
-                self.detector
-                    .push(reading.signal, r.impact, r.point.still, point)
-            {
+        for (signal, impact, point) in steps {
+            if let Some(outcome) = self.detector.push(signal, impact, point.still, point) {
                 self.handle(outcome, out);
             }
-            self.after_push(r.point.t, 0.0, r.point.still, point, out);
+            self.after_push(point.t, 0.0, point.still, point, out);
         }
         self.replaying = false;
     }
@@ -850,16 +853,11 @@ impl Pipeline {
             return false;
         }
         self.sets.note_relevel(start_s, end_s, shift);
-        self.replaying = true;
-        self.detector.reset();
-        for r in steps {
-            let signal = r.signal - dir * shift;
-            if let Some(outcome) = self.detector.push(signal, r.impact, r.point.still, r.point) {
-                self.handle(outcome, out);
-            }
-            self.after_push(r.point.t, 0.0, r.point.still, r.point, out);
-        }
-        self.replaying = false;
+        let steps = steps
+            .iter()
+            .map(|r| (r.signal - dir * shift, r.impact, r.point))
+            .collect();
+        self.push_again(steps, out);
         self.counted.shift_level(dir * shift);
         self.counted.rebase();
         true
